@@ -1,1 +1,15 @@
 //! skillforge: a runtime that lets an LLM agent grow a library of code skills and reuse it.
+//!
+//! The layers, each knowing only the ones before it:
+//! - [`sandbox`]: runs JavaScript in QuickJS-on-wasmtime under hard limits and capabilities.
+//! - [`skill`]: a skill file (JSDoc header with tests) and its static analysis.
+//! - [`compose`]: bundles a skill with the library skills it calls; the call graph.
+//! - [`validate`]: runs skills' tests in the sandbox, in parallel.
+//!
+//! See ARCHITECTURE.md for the map and the invariants.
+
+pub mod bench;
+pub mod compose;
+pub mod sandbox;
+pub mod skill;
+pub mod validate;

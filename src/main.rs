@@ -1,1 +1,18 @@
-fn main() {}
+//! The `skillforge` command line: the binary's edge, where errors get their context.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_tracing(args.verbose);
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            cli::exit_usage()
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Command-line parsing and dispatch.
+
+mod bench;
+mod exec;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: the command did what was asked and the skill succeeded.
+pub const EXIT_OK: ExitCode = ExitCode::SUCCESS;
+/// Exit code: the skill failed (an error kind, or failing tests).
+pub fn exit_skill_failure() -> ExitCode {
+    ExitCode::from(1)
+}
+/// Exit code: bad usage, unreadable input, or a failure of skillforge itself.
+pub fn exit_usage() -> ExitCode {
+    ExitCode::from(2)
+}
+
+/// skillforge: grow a library of sandboxed JavaScript skills and reuse it.
+#[derive(Debug, Parser)]
+#[command(name = "skillforge", version, about)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one function of a skill file in the sandbox.
+    Exec(exec::ExecArgs),
+    /// Run the tests in skill files' JSDoc headers.
+    Test(exec::TestArgs),
+    /// Measure performance and print the figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Options shared by commands that resolve skills a file calls.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LibraryArgs {
+    /// A skill file, or a directory of them, the skill may call (repeatable).
+    #[arg(long = "with", value_name = "PATH")]
+    pub with: Vec<PathBuf>,
+}
+
+/// Sets up logging to stderr.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Exec(args) => exec::exec(args),
+        Command::Test(args) => exec::test(args),
+        Command::Bench(command) => bench::run(command),
+    }
+}

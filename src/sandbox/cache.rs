@@ -1,0 +1,97 @@
+//! On-disk cache of the compiled guest module.
+//!
+//! Compiling QuickJS with cranelift takes seconds; loading the compiled artefact takes well
+//! under a millisecond. `Module::deserialize` trusts its input (it maps machine code), so a
+//! cache entry is only used when its key matches and its bytes hash to the digest recorded
+//! beside it; anything else is recompiled and rewritten atomically.
+
+use super::guest::{GUEST_WASM, guest_sha256, sha256_hex};
+use super::{SandboxError, WASMTIME_VERSION};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use wasmtime::{Engine, Module};
+
+/// Loads the guest module: from `cache_dir` when a valid entry exists, else by compiling it
+/// (and then writing the entry).
+pub(super) fn load_guest(engine: &Engine, cache_dir: Option<&Path>) -> Result<Module, SandboxError> {
+    let Some(dir) = cache_dir else {
+        return compile(engine);
+    };
+    let path = entry_path(engine, dir);
+    match read_entry(engine, &path) {
+        Ok(Some(module)) => return Ok(module),
+        Ok(None) => {}
+        Err(reason) => tracing::warn!(path = %path.display(), "ignoring compiled-module cache entry: {reason}"),
+    }
+    let module = compile(engine)?;
+    if let Err(err) = write_entry(&module, &path) {
+        tracing::warn!(path = %path.display(), "cannot write compiled-module cache entry: {err}");
+    }
+    Ok(module)
+}
+
+fn compile(engine: &Engine) -> Result<Module, SandboxError> {
+    tracing::info!("compiling the QuickJS guest module (once; cached afterwards)");
+    Module::new(engine, GUEST_WASM).map_err(|e| SandboxError::Module(format!("{e:#}")))
+}
+
+/// The entry's file name is a digest of everything the compiled code depends on: the guest's
+/// bytes, the wasmtime release and the engine's compilation settings.
+fn entry_path(engine: &Engine, dir: &Path) -> PathBuf {
+    let mut config_hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut config_hasher);
+    let mut key = Sha256::new();
+    key.update(b"skillforge-guest-module/1\0");
+    key.update(guest_sha256().as_bytes());
+    key.update(WASMTIME_VERSION.as_bytes());
+    key.update(config_hasher.finish().to_le_bytes());
+    dir.join(format!("{}.cwasm", hex::encode(&key.finalize()[..16])))
+}
+
+fn digest_path(path: &Path) -> PathBuf {
+    path.with_extension("cwasm.sha256")
+}
+
+fn read_entry(engine: &Engine, path: &Path) -> Result<Option<Module>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err.to_string()),
+    };
+    let recorded = std::fs::read_to_string(digest_path(path)).map_err(|e| format!("no digest: {e}"))?;
+    if recorded.trim() != sha256_hex(&bytes) {
+        return Err("digest mismatch (truncated or altered file)".into());
+    }
+    // SAFETY: the bytes were written by `write_entry` from `Module::serialize` for an engine
+    // whose configuration and version are part of the file name, and they hash to the
+    // digest recorded beside them, so they are exactly what wasmtime produced. wasmtime
+    // additionally checks its own version and configuration header on load.
+    let module = unsafe { Module::deserialize(engine, &bytes) }.map_err(|e| format!("{e:#}"))?;
+    Ok(Some(module))
+}
+
+fn write_entry(module: &Module, path: &Path) -> std::io::Result<()> {
+    let bytes = module.serialize().map_err(std::io::Error::other)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let digest_tmp = tempfile_in(dir)?;
+    std::fs::write(&digest_tmp, sha256_hex(&bytes))?;
+    let module_tmp = tempfile_in(dir)?;
+    std::fs::write(&module_tmp, &bytes)?;
+    // Digest first: a reader that sees the new module also sees its digest.
+    std::fs::rename(&digest_tmp, digest_path(path))?;
+    std::fs::rename(&module_tmp, path)
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<PathBuf> {
+    let unique = format!(
+        ".tmp-{}-{:?}-{}",
+        std::process::id(),
+        std::thread::current().id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    Ok(dir.join(unique.replace(['(', ')'], "")))
+}

@@ -1,0 +1,197 @@
+//! Capabilities: what a skill may reach outside its own computation.
+//!
+//! Deny by default. A skill declares the capabilities it needs; a call is granted a set of
+//! [`Capabilities`]; `host.call(name, args)` reaches a registered [`HostFunction`] only when
+//! the grant names it (exactly, or through a `prefix.*` pattern). Two grants are built in and
+//! are not host functions: [`CLOCK`] gives the guest the real wall and monotonic clocks
+//! (otherwise `Date` is frozen at [`FROZEN_EPOCH_SECS`]) and [`RANDOM`] gives it real
+//! randomness (otherwise `Math.random` replays a fixed sequence).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Grants the real clock (`Date.now()`, `performance.now()`).
+pub const CLOCK: &str = "clock";
+/// Grants real randomness (`Math.random()`).
+pub const RANDOM: &str = "random";
+/// What `Date.now()` returns without the [`CLOCK`] grant: 2000-01-01T00:00:00Z.
+pub const FROZEN_EPOCH_SECS: u64 = 946_684_800;
+
+/// The set of capabilities granted to one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Capabilities(BTreeSet<String>);
+
+impl Capabilities {
+    /// No capabilities: pure computation only.
+    pub fn none() -> Self {
+        Capabilities::default()
+    }
+
+    /// Adds a grant (a host function name, `prefix.*`, [`CLOCK`] or [`RANDOM`]).
+    pub fn grant(mut self, name: impl Into<String>) -> Self {
+        self.0.insert(name.into());
+        self
+    }
+
+    /// True when the real clock is granted.
+    pub fn clock(&self) -> bool {
+        self.0.contains(CLOCK)
+    }
+
+    /// True when real randomness is granted.
+    pub fn random(&self) -> bool {
+        self.0.contains(RANDOM)
+    }
+
+    /// True when `host.call(name, ...)` is allowed.
+    pub fn allows_host_call(&self, name: &str) -> bool {
+        self.0.iter().any(|grant| {
+            grant == name
+                || grant
+                    .strip_suffix(".*")
+                    .is_some_and(|prefix| name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
+        })
+    }
+
+    /// The granted names, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// True when nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for Capabilities {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        Capabilities(iter.into_iter().map(Into::into).collect())
+    }
+}
+
+/// An error a host function reports back to the skill; it becomes a thrown JS `Error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct HostError {
+    /// The JS error name the skill sees (`.name`).
+    pub name: String,
+    /// The message the skill sees (`.message`).
+    pub message: String,
+}
+
+impl HostError {
+    /// A generic host error (`name` is `HostError`).
+    pub fn new(message: impl Into<String>) -> Self {
+        HostError {
+            name: "HostError".into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a host function learns about the call it serves.
+#[derive(Debug, Clone, Copy)]
+pub struct HostCallContext {
+    /// When the call's wall-clock limit runs out; a host function must return before it.
+    pub deadline: Instant,
+}
+
+type Handler = dyn Fn(&HostCallContext, Value) -> Result<Value, HostError> + Send + Sync;
+
+/// A function the host offers to skills, by name.
+#[derive(Clone)]
+pub struct HostFunction {
+    name: String,
+    description: String,
+    handler: Arc<Handler>,
+}
+
+impl HostFunction {
+    /// A host function named `name` (what skills pass to `host.call`), described for the LLM.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        handler: impl Fn(&HostCallContext, Value) -> Result<Value, HostError> + Send + Sync + 'static,
+    ) -> Self {
+        HostFunction {
+            name: name.into(),
+            description: description.into(),
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// The name skills call it by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it does, for prompts and docs.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub(crate) fn call(&self, ctx: &HostCallContext, args: Value) -> Result<Value, HostError> {
+        (self.handler)(ctx, args)
+    }
+}
+
+impl fmt::Debug for HostFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostFunction")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host functions a sandbox offers, by name.
+#[derive(Debug, Clone, Default)]
+pub struct HostFunctions(Arc<HashMap<String, HostFunction>>);
+
+impl HostFunctions {
+    /// No host functions.
+    pub fn empty() -> Self {
+        HostFunctions::default()
+    }
+
+    /// Adds (or replaces) a function.
+    pub fn with(mut self, function: HostFunction) -> Self {
+        Arc::make_mut(&mut self.0).insert(function.name.clone(), function);
+        self
+    }
+
+    /// Looks a function up by name.
+    pub fn get(&self, name: &str) -> Option<&HostFunction> {
+        self.0.get(name)
+    }
+
+    /// All functions, sorted by name.
+    pub fn list(&self) -> Vec<&HostFunction> {
+        let mut all: Vec<_> = self.0.values().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_match_exact_names_and_prefix_patterns() {
+        let caps = Capabilities::none().grant("kv.get").grant("fs.*");
+        assert!(caps.allows_host_call("kv.get"));
+        assert!(!caps.allows_host_call("kv.set"));
+        assert!(caps.allows_host_call("fs.read"));
+        assert!(!caps.allows_host_call("fsx.read"));
+        assert!(!caps.allows_host_call("fs"));
+        assert!(!caps.clock() && !caps.random());
+        assert!(Capabilities::none().grant(CLOCK).clock());
+    }
+}

@@ -1,0 +1,185 @@
+//! The skill sandbox: JavaScript run by QuickJS-ng compiled to WebAssembly, in wasmtime.
+//!
+//! One [`Sandbox`] owns one engine, the compiled guest module (loaded from an on-disk cache
+//! when possible) and an `InstancePre`; every [`Sandbox::run`] gets a fresh store and a fresh
+//! instance from the pooling allocator, so nothing a call does survives into the next one.
+//! Every call is bounded by [`Limits`]: fuel, a wall-clock deadline (an epoch callback that
+//! checks a real `Instant`), memory, output bytes and host calls. Every failure comes back
+//! classified as a [`FailureKind`].
+//!
+//! The sandbox knows nothing of skills, tests, libraries or agents: it runs a source text's
+//! entry function with JSON arguments and a grant of [`Capabilities`].
+
+mod cache;
+pub mod capability;
+mod guest;
+mod host;
+mod limits;
+mod outcome;
+mod ticker;
+
+pub use capability::{Capabilities, HostCallContext, HostError, HostFunction, HostFunctions};
+pub use guest::{GUEST_WASM, guest_sha256};
+pub use limits::{Limits, MAX_MEMORY_BYTES};
+pub use outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};
+
+use host::{HostState, RunContext};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use ticker::Ticker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, PoolingAllocationConfig};
+
+/// The exact wasmtime release the compiled-module cache is keyed by.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Errors of the sandbox itself (not of the skill it runs).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The engine could not be configured.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The guest module could not be compiled or loaded.
+    #[error("cannot load the QuickJS guest module: {0}")]
+    Module(String),
+    /// The limits are unusable.
+    #[error("invalid sandbox limits: {0}")]
+    Limits(String),
+    /// Instantiation or the host side of a call failed.
+    #[error("sandbox call failed on the host side: {0}")]
+    Host(String),
+}
+
+/// How a [`Sandbox`] is set up.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where compiled modules are cached; `None` compiles in memory every time.
+    pub cache_dir: Option<PathBuf>,
+    /// How many calls may run at once (instance slots in the pooling allocator);
+    /// further calls wait for a slot.
+    pub max_concurrent_calls: u32,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        SandboxConfig {
+            cache_dir: default_cache_dir().map(|dir| dir.join("modules")),
+            max_concurrent_calls: (cores * 4).max(8),
+        }
+    }
+}
+
+/// The cache directory: `$SKILLFORGE_CACHE`, else `$XDG_CACHE_HOME/skillforge`, else
+/// `~/.cache/skillforge`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SKILLFORGE_CACHE") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("skillforge"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("skillforge"))
+}
+
+/// One call: run `entry(...args)` from `source` with `capabilities`, within `limits`.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The JavaScript program (script mode).
+    pub source: &'a str,
+    /// The name of the function to call; must be a JS identifier.
+    pub entry: &'a str,
+    /// Positional arguments.
+    pub args: &'a [Value],
+    /// What the call may reach.
+    pub capabilities: &'a Capabilities,
+    /// Its limits.
+    pub limits: &'a Limits,
+}
+
+/// A sandbox: cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    pre: InstancePre<HostState>,
+    host_functions: HostFunctions,
+    ticker: Ticker,
+}
+
+impl Sandbox {
+    /// Builds the engine and loads the guest (from the cache, or compiling it once).
+    pub fn new(config: SandboxConfig, host_functions: HostFunctions) -> Result<Self, SandboxError> {
+        let slots = config.max_concurrent_calls.max(1);
+        let engine = build_engine(slots)?;
+        let module = cache::load_guest(&engine, config.cache_dir.as_deref())?;
+        let pre = host::instantiate_pre(&engine, &module)?;
+        let ticker = Ticker::start(&engine, slots);
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                engine,
+                pre,
+                host_functions,
+                ticker,
+            }),
+        })
+    }
+
+    /// The host functions this sandbox offers.
+    pub fn host_functions(&self) -> &HostFunctions {
+        &self.inner.host_functions
+    }
+
+    /// Runs one call to completion. Blocks the current thread; from async code use
+    /// `spawn_blocking`. Skill failures are in [`Outcome::result`]; `Err` means the host side
+    /// failed (a bug or an exhausted machine), never that the skill misbehaved.
+    pub fn run(&self, call: Call<'_>) -> Result<Outcome, SandboxError> {
+        call.limits.validate().map_err(SandboxError::Limits)?;
+        let started = Instant::now();
+        if !is_identifier(call.entry) {
+            return Ok(Outcome {
+                result: Err(Failure::new(
+                    FailureKind::InvalidSkill,
+                    format!("entry {:?} is not a JavaScript identifier", call.entry),
+                )),
+                logs: Vec::new(),
+                stats: RunStats::default(),
+            });
+        }
+        let _slot = self.inner.ticker.acquire();
+        let ctx = RunContext {
+            call,
+            started,
+            deadline: started + call.limits.wall_clock,
+            host_functions: &self.inner.host_functions,
+        };
+        host::run(&self.inner.engine, &self.inner.pre, ctx)
+    }
+}
+
+fn build_engine(slots: u32) -> Result<Engine, SandboxError> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(slots)
+        .total_memories(slots)
+        .total_tables(slots)
+        .max_memory_size(MAX_MEMORY_BYTES);
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(4 << 20)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| SandboxError::Engine(format!("{e:#}")))
+}
+
+/// True for a plain JavaScript identifier (ASCII letters, digits, `_`, `$`).
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}

@@ -1,0 +1,231 @@
+//! Static analysis of a skill file with the oxc JavaScript parser.
+
+use super::SkillError;
+use oxc_allocator::Allocator;
+use oxc_ast::ast::{
+    BindingIdentifier, Expression, FormalParameters, IdentifierReference, Program, Statement,
+};
+use oxc_ast_visit::Visit;
+use oxc_parser::Parser;
+use oxc_span::{GetSpan, SourceType, Span};
+use std::collections::BTreeSet;
+
+/// What the parser learned about a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Analysis {
+    /// Top-level functions (declarations, and `const f = function/arrow`), in file order.
+    pub functions: Vec<FunctionInfo>,
+    /// Every top-level name the file declares.
+    pub declared: BTreeSet<String>,
+    /// Names referenced but bound nowhere in the file.
+    pub references: BTreeSet<String>,
+}
+
+/// A top-level function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionInfo {
+    /// Its name.
+    pub name: String,
+    /// Each parameter's source text (`xs`, `n = 1`, `...rest`, `{a, b}`).
+    pub params: Vec<String>,
+    /// `async function` or `async () =>`.
+    pub is_async: bool,
+    /// The text of the `/** ... */` block right before it, without the delimiters.
+    pub jsdoc: Option<String>,
+    /// Names referenced inside it.
+    pub references: BTreeSet<String>,
+}
+
+impl Analysis {
+    /// Parses `code` as a script and analyses it.
+    pub fn of(code: &str) -> Result<Analysis, SkillError> {
+        let allocator = Allocator::default();
+        let parsed = Parser::new(&allocator, code, SourceType::cjs()).parse();
+        if let Some(diagnostic) = parsed.diagnostics.first() {
+            let offset = diagnostic.labels.first().map_or(0, |l| l.offset() as usize);
+            let (line, column) = line_column(code, offset);
+            return Err(SkillError::Syntax {
+                line,
+                column,
+                message: diagnostic.message.to_string(),
+            });
+        }
+        let program = &parsed.program;
+        let mut analysis = Analysis::default();
+        for statement in &program.body {
+            analysis.add_top_level(program, statement, code);
+        }
+        let mut names = Names::default();
+        names.visit_program(program);
+        analysis.references = names.free();
+        Ok(analysis)
+    }
+
+    /// The top-level function called `name`.
+    pub fn function(&self, name: &str) -> Option<&FunctionInfo> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The function no other top-level function references; the last such one when there
+    /// are several (helpers usually come first).
+    pub fn root_function(&self) -> Option<&str> {
+        let called: BTreeSet<&str> = self
+            .functions
+            .iter()
+            .flat_map(|f| f.references.iter().filter(move |r| **r != f.name))
+            .map(String::as_str)
+            .collect();
+        self.functions
+            .iter()
+            .rev()
+            .find(|f| !called.contains(f.name.as_str()))
+            .or(self.functions.last())
+            .map(|f| f.name.as_str())
+    }
+
+    fn add_top_level(&mut self, program: &Program<'_>, statement: &Statement<'_>, code: &str) {
+        match statement {
+            Statement::FunctionDeclaration(function) => {
+                if let Some(id) = &function.id {
+                    self.declared.insert(id.name.as_str().to_string());
+                    let mut names = Names::default();
+                    names.visit_statement(statement);
+                    self.functions.push(FunctionInfo {
+                        name: id.name.as_str().to_string(),
+                        params: params_text(&function.params, code),
+                        is_async: function.r#async,
+                        jsdoc: jsdoc_before(program, function.span, code),
+                        references: names.free(),
+                    });
+                }
+            }
+            Statement::VariableDeclaration(declaration) => {
+                for declarator in &declaration.declarations {
+                    for id in declarator.id.get_binding_identifiers() {
+                        self.declared.insert(id.name.as_str().to_string());
+                    }
+                    let (Some(id), Some(init)) = (declarator.id.get_binding_identifier(), &declarator.init)
+                    else {
+                        continue;
+                    };
+                    let (params, is_async) = match init {
+                        Expression::ArrowFunctionExpression(arrow) => (&arrow.params, arrow.r#async),
+                        Expression::FunctionExpression(function) => (&function.params, function.r#async),
+                        _ => continue,
+                    };
+                    let mut names = Names::default();
+                    names.visit_expression(init);
+                    self.functions.push(FunctionInfo {
+                        name: id.name.as_str().to_string(),
+                        params: params_text(params, code),
+                        is_async,
+                        jsdoc: jsdoc_before(program, declaration.span, code),
+                        references: names.free(),
+                    });
+                }
+            }
+            Statement::ClassDeclaration(class) => {
+                if let Some(id) = &class.id {
+                    self.declared.insert(id.name.as_str().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn params_text(params: &FormalParameters<'_>, code: &str) -> Vec<String> {
+    let mut texts: Vec<String> = params
+        .items
+        .iter()
+        .map(|p| p.span.source_text(code).to_string())
+        .collect();
+    if let Some(rest) = &params.rest {
+        texts.push(rest.span().source_text(code).to_string());
+    }
+    texts
+}
+
+/// The JSDoc block that ends right before `span` (only whitespace between them).
+fn jsdoc_before(program: &Program<'_>, span: Span, code: &str) -> Option<String> {
+    let comment = program
+        .comments
+        .iter()
+        .filter(|c| c.is_block() && c.span.end <= span.start)
+        .next_back()?;
+    let text = comment.span.source_text(code);
+    let between = &code[comment.span.end as usize..span.start as usize];
+    if !text.starts_with("/**") || !between.trim().is_empty() {
+        return None;
+    }
+    Some(text.trim_start_matches("/**").trim_end_matches("*/").to_string())
+}
+
+fn line_column(code: &str, offset: usize) -> (usize, usize) {
+    let before = &code[..offset.min(code.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, column)
+}
+
+/// Collects referenced and bound names. A name bound anywhere in the file is treated as
+/// local everywhere: this can only hide a library call that is also shadowed, and validation
+/// then fails loudly with a ReferenceError rather than silently.
+#[derive(Default)]
+struct Names {
+    referenced: BTreeSet<String>,
+    bound: BTreeSet<String>,
+}
+
+impl Names {
+    fn free(self) -> BTreeSet<String> {
+        self.referenced.difference(&self.bound).cloned().collect()
+    }
+}
+
+impl<'a> Visit<'a> for Names {
+    fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+        self.referenced.insert(it.name.as_str().to_string());
+    }
+
+    fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
+        self.bound.insert(it.name.as_str().to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_functions_arrows_and_free_references() {
+        let code = r#"
+/** Doubles. */
+const double = (x) => x * 2;
+/**
+ * Main.
+ */
+async function main(xs, ...rest) {
+  const local = 1;
+  return xs.map(double).map((y) => clamp(y, local)).concat(rest);
+}
+"#;
+        let a = Analysis::of(code).unwrap();
+        let names: Vec<_> = a.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["double", "main"]);
+        let main = a.function("main").unwrap();
+        assert!(main.is_async);
+        assert_eq!(main.params, ["xs", "...rest"]);
+        assert_eq!(main.jsdoc.as_deref().map(str::trim), Some("*\n * Main."));
+        assert_eq!(a.function("double").unwrap().jsdoc.as_deref(), Some(" Doubles. "));
+        assert!(a.references.contains("clamp"));
+        assert!(!a.references.contains("local") && !a.references.contains("double"));
+        assert_eq!(a.root_function(), Some("main"));
+    }
+
+    #[test]
+    fn a_comment_separated_by_code_is_not_the_jsdoc() {
+        let code = "/** Orphan. */\nconst x = 1;\nfunction f() {}";
+        assert_eq!(Analysis::of(code).unwrap().function("f").unwrap().jsdoc, None);
+    }
+}

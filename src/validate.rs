@@ -1,0 +1,146 @@
+//! Running a skill's tests in the sandbox, many skills in parallel.
+//!
+//! Each test runs as its own sandbox call (a fresh instance), so one test that hangs or
+//! exhausts memory fails alone and cannot leave state behind for the next. The calls of many
+//! validations share a pool of worker threads bounded by the machine's cores.
+
+use crate::compose::{Bundle, CallEdge};
+use crate::sandbox::{Call, Capabilities, Failure, Limits, LogLine, Sandbox, SandboxError};
+use crate::skill::TestCase;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const ASSERT_PRELUDE: &str = include_str!("validate_assert.js");
+const TEST_ENTRY: &str = "__sf_test";
+
+/// What one test did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    /// The test's name.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Why it failed (an `AssertionError` is a `js_error` with that name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Its console output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogLine>,
+    /// Its wall-clock time in milliseconds.
+    pub wall_ms: f64,
+}
+
+/// The tests of one skill and what they did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    /// The skill.
+    pub skill: String,
+    /// One outcome per test, in the skill's order.
+    pub tests: Vec<TestOutcome>,
+    /// The calls between skills in the bundle that was tested.
+    pub call_graph: Vec<CallEdge>,
+}
+
+impl TestReport {
+    /// How many tests passed.
+    pub fn passed(&self) -> usize {
+        self.tests.iter().filter(|t| t.passed).count()
+    }
+
+    /// How many tests failed.
+    pub fn failed(&self) -> usize {
+        self.tests.len() - self.passed()
+    }
+
+    /// True when there is at least one test and every test passed.
+    pub fn all_passed(&self) -> bool {
+        !self.tests.is_empty() && self.failed() == 0
+    }
+}
+
+/// One skill to validate.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// The skill and its dependencies.
+    pub bundle: &'a Bundle,
+    /// The tests to run against it.
+    pub tests: &'a [TestCase],
+    /// What the skill is granted.
+    pub capabilities: &'a Capabilities,
+    /// Limits for each test.
+    pub limits: &'a Limits,
+}
+
+/// The program one test runs: the bundle, `assert`, and the test as an async function.
+pub fn test_program(bundle: &Bundle, test: &TestCase) -> String {
+    format!(
+        "{}\n{ASSERT_PRELUDE}\nasync function {TEST_ENTRY}() {{\n{}\n}}\n",
+        bundle.source,
+        test.to_js()
+    )
+}
+
+/// Runs one skill's tests.
+pub fn run_tests(sandbox: &Sandbox, job: Job<'_>) -> Result<TestReport, SandboxError> {
+    Ok(run_many(sandbox, &[job])?.remove(0))
+}
+
+/// Runs the tests of many skills, in parallel over the available cores; reports come back
+/// in the order of `jobs`.
+pub fn run_many(sandbox: &Sandbox, jobs: &[Job<'_>]) -> Result<Vec<TestReport>, SandboxError> {
+    let work: Vec<(usize, usize)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(j, job)| (0..job.tests.len()).map(move |t| (j, t)))
+        .collect();
+    let results: Mutex<Vec<Option<Result<TestOutcome, SandboxError>>>> =
+        Mutex::new((0..work.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(work.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(j, t)) = work.get(i) else { break };
+                    let outcome = run_one(sandbox, &jobs[j], &jobs[j].tests[t]);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter();
+    jobs.iter()
+        .map(|job| {
+            let tests = (0..job.tests.len())
+                .map(|_| results.next().flatten().expect("every test ran"))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(TestReport {
+                skill: job.bundle.root.clone(),
+                tests,
+                call_graph: job.bundle.call_graph.clone(),
+            })
+        })
+        .collect()
+}
+
+fn run_one(sandbox: &Sandbox, job: &Job<'_>, test: &TestCase) -> Result<TestOutcome, SandboxError> {
+    let source = test_program(job.bundle, test);
+    let outcome = sandbox.run(Call {
+        source: &source,
+        entry: TEST_ENTRY,
+        args: &[],
+        capabilities: job.capabilities,
+        limits: job.limits,
+    })?;
+    Ok(TestOutcome {
+        name: test.name().to_string(),
+        passed: outcome.result.is_ok(),
+        failure: outcome.result.err(),
+        logs: outcome.logs,
+        wall_ms: outcome.stats.wall_ms,
+    })
+}

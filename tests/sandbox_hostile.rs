@@ -1,0 +1,275 @@
+//! Hostile code: every attack ends in the right failure kind, quickly, and the sandbox keeps
+//! serving afterwards. These run the real guest in the real wasmtime engine.
+
+use serde_json::{Value, json};
+use skillforge::sandbox::{
+    Call, Capabilities, FailureKind, HostFunction, HostFunctions, Limits, Outcome, Sandbox,
+    SandboxConfig, capability::FROZEN_EPOCH_SECS,
+};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+fn sandbox() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        let functions = HostFunctions::empty()
+            .with(HostFunction::new("test.echo", "returns its arguments", |_, args| Ok(args)))
+            .with(HostFunction::new("test.sleep", "sleeps for args[0] ms", |ctx, args| {
+                let ms = args[0].as_u64().unwrap_or(0);
+                let until = std::time::Instant::now() + Duration::from_millis(ms);
+                std::thread::sleep(until.min(ctx.deadline).saturating_duration_since(std::time::Instant::now()));
+                Ok(Value::Null)
+            }));
+        Sandbox::new(SandboxConfig::default(), functions).expect("sandbox starts")
+    })
+}
+
+fn run_with(source: &str, entry: &str, args: &[Value], caps: &Capabilities, limits: &Limits) -> Outcome {
+    let outcome = sandbox()
+        .run(Call { source, entry, args, capabilities: caps, limits })
+        .expect("the host side never fails");
+    // Whatever happened, the sandbox keeps serving.
+    let after = sandbox()
+        .run(Call {
+            source: "function ok() { return 'still serving' }",
+            entry: "ok",
+            args: &[],
+            capabilities: &Capabilities::none(),
+            limits: &Limits::default(),
+        })
+        .unwrap();
+    assert_eq!(after.result, Ok(json!("still serving")));
+    outcome
+}
+
+fn run(source: &str, limits: &Limits) -> Outcome {
+    run_with(source, "main", &[], &Capabilities::none(), limits)
+}
+
+/// Wall clock short, fuel effectively unlimited: only the deadline can stop the code.
+fn deadline_only(ms: u64) -> Limits {
+    Limits {
+        wall_clock: Duration::from_millis(ms),
+        fuel: u64::MAX / 4,
+        ..Limits::default()
+    }
+}
+
+/// Fuel small, wall clock long: only fuel can stop the code.
+fn fuel_only(fuel: u64) -> Limits {
+    Limits {
+        wall_clock: Duration::from_secs(60),
+        fuel,
+        ..Limits::default()
+    }
+}
+
+fn assert_kind(outcome: &Outcome, kind: FailureKind) {
+    let failure = outcome.failure().unwrap_or_else(|| panic!("expected {kind}, got {:?}", outcome.result));
+    assert_eq!(failure.kind, kind, "{failure:?}");
+}
+
+#[test]
+fn infinite_loop_hits_the_deadline_or_the_fuel() {
+    let outcome = run("function main() { while (true) {} }", &deadline_only(200));
+    assert_kind(&outcome, FailureKind::Timeout);
+    assert!(outcome.stats.wall_ms < 2_000.0, "stopped late: {} ms", outcome.stats.wall_ms);
+
+    let outcome = run("function main() { while (true) {} }", &fuel_only(20_000_000));
+    assert_kind(&outcome, FailureKind::CpuLimit);
+    assert!(outcome.stats.fuel_used >= 20_000_000);
+}
+
+#[test]
+fn endless_async_loop_is_stopped() {
+    let source = "async function main() { let i = 0; while (true) { await null; i++; } }";
+    assert_kind(&run(source, &deadline_only(200)), FailureKind::Timeout);
+    assert_kind(&run(source, &fuel_only(20_000_000)), FailureKind::CpuLimit);
+}
+
+#[test]
+fn catastrophic_regex_backtracking_is_stopped() {
+    let source = r#"function main() { return /^(a+)+$/.test("a".repeat(40) + "b"); }"#;
+    assert_kind(&run(source, &deadline_only(300)), FailureKind::Timeout);
+}
+
+#[test]
+fn one_gigabyte_allocation_hits_the_memory_limit() {
+    let source = "function main() { const b = new ArrayBuffer(1 << 30); return b.byteLength; }";
+    assert_kind(&run(source, &Limits::default()), FailureKind::MemoryLimit);
+    let source = r#"function main() { return "x".repeat(1 << 29).length; }"#;
+    assert_kind(&run(source, &Limits::default()), FailureKind::MemoryLimit);
+}
+
+#[test]
+fn slow_memory_leak_hits_the_memory_limit() {
+    let source = "function main() { const keep = []; while (true) keep.push(new Array(1000).fill(keep.length)); }";
+    let outcome = run(source, &Limits { memory_bytes: 32 << 20, ..Limits::default() });
+    assert_kind(&outcome, FailureKind::MemoryLimit);
+    assert!(outcome.stats.memory_bytes <= 32 << 20);
+}
+
+#[test]
+fn unbounded_recursion_is_a_stack_overflow_and_catchable() {
+    let source = "function main() { function r(n) { return r(n + 1) + 1; } return r(0); }";
+    let outcome = run(source, &Limits::default());
+    assert_kind(&outcome, FailureKind::StackOverflow);
+    assert_eq!(outcome.failure().unwrap().name.as_deref(), Some("RangeError"));
+
+    let source = "function main() { function r(n) { return r(n + 1) + 1; } \
+                  try { r(0); } catch (e) { return [e.name, e instanceof RangeError, 1 + 1]; } }";
+    assert_eq!(run(source, &Limits::default()).result, Ok(json!(["RangeError", true, 2])));
+}
+
+#[test]
+fn console_flood_hits_the_output_limit() {
+    let source = r#"function main() { while (true) console.log("spam spam spam spam"); }"#;
+    let outcome = run(source, &Limits { output_bytes: 64 << 10, ..Limits::default() });
+    assert_kind(&outcome, FailureKind::OutputLimit);
+    let logged: usize = outcome.logs.iter().map(|l| l.text.len()).sum();
+    assert!(logged <= 64 << 10);
+}
+
+#[test]
+fn huge_return_value_hits_the_output_limit() {
+    let source = r#"function main() { return "x".repeat(4 << 20); }"#;
+    assert_kind(&run(source, &Limits::default()), FailureKind::OutputLimit);
+}
+
+#[test]
+fn host_call_flood_is_bounded() {
+    let caps = Capabilities::none().grant("test.echo");
+    let source = r#"function main() { let n = 0; while (true) { host.call("test.echo", [n]); n++; } }"#;
+    let outcome = run_with(source, "main", &[], &caps, &Limits { host_calls: 500, ..Limits::default() });
+    assert_kind(&outcome, FailureKind::CpuLimit);
+    assert_eq!(outcome.stats.host_calls, 501);
+}
+
+#[test]
+fn a_slow_host_call_cannot_outlive_the_deadline() {
+    let caps = Capabilities::none().grant("test.sleep");
+    let source = r#"function main() { host.call("test.sleep", [5000]); return "late"; }"#;
+    let outcome = run_with(source, "main", &[], &caps, &deadline_only(200));
+    assert_kind(&outcome, FailureKind::Timeout);
+    assert!(outcome.stats.wall_ms < 2_000.0);
+}
+
+#[test]
+fn host_calls_need_a_grant() {
+    let source = r#"function main() { return host.call("test.echo", [1, 2]); }"#;
+    let denied = run_with(source, "main", &[], &Capabilities::none(), &Limits::default());
+    assert_kind(&denied, FailureKind::CapabilityDenied);
+    assert!(denied.failure().unwrap().message.contains("test.echo"));
+
+    let granted = run_with(source, "main", &[], &Capabilities::none().grant("test.*"), &Limits::default());
+    assert_eq!(granted.result, Ok(json!([1, 2])));
+    assert_eq!(granted.stats.host_calls, 1);
+
+    let unknown = r#"function main() { return host.call("fs.read", ["/etc/passwd"]); }"#;
+    let outcome = run_with(unknown, "main", &[], &Capabilities::none().grant("fs.read"), &Limits::default());
+    assert_kind(&outcome, FailureKind::CapabilityDenied);
+
+    let caught = r#"function main() { try { host.call("test.echo", []); } catch (e) { return e.name; } }"#;
+    assert_eq!(
+        run_with(caught, "main", &[], &Capabilities::none(), &Limits::default()).result,
+        Ok(json!("CapabilityDenied"))
+    );
+}
+
+#[test]
+fn no_ambient_authority_is_reachable() {
+    let source = r#"function main() {
+        return [typeof require, typeof process, typeof fetch, typeof module, typeof setTimeout,
+                typeof XMLHttpRequest, typeof std, typeof os, typeof WebAssembly];
+    }"#;
+    assert_eq!(
+        run(source, &Limits::default()).result,
+        Ok(json!(["undefined", "undefined", "undefined", "undefined", "undefined", "undefined", "undefined", "undefined", "undefined"]))
+    );
+    let outcome = run(r#"function main() { return require("fs").readFileSync("/etc/passwd"); }"#, &Limits::default());
+    assert_kind(&outcome, FailureKind::JsError);
+    assert_eq!(outcome.failure().unwrap().name.as_deref(), Some("ReferenceError"));
+
+    let dynamic_import = r#"async function main() { const fs = await import("fs"); return typeof fs; }"#;
+    assert_kind(&run(dynamic_import, &Limits::default()), FailureKind::JsError);
+    let static_import = "import fs from 'fs';\nfunction main() { return 1; }";
+    assert_kind(&run(static_import, &Limits::default()), FailureKind::JsError);
+}
+
+#[test]
+fn clock_and_randomness_are_deterministic_unless_granted() {
+    let source = "function main() { return [Date.now(), Math.random(), Math.random()]; }";
+    let first = run(source, &Limits::default()).result.unwrap();
+    let second = run(source, &Limits::default()).result.unwrap();
+    assert_eq!(first, second, "without grants two calls see the same clock and randomness");
+    assert_eq!(first[0], json!(FROZEN_EPOCH_SECS * 1000));
+    assert_ne!(first[1], first[2], "the fixed sequence still varies within a call");
+
+    let granted = Capabilities::none().grant("clock").grant("random");
+    let a = run_with(source, "main", &[], &granted, &Limits::default()).result.unwrap();
+    let b = run_with(source, "main", &[], &granted, &Limits::default()).result.unwrap();
+    assert!(a[0].as_f64().unwrap() > 1.7e12, "the real clock is after 2023: {a}");
+    assert_ne!(a[1], b[1]);
+}
+
+#[test]
+fn no_state_survives_between_calls() {
+    let poison = r#"function main() {
+        globalThis.leak = 42; Object.prototype.polluted = "yes"; Array.prototype.push = null;
+        JSON.stringify = () => "hijacked"; return "poisoned";
+    }"#;
+    assert_eq!(run(poison, &Limits::default()).result, Ok(json!("poisoned")));
+    let probe = r#"function main() {
+        const a = []; a.push(1);
+        return [typeof leak, ({}).polluted === undefined, a.length, JSON.stringify([1])];
+    }"#;
+    assert_eq!(run(probe, &Limits::default()).result, Ok(json!(["undefined", true, 1, "[1]"])));
+}
+
+#[test]
+fn errors_carry_name_message_and_stack() {
+    let source = "function main() {\n  helper();\n}\nfunction helper() { throw new TypeError('bad input'); }";
+    let outcome = run(source, &Limits::default());
+    let failure = outcome.failure().unwrap();
+    assert_eq!(failure.kind, FailureKind::JsError);
+    assert_eq!(failure.name.as_deref(), Some("TypeError"));
+    assert_eq!(failure.message, "bad input");
+    assert!(failure.stack.as_deref().unwrap_or_default().contains("helper"), "{failure:?}");
+
+    let thrown_value = run("function main() { throw 42; }", &Limits::default());
+    assert_eq!(thrown_value.failure().unwrap().message, "42");
+}
+
+#[test]
+fn async_entries_console_and_arguments_work() {
+    let source = r#"async function main(a, b) { console.log("adding", a, b); await null; console.error({a}); return a + b; }"#;
+    let outcome = run_with(source, "main", &[json!(2), json!(3)], &Capabilities::none(), &Limits::default());
+    assert_eq!(outcome.result, Ok(json!(5)));
+    let lines: Vec<_> = outcome.logs.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(lines[0], "adding 2 3");
+    assert_eq!(outcome.logs.len(), 2);
+    assert!(outcome.stats.fuel_used > 0);
+
+    let never = "function main() { return new Promise(() => {}); }";
+    assert_kind(&run(never, &Limits::default()), FailureKind::JsError);
+}
+
+#[test]
+fn an_entry_that_is_not_an_identifier_is_rejected() {
+    let outcome = run_with("function main() {}", "main(); evil", &[], &Capabilities::none(), &Limits::default());
+    assert_kind(&outcome, FailureKind::InvalidSkill);
+}
+
+#[test]
+fn bad_limits_are_a_clear_error() {
+    let err = sandbox()
+        .run(Call {
+            source: "function main() {}",
+            entry: "main",
+            args: &[],
+            capabilities: &Capabilities::none(),
+            limits: &Limits { memory_bytes: 1024, ..Limits::default() },
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("memory_bytes"), "{err}");
+}
