@@ -509,13 +509,27 @@ static int define_namespace(JSValueConst global, const char *name,
                                      JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
 }
 
-/* Create the runtime and context with the standard intrinsics and install
-   console, host and our Math.random. Independent of the call's input. */
+static bool engine_ready;
+
+/* Create the runtime and a context with JS_NewContext's intrinsics except
+   `performance` (its time origin belongs to the call, see begin_call), and
+   install console, host and our Math.random. Nothing here depends on the
+   call's input, so a snapshotting tool can run it ahead of time (see
+   sf_wizer_initialize); only QuickJS's internal hash seed reads the clock. */
 static bool init_engine(void)
 {
+    if (engine_ready)
+        return true;
     rt = JS_NewRuntime();
-    ctx = rt ? JS_NewContext(rt) : NULL;
+    ctx = rt ? JS_NewContextRaw(rt) : NULL;
     if (!ctx)
+        return false;
+    if (JS_AddIntrinsicBaseObjects(ctx) || JS_AddIntrinsicDate(ctx)
+        || JS_AddIntrinsicEval(ctx) || JS_AddIntrinsicRegExp(ctx)
+        || JS_AddIntrinsicJSON(ctx) || JS_AddIntrinsicProxy(ctx)
+        || JS_AddIntrinsicMapSet(ctx) || JS_AddIntrinsicTypedArrays(ctx)
+        || JS_AddIntrinsicPromise(ctx) || JS_AddIntrinsicWeakRef(ctx)
+        || JS_AddIntrinsicAToB(ctx))
         return false;
     JSValue global = JS_GetGlobalObject(ctx);
     JSValue math = JS_GetPropertyStr(ctx, global, "Math");
@@ -527,7 +541,25 @@ static bool init_engine(void)
                              JS_NewCFunction(ctx, js_math_random, "random", 0)) >= 0;
     JS_FreeValue(ctx, math);
     JS_FreeValue(ctx, global);
+    engine_ready = ok;
     return ok;
+}
+
+/* What belongs to this call rather than to the engine: the random seed and
+   performance's time origin, both read from WASI now. */
+static bool begin_call(void)
+{
+    seed_random();
+    return JS_AddPerformance(ctx) == 0;
+}
+
+/* Pre-initialisation hook for wasmtime-wizer (its default init function
+   name): create the engine so a snapshot of memory holds it, and the
+   snapshot's _start skips straight to the call. Not used otherwise. */
+__attribute__((export_name("wizer.initialize")))
+void sf_wizer_initialize(void)
+{
+    init_engine();
 }
 
 /* Read all of stdin into a NUL-terminated buffer (NULL on failure). */
@@ -713,14 +745,13 @@ done:
 
 int main(void)
 {
-    if (!init_engine()) {
+    if (!init_engine() || !begin_call()) {
         static const char msg[] =
             "{\"ok\":false,\"error\":{\"name\":\"DriverError\","
             "\"message\":\"cannot create the JavaScript runtime\",\"stack\":\"\"}}";
         sf_emit(EMIT_RESULT, msg, (int32_t)(sizeof msg - 1));
         return 0;
     }
-    seed_random();
     run_call();
     /* The runtime is not freed: the host drops the whole instance. */
     return 0;

@@ -31,9 +31,10 @@ const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-smoke-'));
 /**
  * Run one call. `input` is the stdin object (or raw text); `host(name, args)`
  * returns the reply object for host.call; `wasiOverrides` replaces WASI
- * functions (given a `mem()` accessor).
+ * functions (given a `mem()` accessor); `snapshot` is linear memory to start
+ * from (see snapshotAfterInit).
  */
-function run(input, { host = () => ({ ok: true, value: null }), wasiOverrides } = {}) {
+function run(input, { host = () => ({ ok: true, value: null }), wasiOverrides, snapshot } = {}) {
   const file = path.join(tmpDir, 'input.json');
   fs.writeFileSync(file, typeof input === 'string' ? input : JSON.stringify(input));
   const fd = fs.openSync(file, 'r');
@@ -59,6 +60,11 @@ function run(input, { host = () => ({ ok: true, value: null }), wasiOverrides } 
   const wasiImport = { ...wasi.wasiImport };
   for (const [k, f] of Object.entries(wasiOverrides ?? {})) wasiImport[k] = f(mem);
   instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasiImport, skillforge });
+  if (snapshot) {
+    const memory = instance.exports.memory;
+    memory.grow((snapshot.length - memory.buffer.byteLength) / 65536);
+    mem().set(snapshot);
+  }
   try {
     out.exit = wasi.start(instance);
   } catch (e) {
@@ -375,6 +381,43 @@ check('Date/performance/Math.random use the WASI clock and random_get', () => {
   const real2 = call(src).result.value;
   assert.notEqual(real[3], real2[3], 'real random_get differs between runs');
   return { result: { fixed: a, real }, note: 'fixed WASI clock/random -> fixed values' };
+});
+
+/**
+ * What wasmtime-wizer would snapshot: linear memory after `wizer.initialize`
+ * (the only mutable global, the shadow stack pointer, is back at its initial
+ * value when the function returns).
+ */
+function snapshotAfterInit() {
+  let instance;
+  // Only the clock may be read during init (QuickJS's hash seed).
+  const wasi = new Proxy({}, {
+    get: (_, name) => (...args) => {
+      assert.equal(name, 'clock_time_get', `init called WASI ${name}`);
+      new DataView(instance.exports.memory.buffer).setBigUint64(args[2], 1n, true);
+      return 0;
+    },
+  });
+  instance = new WebAssembly.Instance(module, {
+    wasi_snapshot_preview1: wasi,
+    skillforge: { emit: () => assert.fail('init emitted'), host_call: () => assert.fail('init called the host') },
+  });
+  instance.exports['wizer.initialize']();
+  return new Uint8Array(instance.exports.memory.buffer).slice();
+}
+
+check('snapshot-ready: _start after wizer.initialize reuses the engine', () => {
+  const snapshot = snapshotAfterInit();
+  const src = `const seen = typeof globalThis.marker; globalThis.marker = 1;
+    async function main(x) { await null; console.log("hi"); return [seen, x, performance.now() < 1000, Math.random()]; }`;
+  const a = call(src, 'main', [7], { snapshot });
+  const b = call(src, 'main', [7], { snapshot });
+  assert.deepEqual(a.result.value.slice(0, 3), ['undefined', 7, true]);
+  assert.deepEqual(a.stdout, ['hi']);
+  assert.notEqual(a.result.value[3], b.result.value[3], 'Math.random is seeded per call, not frozen in the snapshot');
+  const rec = call(recursion, 'caught', [], { snapshot }).result.value;
+  assert.deepEqual(rec.slice(0, 2), [true, 'RangeError']);
+  return { result: [a.result, b.result], note: `snapshot ${snapshot.length} bytes; recursion depth ${rec[3]}` };
 });
 
 if (process.argv.includes('--bench')) {
