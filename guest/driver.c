@@ -14,6 +14,7 @@
  * random_get, so the host decides whether they are real or deterministic.
  */
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -635,7 +636,7 @@ static bool read_input(Input *in)
         problem = "\"args\" must be an array";
     else if (!JS_IsUndefined(stack) && !JS_IsNull(stack)
              && (!JS_IsNumber(stack) || JS_ToFloat64(ctx, &stack_d, stack) < 0
-                 || !(stack_d >= 1) || stack_d != (double)(uint64_t)stack_d))
+                 || !(stack_d >= 1) || stack_d != trunc(stack_d)))
         problem = "\"max_stack_bytes\" must be a positive integer";
     JS_FreeValue(ctx, stack);
     if (problem) {

@@ -261,10 +261,11 @@ check('deep recursion: uncaught RangeError', () => {
 
 check('deep recursion: max_stack_bytes is honoured and capped', () => {
   const depth = (bytes) => call(recursion, 'caught', [], { input: { max_stack_bytes: bytes } }).result.value[3];
-  const d = [65536, 262144, 786432, 1 << 30].map(depth);
+  const d = [65536, 262144, 786432, 1 << 30, 1e300].map(depth);
   assert.ok(d[0] < d[1] && d[1] < d[2], JSON.stringify(d));
   assert.equal(d[3], d[2], 'values above the cap are capped');
-  return { result: d, note: 'depth reached at 64 KiB, 256 KiB, 768 KiB, 1 GiB (capped to 768 KiB)' };
+  assert.equal(d[4], d[2]);
+  return { result: d, note: 'depth reached at 64 KiB, 256 KiB, 768 KiB, 1 GiB, 1e300 (both capped to 768 KiB)' };
 });
 
 check('C-level recursion (parser, JSON): RangeError given engine stack, else an engine trap', () => {
