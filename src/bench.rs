@@ -93,7 +93,11 @@ pub struct NodeReport {
 }
 
 fn bench_host_functions() -> HostFunctions {
-    HostFunctions::empty().with(HostFunction::new("bench.echo", "returns its arguments", |_, args| Ok(args)))
+    HostFunctions::empty().with(HostFunction::new(
+        "bench.echo",
+        "returns its arguments",
+        |_, args| Ok(args),
+    ))
 }
 
 fn prepare(code: &str) -> (SkillSource, compose::Bundle) {
@@ -124,7 +128,9 @@ pub fn time_calls(
         })?;
         samples.push(started.elapsed());
         if let Err(failure) = outcome.result {
-            return Err(SandboxError::Host(format!("benchmark skill failed: {failure}")));
+            return Err(SandboxError::Host(format!(
+                "benchmark skill failed: {failure}"
+            )));
         }
     }
     Ok(samples)
@@ -152,7 +158,10 @@ pub fn validations_per_sec(sandbox: &Sandbox, skills: usize) -> Result<(f64, f64
     let reports = validate::run_many(sandbox, &jobs)?;
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(bad) = reports.iter().find(|r| !r.all_passed()) {
-        return Err(SandboxError::Host(format!("benchmark validation failed: {:?}", bad.tests)));
+        return Err(SandboxError::Host(format!(
+            "benchmark validation failed: {:?}",
+            bad.tests
+        )));
     }
     let calls = skills * skill.tests.len();
     Ok((skills as f64 / elapsed, calls as f64 / elapsed))
@@ -164,11 +173,19 @@ pub fn run_sandbox_bench(iterations: usize) -> Result<SandboxReport, SandboxErro
     let sandbox = sandbox()?;
     time_calls(&sandbox, TRIVIAL, &[json!(1)], 20)?;
     let trivial_call = Percentiles::of(time_calls(&sandbox, TRIVIAL, &[json!(1)], iterations)?);
-    let fifty_line_skill = Percentiles::of(time_calls(&sandbox, FIFTY_LINES, &[json!(FIFTY_LINE_INPUT)], iterations)?);
+    let fifty_line_skill = Percentiles::of(time_calls(
+        &sandbox,
+        FIFTY_LINES,
+        &[json!(FIFTY_LINE_INPUT)],
+        iterations,
+    )?);
 
     let n = 2_000;
     let best = |arg: i64| -> Result<Duration, SandboxError> {
-        Ok(time_calls(&sandbox, HOST_CALLS, &[json!(arg)], 15)?.into_iter().min().unwrap_or_default())
+        Ok(time_calls(&sandbox, HOST_CALLS, &[json!(arg)], 15)?
+            .into_iter()
+            .min()
+            .unwrap_or_default())
     };
     let with_calls = best(n)?;
     let without = best(-n)?;
@@ -198,22 +215,30 @@ pub fn run_sandbox_bench(iterations: usize) -> Result<SandboxReport, SandboxErro
 }
 
 /// The input the 50-line skill is benchmarked with.
-pub const FIFTY_LINE_INPUT: &str = "The quick brown fox jumps over the lazy dog. The dog sleeps; the fox runs away quickly!";
+pub const FIFTY_LINE_INPUT: &str =
+    "The quick brown fox jumps over the lazy dog. The dog sleeps; the fox runs away quickly!";
 
 fn node_call(dir: &Path, code: &str, call: &str) -> std::io::Result<Duration> {
     let script = dir.join("skill.js");
-    std::fs::write(&script, format!("{code}\nconsole.log(JSON.stringify({call}));\n"))?;
+    std::fs::write(
+        &script,
+        format!("{code}\nconsole.log(JSON.stringify({call}));\n"),
+    )?;
     let started = Instant::now();
     let out = std::process::Command::new("node").arg(&script).output()?;
     let elapsed = started.elapsed();
     if !out.status.success() {
-        return Err(std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()));
+        return Err(std::io::Error::other(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
     }
     Ok(elapsed)
 }
 
 fn node_baseline(iterations: usize) -> std::io::Result<NodeReport> {
-    let version = std::process::Command::new("node").arg("--version").output()?;
+    let version = std::process::Command::new("node")
+        .arg("--version")
+        .output()?;
     let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
     let dir = tempfile_dir()?;
     let trivial = (0..iterations)
@@ -239,7 +264,12 @@ fn node_baseline(iterations: usize) -> std::io::Result<NodeReport> {
     for chunk in work.chunks(cores) {
         let children = chunk
             .iter()
-            .map(|program| std::process::Command::new("node").arg("-e").arg(program.as_str()).spawn())
+            .map(|program| {
+                std::process::Command::new("node")
+                    .arg("-e")
+                    .arg(program.as_str())
+                    .spawn()
+            })
             .collect::<std::io::Result<Vec<_>>>()?;
         for mut child in children {
             if !child.wait()?.success() {

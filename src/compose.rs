@@ -34,7 +34,9 @@ pub enum ComposeError {
         chain: Vec<String>,
     },
     /// The skill declares a top-level name that a dependency in the bundle exports.
-    #[error("name clash: '{name}' is declared by '{skill}' and is also the library skill it would call; rename one of them")]
+    #[error(
+        "name clash: '{name}' is declared by '{skill}' and is also the library skill it would call; rename one of them"
+    )]
     NameClash {
         /// The clashing name.
         name: String,
@@ -192,28 +194,64 @@ mod tests {
             "function square(x) { return x * x }",
             "function sumOfSquares(xs) { return xs.reduce((s, x) => s + square(x), 0) }",
         ]);
-        let root = SkillSource::parse("function norm(xs) { return Math.sqrt(sumOfSquares(xs)) }", None).unwrap();
+        let root = SkillSource::parse(
+            "function norm(xs) { return Math.sqrt(sumOfSquares(xs)) }",
+            None,
+        )
+        .unwrap();
         let bundle = bundle(&root, |n| lib.get(n), 8).unwrap();
         assert_eq!(bundle.dependencies, ["square", "sumOfSquares"]);
-        let edges: Vec<_> = bundle.call_graph.iter().map(|e| (e.caller.as_str(), e.callee.as_str())).collect();
-        assert_eq!(edges, [("norm", "sumOfSquares"), ("sumOfSquares", "square")]);
-        assert!(bundle.source.find("const square").unwrap() < bundle.source.find("const sumOfSquares").unwrap());
-        assert!(bundle.source.ends_with("function norm(xs) { return Math.sqrt(sumOfSquares(xs)) }\n"));
+        let edges: Vec<_> = bundle
+            .call_graph
+            .iter()
+            .map(|e| (e.caller.as_str(), e.callee.as_str()))
+            .collect();
+        assert_eq!(
+            edges,
+            [("norm", "sumOfSquares"), ("sumOfSquares", "square")]
+        );
+        assert!(
+            bundle.source.find("const square").unwrap()
+                < bundle.source.find("const sumOfSquares").unwrap()
+        );
+        assert!(
+            bundle
+                .source
+                .ends_with("function norm(xs) { return Math.sqrt(sumOfSquares(xs)) }\n")
+        );
     }
 
     #[test]
     fn rejects_cycles_depth_and_clashes() {
         let lib = library(&["function a() { return b() }", "function b() { return a() }"]);
         let root = SkillSource::parse("function top() { return a() }", None).unwrap();
-        assert!(matches!(bundle(&root, |n| lib.get(n), 8), Err(ComposeError::Cycle(c)) if c == ["a", "b", "a"]));
+        assert!(
+            matches!(bundle(&root, |n| lib.get(n), 8), Err(ComposeError::Cycle(c)) if c == ["a", "b", "a"])
+        );
 
-        let lib = library(&["function c1() { return 1 }", "function c2() { return c1() }", "function c3() { return c2() }"]);
+        let lib = library(&[
+            "function c1() { return 1 }",
+            "function c2() { return c1() }",
+            "function c3() { return c2() }",
+        ]);
         let root = SkillSource::parse("function top() { return c3() }", None).unwrap();
         assert!(bundle(&root, |n| lib.get(n), 3).is_ok());
-        assert!(matches!(bundle(&root, |n| lib.get(n), 2), Err(ComposeError::TooDeep { .. })));
+        assert!(matches!(
+            bundle(&root, |n| lib.get(n), 2),
+            Err(ComposeError::TooDeep { .. })
+        ));
 
-        let lib = library(&["function helper() { return 1 }", "function uses() { return helper() }"]);
-        let root = SkillSource::parse("function helper() { return 2 }\nfunction top() { return uses() + helper() }", Some("top")).unwrap();
-        assert!(matches!(bundle(&root, |n| lib.get(n), 8), Err(ComposeError::NameClash { name, .. }) if name == "helper"));
+        let lib = library(&[
+            "function helper() { return 1 }",
+            "function uses() { return helper() }",
+        ]);
+        let root = SkillSource::parse(
+            "function helper() { return 2 }\nfunction top() { return uses() + helper() }",
+            Some("top"),
+        )
+        .unwrap();
+        assert!(
+            matches!(bundle(&root, |n| lib.get(n), 8), Err(ComposeError::NameClash { name, .. }) if name == "helper")
+        );
     }
 }

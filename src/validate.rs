@@ -112,7 +112,10 @@ pub fn run_many(sandbox: &Sandbox, jobs: &[Job<'_>]) -> Result<Vec<TestReport>, 
             });
         }
     });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter();
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter();
     jobs.iter()
         .map(|job| {
             let tests = (0..job.tests.len())

@@ -2,7 +2,9 @@
 
 use serde_json::json;
 use skillforge::compose;
-use skillforge::sandbox::{Call, Capabilities, FailureKind, HostFunctions, Limits, Sandbox, SandboxConfig};
+use skillforge::sandbox::{
+    Call, Capabilities, FailureKind, HostFunctions, Limits, Sandbox, SandboxConfig,
+};
 use skillforge::skill::SkillSource;
 use skillforge::validate::{self, Job};
 use std::collections::HashMap;
@@ -23,7 +25,8 @@ fn library(files: &[&str]) -> HashMap<String, SkillSource> {
         .collect()
 }
 
-const SQUARE: &str = "/**\n * Squares.\n * @example square(3) => 9\n */\nfunction square(x) { return x * x; }";
+const SQUARE: &str =
+    "/**\n * Squares.\n * @example square(3) => 9\n */\nfunction square(x) { return x * x; }";
 const SUM: &str = "/**\n * Sum of squares.\n * @example sumOfSquares([1, 2, 3]) => 14\n */\nfunction sumOfSquares(xs) { return xs.reduce((s, x) => s + square(x), 0); }";
 
 #[test]
@@ -48,13 +51,25 @@ fn a_composed_skill_runs_and_reports_its_call_graph() {
 
     let report = validate::run_tests(
         sandbox(),
-        Job { bundle: &bundle, tests: &root.tests, capabilities: &root.capabilities, limits: &Limits::default() },
+        Job {
+            bundle: &bundle,
+            tests: &root.tests,
+            capabilities: &root.capabilities,
+            limits: &Limits::default(),
+        },
     )
     .unwrap();
     assert!(report.all_passed(), "{report:?}");
     assert_eq!(report.tests.len(), 2);
-    let graph: Vec<_> = report.call_graph.iter().map(|e| (e.caller.as_str(), e.callee.as_str())).collect();
-    assert_eq!(graph, [("norm", "sumOfSquares"), ("sumOfSquares", "square")]);
+    let graph: Vec<_> = report
+        .call_graph
+        .iter()
+        .map(|e| (e.caller.as_str(), e.callee.as_str()))
+        .collect();
+    assert_eq!(
+        graph,
+        [("norm", "sumOfSquares"), ("sumOfSquares", "square")]
+    );
 }
 
 #[test]
@@ -65,10 +80,18 @@ fn failing_tests_report_each_test_with_its_message() {
     )
     .unwrap();
     let bundle = compose::bundle(&root, |_| None, 8).unwrap();
-    let limits = Limits { wall_clock: std::time::Duration::from_millis(300), ..Limits::default() };
+    let limits = Limits {
+        wall_clock: std::time::Duration::from_millis(300),
+        ..Limits::default()
+    };
     let report = validate::run_tests(
         sandbox(),
-        Job { bundle: &bundle, tests: &root.tests, capabilities: &root.capabilities, limits: &limits },
+        Job {
+            bundle: &bundle,
+            tests: &root.tests,
+            capabilities: &root.capabilities,
+            limits: &limits,
+        },
     )
     .unwrap();
     let passed: Vec<bool> = report.tests.iter().map(|t| t.passed).collect();
@@ -76,7 +99,10 @@ fn failing_tests_report_each_test_with_its_message() {
     let wrong = report.tests[1].failure.as_ref().unwrap();
     assert_eq!(wrong.name.as_deref(), Some("AssertionError"));
     assert_eq!(wrong.message, "expected 4, got 3");
-    assert_eq!(report.tests[2].failure.as_ref().unwrap().name.as_deref(), Some("AssertionError"));
+    assert_eq!(
+        report.tests[2].failure.as_ref().unwrap().name.as_deref(),
+        Some("AssertionError")
+    );
     assert!(matches!(
         report.tests[3].failure.as_ref().unwrap().kind,
         FailureKind::Timeout | FailureKind::CpuLimit
@@ -94,12 +120,19 @@ fn a_bundled_skill_cannot_redefine_another() {
     let bundle = compose::bundle(&root, |n| lib.get(n), 8).unwrap();
     let run = |source: &str| {
         sandbox()
-            .run(Call { source, entry: "main", args: &[], capabilities: &Capabilities::none(), limits: &Limits::default() })
+            .run(Call {
+                source,
+                entry: "main",
+                args: &[],
+                capabilities: &Capabilities::none(),
+                limits: &Limits::default(),
+            })
             .unwrap()
     };
     assert_eq!(run(&bundle.source).result, Ok(json!("original")));
 
-    let rebinding = SkillSource::parse("function main() { target = null; return target(); }", None).unwrap();
+    let rebinding =
+        SkillSource::parse("function main() { target = null; return target(); }", None).unwrap();
     let bundle = compose::bundle(&rebinding, |n| lib.get(n), 8).unwrap();
     let failure = run(&bundle.source).result.unwrap_err();
     assert_eq!(failure.name.as_deref(), Some("TypeError"), "{failure:?}");
@@ -116,12 +149,20 @@ fn many_validations_run_in_parallel_and_keep_their_order() {
             .unwrap()
         })
         .collect();
-    let bundles: Vec<_> = skills.iter().map(|s| compose::bundle(s, |_| None, 8).unwrap()).collect();
+    let bundles: Vec<_> = skills
+        .iter()
+        .map(|s| compose::bundle(s, |_| None, 8).unwrap())
+        .collect();
     let limits = Limits::default();
     let jobs: Vec<Job<'_>> = skills
         .iter()
         .zip(&bundles)
-        .map(|(s, b)| Job { bundle: b, tests: &s.tests, capabilities: &s.capabilities, limits: &limits })
+        .map(|(s, b)| Job {
+            bundle: b,
+            tests: &s.tests,
+            capabilities: &s.capabilities,
+            limits: &limits,
+        })
         .collect();
     let reports = validate::run_many(sandbox(), &jobs).unwrap();
     assert_eq!(reports.len(), 24);

@@ -13,20 +13,44 @@ fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         let functions = HostFunctions::empty()
-            .with(HostFunction::new("test.echo", "returns its arguments", |_, args| Ok(args)))
-            .with(HostFunction::new("test.sleep", "sleeps for args[0] ms", |ctx, args| {
-                let ms = args[0].as_u64().unwrap_or(0);
-                let until = std::time::Instant::now() + Duration::from_millis(ms);
-                std::thread::sleep(until.min(ctx.deadline).saturating_duration_since(std::time::Instant::now()));
-                Ok(Value::Null)
-            }));
+            .with(HostFunction::new(
+                "test.echo",
+                "returns its arguments",
+                |_, args| Ok(args),
+            ))
+            .with(HostFunction::new(
+                "test.sleep",
+                "sleeps for args[0] ms",
+                |ctx, args| {
+                    let ms = args[0].as_u64().unwrap_or(0);
+                    let until = std::time::Instant::now() + Duration::from_millis(ms);
+                    std::thread::sleep(
+                        until
+                            .min(ctx.deadline)
+                            .saturating_duration_since(std::time::Instant::now()),
+                    );
+                    Ok(Value::Null)
+                },
+            ));
         Sandbox::new(SandboxConfig::default(), functions).expect("sandbox starts")
     })
 }
 
-fn run_with(source: &str, entry: &str, args: &[Value], caps: &Capabilities, limits: &Limits) -> Outcome {
+fn run_with(
+    source: &str,
+    entry: &str,
+    args: &[Value],
+    caps: &Capabilities,
+    limits: &Limits,
+) -> Outcome {
     let outcome = sandbox()
-        .run(Call { source, entry, args, capabilities: caps, limits })
+        .run(Call {
+            source,
+            entry,
+            args,
+            capabilities: caps,
+            limits,
+        })
         .expect("the host side never fails");
     // Whatever happened, the sandbox keeps serving.
     let after = sandbox()
@@ -65,7 +89,9 @@ fn fuel_only(fuel: u64) -> Limits {
 }
 
 fn assert_kind(outcome: &Outcome, kind: FailureKind) {
-    let failure = outcome.failure().unwrap_or_else(|| panic!("expected {kind}, got {:?}", outcome.result));
+    let failure = outcome
+        .failure()
+        .unwrap_or_else(|| panic!("expected {kind}, got {:?}", outcome.result));
     assert_eq!(failure.kind, kind, "{failure:?}");
 }
 
@@ -73,9 +99,16 @@ fn assert_kind(outcome: &Outcome, kind: FailureKind) {
 fn infinite_loop_hits_the_deadline_or_the_fuel() {
     let outcome = run("function main() { while (true) {} }", &deadline_only(200));
     assert_kind(&outcome, FailureKind::Timeout);
-    assert!(outcome.stats.wall_ms < 2_000.0, "stopped late: {} ms", outcome.stats.wall_ms);
+    assert!(
+        outcome.stats.wall_ms < 2_000.0,
+        "stopped late: {} ms",
+        outcome.stats.wall_ms
+    );
 
-    let outcome = run("function main() { while (true) {} }", &fuel_only(20_000_000));
+    let outcome = run(
+        "function main() { while (true) {} }",
+        &fuel_only(20_000_000),
+    );
     assert_kind(&outcome, FailureKind::CpuLimit);
     assert!(outcome.stats.fuel_used >= 20_000_000);
 }
@@ -104,7 +137,13 @@ fn one_gigabyte_allocation_hits_the_memory_limit() {
 #[test]
 fn slow_memory_leak_hits_the_memory_limit() {
     let source = "function main() { const keep = []; while (true) keep.push(new Array(1000).fill(keep.length)); }";
-    let outcome = run(source, &Limits { memory_bytes: 32 << 20, ..Limits::default() });
+    let outcome = run(
+        source,
+        &Limits {
+            memory_bytes: 32 << 20,
+            ..Limits::default()
+        },
+    );
     assert_kind(&outcome, FailureKind::MemoryLimit);
     assert!(outcome.stats.memory_bytes <= 32 << 20);
 }
@@ -114,17 +153,29 @@ fn unbounded_recursion_is_a_stack_overflow_and_catchable() {
     let source = "function main() { function r(n) { return r(n + 1) + 1; } return r(0); }";
     let outcome = run(source, &Limits::default());
     assert_kind(&outcome, FailureKind::StackOverflow);
-    assert_eq!(outcome.failure().unwrap().name.as_deref(), Some("RangeError"));
+    assert_eq!(
+        outcome.failure().unwrap().name.as_deref(),
+        Some("RangeError")
+    );
 
     let source = "function main() { function r(n) { return r(n + 1) + 1; } \
                   try { r(0); } catch (e) { return [e.name, e instanceof RangeError, 1 + 1]; } }";
-    assert_eq!(run(source, &Limits::default()).result, Ok(json!(["RangeError", true, 2])));
+    assert_eq!(
+        run(source, &Limits::default()).result,
+        Ok(json!(["RangeError", true, 2]))
+    );
 }
 
 #[test]
 fn console_flood_hits_the_output_limit() {
     let source = r#"function main() { while (true) console.log("spam spam spam spam"); }"#;
-    let outcome = run(source, &Limits { output_bytes: 64 << 10, ..Limits::default() });
+    let outcome = run(
+        source,
+        &Limits {
+            output_bytes: 64 << 10,
+            ..Limits::default()
+        },
+    );
     assert_kind(&outcome, FailureKind::OutputLimit);
     let logged: usize = outcome.logs.iter().map(|l| l.text.len()).sum();
     assert!(logged <= 64 << 10);
@@ -139,8 +190,18 @@ fn huge_return_value_hits_the_output_limit() {
 #[test]
 fn host_call_flood_is_bounded() {
     let caps = Capabilities::none().grant("test.echo");
-    let source = r#"function main() { let n = 0; while (true) { host.call("test.echo", [n]); n++; } }"#;
-    let outcome = run_with(source, "main", &[], &caps, &Limits { host_calls: 500, ..Limits::default() });
+    let source =
+        r#"function main() { let n = 0; while (true) { host.call("test.echo", [n]); n++; } }"#;
+    let outcome = run_with(
+        source,
+        "main",
+        &[],
+        &caps,
+        &Limits {
+            host_calls: 500,
+            ..Limits::default()
+        },
+    );
     assert_kind(&outcome, FailureKind::CpuLimit);
     assert_eq!(outcome.stats.host_calls, 501);
 }
@@ -157,21 +218,47 @@ fn a_slow_host_call_cannot_outlive_the_deadline() {
 #[test]
 fn host_calls_need_a_grant() {
     let source = r#"function main() { return host.call("test.echo", [1, 2]); }"#;
-    let denied = run_with(source, "main", &[], &Capabilities::none(), &Limits::default());
+    let denied = run_with(
+        source,
+        "main",
+        &[],
+        &Capabilities::none(),
+        &Limits::default(),
+    );
     assert_kind(&denied, FailureKind::CapabilityDenied);
     assert!(denied.failure().unwrap().message.contains("test.echo"));
 
-    let granted = run_with(source, "main", &[], &Capabilities::none().grant("test.*"), &Limits::default());
+    let granted = run_with(
+        source,
+        "main",
+        &[],
+        &Capabilities::none().grant("test.*"),
+        &Limits::default(),
+    );
     assert_eq!(granted.result, Ok(json!([1, 2])));
     assert_eq!(granted.stats.host_calls, 1);
 
     let unknown = r#"function main() { return host.call("fs.read", ["/etc/passwd"]); }"#;
-    let outcome = run_with(unknown, "main", &[], &Capabilities::none().grant("fs.read"), &Limits::default());
+    let outcome = run_with(
+        unknown,
+        "main",
+        &[],
+        &Capabilities::none().grant("fs.read"),
+        &Limits::default(),
+    );
     assert_kind(&outcome, FailureKind::CapabilityDenied);
 
-    let caught = r#"function main() { try { host.call("test.echo", []); } catch (e) { return e.name; } }"#;
+    let caught =
+        r#"function main() { try { host.call("test.echo", []); } catch (e) { return e.name; } }"#;
     assert_eq!(
-        run_with(caught, "main", &[], &Capabilities::none(), &Limits::default()).result,
+        run_with(
+            caught,
+            "main",
+            &[],
+            &Capabilities::none(),
+            &Limits::default()
+        )
+        .result,
         Ok(json!("CapabilityDenied"))
     );
 }
@@ -184,16 +271,39 @@ fn no_ambient_authority_is_reachable() {
     }"#;
     assert_eq!(
         run(source, &Limits::default()).result,
-        Ok(json!(["undefined", "undefined", "undefined", "undefined", "undefined", "undefined", "undefined", "undefined", "undefined"]))
+        Ok(json!([
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined"
+        ]))
     );
-    let outcome = run(r#"function main() { return require("fs").readFileSync("/etc/passwd"); }"#, &Limits::default());
+    let outcome = run(
+        r#"function main() { return require("fs").readFileSync("/etc/passwd"); }"#,
+        &Limits::default(),
+    );
     assert_kind(&outcome, FailureKind::JsError);
-    assert_eq!(outcome.failure().unwrap().name.as_deref(), Some("ReferenceError"));
+    assert_eq!(
+        outcome.failure().unwrap().name.as_deref(),
+        Some("ReferenceError")
+    );
 
-    let dynamic_import = r#"async function main() { const fs = await import("fs"); return typeof fs; }"#;
-    assert_kind(&run(dynamic_import, &Limits::default()), FailureKind::JsError);
+    let dynamic_import =
+        r#"async function main() { const fs = await import("fs"); return typeof fs; }"#;
+    assert_kind(
+        &run(dynamic_import, &Limits::default()),
+        FailureKind::JsError,
+    );
     let static_import = "import fs from 'fs';\nfunction main() { return 1; }";
-    assert_kind(&run(static_import, &Limits::default()), FailureKind::JsError);
+    assert_kind(
+        &run(static_import, &Limits::default()),
+        FailureKind::JsError,
+    );
 }
 
 #[test]
@@ -201,14 +311,27 @@ fn clock_and_randomness_are_deterministic_unless_granted() {
     let source = "function main() { return [Date.now(), Math.random(), Math.random()]; }";
     let first = run(source, &Limits::default()).result.unwrap();
     let second = run(source, &Limits::default()).result.unwrap();
-    assert_eq!(first, second, "without grants two calls see the same clock and randomness");
+    assert_eq!(
+        first, second,
+        "without grants two calls see the same clock and randomness"
+    );
     assert_eq!(first[0], json!(FROZEN_EPOCH_SECS * 1000));
-    assert_ne!(first[1], first[2], "the fixed sequence still varies within a call");
+    assert_ne!(
+        first[1], first[2],
+        "the fixed sequence still varies within a call"
+    );
 
     let granted = Capabilities::none().grant("clock").grant("random");
-    let a = run_with(source, "main", &[], &granted, &Limits::default()).result.unwrap();
-    let b = run_with(source, "main", &[], &granted, &Limits::default()).result.unwrap();
-    assert!(a[0].as_f64().unwrap() > 1.7e12, "the real clock is after 2023: {a}");
+    let a = run_with(source, "main", &[], &granted, &Limits::default())
+        .result
+        .unwrap();
+    let b = run_with(source, "main", &[], &granted, &Limits::default())
+        .result
+        .unwrap();
+    assert!(
+        a[0].as_f64().unwrap() > 1.7e12,
+        "the real clock is after 2023: {a}"
+    );
     assert_ne!(a[1], b[1]);
 }
 
@@ -218,12 +341,18 @@ fn no_state_survives_between_calls() {
         globalThis.leak = 42; Object.prototype.polluted = "yes"; Array.prototype.push = null;
         JSON.stringify = () => "hijacked"; return "poisoned";
     }"#;
-    assert_eq!(run(poison, &Limits::default()).result, Ok(json!("poisoned")));
+    assert_eq!(
+        run(poison, &Limits::default()).result,
+        Ok(json!("poisoned"))
+    );
     let probe = r#"function main() {
         const a = []; a.push(1);
         return [typeof leak, ({}).polluted === undefined, a.length, JSON.stringify([1])];
     }"#;
-    assert_eq!(run(probe, &Limits::default()).result, Ok(json!(["undefined", true, 1, "[1]"])));
+    assert_eq!(
+        run(probe, &Limits::default()).result,
+        Ok(json!(["undefined", true, 1, "[1]"]))
+    );
 }
 
 #[test]
@@ -234,7 +363,14 @@ fn errors_carry_name_message_and_stack() {
     assert_eq!(failure.kind, FailureKind::JsError);
     assert_eq!(failure.name.as_deref(), Some("TypeError"));
     assert_eq!(failure.message, "bad input");
-    assert!(failure.stack.as_deref().unwrap_or_default().contains("helper"), "{failure:?}");
+    assert!(
+        failure
+            .stack
+            .as_deref()
+            .unwrap_or_default()
+            .contains("helper"),
+        "{failure:?}"
+    );
 
     let thrown_value = run("function main() { throw 42; }", &Limits::default());
     assert_eq!(thrown_value.failure().unwrap().message, "42");
@@ -243,7 +379,13 @@ fn errors_carry_name_message_and_stack() {
 #[test]
 fn async_entries_console_and_arguments_work() {
     let source = r#"async function main(a, b) { console.log("adding", a, b); await null; console.error({a}); return a + b; }"#;
-    let outcome = run_with(source, "main", &[json!(2), json!(3)], &Capabilities::none(), &Limits::default());
+    let outcome = run_with(
+        source,
+        "main",
+        &[json!(2), json!(3)],
+        &Capabilities::none(),
+        &Limits::default(),
+    );
     assert_eq!(outcome.result, Ok(json!(5)));
     let lines: Vec<_> = outcome.logs.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(lines[0], "adding 2 3");
@@ -256,7 +398,13 @@ fn async_entries_console_and_arguments_work() {
 
 #[test]
 fn an_entry_that_is_not_an_identifier_is_rejected() {
-    let outcome = run_with("function main() {}", "main(); evil", &[], &Capabilities::none(), &Limits::default());
+    let outcome = run_with(
+        "function main() {}",
+        "main(); evil",
+        &[],
+        &Capabilities::none(),
+        &Limits::default(),
+    );
     assert_kind(&outcome, FailureKind::InvalidSkill);
 }
 
@@ -268,7 +416,10 @@ fn bad_limits_are_a_clear_error() {
             entry: "main",
             args: &[],
             capabilities: &Capabilities::none(),
-            limits: &Limits { memory_bytes: 1024, ..Limits::default() },
+            limits: &Limits {
+                memory_bytes: 1024,
+                ..Limits::default()
+            },
         })
         .unwrap_err();
     assert!(err.to_string().contains("memory_bytes"), "{err}");

@@ -28,14 +28,23 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 let row = |name: &str, p: &skillforge::bench::Percentiles| {
-                    println!("{name:<34} p50 {:>9.3} ms   p99 {:>9.3} ms", p.p50_ms, p.p99_ms);
+                    println!(
+                        "{name:<34} p50 {:>9.3} ms   p99 {:>9.3} ms",
+                        p.p50_ms, p.p99_ms
+                    );
                 };
                 row("trivial call", &report.trivial_call);
                 row("50-line skill", &report.fifty_line_skill);
-                println!("{:<34} {:>9.2} us", "host call round trip", report.host_call_us);
+                println!(
+                    "{:<34} {:>9.2} us",
+                    "host call round trip", report.host_call_us
+                );
                 println!(
                     "{:<34} {:>9.0} /s  ({:.0} test calls/s, {} cores)",
-                    "validations (3 tests each)", report.validations_per_sec, report.test_calls_per_sec, report.cores
+                    "validations (3 tests each)",
+                    report.validations_per_sec,
+                    report.test_calls_per_sec,
+                    report.cores
                 );
                 row("cold start (cached module)", &report.cold_start_cached);
                 match &report.node {
@@ -43,7 +52,10 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
                         println!("node {} subprocess baseline:", node.version);
                         row("  trivial call", &node.trivial_call);
                         row("  50-line skill", &node.fifty_line_skill);
-                        println!("{:<34} {:>9.1} /s", "  validations", node.validations_per_sec);
+                        println!(
+                            "{:<34} {:>9.1} /s",
+                            "  validations", node.validations_per_sec
+                        );
                     }
                     None => println!("node baseline: skipped (node not found on PATH)"),
                 }

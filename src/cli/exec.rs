@@ -4,7 +4,9 @@ use super::{EXIT_OK, LibraryArgs, exit_skill_failure};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use skillforge::compose::{self, Bundle};
-use skillforge::sandbox::{Call, Failure, FailureKind, Limits, Sandbox, SandboxConfig, HostFunctions};
+use skillforge::sandbox::{
+    Call, Failure, FailureKind, HostFunctions, Limits, Sandbox, SandboxConfig,
+};
 use skillforge::skill::{self, SkillSource};
 use skillforge::validate::{self, Job};
 use std::collections::HashMap;
@@ -158,7 +160,11 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
             Err(failure) => print_failure(failure, false),
         }
     }
-    Ok(if outcome.is_ok() { EXIT_OK } else { exit_skill_failure() })
+    Ok(if outcome.is_ok() {
+        EXIT_OK
+    } else {
+        exit_skill_failure()
+    })
 }
 
 pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
@@ -171,7 +177,11 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let mut bundles: Vec<Result<Bundle, String>> = Vec::new();
     for skill in &skills {
         // A skill under test may call the others given on the command line.
-        let lookup = |n: &str| library.get(n).or_else(|| skills.iter().find(|s| s.name == n));
+        let lookup = |n: &str| {
+            library
+                .get(n)
+                .or_else(|| skills.iter().find(|s| s.name == n))
+        };
         bundles.push(
             compose::bundle(skill, lookup, limits.composition_depth).map_err(|e| e.to_string()),
         );
@@ -212,7 +222,11 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_test_text(&printed);
     }
-    Ok(if all_ok { EXIT_OK } else { exit_skill_failure() })
+    Ok(if all_ok {
+        EXIT_OK
+    } else {
+        exit_skill_failure()
+    })
 }
 
 fn print_test_text(reports: &[Value]) {

@@ -14,7 +14,10 @@ use wasmtime::{Engine, Module};
 
 /// Loads the guest module: from `cache_dir` when a valid entry exists, else by compiling it
 /// (and then writing the entry).
-pub(super) fn load_guest(engine: &Engine, cache_dir: Option<&Path>) -> Result<Module, SandboxError> {
+pub(super) fn load_guest(
+    engine: &Engine,
+    cache_dir: Option<&Path>,
+) -> Result<Module, SandboxError> {
     let Some(dir) = cache_dir else {
         return compile(engine);
     };
@@ -22,7 +25,9 @@ pub(super) fn load_guest(engine: &Engine, cache_dir: Option<&Path>) -> Result<Mo
     match read_entry(engine, &path) {
         Ok(Some(module)) => return Ok(module),
         Ok(None) => {}
-        Err(reason) => tracing::warn!(path = %path.display(), "ignoring compiled-module cache entry: {reason}"),
+        Err(reason) => {
+            tracing::warn!(path = %path.display(), "ignoring compiled-module cache entry: {reason}")
+        }
     }
     let module = compile(engine)?;
     if let Err(err) = write_entry(&module, &path) {
@@ -40,7 +45,9 @@ fn compile(engine: &Engine) -> Result<Module, SandboxError> {
 /// bytes, the wasmtime release and the engine's compilation settings.
 fn entry_path(engine: &Engine, dir: &Path) -> PathBuf {
     let mut config_hasher = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut config_hasher);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut config_hasher);
     let mut key = Sha256::new();
     key.update(b"skillforge-guest-module/1\0");
     key.update(guest_sha256().as_bytes());
@@ -59,7 +66,8 @@ fn read_entry(engine: &Engine, path: &Path) -> Result<Option<Module>, String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(err.to_string()),
     };
-    let recorded = std::fs::read_to_string(digest_path(path)).map_err(|e| format!("no digest: {e}"))?;
+    let recorded =
+        std::fs::read_to_string(digest_path(path)).map_err(|e| format!("no digest: {e}"))?;
     if recorded.trim() != sha256_hex(&bytes) {
         return Err("digest mismatch (truncated or altered file)".into());
     }

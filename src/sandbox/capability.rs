@@ -52,9 +52,10 @@ impl Capabilities {
     pub fn allows_host_call(&self, name: &str) -> bool {
         self.0.iter().any(|grant| {
             grant == name
-                || grant
-                    .strip_suffix(".*")
-                    .is_some_and(|prefix| name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
+                || grant.strip_suffix(".*").is_some_and(|prefix| {
+                    name.strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
         })
     }
 

@@ -123,8 +123,12 @@ pub(super) fn instantiate_pre(
     let link_err = |e: wasmtime::Error| SandboxError::Module(format!("{e:#}"));
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)
         .map_err(link_err)?;
-    linker.func_wrap("skillforge", "emit", emit).map_err(link_err)?;
-    linker.func_wrap("skillforge", "host_call", host_call).map_err(link_err)?;
+    linker
+        .func_wrap("skillforge", "emit", emit)
+        .map_err(link_err)?;
+    linker
+        .func_wrap("skillforge", "host_call", host_call)
+        .map_err(link_err)?;
     linker.instantiate_pre(module).map_err(link_err)
 }
 
@@ -152,7 +156,9 @@ pub(super) fn run(
             .monotonic_clock(FrozenMonotonicClock);
     }
     if !call.capabilities.random() {
-        let fixed: Vec<u8> = (0u8..=255).map(|b| b.wrapping_mul(167).wrapping_add(13)).collect();
+        let fixed: Vec<u8> = (0u8..=255)
+            .map(|b| b.wrapping_mul(167).wrapping_add(13))
+            .collect();
         wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
             .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
             .insecure_random_seed(0x5eed);
@@ -244,19 +250,31 @@ fn classify(
     guest_stderr: &str,
 ) -> Result<Value, Failure> {
     if let Err(err) = ended {
-        let exited_cleanly = err.downcast_ref::<I32Exit>().is_some_and(|exit| exit.0 == 0);
+        let exited_cleanly = err
+            .downcast_ref::<I32Exit>()
+            .is_some_and(|exit| exit.0 == 0);
         if !exited_cleanly {
             return Err(classify_trap(&err, state, guest_stderr));
         }
     }
     let Some(bytes) = &state.result else {
         return Err(Failure::new(
-            if state.memory.denied { FailureKind::MemoryLimit } else { FailureKind::JsError },
-            format!("the guest ended without a result{}", stderr_suffix(guest_stderr)),
+            if state.memory.denied {
+                FailureKind::MemoryLimit
+            } else {
+                FailureKind::JsError
+            },
+            format!(
+                "the guest ended without a result{}",
+                stderr_suffix(guest_stderr)
+            ),
         ));
     };
     let parsed: GuestResult = serde_json::from_slice(bytes).map_err(|e| {
-        Failure::new(FailureKind::JsError, format!("the guest emitted an unreadable result: {e}"))
+        Failure::new(
+            FailureKind::JsError,
+            format!("the guest emitted an unreadable result: {e}"),
+        )
     })?;
     if parsed.ok {
         return Ok(parsed.value);
@@ -311,12 +329,24 @@ fn classify_trap(err: &wasmtime::Error, state: &HostState, guest_stderr: &str) -
         );
     };
     let (kind, message) = match trap {
-        Trap::OutOfFuel => (FailureKind::CpuLimit, "fuel exhausted (CPU limit)".to_string()),
-        Trap::Interrupt => (FailureKind::Timeout, "interrupted at the wall-clock limit".to_string()),
-        Trap::StackOverflow => (FailureKind::StackOverflow, "the guest's native stack overflowed".to_string()),
+        Trap::OutOfFuel => (
+            FailureKind::CpuLimit,
+            "fuel exhausted (CPU limit)".to_string(),
+        ),
+        Trap::Interrupt => (
+            FailureKind::Timeout,
+            "interrupted at the wall-clock limit".to_string(),
+        ),
+        Trap::StackOverflow => (
+            FailureKind::StackOverflow,
+            "the guest's native stack overflowed".to_string(),
+        ),
         _ if denied => (
             FailureKind::MemoryLimit,
-            format!("memory limit of {} bytes reached ({trap})", state.memory.limit),
+            format!(
+                "memory limit of {} bytes reached ({trap})",
+                state.memory.limit
+            ),
         ),
         // The shadow stack sits at the bottom of linear memory (`--stack-first`), so running
         // off it is an out-of-bounds access rather than silent heap corruption.
@@ -352,7 +382,9 @@ fn read_guest(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtim
         .data(&caller)
         .get(start..start.saturating_add(len))
         .map(<[u8]>::to_vec)
-        .ok_or_else(|| HostStop::Protocol(format!("buffer {start}+{len} is outside guest memory")).into())
+        .ok_or_else(|| {
+            HostStop::Protocol(format!("buffer {start}+{len} is outside guest memory")).into()
+        })
 }
 
 /// `skillforge.emit(kind, ptr, len)`: console output (0 stdout, 1 stderr) or the result (2).
@@ -366,7 +398,11 @@ fn emit(mut caller: Caller<'_, HostState>, kind: i32, ptr: i32, len: i32) -> was
     let state = caller.data_mut();
     match kind {
         0 | 1 => state.logs.push(LogLine {
-            stream: if kind == 0 { LogStream::Stdout } else { LogStream::Stderr },
+            stream: if kind == 0 {
+                LogStream::Stdout
+            } else {
+                LogStream::Stderr
+            },
             text: String::from_utf8_lossy(&bytes).into_owned(),
         }),
         2 if state.result.is_none() => state.result = Some(bytes),
@@ -437,17 +473,32 @@ fn answer_host_call(state: &HostState, name: &str, args: &[u8]) -> Value {
     if !state.capabilities.allows_host_call(name) {
         return deny(
             "CapabilityDenied",
-            format!("host function '{name}' is not granted to this skill; declare it with `@capability {name}`"),
+            format!(
+                "host function '{name}' is not granted to this skill; declare it with `@capability {name}`"
+            ),
         );
     }
     let Some(function) = state.host_functions.get(name) else {
-        return deny("CapabilityDenied", format!("no host function named '{name}' is available here"));
+        return deny(
+            "CapabilityDenied",
+            format!("no host function named '{name}' is available here"),
+        );
     };
     let args: Value = match serde_json::from_slice(args) {
         Ok(args) => args,
-        Err(e) => return deny("TypeError", format!("host call arguments are not JSON: {e}")),
+        Err(e) => {
+            return deny(
+                "TypeError",
+                format!("host call arguments are not JSON: {e}"),
+            );
+        }
     };
-    match function.call(&HostCallContext { deadline: state.deadline }, args) {
+    match function.call(
+        &HostCallContext {
+            deadline: state.deadline,
+        },
+        args,
+    ) {
         Ok(value) => json!({"ok": true, "value": value}),
         Err(err) => deny(&err.name, err.message),
     }

@@ -29,6 +29,9 @@ pub struct Limits {
     pub js_stack_bytes: u32,
 }
 
+/// The largest `js_stack_bytes`: the engine's native stack allowance is 16 times this.
+pub const MAX_JS_STACK_BYTES: u32 = 512 << 10;
+
 /// The most memory any call may be given; the pooling allocator reserves this per slot.
 pub const MAX_MEMORY_BYTES: usize = 1 << 30;
 
@@ -70,9 +73,9 @@ impl Limits {
         if self.output_bytes == 0 {
             return Err("output_bytes must be greater than zero".into());
         }
-        if !(16 << 10..=768 << 10).contains(&self.js_stack_bytes) {
+        if !(16 << 10..=MAX_JS_STACK_BYTES).contains(&self.js_stack_bytes) {
             return Err(format!(
-                "js_stack_bytes must be between 16 KiB and 768 KiB (the guest's shadow stack is 1 MiB), got {}",
+                "js_stack_bytes must be between 16 KiB and 512 KiB (deep recursion needs 16x that of native stack), got {}",
                 self.js_stack_bytes
             ));
         }

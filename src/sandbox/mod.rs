@@ -16,14 +16,16 @@ mod guest;
 mod host;
 mod limits;
 mod outcome;
+mod pool;
 mod ticker;
 
 pub use capability::{Capabilities, HostCallContext, HostError, HostFunction, HostFunctions};
 pub use guest::{GUEST_WASM, guest_sha256};
-pub use limits::{Limits, MAX_MEMORY_BYTES};
+pub use limits::{Limits, MAX_JS_STACK_BYTES, MAX_MEMORY_BYTES};
 pub use outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};
 
 use host::{HostState, RunContext};
+use pool::{MAX_WASM_STACK, Pool};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,6 +111,7 @@ struct Inner {
     pre: InstancePre<HostState>,
     host_functions: HostFunctions,
     ticker: Ticker,
+    pool: Pool,
 }
 
 impl Sandbox {
@@ -119,12 +122,15 @@ impl Sandbox {
         let module = cache::load_guest(&engine, config.cache_dir.as_deref())?;
         let pre = host::instantiate_pre(&engine, &module)?;
         let ticker = Ticker::start(&engine, slots);
+        let pool = Pool::start(slots)
+            .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
         Ok(Sandbox {
             inner: Arc::new(Inner {
                 engine,
                 pre,
                 host_functions,
                 ticker,
+                pool,
             }),
         })
     }
@@ -139,7 +145,6 @@ impl Sandbox {
     /// failed (a bug or an exhausted machine), never that the skill misbehaved.
     pub fn run(&self, call: Call<'_>) -> Result<Outcome, SandboxError> {
         call.limits.validate().map_err(SandboxError::Limits)?;
-        let started = Instant::now();
         if !is_identifier(call.entry) {
             return Ok(Outcome {
                 result: Err(Failure::new(
@@ -150,15 +155,44 @@ impl Sandbox {
                 stats: RunStats::default(),
             });
         }
-        let _slot = self.inner.ticker.acquire();
-        let ctx = RunContext {
-            call,
-            started,
-            deadline: started + call.limits.wall_clock,
-            host_functions: &self.inner.host_functions,
+        // The call runs on a sandbox worker (see `pool`), so it needs owned inputs.
+        let owned = OwnedCall {
+            source: call.source.to_owned(),
+            entry: call.entry.to_owned(),
+            args: call.args.to_vec(),
+            capabilities: call.capabilities.clone(),
+            limits: call.limits.clone(),
         };
-        host::run(&self.inner.engine, &self.inner.pre, ctx)
+        let inner = Arc::clone(&self.inner);
+        self.inner
+            .pool
+            .run(move || {
+                let _slot = inner.ticker.acquire();
+                let started = Instant::now();
+                let ctx = RunContext {
+                    call: Call {
+                        source: &owned.source,
+                        entry: &owned.entry,
+                        args: &owned.args,
+                        capabilities: &owned.capabilities,
+                        limits: &owned.limits,
+                    },
+                    started,
+                    deadline: started + owned.limits.wall_clock,
+                    host_functions: &inner.host_functions,
+                };
+                host::run(&inner.engine, &inner.pre, ctx)
+            })
+            .unwrap_or_else(|| Err(SandboxError::Host("a sandbox worker panicked".into())))
     }
+}
+
+struct OwnedCall {
+    source: String,
+    entry: String,
+    args: Vec<Value>,
+    capabilities: Capabilities,
+    limits: Limits,
 }
 
 fn build_engine(slots: u32) -> Result<Engine, SandboxError> {
@@ -166,12 +200,16 @@ fn build_engine(slots: u32) -> Result<Engine, SandboxError> {
     pool.total_core_instances(slots)
         .total_memories(slots)
         .total_tables(slots)
+        .total_stacks(slots)
         .max_memory_size(MAX_MEMORY_BYTES);
     let mut config = Config::new();
     config
         .consume_fuel(true)
         .epoch_interruption(true)
-        .max_wasm_stack(4 << 20)
+        .max_wasm_stack(MAX_WASM_STACK)
+        // wasmtime-wasi turns on wasmtime's async support, which requires an async stack at
+        // least as large; calls here are synchronous, so these stacks are never used.
+        .async_stack_size(MAX_WASM_STACK + (1 << 20))
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| SandboxError::Engine(format!("{e:#}")))

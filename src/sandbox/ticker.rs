@@ -56,7 +56,11 @@ impl Ticker {
     pub(super) fn acquire(&self) -> Slot {
         let mut state = lock(&self.shared.state);
         while state.running >= self.shared.slots {
-            state = self.shared.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            state = self
+                .shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
         }
         state.running += 1;
         self.shared.changed.notify_all();
@@ -85,7 +89,10 @@ fn tick(shared: &Shared, engine: &EngineWeak) {
         {
             let mut state = lock(&shared.state);
             while state.running == 0 && !state.stopped {
-                state = shared.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+                state = shared
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
             }
             if state.stopped {
                 return;

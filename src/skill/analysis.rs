@@ -104,13 +104,18 @@ impl Analysis {
                     for id in declarator.id.get_binding_identifiers() {
                         self.declared.insert(id.name.as_str().to_string());
                     }
-                    let (Some(id), Some(init)) = (declarator.id.get_binding_identifier(), &declarator.init)
+                    let (Some(id), Some(init)) =
+                        (declarator.id.get_binding_identifier(), &declarator.init)
                     else {
                         continue;
                     };
                     let (params, is_async) = match init {
-                        Expression::ArrowFunctionExpression(arrow) => (&arrow.params, arrow.r#async),
-                        Expression::FunctionExpression(function) => (&function.params, function.r#async),
+                        Expression::ArrowFunctionExpression(arrow) => {
+                            (&arrow.params, arrow.r#async)
+                        }
+                        Expression::FunctionExpression(function) => {
+                            (&function.params, function.r#async)
+                        }
                         _ => continue,
                     };
                     let mut names = Names::default();
@@ -158,13 +163,20 @@ fn jsdoc_before(program: &Program<'_>, span: Span, code: &str) -> Option<String>
     if !text.starts_with("/**") || !between.trim().is_empty() {
         return None;
     }
-    Some(text.trim_start_matches("/**").trim_end_matches("*/").to_string())
+    Some(
+        text.trim_start_matches("/**")
+            .trim_end_matches("*/")
+            .to_string(),
+    )
 }
 
 fn line_column(code: &str, offset: usize) -> (usize, usize) {
     let before = &code[..offset.min(code.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -216,8 +228,11 @@ async function main(xs, ...rest) {
         let main = a.function("main").unwrap();
         assert!(main.is_async);
         assert_eq!(main.params, ["xs", "...rest"]);
-        assert_eq!(main.jsdoc.as_deref().map(str::trim), Some("*\n * Main."));
-        assert_eq!(a.function("double").unwrap().jsdoc.as_deref(), Some(" Doubles. "));
+        assert_eq!(main.jsdoc.as_deref(), Some("\n * Main.\n "));
+        assert_eq!(
+            a.function("double").unwrap().jsdoc.as_deref(),
+            Some(" Doubles. ")
+        );
         assert!(a.references.contains("clamp"));
         assert!(!a.references.contains("local") && !a.references.contains("double"));
         assert_eq!(a.root_function(), Some("main"));
@@ -226,6 +241,9 @@ async function main(xs, ...rest) {
     #[test]
     fn a_comment_separated_by_code_is_not_the_jsdoc() {
         let code = "/** Orphan. */\nconst x = 1;\nfunction f() {}";
-        assert_eq!(Analysis::of(code).unwrap().function("f").unwrap().jsdoc, None);
+        assert_eq!(
+            Analysis::of(code).unwrap().function("f").unwrap().jsdoc,
+            None
+        );
     }
 }

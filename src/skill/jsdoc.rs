@@ -74,10 +74,15 @@ fn blocks(jsdoc: &str) -> Vec<(String, String)> {
     let mut blocks: Vec<(String, String)> = vec![(String::new(), String::new())];
     for raw in jsdoc.lines() {
         let line = raw.trim_start();
-        let line = line.strip_prefix('*').map_or(line, |l| l.strip_prefix(' ').unwrap_or(l));
+        let line = line
+            .strip_prefix('*')
+            .map_or(line, |l| l.strip_prefix(' ').unwrap_or(l));
         let trimmed = line.trim_start();
         if let Some(tagged) = trimmed.strip_prefix('@') {
-            let tag: String = tagged.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            let tag: String = tagged
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
             let rest = tagged[tag.len()..].trim_start().to_string();
             blocks.push((tag, rest));
         } else if let Some((_, text)) = blocks.last_mut() {
@@ -113,7 +118,10 @@ fn braced_type(text: &str) -> (Option<String>, &str) {
             '}' => {
                 depth -= 1;
                 if depth == 0 {
-                    return (Some(inner[..i].trim().to_string()), inner[i + 1..].trim_start());
+                    return (
+                        Some(inner[..i].trim().to_string()),
+                        inner[i + 1..].trim_start(),
+                    );
                 }
             }
             _ => {}
@@ -184,12 +192,17 @@ impl Header {
                 }
                 "test" => {
                     if text.is_empty() {
-                        return Err(bad(&tag, "a test needs code: `@test [name:] assert.equal(f(1), 2)`"));
+                        return Err(bad(
+                            &tag,
+                            "a test needs code: `@test [name:] assert.equal(f(1), 2)`",
+                        ));
                     }
                     let (name, code) = match text.split_once(':') {
                         Some((name, code))
                             if !name.trim().is_empty()
-                                && name.chars().all(|c| c.is_alphanumeric() || " _-".contains(c)) =>
+                                && name
+                                    .chars()
+                                    .all(|c| c.is_alphanumeric() || " _-".contains(c)) =>
                         {
                             (name.trim().to_string(), code.trim().to_string())
                         }
@@ -197,8 +210,12 @@ impl Header {
                     };
                     header.tests.push(TestCase::Assert { name, code });
                 }
-                "environment" => header.environment = text.split_whitespace().next().map(str::to_string),
-                "namespace" => header.namespace = text.split_whitespace().next().map(str::to_string),
+                "environment" => {
+                    header.environment = text.split_whitespace().next().map(str::to_string)
+                }
+                "namespace" => {
+                    header.namespace = text.split_whitespace().next().map(str::to_string)
+                }
                 _ => {}
             }
         }
@@ -212,7 +229,10 @@ pub(super) fn merge_params(declared: &[String], documented: &[Param]) -> Vec<Par
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            let doc = documented.iter().find(|p| p.name == *text).or(documented.get(i));
+            let doc = documented
+                .iter()
+                .find(|p| p.name == *text)
+                .or(documented.get(i));
             Param {
                 name: text.clone(),
                 ty: doc.and_then(|d| d.ty.clone()),
@@ -223,7 +243,12 @@ pub(super) fn merge_params(declared: &[String], documented: &[Param]) -> Vec<Par
 }
 
 /// `[async ]name(a: T, b) -> R`.
-pub(super) fn signature(name: &str, is_async: bool, params: &[Param], returns: Option<&str>) -> String {
+pub(super) fn signature(
+    name: &str,
+    is_async: bool,
+    params: &[Param],
+    returns: Option<&str>,
+) -> String {
     let params: Vec<String> = params
         .iter()
         .map(|p| match &p.ty {
@@ -249,7 +274,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(header.description, "Groups.\nSecond line.");
-        assert_eq!(header.params[0].ty.as_deref(), Some("Object<string, {a: number}>"));
+        assert_eq!(
+            header.params[0].ty.as_deref(),
+            Some("Object<string, {a: number}>")
+        );
         assert_eq!(header.params[0].doc, "the map");
         assert_eq!(header.returns.as_deref(), Some("number[] (ids)"));
         assert_eq!(header.capabilities, ["kv.get", "clock"]);

@@ -51,7 +51,9 @@ pub enum SkillError {
         message: String,
     },
     /// The file declares no top-level function.
-    #[error("no top-level function found: a skill is a `function NAME(...) {{...}}` (or `const NAME = (...) => ...`)")]
+    #[error(
+        "no top-level function found: a skill is a `function NAME(...) {{...}}` (or `const NAME = (...) => ...`)"
+    )]
     NoFunction,
     /// `@skill NAME` (or the requested name) names no top-level function.
     #[error("the skill names '{0}', but the file declares no top-level function of that name")]
@@ -122,7 +124,10 @@ impl SkillSource {
         let name = match (tagged, preferred_name) {
             (Some(name), _) => name,
             (None, Some(p)) if analysis.function(p).is_some() => p.to_string(),
-            _ => analysis.root_function().ok_or(SkillError::NoFunction)?.to_string(),
+            _ => analysis
+                .root_function()
+                .ok_or(SkillError::NoFunction)?
+                .to_string(),
         };
         let function = analysis
             .function(&name)
@@ -132,7 +137,8 @@ impl SkillSource {
         }
         let header = header_for(&name)?.unwrap_or_default();
         let params = jsdoc::merge_params(&function.params, &header.params);
-        let signature = jsdoc::signature(&name, function.is_async, &params, header.returns.as_deref());
+        let signature =
+            jsdoc::signature(&name, function.is_async, &params, header.returns.as_deref());
 
         let mut references = analysis.references.clone();
         for test in &header.tests {
@@ -193,7 +199,10 @@ function sumOfSquares(xs) { return xs.reduce((s, x) => s + square(x), 0); }
     fn parses_header_tests_and_references() {
         let skill = SkillSource::parse(SUM, None).unwrap();
         assert_eq!(skill.name, "sumOfSquares");
-        assert_eq!(skill.description, "Sum of the squares of a list of numbers.");
+        assert_eq!(
+            skill.description,
+            "Sum of the squares of a list of numbers."
+        );
         assert_eq!(skill.signature, "sumOfSquares(xs: number[]) -> number");
         assert_eq!(skill.tests.len(), 3);
         assert_eq!(skill.tests[1].name(), "empty");
@@ -207,22 +216,38 @@ function sumOfSquares(xs) { return xs.reduce((s, x) => s + square(x), 0); }
 
     #[test]
     fn syntax_errors_carry_a_position() {
-        let err = SkillSource::parse("function f( {\n return 1 }", None).unwrap_err();
-        assert!(matches!(err, SkillError::Syntax { line: 1, .. }), "{err:?}");
+        let err = SkillSource::parse("function f() {\n  return 1 +;\n}", None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SkillError::Syntax {
+                    line: 2,
+                    column: 13,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn picks_the_uncalled_function_as_the_skill() {
         let code = "function helper(x) { return x + 1 }\nfunction main(x) { return helper(x) * 2 }";
         assert_eq!(SkillSource::parse(code, None).unwrap().name, "main");
-        assert_eq!(SkillSource::parse(code, Some("helper")).unwrap().name, "helper");
+        assert_eq!(
+            SkillSource::parse(code, Some("helper")).unwrap().name,
+            "helper"
+        );
         let tagged = "/** @skill helper */\nfunction helper(x) { return x }\nfunction main() { return helper(1) }";
         assert_eq!(SkillSource::parse(tagged, None).unwrap().name, "helper");
     }
 
     #[test]
     fn rejects_files_without_functions_and_reserved_names() {
-        assert_eq!(SkillSource::parse("const x = 1;", None).unwrap_err(), SkillError::NoFunction);
+        assert_eq!(
+            SkillSource::parse("const x = 1;", None).unwrap_err(),
+            SkillError::NoFunction
+        );
         assert!(matches!(
             SkillSource::parse("function assert() {}", None).unwrap_err(),
             SkillError::BadName(_)
