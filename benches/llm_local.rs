@@ -56,17 +56,23 @@ async fn main() {
     // Warm up: the first request pays for page faults in the mmapped model.
     timed(&client, request(0, "Say hi.", 4)).await;
 
-    // Prompt processing: a long prompt, one generated token.
-    let document = "/** Returns the sum of the squares of the numbers in `xs`. */\n\
-                    function sumOfSquares(xs) { return xs.reduce((acc, x) => acc + x * x, 0); }\n"
-        .repeat(24);
-    let long_prompt = format!("Review this code and name one bug.\n{document}");
-    let mut prompt_rates = Vec::new();
-    let mut prompt_sizes = Vec::new();
-    for round in 0..ROUNDS {
-        let reply = timed(&client, request(100 + round, &long_prompt, 1)).await;
-        prompt_rates.push(f64::from(reply.prompt_tokens) / reply.latency.as_secs_f64());
-        prompt_sizes.push(reply.prompt_tokens);
+    // Prompt processing: a ~280-token and a ~1040-token prompt, one generated token each.
+    let snippet = "/** Returns the sum of the squares of the numbers in `xs`. */\n\
+                   function sumOfSquares(xs) { return xs.reduce((acc, x) => acc + x * x, 0); }\n";
+    let mut prompt_rows = Vec::new();
+    for (size, repeats) in [("short", 6), ("long", 24)] {
+        let prompt = format!(
+            "Review this code and name one bug.\n{}",
+            snippet.repeat(repeats)
+        );
+        let mut rates = Vec::new();
+        let mut tokens = 0;
+        for round in 0..ROUNDS {
+            let reply = timed(&client, request(100 * repeats + round, &prompt, 1)).await;
+            rates.push(f64::from(reply.prompt_tokens) / reply.latency.as_secs_f64());
+            tokens = reply.prompt_tokens;
+        }
+        prompt_rows.push((size, tokens, rates));
     }
 
     // Generation: a short prompt, up to 200 tokens; the prompt's share is subtracted using the
@@ -96,10 +102,12 @@ async fn main() {
         "server start to /v1/models (ms): {start_ms:.0?}, median {:.0}",
         median(start_ms.clone())
     );
-    println!(
-        "prompt processing: {prompt_sizes:?} tokens, tok/s {prompt_rates:.1?}, median {:.1}",
-        median(prompt_rates.clone())
-    );
+    for (size, tokens, rates) in prompt_rows {
+        println!(
+            "prompt processing ({size}, {tokens} tokens): tok/s {rates:.1?}, median {:.1}",
+            median(rates.clone())
+        );
+    }
     println!(
         "generation: {gen_sizes:?} tokens, tok/s {gen_rates:.1?}, median {:.1}",
         median(gen_rates.clone())
