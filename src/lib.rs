@@ -5,11 +5,13 @@
 //! - [`skill`]: a skill file (JSDoc header with tests) and its static analysis.
 //! - [`compose`]: bundles a skill with the library skills it calls; the call graph.
 //! - [`validate`]: runs skills' tests in the sandbox, in parallel.
+//! - [`llm`]: OpenAI-compatible chat completions, a scripted model, the local model server.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
 pub mod bench;
 pub mod compose;
+pub mod llm;
 pub mod sandbox;
 pub mod skill;
 pub mod validate;

@@ -1,0 +1,238 @@
+//! Configuration of the model the runtime uses, and building it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::LlmError;
+use super::local::{LocalModel, LocalModelServer, LocalServerConfig, default_cache_dir};
+use super::openai::{OpenAiClient, OpenAiConfig};
+use super::retry::RetryPolicy;
+use super::types::LanguageModel;
+
+/// Which model to use and how to call it. With `base_url` unset the offline local model is
+/// started; with it set, that OpenAI-compatible endpoint is called.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// OpenAI-compatible base URL, usually ending in `/v1`; `None` serves the local model.
+    pub base_url: Option<String>,
+    /// The model name at `base_url` (required with it; the local model has its own).
+    pub model: Option<String>,
+    /// Environment variable holding the API key; unset or empty sends no key.
+    pub api_key_env: String,
+    /// Default sampling temperature.
+    pub temperature: f32,
+    /// Default limit on generated tokens.
+    pub max_tokens: u32,
+    /// Time allowed to open a connection, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for one attempt, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Backoff ceiling before the first retry, in milliseconds (doubles per attempt).
+    pub backoff_base_ms: u64,
+    /// Largest backoff ceiling, in milliseconds.
+    pub backoff_max_ms: u64,
+    /// Longest `Retry-After` to wait for, in milliseconds.
+    pub max_retry_after_ms: u64,
+    /// How to run the local model.
+    pub local: LocalConfig,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: None,
+            api_key_env: "OPENAI_API_KEY".to_string(),
+            temperature: 0.2,
+            max_tokens: 1024,
+            connect_timeout_ms: 10_000,
+            request_timeout_ms: 300_000,
+            max_attempts: 5,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+            max_retry_after_ms: 120_000,
+            local: LocalConfig::default(),
+        }
+    }
+}
+
+/// How to run the offline local model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalConfig {
+    /// The asset cache; `None` uses `$SKILLFORGE_CACHE` or `$HOME/.cache/skillforge`.
+    pub cache_dir: Option<PathBuf>,
+    /// CPU threads.
+    pub n_threads: u32,
+    /// Context size in tokens.
+    pub n_ctx: u32,
+    /// How long to wait for the server to come up, in milliseconds.
+    pub startup_timeout_ms: u64,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            n_threads: 1,
+            n_ctx: 4096,
+            startup_timeout_ms: 120_000,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// The configured endpoint, if any (an empty string counts as none).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.base_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+    }
+
+    /// The retry policy these settings describe.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts.max(1),
+            base_delay: Duration::from_millis(self.backoff_base_ms),
+            max_delay: Duration::from_millis(self.backoff_max_ms),
+            max_retry_after: Duration::from_millis(self.max_retry_after_ms),
+        }
+    }
+
+    /// The client configuration for `base_url` and `model` with these settings (the API key
+    /// is read from `api_key_env` now).
+    pub fn openai_config(&self, base_url: &str, model: &str) -> OpenAiConfig {
+        OpenAiConfig {
+            base_url: base_url.to_string(),
+            model: model.to_string(),
+            api_key: None,
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            retry: self.retry_policy(),
+        }
+        .with_api_key_from_env(&self.api_key_env)
+    }
+
+    /// The local server configuration these settings describe.
+    pub fn local_server_config(&self) -> LocalServerConfig {
+        let cache_dir = self
+            .local
+            .cache_dir
+            .clone()
+            .unwrap_or_else(default_cache_dir);
+        LocalServerConfig {
+            n_threads: self.local.n_threads.max(1),
+            n_ctx: self.local.n_ctx,
+            startup_timeout: Duration::from_millis(self.local.startup_timeout_ms),
+            ..LocalServerConfig::in_cache(&cache_dir)
+        }
+    }
+
+    /// Builds the model: an [`OpenAiClient`] for the configured endpoint, or, with none, a
+    /// [`LocalModel`] whose server runs until the returned model is dropped.
+    pub async fn build(&self) -> Result<Arc<dyn LanguageModel>, LlmError> {
+        match self.endpoint() {
+            Some(base_url) => {
+                let model = self.model.as_deref().map(str::trim).filter(|m| !m.is_empty()).ok_or_else(|| {
+                    LlmError::Config(format!(
+                        "llm.base_url is {base_url:?} but llm.model is not set; set it to the model name the server serves"
+                    ))
+                })?;
+                Ok(Arc::new(OpenAiClient::new(
+                    self.openai_config(base_url, model),
+                )?))
+            }
+            None => {
+                if let Some(model) = &self.model {
+                    return Err(LlmError::Config(format!(
+                        "llm.model is {model:?} but llm.base_url is not set; set llm.base_url to the server \
+                         that serves it, or unset llm.model to use the offline local model"
+                    )));
+                }
+                let server = LocalModelServer::start(&self.local_server_config()).await?;
+                // The local server needs no key; never hand it one meant for a provider.
+                let client = OpenAiClient::new(OpenAiConfig {
+                    api_key: None,
+                    ..self.openai_config(server.base_url(), server.model_id())
+                })?;
+                Ok(Arc::new(LocalModel::new(server, client)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_deserialises_with_defaults_and_rejects_unknown_fields() {
+        let config: LlmConfig = serde_json::from_str(
+            r#"{"base_url": "http://127.0.0.1:9/v1", "model": "m", "max_attempts": 2, "local": {"n_threads": 2}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.endpoint(), Some("http://127.0.0.1:9/v1"));
+        assert_eq!(config.retry_policy().max_attempts, 2);
+        assert_eq!(config.api_key_env, "OPENAI_API_KEY");
+        assert_eq!(config.local.n_threads, 2);
+        assert_eq!(config.local.n_ctx, 4096);
+        let error = serde_json::from_str::<LlmConfig>(r#"{"modle": "x"}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `modle`"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn endpoint_without_model_is_a_config_error() {
+        let config = LlmConfig {
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            ..LlmConfig::default()
+        };
+        let error = config.build().await.err().expect("must fail");
+        assert!(matches!(error, LlmError::Config(_)), "{error}");
+        assert!(error.to_string().contains("llm.model"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn endpoint_builds_an_openai_client_without_contacting_it() {
+        let config = LlmConfig {
+            base_url: Some("http://127.0.0.1:9/v1/".into()),
+            model: Some("served-model".into()),
+            ..LlmConfig::default()
+        };
+        let model = config.build().await.unwrap();
+        assert_eq!(model.model_id(), "served-model");
+    }
+
+    #[tokio::test]
+    async fn missing_local_install_says_to_run_setup() {
+        let empty =
+            std::env::temp_dir().join(format!("skillforge-llm-empty-{}", std::process::id()));
+        let config = LlmConfig {
+            local: LocalConfig {
+                cache_dir: Some(empty),
+                ..LocalConfig::default()
+            },
+            ..LlmConfig::default()
+        };
+        let error = config.build().await.err().expect("must fail");
+        assert!(
+            matches!(error, LlmError::LocalNotInstalled { .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("run `scripts/setup llm`"),
+            "{error}"
+        );
+    }
+}

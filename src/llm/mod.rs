@@ -1,0 +1,31 @@
+//! Language models: one async trait, an OpenAI-compatible HTTP client, a scripted model for tests,
+//! and a small coder model served on loopback as the offline default.
+//!
+//! The module knows nothing of agents, the sandbox or the store: it turns a [`ChatRequest`] into a
+//! [`ChatResponse`], counts tokens and latency in a shared [`UsageCounter`], and reports failures as
+//! [`LlmError`] with a message that says what to do.
+//!
+//! Build the model the runtime should use from configuration with [`LlmConfig::build`]: an
+//! endpoint in `base_url` gives an [`OpenAiClient`]; no endpoint starts a [`LocalModelServer`]
+//! (installed by `scripts/setup llm`) and talks to it through an [`OpenAiClient`].
+
+mod config;
+mod error;
+mod local;
+mod openai;
+mod retry;
+mod scripted;
+mod types;
+mod usage;
+
+pub use config::{LlmConfig, LocalConfig};
+pub use error::LlmError;
+pub use local::{
+    LLAMA_CPP_PYTHON_VERSION, LOCAL_MODEL_FILE, LOCAL_MODEL_ID, LOCAL_MODEL_SIZE, LocalModel,
+    LocalModelServer, LocalServerConfig, default_cache_dir,
+};
+pub use openai::{OpenAiClient, OpenAiConfig};
+pub use retry::RetryPolicy;
+pub use scripted::{ScriptedModel, ScriptedReply};
+pub use types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Message, Role};
+pub use usage::{UsageCounter, UsageSnapshot};

@@ -1,0 +1,156 @@
+//! Request and response types shared by every model, and the [`LanguageModel`] trait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::error::LlmError;
+use super::usage::UsageCounter;
+
+/// Who wrote a message in a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions that frame the whole conversation.
+    System,
+    /// The caller's turn.
+    User,
+    /// The model's turn (earlier replies, or a prefix to continue).
+    Assistant,
+}
+
+/// One message of a chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// A chat completion request. Options left at `None` take the model's configured defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The conversation so far, oldest first.
+    pub messages: Vec<Message>,
+    /// Sampling temperature; `None` uses the model's default.
+    pub temperature: Option<f32>,
+    /// Upper bound on generated tokens; `None` uses the model's default.
+    pub max_tokens: Option<u32>,
+    /// Sequences that end generation when produced (not included in the reply).
+    pub stop: Vec<String>,
+}
+
+impl ChatRequest {
+    /// A request with these messages and default options.
+    pub fn new(messages: Vec<Message>) -> Self {
+        Self {
+            messages,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the sampling temperature.
+    pub fn with_temperature(mut self, temperature: f32) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets the upper bound on generated tokens.
+    pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Sets the stop sequences.
+    pub fn with_stop(mut self, stop: Vec<String>) -> Self {
+        self.stop = stop;
+        self
+    }
+}
+
+/// Why the model stopped generating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinishReason {
+    /// It ended its reply or produced a stop sequence.
+    Stop,
+    /// It hit `max_tokens` (or the context size): the reply is cut off.
+    Length,
+    /// The provider filtered the content.
+    ContentFilter,
+    /// Any other reason the server gave, verbatim (empty when it gave none).
+    Other(String),
+}
+
+impl FinishReason {
+    /// Maps the OpenAI `finish_reason` string.
+    pub(crate) fn from_openai(reason: Option<&str>) -> Self {
+        match reason {
+            Some("stop") => Self::Stop,
+            Some("length") => Self::Length,
+            Some("content_filter") => Self::ContentFilter,
+            Some(other) => Self::Other(other.to_string()),
+            None => Self::Other(String::new()),
+        }
+    }
+}
+
+/// A completed chat turn with its accounting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The generated text.
+    pub text: String,
+    /// Tokens in the prompt, as counted by the server (0 when it does not say).
+    pub prompt_tokens: u32,
+    /// Tokens generated, as counted by the server (0 when it does not say).
+    pub completion_tokens: u32,
+    /// Wall time of the whole call, retries and waits included.
+    pub latency: Duration,
+    /// Attempts made, 1 when the first one succeeded.
+    pub attempts: u32,
+    /// The model that answered, as the server names it.
+    pub model: String,
+    /// Why generation stopped.
+    pub finish_reason: FinishReason,
+}
+
+/// Something that completes chats. Implementations are cheap to share behind an `Arc`.
+#[async_trait]
+pub trait LanguageModel: Send + Sync {
+    /// Completes the chat in `req`.
+    async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, LlmError>;
+
+    /// The model's identifier, for provenance records.
+    fn model_id(&self) -> &str;
+
+    /// The counter this model adds its calls, tokens and latency to.
+    fn usage(&self) -> Arc<UsageCounter>;
+}
