@@ -156,8 +156,7 @@ fn jsdoc_before(program: &Program<'_>, span: Span, code: &str) -> Option<String>
     let comment = program
         .comments
         .iter()
-        .filter(|c| c.is_block() && c.span.end <= span.start)
-        .next_back()?;
+        .rfind(|c| c.is_block() && c.span.end <= span.start)?;
     let text = comment.span.source_text(code);
     let between = &code[comment.span.end as usize..span.start as usize];
     if !text.starts_with("/**") || !between.trim().is_empty() {

@@ -139,11 +139,7 @@ impl Header {
         };
         for (tag, text) in blocks(jsdoc) {
             match tag.as_str() {
-                "" | "description" => {
-                    if !text.is_empty() {
-                        header.description = text;
-                    }
-                }
+                "" | "description" if !text.is_empty() => header.description = text,
                 "param" | "arg" | "argument" => {
                     let (ty, rest) = braced_type(&text);
                     let mut words = rest.splitn(2, char::is_whitespace);
