@@ -180,7 +180,7 @@ pub fn run_sandbox_bench(iterations: usize) -> Result<SandboxReport, SandboxErro
         iterations,
     )?);
 
-    let n = 2_000;
+    let n = 500;
     let best = |arg: i64| -> Result<Duration, SandboxError> {
         Ok(time_calls(&sandbox, HOST_CALLS, &[json!(arg)], 15)?
             .into_iter()

@@ -1,7 +1,5 @@
 //! The guest module, committed as a build output of `guest/build.sh` (see guest/README.md).
 
-use sha2::{Digest, Sha256};
-
 /// QuickJS-ng plus our driver, compiled to wasm32-wasi.
 pub static GUEST_WASM: &[u8] = include_bytes!("../../guest/skillforge-js.wasm");
 
@@ -15,18 +13,14 @@ pub fn guest_sha256() -> &'static str {
         .unwrap_or_default()
 }
 
-/// Hex sha256 of bytes.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn committed_guest_matches_its_recorded_sha256() {
         assert_eq!(guest_sha256().len(), 64);
-        assert_eq!(sha256_hex(GUEST_WASM), guest_sha256());
+        assert_eq!(hex::encode(Sha256::digest(GUEST_WASM)), guest_sha256());
     }
 }
