@@ -39,9 +39,18 @@ pub(super) fn load_guest(
     Ok(module)
 }
 
+/// Compiles the start-up snapshot of the guest; if the snapshot cannot be made, the plain
+/// guest (slower calls, same behaviour).
 fn compile(engine: &Engine) -> Result<Module, SandboxError> {
     tracing::info!("compiling the QuickJS guest module (once; cached afterwards)");
-    Module::new(engine, GUEST_WASM).map_err(|e| SandboxError::Module(format!("{e:#}")))
+    let wasm = match super::snapshot::snapshot_guest(engine) {
+        Ok(wasm) => wasm,
+        Err(err) => {
+            tracing::warn!("using the guest without a start-up snapshot: {err}");
+            GUEST_WASM.to_vec()
+        }
+    };
+    Module::new(engine, &wasm).map_err(|e| SandboxError::Module(format!("{e:#}")))
 }
 
 /// The entry's file name is a digest of everything the compiled code depends on: the guest's
@@ -52,7 +61,7 @@ fn entry_path(engine: &Engine, dir: &Path) -> PathBuf {
         .precompile_compatibility_hash()
         .hash(&mut config_hasher);
     let mut key = Sha256::new();
-    key.update(b"skillforge-guest-module/1\0");
+    key.update(b"skillforge-guest-module/2-wizer-snapshot\0");
     key.update(guest_sha256().as_bytes());
     key.update(WASMTIME_VERSION.as_bytes());
     key.update(config_hasher.finish().to_le_bytes());

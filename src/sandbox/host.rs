@@ -132,6 +132,98 @@ pub(super) fn instantiate_pre(
     linker.instantiate_pre(module).map_err(link_err)
 }
 
+/// A fresh store for one call: WASI with `input` on stdin, frozen clocks and a fixed random
+/// sequence unless granted, the memory limiter, fuel and the wall-clock deadline.
+fn new_store(
+    engine: &Engine,
+    input: Vec<u8>,
+    capabilities: &super::Capabilities,
+    limits: &super::Limits,
+    host_functions: &HostFunctions,
+    deadline: Instant,
+    stderr: MemoryOutputPipe,
+) -> Result<Store<HostState>, SandboxError> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdin(MemoryInputPipe::new(input))
+        .stdout(MemoryOutputPipe::new(GUEST_STDERR_BYTES))
+        .stderr(stderr);
+    if !capabilities.clock() {
+        wasi.wall_clock(FrozenWallClock)
+            .monotonic_clock(FrozenMonotonicClock);
+    }
+    if !capabilities.random() {
+        let fixed: Vec<u8> = (0u8..=255)
+            .map(|b| b.wrapping_mul(167).wrapping_add(13))
+            .collect();
+        wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
+            .insecure_random_seed(0x5eed);
+    }
+    let state = HostState {
+        wasi: wasi.build_p1(),
+        memory: MemoryLimiter {
+            limit: limits.memory_bytes,
+            peak: 0,
+            denied: false,
+        },
+        output_limit: limits.output_bytes,
+        output_used: 0,
+        logs: Vec::new(),
+        result: None,
+        host_calls: 0,
+        max_host_calls: limits.host_calls,
+        capabilities: capabilities.clone(),
+        host_functions: host_functions.clone(),
+        deadline,
+        wall_clock: limits.wall_clock,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.memory);
+    store
+        .set_fuel(limits.fuel)
+        .map_err(|e| SandboxError::Host(format!("{e:#}")))?;
+    let wall_clock = limits.wall_clock;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Error::new(HostStop::Timeout(wall_clock)))
+        } else {
+            Ok(UpdateDeadline::Continue(1))
+        }
+    });
+    Ok(store)
+}
+
+/// Instantiates `pre` with no input and runs its `init` export: the state a start-up
+/// snapshot captures. Deterministic: no capabilities, so frozen clocks and fixed randomness.
+pub(super) fn run_initializer(
+    engine: &Engine,
+    pre: &InstancePre<HostState>,
+    init: &str,
+) -> Result<(Store<HostState>, wasmtime::Instance), SandboxError> {
+    let limits = super::Limits {
+        wall_clock: Duration::from_secs(60),
+        ..super::Limits::default()
+    };
+    let mut store = new_store(
+        engine,
+        Vec::new(),
+        &super::Capabilities::none(),
+        &limits,
+        &HostFunctions::empty(),
+        Instant::now() + limits.wall_clock,
+        MemoryOutputPipe::new(GUEST_STDERR_BYTES),
+    )?;
+    let fail = |e: wasmtime::Error| SandboxError::Module(format!("guest initializer: {e:#}"));
+    let instance = pre.instantiate(&mut store).map_err(fail)?;
+    instance
+        .get_typed_func::<(), ()>(&mut store, init)
+        .map_err(fail)?
+        .call(&mut store, ())
+        .map_err(fail)?;
+    Ok((store, instance))
+}
+
 /// Runs one call in a fresh store.
 pub(super) fn run(
     engine: &Engine,
@@ -147,55 +239,15 @@ pub(super) fn run(
     });
     let input = serde_json::to_vec(&input).map_err(|e| SandboxError::Host(e.to_string()))?;
     let stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.stdin(MemoryInputPipe::new(input))
-        .stdout(MemoryOutputPipe::new(GUEST_STDERR_BYTES))
-        .stderr(stderr.clone());
-    if !call.capabilities.clock() {
-        wasi.wall_clock(FrozenWallClock)
-            .monotonic_clock(FrozenMonotonicClock);
-    }
-    if !call.capabilities.random() {
-        let fixed: Vec<u8> = (0u8..=255)
-            .map(|b| b.wrapping_mul(167).wrapping_add(13))
-            .collect();
-        wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
-            .insecure_random_seed(0x5eed);
-    }
-    let state = HostState {
-        wasi: wasi.build_p1(),
-        memory: MemoryLimiter {
-            limit: call.limits.memory_bytes,
-            peak: 0,
-            denied: false,
-        },
-        output_limit: call.limits.output_bytes,
-        output_used: 0,
-        logs: Vec::new(),
-        result: None,
-        host_calls: 0,
-        max_host_calls: call.limits.host_calls,
-        capabilities: call.capabilities.clone(),
-        host_functions: ctx.host_functions.clone(),
-        deadline: ctx.deadline,
-        wall_clock: call.limits.wall_clock,
-    };
-    let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.memory);
-    store
-        .set_fuel(call.limits.fuel)
-        .map_err(|e| SandboxError::Host(format!("{e:#}")))?;
-    let deadline = ctx.deadline;
-    let wall_clock = call.limits.wall_clock;
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
-            Err(wasmtime::Error::new(HostStop::Timeout(wall_clock)))
-        } else {
-            Ok(UpdateDeadline::Continue(1))
-        }
-    });
+    let mut store = new_store(
+        engine,
+        input,
+        call.capabilities,
+        call.limits,
+        ctx.host_functions,
+        ctx.deadline,
+        stderr.clone(),
+    )?;
 
     let instance = pre
         .instantiate(&mut store)

@@ -17,6 +17,7 @@ mod host;
 mod limits;
 mod outcome;
 mod pool;
+mod snapshot;
 mod ticker;
 
 pub use capability::{Capabilities, HostCallContext, HostError, HostFunction, HostFunctions};
