@@ -1,1 +1,4 @@
 //! skillforge: a runtime that lets an LLM agent grow a library of code skills and reuse it.
+
+pub mod index;
+pub mod store;
