@@ -110,7 +110,7 @@ fn spec() -> IndexSpec {
 
 /// Unit vector along axis `i`, slightly tilted towards axis `j`.
 fn axis(i: usize, j: usize, tilt: f32) -> Vec<f32> {
-    let mut v = vec![0.0; DIM];
+    let mut v = [0.0; DIM];
     v[i] = 1.0;
     v[j] += tilt;
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();

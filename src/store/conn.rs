@@ -259,12 +259,29 @@ impl Conn<'_> {
                 )));
             }
             (Some(s), _) => {
+                // Lock the row, checking that what we read is still current: under
+                // PostgreSQL's READ COMMITTED a concurrent writer may have committed
+                // since. Later writers wait here and then fail the check.
+                let sql =
+                    "UPDATE skills SET updated_at = $2 WHERE id = $1 AND current_version = $3";
+                let locked = on_conn!(self, |c| sqlx::query(sql)
+                    .bind(s.id.0)
+                    .bind(at)
+                    .bind(s.current_version)
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected()))
+                .map_err(|e| db.err(e))?;
+                if locked == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "skill {qualified} changed while this version was being written"
+                    )));
+                }
                 let version = self.max_version(db, s.id).await? + 1;
-                let sql = "UPDATE skills SET current_version = $2, updated_at = $3 WHERE id = $1";
+                let sql = "UPDATE skills SET current_version = $2 WHERE id = $1";
                 on_conn!(self, |c| sqlx::query(sql)
                     .bind(s.id.0)
                     .bind(version)
-                    .bind(at)
                     .execute(&mut *c)
                     .await
                     .map(drop))

@@ -296,8 +296,8 @@ operations! {
 impl Tx {
     fn parts(&mut self) -> (Conn<'_>, &DbInfo) {
         let conn = match &mut self.inner {
-            TxInner::Sqlite(tx) => Conn::Sqlite(&mut **tx),
-            TxInner::Postgres(tx) => Conn::Postgres(&mut **tx),
+            TxInner::Sqlite(tx) => Conn::Sqlite(tx),
+            TxInner::Postgres(tx) => Conn::Postgres(tx),
         };
         (conn, &self.db)
     }

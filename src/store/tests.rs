@@ -120,7 +120,7 @@ async fn add_and_get(fx: &Fixture) {
     assert_eq!(store.namespaces().await.unwrap(), ["math"]);
     assert_eq!(
         store.find_by_content_hash(&v.content_hash).await.unwrap(),
-        [v.clone()]
+        std::slice::from_ref(&v)
     );
 
     let mut unrunnable = new_version("voyager", "mineWood", "async function mineWood(bot) {}");
@@ -288,6 +288,12 @@ async fn edges_and_callers(fx: &Fixture) {
         store.version(b1.id).await,
         Err(StoreError::NotFound(_))
     ));
+    // c's first version still calls a: refused until c is gone too.
+    assert!(matches!(
+        store.delete_skill(a.skill_id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.delete_skill(c1.skill_id).await.unwrap();
     store.delete_skill(a.skill_id).await.unwrap();
     assert!(matches!(
         store.callers(a.skill_id).await,
