@@ -5,13 +5,17 @@
 //! - [`skill`]: a skill file (JSDoc header with tests) and its static analysis.
 //! - [`compose`]: bundles a skill with the library skills it calls; the call graph.
 //! - [`validate`]: runs skills' tests in the sandbox, in parallel.
+//! - [`store`]: the SQL source of truth (SQLite or PostgreSQL), with an outbox for the index.
+//! - [`index`]: the derived vector index (qdrant-edge in process, or a Qdrant server).
 //! - [`llm`]: OpenAI-compatible chat completions, a scripted model, the local model server.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
 pub mod bench;
 pub mod compose;
+pub mod index;
 pub mod llm;
 pub mod sandbox;
 pub mod skill;
+pub mod store;
 pub mod validate;

@@ -1,0 +1,201 @@
+//! Vector index benchmark (in-process `EdgeIndex`): ingestion rate, hybrid search
+//! latency (p50/p99), and dense recall@10 against exact brute-force cosine.
+//!
+//! Run: `cargo bench --bench index` (sizes from `SKILLFORGE_BENCH_SIZES`, default
+//! `1000,10000,100000`). Random unit vectors of 384 dimensions and synthetic texts;
+//! seeded, so runs are comparable.
+
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use skillforge::index::{EdgeIndex, IndexPoint, IndexSpec, SearchFilter, SearchQuery, VectorIndex};
+use skillforge::store::{SkillId, SkillStatus, VersionId};
+
+const DIM: usize = 384;
+const VOCABULARY: usize = 5_000;
+const WORDS_PER_TEXT: usize = 24;
+const BATCH: usize = 1_000;
+const QUERIES: usize = 300;
+const WARMUP: usize = 30;
+const K: usize = 10;
+
+fn unit(rng: &mut StdRng) -> Vec<f32> {
+    // Sum of uniforms is close enough to Gaussian for direction sampling.
+    let mut v: Vec<f32> = (0..DIM)
+        .map(|_| (0..4).map(|_| rng.random::<f32>() - 0.5).sum())
+        .collect();
+    normalise(&mut v);
+    v
+}
+
+fn normalise(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
+/// A word drawn with a Zipf-like skew (common words are common, as in real text).
+fn word(rng: &mut StdRng) -> String {
+    let r: f64 = rng.random();
+    let rank = ((VOCABULARY as f64).powf(r) as usize).clamp(1, VOCABULARY);
+    format!("w{rank}")
+}
+
+fn text(rng: &mut StdRng) -> String {
+    (0..WORDS_PER_TEXT)
+        .map(|_| word(rng))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn exact_top_k(vectors: &[Vec<f32>], query: &[f32], k: usize) -> Vec<i64> {
+    let mut scored: Vec<(f32, i64)> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.iter().zip(query).map(|(a, b)| a * b).sum(), i as i64 + 1))
+        .collect();
+    scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
+    scored.truncate(k);
+    scored.into_iter().map(|(_, id)| id).collect()
+}
+
+async fn run(n: usize) {
+    let mut rng = StdRng::seed_from_u64(42 + n as u64);
+    let vectors: Vec<Vec<f32>> = (0..n).map(|_| unit(&mut rng)).collect();
+    let texts: Vec<String> = (0..n).map(|_| text(&mut rng)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = IndexSpec {
+        embedder_id: "bench/random@384".into(),
+        dimension: DIM,
+    };
+    let index = EdgeIndex::recreate(dir.path(), spec).unwrap();
+
+    // Ingestion. Both dense views get the same vector so that a dense-only search
+    // ranks exactly like one view, which makes recall against brute force well defined.
+    let start = Instant::now();
+    for chunk_start in (0..n).step_by(BATCH) {
+        let points = (chunk_start..(chunk_start + BATCH).min(n))
+            .map(|i| IndexPoint {
+                skill_id: SkillId(i as i64 + 1),
+                version_id: VersionId(i as i64 + 1),
+                namespace: format!("ns{}", i % 4),
+                status: if i % 10 == 0 {
+                    SkillStatus::Deprecated
+                } else {
+                    SkillStatus::Active
+                },
+                description_vector: vectors[i].clone(),
+                signature_vector: vectors[i].clone(),
+                text: texts[i].clone(),
+            })
+            .collect();
+        index.upsert(points).await.unwrap();
+    }
+    let upsert_time = start.elapsed();
+    let start = Instant::now();
+    index.optimize().await.unwrap();
+    let optimize_time = start.elapsed();
+    assert_eq!(index.count().await.unwrap(), n);
+
+    // Queries: a stored vector plus noise (so a real neighbourhood exists) and a few
+    // words of its text.
+    let queries: Vec<(Vec<f32>, String)> = (0..QUERIES + WARMUP)
+        .map(|_| {
+            let target = rng.random_range(0..n);
+            let noise = unit(&mut rng);
+            let mut q: Vec<f32> = vectors[target]
+                .iter()
+                .zip(&noise)
+                .map(|(a, b)| a + 0.8 * b)
+                .collect();
+            normalise(&mut q);
+            let words: Vec<&str> = texts[target].split(' ').take(4).collect();
+            (q, words.join(" "))
+        })
+        .collect();
+
+    let active = SearchFilter {
+        namespace: None,
+        statuses: vec![SkillStatus::Active],
+    };
+    let mut hybrid = Vec::with_capacity(QUERIES);
+    for (i, (q, t)) in queries.iter().enumerate() {
+        let query = SearchQuery {
+            vector: q.clone(),
+            text: t.clone(),
+            limit: K,
+            filter: active.clone(),
+        };
+        let start = Instant::now();
+        let hits = index.search(&query).await.unwrap();
+        let elapsed = start.elapsed();
+        assert!(!hits.is_empty());
+        if i >= WARMUP {
+            hybrid.push(elapsed);
+        }
+    }
+    hybrid.sort();
+
+    let mut dense = Vec::with_capacity(QUERIES);
+    let mut found = 0usize;
+    for (i, (q, _)) in queries.iter().enumerate() {
+        let query = SearchQuery {
+            vector: q.clone(),
+            text: String::new(),
+            limit: K,
+            filter: SearchFilter::default(),
+        };
+        let start = Instant::now();
+        let hits = index.search(&query).await.unwrap();
+        let elapsed = start.elapsed();
+        if i >= WARMUP {
+            dense.push(elapsed);
+            let exact = exact_top_k(&vectors, q, K);
+            found += hits
+                .iter()
+                .filter(|h| exact.contains(&h.skill_id.0))
+                .count();
+        }
+    }
+    dense.sort();
+    let recall = found as f64 / (QUERIES * K) as f64;
+
+    println!(
+        "| {n:>7} | {:>9.0} | {:>8.1} s | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {recall:>6.3} |",
+        n as f64 / upsert_time.as_secs_f64(),
+        optimize_time.as_secs_f64(),
+        percentile(&hybrid, 0.5).as_secs_f64() * 1e3,
+        percentile(&hybrid, 0.99).as_secs_f64() * 1e3,
+        percentile(&dense, 0.5).as_secs_f64() * 1e3,
+        percentile(&dense, 0.99).as_secs_f64() * 1e3,
+    );
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let sizes: Vec<usize> = std::env::var("SKILLFORGE_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,10000,100000".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("SKILLFORGE_BENCH_SIZES: comma-separated counts")
+        })
+        .collect();
+    println!(
+        "EdgeIndex, {DIM}-d random unit vectors, 2 dense views + BM25, k={K}, {QUERIES} queries, hybrid filtered to status=active (90%)"
+    );
+    println!(
+        "|  points | upsert/s  | optimize   | hybrid p50 | hybrid p99 | dense p50  | dense p99  | recall@10 |"
+    );
+    println!(
+        "|---------|-----------|------------|------------|------------|------------|------------|-----------|"
+    );
+    for n in sizes {
+        run(n).await;
+    }
+}

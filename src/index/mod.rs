@@ -1,0 +1,227 @@
+//! The vector index: a derived, rebuildable view of the skill library for retrieval.
+//!
+//! Each skill is one point (id = [`SkillId`]) holding several views, because a task
+//! can match a skill by what it does, by how it is called, or by exact words:
+//! - `description`: dense vector of the description,
+//! - `signature`: dense vector of the name and JSDoc signature,
+//! - `bm25`: sparse BM25 vector of name + description + signature (identifiers are
+//!   also split into words, `parseCsvLine` -> `parse csv line`), weighted by IDF.
+//!
+//! A search runs one prefetch per view and fuses them with Qdrant's own reciprocal
+//! rank fusion, filtered by namespace and status. Both implementations,
+//! [`EdgeIndex`] (qdrant-edge in-process, the default) and [`QdrantServerIndex`]
+//! (a Qdrant server through qdrant-client), build the same points and the same query,
+//! and compute BM25 vectors with the same tokenizer on the client side.
+//!
+//! An index records the embedder (id and dimension) its vectors came from; opening it
+//! for another embedder fails with [`IndexError::EmbedderMismatch`] so the caller
+//! rebuilds it from the SQL store instead of mixing vector spaces.
+
+mod edge;
+mod lexical;
+mod server;
+
+use async_trait::async_trait;
+
+use crate::store::{SkillId, SkillStatus, VersionId};
+
+pub use edge::EdgeIndex;
+pub use server::QdrantServerIndex;
+
+/// Name of the dense vector of the description.
+pub const DESCRIPTION_VECTOR: &str = "description";
+/// Name of the dense vector of name + signature.
+pub const SIGNATURE_VECTOR: &str = "signature";
+/// Name of the sparse BM25 vector.
+pub const BM25_VECTOR: &str = "bm25";
+/// Reciprocal rank fusion constant: score = sum over views of 1 / (k + rank).
+pub const RRF_K: u32 = 60;
+
+/// Which embedder an index's dense vectors come from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexSpec {
+    /// Embedder id (model name and revision, as the embedder reports it).
+    pub embedder_id: String,
+    /// Dimension of its vectors.
+    pub dimension: usize,
+}
+
+impl std::fmt::Display for IndexSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} dims)", self.embedder_id, self.dimension)
+    }
+}
+
+/// One skill as the index holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexPoint {
+    /// The skill (point id).
+    pub skill_id: SkillId,
+    /// The version these vectors were computed from.
+    pub version_id: VersionId,
+    /// Namespace, filterable.
+    pub namespace: String,
+    /// Status, filterable.
+    pub status: SkillStatus,
+    /// Embedding of the description.
+    pub description_vector: Vec<f32>,
+    /// Embedding of name + signature.
+    pub signature_vector: Vec<f32>,
+    /// Text for BM25: name, description and signature.
+    pub text: String,
+}
+
+/// Restricts a search. An empty `statuses` means any status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only these statuses.
+    pub statuses: Vec<SkillStatus>,
+}
+
+/// A hybrid query: one dense embedding of the query (searched against both dense
+/// views) and the query's text (searched with BM25).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchQuery {
+    /// Embedding of the query text, by the index's embedder.
+    pub vector: Vec<f32>,
+    /// The query text.
+    pub text: String,
+    /// How many hits to return.
+    pub limit: usize,
+    /// Restrictions.
+    pub filter: SearchFilter,
+}
+
+impl SearchQuery {
+    /// How many candidates each view contributes to the fusion.
+    pub fn prefetch_limit(&self) -> usize {
+        (self.limit * 4).max(32)
+    }
+}
+
+/// One search result: a skill and its fused score (higher is better).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchHit {
+    /// The skill.
+    pub skill_id: SkillId,
+    /// Fused RRF score.
+    pub score: f32,
+}
+
+/// Errors of the vector index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The index was built with another embedder: its vectors cannot be compared with
+    /// this embedder's. Rebuild it (recreate, then reindex from the SQL store).
+    #[error(
+        "the vector index at {location} was built for embedder {stored}, but this run uses {requested}: \
+         re-embed the library (`skillforge reindex`), which rebuilds the index from the SQL store"
+    )]
+    EmbedderMismatch {
+        /// Where the index lives.
+        location: String,
+        /// What it was built with.
+        stored: IndexSpec,
+        /// What the caller asked for.
+        requested: IndexSpec,
+    },
+    /// A vector of the wrong dimension was passed in (a caller bug: wrong embedder).
+    #[error("{what} has {got} dimensions but the index holds {expected}-dimensional vectors")]
+    Dimension {
+        /// Which vector.
+        what: String,
+        /// The index's dimension.
+        expected: usize,
+        /// The vector's dimension.
+        got: usize,
+    },
+    /// The in-process index failed.
+    #[error("vector index at {location}: {message}; {hint}")]
+    Edge {
+        /// Directory of the index.
+        location: String,
+        /// What failed.
+        message: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The Qdrant server failed or could not be reached.
+    #[error(
+        "Qdrant server at {url} (collection {collection}): {message}; check that the server is running and \
+         reachable at QDRANT_URL (gRPC port, usually 6334) and that the API key is right"
+    )]
+    Server {
+        /// Server URL.
+        url: String,
+        /// Collection name.
+        collection: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// Result of index operations.
+pub type Result<T, E = IndexError> = std::result::Result<T, E>;
+
+/// A vector index of skills. Implementations hold the same points and answer the same
+/// queries the same way; they differ only in where the data lives.
+#[async_trait]
+pub trait VectorIndex: Send + Sync {
+    /// The embedder this index was built for.
+    fn spec(&self) -> &IndexSpec;
+
+    /// Insert or replace points (a point per skill; re-upserting replaces all views).
+    /// Durable when it returns: the caller may ack the outbox entries after it.
+    async fn upsert(&self, points: Vec<IndexPoint>) -> Result<()>;
+
+    /// Remove skills from the index (missing ids are ignored).
+    async fn delete(&self, ids: &[SkillId]) -> Result<()>;
+
+    /// Hybrid search: dense views + BM25, fused by RRF, filtered.
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
+
+    /// Number of points in the index.
+    async fn count(&self) -> Result<usize>;
+
+    /// Remove every point, keeping the embedder spec.
+    async fn clear(&self) -> Result<()>;
+
+    /// Build search structures (HNSW graphs) for recently written points. Cheap when
+    /// there is nothing to do; call it after bulk writes. A server does this itself.
+    async fn optimize(&self) -> Result<()>;
+}
+
+/// Check a point's or query's vectors against the index dimension.
+fn check_dimension(spec: &IndexSpec, what: impl FnOnce() -> String, got: usize) -> Result<()> {
+    if got == spec.dimension {
+        Ok(())
+    } else {
+        Err(IndexError::Dimension {
+            what: what(),
+            expected: spec.dimension,
+            got,
+        })
+    }
+}
+
+fn check_point(spec: &IndexSpec, point: &IndexPoint) -> Result<()> {
+    check_dimension(
+        spec,
+        || format!("description vector of {}", point.skill_id),
+        point.description_vector.len(),
+    )?;
+    check_dimension(
+        spec,
+        || format!("signature vector of {}", point.skill_id),
+        point.signature_vector.len(),
+    )
+}
+
+fn skill_point_id(id: SkillId) -> u64 {
+    u64::try_from(id.0).expect("skill ids are positive (database identity columns)")
+}
+
+#[cfg(test)]
+mod tests;

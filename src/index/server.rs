@@ -1,0 +1,406 @@
+//! [`QdrantServerIndex`]: the same index in a Qdrant server collection (scale-out),
+//! through qdrant-client over gRPC. Points, payloads, BM25 vectors (computed here,
+//! like [`EdgeIndex`](super::EdgeIndex)) and the fused query are identical to the
+//! in-process index. The embedder spec is kept in the collection's metadata.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use qdrant_client::qdrant::r#match::MatchValue;
+use qdrant_client::qdrant::point_id::PointIdOptions;
+use qdrant_client::qdrant::value::Kind;
+use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors, PointId, PointStruct,
+    PointsIdsList, PrefetchQueryBuilder, Query, QueryPointsBuilder, Rrf, SparseVectorParamsBuilder,
+    SparseVectorsConfigBuilder, UpsertPointsBuilder, Value, Vector, VectorInput,
+    VectorParamsBuilder, VectorsConfigBuilder,
+};
+use qdrant_client::{Payload, Qdrant, QdrantError};
+
+use super::lexical::Lexical;
+use super::{
+    BM25_VECTOR, DESCRIPTION_VECTOR, IndexError, IndexPoint, IndexSpec, RRF_K, Result,
+    SIGNATURE_VECTOR, SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension,
+    check_point, skill_point_id,
+};
+use crate::store::SkillId;
+
+const META_EMBEDDER: &str = "skillforge_embedder_id";
+const META_DIMENSION: &str = "skillforge_dimension";
+
+/// Vector index in a Qdrant server collection.
+pub struct QdrantServerIndex {
+    client: Qdrant,
+    url: String,
+    collection: String,
+    spec: IndexSpec,
+    lexical: Lexical,
+    created: bool,
+}
+
+impl std::fmt::Debug for QdrantServerIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QdrantServerIndex")
+            .field("url", &self.url)
+            .field("collection", &self.collection)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QdrantServerIndex {
+    /// Connect to the server at `url` (gRPC, e.g. `http://localhost:6334`) and open
+    /// `collection`, creating it if missing.
+    ///
+    /// Fails with [`IndexError::EmbedderMismatch`] if the collection was built for
+    /// another embedder id or dimension; then [`recreate`](Self::recreate) it and reindex.
+    pub async fn open(
+        url: &str,
+        api_key: Option<String>,
+        collection: &str,
+        spec: IndexSpec,
+    ) -> Result<QdrantServerIndex> {
+        let mut index = Self::connect(url, api_key, collection, spec)?;
+        let exists = index
+            .client
+            .collection_exists(collection)
+            .await
+            .map_err(|e| index.err(e))?;
+        if exists {
+            let stored = index.stored_spec().await?;
+            if stored != index.spec {
+                return Err(IndexError::EmbedderMismatch {
+                    location: format!("{url} collection {collection}"),
+                    stored,
+                    requested: index.spec,
+                });
+            }
+        } else {
+            index.create_collection().await?;
+            index.created = true;
+        }
+        Ok(index)
+    }
+
+    /// Drop `collection` if it exists and create it empty for `spec`.
+    pub async fn recreate(
+        url: &str,
+        api_key: Option<String>,
+        collection: &str,
+        spec: IndexSpec,
+    ) -> Result<QdrantServerIndex> {
+        let mut index = Self::connect(url, api_key, collection, spec)?;
+        index.drop_and_create().await?;
+        index.created = true;
+        Ok(index)
+    }
+
+    /// True if this `open` created the collection (it is empty: fill it from the store).
+    pub fn was_created(&self) -> bool {
+        self.created
+    }
+
+    /// The collection name.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    fn connect(
+        url: &str,
+        api_key: Option<String>,
+        collection: &str,
+        spec: IndexSpec,
+    ) -> Result<QdrantServerIndex> {
+        let err = |e: QdrantError| IndexError::Server {
+            url: url.into(),
+            collection: collection.into(),
+            message: e.to_string(),
+        };
+        let client = Qdrant::from_url(url)
+            .api_key(api_key)
+            .skip_compatibility_check()
+            .build()
+            .map_err(err)?;
+        Ok(Self {
+            client,
+            url: url.into(),
+            collection: collection.into(),
+            spec,
+            lexical: Lexical::new(),
+            created: false,
+        })
+    }
+
+    fn err(&self, e: QdrantError) -> IndexError {
+        IndexError::Server {
+            url: self.url.clone(),
+            collection: self.collection.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    async fn drop_and_create(&self) -> Result<()> {
+        let exists = self
+            .client
+            .collection_exists(&self.collection)
+            .await
+            .map_err(|e| self.err(e))?;
+        if exists {
+            self.client
+                .delete_collection(&self.collection)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        self.create_collection().await
+    }
+
+    /// Create the collection: two cosine dense views, one IDF-weighted sparse view,
+    /// keyword indexes on the filtered payload fields, the spec in the metadata.
+    async fn create_collection(&self) -> Result<()> {
+        let dimension = self.spec.dimension as u64;
+        let mut vectors = VectorsConfigBuilder::default();
+        for name in [DESCRIPTION_VECTOR, SIGNATURE_VECTOR] {
+            vectors.add_named_vector_params(
+                name,
+                VectorParamsBuilder::new(dimension, Distance::Cosine),
+            );
+        }
+        let mut sparse = SparseVectorsConfigBuilder::default();
+        sparse.add_named_vector_params(
+            BM25_VECTOR,
+            SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
+        );
+        let mut request = CreateCollectionBuilder::new(&self.collection)
+            .vectors_config(vectors)
+            .sparse_vectors_config(sparse)
+            .build();
+        request.metadata = HashMap::from([
+            (
+                META_EMBEDDER.to_string(),
+                Value::from(self.spec.embedder_id.clone()),
+            ),
+            (
+                META_DIMENSION.to_string(),
+                Value::from(self.spec.dimension as i64),
+            ),
+        ]);
+        self.client
+            .create_collection(request)
+            .await
+            .map_err(|e| self.err(e))?;
+        for field in ["namespace", "status"] {
+            self.client
+                .create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(
+                        &self.collection,
+                        field,
+                        FieldType::Keyword,
+                    )
+                    .wait(true),
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// The spec recorded in the collection's metadata (dimension from the vector
+    /// config when the metadata is missing, e.g. a collection made by hand).
+    async fn stored_spec(&self) -> Result<IndexSpec> {
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .map_err(|e| self.err(e))?;
+        let config = info.result.and_then(|r| r.config).unwrap_or_default();
+        let embedder_id = match config
+            .metadata
+            .get(META_EMBEDDER)
+            .and_then(|v| v.kind.clone())
+        {
+            Some(Kind::StringValue(s)) => s,
+            _ => "<unknown: collection not created by skillforge>".to_string(),
+        };
+        let from_meta = match config
+            .metadata
+            .get(META_DIMENSION)
+            .and_then(|v| v.kind.clone())
+        {
+            Some(Kind::IntegerValue(n)) => usize::try_from(n).ok(),
+            Some(Kind::DoubleValue(d)) if d >= 0.0 => Some(d as usize),
+            _ => None,
+        };
+        let from_vectors = config
+            .params
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config)
+            .and_then(|c| match c {
+                VectorsConfigKind::ParamsMap(map) => {
+                    map.map.get(DESCRIPTION_VECTOR).map(|p| p.size as usize)
+                }
+                VectorsConfigKind::Params(_) => None,
+            });
+        Ok(IndexSpec {
+            embedder_id,
+            dimension: from_meta.or(from_vectors).unwrap_or(0),
+        })
+    }
+}
+
+#[async_trait]
+impl VectorIndex for QdrantServerIndex {
+    fn spec(&self) -> &IndexSpec {
+        &self.spec
+    }
+
+    async fn upsert(&self, points: Vec<IndexPoint>) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut structs = Vec::with_capacity(points.len());
+        for point in points {
+            check_point(&self.spec, &point)?;
+            let (indices, values) = self.lexical.document(&point.text);
+            let mut vectors = NamedVectors::default()
+                .add_vector(
+                    DESCRIPTION_VECTOR,
+                    Vector::new_dense(point.description_vector),
+                )
+                .add_vector(SIGNATURE_VECTOR, Vector::new_dense(point.signature_vector));
+            if !indices.is_empty() {
+                vectors = vectors.add_vector(BM25_VECTOR, Vector::new_sparse(indices, values));
+            }
+            let payload = Payload::from([
+                ("namespace", Value::from(point.namespace)),
+                ("status", Value::from(point.status.as_str())),
+                ("version_id", Value::from(point.version_id.0)),
+            ]);
+            structs.push(PointStruct::new(
+                skill_point_id(point.skill_id),
+                vectors,
+                payload,
+            ));
+        }
+        self.client
+            .upsert_points(UpsertPointsBuilder::new(&self.collection, structs).wait(true))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, ids: &[SkillId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = PointsIdsList {
+            ids: ids
+                .iter()
+                .map(|id| PointId::from(skill_point_id(*id)))
+                .collect(),
+        };
+        self.client
+            .delete_points(
+                DeletePointsBuilder::new(&self.collection)
+                    .points(ids)
+                    .wait(true),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        check_dimension(&self.spec, || "query vector".into(), query.vector.len())?;
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let filter = server_filter(&query.filter);
+        let prefetch = |using: &str, input: VectorInput| {
+            let mut p = PrefetchQueryBuilder::default()
+                .query(Query::new_nearest(input))
+                .using(using)
+                .limit(query.prefetch_limit() as u64);
+            if let Some(f) = &filter {
+                p = p.filter(f.clone());
+            }
+            p
+        };
+        let mut request = QueryPointsBuilder::new(&self.collection)
+            .add_prefetch(prefetch(
+                DESCRIPTION_VECTOR,
+                VectorInput::new_dense(query.vector.clone()),
+            ))
+            .add_prefetch(prefetch(
+                SIGNATURE_VECTOR,
+                VectorInput::new_dense(query.vector.clone()),
+            ));
+        let (indices, values) = self.lexical.query(&query.text);
+        if !indices.is_empty() {
+            request = request.add_prefetch(prefetch(
+                BM25_VECTOR,
+                VectorInput::new_sparse(indices, values),
+            ));
+        }
+        request = request
+            .query(Query::new_rrf(Rrf {
+                k: Some(RRF_K),
+                weights: vec![],
+            }))
+            .limit(query.limit as u64)
+            .with_payload(false);
+        if let Some(f) = filter {
+            request = request.filter(f);
+        }
+        let response = self.client.query(request).await.map_err(|e| self.err(e))?;
+        Ok(response
+            .result
+            .into_iter()
+            .filter_map(|p| match p.id?.point_id_options? {
+                PointIdOptions::Num(n) => Some(SearchHit {
+                    skill_id: SkillId(n as i64),
+                    score: p.score,
+                }),
+                PointIdOptions::Uuid(_) => None,
+            })
+            .collect())
+    }
+
+    async fn count(&self) -> Result<usize> {
+        let response = self
+            .client
+            .count(CountPointsBuilder::new(&self.collection).exact(true))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(response.result.map_or(0, |r| r.count as usize))
+    }
+
+    async fn clear(&self) -> Result<()> {
+        self.drop_and_create().await
+    }
+
+    async fn optimize(&self) -> Result<()> {
+        // The server runs its optimizers in the background.
+        Ok(())
+    }
+}
+
+fn server_filter(filter: &SearchFilter) -> Option<Filter> {
+    let mut must = Vec::new();
+    if let Some(ns) = &filter.namespace {
+        must.push(Condition::matches(
+            "namespace",
+            MatchValue::Keyword(ns.clone()),
+        ));
+    }
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<String> = filter
+            .statuses
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect();
+        must.push(Condition::matches("status", statuses));
+    }
+    (!must.is_empty()).then(|| Filter::must(must))
+}

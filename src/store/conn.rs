@@ -1,0 +1,792 @@
+//! The shared query layer: every statement is written once, in SQL that SQLite and
+//! PostgreSQL both accept (`$N` placeholders, `RETURNING`, `ON CONFLICT`), and run on
+//! either backend's native connection by [`on_conn!`]. Native drivers (not sqlx's
+//! `Any`) keep real types on both sides: BOOLEAN, TIMESTAMPTZ, BIGINT.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::{ColumnIndex, Decode, PgConnection, Row, SqliteConnection, Type};
+
+use super::error::DbInfo;
+use super::types::{
+    CurrentVersion, Expect, ListFilter, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill,
+    SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord,
+    content_hash,
+};
+use super::{Result, StoreError};
+
+/// A borrowed connection (pooled or inside a transaction) of either backend.
+pub(crate) enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// Run `$body` with `$c` bound to the backend's concrete `&mut Connection`; the body
+/// is type-checked once per backend, so one statement serves both.
+macro_rules! on_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            Conn::Sqlite(inner) => {
+                let $c: &mut SqliteConnection = &mut **inner;
+                $body
+            }
+            Conn::Postgres(inner) => {
+                let $c: &mut PgConnection = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+
+const SKILL_COLUMNS: &str =
+    "s.id, s.namespace, s.name, s.status, s.current_version, s.created_at, s.updated_at";
+const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version AS v_version, \
+     v.description, v.signature, v.code, v.tests, v.capabilities, v.content_hash, v.embedder_id, \
+     v.runnable, v.provenance, v.created_at AS v_created_at";
+const STATS_COLUMNS: &str =
+    "calls, successes, failures, total_latency_ms, last_verified_at, last_used_at";
+const REF_COLUMNS: &str = "s.id AS skill_id, s.namespace, s.name, v.id AS version_id, v.version";
+
+/// Current time at the precision both backends store (microseconds; we keep millis).
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// Typed column access shared by `SqliteRow` and `PgRow`.
+trait RowExt {
+    fn int(&self, col: &str) -> std::result::Result<i64, sqlx::Error>;
+    fn text(&self, col: &str) -> std::result::Result<String, sqlx::Error>;
+    fn opt_text(&self, col: &str) -> std::result::Result<Option<String>, sqlx::Error>;
+    fn flag(&self, col: &str) -> std::result::Result<bool, sqlx::Error>;
+    fn time(&self, col: &str) -> std::result::Result<DateTime<Utc>, sqlx::Error>;
+    fn opt_time(&self, col: &str) -> std::result::Result<Option<DateTime<Utc>>, sqlx::Error>;
+}
+
+impl<R> RowExt for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn int(&self, col: &str) -> std::result::Result<i64, sqlx::Error> {
+        self.try_get(col)
+    }
+    fn text(&self, col: &str) -> std::result::Result<String, sqlx::Error> {
+        self.try_get(col)
+    }
+    fn opt_text(&self, col: &str) -> std::result::Result<Option<String>, sqlx::Error> {
+        self.try_get(col)
+    }
+    fn flag(&self, col: &str) -> std::result::Result<bool, sqlx::Error> {
+        self.try_get(col)
+    }
+    fn time(&self, col: &str) -> std::result::Result<DateTime<Utc>, sqlx::Error> {
+        self.try_get(col)
+    }
+    fn opt_time(&self, col: &str) -> std::result::Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.try_get(col)
+    }
+}
+
+fn json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| StoreError::Json { column, source })
+}
+
+fn skill_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillRecord> {
+    let e = |e: sqlx::Error| db.err(e);
+    Ok(SkillRecord {
+        id: SkillId(row.int("id").map_err(e)?),
+        namespace: row.text("namespace").map_err(e)?,
+        name: row.text("name").map_err(e)?,
+        status: row.text("status").map_err(e)?.parse()?,
+        current_version: row.int("current_version").map_err(e)?,
+        created_at: row.time("created_at").map_err(e)?,
+        updated_at: row.time("updated_at").map_err(e)?,
+    })
+}
+
+fn version_from_row(db: &DbInfo, row: &impl RowExt) -> Result<VersionRecord> {
+    let e = |e: sqlx::Error| db.err(e);
+    Ok(VersionRecord {
+        id: VersionId(row.int("v_id").map_err(e)?),
+        skill_id: SkillId(row.int("v_skill_id").map_err(e)?),
+        version: row.int("v_version").map_err(e)?,
+        description: row.text("description").map_err(e)?,
+        signature: row.text("signature").map_err(e)?,
+        code: row.text("code").map_err(e)?,
+        tests: json("skill_versions.tests", &row.text("tests").map_err(e)?)?,
+        capabilities: json(
+            "skill_versions.capabilities",
+            &row.text("capabilities").map_err(e)?,
+        )?,
+        content_hash: row.text("content_hash").map_err(e)?,
+        embedder_id: row.opt_text("embedder_id").map_err(e)?,
+        runnable: row.flag("runnable").map_err(e)?,
+        provenance: json::<Provenance>(
+            "skill_versions.provenance",
+            &row.text("provenance").map_err(e)?,
+        )?,
+        created_at: row.time("v_created_at").map_err(e)?,
+    })
+}
+
+fn stats_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillStats> {
+    let e = |e: sqlx::Error| db.err(e);
+    Ok(SkillStats {
+        calls: row.int("calls").map_err(e)?,
+        successes: row.int("successes").map_err(e)?,
+        failures: row.int("failures").map_err(e)?,
+        total_latency_ms: row.int("total_latency_ms").map_err(e)?,
+        last_verified_at: row.opt_time("last_verified_at").map_err(e)?,
+        last_used_at: row.opt_time("last_used_at").map_err(e)?,
+    })
+}
+
+fn ref_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillRef> {
+    let e = |e: sqlx::Error| db.err(e);
+    Ok(SkillRef {
+        skill_id: SkillId(row.int("skill_id").map_err(e)?),
+        namespace: row.text("namespace").map_err(e)?,
+        name: row.text("name").map_err(e)?,
+        version_id: VersionId(row.int("version_id").map_err(e)?),
+        version: row.int("version").map_err(e)?,
+    })
+}
+
+fn outbox_from_row(db: &DbInfo, row: &impl RowExt) -> Result<OutboxEntry> {
+    let e = |e: sqlx::Error| db.err(e);
+    Ok(OutboxEntry {
+        id: row.int("id").map_err(e)?,
+        skill_id: SkillId(row.int("skill_id").map_err(e)?),
+        op: OutboxOp::parse(&row.text("op").map_err(e)?)?,
+        created_at: row.time("created_at").map_err(e)?,
+    })
+}
+
+impl Conn<'_> {
+    pub(crate) async fn ensure_namespace(&mut self, db: &DbInfo, namespace: &str) -> Result<()> {
+        let sql = "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) \
+                   ON CONFLICT (name) DO NOTHING";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(namespace)
+            .bind(now())
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))
+    }
+
+    pub(crate) async fn namespaces(&mut self, db: &DbInfo) -> Result<Vec<String>> {
+        let sql = "SELECT name FROM namespaces ORDER BY name";
+        on_conn!(self, |c| {
+            let rows = sqlx::query(sql)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter()
+                .map(|r| r.text("name").map_err(|e| db.err(e)))
+                .collect()
+        })
+    }
+
+    async fn find_skill(
+        &mut self,
+        db: &DbInfo,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<SkillRecord>> {
+        let sql =
+            format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE s.namespace = $1 AND s.name = $2");
+        on_conn!(self, |c| {
+            let row = sqlx::query(&sql)
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.map(|r| skill_from_row(db, &r)).transpose()
+        })
+    }
+
+    pub(crate) async fn skill_record(&mut self, db: &DbInfo, id: SkillId) -> Result<SkillRecord> {
+        let sql = format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE s.id = $1");
+        on_conn!(self, |c| {
+            let row = sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.map(|r| skill_from_row(db, &r))
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound(id.to_string()))
+        })
+    }
+
+    pub(crate) async fn add_version(
+        &mut self,
+        db: &DbInfo,
+        new: &NewVersion,
+    ) -> Result<VersionRecord> {
+        if new.namespace.trim().is_empty() || new.name.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "a skill needs a non-empty namespace and name".into(),
+            ));
+        }
+        let at = now();
+        self.ensure_namespace(db, &new.namespace).await?;
+        let qualified = format!("{}/{}", new.namespace, new.name);
+        let existing = self.find_skill(db, &new.namespace, &new.name).await?;
+        let (skill_id, version) = match (existing, new.expect) {
+            (Some(_), Expect::New) => {
+                return Err(StoreError::Conflict(format!(
+                    "skill {qualified} already exists"
+                )));
+            }
+            (Some(s), Expect::Current(v)) if s.current_version != v => {
+                return Err(StoreError::Conflict(format!(
+                    "skill {qualified} is at version {}, not {v}: it changed since it was read",
+                    s.current_version
+                )));
+            }
+            (None, Expect::Current(v)) => {
+                return Err(StoreError::Conflict(format!(
+                    "skill {qualified} was expected at version {v} but does not exist"
+                )));
+            }
+            (Some(s), _) => {
+                // Lock the row, checking that what we read is still current: under
+                // PostgreSQL's READ COMMITTED a concurrent writer may have committed
+                // since. Later writers wait here and then fail the check.
+                let sql =
+                    "UPDATE skills SET updated_at = $2 WHERE id = $1 AND current_version = $3";
+                let locked = on_conn!(self, |c| sqlx::query(sql)
+                    .bind(s.id.0)
+                    .bind(at)
+                    .bind(s.current_version)
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected()))
+                .map_err(|e| db.err(e))?;
+                if locked == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "skill {qualified} changed while this version was being written"
+                    )));
+                }
+                let version = self.max_version(db, s.id).await? + 1;
+                let sql = "UPDATE skills SET current_version = $2 WHERE id = $1";
+                on_conn!(self, |c| sqlx::query(sql)
+                    .bind(s.id.0)
+                    .bind(version)
+                    .execute(&mut *c)
+                    .await
+                    .map(drop))
+                .map_err(|e| db.err(e))?;
+                (s.id, version)
+            }
+            (None, _) => (self.insert_skill(db, new, at).await?, 1),
+        };
+
+        let sql = "INSERT INTO skill_versions (skill_id, version, description, signature, code, \
+                   tests, capabilities, content_hash, embedder_id, runnable, provenance, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+        let tests = new.tests.to_string();
+        let capabilities = serde_json::to_string(&new.capabilities).expect("strings serialize");
+        let provenance = serde_json::to_string(&new.provenance).expect("strings serialize");
+        let hash = content_hash(&new.code, &new.tests);
+        let version_id = on_conn!(self, |c| {
+            let row = sqlx::query(sql)
+                .bind(skill_id.0)
+                .bind(version)
+                .bind(&new.description)
+                .bind(&new.signature)
+                .bind(&new.code)
+                .bind(&tests)
+                .bind(&capabilities)
+                .bind(&hash)
+                .bind(new.embedder_id.as_deref())
+                .bind(new.runnable)
+                .bind(&provenance)
+                .bind(at)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| match db.err(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!(
+                        "version {version} of {qualified} was written concurrently"
+                    )),
+                    other => other,
+                })?;
+            row.int("id").map_err(|e| db.err(e))?
+        });
+        let version_id = VersionId(version_id);
+
+        let callees: BTreeSet<VersionId> = new.calls.iter().copied().collect();
+        for callee in callees {
+            self.insert_edge(db, skill_id, version_id, callee).await?;
+        }
+        self.enqueue(db, skill_id, OutboxOp::Upsert).await?;
+        self.version(db, version_id).await
+    }
+
+    async fn insert_skill(
+        &mut self,
+        db: &DbInfo,
+        new: &NewVersion,
+        at: DateTime<Utc>,
+    ) -> Result<SkillId> {
+        let sql = "INSERT INTO skills (namespace, name, status, current_version, created_at, updated_at) \
+                   VALUES ($1, $2, $3, 1, $4, $4) RETURNING id";
+        let id = on_conn!(self, |c| {
+            let row = sqlx::query(sql)
+                .bind(&new.namespace)
+                .bind(&new.name)
+                .bind(SkillStatus::Active.as_str())
+                .bind(at)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| match db.err(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!(
+                        "skill {}/{} was created concurrently",
+                        new.namespace, new.name
+                    )),
+                    other => other,
+                })?;
+            row.int("id").map_err(|e| db.err(e))?
+        });
+        let sql = "INSERT INTO skill_stats (skill_id) VALUES ($1)";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))?;
+        Ok(SkillId(id))
+    }
+
+    async fn max_version(&mut self, db: &DbInfo, skill: SkillId) -> Result<i64> {
+        let sql = "SELECT COALESCE(MAX(version), 0) AS v FROM skill_versions WHERE skill_id = $1";
+        on_conn!(self, |c| {
+            let row = sqlx::query(sql)
+                .bind(skill.0)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.int("v").map_err(|e| db.err(e))
+        })
+    }
+
+    async fn insert_edge(
+        &mut self,
+        db: &DbInfo,
+        caller_skill: SkillId,
+        caller: VersionId,
+        callee: VersionId,
+    ) -> Result<()> {
+        let sql = "SELECT skill_id FROM skill_versions WHERE id = $1";
+        let callee_skill = on_conn!(self, |c| {
+            let row = sqlx::query(sql)
+                .bind(callee.0)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.map(|r| r.int("skill_id").map_err(|e| db.err(e)))
+                .transpose()?
+        });
+        match callee_skill {
+            None => {
+                return Err(StoreError::Invalid(format!(
+                    "the new version calls {callee}, which does not exist"
+                )));
+            }
+            Some(s) if s == caller_skill.0 => {
+                return Err(StoreError::Invalid(format!(
+                    "a version cannot call another version of its own skill ({callee})"
+                )));
+            }
+            Some(_) => {}
+        }
+        let sql = "INSERT INTO skill_edges (caller_version_id, callee_version_id) VALUES ($1, $2)";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(caller.0)
+            .bind(callee.0)
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))
+    }
+
+    async fn enqueue(&mut self, db: &DbInfo, skill: SkillId, op: OutboxOp) -> Result<()> {
+        let sql = "INSERT INTO index_outbox (skill_id, op, created_at) VALUES ($1, $2, $3)";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(skill.0)
+            .bind(op.as_str())
+            .bind(now())
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))
+    }
+
+    pub(crate) async fn version(&mut self, db: &DbInfo, id: VersionId) -> Result<VersionRecord> {
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.id = $1");
+        on_conn!(self, |c| {
+            let row = sqlx::query(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.map(|r| version_from_row(db, &r))
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound(id.to_string()))
+        })
+    }
+
+    pub(crate) async fn versions(
+        &mut self,
+        db: &DbInfo,
+        skill: SkillId,
+    ) -> Result<Vec<VersionRecord>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.skill_id = $1 ORDER BY v.version"
+        );
+        on_conn!(self, |c| {
+            let rows = sqlx::query(&sql)
+                .bind(skill.0)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter().map(|r| version_from_row(db, r)).collect()
+        })
+    }
+
+    pub(crate) async fn find_by_content_hash(
+        &mut self,
+        db: &DbInfo,
+        hash: &str,
+    ) -> Result<Vec<VersionRecord>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.content_hash = $1 ORDER BY v.id"
+        );
+        on_conn!(self, |c| {
+            let rows = sqlx::query(&sql)
+                .bind(hash)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter().map(|r| version_from_row(db, r)).collect()
+        })
+    }
+
+    pub(crate) async fn stats(&mut self, db: &DbInfo, skill: SkillId) -> Result<SkillStats> {
+        let sql = format!("SELECT {STATS_COLUMNS} FROM skill_stats WHERE skill_id = $1");
+        on_conn!(self, |c| {
+            let row = sqlx::query(&sql)
+                .bind(skill.0)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.map(|r| stats_from_row(db, &r))
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound(skill.to_string()))
+        })
+    }
+
+    async fn assemble(&mut self, db: &DbInfo, record: SkillRecord) -> Result<Skill> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.skill_id = $1 AND v.version = $2"
+        );
+        let version = on_conn!(self, |c| {
+            let row = sqlx::query(&sql)
+                .bind(record.id.0)
+                .bind(record.current_version)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            version_from_row(db, &row)?
+        });
+        let stats = self.stats(db, record.id).await?;
+        Ok(Skill {
+            record,
+            version,
+            stats,
+        })
+    }
+
+    pub(crate) async fn get(&mut self, db: &DbInfo, namespace: &str, name: &str) -> Result<Skill> {
+        let record = self
+            .find_skill(db, namespace, name)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("skill {namespace}/{name}")))?;
+        self.assemble(db, record).await
+    }
+
+    pub(crate) async fn get_by_id(&mut self, db: &DbInfo, id: SkillId) -> Result<Skill> {
+        let record = self.skill_record(db, id).await?;
+        self.assemble(db, record).await
+    }
+
+    pub(crate) async fn list(
+        &mut self,
+        db: &DbInfo,
+        filter: &ListFilter,
+    ) -> Result<Vec<SkillRecord>> {
+        let mut sql = format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE 1 = 1");
+        let mut next = 1;
+        if filter.namespace.is_some() {
+            sql.push_str(&format!(" AND s.namespace = ${next}"));
+            next += 1;
+        }
+        if !filter.statuses.is_empty() {
+            let marks: Vec<String> = (next..next + filter.statuses.len())
+                .map(|i| format!("${i}"))
+                .collect();
+            sql.push_str(&format!(" AND s.status IN ({})", marks.join(", ")));
+        }
+        sql.push_str(" ORDER BY s.namespace, s.name");
+        on_conn!(self, |c| {
+            let mut query = sqlx::query(&sql);
+            if let Some(ns) = &filter.namespace {
+                query = query.bind(ns.as_str());
+            }
+            for status in &filter.statuses {
+                query = query.bind(status.as_str());
+            }
+            let rows = query.fetch_all(&mut *c).await.map_err(|e| db.err(e))?;
+            rows.iter().map(|r| skill_from_row(db, r)).collect()
+        })
+    }
+
+    pub(crate) async fn callees(&mut self, db: &DbInfo, skill: SkillId) -> Result<Vec<SkillRef>> {
+        self.skill_record(db, skill).await?;
+        let sql = format!(
+            "SELECT {REF_COLUMNS} FROM skills me \
+             JOIN skill_versions mv ON mv.skill_id = me.id AND mv.version = me.current_version \
+             JOIN skill_edges e ON e.caller_version_id = mv.id \
+             JOIN skill_versions v ON v.id = e.callee_version_id \
+             JOIN skills s ON s.id = v.skill_id \
+             WHERE me.id = $1 ORDER BY s.namespace, s.name"
+        );
+        self.refs(db, &sql, skill).await
+    }
+
+    pub(crate) async fn callers(&mut self, db: &DbInfo, skill: SkillId) -> Result<Vec<SkillRef>> {
+        self.skill_record(db, skill).await?;
+        let sql = format!(
+            "SELECT DISTINCT {REF_COLUMNS} FROM skill_versions callee \
+             JOIN skill_edges e ON e.callee_version_id = callee.id \
+             JOIN skill_versions v ON v.id = e.caller_version_id \
+             JOIN skills s ON s.id = v.skill_id AND s.current_version = v.version \
+             WHERE callee.skill_id = $1 ORDER BY s.namespace, s.name"
+        );
+        self.refs(db, &sql, skill).await
+    }
+
+    async fn refs(&mut self, db: &DbInfo, sql: &str, skill: SkillId) -> Result<Vec<SkillRef>> {
+        on_conn!(self, |c| {
+            let rows = sqlx::query(sql)
+                .bind(skill.0)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter().map(|r| ref_from_row(db, r)).collect()
+        })
+    }
+
+    /// Run an UPDATE/DELETE keyed by skill id; `NotFound` when it touched no row.
+    async fn touch(
+        &mut self,
+        db: &DbInfo,
+        sql: &str,
+        skill: SkillId,
+        args: Touch<'_>,
+    ) -> Result<()> {
+        let affected = on_conn!(self, |c| {
+            let mut query = sqlx::query(sql).bind(skill.0);
+            match args {
+                Touch::None => {}
+                Touch::Time(t) => query = query.bind(t),
+                Touch::TextTime(s, t) => query = query.bind(s).bind(t),
+                Touch::IntTime(i, t) => query = query.bind(i).bind(t),
+                Touch::Call(ok, ms, t) => {
+                    query = query
+                        .bind(i64::from(ok))
+                        .bind(i64::from(!ok))
+                        .bind(ms)
+                        .bind(t)
+                }
+            }
+            query
+                .execute(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?
+                .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound(skill.to_string()));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn set_status(
+        &mut self,
+        db: &DbInfo,
+        skill: SkillId,
+        status: SkillStatus,
+    ) -> Result<()> {
+        let sql = "UPDATE skills SET status = $2, updated_at = $3 WHERE id = $1";
+        self.touch(db, sql, skill, Touch::TextTime(status.as_str(), now()))
+            .await?;
+        self.enqueue(db, skill, OutboxOp::Upsert).await
+    }
+
+    pub(crate) async fn set_current_version(
+        &mut self,
+        db: &DbInfo,
+        skill: SkillId,
+        version: i64,
+    ) -> Result<()> {
+        let record = self.skill_record(db, skill).await?;
+        if version < 1 || version > self.max_version(db, skill).await? {
+            return Err(StoreError::NotFound(format!(
+                "version {version} of {}/{}",
+                record.namespace, record.name
+            )));
+        }
+        let sql = "UPDATE skills SET current_version = $2, updated_at = $3 WHERE id = $1";
+        self.touch(db, sql, skill, Touch::IntTime(version, now()))
+            .await?;
+        self.enqueue(db, skill, OutboxOp::Upsert).await
+    }
+
+    pub(crate) async fn record_call(
+        &mut self,
+        db: &DbInfo,
+        skill: SkillId,
+        ok: bool,
+        latency: Duration,
+    ) -> Result<()> {
+        let sql = "UPDATE skill_stats SET calls = calls + 1, successes = successes + $2, \
+                   failures = failures + $3, total_latency_ms = total_latency_ms + $4, \
+                   last_used_at = $5 WHERE skill_id = $1";
+        let ms = i64::try_from(latency.as_millis()).unwrap_or(i64::MAX);
+        self.touch(db, sql, skill, Touch::Call(ok, ms, now())).await
+    }
+
+    pub(crate) async fn mark_verified(&mut self, db: &DbInfo, skill: SkillId) -> Result<()> {
+        let sql = "UPDATE skill_stats SET last_verified_at = $2 WHERE skill_id = $1";
+        self.touch(db, sql, skill, Touch::Time(now())).await
+    }
+
+    pub(crate) async fn delete_skill(&mut self, db: &DbInfo, skill: SkillId) -> Result<()> {
+        let record = self.skill_record(db, skill).await?;
+        let sql = "SELECT COUNT(*) AS n FROM skill_edges e \
+                   JOIN skill_versions callee ON callee.id = e.callee_version_id \
+                   JOIN skill_versions caller ON caller.id = e.caller_version_id \
+                   WHERE callee.skill_id = $1 AND caller.skill_id <> $1";
+        let callers = on_conn!(self, |c| {
+            let row = sqlx::query(sql)
+                .bind(skill.0)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.int("n").map_err(|e| db.err(e))?
+        });
+        if callers > 0 {
+            return Err(StoreError::Conflict(format!(
+                "skill {}/{} is called by {callers} version(s) of other skills; deprecate it instead",
+                record.namespace, record.name
+            )));
+        }
+        self.touch(db, "DELETE FROM skills WHERE id = $1", skill, Touch::None)
+            .await?;
+        self.enqueue(db, skill, OutboxOp::Delete).await
+    }
+
+    pub(crate) async fn pending(&mut self, db: &DbInfo) -> Result<Vec<OutboxEntry>> {
+        let sql = "SELECT id, skill_id, op, created_at FROM index_outbox ORDER BY id";
+        on_conn!(self, |c| {
+            let rows = sqlx::query(sql)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter().map(|r| outbox_from_row(db, r)).collect()
+        })
+    }
+
+    pub(crate) async fn ack(&mut self, db: &DbInfo, id: i64) -> Result<()> {
+        let sql = "DELETE FROM index_outbox WHERE id = $1";
+        let affected = on_conn!(self, |c| sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| db.err(e))?;
+        if affected == 0 {
+            return Err(StoreError::NotFound(format!("outbox entry {id}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn all_current_versions(
+        &mut self,
+        db: &DbInfo,
+    ) -> Result<Vec<CurrentVersion>> {
+        let sql = format!(
+            "SELECT {SKILL_COLUMNS}, {VERSION_COLUMNS} FROM skills s \
+             JOIN skill_versions v ON v.skill_id = s.id AND v.version = s.current_version \
+             ORDER BY s.id"
+        );
+        on_conn!(self, |c| {
+            let rows = sqlx::query(&sql)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(CurrentVersion {
+                        skill: skill_from_row(db, r)?,
+                        version: version_from_row(db, r)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    pub(crate) async fn get_meta(&mut self, db: &DbInfo, key: &str) -> Result<Option<String>> {
+        let sql = "SELECT value FROM meta WHERE key = $1";
+        on_conn!(self, |c| {
+            let row = sqlx::query(sql)
+                .bind(key)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.map(|r| r.text("value").map_err(|e| db.err(e)))
+                .transpose()
+        })
+    }
+
+    pub(crate) async fn set_meta(&mut self, db: &DbInfo, key: &str, value: &str) -> Result<()> {
+        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))
+    }
+}
+
+/// Extra bind values of [`Conn::touch`] after the skill id.
+enum Touch<'a> {
+    None,
+    Time(DateTime<Utc>),
+    TextTime(&'a str, DateTime<Utc>),
+    IntTime(i64, DateTime<Utc>),
+    Call(bool, i64, DateTime<Utc>),
+}

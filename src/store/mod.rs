@@ -1,0 +1,327 @@
+//! The SQL store: the library's source of truth.
+//!
+//! Skills, their versions, the call graph between versions, usage stats and the
+//! index outbox live in SQLite (one file, the default) or PostgreSQL. The vector
+//! index is derived from these rows: every write that changes what the index must
+//! hold (new version, status, rollback, delete) adds an [`OutboxEntry`] in the same
+//! transaction; the caller applies pending entries to the index after the commit and
+//! acks them, and replays whatever is still pending after a crash.
+//!
+//! The store knows nothing of agents, models or the sandbox: it stores plain records.
+//! Several operations can share one transaction through [`Tx`] (admission writes a
+//! version, its edges, stats of reused skills and the outbox entry atomically).
+
+mod conn;
+mod error;
+mod migrations;
+mod types;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Transaction;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+};
+
+use conn::Conn;
+use error::DbInfo;
+pub use error::{Backend, StoreError};
+pub use types::{
+    CurrentVersion, Expect, ListFilter, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill,
+    SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord,
+    content_hash,
+};
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How long a SQLite writer waits for another writer's lock before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Handle to the SQL store; cheap to clone (a connection pool inside).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+    db: DbInfo,
+}
+
+/// A transaction spanning several store operations. Dropped without
+/// [`commit`](Tx::commit), it rolls back and leaves nothing behind.
+pub struct Tx {
+    inner: TxInner,
+    db: DbInfo,
+}
+
+enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Store {
+    /// Open (and migrate) the store at `url`: `sqlite://PATH` (the file and its
+    /// directory are created if missing; WAL journal, foreign keys on, busy timeout)
+    /// or `postgres://USER:PASSWORD@HOST:PORT/DB` (`postgresql://` too).
+    pub async fn open(url: &str) -> Result<Store> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Self::open_sqlite(url, path).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url).await
+        } else {
+            Err(StoreError::Url { url: url.into() })
+        }
+    }
+
+    async fn open_sqlite(url: &str, path: &str) -> Result<Store> {
+        let file = path.split('?').next().unwrap_or(path);
+        if file.is_empty() || file == ":memory:" {
+            return Err(StoreError::Url { url: url.into() });
+        }
+        let db = DbInfo {
+            backend: Backend::Sqlite,
+            location: file.to_string(),
+        };
+        if let Some(dir) = Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| db.err(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|_| StoreError::Url { url: url.into() })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|e| db.err(e))?;
+        migrations::migrator(migrations::SQLITE)
+            .await
+            .map_err(|e| db.migrate_err(e))?
+            .run(&pool)
+            .await
+            .map_err(|e| db.migrate_err(e))?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+            db,
+        })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Store> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|_| StoreError::Url { url: url.into() })?;
+        let db = DbInfo {
+            backend: Backend::Postgres,
+            location: format!(
+                "{}:{}/{}",
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or("")
+            ),
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| db.err(e))?;
+        migrations::migrator(migrations::POSTGRES)
+            .await
+            .map_err(|e| db.migrate_err(e))?
+            .run(&pool)
+            .await
+            .map_err(|e| db.migrate_err(e))?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+            db,
+        })
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        self.db.backend
+    }
+
+    /// Start a transaction. SQLite transactions take the write lock up front
+    /// (`BEGIN IMMEDIATE`) so that two writers never deadlock on lock upgrade.
+    pub async fn begin(&self) -> Result<Tx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(
+                p.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(|e| self.db.err(e))?,
+            ),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await.map_err(|e| self.db.err(e))?),
+        };
+        Ok(Tx {
+            inner,
+            db: self.db.clone(),
+        })
+    }
+
+    /// Close the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Define read operations on both `Store` (a pooled connection) and `Tx` (the
+/// transaction's connection), and write operations on `Tx` plus a `Store` shortcut
+/// that runs them in their own transaction.
+macro_rules! operations {
+    (
+        reads { $( $(#[$rm:meta])* fn $r:ident( $( $ra:ident : $rt:ty ),* ) -> $rr:ty; )* }
+        writes { $( $(#[$wm:meta])* fn $w:ident( $( $wa:ident : $wt:ty ),* ) -> $wr:ty; )* }
+    ) => {
+        impl Store {
+            $(
+                $(#[$rm])*
+                pub async fn $r(&self, $( $ra: $rt ),*) -> Result<$rr> {
+                    match &self.pool {
+                        Pool::Sqlite(p) => {
+                            let mut c = p.acquire().await.map_err(|e| self.db.err(e))?;
+                            Conn::Sqlite(&mut *c).$r(&self.db, $( $ra ),*).await
+                        }
+                        Pool::Postgres(p) => {
+                            let mut c = p.acquire().await.map_err(|e| self.db.err(e))?;
+                            Conn::Postgres(&mut *c).$r(&self.db, $( $ra ),*).await
+                        }
+                    }
+                }
+            )*
+            $(
+                $(#[$wm])*
+                ///
+                /// Runs in its own transaction; use [`Store::begin`] to combine it with others.
+                pub async fn $w(&self, $( $wa: $wt ),*) -> Result<$wr> {
+                    let mut tx = self.begin().await?;
+                    let out = tx.$w($( $wa ),*).await?;
+                    tx.commit().await?;
+                    Ok(out)
+                }
+            )*
+        }
+
+        impl Tx {
+            $(
+                $(#[$rm])*
+                pub async fn $r(&mut self, $( $ra: $rt ),*) -> Result<$rr> {
+                    let (mut conn, db) = self.parts();
+                    conn.$r(db, $( $ra ),*).await
+                }
+            )*
+            $(
+                $(#[$wm])*
+                pub async fn $w(&mut self, $( $wa: $wt ),*) -> Result<$wr> {
+                    let (mut conn, db) = self.parts();
+                    conn.$w(db, $( $wa ),*).await
+                }
+            )*
+        }
+    };
+}
+
+operations! {
+    reads {
+        /// The skill `namespace/name` with its current version and stats.
+        fn get(namespace: &str, name: &str) -> Skill;
+        /// The skill with this id, with its current version and stats.
+        fn get_by_id(id: SkillId) -> Skill;
+        /// The skill row alone.
+        fn skill_record(id: SkillId) -> SkillRecord;
+        /// One version by id.
+        fn version(id: VersionId) -> VersionRecord;
+        /// Every version of a skill, oldest first.
+        fn versions(skill: SkillId) -> Vec<VersionRecord>;
+        /// Versions (of any skill) with this [`content_hash`]: exact duplicates.
+        fn find_by_content_hash(hash: &str) -> Vec<VersionRecord>;
+        /// Usage stats of a skill.
+        fn stats(skill: SkillId) -> SkillStats;
+        /// Skill rows matching the filter, ordered by namespace and name.
+        fn list(filter: &ListFilter) -> Vec<SkillRecord>;
+        /// All namespace names.
+        fn namespaces() -> Vec<String>;
+        /// The skills the current version of `skill` calls (with the pinned versions).
+        fn callees(skill: SkillId) -> Vec<SkillRef>;
+        /// The skills whose current version calls some version of `skill`: the
+        /// dependents to re-test when `skill` changes.
+        fn callers(skill: SkillId) -> Vec<SkillRef>;
+        /// Index writes not yet acknowledged, oldest first.
+        fn pending() -> Vec<OutboxEntry>;
+        /// Every skill's current version, by skill id: the input of a full reindex.
+        fn all_current_versions() -> Vec<CurrentVersion>;
+        /// A value of the key/value `meta` table.
+        fn get_meta(key: &str) -> Option<String>;
+    }
+    writes {
+        /// Add a version: creates the skill at version 1 (and its namespace and stats)
+        /// or adds version max + 1 and makes it current, records its call edges and an
+        /// outbox upsert. The skill's status is left as it was.
+        fn add_version(new: &NewVersion) -> VersionRecord;
+        /// Change a skill's status (and queue an index upsert, the status is filtered on).
+        fn set_status(skill: SkillId, status: SkillStatus) -> ();
+        /// Make an existing version current again (rollback); queues an index upsert.
+        fn set_current_version(skill: SkillId, version: i64) -> ();
+        /// Count one call of a skill: success or failure, and its latency.
+        fn record_call(skill: SkillId, ok: bool, latency: Duration) -> ();
+        /// Record that the skill just passed verification.
+        fn mark_verified(skill: SkillId) -> ();
+        /// Delete a skill and all its versions, and queue an index delete. Refused
+        /// ([`StoreError::Conflict`]) while other skills call any of its versions.
+        fn delete_skill(skill: SkillId) -> ();
+        /// Acknowledge (remove) an outbox entry once it is applied to the index.
+        fn ack(id: i64) -> ();
+        /// Set a value of the key/value `meta` table.
+        fn set_meta(key: &str, value: &str) -> ();
+    }
+}
+
+impl Tx {
+    fn parts(&mut self) -> (Conn<'_>, &DbInfo) {
+        let conn = match &mut self.inner {
+            TxInner::Sqlite(tx) => Conn::Sqlite(tx),
+            TxInner::Postgres(tx) => Conn::Postgres(tx),
+        };
+        (conn, &self.db)
+    }
+
+    /// Commit every operation of the transaction at once.
+    pub async fn commit(self) -> Result<()> {
+        let db = self.db;
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await,
+        }
+        .map_err(|e| db.err(e))
+    }
+
+    /// Undo every operation of the transaction (dropping the `Tx` does the same).
+    pub async fn rollback(self) -> Result<()> {
+        let db = self.db;
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.rollback().await,
+            TxInner::Postgres(tx) => tx.rollback().await,
+        }
+        .map_err(|e| db.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests;

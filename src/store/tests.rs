@@ -1,0 +1,697 @@
+//! One test suite, run against SQLite (a file in a tempdir) and PostgreSQL (a fresh
+//! schema per test in `SKILLFORGE_TEST_POSTGRES_URL`; skipped loudly when unset).
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+
+const PG_ENV: &str = "SKILLFORGE_TEST_POSTGRES_URL";
+
+/// A database a test can open (and reopen, to simulate a restart).
+enum Fixture {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        base: String,
+        schema: String,
+        url: String,
+    },
+}
+
+impl Fixture {
+    fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        // A nested directory: open must create it.
+        let url = format!("sqlite://{}/lib/skills.db", dir.path().display());
+        Fixture::Sqlite { _dir: dir, url }
+    }
+
+    async fn postgres() -> Option<Fixture> {
+        let Ok(base) = std::env::var(PG_ENV) else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {PG_ENV} not set; run `export {PG_ENV}=$(scripts/start-postgres)` to test PostgreSQL"
+            );
+            return None;
+        };
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("connect to test postgres");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]={schema}");
+        Some(Fixture::Postgres { base, schema, url })
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Fixture::Sqlite { url, .. } | Fixture::Postgres { url, .. } => url,
+        }
+    }
+
+    async fn open(&self) -> Store {
+        Store::open(self.url()).await.expect("open store")
+    }
+
+    async fn cleanup(self) {
+        if let Fixture::Postgres { base, schema, .. } = self {
+            let admin = sqlx::PgPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+    }
+}
+
+fn new_version(namespace: &str, name: &str, code: &str) -> NewVersion {
+    NewVersion {
+        namespace: namespace.into(),
+        name: name.into(),
+        description: format!("{name} does something useful"),
+        signature: format!("/** @param {{number}} x */ function {name}(x)"),
+        code: code.into(),
+        tests: json!([{ "input": [1], "expect": 2 }]),
+        capabilities: vec!["log".into()],
+        embedder_id: Some("test-embedder".into()),
+        runnable: true,
+        provenance: Provenance {
+            task: Some("double a number".into()),
+            episode: Some("ep-1".into()),
+            model: Some("scripted".into()),
+        },
+        calls: vec![],
+        expect: Expect::Any,
+    }
+}
+
+async fn add_and_get(fx: &Fixture) {
+    let store = fx.open().await;
+    let new = new_version("math", "double", "function double(x) { return 2 * x }");
+    let v = store.add_version(&new).await.unwrap();
+    assert_eq!(v.version, 1);
+    assert_eq!(v.code, new.code);
+    assert_eq!(v.tests, new.tests);
+    assert_eq!(v.capabilities, ["log"]);
+    assert_eq!(v.provenance, new.provenance);
+    assert_eq!(v.embedder_id.as_deref(), Some("test-embedder"));
+    assert!(v.runnable);
+    assert_eq!(v.content_hash, content_hash(&new.code, &new.tests));
+
+    let skill = store.get("math", "double").await.unwrap();
+    assert_eq!(skill.record.id, v.skill_id);
+    assert_eq!(skill.record.status, SkillStatus::Active);
+    assert_eq!(skill.record.current_version, 1);
+    assert_eq!(skill.version, v);
+    assert_eq!(skill.stats.calls, 0);
+    assert_eq!(store.get_by_id(v.skill_id).await.unwrap(), skill);
+    assert_eq!(store.version(v.id).await.unwrap(), v);
+    assert_eq!(store.namespaces().await.unwrap(), ["math"]);
+    assert_eq!(
+        store.find_by_content_hash(&v.content_hash).await.unwrap(),
+        std::slice::from_ref(&v)
+    );
+
+    let mut unrunnable = new_version("voyager", "mineWood", "async function mineWood(bot) {}");
+    unrunnable.runnable = false;
+    unrunnable.embedder_id = None;
+    let u = store.add_version(&unrunnable).await.unwrap();
+    assert!(!u.runnable);
+    assert_eq!(u.embedder_id, None);
+
+    assert!(matches!(
+        store.get("math", "missing").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.version(VersionId(999_999)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let mut empty = new_version("", "x", "");
+    empty.namespace = " ".into();
+    assert!(matches!(
+        store.add_version(&empty).await,
+        Err(StoreError::Invalid(_))
+    ));
+    store.close().await;
+}
+
+async fn version_bump_and_rollback(fx: &Fixture) {
+    let store = fx.open().await;
+    let v1 = store
+        .add_version(&new_version("m", "f", "function f(x) { return x }"))
+        .await
+        .unwrap();
+
+    let mut next = new_version("m", "f", "function f(x) { return x + 0 }");
+    next.expect = Expect::Current(1);
+    let v2 = store.add_version(&next).await.unwrap();
+    assert_eq!((v2.version, v2.skill_id), (2, v1.skill_id));
+    assert_ne!(v2.content_hash, v1.content_hash);
+
+    // Stale expectation and duplicate creation are conflicts and write nothing.
+    assert!(matches!(
+        store.add_version(&next).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut fresh = new_version("m", "f", "x");
+    fresh.expect = Expect::New;
+    assert!(matches!(
+        store.add_version(&fresh).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut ghost = new_version("m", "ghost", "x");
+    ghost.expect = Expect::Current(1);
+    assert!(matches!(
+        store.add_version(&ghost).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.versions(v1.skill_id).await.unwrap(),
+        [v1.clone(), v2.clone()]
+    );
+
+    store.set_current_version(v1.skill_id, 1).await.unwrap();
+    assert_eq!(store.get("m", "f").await.unwrap().version, v1);
+    assert!(matches!(
+        store.set_current_version(v1.skill_id, 7).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // After a rollback, the next version still gets a new number.
+    let v3 = store
+        .add_version(&new_version("m", "f", "v3"))
+        .await
+        .unwrap();
+    assert_eq!(v3.version, 3);
+    let current = store.all_current_versions().await.unwrap();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0].version, v3);
+    assert_eq!(current[0].skill.current_version, 3);
+    store.close().await;
+}
+
+async fn edges_and_callers(fx: &Fixture) {
+    let store = fx.open().await;
+    let a = store
+        .add_version(&new_version("g", "a", "function a() {}"))
+        .await
+        .unwrap();
+    let b0 = store
+        .add_version(&new_version("g", "b0", "function b0() {}"))
+        .await
+        .unwrap();
+    let mut b = new_version("g", "b", "function b() { return a() + b0() }");
+    b.calls = vec![a.id, b0.id, a.id];
+    let b1 = store.add_version(&b).await.unwrap();
+    let mut c = new_version("other", "c", "function c() { return a() }");
+    c.calls = vec![a.id];
+    let c1 = store.add_version(&c).await.unwrap();
+
+    let callees: Vec<_> = store
+        .callees(b1.skill_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.namespace, r.name, r.version_id))
+        .collect();
+    assert_eq!(
+        callees,
+        [
+            ("g".into(), "a".into(), a.id),
+            ("g".into(), "b0".into(), b0.id)
+        ]
+    );
+    let callers: Vec<_> = store
+        .callers(a.skill_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.version))
+        .collect();
+    assert_eq!(callers, [("b".to_string(), 1), ("c".to_string(), 1)]);
+
+    // A new version of a callee keeps the callers (they pin the old version) ...
+    store
+        .add_version(&new_version("g", "a", "function a() { return 1 }"))
+        .await
+        .unwrap();
+    assert_eq!(store.callers(a.skill_id).await.unwrap().len(), 2);
+    // ... and a caller whose current version no longer calls it drops out.
+    store
+        .add_version(&new_version("other", "c", "function c() {}"))
+        .await
+        .unwrap();
+    let callers = store.callers(a.skill_id).await.unwrap();
+    assert_eq!(callers.len(), 1);
+    assert_eq!(callers[0].name, "b");
+    assert!(store.callees(c1.skill_id).await.unwrap().is_empty());
+
+    let mut dangling = new_version("g", "d", "function d() {}");
+    dangling.calls = vec![VersionId(424_242)];
+    assert!(matches!(
+        store.add_version(&dangling).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.get("g", "d").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let mut self_call = new_version("g", "a", "function a() { return a() }");
+    self_call.calls = vec![a.id];
+    assert!(matches!(
+        store.add_version(&self_call).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // Deleting a skill that others call is refused; deleting the caller works.
+    assert!(matches!(
+        store.delete_skill(a.skill_id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.delete_skill(b1.skill_id).await.unwrap();
+    assert!(matches!(
+        store.get("g", "b").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.version(b1.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // c's first version still calls a: refused until c is gone too.
+    assert!(matches!(
+        store.delete_skill(a.skill_id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.delete_skill(c1.skill_id).await.unwrap();
+    store.delete_skill(a.skill_id).await.unwrap();
+    assert!(matches!(
+        store.callers(a.skill_id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.close().await;
+}
+
+async fn stats_status_and_list(fx: &Fixture) {
+    let store = fx.open().await;
+    let a = store
+        .add_version(&new_version("n1", "a", "1"))
+        .await
+        .unwrap();
+    let b = store
+        .add_version(&new_version("n1", "b", "2"))
+        .await
+        .unwrap();
+    let c = store
+        .add_version(&new_version("n2", "c", "3"))
+        .await
+        .unwrap();
+
+    store
+        .record_call(a.skill_id, true, Duration::from_millis(10))
+        .await
+        .unwrap();
+    store
+        .record_call(a.skill_id, false, Duration::from_millis(30))
+        .await
+        .unwrap();
+    store
+        .record_call(a.skill_id, true, Duration::from_millis(20))
+        .await
+        .unwrap();
+    let stats = store.stats(a.skill_id).await.unwrap();
+    assert_eq!((stats.calls, stats.successes, stats.failures), (3, 2, 1));
+    assert_eq!(stats.total_latency_ms, 60);
+    assert_eq!(stats.mean_latency(), Some(Duration::from_millis(20)));
+    assert!((stats.success_rate().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert!(stats.last_used_at.is_some());
+    assert!(stats.last_verified_at.is_none());
+    store.mark_verified(a.skill_id).await.unwrap();
+    let verified = store
+        .stats(a.skill_id)
+        .await
+        .unwrap()
+        .last_verified_at
+        .unwrap();
+    assert!(verified <= chrono::Utc::now());
+    assert!(matches!(
+        store
+            .record_call(SkillId(777_777), true, Duration::ZERO)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store
+        .set_status(b.skill_id, SkillStatus::Deprecated)
+        .await
+        .unwrap();
+    store
+        .set_status(c.skill_id, SkillStatus::Quarantined)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("n1", "b").await.unwrap().record.status,
+        SkillStatus::Deprecated
+    );
+    assert!(matches!(
+        store
+            .set_status(SkillId(777_777), SkillStatus::Active)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let names = |records: Vec<SkillRecord>| -> Vec<String> {
+        records.into_iter().map(|r| r.name).collect()
+    };
+    assert_eq!(
+        names(store.list(&ListFilter::default()).await.unwrap()),
+        ["a", "b", "c"]
+    );
+    let active = ListFilter {
+        namespace: None,
+        statuses: vec![SkillStatus::Active],
+    };
+    assert_eq!(names(store.list(&active).await.unwrap()), ["a"]);
+    let n1_any = ListFilter {
+        namespace: Some("n1".into()),
+        statuses: vec![],
+    };
+    assert_eq!(names(store.list(&n1_any).await.unwrap()), ["a", "b"]);
+    let n2_not_active = ListFilter {
+        namespace: Some("n2".into()),
+        statuses: vec![SkillStatus::Deprecated, SkillStatus::Quarantined],
+    };
+    assert_eq!(names(store.list(&n2_not_active).await.unwrap()), ["c"]);
+    assert_eq!(store.namespaces().await.unwrap(), ["n1", "n2"]);
+    store.close().await;
+}
+
+async fn outbox_replay(fx: &Fixture) {
+    let store = fx.open().await;
+    let a = store
+        .add_version(&new_version("o", "a", "1"))
+        .await
+        .unwrap();
+    let b = store
+        .add_version(&new_version("o", "b", "2"))
+        .await
+        .unwrap();
+    store
+        .set_status(a.skill_id, SkillStatus::Deprecated)
+        .await
+        .unwrap();
+    // Stats do not change what the index holds: no outbox entry.
+    store
+        .record_call(b.skill_id, true, Duration::from_millis(1))
+        .await
+        .unwrap();
+    let pending = store.pending().await.unwrap();
+    let ops: Vec<_> = pending.iter().map(|e| (e.skill_id, e.op)).collect();
+    assert_eq!(
+        ops,
+        [
+            (a.skill_id, OutboxOp::Upsert),
+            (b.skill_id, OutboxOp::Upsert),
+            (a.skill_id, OutboxOp::Upsert)
+        ]
+    );
+    // Apply the first entry, then "crash" before acking the rest.
+    store.ack(pending[0].id).await.unwrap();
+    store.close().await;
+    drop(store);
+
+    let store = fx.open().await;
+    let replay = store.pending().await.unwrap();
+    assert_eq!(replay, pending[1..]);
+    for entry in &replay {
+        store.ack(entry.id).await.unwrap();
+    }
+    assert!(store.pending().await.unwrap().is_empty());
+    assert!(matches!(
+        store.ack(pending[1].id).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store.delete_skill(b.skill_id).await.unwrap();
+    let pending = store.pending().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].skill_id, pending[0].op),
+        (b.skill_id, OutboxOp::Delete)
+    );
+    store.close().await;
+}
+
+async fn transaction_rollback_leaves_nothing(fx: &Fixture) {
+    let store = fx.open().await;
+    let base = store
+        .add_version(&new_version("t", "base", "0"))
+        .await
+        .unwrap();
+    store
+        .ack(store.pending().await.unwrap()[0].id)
+        .await
+        .unwrap();
+
+    // Dropped without commit.
+    {
+        let mut tx = store.begin().await.unwrap();
+        let mut new = new_version("tx", "admitted", "1");
+        new.calls = vec![base.id];
+        let v = tx.add_version(&new).await.unwrap();
+        // Reads inside the transaction see its writes.
+        assert_eq!(tx.get("tx", "admitted").await.unwrap().version, v);
+        tx.record_call(base.skill_id, true, Duration::from_millis(5))
+            .await
+            .unwrap();
+        tx.mark_verified(base.skill_id).await.unwrap();
+        tx.set_meta("k", "v").await.unwrap();
+    }
+    // Explicit rollback.
+    let mut tx = store.begin().await.unwrap();
+    tx.add_version(&new_version("tx", "other", "2"))
+        .await
+        .unwrap();
+    tx.set_status(base.skill_id, SkillStatus::Quarantined)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    assert!(matches!(
+        store.get("tx", "admitted").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get("tx", "other").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.namespaces().await.unwrap(), ["t"]);
+    assert!(store.callers(base.skill_id).await.unwrap().is_empty());
+    let base_now = store.get("t", "base").await.unwrap();
+    assert_eq!(base_now.record.status, SkillStatus::Active);
+    assert_eq!(base_now.stats.calls, 0);
+    assert!(base_now.stats.last_verified_at.is_none());
+    assert!(store.pending().await.unwrap().is_empty());
+    assert_eq!(store.get_meta("k").await.unwrap(), None);
+
+    // A failing operation inside a transaction leaves the earlier ones uncommitted
+    // once the transaction is dropped.
+    let mut tx = store.begin().await.unwrap();
+    tx.add_version(&new_version("tx", "first", "1"))
+        .await
+        .unwrap();
+    let mut bad = new_version("tx", "second", "2");
+    bad.calls = vec![VersionId(31_337)];
+    assert!(tx.add_version(&bad).await.is_err());
+    drop(tx);
+    assert!(matches!(
+        store.get("tx", "first").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Committed: everything at once.
+    let mut tx = store.begin().await.unwrap();
+    let mut new = new_version("tx", "admitted", "1");
+    new.calls = vec![base.id];
+    let v = tx.add_version(&new).await.unwrap();
+    tx.record_call(base.skill_id, true, Duration::from_millis(5))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.get("tx", "admitted").await.unwrap().version, v);
+    assert_eq!(store.stats(base.skill_id).await.unwrap().calls, 1);
+    assert_eq!(
+        store.callers(base.skill_id).await.unwrap()[0].name,
+        "admitted"
+    );
+    assert_eq!(store.pending().await.unwrap().len(), 1);
+    store.close().await;
+}
+
+async fn meta_and_reopen(fx: &Fixture) {
+    let store = fx.open().await;
+    assert_eq!(store.get_meta("index.embedder").await.unwrap(), None);
+    store.set_meta("index.embedder", "a").await.unwrap();
+    store.set_meta("index.embedder", "b").await.unwrap();
+    store
+        .add_version(&new_version("p", "kept", "1"))
+        .await
+        .unwrap();
+    store.close().await;
+    // Reopening runs the (already applied) migrations again and keeps the data.
+    let store = fx.open().await;
+    assert_eq!(
+        store.get_meta("index.embedder").await.unwrap().as_deref(),
+        Some("b")
+    );
+    assert_eq!(
+        store.get("p", "kept").await.unwrap().record.current_version,
+        1
+    );
+    store.close().await;
+}
+
+async fn concurrent_writers_conflict_or_serialize(fx: &Fixture) {
+    let store = fx.open().await;
+    store
+        .add_version(&new_version("c", "shared", "0"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut new = new_version("c", "shared", &format!("v{i}"));
+            new.expect = Expect::Current(1);
+            store.add_version(&new).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(v) => {
+                assert_eq!(v.version, 2);
+                ok += 1;
+            }
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one writer wins version 2");
+    assert_eq!(
+        store
+            .get("c", "shared")
+            .await
+            .unwrap()
+            .record
+            .current_version,
+        2
+    );
+    store.close().await;
+}
+
+macro_rules! store_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fx = super::Fixture::sqlite();
+                    super::$name(&fx).await;
+                    fx.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(fx) = super::Fixture::postgres().await else { return };
+                    super::$name(&fx).await;
+                    fx.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(
+    add_and_get,
+    version_bump_and_rollback,
+    edges_and_callers,
+    stats_status_and_list,
+    outbox_replay,
+    transaction_rollback_leaves_nothing,
+    meta_and_reopen,
+    concurrent_writers_conflict_or_serialize,
+);
+
+#[tokio::test]
+async fn bad_urls_are_explained() {
+    for url in ["mysql://x", "sqlite://", "sqlite::memory:", "skills.db"] {
+        let err = Store::open(url).await.unwrap_err();
+        assert!(matches!(err, StoreError::Url { .. }), "{url}: {err}");
+        assert!(err.to_string().contains("sqlite://PATH"));
+    }
+}
+
+#[tokio::test]
+async fn unreachable_postgres_says_what_to_do() {
+    // Port 1 on loopback: nothing listens there.
+    let err = Store::open("postgres://u:secret@127.0.0.1:1/db")
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            StoreError::Database {
+                backend: Backend::Postgres,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(message.contains("127.0.0.1:1/db"), "{message}");
+    assert!(
+        message.contains("check that PostgreSQL is running"),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "credentials leak: {message}");
+}
+
+#[test]
+fn content_hash_ignores_key_order_but_not_content() {
+    let a = json!({"input": [1, 2], "expect": {"x": 1, "y": 2}});
+    let b: serde_json::Value =
+        serde_json::from_str(r#"{"expect": {"y": 2, "x": 1}, "input": [1, 2]}"#).unwrap();
+    assert_eq!(content_hash("code", &a), content_hash("code", &b));
+    assert_ne!(content_hash("code", &a), content_hash("code ", &a));
+    assert_ne!(content_hash("code", &a), content_hash("code", &json!([])));
+    // The code/tests boundary is unambiguous.
+    assert_ne!(
+        content_hash("a", &json!("b")),
+        content_hash("a\"", &json!(""))
+    );
+}
+
+#[test]
+fn statuses_round_trip() {
+    for status in SkillStatus::ALL {
+        assert_eq!(status.as_str().parse::<SkillStatus>().unwrap(), status);
+    }
+    assert!(matches!(
+        "gone".parse::<SkillStatus>(),
+        Err(StoreError::Invalid(_))
+    ));
+}

@@ -1,0 +1,333 @@
+//! Plain records read from and written to the store.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+
+/// Id of a skill (stable across its versions). Also the skill's point id in the vector index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SkillId(pub i64);
+
+/// Id of one stored version of a skill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VersionId(pub i64);
+
+impl fmt::Display for SkillId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "skill #{}", self.0)
+    }
+}
+
+impl fmt::Display for VersionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "version #{}", self.0)
+    }
+}
+
+/// Lifecycle state of a skill. Retrieval normally asks for `Active` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SkillStatus {
+    /// Retrievable and callable.
+    Active,
+    /// Kept for its dependents and history, no longer offered for new work.
+    Deprecated,
+    /// Failed verification or misbehaved; must not be run until fixed.
+    Quarantined,
+}
+
+impl SkillStatus {
+    /// Every status, in a stable order.
+    pub const ALL: [SkillStatus; 3] = [Self::Active, Self::Deprecated, Self::Quarantined];
+
+    /// The name stored in the database and in index payloads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deprecated => "deprecated",
+            Self::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl fmt::Display for SkillStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SkillStatus {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "unknown skill status {s:?}: expected active, deprecated or quarantined"
+                ))
+            })
+    }
+}
+
+/// Where a version came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The task the version was written for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// The episode that produced it (the agent's episode id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode: Option<String>,
+    /// The model that wrote it, or the importer (e.g. `voyager-import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// What [`NewVersion`] expects to find, so that concurrent writers cannot silently
+/// overwrite each other's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Create the skill if missing, otherwise add a version on top of whatever is current.
+    Any,
+    /// The skill must not exist yet (otherwise [`StoreError::Conflict`]).
+    New,
+    /// The skill must exist with this current version (otherwise [`StoreError::Conflict`]).
+    Current(i64),
+}
+
+/// A version to add: creates the skill (version 1) or bumps it (max + 1) and makes
+/// the new version current.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Namespace of the skill; created if missing.
+    pub namespace: String,
+    /// Name of the skill, unique within its namespace.
+    pub name: String,
+    /// What the skill does, in words (indexed).
+    pub description: String,
+    /// JSDoc signature (indexed).
+    pub signature: String,
+    /// JavaScript source.
+    pub code: String,
+    /// The skill's tests, as JSON (the store does not interpret them).
+    pub tests: serde_json::Value,
+    /// Host capabilities the skill may use.
+    pub capabilities: Vec<String>,
+    /// Id of the embedder used when this version was admitted, if any.
+    pub embedder_id: Option<String>,
+    /// Whether the code can run in this sandbox (imports from other runtimes cannot).
+    pub runnable: bool,
+    /// Where the version came from.
+    pub provenance: Provenance,
+    /// Versions this version calls, recorded as call-graph edges.
+    pub calls: Vec<VersionId>,
+    /// Optimistic concurrency check.
+    pub expect: Expect,
+}
+
+/// The skill row: identity, status, and which version is current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillRecord {
+    /// Skill id.
+    pub id: SkillId,
+    /// Namespace.
+    pub namespace: String,
+    /// Name, unique within the namespace.
+    pub name: String,
+    /// Lifecycle state.
+    pub status: SkillStatus,
+    /// Version number of the current version.
+    pub current_version: i64,
+    /// When the skill was created.
+    pub created_at: DateTime<Utc>,
+    /// When the skill row last changed (new version, status, rollback).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One stored version of a skill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// Version id.
+    pub id: VersionId,
+    /// The skill it belongs to.
+    pub skill_id: SkillId,
+    /// Version number, 1-based, consecutive per skill.
+    pub version: i64,
+    /// What the skill does.
+    pub description: String,
+    /// JSDoc signature.
+    pub signature: String,
+    /// JavaScript source.
+    pub code: String,
+    /// Tests, as stored.
+    pub tests: serde_json::Value,
+    /// Host capabilities the skill may use.
+    pub capabilities: Vec<String>,
+    /// Hex sha256 of code and tests, see [`content_hash`].
+    pub content_hash: String,
+    /// Embedder used when this version was admitted, if any.
+    pub embedder_id: Option<String>,
+    /// Whether the code can run in this sandbox.
+    pub runnable: bool,
+    /// Where the version came from.
+    pub provenance: Provenance,
+    /// When the version was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Usage statistics of a skill (all versions together).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillStats {
+    /// Recorded calls.
+    pub calls: i64,
+    /// Calls that succeeded.
+    pub successes: i64,
+    /// Calls that failed.
+    pub failures: i64,
+    /// Sum of call latencies, in milliseconds.
+    pub total_latency_ms: i64,
+    /// Last time the skill passed verification (tests / dependents re-test).
+    pub last_verified_at: Option<DateTime<Utc>>,
+    /// Last recorded call.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl SkillStats {
+    /// Fraction of calls that succeeded, `None` before the first call.
+    pub fn success_rate(&self) -> Option<f64> {
+        (self.calls > 0).then(|| self.successes as f64 / self.calls as f64)
+    }
+
+    /// Mean call latency, `None` before the first call.
+    pub fn mean_latency(&self) -> Option<Duration> {
+        (self.calls > 0)
+            .then(|| Duration::from_millis((self.total_latency_ms / self.calls).max(0) as u64))
+    }
+}
+
+/// A skill with its current version and stats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skill {
+    /// The skill row.
+    pub record: SkillRecord,
+    /// Its current version.
+    pub version: VersionRecord,
+    /// Its stats.
+    pub stats: SkillStats,
+}
+
+/// One end of a call-graph edge, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillRef {
+    /// Skill id.
+    pub skill_id: SkillId,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The version id on this end of the edge.
+    pub version_id: VersionId,
+    /// Its version number.
+    pub version: i64,
+}
+
+/// Which skills [`list`](super::Store::list) returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only these statuses (empty: any status).
+    pub statuses: Vec<SkillStatus>,
+}
+
+/// An index write still to be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxOp {
+    /// (Re)index the skill's current version.
+    Upsert,
+    /// Remove the skill from the index.
+    Delete,
+}
+
+impl OutboxOp {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upsert => "upsert",
+            Self::Delete => "delete",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "upsert" => Ok(Self::Upsert),
+            "delete" => Ok(Self::Delete),
+            _ => Err(StoreError::Invalid(format!("unknown outbox op {s:?}"))),
+        }
+    }
+}
+
+/// A row of the index outbox: apply it to the index, then [`ack`](super::Store::ack) it.
+/// Entries are returned in id order; applying them in that order is always correct.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Outbox row id.
+    pub id: i64,
+    /// The skill to reindex or remove.
+    pub skill_id: SkillId,
+    /// What to do.
+    pub op: OutboxOp,
+    /// When the entry was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A skill's current version, as needed to (re)build the index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentVersion {
+    /// The skill row.
+    pub skill: SkillRecord,
+    /// Its current version.
+    pub version: VersionRecord,
+}
+
+/// Hex sha256 of a skill's code and tests: equal hashes mean identical code and tests.
+///
+/// The tests are hashed in a canonical JSON form (object keys sorted at every level),
+/// so the same JSON always hashes the same whatever the key order it was built with.
+pub fn content_hash(code: &str, tests: &serde_json::Value) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update((code.len() as u64).to_le_bytes());
+    hasher.update(code.as_bytes());
+    hasher.update(canonical_json(tests).to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// `value` with the keys of every object sorted (serde_json may preserve insertion order).
+fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical_json(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical_json).collect()),
+        other => other.clone(),
+    }
+}
