@@ -5,6 +5,7 @@
 //! - [`skill`]: a skill file (JSDoc header with tests) and its static analysis.
 //! - [`compose`]: bundles a skill with the library skills it calls; the call graph.
 //! - [`validate`]: runs skills' tests in the sandbox, in parallel.
+//! - [`embed`]: sentence embeddings with ONNX Runtime (all-MiniLM-L6-v2), offline.
 //! - [`store`]: the SQL source of truth (SQLite or PostgreSQL), with an outbox for the index.
 //! - [`index`]: the derived vector index (qdrant-edge in process, or a Qdrant server).
 //! - [`llm`]: OpenAI-compatible chat completions, a scripted model, the local model server.
@@ -13,6 +14,7 @@
 
 pub mod bench;
 pub mod compose;
+pub mod embed;
 pub mod index;
 pub mod llm;
 pub mod sandbox;
