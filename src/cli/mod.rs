@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod bench;
+mod embed;
 mod exec;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,8 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Run the tests in skill files' JSDoc headers.
     Test(exec::TestArgs),
+    /// Print the embedding vectors of texts (all-MiniLM-L6-v2, 384 dimensions).
+    Embed(embed::EmbedArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Exec(args) => exec::exec(args),
         Command::Test(args) => exec::test(args),
+        Command::Embed(args) => embed::embed(args),
         Command::Bench(command) => bench::run(command),
     }
 }
