@@ -8,6 +8,7 @@
 //! - [`embed`]: sentence embeddings with ONNX Runtime (all-MiniLM-L6-v2), offline.
 //! - [`store`]: the SQL source of truth (SQLite or PostgreSQL), with an outbox for the index.
 //! - [`index`]: the derived vector index (qdrant-edge in process, or a Qdrant server).
+//! - [`library`]: the skill library API over store, index, embedder and sandbox.
 //! - [`llm`]: OpenAI-compatible chat completions, a scripted model, the local model server.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
@@ -16,6 +17,7 @@ pub mod bench;
 pub mod compose;
 pub mod embed;
 pub mod index;
+pub mod library;
 pub mod llm;
 pub mod sandbox;
 pub mod skill;

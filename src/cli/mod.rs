@@ -3,6 +3,7 @@
 mod bench;
 mod embed;
 mod exec;
+mod skills;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    data: skills::DataArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,6 +41,11 @@ enum Command {
     Test(exec::TestArgs),
     /// Print the embedding vectors of texts (all-MiniLM-L6-v2, 384 dimensions).
     Embed(embed::EmbedArgs),
+    /// Manage the skill library: add, list, show, search, deprecate, export, import.
+    #[command(subcommand)]
+    Skills(skills::SkillsCommand),
+    /// Rebuild the vector index from the SQL store (re-embedding every skill).
+    Reindex(skills::ReindexArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -53,9 +61,10 @@ pub struct LibraryArgs {
 
 /// Sets up logging to stderr.
 pub fn init_tracing(verbose: u8) {
+    // qdrant-edge warns about process-wide flags that only its own server initialises.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,qdrant_edge=error",
+        1 => "info,qdrant_edge=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -72,6 +81,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exec(args) => exec::exec(args),
         Command::Test(args) => exec::test(args),
         Command::Embed(args) => embed::embed(args),
+        Command::Skills(command) => skills::run(&cli.data, command),
+        Command::Reindex(args) => skills::reindex(&cli.data, args),
         Command::Bench(command) => bench::run(command),
     }
 }

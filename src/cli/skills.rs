@@ -1,0 +1,483 @@
+//! `skillforge skills ...` and `skillforge reindex`: the library from the command line.
+
+use super::{EXIT_OK, exit_skill_failure};
+use anyhow::Context;
+use serde_json::{Value, json};
+use skillforge::embed::OnnxEmbedder;
+use skillforge::index::SearchFilter;
+use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError, SkillSummary};
+use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+use skillforge::skill;
+use skillforge::store::{ListFilter, SkillStatus};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Where the library lives; shared by every command that opens it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Directory of the library (SQLite file and vector index).
+    #[arg(long, global = true, env = "SKILLFORGE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// SQL store URL instead of the SQLite file (e.g. postgres://user:pw@host/db).
+    #[arg(
+        long,
+        global = true,
+        env = "SKILLFORGE_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Qdrant server (gRPC, e.g. http://localhost:6334) instead of the in-process index.
+    #[arg(long, global = true, env = "QDRANT_URL", value_name = "URL")]
+    pub qdrant_url: Option<String>,
+}
+
+impl DataArgs {
+    /// The library configuration these options describe.
+    pub fn config(&self) -> LibraryConfig {
+        let mut config = LibraryConfig::new(
+            self.data_dir
+                .clone()
+                .unwrap_or_else(LibraryConfig::default_data_dir),
+        );
+        config.database_url = self.database_url.clone();
+        config.qdrant_url = self.qdrant_url.clone();
+        config.qdrant_api_key = std::env::var("QDRANT_API_KEY").ok();
+        config
+    }
+
+    /// Opens the library with the default embedder and a sandbox without host functions.
+    pub async fn open(&self) -> anyhow::Result<Library> {
+        let config = self.config();
+        let spinner = spinner(format!(
+            "opening the library in {}",
+            config.data_dir.display()
+        ));
+        let embedder = tokio::task::spawn_blocking(OnnxEmbedder::from_env)
+            .await?
+            .context("loading the embedding model")?;
+        let sandbox = Sandbox::new(SandboxConfig::default(), HostFunctions::empty())
+            .context("starting the sandbox")?;
+        let library = Library::open(&config, Arc::new(embedder), Arc::new(sandbox))
+            .await
+            .with_context(|| format!("opening the library in {}", config.data_dir.display()))?;
+        spinner.finish_and_clear();
+        Ok(library)
+    }
+}
+
+/// A spinner on stderr (hidden when stderr is not a terminal).
+pub fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner().with_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// `skillforge skills ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SkillsCommand {
+    /// Validate a skill file (its tests, and those of the skills that call it) and add it as
+    /// a new skill or a new version.
+    Add {
+        /// The skill file.
+        file: PathBuf,
+        /// Namespace (default: the file's @namespace, else `default`).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the skills.
+    List {
+        /// Only this namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Only this status (active, deprecated, quarantined; repeatable).
+        #[arg(long)]
+        status: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a skill (NAME or NAMESPACE/NAME): its code, stats, and call-graph neighbours.
+    Show {
+        /// The skill.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the library (hybrid dense + BM25 retrieval).
+    Search {
+        /// What the skill should do.
+        query: String,
+        /// How many results.
+        #[arg(short, long, default_value_t = 5)]
+        k: usize,
+        /// Only this namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Include deprecated and quarantined skills.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a skill deprecated (kept for its callers, not offered by searches).
+    Deprecate {
+        /// The skill.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every skill to DIR/NAMESPACE/NAME.js.
+    Export {
+        /// Target directory.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import skill files (DIR/*.js and DIR/NAMESPACE/*.js), or a Voyager skills.json.
+    Import {
+        /// A directory or file of skills; with --voyager, a Voyager skills.json.
+        path: PathBuf,
+        /// The file is a Voyager skills.json ({name: {code, description}}).
+        #[arg(long)]
+        voyager: bool,
+        /// Namespace for a Voyager import (default: voyager-<folder name>).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `skillforge reindex`.
+#[derive(Debug, clap::Args)]
+pub struct ReindexArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Runs a `skills` subcommand.
+pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let library = data.open().await?;
+        let code = dispatch(&library, command).await;
+        library.store().close().await;
+        code
+    })
+}
+
+/// Runs `reindex`.
+pub fn reindex(data: &DataArgs, args: ReindexArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let library = data.open().await?;
+        let spinner = spinner("re-embedding and indexing every skill".into());
+        let count = library.reindex().await.context("rebuilding the index")?;
+        spinner.finish_and_clear();
+        let embedder = library.embedder().id().to_string();
+        if args.json {
+            println!("{}", json!({"skills": count, "embedder": embedder}));
+        } else {
+            println!("indexed {count} skills with {embedder}");
+        }
+        library.store().close().await;
+        Ok(EXIT_OK)
+    })
+}
+
+async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        SkillsCommand::Add {
+            file,
+            namespace,
+            json,
+        } => add(library, file, namespace, json).await,
+        SkillsCommand::List {
+            namespace,
+            status,
+            json,
+        } => {
+            let statuses = status
+                .iter()
+                .map(|s| s.parse::<SkillStatus>())
+                .collect::<Result<_, _>>()?;
+            let skills = library
+                .list(&ListFilter {
+                    namespace,
+                    statuses,
+                })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&skills)?);
+            } else {
+                print_list(&skills);
+            }
+            Ok(EXIT_OK)
+        }
+        SkillsCommand::Show { name, json } => {
+            let detail = library.get(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&detail)?);
+            } else {
+                let s = &detail.skill;
+                println!(
+                    "{}/{} v{} [{}]{}",
+                    s.record.namespace,
+                    s.record.name,
+                    s.version.version,
+                    s.record.status,
+                    if s.version.runnable {
+                        ""
+                    } else {
+                        " (not runnable here)"
+                    }
+                );
+                println!("signature: {}", s.version.signature);
+                println!("description: {}", s.version.description);
+                let names = |refs: &[skillforge::store::SkillRef]| {
+                    refs.iter().map(|r| r.name.clone()).collect::<Vec<_>>()
+                };
+                println!("calls: {}", names(&detail.calls).join(", "));
+                println!("called by: {}", names(&detail.called_by).join(", "));
+                println!(
+                    "stats: {} calls, {} ok, {} failed, last verified {}",
+                    s.stats.calls,
+                    s.stats.successes,
+                    s.stats.failures,
+                    s.stats
+                        .last_verified_at
+                        .map_or("never".into(), |t| t.to_rfc3339())
+                );
+                println!("\n{}", s.version.code.trim_end());
+            }
+            Ok(EXIT_OK)
+        }
+        SkillsCommand::Search {
+            query,
+            k,
+            namespace,
+            all,
+            json,
+        } => {
+            let filter = SearchFilter {
+                namespace,
+                statuses: if all {
+                    Vec::new()
+                } else {
+                    vec![SkillStatus::Active]
+                },
+            };
+            let hits = library.search(&query, k, filter).await?;
+            if json {
+                let rows: Vec<Value> = hits
+                    .iter()
+                    .map(|h| {
+                        json!({"score": h.score, "namespace": h.skill.record.namespace,
+                           "name": h.skill.record.name, "status": h.skill.record.status,
+                           "signature": h.skill.version.signature,
+                           "description": h.skill.version.description})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for h in &hits {
+                    println!(
+                        "{:.4}  {}/{}  {}",
+                        h.score,
+                        h.skill.record.namespace,
+                        h.skill.record.name,
+                        h.skill.version.signature
+                    );
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        SkillsCommand::Deprecate { name, json } => {
+            let record = library.deprecate(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&record)?);
+            } else {
+                println!(
+                    "{}/{} is now {}",
+                    record.namespace, record.name, record.status
+                );
+            }
+            Ok(EXIT_OK)
+        }
+        SkillsCommand::Export { dir, json } => {
+            let count = library.export(&dir).await?;
+            if json {
+                println!("{}", json!({"exported": count, "dir": dir}));
+            } else {
+                println!("exported {count} skills to {}", dir.display());
+            }
+            Ok(EXIT_OK)
+        }
+        SkillsCommand::Import {
+            path,
+            voyager,
+            namespace,
+            json,
+        } => {
+            let spinner = spinner(format!("importing {}", path.display()));
+            let (printed, failed) = if voyager {
+                let report = library.import_voyager(&path, namespace.as_deref()).await?;
+                spinner.finish_and_clear();
+                if !json {
+                    println!(
+                        "{}: {} skills, {} added, {} unchanged, {} failed; {} call another skill of the library ({} calls)",
+                        report.namespace,
+                        report.skills,
+                        report.import.added.len(),
+                        report.import.unchanged.len(),
+                        report.import.failed.len(),
+                        report.calling_other_skills,
+                        report.edges
+                    );
+                }
+                (serde_json::to_value(&report)?, report.import.failed)
+            } else {
+                anyhow::ensure!(
+                    namespace.is_none(),
+                    "--namespace applies to --voyager imports; skill files use DIR/NAMESPACE/ or @namespace"
+                );
+                let report = library.import_dir(&path).await?;
+                spinner.finish_and_clear();
+                if !json {
+                    println!(
+                        "{} added, {} unchanged, {} failed",
+                        report.added.len(),
+                        report.unchanged.len(),
+                        report.failed.len()
+                    );
+                }
+                (serde_json::to_value(&report)?, report.failed)
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&printed)?);
+            } else {
+                for (name, problem) in &failed {
+                    eprintln!("FAILED {name}: {problem}");
+                }
+            }
+            Ok(if failed.is_empty() {
+                EXIT_OK
+            } else {
+                exit_skill_failure()
+            })
+        }
+    }
+}
+
+async fn add(
+    library: &Library,
+    file: PathBuf,
+    namespace: Option<String>,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let source = skill::read_skill_file(&file)?;
+    let name = source.name.clone();
+    let options = AddOptions {
+        namespace,
+        ..AddOptions::default()
+    };
+    match library.add(source, options).await {
+        Ok(added) => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"ok": true, "namespace": added.skill.namespace, "skill": added.skill.name,
+                       "version": added.version.version, "changed": added.changed,
+                       "calls": added.calls, "dependents_retested": added.dependents_retested,
+                       "tests": added.report.tests})
+                );
+            } else if added.changed {
+                println!(
+                    "added {}/{} v{} ({} tests passed{})",
+                    added.skill.namespace,
+                    added.skill.name,
+                    added.version.version,
+                    added.report.passed(),
+                    if added.dependents_retested.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; re-tested {}", added.dependents_retested.join(", "))
+                    }
+                );
+            } else {
+                println!(
+                    "{}/{} v{} is already this code; nothing changed",
+                    added.skill.namespace, added.skill.name, added.version.version
+                );
+            }
+            Ok(EXIT_OK)
+        }
+        Err(e) => match rejection_kind(&e) {
+            Some(kind) => {
+                if as_json {
+                    let mut error = json!({"kind": kind, "message": e.to_string()});
+                    if let LibraryError::TestsFailed { report, .. }
+                    | LibraryError::DependentRegression { report, .. } = &e
+                    {
+                        error["report"] = serde_json::to_value(report)?;
+                    }
+                    println!("{}", json!({"ok": false, "skill": name, "error": error}));
+                } else {
+                    eprintln!("rejected: {e}");
+                }
+                Ok(exit_skill_failure())
+            }
+            None => Err(e).with_context(|| format!("adding {}", file.display())),
+        },
+    }
+}
+
+/// The kind of a rejection of the skill itself (exit code 1); other errors are failures of
+/// skillforge or its input (exit code 2).
+fn rejection_kind(e: &LibraryError) -> Option<&'static str> {
+    Some(match e {
+        LibraryError::TestsFailed { .. } => "tests_failed",
+        LibraryError::DependentRegression { .. } => "dependent_regression",
+        LibraryError::NoTests(_) => "no_tests",
+        LibraryError::Duplicate { .. } => "duplicate",
+        LibraryError::NotRunnable { .. } => "not_runnable",
+        LibraryError::Quarantined { .. } => "quarantined_dependency",
+        LibraryError::Compose { .. } | LibraryError::Skill { .. } => "invalid_skill",
+        _ => return None,
+    })
+}
+
+fn print_list(skills: &[SkillSummary]) {
+    for s in skills {
+        let rate = s
+            .stats
+            .success_rate()
+            .map_or("-".into(), |r| format!("{:.0}%", r * 100.0));
+        println!(
+            "{}/{:<28} v{:<3} {:<11} {:>5} calls {:>5}  {}",
+            s.record.namespace,
+            s.record.name,
+            s.record.current_version,
+            s.record.status.as_str(),
+            s.stats.calls,
+            rate,
+            s.signature
+        );
+    }
+    println!("{} skills", skills.len());
+}

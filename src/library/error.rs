@@ -1,0 +1,135 @@
+//! Errors of the library layer.
+
+use crate::compose::ComposeError;
+use crate::embed::EmbedError;
+use crate::index::IndexError;
+use crate::sandbox::SandboxError;
+use crate::skill::{SkillError, SkillFileError};
+use crate::store::StoreError;
+use crate::validate::TestReport;
+
+/// Why a library operation failed. Rejections of a skill (tests, duplicates, regressions of
+/// its dependents) are separate variants so that callers can feed them back to whoever wrote
+/// the skill.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    /// The SQL store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The vector index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The embedder failed.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// The sandbox could not run the tests.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A skill file could not be read.
+    #[error(transparent)]
+    File(#[from] SkillFileError),
+    /// A stored or submitted skill's source is invalid.
+    #[error("skill '{name}': {source}")]
+    Skill {
+        /// The skill.
+        name: String,
+        /// What is wrong with it.
+        source: SkillError,
+    },
+    /// The skill and the library skills it calls cannot be bundled.
+    #[error("skill '{name}': {source}")]
+    Compose {
+        /// The skill.
+        name: String,
+        /// Why bundling failed.
+        source: ComposeError,
+    },
+    /// No skill of this name.
+    #[error("no skill '{0}' in the library (see `skillforge skills list`)")]
+    NotFound(String),
+    /// The skill carries no tests, so it cannot be validated.
+    #[error(
+        "skill '{0}' has no tests: add `@example CALL => EXPECTED` or `@test NAME: CODE` lines to its JSDoc"
+    )]
+    NoTests(String),
+    /// Some of the skill's own tests failed.
+    #[error("skill '{name}' failed {} of {} tests: {}", .report.failed(), .report.tests.len(), failures(.report))]
+    TestsFailed {
+        /// The skill.
+        name: String,
+        /// What every test did.
+        report: Box<TestReport>,
+    },
+    /// Updating the skill would break a skill that calls it.
+    #[error("updating '{name}' breaks '{dependent}', which calls it: {}", failures(.report))]
+    DependentRegression {
+        /// The skill being updated.
+        name: String,
+        /// The caller whose tests fail with the update.
+        dependent: String,
+        /// The caller's test report against the update.
+        report: Box<TestReport>,
+    },
+    /// Another skill already has exactly this code and these tests.
+    #[error("skill '{name}' is an exact duplicate of '{existing}' (same code and tests)")]
+    Duplicate {
+        /// The skill submitted.
+        name: String,
+        /// The skill already in the library.
+        existing: String,
+    },
+    /// The skill needs an environment other than `code`, so the sandbox cannot validate it.
+    #[error(
+        "skill '{name}' needs the '{environment}' environment and cannot be validated here; \
+         import it with `skillforge skills import` (it is stored as not runnable)"
+    )]
+    NotRunnable {
+        /// The skill.
+        name: String,
+        /// The environment it declares.
+        environment: String,
+    },
+    /// The skill calls a library skill that is quarantined.
+    #[error("skill '{name}' calls '{dependency}', which is quarantined; fix or replace it first")]
+    Quarantined {
+        /// The skill.
+        name: String,
+        /// The quarantined skill it calls.
+        dependency: String,
+    },
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A Voyager `skills.json` is malformed.
+    #[error(
+        "{path}: not a Voyager skills.json ({message}); expected {{\"name\": {{\"code\": ..., \"description\": ...}}}}"
+    )]
+    Voyager {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// `name (kind: message)` of each failing test, comma-separated.
+fn failures(report: &TestReport) -> String {
+    report
+        .tests
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| match &t.failure {
+            Some(f) => format!("{} ({f})", t.name),
+            None => t.name.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Result of library operations.
+pub type Result<T, E = LibraryError> = std::result::Result<T, E>;

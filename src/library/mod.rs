@@ -1,0 +1,625 @@
+//! The skill library: the one API over the SQL store, the vector index, the embedder and the
+//! sandbox.
+//!
+//! - **Adding** a skill validates it first: its source parses, it bundles with the library
+//!   skills it calls (resolved by name in its namespace), its tests pass in the sandbox, and,
+//!   when it replaces a version, the tests of every skill that calls it (transitively) still pass
+//!   against the new version. Only then is the version written, with its call-graph edges and an
+//!   outbox entry, in one transaction.
+//! - **The index follows the store**: after each commit the outbox is applied to the index and
+//!   acknowledged ([`Library::sync_index`]). Whatever a crash left pending is applied when the
+//!   library is opened; an index built for another embedder is rebuilt from SQL
+//!   ([`Library::reindex`]) instead of failing on dimensions.
+//! - **Retrieval** is the index's hybrid search (dense views + BM25, fused), resolved back to
+//!   the SQL rows.
+//!
+//! The library knows nothing of agents: the agent calls [`Library::prepare`] and
+//! [`Library::write`] to admit a skill inside its own transaction (with its journal).
+
+mod error;
+mod import;
+mod resolve;
+mod sync;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::compose::Bundle;
+use crate::embed::Embedder;
+use crate::index::{
+    EdgeIndex, IndexError, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery, VectorIndex,
+};
+use crate::sandbox::{Limits, Sandbox};
+use crate::skill::SkillSource;
+use crate::store::{
+    Expect, ListFilter, NewVersion, Provenance, Skill, SkillRecord, SkillRef, SkillStats,
+    SkillStatus, Store, StoreError, Tx, VersionRecord, content_hash,
+};
+use crate::validate::{self, Job, TestReport};
+
+pub use error::{LibraryError, Result};
+pub use import::{ImportReport, ImportedSkill, VoyagerReport, starter_skills};
+
+/// The namespace of skills that declare none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Environment variable naming the data directory.
+pub const ENV_DATA_DIR: &str = "SKILLFORGE_DATA_DIR";
+
+/// Where a library lives and how it validates.
+#[derive(Debug, Clone)]
+pub struct LibraryConfig {
+    /// Directory holding the SQLite file and the in-process index.
+    pub data_dir: PathBuf,
+    /// SQL store URL; `None` is `sqlite://<data_dir>/skillforge.db`.
+    pub database_url: Option<String>,
+    /// Qdrant server (gRPC URL); `None` keeps the index in process under `<data_dir>/index`.
+    pub qdrant_url: Option<String>,
+    /// API key of the Qdrant server.
+    pub qdrant_api_key: Option<String>,
+    /// Qdrant collection name.
+    pub qdrant_collection: String,
+    /// Limits of each test call.
+    pub limits: Limits,
+    /// Load the starter library (`skills/` of the repository, embedded in the binary) into a
+    /// library that has never been loaded.
+    pub load_starter: bool,
+}
+
+impl LibraryConfig {
+    /// A library in `data_dir` with the defaults: SQLite, in-process index, default limits,
+    /// starter library loaded.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url: None,
+            qdrant_url: None,
+            qdrant_api_key: None,
+            qdrant_collection: "skillforge".into(),
+            limits: Limits::default(),
+            load_starter: true,
+        }
+    }
+
+    /// `$SKILLFORGE_DATA_DIR`, else `$XDG_DATA_HOME/skillforge`, else
+    /// `~/.local/share/skillforge`, else `./skillforge-data`.
+    pub fn default_data_dir() -> PathBuf {
+        let env = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(dir) = env(ENV_DATA_DIR) {
+            return dir.into();
+        }
+        if let Some(dir) = env("XDG_DATA_HOME") {
+            return Path::new(&dir).join("skillforge");
+        }
+        match env("HOME") {
+            Some(home) => Path::new(&home).join(".local/share/skillforge"),
+            None => PathBuf::from("skillforge-data"),
+        }
+    }
+
+    fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("skillforge.db").display())
+        })
+    }
+}
+
+/// A skill with what it calls and what calls it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillDetail {
+    /// The skill row, its current version and stats.
+    #[serde(flatten)]
+    pub skill: Skill,
+    /// Skills the current version calls.
+    pub calls: Vec<SkillRef>,
+    /// Skills whose current version calls this one.
+    pub called_by: Vec<SkillRef>,
+}
+
+/// A line of a listing: the skill and what its current version says of itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillSummary {
+    /// The skill row.
+    #[serde(flatten)]
+    pub record: SkillRecord,
+    /// Description of the current version.
+    pub description: String,
+    /// Signature of the current version.
+    pub signature: String,
+    /// Whether it runs in this sandbox.
+    pub runnable: bool,
+    /// Usage stats.
+    pub stats: SkillStats,
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    /// Fused rank score (higher is better).
+    pub score: f32,
+    /// The skill.
+    pub skill: Skill,
+}
+
+/// How a skill is added.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// Namespace; `None` takes the skill's `@namespace`, else [`DEFAULT_NAMESPACE`].
+    pub namespace: Option<String>,
+    /// Where the version comes from.
+    pub provenance: Provenance,
+}
+
+/// A validated skill, ready to be written: the result of [`Library::prepare`].
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The skill.
+    pub source: SkillSource,
+    /// Its namespace.
+    pub namespace: String,
+    /// The program its tests ran against.
+    pub bundle: Bundle,
+    /// Its test report (every test passed).
+    pub report: TestReport,
+    /// The library versions it calls directly, by name.
+    pub calls: Vec<SkillRef>,
+    /// Dependents re-tested against it (every test passed).
+    pub dependents: Vec<TestReport>,
+    /// The current version it replaces, or `None` for a new skill.
+    pub replaces: Option<i64>,
+    /// Provenance to record.
+    pub provenance: Provenance,
+    /// Set when the library already holds exactly this code and these tests as the skill's
+    /// current version: writing it again would change nothing.
+    pub unchanged: Option<VersionRecord>,
+}
+
+/// What [`Library::add`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Added {
+    /// The skill row after the write.
+    pub skill: SkillRecord,
+    /// The version now current.
+    pub version: VersionRecord,
+    /// False when the same code and tests were already current (nothing was written).
+    pub changed: bool,
+    /// The skill's test report.
+    pub report: TestReport,
+    /// The names of the skills it calls.
+    pub calls: Vec<String>,
+    /// Dependents re-tested against the new version.
+    pub dependents_retested: Vec<String>,
+}
+
+/// The library: store, index, embedder and sandbox together.
+pub struct Library {
+    store: Store,
+    index: Arc<dyn VectorIndex>,
+    embedder: Arc<dyn Embedder>,
+    sandbox: Arc<Sandbox>,
+    limits: Limits,
+}
+
+impl Library {
+    /// Opens (creating if needed) the library described by `config`. Replays index writes a
+    /// crash left pending, rebuilds the index if it is new or was built for another embedder,
+    /// and loads the starter library into a library that has never been loaded.
+    pub async fn open(
+        config: &LibraryConfig,
+        embedder: Arc<dyn Embedder>,
+        sandbox: Arc<Sandbox>,
+    ) -> Result<Library> {
+        config
+            .limits
+            .validate()
+            .map_err(crate::sandbox::SandboxError::Limits)?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| LibraryError::Io {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let store = Store::open(&config.database_url()).await?;
+        let spec = IndexSpec {
+            embedder_id: embedder.id().to_string(),
+            dimension: embedder.dimension(),
+        };
+        let (index, rebuild) = open_index(config, spec).await?;
+        let library = Library {
+            store,
+            index,
+            embedder,
+            sandbox,
+            limits: config.limits.clone(),
+        };
+        if rebuild {
+            library.reindex().await?;
+        } else {
+            library.sync_index().await?;
+        }
+        if config.load_starter && library.store.get_meta(STARTER_LOADED).await?.is_none() {
+            let report = library.import_sources(starter_skills()?).await?;
+            if let Some((name, problem)) = report.failed.first() {
+                tracing::warn!("starter skill {name} was not loaded: {problem}");
+            }
+            library.store.set_meta(STARTER_LOADED, "1").await?;
+        }
+        Ok(library)
+    }
+
+    /// The SQL store (for callers that combine library writes with their own in one [`Tx`]).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The sandbox skills are validated in.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    /// The embedder of the index.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// The limits of each test call.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Validates `source` and writes it as a new skill or a new version of the skill of the
+    /// same name, then updates the index. Adding exactly the current code and tests again is
+    /// a no-op (`changed: false`).
+    pub async fn add(&self, source: SkillSource, options: AddOptions) -> Result<Added> {
+        let prepared = self.prepare(source, options).await?;
+        let mut tx = self.store.begin().await?;
+        let added = self.write(&mut tx, &prepared).await?;
+        tx.commit().await?;
+        self.sync_index().await?;
+        Ok(added)
+    }
+
+    /// Validates `source` without writing anything: parse, bundle, own tests, and the tests of
+    /// every skill that calls it (when it replaces a version). See [`Library::write`].
+    pub async fn prepare(&self, source: SkillSource, options: AddOptions) -> Result<Prepared> {
+        let namespace = options
+            .namespace
+            .or_else(|| source.namespace.clone())
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        if !source.is_runnable_here() {
+            return Err(LibraryError::NotRunnable {
+                name: source.name.clone(),
+                environment: source.environment.clone(),
+            });
+        }
+        if source.tests.is_empty() {
+            return Err(LibraryError::NoTests(source.name.clone()));
+        }
+        let existing = match self.store.get(&namespace, &source.name).await {
+            Ok(skill) => Some(skill),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let hash = content_hash(&source.code, &tests_json(&source));
+        let mut unchanged = None;
+        for twin in self.store.find_by_content_hash(&hash).await? {
+            match &existing {
+                Some(skill) if skill.record.id == twin.skill_id => {
+                    if skill.version.id == twin.id {
+                        unchanged = Some(twin);
+                    }
+                }
+                _ => {
+                    let other = self.store.skill_record(twin.skill_id).await?;
+                    return Err(LibraryError::Duplicate {
+                        name: source.name.clone(),
+                        existing: format!("{}/{}", other.namespace, other.name),
+                    });
+                }
+            }
+        }
+
+        let resolved = self.resolve(&source, &namespace, &HashMap::new()).await?;
+        let bundle = resolved.bundle(&source, self.limits.composition_depth)?;
+        let mut reports = self
+            .run_tests(vec![(bundle.clone(), source.clone())])
+            .await?;
+        let report = reports.remove(0);
+        if !report.all_passed() {
+            return Err(LibraryError::TestsFailed {
+                name: source.name.clone(),
+                report: Box::new(report),
+            });
+        }
+        let calls = resolved.direct_calls(&bundle);
+        let dependents = match (&existing, &unchanged) {
+            (Some(skill), None) => self.retest_dependents(skill, &source, &namespace).await?,
+            _ => Vec::new(),
+        };
+        Ok(Prepared {
+            replaces: existing.map(|s| s.record.current_version),
+            source,
+            namespace,
+            bundle,
+            report,
+            calls,
+            dependents,
+            provenance: options.provenance,
+            unchanged,
+        })
+    }
+
+    /// Writes a [`Prepared`] skill inside `tx`: the version (refused with a conflict if the
+    /// skill changed since it was prepared), its call-graph edges, its verification time and
+    /// the outbox entry. Call [`Library::sync_index`] after the commit.
+    pub async fn write(&self, tx: &mut Tx, prepared: &Prepared) -> Result<Added> {
+        let source = &prepared.source;
+        let version = match &prepared.unchanged {
+            Some(version) => version.clone(),
+            None => {
+                tx.add_version(&NewVersion {
+                    namespace: prepared.namespace.clone(),
+                    name: source.name.clone(),
+                    description: source.description.clone(),
+                    signature: source.signature.clone(),
+                    code: source.code.clone(),
+                    tests: tests_json(source),
+                    capabilities: source.capabilities.iter().map(str::to_string).collect(),
+                    embedder_id: Some(self.embedder.id().to_string()),
+                    runnable: true,
+                    provenance: prepared.provenance.clone(),
+                    calls: prepared.calls.iter().map(|c| c.version_id).collect(),
+                    expect: match prepared.replaces {
+                        Some(current) => Expect::Current(current),
+                        None => Expect::New,
+                    },
+                })
+                .await?
+            }
+        };
+        tx.mark_verified(version.skill_id).await?;
+        for dependent in &prepared.dependents {
+            let skill = tx.get(&prepared.namespace, &dependent.skill).await?;
+            tx.mark_verified(skill.record.id).await?;
+        }
+        let skill = tx.skill_record(version.skill_id).await?;
+        Ok(Added {
+            skill,
+            version,
+            changed: prepared.unchanged.is_none(),
+            report: prepared.report.clone(),
+            calls: prepared.calls.iter().map(|c| c.name.clone()).collect(),
+            dependents_retested: prepared
+                .dependents
+                .iter()
+                .map(|r| r.skill.clone())
+                .collect(),
+        })
+    }
+
+    /// The skill `name` (or `namespace/name`), with its call-graph neighbours.
+    pub async fn get(&self, name: &str) -> Result<SkillDetail> {
+        let (namespace, name) = split_name(name);
+        let skill = match self.store.get(namespace, name).await {
+            Ok(skill) => skill,
+            Err(StoreError::NotFound(_)) => {
+                return Err(LibraryError::NotFound(format!("{namespace}/{name}")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let calls = self.store.callees(skill.record.id).await?;
+        let called_by = self.store.callers(skill.record.id).await?;
+        Ok(SkillDetail {
+            skill,
+            calls,
+            called_by,
+        })
+    }
+
+    /// Skills matching `filter`, by namespace and name.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<SkillSummary>> {
+        let mut out = Vec::new();
+        for record in self.store.list(filter).await? {
+            let skill = self.store.get_by_id(record.id).await?;
+            out.push(SkillSummary {
+                description: skill.version.description,
+                signature: skill.version.signature,
+                runnable: skill.version.runnable,
+                stats: skill.stats,
+                record: skill.record,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The `limit` skills that best match `query` (hybrid dense + BM25 search), best first.
+    pub async fn search(
+        &self,
+        query: &str,
+        limit: usize,
+        filter: SearchFilter,
+    ) -> Result<Vec<SearchResult>> {
+        let vector = self.embed(vec![query.to_string()]).await?.remove(0);
+        let hits = self
+            .index
+            .search(&SearchQuery {
+                vector,
+                text: query.to_string(),
+                limit,
+                filter,
+            })
+            .await?;
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            match self.store.get_by_id(hit.skill_id).await {
+                Ok(skill) => out.push(SearchResult {
+                    score: hit.score,
+                    skill,
+                }),
+                // The index lags the store only until the next sync; skip what is gone.
+                Err(StoreError::NotFound(_)) => {
+                    tracing::debug!("index hit {} is no longer in the store", hit.skill_id)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks a skill deprecated: kept for the skills that call it, no longer offered by
+    /// default searches.
+    pub async fn deprecate(&self, name: &str) -> Result<SkillRecord> {
+        self.set_status(name, SkillStatus::Deprecated).await
+    }
+
+    /// Sets a skill's status (active, deprecated or quarantined).
+    pub async fn set_status(&self, name: &str, status: SkillStatus) -> Result<SkillRecord> {
+        let detail = self.get(name).await?;
+        self.store
+            .set_status(detail.skill.record.id, status)
+            .await?;
+        self.sync_index().await?;
+        Ok(self.store.skill_record(detail.skill.record.id).await?)
+    }
+
+    /// Embeds texts on a blocking thread.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        let embedder = Arc::clone(&self.embedder);
+        let vectors = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embedder.embed(&refs)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        Ok(vectors)
+    }
+
+    /// Runs the tests of each (bundle, skill) pair on the sandbox's workers.
+    pub async fn run_tests(&self, jobs: Vec<(Bundle, SkillSource)>) -> Result<Vec<TestReport>> {
+        let sandbox = Arc::clone(&self.sandbox);
+        let limits = self.limits.clone();
+        let reports = tokio::task::spawn_blocking(move || {
+            let jobs: Vec<Job<'_>> = jobs
+                .iter()
+                .map(|(bundle, source)| Job {
+                    bundle,
+                    tests: &source.tests,
+                    capabilities: &source.capabilities,
+                    limits: &limits,
+                })
+                .collect();
+            validate::run_many(&sandbox, &jobs)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        Ok(reports)
+    }
+
+    /// Bundles `source` with the library skills it calls in `namespace`.
+    pub async fn bundle(&self, source: &SkillSource, namespace: &str) -> Result<Bundle> {
+        self.resolve(source, namespace, &HashMap::new())
+            .await?
+            .bundle(source, self.limits.composition_depth)
+    }
+
+    /// Re-runs the tests of every skill that calls `skill` (transitively) with `update` in
+    /// its place; the first regression is an error.
+    async fn retest_dependents(
+        &self,
+        skill: &Skill,
+        update: &SkillSource,
+        namespace: &str,
+    ) -> Result<Vec<TestReport>> {
+        let overrides = HashMap::from([(update.name.clone(), update.clone())]);
+        let mut seen = BTreeSet::from([skill.record.id]);
+        let mut queue = vec![skill.record.id];
+        let mut jobs = Vec::new();
+        while let Some(id) = queue.pop() {
+            for caller in self.store.callers(id).await? {
+                if !seen.insert(caller.skill_id) {
+                    continue;
+                }
+                queue.push(caller.skill_id);
+                let stored = self.store.get_by_id(caller.skill_id).await?;
+                if !stored.version.runnable {
+                    continue;
+                }
+                let source = parse_stored(&stored)?;
+                let resolved = self.resolve(&source, namespace, &overrides).await?;
+                jobs.push((
+                    resolved.bundle(&source, self.limits.composition_depth)?,
+                    source,
+                ));
+            }
+        }
+        let reports = self.run_tests(jobs).await?;
+        if let Some(broken) = reports
+            .iter()
+            .find(|r| !r.all_passed() && !r.tests.is_empty())
+        {
+            return Err(LibraryError::DependentRegression {
+                name: update.name.clone(),
+                dependent: broken.skill.clone(),
+                report: Box::new(broken.clone()),
+            });
+        }
+        Ok(reports)
+    }
+}
+
+const STARTER_LOADED: &str = "starter_library_loaded";
+
+/// `namespace/name` or `name` (in the default namespace).
+pub fn split_name(name: &str) -> (&str, &str) {
+    name.split_once('/').unwrap_or((DEFAULT_NAMESPACE, name))
+}
+
+/// The stored form of a skill's tests.
+fn tests_json(source: &SkillSource) -> serde_json::Value {
+    serde_json::to_value(&source.tests).expect("test cases serialize")
+}
+
+/// Re-parses a stored skill's source.
+fn parse_stored(skill: &Skill) -> Result<SkillSource> {
+    SkillSource::parse(&skill.version.code, Some(&skill.record.name)).map_err(|source| {
+        LibraryError::Skill {
+            name: skill.record.name.clone(),
+            source,
+        }
+    })
+}
+
+/// Opens the configured index; the flag says it must be (re)built from the store.
+async fn open_index(
+    config: &LibraryConfig,
+    spec: IndexSpec,
+) -> Result<(Arc<dyn VectorIndex>, bool)> {
+    match &config.qdrant_url {
+        None => {
+            let dir = config.data_dir.join("index");
+            let index = match EdgeIndex::open(&dir, spec.clone()) {
+                Err(IndexError::EmbedderMismatch { stored, .. }) => {
+                    tracing::warn!("index built for {stored}, re-embedding for {spec}");
+                    EdgeIndex::recreate(&dir, spec)?
+                }
+                other => other?,
+            };
+            let rebuild = index.was_created();
+            Ok((Arc::new(index), rebuild))
+        }
+        Some(url) => {
+            let key = config.qdrant_api_key.clone();
+            let name = &config.qdrant_collection;
+            let index = match QdrantServerIndex::open(url, key.clone(), name, spec.clone()).await {
+                Err(IndexError::EmbedderMismatch { stored, .. }) => {
+                    tracing::warn!("collection built for {stored}, re-embedding for {spec}");
+                    QdrantServerIndex::recreate(url, key, name, spec).await?
+                }
+                other => other?,
+            };
+            let rebuild = index.was_created();
+            Ok((Arc::new(index), rebuild))
+        }
+    }
+}

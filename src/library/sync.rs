@@ -1,0 +1,113 @@
+//! Keeping the vector index in step with the SQL store.
+
+use std::collections::BTreeMap;
+
+use super::{Library, Result};
+use crate::index::IndexPoint;
+use crate::store::{CurrentVersion, OutboxOp, SkillId, StoreError};
+
+/// Points embedded and written per batch when rebuilding.
+const REINDEX_BATCH: usize = 64;
+
+impl Library {
+    /// Applies the index writes the store has queued (after a commit, or left by a crash) and
+    /// acknowledges them. Returns how many entries were applied.
+    ///
+    /// Only the last entry per skill matters, and it is applied from the skill's current SQL
+    /// row, so replaying an entry twice is harmless.
+    pub async fn sync_index(&self) -> Result<usize> {
+        let pending = self.store.pending().await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut last: BTreeMap<SkillId, OutboxOp> = BTreeMap::new();
+        for entry in &pending {
+            last.insert(entry.skill_id, entry.op);
+        }
+        let mut deletes = Vec::new();
+        let mut current = Vec::new();
+        for (id, op) in last {
+            let found = match op {
+                OutboxOp::Delete => None,
+                OutboxOp::Upsert => match self.store.get_by_id(id).await {
+                    Ok(skill) => Some(skill),
+                    Err(StoreError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            match found {
+                Some(skill) => current.push(CurrentVersion {
+                    skill: skill.record,
+                    version: skill.version,
+                }),
+                None => deletes.push(id),
+            }
+        }
+        if !deletes.is_empty() {
+            self.index.delete(&deletes).await?;
+        }
+        self.upsert_points(current).await?;
+        for entry in &pending {
+            self.store.ack(entry.id).await?;
+        }
+        Ok(pending.len())
+    }
+
+    /// Rebuilds the whole index from the store with the current embedder: every skill's
+    /// current version is re-embedded. Returns the number of skills indexed.
+    pub async fn reindex(&self) -> Result<usize> {
+        // Entries queued before the rebuild read the store are covered by it; later ones
+        // stay pending for the next sync.
+        let pending = self.store.pending().await?;
+        self.index.clear().await?;
+        let all = self.store.all_current_versions().await?;
+        let count = all.len();
+        let mut rest = all;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(REINDEX_BATCH));
+            self.upsert_points(std::mem::replace(&mut rest, tail))
+                .await?;
+        }
+        self.index.optimize().await?;
+        for entry in &pending {
+            self.store.ack(entry.id).await?;
+        }
+        tracing::info!("reindexed {count} skills");
+        Ok(count)
+    }
+
+    /// Embeds and writes the points of these versions.
+    async fn upsert_points(&self, versions: Vec<CurrentVersion>) -> Result<()> {
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let mut texts = Vec::with_capacity(versions.len() * 2);
+        for v in &versions {
+            let description = if v.version.description.is_empty() {
+                v.skill.name.clone()
+            } else {
+                v.version.description.clone()
+            };
+            texts.push(description);
+            texts.push(format!("{} {}", v.skill.name, v.version.signature));
+        }
+        let mut vectors = self.embed(texts).await?.into_iter();
+        let points = versions
+            .into_iter()
+            .map(|v| IndexPoint {
+                skill_id: v.skill.id,
+                version_id: v.version.id,
+                status: v.skill.status,
+                description_vector: vectors.next().expect("two vectors per skill"),
+                signature_vector: vectors.next().expect("two vectors per skill"),
+                text: format!(
+                    "{} {} {}",
+                    v.skill.name, v.version.description, v.version.signature
+                ),
+                namespace: v.skill.namespace,
+            })
+            .collect();
+        self.index.upsert(points).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,495 @@
+//! The library end to end on the real parts: ONNX embeddings, the wasmtime sandbox,
+//! qdrant-edge in process and SQLite (and PostgreSQL when `SKILLFORGE_TEST_POSTGRES_URL` is
+//! set). Needs `scripts/setup embed`.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use skillforge::embed::{Embedder, OnnxEmbedder, OnnxEmbedderConfig};
+use skillforge::index::SearchFilter;
+use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError};
+use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+use skillforge::skill::SkillSource;
+use skillforge::store::{
+    Expect, ListFilter, NewVersion, Provenance, SkillStatus, Store, content_hash,
+};
+
+fn embedder() -> Arc<dyn Embedder> {
+    static EMBEDDER: OnceLock<Arc<OnnxEmbedder>> = OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| Arc::new(OnnxEmbedder::from_env().unwrap_or_else(|e| panic!("{e}"))))
+        .clone()
+}
+
+fn sandbox() -> Arc<Sandbox> {
+    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
+    SANDBOX
+        .get_or_init(|| {
+            Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap())
+        })
+        .clone()
+}
+
+fn config(dir: &Path) -> LibraryConfig {
+    let mut config = LibraryConfig::new(dir);
+    config.load_starter = false;
+    config
+}
+
+async fn open(dir: &Path) -> Library {
+    Library::open(&config(dir), embedder(), sandbox())
+        .await
+        .unwrap()
+}
+
+fn skill(code: &str) -> SkillSource {
+    SkillSource::parse(code, None).unwrap()
+}
+
+const DOUBLE: &str = r#"
+/**
+ * Doubles a number.
+ * @param {number} x the number
+ * @returns {number}
+ * @example double(2) => 4
+ * @example double(-1.5) => -3
+ */
+function double(x) { return x * 2; }
+"#;
+
+const QUADRUPLE: &str = r#"
+/**
+ * Multiplies a number by four, by doubling it twice.
+ * @param {number} x the number
+ * @returns {number}
+ * @example quadruple(3) => 12
+ */
+function quadruple(x) { return double(double(x)); }
+"#;
+
+const OCTUPLE: &str = r#"
+/**
+ * Multiplies a number by eight.
+ * @example octuple(1) => 8
+ */
+function octuple(x) { return double(quadruple(x)); }
+"#;
+
+const CELSIUS: &str = r#"
+/**
+ * Converts a temperature from degrees Fahrenheit to degrees Celsius.
+ * @example fahrenheitToCelsius(212) => 100
+ * @example fahrenheitToCelsius(32) => 0
+ */
+function fahrenheitToCelsius(f) { return (f - 32) * 5 / 9; }
+"#;
+
+#[tokio::test]
+async fn a_new_library_loads_the_starter_skills_and_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = Library::open(&LibraryConfig::new(dir.path()), embedder(), sandbox())
+        .await
+        .unwrap();
+    let all = library.list(&ListFilter::default()).await.unwrap();
+    let starter = skillforge::library::starter_skills().unwrap();
+    assert_eq!(all.len(), starter.len());
+    assert!(all.iter().all(|s| s.stats.last_verified_at.is_some()));
+
+    let hits = library
+        .search(
+            "split a sentence into its words",
+            3,
+            SearchFilter::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].skill.record.name, "words", "{hits:#?}");
+
+    // slugify calls removeDiacritics: the edge is recorded both ways.
+    let slugify = library.get("slugify").await.unwrap();
+    assert!(slugify.calls.iter().any(|c| c.name == "removeDiacritics"));
+    let remove = library.get("default/removeDiacritics").await.unwrap();
+    assert!(remove.called_by.iter().any(|c| c.name == "slugify"));
+
+    // Opening again does not load the starter library twice.
+    drop(library);
+    let again = Library::open(&LibraryConfig::new(dir.path()), embedder(), sandbox())
+        .await
+        .unwrap();
+    let versions: Vec<i64> = again
+        .list(&ListFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.record.current_version)
+        .collect();
+    assert!(versions.iter().all(|&v| v == 1));
+}
+
+#[tokio::test]
+async fn composed_skills_record_their_call_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    let added = library
+        .add(skill(QUADRUPLE), AddOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(added.calls, vec!["double"]);
+    library
+        .add(skill(OCTUPLE), AddOptions::default())
+        .await
+        .unwrap();
+
+    let octuple = library.get("octuple").await.unwrap();
+    let mut calls: Vec<_> = octuple.calls.iter().map(|c| c.name.as_str()).collect();
+    calls.sort();
+    assert_eq!(calls, ["double", "quadruple"]);
+    let double = library.get("double").await.unwrap();
+    let mut callers: Vec<_> = double.called_by.iter().map(|c| c.name.as_str()).collect();
+    callers.sort();
+    assert_eq!(callers, ["octuple", "quadruple"]);
+}
+
+#[tokio::test]
+async fn failing_tests_duplicates_and_missing_tests_are_refused_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    let wrong = DOUBLE.replace("x * 2", "x + 2");
+    let err = library
+        .add(skill(&wrong), AddOptions::default())
+        .await
+        .unwrap_err();
+    let LibraryError::TestsFailed { report, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(report.failed(), 1, "double(2) = 4 passes by accident");
+    assert!(err.to_string().contains("double(-1.5)"), "{err}");
+
+    let untested = skill("/** Nothing to check. */\nfunction nothing() { return 1; }");
+    assert!(matches!(
+        library.add(untested, AddOptions::default()).await,
+        Err(LibraryError::NoTests(_))
+    ));
+    assert!(
+        library
+            .list(&ListFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let first = library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    assert!(first.changed);
+    let again = library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.version.id, first.version.id);
+
+    // The same code and tests under another namespace is an exact duplicate.
+    let elsewhere = AddOptions {
+        namespace: Some("other".into()),
+        ..AddOptions::default()
+    };
+    assert!(matches!(
+        library.add(skill(DOUBLE), elsewhere).await,
+        Err(LibraryError::Duplicate { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_update_that_breaks_a_caller_is_refused_and_a_compatible_one_retests_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    for code in [DOUBLE, QUADRUPLE, OCTUPLE] {
+        library
+            .add(skill(code), AddOptions::default())
+            .await
+            .unwrap();
+    }
+    // A new double whose own (new) tests pass but which breaks quadruple and octuple.
+    let breaking = r#"
+/**
+ * Doubles a number, then adds one.
+ * @example double(2) => 5
+ */
+function double(x) { return x * 2 + 1; }
+"#;
+    let err = library
+        .add(skill(breaking), AddOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LibraryError::DependentRegression { dependent, .. } if dependent == "quadruple" || dependent == "octuple"),
+        "{err}"
+    );
+    assert_eq!(
+        library.get("double").await.unwrap().skill.version.version,
+        1
+    );
+
+    let compatible = r#"
+/**
+ * Doubles a number (by addition).
+ * @example double(2) => 4
+ * @example double(0) => 0
+ */
+function double(x) { return x + x; }
+"#;
+    let added = library
+        .add(skill(compatible), AddOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(added.version.version, 2);
+    let mut retested = added.dependents_retested.clone();
+    retested.sort();
+    assert_eq!(retested, ["octuple", "quadruple"]);
+}
+
+#[tokio::test]
+async fn deprecated_skills_leave_default_searches() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    library
+        .add(skill(CELSIUS), AddOptions::default())
+        .await
+        .unwrap();
+    library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    let active = SearchFilter {
+        namespace: None,
+        statuses: vec![SkillStatus::Active],
+    };
+    let query = "convert fahrenheit temperature to celsius";
+    let hits = library.search(query, 1, active.clone()).await.unwrap();
+    assert_eq!(hits[0].skill.record.name, "fahrenheitToCelsius");
+
+    let record = library.deprecate("fahrenheitToCelsius").await.unwrap();
+    assert_eq!(record.status, SkillStatus::Deprecated);
+    let hits = library.search(query, 5, active).await.unwrap();
+    assert!(
+        hits.iter()
+            .all(|h| h.skill.record.name != "fahrenheitToCelsius")
+    );
+    let hits = library
+        .search(query, 1, SearchFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hits[0].skill.record.name, "fahrenheitToCelsius");
+}
+
+#[tokio::test]
+async fn index_writes_left_pending_by_a_crash_are_replayed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    drop(library);
+
+    // A writer that committed to SQL and died before touching the index.
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("skillforge.db").display()
+    ))
+    .await
+    .unwrap();
+    let source = skill(CELSIUS);
+    let tests = serde_json::to_value(&source.tests).unwrap();
+    store
+        .add_version(&NewVersion {
+            namespace: "default".into(),
+            name: source.name.clone(),
+            description: source.description.clone(),
+            signature: source.signature.clone(),
+            code: source.code.clone(),
+            tests,
+            capabilities: Vec::new(),
+            embedder_id: None,
+            runnable: true,
+            provenance: Provenance::default(),
+            calls: Vec::new(),
+            expect: Expect::New,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.pending().await.unwrap().len(), 1);
+    store.close().await;
+
+    let library = open(dir.path()).await;
+    assert!(library.store().pending().await.unwrap().is_empty());
+    let hits = library
+        .search("fahrenheit to celsius", 1, SearchFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hits[0].skill.record.name, "fahrenheitToCelsius");
+}
+
+#[tokio::test]
+async fn a_new_embedder_rebuilds_the_index_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    library
+        .add(skill(CELSIUS), AddOptions::default())
+        .await
+        .unwrap();
+    library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    drop(library);
+
+    // The same model under another name is, for the index, another vector space.
+    let mut renamed = OnnxEmbedderConfig::from_env().unwrap();
+    renamed.model_name = "renamed-minilm".into();
+    let other: Arc<dyn Embedder> = Arc::new(OnnxEmbedder::load(renamed).unwrap());
+    assert_ne!(other.id(), embedder().id());
+    let library = Library::open(&config(dir.path()), other.clone(), sandbox())
+        .await
+        .unwrap();
+    let meta = std::fs::read_to_string(dir.path().join("index/index.json")).unwrap();
+    assert!(meta.contains(other.id()), "{meta}");
+    let hits = library
+        .search("double a number", 1, SearchFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hits[0].skill.record.name, "double");
+    assert_eq!(library.reindex().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn export_then_import_reproduces_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    for code in [DOUBLE, QUADRUPLE, CELSIUS] {
+        library
+            .add(skill(code), AddOptions::default())
+            .await
+            .unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(library.export(out.path()).await.unwrap(), 3);
+    assert!(out.path().join("default/quadruple.js").is_file());
+
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = open(copy_dir.path()).await;
+    let report = copy.import_dir(out.path()).await.unwrap();
+    assert_eq!(report.added.len(), 3, "{report:?}");
+    assert!(report.failed.is_empty());
+    for name in ["double", "quadruple", "fahrenheitToCelsius"] {
+        let original = library.get(name).await.unwrap().skill.version;
+        let copied = copy.get(name).await.unwrap().skill.version;
+        assert_eq!(
+            content_hash(&original.code, &original.tests),
+            copied.content_hash
+        );
+    }
+    let quadruple = copy.get("quadruple").await.unwrap();
+    assert_eq!(quadruple.calls[0].name, "double");
+    let again = copy.import_dir(out.path()).await.unwrap();
+    assert_eq!(again.unchanged.len(), 3);
+}
+
+#[tokio::test]
+async fn voyager_libraries_import_as_not_runnable_with_their_call_graph() {
+    let shared = std::env::var_os("SKILLFORGE_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    let report = library
+        .import_voyager(&shared.join("voyager/trial2/skills.json"), None)
+        .await
+        .unwrap();
+    assert_eq!(report.namespace, "voyager-trial2");
+    assert_eq!(report.skills, 52);
+    assert_eq!(report.import.added.len(), 52, "{:?}", report.import.failed);
+    assert_eq!(report.calling_other_skills, 8);
+
+    let rod = library.get("voyager-trial2/craftFishingRod").await.unwrap();
+    assert!(!rod.skill.version.runnable);
+    assert!(rod.called_by.len() >= 3, "{:?}", rod.called_by);
+
+    let hits = library
+        .search(
+            "catch fish with a fishing rod",
+            3,
+            SearchFilter {
+                namespace: Some("voyager-trial2".into()),
+                statuses: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        hits.iter()
+            .any(|h| h.skill.record.name.to_lowercase().contains("fish")),
+        "{hits:?}"
+    );
+
+    // Minecraft code cannot be validated here: adding it the validated way says so.
+    let code = rod.skill.version.code.clone();
+    let err = library
+        .add(
+            SkillSource::parse(&code, Some("craftFishingRod")).unwrap(),
+            AddOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LibraryError::NotRunnable { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn the_library_runs_on_postgres_too() {
+    let Ok(base) = std::env::var("SKILLFORGE_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED: SKILLFORGE_TEST_POSTGRES_URL not set; run `export SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres)`"
+        );
+        return;
+    };
+    // A private schema keeps this test's rows apart from other runs.
+    let schema = format!("lib_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options[search_path]={schema}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.database_url = Some(url);
+    let library = Library::open(&config, embedder(), sandbox()).await.unwrap();
+    library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    library
+        .add(skill(QUADRUPLE), AddOptions::default())
+        .await
+        .unwrap();
+    let double = library.get("double").await.unwrap();
+    assert_eq!(double.called_by[0].name, "quadruple");
+    let hits = library
+        .search("multiply by four", 1, SearchFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hits[0].skill.record.name, "quadruple");
+    library.store().close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
