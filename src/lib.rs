@@ -9,9 +9,12 @@
 //! - [`store`]: the SQL source of truth (SQLite or PostgreSQL), with an outbox for the index.
 //! - [`index`]: the derived vector index (qdrant-edge in process, or a Qdrant server).
 //! - [`llm`]: OpenAI-compatible chat completions, a scripted model, the local model server.
+//! - [`agent`]: the learning agent's parts: tasks, environments, prompts, curriculum, coder,
+//!   critic, and extraction of skills from model replies.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
+pub mod agent;
 pub mod bench;
 pub mod compose;
 pub mod embed;

@@ -667,7 +667,7 @@ async fn episode_journal(fx: &Fixture) {
     );
     assert_eq!(
         ids(store.list_episodes(1).await.unwrap()),
-        [second.id.clone()]
+        std::slice::from_ref(&second.id)
     );
     assert!(store.list_episodes(0).await.unwrap().is_empty());
     assert!(matches!(
@@ -704,7 +704,7 @@ async fn episode_journal(fx: &Fixture) {
     assert_eq!(store.episode_events(&first.id).await.unwrap().len(), 3);
     assert_eq!(
         ids(store.unfinished_episodes().await.unwrap()),
-        [second.id.clone()]
+        std::slice::from_ref(&second.id)
     );
 
     // Unknown episodes and empty kinds.
@@ -734,7 +734,7 @@ async fn episode_journal(fx: &Fixture) {
     store.close().await;
     let store = fx.open().await;
     let unfinished = store.unfinished_episodes().await.unwrap();
-    assert_eq!(unfinished, [second.clone()]);
+    assert_eq!(unfinished, std::slice::from_ref(&second));
     assert_eq!(store.episode_events(&second.id).await.unwrap(), [other]);
     store
         .finish_episode(
