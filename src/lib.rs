@@ -10,9 +10,12 @@
 //! - [`index`]: the derived vector index (qdrant-edge in process, or a Qdrant server).
 //! - [`library`]: the skill library API over store, index, embedder and sandbox.
 //! - [`llm`]: OpenAI-compatible chat completions, a scripted model, the local model server.
+//! - [`agent`]: the learning agent's parts: tasks, environments, prompts, curriculum, coder,
+//!   critic, and extraction of skills from model replies.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
+pub mod agent;
 pub mod bench;
 pub mod compose;
 pub mod embed;

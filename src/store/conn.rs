@@ -11,9 +11,9 @@ use sqlx::{ColumnIndex, Decode, PgConnection, Row, SqliteConnection, Type};
 
 use super::error::DbInfo;
 use super::types::{
-    CurrentVersion, Expect, ListFilter, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill,
-    SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord,
-    content_hash,
+    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, Expect, ListFilter, NewEpisode,
+    NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId, SkillRecord, SkillRef,
+    SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
 };
 use super::{Result, StoreError};
 
@@ -47,6 +47,8 @@ const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version
      v.runnable, v.provenance, v.created_at AS v_created_at";
 const STATS_COLUMNS: &str =
     "calls, successes, failures, total_latency_ms, last_verified_at, last_used_at";
+const EPISODE_COLUMNS: &str = "id, task, source, status, started_at, finished_at, outcome";
+const EVENT_COLUMNS: &str = "id, episode_id, seq, kind, payload, created_at";
 const REF_COLUMNS: &str = "s.id AS skill_id, s.namespace, s.name, v.id AS version_id, v.version";
 
 /// Current time at the precision both backends store (microseconds; we keep millis).
@@ -164,6 +166,35 @@ fn outbox_from_row(db: &DbInfo, row: &impl RowExt) -> Result<OutboxEntry> {
         id: row.int("id").map_err(e)?,
         skill_id: SkillId(row.int("skill_id").map_err(e)?),
         op: OutboxOp::parse(&row.text("op").map_err(e)?)?,
+        created_at: row.time("created_at").map_err(e)?,
+    })
+}
+
+fn episode_from_row(db: &DbInfo, row: &impl RowExt) -> Result<EpisodeRecord> {
+    let e = |e: sqlx::Error| db.err(e);
+    Ok(EpisodeRecord {
+        id: row.text("id").map_err(e)?,
+        task: json("episodes.task", &row.text("task").map_err(e)?)?,
+        source: row.text("source").map_err(e)?.parse()?,
+        status: row.text("status").map_err(e)?.parse()?,
+        started_at: row.time("started_at").map_err(e)?,
+        finished_at: row.opt_time("finished_at").map_err(e)?,
+        outcome: row
+            .opt_text("outcome")
+            .map_err(e)?
+            .map(|text| json("episodes.outcome", &text))
+            .transpose()?,
+    })
+}
+
+fn event_from_row(db: &DbInfo, row: &impl RowExt) -> Result<EpisodeEvent> {
+    let e = |e: sqlx::Error| db.err(e);
+    Ok(EpisodeEvent {
+        id: row.int("id").map_err(e)?,
+        episode_id: row.text("episode_id").map_err(e)?,
+        seq: row.int("seq").map_err(e)?,
+        kind: row.text("kind").map_err(e)?,
+        payload: json("episode_events.payload", &row.text("payload").map_err(e)?)?,
         created_at: row.time("created_at").map_err(e)?,
     })
 }
@@ -789,4 +820,189 @@ enum Touch<'a> {
     TextTime(&'a str, DateTime<Utc>),
     IntTime(i64, DateTime<Utc>),
     Call(bool, i64, DateTime<Utc>),
+}
+
+/// The episode journal.
+impl Conn<'_> {
+    pub(crate) async fn create_episode(
+        &mut self,
+        db: &DbInfo,
+        new: &NewEpisode,
+    ) -> Result<EpisodeRecord> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let sql = "INSERT INTO episodes (id, task, source, status, started_at) \
+                   VALUES ($1, $2, $3, $4, $5)";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(&id)
+            .bind(new.task.to_string())
+            .bind(new.source.as_str())
+            .bind(EpisodeStatus::Running.as_str())
+            .bind(now())
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))?;
+        self.episode(db, &id).await
+    }
+
+    async fn find_episode(&mut self, db: &DbInfo, id: &str) -> Result<Option<EpisodeRecord>> {
+        let sql = format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE id = $1");
+        on_conn!(self, |c| {
+            let row = sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            row.map(|r| episode_from_row(db, &r)).transpose()
+        })
+    }
+
+    pub(crate) async fn episode(&mut self, db: &DbInfo, id: &str) -> Result<EpisodeRecord> {
+        self.find_episode(db, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("episode {id}")))
+    }
+
+    /// The episode, which must still be running (`Conflict` otherwise).
+    async fn running_episode(&mut self, db: &DbInfo, id: &str) -> Result<EpisodeRecord> {
+        let episode = self.episode(db, id).await?;
+        if episode.status != EpisodeStatus::Running {
+            return Err(StoreError::Conflict(format!(
+                "episode {id} is already finished ({}); its journal is closed",
+                episode.status
+            )));
+        }
+        Ok(episode)
+    }
+
+    pub(crate) async fn append_event(
+        &mut self,
+        db: &DbInfo,
+        episode: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<EpisodeEvent> {
+        if kind.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "an event needs a non-empty kind".into(),
+            ));
+        }
+        self.running_episode(db, episode).await?;
+        // One statement computes the next seq; a concurrent append to the same episode
+        // hits UNIQUE (episode_id, seq) and is reported as a conflict.
+        let sql = format!(
+            "INSERT INTO episode_events (episode_id, seq, kind, payload, created_at) \
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM episode_events \
+             WHERE episode_id = $1 RETURNING {EVENT_COLUMNS}"
+        );
+        on_conn!(self, |c| {
+            let row = sqlx::query(&sql)
+                .bind(episode)
+                .bind(kind)
+                .bind(payload.to_string())
+                .bind(now())
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| match db.err(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!(
+                        "another event was appended to episode {episode} concurrently"
+                    )),
+                    other => other,
+                })?;
+            event_from_row(db, &row)
+        })
+    }
+
+    pub(crate) async fn finish_episode(
+        &mut self,
+        db: &DbInfo,
+        episode: &str,
+        status: EpisodeStatus,
+        outcome: &serde_json::Value,
+    ) -> Result<()> {
+        if status == EpisodeStatus::Running {
+            return Err(StoreError::Invalid(format!(
+                "episode {episode} cannot finish as running: use a final status"
+            )));
+        }
+        self.running_episode(db, episode).await?;
+        // The status guard makes a concurrent finish lose instead of overwrite.
+        let sql = "UPDATE episodes SET status = $2, finished_at = $3, outcome = $4 \
+                   WHERE id = $1 AND status = $5";
+        let affected = on_conn!(self, |c| sqlx::query(sql)
+            .bind(episode)
+            .bind(status.as_str())
+            .bind(now())
+            .bind(outcome.to_string())
+            .bind(EpisodeStatus::Running.as_str())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| db.err(e))?;
+        if affected == 0 {
+            return Err(StoreError::Conflict(format!(
+                "episode {episode} was finished concurrently"
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn episode_events(
+        &mut self,
+        db: &DbInfo,
+        id: &str,
+    ) -> Result<Vec<EpisodeEvent>> {
+        self.episode(db, id).await?;
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM episode_events WHERE episode_id = $1 ORDER BY seq"
+        );
+        on_conn!(self, |c| {
+            let rows = sqlx::query(&sql)
+                .bind(id)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter().map(|r| event_from_row(db, r)).collect()
+        })
+    }
+
+    pub(crate) async fn list_episodes(
+        &mut self,
+        db: &DbInfo,
+        limit: i64,
+    ) -> Result<Vec<EpisodeRecord>> {
+        if limit < 0 {
+            return Err(StoreError::Invalid(format!(
+                "cannot list {limit} episodes: the limit must be zero or more"
+            )));
+        }
+        let sql = format!(
+            "SELECT {EPISODE_COLUMNS} FROM episodes ORDER BY started_at DESC, id DESC LIMIT $1"
+        );
+        self.episodes(db, &sql, Some(limit)).await
+    }
+
+    pub(crate) async fn unfinished_episodes(&mut self, db: &DbInfo) -> Result<Vec<EpisodeRecord>> {
+        let sql = format!(
+            "SELECT {EPISODE_COLUMNS} FROM episodes WHERE status = 'running' \
+             ORDER BY started_at, id"
+        );
+        self.episodes(db, &sql, None).await
+    }
+
+    async fn episodes(
+        &mut self,
+        db: &DbInfo,
+        sql: &str,
+        limit: Option<i64>,
+    ) -> Result<Vec<EpisodeRecord>> {
+        on_conn!(self, |c| {
+            let mut query = sqlx::query(sql);
+            if let Some(limit) = limit {
+                query = query.bind(limit);
+            }
+            let rows = query.fetch_all(&mut *c).await.map_err(|e| db.err(e))?;
+            rows.iter().map(|r| episode_from_row(db, r)).collect()
+        })
+    }
 }

@@ -13,17 +13,31 @@ use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Mig
 /// (version, description, SQL) of one migration.
 type Embedded = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: &[Embedded] = &[(
-    1,
-    "skills",
-    include_str!("../../migrations/sqlite/0001_skills.sql"),
-)];
+pub(crate) const SQLITE: &[Embedded] = &[
+    (
+        1,
+        "skills",
+        include_str!("../../migrations/sqlite/0001_skills.sql"),
+    ),
+    (
+        2,
+        "episodes",
+        include_str!("../../migrations/sqlite/0002_episodes.sql"),
+    ),
+];
 
-pub(crate) const POSTGRES: &[Embedded] = &[(
-    1,
-    "skills",
-    include_str!("../../migrations/postgres/0001_skills.sql"),
-)];
+pub(crate) const POSTGRES: &[Embedded] = &[
+    (
+        1,
+        "skills",
+        include_str!("../../migrations/postgres/0001_skills.sql"),
+    ),
+    (
+        2,
+        "episodes",
+        include_str!("../../migrations/postgres/0002_episodes.sql"),
+    ),
+];
 
 /// A [`MigrationSource`] over embedded SQL.
 #[derive(Debug)]

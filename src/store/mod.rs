@@ -7,7 +7,12 @@
 //! transaction; the caller applies pending entries to the index after the commit and
 //! acks them, and replays whatever is still pending after a crash.
 //!
-//! The store knows nothing of agents, models or the sandbox: it stores plain records.
+//! The agent's episode journal lives here too: an [`EpisodeRecord`] per attempt at a task
+//! and its [`EpisodeEvent`]s, append-only and numbered 1, 2, ... per episode, so that an
+//! admission can write its `admission` event in the transaction that admits the skill.
+//!
+//! The store knows nothing of agents, models or the sandbox: it stores plain records
+//! (event kinds and payloads are the caller's strings and JSON).
 //! Several operations can share one transaction through [`Tx`] (admission writes a
 //! version, its edges, stats of reused skills and the outbox entry atomically).
 
@@ -30,9 +35,9 @@ use conn::Conn;
 use error::DbInfo;
 pub use error::{Backend, StoreError};
 pub use types::{
-    CurrentVersion, Expect, ListFilter, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill,
-    SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord,
-    content_hash,
+    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeSource, EpisodeStatus, Expect, ListFilter,
+    NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId, SkillRecord,
+    SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
 };
 
 /// Result of store operations.
@@ -269,6 +274,15 @@ operations! {
         fn all_current_versions() -> Vec<CurrentVersion>;
         /// A value of the key/value `meta` table.
         fn get_meta(key: &str) -> Option<String>;
+        /// One episode by id.
+        fn episode(id: &str) -> EpisodeRecord;
+        /// An episode's events in order (`seq` 1, 2, ...).
+        fn episode_events(id: &str) -> Vec<EpisodeEvent>;
+        /// The `limit` most recently started episodes, newest first.
+        fn list_episodes(limit: i64) -> Vec<EpisodeRecord>;
+        /// Episodes still `running`, oldest first: after a restart, the ones a crash cut
+        /// short, to resume or mark interrupted.
+        fn unfinished_episodes() -> Vec<EpisodeRecord>;
     }
     writes {
         /// Add a version: creates the skill at version 1 (and its namespace and stats)
@@ -290,6 +304,15 @@ operations! {
         fn ack(id: i64) -> ();
         /// Set a value of the key/value `meta` table.
         fn set_meta(key: &str, value: &str) -> ();
+        /// Start an episode (status `running`) with a fresh UUID.
+        fn create_episode(new: &NewEpisode) -> EpisodeRecord;
+        /// Append an event to a running episode, numbered one past its last event.
+        /// [`StoreError::Conflict`] once the episode is finished (the journal is closed).
+        fn append_event(episode: &str, kind: &str, payload: &serde_json::Value) -> EpisodeEvent;
+        /// Finish a running episode with a final status and its outcome.
+        /// [`StoreError::Conflict`] when it is already finished, [`StoreError::Invalid`]
+        /// for the status `running`.
+        fn finish_episode(episode: &str, status: EpisodeStatus, outcome: &serde_json::Value) -> ();
     }
 }
 

@@ -600,6 +600,235 @@ async fn concurrent_writers_conflict_or_serialize(fx: &Fixture) {
     store.close().await;
 }
 
+async fn episode_journal(fx: &Fixture) {
+    let store = fx.open().await;
+    let task = json!({"description": "reverse a string", "name": "reverse", "tests": []});
+    let first = store
+        .create_episode(&NewEpisode {
+            task: task.clone(),
+            source: EpisodeSource::User,
+        })
+        .await
+        .unwrap();
+    assert!(uuid::Uuid::parse_str(&first.id).is_ok(), "{}", first.id);
+    assert_eq!(first.task, task);
+    assert_eq!(first.source, EpisodeSource::User);
+    assert_eq!(first.status, EpisodeStatus::Running);
+    assert_eq!((first.finished_at, first.outcome.clone()), (None, None));
+    assert_eq!(store.episode(&first.id).await.unwrap(), first);
+    assert!(store.episode_events(&first.id).await.unwrap().is_empty());
+
+    // Events are numbered 1, 2, ... per episode and come back in order.
+    let call = json!({"messages": [{"role": "user", "content": "hi"}], "reply": "x",
+                      "prompt_tokens": 12, "completion_tokens": 3});
+    let e1 = store
+        .append_event(&first.id, "retrieval", &json!({"skills": ["words"]}))
+        .await
+        .unwrap();
+    let e2 = store
+        .append_event(&first.id, "llm_call", &call)
+        .await
+        .unwrap();
+    assert_eq!((e1.seq, e2.seq), (1, 2));
+    assert!(e2.id > e1.id);
+    assert_eq!(e2.episode_id, first.id);
+    assert_eq!(e2.payload, call);
+    std::thread::sleep(Duration::from_millis(5));
+    let second = store
+        .create_episode(&NewEpisode {
+            task: json!({"description": "sum a list"}),
+            source: EpisodeSource::Curriculum,
+        })
+        .await
+        .unwrap();
+    // Another episode's numbering is its own.
+    let other = store
+        .append_event(&second.id, "attempt", &json!({"round": 1}))
+        .await
+        .unwrap();
+    assert_eq!(other.seq, 1);
+    let e3 = store
+        .append_event(&first.id, "verdict", &json!({"passed": true}))
+        .await
+        .unwrap();
+    assert_eq!(e3.seq, 3);
+    let events = store.episode_events(&first.id).await.unwrap();
+    assert_eq!(events, [e1, e2, e3.clone()]);
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["retrieval", "llm_call", "verdict"]);
+
+    assert_eq!(
+        ids(store.unfinished_episodes().await.unwrap()),
+        [first.id.clone(), second.id.clone()]
+    );
+    assert_eq!(
+        ids(store.list_episodes(10).await.unwrap()),
+        [second.id.clone(), first.id.clone()]
+    );
+    assert_eq!(
+        ids(store.list_episodes(1).await.unwrap()),
+        std::slice::from_ref(&second.id)
+    );
+    assert!(store.list_episodes(0).await.unwrap().is_empty());
+    assert!(matches!(
+        store.list_episodes(-1).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // Finishing closes the journal.
+    let outcome = json!({"skill": "reverse", "version": 1});
+    store
+        .finish_episode(&first.id, EpisodeStatus::Admitted, &outcome)
+        .await
+        .unwrap();
+    let done = store.episode(&first.id).await.unwrap();
+    assert_eq!(done.status, EpisodeStatus::Admitted);
+    assert_eq!(done.outcome, Some(outcome));
+    assert!(done.finished_at.unwrap() >= done.started_at);
+    assert!(matches!(
+        store.append_event(&first.id, "attempt", &json!({})).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .finish_episode(&first.id, EpisodeStatus::Failed, &json!(null))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .finish_episode(&second.id, EpisodeStatus::Running, &json!(null))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.episode_events(&first.id).await.unwrap().len(), 3);
+    assert_eq!(
+        ids(store.unfinished_episodes().await.unwrap()),
+        std::slice::from_ref(&second.id)
+    );
+
+    // Unknown episodes and empty kinds.
+    for missing in [
+        store.episode("nope").await.err(),
+        store.episode_events("nope").await.err(),
+        store
+            .append_event("nope", "attempt", &json!({}))
+            .await
+            .err(),
+        store
+            .finish_episode("nope", EpisodeStatus::Failed, &json!({}))
+            .await
+            .err(),
+    ] {
+        assert!(
+            matches!(missing, Some(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+    }
+    assert!(matches!(
+        store.append_event(&second.id, " ", &json!({})).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // A restart finds the unfinished episode and its events as they were.
+    store.close().await;
+    let store = fx.open().await;
+    let unfinished = store.unfinished_episodes().await.unwrap();
+    assert_eq!(unfinished, std::slice::from_ref(&second));
+    assert_eq!(store.episode_events(&second.id).await.unwrap(), [other]);
+    store
+        .finish_episode(
+            &second.id,
+            EpisodeStatus::Interrupted,
+            &json!({"reason": "restart"}),
+        )
+        .await
+        .unwrap();
+    assert!(store.unfinished_episodes().await.unwrap().is_empty());
+    store.close().await;
+}
+
+fn ids(episodes: Vec<EpisodeRecord>) -> Vec<String> {
+    episodes.into_iter().map(|e| e.id).collect()
+}
+
+async fn admission_event_shares_the_transaction(fx: &Fixture) {
+    let store = fx.open().await;
+    let episode = store
+        .create_episode(&NewEpisode {
+            task: json!({"description": "double a number"}),
+            source: EpisodeSource::Curriculum,
+        })
+        .await
+        .unwrap();
+    store
+        .append_event(&episode.id, "verdict", &json!({"passed": true}))
+        .await
+        .unwrap();
+
+    // Rolled back: neither the skill nor the admission event nor the finish remain.
+    let mut tx = store.begin().await.unwrap();
+    let v = tx
+        .add_version(&new_version(
+            "a",
+            "double",
+            "function double(x) { return 2 * x }",
+        ))
+        .await
+        .unwrap();
+    let event = tx
+        .append_event(&episode.id, "admission", &json!({"version_id": v.id}))
+        .await
+        .unwrap();
+    assert_eq!(event.seq, 2);
+    tx.finish_episode(&episode.id, EpisodeStatus::Admitted, &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.episode(&episode.id).await.unwrap().status,
+        EpisodeStatus::Admitted
+    );
+    tx.rollback().await.unwrap();
+    assert!(store.get("a", "double").await.is_err());
+    assert_eq!(store.episode_events(&episode.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store.episode(&episode.id).await.unwrap().status,
+        EpisodeStatus::Running
+    );
+
+    // Committed: all of it.
+    let mut tx = store.begin().await.unwrap();
+    let v = tx
+        .add_version(&new_version(
+            "a",
+            "double",
+            "function double(x) { return 2 * x }",
+        ))
+        .await
+        .unwrap();
+    let event = tx
+        .append_event(&episode.id, "admission", &json!({"version_id": v.id}))
+        .await
+        .unwrap();
+    tx.finish_episode(
+        &episode.id,
+        EpisodeStatus::Admitted,
+        &json!({"version_id": v.id}),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.get("a", "double").await.unwrap().version, v);
+    let events = store.episode_events(&episode.id).await.unwrap();
+    assert_eq!(events.last(), Some(&event));
+    assert_eq!(event.seq, 2);
+    assert_eq!(
+        store.episode(&episode.id).await.unwrap().status,
+        EpisodeStatus::Admitted
+    );
+    store.close().await;
+}
+
 macro_rules! store_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -634,6 +863,8 @@ store_suite!(
     transaction_rollback_leaves_nothing,
     meta_and_reopen,
     concurrent_writers_conflict_or_serialize,
+    episode_journal,
+    admission_event_shares_the_transaction,
 );
 
 #[tokio::test]
@@ -694,4 +925,15 @@ fn statuses_round_trip() {
         "gone".parse::<SkillStatus>(),
         Err(StoreError::Invalid(_))
     ));
+    for status in EpisodeStatus::ALL {
+        assert_eq!(status.as_str().parse::<EpisodeStatus>().unwrap(), status);
+        // serde and the database agree on the names.
+        assert_eq!(json!(status), json!(status.as_str()));
+    }
+    for source in EpisodeSource::ALL {
+        assert_eq!(source.as_str().parse::<EpisodeSource>().unwrap(), source);
+        assert_eq!(json!(source), json!(source.as_str()));
+    }
+    assert!("done".parse::<EpisodeStatus>().is_err());
+    assert!("robot".parse::<EpisodeSource>().is_err());
 }

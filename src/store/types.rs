@@ -331,3 +331,152 @@ fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+/// Where an episode's task came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpisodeSource {
+    /// Proposed by the agent's curriculum.
+    Curriculum,
+    /// Submitted by a user.
+    User,
+}
+
+impl EpisodeSource {
+    /// Every source, in a stable order.
+    pub const ALL: [EpisodeSource; 2] = [Self::Curriculum, Self::User];
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Curriculum => "curriculum",
+            Self::User => "user",
+        }
+    }
+}
+
+impl fmt::Display for EpisodeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EpisodeSource {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|source| source.as_str() == s)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "unknown episode source {s:?}: expected curriculum or user"
+                ))
+            })
+    }
+}
+
+/// Lifecycle state of an episode. `Running` is the only state that is not final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeStatus {
+    /// In progress, or cut short by a crash (see [`unfinished_episodes`](super::Store::unfinished_episodes)).
+    Running,
+    /// A new skill or version was admitted to the library.
+    Admitted,
+    /// The task was solved by skills already in the library; nothing new was admitted.
+    SolvedWithExisting,
+    /// Every round failed.
+    Failed,
+    /// Stopped before it could finish (shutdown, or found unfinished after a restart).
+    Interrupted,
+}
+
+impl EpisodeStatus {
+    /// Every status, in a stable order.
+    pub const ALL: [EpisodeStatus; 5] = [
+        Self::Running,
+        Self::Admitted,
+        Self::SolvedWithExisting,
+        Self::Failed,
+        Self::Interrupted,
+    ];
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Admitted => "admitted",
+            Self::SolvedWithExisting => "solved_with_existing",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for EpisodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EpisodeStatus {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "unknown episode status {s:?}: expected running, admitted, \
+                     solved_with_existing, failed or interrupted"
+                ))
+            })
+    }
+}
+
+/// An episode to start; the store gives it a fresh UUID (v7, so ids sort by start time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEpisode {
+    /// The task, as JSON (the store does not interpret it).
+    pub task: serde_json::Value,
+    /// Where the task came from.
+    pub source: EpisodeSource,
+}
+
+/// One attempt at a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeRecord {
+    /// Its id, a UUID.
+    pub id: String,
+    /// The task, as JSON.
+    pub task: serde_json::Value,
+    /// Where the task came from.
+    pub source: EpisodeSource,
+    /// Where it stands.
+    pub status: EpisodeStatus,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished (`None` while running).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// What it came to, as JSON (`None` while running).
+    pub outcome: Option<serde_json::Value>,
+}
+
+/// One entry of an episode's journal. Events are append-only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeEvent {
+    /// Row id, increasing over all episodes.
+    pub id: i64,
+    /// The episode it belongs to.
+    pub episode_id: String,
+    /// Its position in the episode: 1, 2, ... without gaps.
+    pub seq: i64,
+    /// What happened (the agent's vocabulary: `retrieval`, `llm_call`, `attempt`, ...).
+    pub kind: String,
+    /// The details, as JSON.
+    pub payload: serde_json::Value,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,170 @@
+//! The critic: asks the model whether a skill really does its task, given its code and test
+//! results. Advisory: the tests decide; the critique feeds the next refinement.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::llm::{ChatRequest, LanguageModel, Message};
+use crate::validate::TestReport;
+
+use super::json::{find_object, preview};
+use super::prompts::{render, report_summary};
+use super::task::Task;
+use super::{AgentError, Exchange, Purpose};
+
+/// The critic's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Critique {
+    /// Whether the skill does the task.
+    pub success: bool,
+    /// What is wrong and how to fix it, or why it is right.
+    pub feedback: String,
+}
+
+/// A verdict with the call that produced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Critiqued {
+    /// The verdict.
+    pub critique: Critique,
+    /// The model call, for the journal.
+    pub exchange: Exchange,
+}
+
+/// Asks `model` to judge `code` for `task`, showing it the test `report`.
+pub async fn critique(
+    model: &dyn LanguageModel,
+    task: &Task,
+    code: &str,
+    report: &TestReport,
+) -> Result<Critiqued, AgentError> {
+    let prompt = render(
+        "critic.md",
+        &serde_json::json!({
+            "task": task.description,
+            "code": code.trim(),
+            "report": report_summary(report),
+        }),
+    )?;
+    let request = ChatRequest::new(vec![Message::user(prompt)])
+        .with_temperature(0.0)
+        .with_max_tokens(200);
+    let exchange = Exchange::run(model, Purpose::Critic, request).await?;
+    match parse_verdict(&exchange.reply) {
+        Ok(critique) => Ok(Critiqued { critique, exchange }),
+        Err(detail) => Err(AgentError::NoVerdict {
+            detail,
+            exchange: Box::new(exchange),
+        }),
+    }
+}
+
+/// `{"success": ..., "feedback": ...}` anywhere in the reply; `success` may also be a
+/// string such as "yes" or "false", and `critique` or `reason` may stand for `feedback`.
+fn parse_verdict(reply: &str) -> Result<Critique, String> {
+    let object = find_object(reply).ok_or_else(|| {
+        format!(
+            "no JSON object in the reply, which starts {}",
+            preview(reply)
+        )
+    })?;
+    let success = match object.get("success") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => match s.trim().to_lowercase().as_str() {
+            "true" | "yes" | "pass" | "passed" => true,
+            "false" | "no" | "fail" | "failed" => false,
+            other => return Err(format!("\"success\" is {other:?}, not true or false")),
+        },
+        _ => return Err("the JSON object has no boolean \"success\"".into()),
+    };
+    let feedback = ["feedback", "critique", "reason"]
+        .iter()
+        .find_map(|k| object.get(*k).and_then(Value::as_str))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    Ok(Critique { success, feedback })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::ScriptedModel;
+    use crate::sandbox::{Failure, FailureKind};
+    use crate::validate::TestOutcome;
+
+    fn report() -> TestReport {
+        TestReport {
+            skill: "isEven".into(),
+            tests: vec![TestOutcome {
+                name: "isEven(-2) => true".into(),
+                passed: false,
+                failure: Some(Failure::new(
+                    FailureKind::JsError,
+                    "expected true, got false",
+                )),
+                logs: vec![],
+                wall_ms: 0.5,
+            }],
+            call_graph: vec![],
+        }
+    }
+
+    const CODE: &str = "function isEven(n) { return n % 2 === 1 ? false : n > 0; }";
+
+    #[tokio::test]
+    async fn parses_a_verdict_wrapped_in_prose() {
+        let model = ScriptedModel::queue([
+            "My review:\n```json\n{\"success\": false, \"feedback\": \"Negative even numbers return false; drop the n > 0 check.\"}\n```",
+        ]);
+        let task = Task::from_user("Tell whether an integer is even");
+        let done = critique(&model, &task, CODE, &report()).await.unwrap();
+        assert!(!done.critique.success);
+        assert!(done.critique.feedback.starts_with("Negative even numbers"));
+        assert_eq!(done.exchange.purpose, Purpose::Critic);
+        let prompt = &model.requests()[0].messages[0].content;
+        assert!(prompt.contains("Task: Tell whether an integer is even"));
+        assert!(prompt.contains(CODE));
+        assert!(
+            prompt.contains("0 of 1 tests passed\n- isEven(-2) => true failed"),
+            "{prompt}"
+        );
+    }
+
+    #[test]
+    fn tolerates_string_booleans_and_other_feedback_keys() {
+        let verdict = parse_verdict("{\"success\": \"Yes\", \"reason\": \"fine\"}").unwrap();
+        assert_eq!(
+            verdict,
+            Critique {
+                success: true,
+                feedback: "fine".into()
+            }
+        );
+        assert!(
+            parse_verdict("{\"success\": \"maybe\"}")
+                .unwrap_err()
+                .contains("maybe")
+        );
+        assert!(
+            parse_verdict("{\"ok\": true}")
+                .unwrap_err()
+                .contains("no boolean")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_without_a_verdict_is_an_error_that_keeps_the_exchange() {
+        let model = ScriptedModel::queue(["Looks good to me!"]);
+        let error = critique(&model, &Task::from_user("x"), CODE, &report())
+            .await
+            .unwrap_err();
+        match &error {
+            AgentError::NoVerdict { detail, exchange } => {
+                assert!(detail.contains("Looks good"), "{detail}");
+                assert_eq!(exchange.reply, "Looks good to me!");
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert!(error.to_string().contains("continue without the critique"));
+    }
+}

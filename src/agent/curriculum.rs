@@ -1,0 +1,251 @@
+//! The curriculum: asks the model for the next task, given what is done, what failed and
+//! what the library holds (weak and untested skills are pointed out, to be exercised).
+
+use serde::{Deserialize, Serialize};
+
+use crate::llm::{ChatRequest, LanguageModel, Message};
+
+use super::environment::Environment;
+use super::json::{find_object, preview};
+use super::prompts::render;
+use super::task::{Task, normalise};
+use super::{AgentError, Exchange, Purpose};
+
+/// Model calls [`propose`] makes before giving up.
+pub const MAX_PROPOSAL_ATTEMPTS: u32 = 3;
+
+/// Skills shown to the curriculum, at most (the prompt must fit a small model's context).
+const MAX_LIBRARY_SHOWN: usize = 40;
+
+/// A success rate below this marks a skill as weak.
+const WEAK_SUCCESS_RATE: f64 = 0.8;
+
+/// A library skill as the curriculum sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryEntry {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Fraction of recorded calls that succeeded; `None` when it was never called.
+    pub success_rate: Option<f64>,
+}
+
+/// What the curriculum knows of the agent's progress.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CurriculumState {
+    /// Descriptions of tasks solved.
+    pub completed: Vec<String>,
+    /// Descriptions of tasks that failed.
+    pub failed: Vec<String>,
+    /// The library's skills.
+    pub library: Vec<LibraryEntry>,
+}
+
+/// A proposed task and the model calls it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    /// The task.
+    pub task: Task,
+    /// Every call made, the rejected ones included, for the journal.
+    pub exchanges: Vec<Exchange>,
+}
+
+/// Asks `model` for the next task. A reply without a usable JSON task, or repeating a
+/// completed task, is answered with what was wrong, up to [`MAX_PROPOSAL_ATTEMPTS`] calls.
+pub async fn propose(
+    model: &dyn LanguageModel,
+    env: &dyn Environment,
+    state: &CurriculumState,
+) -> Result<Proposal, AgentError> {
+    let prompt = curriculum_prompt(env, state)?;
+    let mut messages = vec![Message::user(prompt)];
+    let mut exchanges = Vec::new();
+    let mut last = String::new();
+    for _ in 0..MAX_PROPOSAL_ATTEMPTS {
+        let request = ChatRequest::new(messages.clone())
+            .with_temperature(0.7)
+            .with_max_tokens(400);
+        let exchange = Exchange::run(model, Purpose::Curriculum, request).await?;
+        let reply = exchange.reply.clone();
+        exchanges.push(exchange);
+        match parse_proposal(&reply, state) {
+            Ok(task) => return Ok(Proposal { task, exchanges }),
+            Err(problem) => {
+                messages.push(Message::assistant(reply));
+                messages.push(Message::user(format!(
+                    "That is not usable: {problem}. Answer with only the JSON object."
+                )));
+                last = problem;
+            }
+        }
+    }
+    Err(AgentError::NoTask {
+        attempts: MAX_PROPOSAL_ATTEMPTS,
+        last,
+        exchanges,
+    })
+}
+
+fn curriculum_prompt(env: &dyn Environment, state: &CurriculumState) -> Result<String, AgentError> {
+    // Weak and untested skills first, so they survive the cut.
+    let mut library: Vec<&LibraryEntry> = state.library.iter().collect();
+    library.sort_by(|a, b| {
+        let rank = |e: &LibraryEntry| e.success_rate.unwrap_or(-1.0);
+        rank(a)
+            .total_cmp(&rank(b))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    library.truncate(MAX_LIBRARY_SHOWN);
+    let weak: Vec<&str> = library
+        .iter()
+        .filter(|e| e.success_rate.is_none_or(|r| r < WEAK_SUCCESS_RATE))
+        .map(|e| e.name.as_str())
+        .collect();
+    let shown: Vec<serde_json::Value> = library
+        .iter()
+        .map(|e| {
+            let record = match e.success_rate {
+                Some(rate) => format!("{:.0}% of calls succeed", rate * 100.0),
+                None => "untested".to_string(),
+            };
+            serde_json::json!({"name": e.name, "description": e.description, "record": record})
+        })
+        .collect();
+    render(
+        "curriculum.md",
+        &serde_json::json!({
+            "environment": env.describe(),
+            "library": shown,
+            "completed": state.completed,
+            "failed": state.failed,
+            "weak": weak,
+        }),
+    )
+}
+
+/// The task in `reply`, or what is wrong with it, in words for the model.
+fn parse_proposal(reply: &str, state: &CurriculumState) -> Result<Task, String> {
+    let object = find_object(reply).ok_or_else(|| {
+        format!(
+            "the reply holds no JSON object (it starts {})",
+            preview(reply)
+        )
+    })?;
+    let task = Task::from_proposal(&object).map_err(|e| e.to_string())?;
+    if state
+        .completed
+        .iter()
+        .any(|done| normalise(done) == task.key())
+    {
+        return Err(format!(
+            "\"{}\" is already done; propose a different task",
+            task.description
+        ));
+    }
+    Ok(task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::CodeEnvironment;
+    use crate::llm::ScriptedModel;
+
+    fn state() -> CurriculumState {
+        CurriculumState {
+            completed: vec!["Reverse a string.".into()],
+            failed: vec!["Parse a cron expression".into()],
+            library: vec![
+                LibraryEntry {
+                    name: "words".into(),
+                    description: "Splits text into words.".into(),
+                    success_rate: Some(1.0),
+                },
+                LibraryEntry {
+                    name: "slugify".into(),
+                    description: "Turns text into a URL slug.".into(),
+                    success_rate: Some(0.5),
+                },
+                LibraryEntry {
+                    name: "chunk".into(),
+                    description: "Splits an array into chunks.".into(),
+                    success_rate: None,
+                },
+            ],
+        }
+    }
+
+    #[tokio::test]
+    async fn proposes_a_task_from_a_chatty_reply() {
+        let reply = "Sure! Here's a good next task:\n```json\n{\n  \"task\": \"Count the words in a text.\",\n  \"name\": \"countWords\",\n  \"examples\": [[\"countWords('a b')\", 2], [\"countWords('')\", 0]]\n}\n```\nThis reuses `words`.";
+        let model = ScriptedModel::queue([reply]);
+        let env = CodeEnvironment::new("string and collection utilities");
+        let proposal = propose(&model, &env, &state()).await.unwrap();
+        assert_eq!(proposal.task.description, "Count the words in a text.");
+        assert_eq!(proposal.task.name.as_deref(), Some("countWords"));
+        assert_eq!(proposal.task.tests.len(), 2);
+        assert_eq!(proposal.exchanges.len(), 1);
+        assert_eq!(proposal.exchanges[0].purpose, Purpose::Curriculum);
+
+        let prompt = &model.requests()[0].messages[0].content;
+        for needle in [
+            "string and collection utilities",
+            "- chunk: Splits an array into chunks. (untested)",
+            "- slugify: Turns text into a URL slug. (50% of calls succeed)",
+            "- words: Splits text into words. (100% of calls succeed)",
+            "- Reverse a string.",
+            "- Parse a cron expression",
+            "weak or untested ones: chunk, slugify",
+        ] {
+            assert!(
+                prompt.contains(needle),
+                "{needle:?} missing from:\n{prompt}"
+            );
+        }
+        // Untested and weak skills are listed first.
+        assert!(prompt.find("- chunk").unwrap() < prompt.find("- words").unwrap());
+    }
+
+    #[tokio::test]
+    async fn retries_garbage_and_repeats_then_gives_up_with_the_exchanges() {
+        let model = ScriptedModel::queue([
+            "I think the agent should learn sorting!",
+            "{\"task\": \"reverse a string\", \"name\": \"reverse\"}",
+            "{\"task\": \"Sum the digits of an integer\", \"name\": \"digitSum\", \"examples\": [[\"digitSum(123)\", 6]]}",
+        ]);
+        let env = CodeEnvironment::new("math");
+        let proposal = propose(&model, &env, &state()).await.unwrap();
+        assert_eq!(proposal.task.name.as_deref(), Some("digitSum"));
+        assert_eq!(proposal.exchanges.len(), 3);
+        let last = &model.requests()[2].messages;
+        assert_eq!(last.len(), 5);
+        assert!(
+            last[2].content.contains("holds no JSON object"),
+            "{}",
+            last[2].content
+        );
+        assert!(
+            last[4].content.contains("is already done"),
+            "{}",
+            last[4].content
+        );
+
+        let model = ScriptedModel::queue(["nope", "{\"name\": \"x\"}", "{}"]);
+        let error = propose(&model, &env, &CurriculumState::default())
+            .await
+            .unwrap_err();
+        match &error {
+            AgentError::NoTask {
+                attempts,
+                last,
+                exchanges,
+            } => {
+                assert_eq!((*attempts, exchanges.len()), (3, 3));
+                assert!(last.contains("no description"), "{last}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert!(error.to_string().contains("give the task yourself"));
+    }
+}

@@ -1,0 +1,788 @@
+//! Turning a model's reply into a skill.
+//!
+//! Small models answer with prose around one or more markdown code blocks, add "Example
+//! usage:" calls after the function, export it as a module, pick their own function name, or
+//! stop mid-function when they run out of tokens. [`extract`] takes the reply apart:
+//!
+//! - **Code**: the fenced block (```` ```js ````, ```` ```javascript ````, or unlabelled); with
+//!   several, the one declaring the wanted function, else one declaring any function, else
+//!   the largest. Without fences, from the first line that looks like code to the last.
+//! - **Top-level statements**: a skill file holds declarations only (the sandbox runs the
+//!   skill's function, nothing else). Calls, loops, `console.log` and variables that use the
+//!   file's functions at the top level are dropped, with a note; `export` keywords are
+//!   removed. `import` and `require` are rejected: there are no modules in the sandbox.
+//! - **Name**: the wanted name when the file declares it. Otherwise the one function that no
+//!   other function calls is accepted under its own name, with a note (the task's name is a
+//!   suggestion; the environment's check binds it to the skill). Several candidates are an
+//!   error naming them.
+//! - **Cut-off code**: code that does not parse and leaves brackets, strings or the fence
+//!   open is reported as truncated, not as a syntax error.
+//! - **Tests**: a skill without any `@example` or `@test` is rejected.
+//!
+//! Every failure is an [`ExtractError`] whose message is written to be sent back to the model
+//! verbatim in the next round.
+
+use std::collections::BTreeSet;
+
+use oxc_allocator::Allocator;
+use oxc_ast::ast::{
+    Declaration, ExportDefaultDeclarationKind, Expression, IdentifierReference, Statement,
+};
+use oxc_ast_visit::Visit;
+use oxc_parser::Parser;
+use oxc_span::{GetSpan, SourceType, Span};
+
+use crate::skill::{Analysis, SkillError, SkillSource};
+
+/// A skill taken from a reply, with what was fixed on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted {
+    /// The parsed skill; its `code` is the cleaned file.
+    pub skill: SkillSource,
+    /// What was changed or chosen (dropped statements, the block used, a different name),
+    /// for the journal and, if useful, for the model.
+    pub notes: Vec<String>,
+}
+
+/// Why no skill could be taken from a reply. Each message tells the model what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// The reply holds no code at all.
+    #[error(
+        "the reply contains no JavaScript code: answer with one JavaScript function, with its JSDoc comment, in a ```javascript block"
+    )]
+    NoCode,
+    /// The only code blocks are in another language.
+    #[error("the code block is marked as {lang}, not JavaScript: write the function in JavaScript")]
+    WrongLanguage {
+        /// The block's language tag.
+        lang: String,
+    },
+    /// The code stops before its end.
+    #[error(
+        "the reply was cut off before the code ended ({open}): write a shorter function, without explanations before or after it, and close every bracket"
+    )]
+    Truncated {
+        /// What was left open.
+        open: String,
+    },
+    /// The code does not parse.
+    #[error(
+        "the code does not parse: syntax error at line {line}, column {column} of the code block: {message}"
+    )]
+    Syntax {
+        /// 1-based line in the extracted code.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The code loads modules.
+    #[error(
+        "the code uses import or require, but skills cannot load modules: use only built-in JavaScript and the library functions shown, called by name"
+    )]
+    Module,
+    /// No function is declared.
+    #[error(
+        "the code declares no function: write `function NAME(...) {{ ... }}` with a JSDoc comment right above it"
+    )]
+    NoFunction,
+    /// The wanted function is missing and the main function is ambiguous.
+    #[error(
+        "the task asks for a function named {wanted}, but the code declares {}: name the main function {wanted}",
+        .found.join(", ")
+    )]
+    WhichFunction {
+        /// The name the task suggested.
+        wanted: String,
+        /// The top-level functions found.
+        found: Vec<String>,
+    },
+    /// The skill has no tests.
+    #[error(
+        "{name} has no tests: add lines like `@example {name}(ARGS) => EXPECTED` or `@test NAME: assert.equal({name}(ARGS), EXPECTED)` to its JSDoc comment"
+    )]
+    NoTests {
+        /// The skill's name.
+        name: String,
+    },
+    /// The file is not a valid skill (bad name, malformed tag).
+    #[error("{0}")]
+    Skill(SkillError),
+}
+
+impl From<SkillError> for ExtractError {
+    fn from(error: SkillError) -> Self {
+        match error {
+            SkillError::Syntax {
+                line,
+                column,
+                message,
+            } => ExtractError::Syntax {
+                line,
+                column,
+                message,
+            },
+            SkillError::NoFunction => ExtractError::NoFunction,
+            other => ExtractError::Skill(other),
+        }
+    }
+}
+
+/// Takes the skill out of a model's `reply`. `wanted` is the function name the task
+/// suggested, if any. See the module documentation for the rules.
+pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractError> {
+    let mut notes = Vec::new();
+    let (code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
+    let code = match clean(&code, &mut notes) {
+        Ok(code) => code,
+        Err(error @ ExtractError::Syntax { .. }) => {
+            let open = left_open(&code)
+                .or_else(|| (!fence_closed).then(|| "the code block was never closed".into()));
+            return Err(match open {
+                Some(open) => ExtractError::Truncated { open },
+                None => error,
+            });
+        }
+        Err(error) => return Err(error),
+    };
+    let analysis = Analysis::of(&code)?;
+    if analysis.references.contains("require") {
+        return Err(ExtractError::Module);
+    }
+    if analysis.functions.is_empty() {
+        return Err(ExtractError::NoFunction);
+    }
+    let name = match wanted {
+        Some(w) if analysis.function(w).is_some() => Some(w.to_string()),
+        Some(w) => {
+            let roots = roots(&analysis);
+            let [root] = roots.as_slice() else {
+                return Err(ExtractError::WhichFunction {
+                    wanted: w.to_string(),
+                    found: analysis.functions.iter().map(|f| f.name.clone()).collect(),
+                });
+            };
+            notes.push(format!(
+                "the task suggested the name {w}; the code names its function {root}, kept as is"
+            ));
+            Some(root.clone())
+        }
+        None => None,
+    };
+    let skill = SkillSource::parse(&code, name.as_deref())?;
+    if skill.tests.is_empty() {
+        return Err(ExtractError::NoTests { name: skill.name });
+    }
+    Ok(Extracted { skill, notes })
+}
+
+/// Top-level functions no other top-level function calls.
+fn roots(analysis: &Analysis) -> Vec<String> {
+    analysis
+        .functions
+        .iter()
+        .filter(|f| {
+            !analysis
+                .functions
+                .iter()
+                .any(|g| g.name != f.name && g.references.contains(&f.name))
+        })
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// A fenced block of the reply.
+struct Block {
+    lang: String,
+    text: String,
+    closed: bool,
+}
+
+fn fenced_blocks(reply: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut open: Option<Block> = None;
+    for line in reply.lines() {
+        let trimmed = line.trim();
+        match (&mut open, trimmed.strip_prefix("```")) {
+            (None, Some(info)) => {
+                open = Some(Block {
+                    lang: info.split_whitespace().next().unwrap_or("").to_lowercase(),
+                    text: String::new(),
+                    closed: false,
+                });
+            }
+            (Some(block), Some(rest)) if rest.trim().is_empty() => {
+                block.closed = true;
+                blocks.push(open.take().expect("a block is open"));
+            }
+            (Some(block), _) => {
+                block.text.push_str(line);
+                block.text.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    blocks.extend(open);
+    blocks
+}
+
+fn is_javascript(lang: &str) -> bool {
+    matches!(
+        lang,
+        "" | "js" | "javascript" | "jsx" | "mjs" | "cjs" | "node" | "es6" | "ecmascript"
+    )
+}
+
+/// Whether `text` declares the function `name` (or any function, for `None`).
+fn declares(text: &str, name: Option<&str>) -> bool {
+    match (Analysis::of(text), name) {
+        (Ok(a), Some(name)) => a.function(name).is_some(),
+        (Ok(a), None) => !a.functions.is_empty(),
+        // Cut-off code does not parse; look at the text.
+        (Err(_), Some(name)) => text.contains(&format!("function {name}")),
+        (Err(_), None) => text.contains("function") || text.contains("=>"),
+    }
+}
+
+/// The code to use and whether its fence was closed.
+fn pick_code(
+    reply: &str,
+    wanted: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<(String, bool), ExtractError> {
+    let blocks = fenced_blocks(reply);
+    if blocks.is_empty() {
+        return unfenced(reply)
+            .map(|code| (code, true))
+            .ok_or(ExtractError::NoCode);
+    }
+    let js: Vec<&Block> = blocks.iter().filter(|b| is_javascript(&b.lang)).collect();
+    let Some(largest) = js.iter().copied().max_by_key(|b| b.text.len()) else {
+        return Err(ExtractError::WrongLanguage {
+            lang: blocks[0].lang.clone(),
+        });
+    };
+    let choice = wanted
+        .and_then(|w| js.iter().copied().find(|b| declares(&b.text, Some(w))))
+        .or_else(|| {
+            js.iter()
+                .copied()
+                .filter(|b| declares(&b.text, None))
+                .max_by_key(|b| b.text.len())
+        })
+        .unwrap_or(largest);
+    if js.len() > 1 {
+        notes.push(format!(
+            "the reply has {} code blocks; used the one starting {:?}",
+            js.len(),
+            choice
+                .text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+        ));
+    }
+    if choice.text.trim().is_empty() {
+        return Err(ExtractError::NoCode);
+    }
+    Ok((choice.text.clone(), choice.closed))
+}
+
+/// Code in a reply without fences: from the first line that starts like code to the last
+/// line that ends like code (or to the end, when only indented lines follow it).
+fn unfenced(reply: &str) -> Option<String> {
+    const STARTS: [&str; 9] = [
+        "/**",
+        "/*",
+        "function ",
+        "async function",
+        "const ",
+        "let ",
+        "var ",
+        "export ",
+        "class ",
+    ];
+    let lines: Vec<&str> = reply.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| STARTS.iter().any(|s| l.trim_start().starts_with(s)))?;
+    let last_code = lines
+        .iter()
+        .rposition(|l| l.trim_end().ends_with(['}', ';', ')']))
+        .filter(|&end| end >= start);
+    let end = match last_code {
+        Some(end)
+            if lines[end + 1..]
+                .iter()
+                .any(|l| !l.trim().is_empty() && !l.starts_with([' ', '\t'])) =>
+        {
+            end
+        }
+        _ => lines.len() - 1,
+    };
+    Some(lines[start..=end].join("\n") + "\n")
+}
+
+/// Collects the names a statement references.
+#[derive(Default)]
+struct References(BTreeSet<String>);
+
+impl<'a> Visit<'a> for References {
+    fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+        self.0.insert(it.name.as_str().to_string());
+    }
+}
+
+/// The code with only its declarations left (see the module documentation).
+fn clean(code: &str, notes: &mut Vec<String>) -> Result<String, ExtractError> {
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, code, SourceType::unambiguous()).parse();
+    if let Some(diagnostic) = parsed.diagnostics.first() {
+        let offset = diagnostic.labels.first().map_or(0, |l| l.offset() as usize);
+        let (line, column) = line_column(code, offset);
+        return Err(ExtractError::Syntax {
+            line,
+            column,
+            message: diagnostic.message.to_string(),
+        });
+    }
+    let program = &parsed.program;
+    let is_function = |e: &Expression<'_>| {
+        matches!(
+            e,
+            Expression::ArrowFunctionExpression(_) | Expression::FunctionExpression(_)
+        )
+    };
+    // The file's functions, to tell helper constants from usage such as `const r = f(1)`.
+    let mut functions = BTreeSet::new();
+    for statement in &program.body {
+        match statement {
+            Statement::FunctionDeclaration(f) => {
+                functions.extend(f.id.as_ref().map(|id| id.name.to_string()))
+            }
+            Statement::VariableDeclaration(v) => {
+                for d in &v.declarations {
+                    if d.init.as_ref().is_some_and(is_function) {
+                        functions
+                            .extend(d.id.get_binding_identifier().map(|id| id.name.to_string()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut cuts: Vec<Span> = Vec::new();
+    let drop_statement = |span: Span, cuts: &mut Vec<Span>, notes: &mut Vec<String>| {
+        let text = span.source_text(code);
+        let first = text.lines().next().unwrap_or("").trim();
+        let shown: String = first.chars().take(60).collect();
+        notes.push(format!(
+            "dropped top-level code at line {} (a skill file holds declarations only): {shown}",
+            line_column(code, span.start as usize).0
+        ));
+        cuts.push(with_leading_comments(
+            program.comments.iter().map(|c| c.span),
+            span,
+            code,
+        ));
+    };
+    for statement in &program.body {
+        match statement {
+            Statement::FunctionDeclaration(_) | Statement::ClassDeclaration(_) => {}
+            Statement::VariableDeclaration(v) => {
+                let mut refs = References::default();
+                refs.visit_variable_declaration(v);
+                let defines_function = v
+                    .declarations
+                    .iter()
+                    .all(|d| d.init.as_ref().is_some_and(is_function));
+                if refs.0.contains("require") {
+                    return Err(ExtractError::Module);
+                }
+                if !defines_function && refs.0.iter().any(|r| functions.contains(r)) {
+                    drop_statement(v.span, &mut cuts, notes);
+                }
+            }
+            Statement::ImportDeclaration(_) => return Err(ExtractError::Module),
+            Statement::ExportDeclaration(export) => match &export.declaration {
+                declaration @ (Declaration::FunctionDeclaration(_)
+                | Declaration::ClassDeclaration(_)
+                | Declaration::VariableDeclaration(_)) => {
+                    cuts.push(Span::new(export.span.start, declaration.span().start));
+                }
+                _ => drop_statement(export.span, &mut cuts, notes),
+            },
+            Statement::ExportDefaultDeclaration(export) => match &export.declaration {
+                ExportDefaultDeclarationKind::FunctionDeclaration(f) if f.id.is_some() => {
+                    cuts.push(Span::new(export.span.start, f.span.start));
+                }
+                ExportDefaultDeclarationKind::ClassDeclaration(c) if c.id.is_some() => {
+                    cuts.push(Span::new(export.span.start, c.span.start));
+                }
+                _ => drop_statement(export.span, &mut cuts, notes),
+            },
+            Statement::EmptyStatement(s) => cuts.push(s.span),
+            other => drop_statement(other.span(), &mut cuts, notes),
+        }
+    }
+    if program.body.iter().any(|s| {
+        matches!(
+            s,
+            Statement::ExportDeclaration(_)
+                | Statement::ExportNamedDeclaration(_)
+                | Statement::ExportDefaultDeclaration(_)
+        )
+    }) {
+        notes.push("removed export: a skill is a plain function, not a module".into());
+    }
+
+    cuts.sort_by_key(|s| s.start);
+    let mut out = String::with_capacity(code.len());
+    let mut at = 0;
+    for cut in cuts {
+        let start = (cut.start as usize).max(at);
+        out.push_str(&code[at..start]);
+        at = at.max(cut.end as usize);
+    }
+    out.push_str(&code[at..]);
+    Ok(tidy(&out))
+}
+
+/// `span` extended backwards over the plain comments (not `/** */`) right before it, such as
+/// `// Example usage:`.
+fn with_leading_comments(
+    comments: impl DoubleEndedIterator<Item = Span>,
+    span: Span,
+    code: &str,
+) -> Span {
+    let mut start = span.start;
+    for comment in comments.rev().filter(|c| c.end <= span.start) {
+        let between = &code[comment.end as usize..start as usize];
+        if !between.trim().is_empty() || comment.source_text(code).starts_with("/**") {
+            break;
+        }
+        start = comment.start;
+    }
+    Span::new(start, span.end)
+}
+
+/// Trailing spaces removed, at most one blank line in a row, one final newline.
+fn tidy(code: &str) -> String {
+    let mut out = String::new();
+    let mut blank = 0;
+    for line in code.trim().lines() {
+        let line = line.trim_end();
+        blank = if line.is_empty() { blank + 1 } else { 0 };
+        if blank <= 1 {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn line_column(code: &str, offset: usize) -> (usize, usize) {
+    let before = &code[..offset.min(code.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+/// What the code leaves open at its end (brackets, a string, a comment), if anything.
+/// Regular-expression literals are not recognised, which is fine for a diagnosis made only
+/// after the code failed to parse.
+fn left_open(code: &str) -> Option<String> {
+    #[derive(PartialEq)]
+    enum Mode {
+        Code,
+        LineComment,
+        BlockComment,
+        Quote(char),
+        Template,
+    }
+    let mut mode = Mode::Code;
+    // Open brackets; `$` marks a template's `${`.
+    let mut stack: Vec<char> = Vec::new();
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        match mode {
+            Mode::Code => match c {
+                '/' if chars.peek() == Some(&'/') => mode = Mode::LineComment,
+                '/' if chars.peek() == Some(&'*') => {
+                    chars.next();
+                    mode = Mode::BlockComment;
+                }
+                '\'' | '"' => mode = Mode::Quote(c),
+                '`' => mode = Mode::Template,
+                '(' | '[' | '{' => stack.push(c),
+                // The guard pops for every closer; the `}` of a template's `${` resumes the template.
+                ')' | ']' | '}' if stack.pop() == Some('$') => mode = Mode::Template,
+                _ => {}
+            },
+            Mode::LineComment if c == '\n' => mode = Mode::Code,
+            Mode::BlockComment if c == '*' && chars.peek() == Some(&'/') => {
+                chars.next();
+                mode = Mode::Code;
+            }
+            Mode::Quote(_) | Mode::Template if c == '\\' => {
+                chars.next();
+            }
+            Mode::Quote(q) if c == q || c == '\n' => mode = Mode::Code,
+            Mode::Template if c == '`' => mode = Mode::Code,
+            Mode::Template if c == '$' && chars.peek() == Some(&'{') => {
+                chars.next();
+                stack.push('$');
+                mode = Mode::Code;
+            }
+            _ => {}
+        }
+    }
+    let unclosed = stack.len();
+    match mode {
+        Mode::BlockComment => Some("a comment is not closed".into()),
+        Mode::Template => Some("a template string is not closed".into()),
+        _ if unclosed > 0 => Some(format!(
+            "{unclosed} bracket{} not closed",
+            if unclosed == 1 { " is" } else { "s are" }
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Qwen2.5-Coder-0.5B typically answers: prose, a fenced function, usage calls after
+    /// it, and an explanation.
+    const QWEN: &str = r#"Certainly! Below is a JavaScript function that counts the vowels in a string.
+
+```javascript
+/**
+ * Counts the vowels (a, e, i, o, u) in a string, ignoring case.
+ * @param {string} text the text
+ * @returns {number} how many vowels it has
+ * @example countVowels("Hello") => 2
+ * @test empty: assert.equal(countVowels(""), 0)
+ */
+function countVowels(text) {
+  return (text.match(/[aeiou]/gi) || []).length;
+}
+
+// Example usage:
+console.log(countVowels("Hello World")); // Output: 3
+const result = countVowels("xyz");
+console.log(result);
+```
+
+### Explanation:
+1. The function uses a regular expression to find vowels.
+2. It returns the number of matches."#;
+
+    #[test]
+    fn takes_the_function_from_a_small_models_reply() {
+        let got = extract(QWEN, Some("countVowels")).unwrap();
+        let code = &got.skill.code;
+        assert_eq!(got.skill.name, "countVowels");
+        assert_eq!(got.skill.tests.len(), 2);
+        assert!(code.starts_with("/**\n * Counts the vowels"), "{code}");
+        assert!(code.ends_with("}\n"), "{code}");
+        for gone in [
+            "console.log",
+            "Example usage",
+            "const result",
+            "Explanation",
+        ] {
+            assert!(!code.contains(gone), "{gone:?} left in:\n{code}");
+        }
+        assert_eq!(got.notes.len(), 3, "{:?}", got.notes);
+        assert!(got.notes[0].contains("line 13"), "{:?}", got.notes);
+        assert!(
+            got.notes
+                .iter()
+                .all(|n| n.starts_with("dropped top-level code"))
+        );
+    }
+
+    #[test]
+    fn accepts_every_fence_style_and_no_fence() {
+        let body = "/**\n * Doubles.\n * @example double(2) => 4\n */\nfunction double(x) { return 2 * x; }\n";
+        for reply in [
+            format!("```js\n{body}```"),
+            format!("```javascript\n{body}```\nDone."),
+            format!("```JavaScript\n{body}```"),
+            format!("Here:\n```\n{body}```"),
+            format!("Here is the code:\n\n{body}\nThis doubles a number."),
+            body.to_string(),
+        ] {
+            let got = extract(&reply, Some("double")).unwrap_or_else(|e| panic!("{reply}\n{e}"));
+            assert_eq!(got.skill.code, body, "{reply}");
+            assert!(got.notes.is_empty(), "{:?}", got.notes);
+        }
+    }
+
+    #[test]
+    fn picks_the_block_with_the_wanted_function() {
+        let reply = "First a helper:\n```javascript\n/**\n * Other.\n * @example other(1) => 1\n */\nfunction other(x) { return x; }\n// this block is the longest one of all of them here\n```\nNow the solution:\n```javascript\n/**\n * Squares.\n * @example square(3) => 9\n */\nfunction square(x) { return x * x; }\n```\nUsage:\n```javascript\nconsole.log(square(4));\n```";
+        let got = extract(reply, Some("square")).unwrap();
+        assert_eq!(got.skill.name, "square");
+        assert!(got.notes[0].contains("3 code blocks"), "{:?}", got.notes);
+        // Without a wanted name: the largest block that declares a function.
+        assert_eq!(extract(reply, None).unwrap().skill.name, "other");
+    }
+
+    #[test]
+    fn keeps_a_differently_named_function_and_says_so() {
+        let reply = "```js\n/**\n * Sum of a list.\n * @example total([1, 2]) => 3\n */\nfunction total(xs) { return xs.reduce((a, b) => a + b, 0); }\n```";
+        let got = extract(reply, Some("sumList")).unwrap();
+        assert_eq!(got.skill.name, "total");
+        assert_eq!(
+            got.notes,
+            ["the task suggested the name sumList; the code names its function total, kept as is"]
+        );
+        // With a helper, the function nobody calls is the main one.
+        let helper = "```js\nfunction add(a, b) { return a + b; }\n/**\n * Sum.\n * @example total([1]) => 1\n */\nfunction total(xs) { return xs.reduce(add, 0); }\n```";
+        assert_eq!(
+            extract(helper, Some("sumList")).unwrap().skill.name,
+            "total"
+        );
+        // Two independent functions: ambiguous.
+        let two = "```js\n/** A.\n * @example a() => 1 */\nfunction a() { return 1 }\n/** B.\n * @example b() => 2 */\nfunction b() { return 2 }\n```";
+        let error = extract(two, Some("c")).unwrap_err();
+        assert_eq!(
+            error,
+            ExtractError::WhichFunction {
+                wanted: "c".into(),
+                found: vec!["a".into(), "b".into()]
+            }
+        );
+        assert!(
+            error.to_string().contains("name the main function c"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn cut_off_code_is_truncated_not_a_syntax_error() {
+        let cut = "Sure!\n```javascript\n/**\n * Flattens.\n * @example flat([[1]]) => [1]\n */\nfunction flat(xs) {\n  return xs.reduce((acc, x) => {\n    if (Array.isArray(x)) {\n      return acc.concat(flat(x";
+        let error = extract(cut, Some("flat")).unwrap_err();
+        assert_eq!(
+            error,
+            ExtractError::Truncated {
+                open: "6 brackets are not closed".into()
+            }
+        );
+        assert!(error.to_string().contains("cut off"), "{error}");
+        let in_string = "```js\n/** S. @example s() => 'a' */\nfunction s() { return `abc ${1 + ";
+        assert!(matches!(
+            extract(in_string, None),
+            Err(ExtractError::Truncated { .. })
+        ));
+        // Balanced but wrong: a real syntax error, with a position in the code block.
+        let wrong =
+            "```js\n/**\n * F.\n * @example f() => 1\n */\nfunction f() {\n  return 1 +;\n}\n```";
+        let error = extract(wrong, None).unwrap_err();
+        assert!(
+            matches!(error, ExtractError::Syntax { line: 6, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("line 6"), "{error}");
+    }
+
+    #[test]
+    fn removes_exports_and_rejects_modules() {
+        let exported = "```js\n/**\n * Id.\n * @example id(1) => 1\n */\nexport function id(x) { return x; }\nexport default id;\n```";
+        let got = extract(exported, Some("id")).unwrap();
+        assert!(
+            got.skill.code.contains("\nfunction id(x)"),
+            "{}",
+            got.skill.code
+        );
+        assert!(!got.skill.code.contains("export"), "{}", got.skill.code);
+        assert!(got.notes.iter().any(|n| n.contains("removed export")));
+
+        let commonjs = "```js\n/** Id.\n * @example id(1) => 1 */\nfunction id(x) { return x; }\nmodule.exports = { id };\n```";
+        let got = extract(commonjs, Some("id")).unwrap();
+        assert!(!got.skill.code.contains("module.exports"));
+
+        for reply in [
+            "```js\nimport _ from 'lodash';\n/** @example f(1) => 1 */\nfunction f(x) { return _.identity(x); }\n```",
+            "```js\nconst _ = require('lodash');\n/** @example f(1) => 1 */\nfunction f(x) { return _.identity(x); }\n```",
+            "```js\n/** @example f(1) => 1 */\nfunction f(x) { return require('lodash').identity(x); }\n```",
+        ] {
+            assert_eq!(
+                extract(reply, Some("f")).unwrap_err(),
+                ExtractError::Module,
+                "{reply}"
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_helper_constants_and_drops_usage() {
+        let reply = "```js\nconst VOWELS = new Set(['a', 'e']);\nconst isVowel = (c) => VOWELS.has(c);\n/**\n * Vowels.\n * @example vowels('ab') => 1\n */\nfunction vowels(s) { return [...s].filter(isVowel).length; }\nconst n = vowels('aaa');\nfor (const w of ['a']) { vowels(w); }\n```";
+        let got = extract(reply, Some("vowels")).unwrap();
+        let code = &got.skill.code;
+        assert!(code.starts_with("const VOWELS = new Set"), "{code}");
+        assert!(code.contains("const isVowel"), "{code}");
+        assert!(
+            !code.contains("const n =") && !code.contains("for ("),
+            "{code}"
+        );
+        assert_eq!(got.notes.len(), 2, "{:?}", got.notes);
+    }
+
+    #[test]
+    fn rejects_replies_without_code_function_or_tests() {
+        assert_eq!(
+            extract("I cannot help with that.", None).unwrap_err(),
+            ExtractError::NoCode
+        );
+        assert_eq!(
+            extract("```python\ndef f():\n    return 1\n```", None).unwrap_err(),
+            ExtractError::WrongLanguage {
+                lang: "python".into()
+            }
+        );
+        assert_eq!(
+            extract("```js\nconst x = 1;\n```", None).unwrap_err(),
+            ExtractError::NoFunction
+        );
+        let untested = "```js\n/**\n * Adds.\n * @param {number} a\n */\nfunction add(a, b) { return a + b; }\nconsole.log(add(1, 2)); // 3\n```";
+        let error = extract(untested, Some("add")).unwrap_err();
+        assert_eq!(error, ExtractError::NoTests { name: "add".into() });
+        assert!(
+            error.to_string().contains("@example add(ARGS) => EXPECTED"),
+            "{error}"
+        );
+        let bad_tag = "```js\n/**\n * F.\n * @example f(1)\n */\nfunction f(x) { return x }\n```";
+        assert!(matches!(
+            extract(bad_tag, None).unwrap_err(),
+            ExtractError::Skill(SkillError::BadTag { .. })
+        ));
+    }
+
+    #[test]
+    fn finds_what_is_left_open() {
+        assert_eq!(left_open("function f() { return [1, 2]; }"), None);
+        assert_eq!(left_open("f('}', \"{\", `${'{'}`) // {"), None);
+        assert_eq!(
+            left_open("/* { */ g(").as_deref(),
+            Some("1 bracket is not closed")
+        );
+        assert_eq!(
+            left_open("x = `a ${b} c").as_deref(),
+            Some("a template string is not closed")
+        );
+        assert_eq!(
+            left_open("/** doc").as_deref(),
+            Some("a comment is not closed")
+        );
+    }
+}

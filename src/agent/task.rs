@@ -1,0 +1,250 @@
+//! A task: a goal in words, an optional suggested function name, and the programmatic check.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::skill::{Analysis, RESERVED_NAMES, TestCase};
+
+/// Something the agent should learn to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// The goal, in words.
+    pub description: String,
+    /// The function name the skill should get (a suggestion; see [`extract`](super::extract)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The check: tests the skill must pass besides its own. May be empty, and then the
+    /// skill's own tests are the only check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestCase>,
+    /// The library namespace the skill belongs in, when not the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// Why a task could not be built. The message is written to be shown to the model that
+/// proposed the task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// No description.
+    #[error(
+        "the task has no description: put one sentence saying what the function does in \"task\""
+    )]
+    NoDescription,
+    /// The suggested name is not a usable function name.
+    #[error("\"{0}\" cannot be a function name: use a plain camelCase JavaScript identifier")]
+    BadName(String),
+    /// An example is malformed.
+    #[error("example {index} is malformed: {reason}")]
+    BadExample {
+        /// 1-based position in the list.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Task {
+    /// A task from a user's words alone: no suggested name, no check beyond the skill's tests.
+    pub fn from_user(description: impl Into<String>) -> Task {
+        Task {
+            description: description.into().trim().to_string(),
+            name: None,
+            tests: Vec::new(),
+            namespace: None,
+        }
+    }
+
+    /// Suggests the function name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Task {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds an `@example`-style check: `call` must deep-equal `expected` (JS expressions).
+    pub fn with_example(mut self, call: impl Into<String>, expected: impl Into<String>) -> Task {
+        let call = call.into();
+        self.tests.push(TestCase::Example {
+            name: call.clone(),
+            call,
+            expected: expected.into(),
+        });
+        self
+    }
+
+    /// A task from the curriculum's JSON: `{"task": "...", "name": "camelCaseName",
+    /// "examples": [["call(args)", expected], ...]}`.
+    ///
+    /// `expected` is the JSON value the call must return (so `"Hi"` is the string `Hi`); an
+    /// example may also be `{"call": ..., "expected": ...}`. `description` is accepted for
+    /// `task`. Each call must parse as JavaScript and, when a name is given, call it.
+    pub fn from_proposal(object: &Map<String, Value>) -> Result<Task, TaskError> {
+        let description = ["task", "description"]
+            .iter()
+            .find_map(|k| object.get(*k).and_then(Value::as_str))
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .ok_or(TaskError::NoDescription)?;
+        let name = match object.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => {
+                let name = name.trim();
+                if !crate::sandbox::is_identifier(name) || RESERVED_NAMES.contains(&name) {
+                    return Err(TaskError::BadName(name.to_string()));
+                }
+                Some(name.to_string())
+            }
+            Some(other) => return Err(TaskError::BadName(other.to_string())),
+        };
+        let mut task = Task::from_user(description);
+        task.name = name;
+        let examples = match object.get("examples").or_else(|| object.get("tests")) {
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(items)) => items.as_slice(),
+            Some(_) => {
+                return Err(TaskError::BadExample {
+                    index: 1,
+                    reason: "\"examples\" must be a list of [\"call(args)\", expected] pairs"
+                        .into(),
+                });
+            }
+        };
+        for (i, example) in examples.iter().enumerate() {
+            let bad = |reason: String| TaskError::BadExample {
+                index: i + 1,
+                reason,
+            };
+            let (call, expected) = match example {
+                Value::Array(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
+                Value::Object(o) => match (o.get("call"), o.get("expected")) {
+                    (Some(call), Some(expected)) => (call, expected),
+                    _ => {
+                        return Err(bad(
+                            "an object example needs \"call\" and \"expected\"".into()
+                        ));
+                    }
+                },
+                _ => return Err(bad("expected a pair [\"call(args)\", expected]".into())),
+            };
+            let call = call
+                .as_str()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    bad("the call must be a string of JavaScript, e.g. \"f(1, 2)\"".into())
+                })?;
+            let analysis = Analysis::of(&format!("({call});"))
+                .map_err(|e| bad(format!("the call {call:?} is not JavaScript: {e}")))?;
+            if let Some(name) = &task.name
+                && !analysis.references.contains(name)
+            {
+                return Err(bad(format!("the call {call:?} does not call {name}")));
+            }
+            task = task.with_example(call, expected.to_string());
+        }
+        Ok(task)
+    }
+
+    /// The description normalised for comparison (case, spacing and final punctuation
+    /// ignored): two tasks with the same key are the same task.
+    pub fn key(&self) -> String {
+        normalise(&self.description)
+    }
+}
+
+/// Lower case, single spaces, no trailing punctuation.
+pub(crate) fn normalise(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+        .trim_end_matches(['.', '!', '?'])
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn builds_from_a_proposal_with_json_expected_values() {
+        let task = Task::from_proposal(&object(json!({
+            "task": " Reverse the words of a sentence. ",
+            "name": "reverseWords",
+            "examples": [
+                ["reverseWords('a b c')", "c b a"],
+                {"call": "reverseWords('')", "expected": ""},
+                ["reverseWords('x').length", 1]
+            ]
+        })))
+        .unwrap();
+        assert_eq!(task.description, "Reverse the words of a sentence.");
+        assert_eq!(task.name.as_deref(), Some("reverseWords"));
+        assert_eq!(task.tests.len(), 3);
+        assert_eq!(
+            task.tests[0].to_js(),
+            "assert.deepStrictEqual(await (reverseWords('a b c')), (\"c b a\"));"
+        );
+        assert_eq!(
+            task.tests[2].to_js(),
+            "assert.deepStrictEqual(await (reverseWords('x').length), (1));"
+        );
+        // It round-trips through the JSON stored with an episode.
+        let stored = serde_json::to_value(&task).unwrap();
+        assert_eq!(serde_json::from_value::<Task>(stored).unwrap(), task);
+        assert_eq!(task.key(), "reverse the words of a sentence");
+    }
+
+    #[test]
+    fn rejects_bad_proposals_with_messages_for_the_model() {
+        let cases = [
+            (json!({"name": "f"}), "no description"),
+            (
+                json!({"task": "x", "name": "my func"}),
+                "cannot be a function name",
+            ),
+            (
+                json!({"task": "x", "name": "assert"}),
+                "cannot be a function name",
+            ),
+            (
+                json!({"task": "x", "name": "f", "examples": [["g(1)", 2]]}),
+                "does not call f",
+            ),
+            (
+                json!({"task": "x", "name": "f", "examples": [["f(1", 2]]}),
+                "is not JavaScript",
+            ),
+            (
+                json!({"task": "x", "examples": [["f(1)"]]}),
+                "expected a pair",
+            ),
+            (
+                json!({"task": "x", "examples": [[3, 2]]}),
+                "must be a string",
+            ),
+            (
+                json!({"task": "x", "examples": "f(1) => 2"}),
+                "must be a list",
+            ),
+        ];
+        for (value, message) in cases {
+            let error = Task::from_proposal(&object(value.clone())).unwrap_err();
+            assert!(error.to_string().contains(message), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn user_tasks_have_no_check() {
+        let task = Task::from_user("  Count vowels  ");
+        assert_eq!(task.description, "Count vowels");
+        assert!(task.tests.is_empty() && task.name.is_none());
+        let json = serde_json::to_value(&task).unwrap();
+        assert_eq!(json, json!({"description": "Count vowels"}));
+    }
+}
