@@ -33,11 +33,7 @@ fn sandbox() -> Arc<Sandbox> {
 async fn library(dir: &Path) -> Arc<Library> {
     let mut config = LibraryConfig::new(dir);
     config.load_starter = false;
-    Arc::new(
-        Library::open(&config, embedder(), sandbox())
-            .await
-            .unwrap(),
-    )
+    Arc::new(Library::open(&config, embedder(), sandbox()).await.unwrap())
 }
 
 fn agent(library: &Arc<Library>, model: &Arc<ScriptedModel>, critic: bool) -> Agent {
@@ -55,7 +51,9 @@ fn agent(library: &Arc<Library>, model: &Arc<ScriptedModel>, critic: bool) -> Ag
 
 /// A reply the way a small model writes it: prose, a fenced block, usage after the function.
 fn reply(code: &str) -> String {
-    format!("Sure! Here is the function:\n\n```javascript\n{code}\n\nconsole.log(example());\n```\n\nThis works because it is simple.")
+    format!(
+        "Sure! Here is the function:\n\n```javascript\n{code}\n\nconsole.log(example());\n```\n\nThis works because it is simple."
+    )
 }
 
 const DOUBLE: &str = "/**\n * Doubles a number.\n * @param {number} x\n * @returns {number}\n * @example double(2) => 4\n * @example double(-3) => -6\n */\nfunction double(x) {\n  return x * 2;\n}";
@@ -102,10 +100,16 @@ async fn a_skill_learned_in_one_episode_is_called_by_a_later_one() {
 
     // The coder saw the learned skill's code, and the call graph records the call.
     let coder_prompt = &model.requests()[2].messages[1].content;
-    assert!(coder_prompt.contains("function double(x)"), "{coder_prompt}");
+    assert!(
+        coder_prompt.contains("function double(x)"),
+        "{coder_prompt}"
+    );
     let double = library.get("double").await.unwrap();
     assert_eq!(double.called_by[0].name, "quadruple");
-    assert_eq!(double.skill.stats.calls, 1, "admitting quadruple used double");
+    assert_eq!(
+        double.skill.stats.calls, 1,
+        "admitting quadruple used double"
+    );
 
     // The journal has every step, in order, ending with the admission.
     let store = library.store();
@@ -212,7 +216,11 @@ async fn existing_skills_and_near_duplicates_are_reused_not_admitted() {
         .solve(Task::from_user("Compute two times a number"))
         .await
         .unwrap();
-    assert_eq!(report.status, EpisodeStatus::SolvedWithExisting, "{report:#?}");
+    assert_eq!(
+        report.status,
+        EpisodeStatus::SolvedWithExisting,
+        "{report:#?}"
+    );
     assert_eq!(report.skill.as_deref(), Some("default/double"));
     assert!(library.get("twice").await.is_err());
     assert_eq!(library.get("double").await.unwrap().skill.stats.calls, 2);
@@ -271,9 +279,13 @@ async fn an_episode_killed_mid_admission_resumes_without_a_new_model_call() {
     {
         let mut tx = store.begin().await.unwrap();
         library.write(&mut tx, &prepared).await.unwrap();
-        tx.append_event(&episode.id, "admission", &json!({"skill": "default/double"}))
-            .await
-            .unwrap();
+        tx.append_event(
+            &episode.id,
+            "admission",
+            &json!({"skill": "default/double"}),
+        )
+        .await
+        .unwrap();
         // Dropped without commit: what a kill does to an open transaction.
     }
     assert!(library.get("double").await.is_err());

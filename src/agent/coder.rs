@@ -158,7 +158,7 @@ mod tests {
             "Task: Title-case words and join them with dashes",
             "Name the function dashTitle.",
             "- dashTitle('x y') => \"X-Y\"",
-            "words: words(text: string) -> string[]",
+            "- words(text: string) -> string[]: Splits text into words.",
             "Splits text into words.",
             "function words(text)",
         ] {

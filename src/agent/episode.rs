@@ -67,7 +67,7 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             max_rounds: 4,
-            retrieve: 5,
+            retrieve: 3,
             critic: true,
             duplicate_similarity: 0.9,
             max_curriculum_failures: 3,
@@ -263,14 +263,20 @@ impl Agent {
                     if failures + 1 < self.config.max_curriculum_failures =>
                 {
                     failures += 1;
-                    tracing::warn!("the curriculum proposed nothing usable in {attempts} calls: {last}");
+                    tracing::warn!(
+                        "the curriculum proposed nothing usable in {attempts} calls: {last}"
+                    );
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             failures = 0;
             let run = self
-                .start(proposal.task, EpisodeSource::Curriculum, &proposal.exchanges)
+                .start(
+                    proposal.task,
+                    EpisodeSource::Curriculum,
+                    &proposal.exchanges,
+                )
                 .await?;
             reports.push(self.drive(run, Position::default()).await?);
         }
@@ -776,7 +782,8 @@ impl Agent {
     async fn reuse(&self, run: Run, skill: Skill) -> Result<EpisodeReport, AgentError> {
         let store = self.library.store();
         let mut tx = store.begin().await?;
-        tx.record_call(skill.record.id, true, Duration::ZERO).await?;
+        tx.record_call(skill.record.id, true, Duration::ZERO)
+            .await?;
         let calls = store
             .callees(skill.record.id)
             .await?
@@ -965,12 +972,29 @@ fn qualified(skill: &Skill) -> String {
     format!("{}/{}", skill.record.namespace, skill.record.name)
 }
 
+/// Longest function body (JSDoc header removed) shown to the coder; longer skills are shown
+/// by signature and description only, which keeps prompts within a small model's reach.
+const MAX_BRIEF_CODE: usize = 600;
+
+/// What the coder sees of a retrieved skill.
 fn brief(skill: &Skill) -> SkillBrief {
+    let code = skill.version.code.trim();
+    let body = match code
+        .strip_prefix("/**")
+        .and_then(|rest| rest.split_once("*/"))
+    {
+        Some((_, body)) => body.trim(),
+        None => code,
+    };
     SkillBrief {
         name: skill.record.name.clone(),
         signature: skill.version.signature.clone(),
-        description: skill.version.description.clone(),
-        code: skill.version.code.clone(),
+        description: skill.version.description.replace('\n', " "),
+        code: if body.len() <= MAX_BRIEF_CODE {
+            body.to_string()
+        } else {
+            String::new()
+        },
     }
 }
 
@@ -1000,29 +1024,67 @@ mod tests {
 
     #[test]
     fn the_journal_says_where_an_episode_stopped() {
-        let retrieval = event(1, "retrieval", json!({"skills": [{"name": "default/words", "score": 0.5}]}));
-        let reply1 = event(2, "llm_call", json!({"purpose": "coder", "reply": "first", "round": 1}));
+        let retrieval = event(
+            1,
+            "retrieval",
+            json!({"skills": [{"name": "default/words", "score": 0.5}]}),
+        );
+        let reply1 = event(
+            2,
+            "llm_call",
+            json!({"purpose": "coder", "reply": "first", "round": 1}),
+        );
         let attempt1 = event(3, "attempt", json!({"round": 1, "code": "function f() {}"}));
-        let failed1 = event(4, "verdict", json!({"round": 1, "passed": false, "problems": "f(1) failed"}));
-        let reply2 = event(5, "llm_call", json!({"purpose": "coder", "reply": "second", "round": 2}));
+        let failed1 = event(
+            4,
+            "verdict",
+            json!({"round": 1, "passed": false, "problems": "f(1) failed"}),
+        );
+        let reply2 = event(
+            5,
+            "llm_call",
+            json!({"purpose": "coder", "reply": "second", "round": 2}),
+        );
         let attempt2 = event(6, "attempt", json!({"round": 2, "code": "function g() {}"}));
-        let passed2 = event(7, "verdict", json!({"round": 2, "passed": true, "problems": ""}));
+        let passed2 = event(
+            7,
+            "verdict",
+            json!({"round": 2, "passed": true, "problems": ""}),
+        );
 
         // Killed after the first verdict: round 2 starts with its feedback.
-        let at = position(&[retrieval.clone(), reply1.clone(), attempt1.clone(), failed1.clone()]);
+        let at = position(&[
+            retrieval.clone(),
+            reply1.clone(),
+            attempt1.clone(),
+            failed1.clone(),
+        ]);
         assert_eq!(at.retrieved, Some(vec!["default/words".to_string()]));
         assert_eq!(at.rounds_done, 1);
         assert_eq!(at.pending, None);
         let feedback = at.feedback.unwrap();
-        assert_eq!((feedback.previous_reply.as_str(), feedback.problems.as_str()), ("first", "f(1) failed"));
+        assert_eq!(
+            (feedback.previous_reply.as_str(), feedback.problems.as_str()),
+            ("first", "f(1) failed")
+        );
 
         // Killed during validation or admission of round 2: that code is taken up again.
-        let journal = [retrieval.clone(), reply1, attempt1, failed1, reply2, attempt2];
+        let journal = [
+            retrieval.clone(),
+            reply1,
+            attempt1,
+            failed1,
+            reply2,
+            attempt2,
+        ];
         let at = position(&journal);
         assert_eq!(at.pending, Some((2, "function g() {}".to_string())));
         let mut with_verdict = journal.to_vec();
         with_verdict.push(passed2);
-        assert_eq!(position(&with_verdict).pending, Some((2, "function g() {}".to_string())));
+        assert_eq!(
+            position(&with_verdict).pending,
+            Some((2, "function g() {}".to_string()))
+        );
 
         // Killed before retrieval finished: start from scratch.
         assert_eq!(position(&[]), Position::default());

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod agent;
 mod bench;
 mod embed;
 mod exec;
@@ -44,6 +45,13 @@ enum Command {
     /// Manage the skill library: add, list, show, search, deprecate, export, import.
     #[command(subcommand)]
     Skills(skills::SkillsCommand),
+    /// Solve one task: retrieve skills, write a new one with the model, validate, admit.
+    Solve(agent::SolveArgs),
+    /// The open-ended loop: the curriculum proposes tasks and the agent solves them.
+    Run(agent::RunArgs),
+    /// Inspect episodes and their journals.
+    #[command(subcommand)]
+    Episodes(agent::EpisodesCommand),
     /// Rebuild the vector index from the SQL store (re-embedding every skill).
     Reindex(skills::ReindexArgs),
     /// Measure performance and print the figures.
@@ -83,6 +91,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Embed(args) => embed::embed(args),
         Command::Skills(command) => skills::run(&cli.data, command),
         Command::Reindex(args) => skills::reindex(&cli.data, args),
+        Command::Solve(args) => agent::solve(&cli.data, args),
+        Command::Run(args) => agent::run(&cli.data, args),
+        Command::Episodes(command) => agent::episodes(&cli.data, command),
         Command::Bench(command) => bench::run(command),
     }
 }

@@ -46,8 +46,8 @@ impl DataArgs {
         config
     }
 
-    /// Opens the library with the default embedder and a sandbox without host functions.
-    pub async fn open(&self) -> anyhow::Result<Library> {
+    /// Opens the library with the default embedder and a sandbox offering `host_functions`.
+    pub async fn open(&self, host_functions: HostFunctions) -> anyhow::Result<Library> {
         let config = self.config();
         let spinner = spinner(format!(
             "opening the library in {}",
@@ -56,7 +56,7 @@ impl DataArgs {
         let embedder = tokio::task::spawn_blocking(OnnxEmbedder::from_env)
             .await?
             .context("loading the embedding model")?;
-        let sandbox = Sandbox::new(SandboxConfig::default(), HostFunctions::empty())
+        let sandbox = Sandbox::new(SandboxConfig::default(), host_functions)
             .context("starting the sandbox")?;
         let library = Library::open(&config, Arc::new(embedder), Arc::new(sandbox))
             .await
@@ -175,7 +175,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Runs a `skills` subcommand.
 pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let library = data.open().await?;
+        let library = data.open(HostFunctions::empty()).await?;
         let code = dispatch(&library, command).await;
         library.store().close().await;
         code
@@ -185,7 +185,7 @@ pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> 
 /// Runs `reindex`.
 pub fn reindex(data: &DataArgs, args: ReindexArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let library = data.open().await?;
+        let library = data.open(HostFunctions::empty()).await?;
         let spinner = spinner("re-embedding and indexing every skill".into());
         let count = library.reindex().await.context("rebuilding the index")?;
         spinner.finish_and_clear();

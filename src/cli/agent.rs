@@ -1,0 +1,372 @@
+//! `skillforge solve`, `skillforge run` and `skillforge episodes ...`: the agent.
+
+use super::skills::{DataArgs, spinner};
+use super::{EXIT_OK, exit_skill_failure};
+use anyhow::Context;
+use serde_json::json;
+use skillforge::agent::{
+    Agent, AgentConfig, CodeEnvironment, Environment, EpisodeReport, Progress, Task,
+};
+use skillforge::llm::{LanguageModel, LlmConfig};
+use skillforge::sandbox::HostFunctions;
+use skillforge::store::EpisodeStatus;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+/// The model and how the agent works; shared by `solve`, `run` and `bench episode`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// OpenAI-compatible endpoint (e.g. http://localhost:11434/v1); unset serves the offline
+    /// local model (Qwen2.5-Coder-0.5B, installed by `scripts/setup llm`).
+    #[arg(long, env = "SKILLFORGE_LLM_URL", value_name = "URL")]
+    pub llm_url: Option<String>,
+    /// The model name at --llm-url.
+    #[arg(long, env = "SKILLFORGE_LLM_MODEL", value_name = "NAME")]
+    pub llm_model: Option<String>,
+    /// Environment variable holding the endpoint's API key.
+    #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
+    pub llm_api_key_env: String,
+    /// Most coder rounds per episode.
+    #[arg(long, default_value_t = AgentConfig::default().max_rounds)]
+    pub max_rounds: u32,
+    /// Skills retrieved for the coder.
+    #[arg(long, default_value_t = AgentConfig::default().retrieve)]
+    pub retrieve: usize,
+    /// Skip the critic.
+    #[arg(long)]
+    pub no_critic: bool,
+    /// What kind of programming tasks the curriculum proposes.
+    #[arg(long, default_value = "string, number and collection utilities")]
+    pub domain: String,
+}
+
+impl AgentArgs {
+    /// The model these options name (starting the local one if no endpoint is given).
+    pub async fn model(&self) -> anyhow::Result<Arc<dyn LanguageModel>> {
+        let config = LlmConfig {
+            base_url: self.llm_url.clone(),
+            model: self.llm_model.clone(),
+            api_key_env: self.llm_api_key_env.clone(),
+            ..LlmConfig::default()
+        };
+        let local = config.endpoint().is_none();
+        let spinner = spinner(if local {
+            "starting the local model".into()
+        } else {
+            "connecting to the model".into()
+        });
+        let model = config
+            .build()
+            .await
+            .context("setting up the language model")?;
+        spinner.finish_and_clear();
+        Ok(model)
+    }
+
+    /// The agent: the library, the model and the `code` environment.
+    pub async fn agent(&self, data: &DataArgs) -> anyhow::Result<Agent> {
+        let env: Arc<dyn Environment> = Arc::new(CodeEnvironment::new(self.domain.clone()));
+        let library = Arc::new(data.open(env.host_functions()).await?);
+        let model = self.model().await?;
+        let config = AgentConfig {
+            max_rounds: self.max_rounds,
+            retrieve: self.retrieve,
+            critic: !self.no_critic,
+            ..AgentConfig::default()
+        };
+        Ok(Agent::new(library, model, env, config))
+    }
+}
+
+/// `skillforge solve "TASK"`.
+#[derive(Debug, clap::Args)]
+pub struct SolveArgs {
+    /// The task, in words.
+    task: String,
+    /// The function name to use (the task's examples call it).
+    #[arg(long)]
+    name: Option<String>,
+    /// A check of the task: `CALL => EXPECTED`, e.g. `double(2) => 4` (repeatable; needs --name).
+    #[arg(long = "example", value_name = "CALL => EXPECTED")]
+    examples: Vec<String>,
+    /// Namespace to solve in and admit to.
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Print JSON: `{"episode":..., "status":..., "skill":..., "calls":[...], ...}`.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    agent: AgentArgs,
+}
+
+/// `skillforge run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Episodes to run (unfinished ones found at start count too).
+    #[arg(long, default_value_t = 10)]
+    iterations: usize,
+    /// Print one JSON report per episode (JSON lines) instead of the progress display.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    agent: AgentArgs,
+}
+
+/// `skillforge episodes ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum EpisodesCommand {
+    /// The latest episodes, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One episode with its journal: every model call, attempt, sandbox run and verdict.
+    Show {
+        /// The episode id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Runs `solve`.
+pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
+    let mut task = Task::from_user(args.task.clone());
+    if let Some(name) = &args.name {
+        task = task.with_name(name.clone());
+    }
+    anyhow::ensure!(
+        args.examples.is_empty() || args.name.is_some(),
+        "--example needs --name: the examples call the function by that name"
+    );
+    for example in &args.examples {
+        let (call, expected) = example
+            .rsplit_once("=>")
+            .with_context(|| format!("--example {example:?} is not `CALL => EXPECTED`"))?;
+        task = task.with_example(call.trim(), expected.trim());
+    }
+    task.namespace = args.namespace.clone();
+    runtime()?.block_on(async {
+        let agent = args.agent.agent(data).await?;
+        let bar = spinner(format!("solving: {}", args.task));
+        let agent = agent.with_observer(progress_observer(bar.clone(), None));
+        let report = interruptible(agent.solve(task)).await?;
+        bar.finish_and_clear();
+        print_report(&report, args.json)?;
+        agent.library().store().close().await;
+        Ok(if report.status == EpisodeStatus::Failed {
+            exit_skill_failure()
+        } else {
+            EXIT_OK
+        })
+    })
+}
+
+/// Runs `run`.
+pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let agent = args.agent.agent(data).await?;
+        let bar = if args.json {
+            indicatif::ProgressBar::hidden()
+        } else {
+            spinner("starting".into())
+        };
+        let size = agent.library().list(&Default::default()).await?.len();
+        let json = args.json;
+        let agent = agent.with_observer(progress_observer(bar.clone(), Some((json, size))));
+        let reports = interruptible(agent.run(args.iterations)).await?;
+        bar.finish_and_clear();
+        let count = |s| reports.iter().filter(|r| r.status == s).count();
+        if !args.json {
+            println!(
+                "{} episodes: {} admitted, {} solved with existing skills, {} failed",
+                reports.len(),
+                count(EpisodeStatus::Admitted),
+                count(EpisodeStatus::SolvedWithExisting),
+                count(EpisodeStatus::Failed)
+            );
+        }
+        agent.library().store().close().await;
+        Ok(EXIT_OK)
+    })
+}
+
+/// Runs `episodes ...`.
+pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let library = data.open(HostFunctions::empty()).await?;
+        let store = library.store();
+        match command {
+            EpisodesCommand::List { limit, json } => {
+                let episodes = store.list_episodes(limit).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&episodes)?);
+                } else {
+                    for e in &episodes {
+                        println!(
+                            "{}  {:<20} {}  {}",
+                            e.id,
+                            e.status.as_str(),
+                            e.started_at.format("%Y-%m-%d %H:%M:%S"),
+                            e.task["description"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            EpisodesCommand::Show { id, json } => {
+                let episode = store.episode(&id).await?;
+                let events = store.episode_events(&id).await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &json!({"episode": episode, "events": events})
+                        )?
+                    );
+                } else {
+                    println!("episode {} [{}]", episode.id, episode.status.as_str());
+                    println!("task: {}", serde_json::to_string(&episode.task)?);
+                    for e in &events {
+                        let mut payload = e.payload.clone();
+                        // Prompts are long; `--json` shows them whole.
+                        if let Some(obj) = payload.as_object_mut() {
+                            obj.remove("messages");
+                        }
+                        println!("{:>3} {:<12} {}", e.seq, e.kind, payload);
+                    }
+                    if let Some(outcome) = &episode.outcome {
+                        println!("outcome: {outcome}");
+                    }
+                }
+            }
+        }
+        library.store().close().await;
+        Ok(EXIT_OK)
+    })
+}
+
+/// Runs `work` until it ends or Ctrl-C; an interrupted episode stays `running` and is resumed
+/// by the next `skillforge run`.
+async fn interruptible<T>(
+    work: impl std::future::Future<Output = Result<T, skillforge::agent::AgentError>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        result = work => Ok(result?),
+        _ = tokio::signal::ctrl_c() => anyhow::bail!(
+            "interrupted: the unfinished episode is kept and `skillforge run` resumes it"
+        ),
+    }
+}
+
+/// Shows the agent's progress on `bar`: the task, the round, tokens used and the library's
+/// size; with `run`, a line (or a JSON line) per finished episode.
+fn progress_observer(
+    bar: indicatif::ProgressBar,
+    run: Option<(bool, usize)>,
+) -> skillforge::agent::Observer {
+    struct State {
+        task: String,
+        round: String,
+        tokens: u64,
+        episodes: usize,
+        library: usize,
+    }
+    let state = Mutex::new(State {
+        task: String::new(),
+        round: String::new(),
+        tokens: 0,
+        episodes: 0,
+        library: run.map_or(0, |(_, size)| size),
+    });
+    Arc::new(move |progress: &Progress| {
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        match progress {
+            Progress::Episode { task, resumed, .. } => {
+                s.task = format!("{}{task}", if *resumed { "(resumed) " } else { "" });
+                s.round.clear();
+            }
+            Progress::Round { round, max } => s.round = format!("round {round}/{max}"),
+            Progress::Model {
+                prompt_tokens,
+                completion_tokens,
+                ..
+            } => s.tokens += u64::from(prompt_tokens + completion_tokens),
+            Progress::Finished(report) => {
+                s.episodes += 1;
+                if report.status == EpisodeStatus::Admitted {
+                    s.library += 1;
+                }
+                match run {
+                    Some((true, _)) => println!("{}", json!(report)),
+                    Some((false, _)) => bar.println(format!(
+                        "{:<21} {}{}",
+                        report.status.as_str(),
+                        report.task.description,
+                        report
+                            .skill
+                            .as_ref()
+                            .map_or(String::new(), |s| format!(" -> {s}"))
+                    )),
+                    None => {}
+                }
+            }
+        }
+        let library = if run.is_some() {
+            format!(
+                " | library {} skills | episode {}",
+                s.library,
+                s.episodes + 1
+            )
+        } else {
+            String::new()
+        };
+        bar.set_message(format!(
+            "{} | {} | {} tokens{library}",
+            s.task, s.round, s.tokens
+        ));
+    })
+}
+
+fn print_report(report: &EpisodeReport, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    println!(
+        "episode {}: {}{}",
+        report.episode,
+        report.status.as_str(),
+        report
+            .skill
+            .as_ref()
+            .map_or(String::new(), |s| format!(" ({s})"))
+    );
+    if !report.calls.is_empty() {
+        println!("calls: {}", report.calls.join(", "));
+    }
+    if let Some(problems) = &report.problems {
+        println!("last problem: {problems}");
+    }
+    let t = &report.timing;
+    println!(
+        "{} rounds, {} model calls, {} tokens, {:.1} s in the model, {:.0} ms elsewhere",
+        report.rounds,
+        t.llm_calls,
+        t.prompt_tokens + t.completion_tokens,
+        t.llm_ms / 1e3,
+        (t.total_ms - t.llm_ms).max(0.0)
+    );
+    Ok(())
+}

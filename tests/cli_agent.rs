@@ -1,0 +1,311 @@
+//! `skillforge solve`, `run` and `episodes` as a user runs them, against an OpenAI-compatible
+//! server on loopback that stands for the network (everything else is real), and `kill -9` at
+//! any point of a run followed by a restart. Needs `scripts/setup embed`.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+const DOUBLE: &str = "/**\n * Doubles a number.\n * @example double(2) => 4\n * @example double(-3) => -6\n */\nfunction double(x) {\n  return x * 2;\n}";
+const QUADRUPLE: &str = "/**\n * Multiplies a number by four by doubling it twice.\n * @example quadruple(3) => 12\n */\nfunction quadruple(x) {\n  return double(double(x));\n}";
+const TRIPLE: &str = "/**\n * Triples a number.\n * @example triple(2) => 6\n */\nfunction triple(x) {\n  return x * 3;\n}";
+
+/// A fake model server: answers by what the prompt asks, after `delay_ms`.
+struct FakeModel {
+    base_url: String,
+    requests: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+struct ServerState {
+    requests: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicU64>,
+}
+
+async fn complete(State(state): State<ServerState>, body: String) -> axum::Json<Value> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    let request: Value = serde_json::from_str(&body).unwrap();
+    let prompt = request["messages"].to_string();
+    let content = if prompt.contains("You propose the next") {
+        json!({"task": "Triple a number", "name": "triple", "examples": [["triple(5)", "15"]]})
+            .to_string()
+    } else if prompt.contains("You review") {
+        r#"{"success": true, "feedback": "Looks right."}"#.to_string()
+    } else {
+        let code = if prompt.contains("Multiply a number by four") {
+            QUADRUPLE
+        } else if prompt.contains("Triple") {
+            TRIPLE
+        } else {
+            DOUBLE
+        };
+        format!("Here it is:\n```javascript\n{code}\n```")
+    };
+    axum::Json(json!({
+        "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-coder",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140}
+    }))
+}
+
+impl FakeModel {
+    async fn start() -> FakeModel {
+        let state = ServerState {
+            requests: Arc::new(AtomicUsize::new(0)),
+            delay_ms: Arc::new(AtomicU64::new(0)),
+        };
+        let app = Router::new()
+            .route("/v1/chat/completions", post(complete))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeModel {
+            base_url: format!("http://{addr}/v1"),
+            requests: state.requests,
+            delay_ms: state.delay_ms,
+        }
+    }
+
+    fn command(&self, data_dir: &Path, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .args(["--llm-url", &self.base_url, "--llm-model", "fake-coder"])
+            .env_remove("SKILLFORGE_DATABASE_URL")
+            .env_remove("QDRANT_URL")
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run(&self, data_dir: &Path, args: &[&str]) -> Output {
+        self.command(data_dir, args).output().await.unwrap()
+    }
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+async fn skillforge(data_dir: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("SKILLFORGE_DATABASE_URL")
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn solve_admits_then_reuses_across_processes_and_episodes_are_listed() {
+    let model = FakeModel::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let out = model
+        .run(
+            data.path(),
+            &[
+                "solve",
+                "Double a number",
+                "--name",
+                "double",
+                "--example",
+                "double(21) => 42",
+                "--json",
+            ],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let first = json_of(&out);
+    assert_eq!(first["status"], "admitted");
+    assert_eq!(first["skill"], "default/double");
+    assert_eq!(first["calls"], json!([]));
+
+    let out = model
+        .run(
+            data.path(),
+            &[
+                "solve",
+                "Multiply a number by four",
+                "--name",
+                "quadruple",
+                "--json",
+            ],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let second = json_of(&out);
+    assert_eq!(second["status"], "admitted");
+    assert_eq!(second["calls"], json!(["double"]));
+
+    let out = skillforge(data.path(), &["episodes", "list", "--json"]).await;
+    let episodes = json_of(&out);
+    assert_eq!(episodes.as_array().unwrap().len(), 2);
+    assert_eq!(episodes[0]["id"], second["episode"], "newest first");
+
+    let id = second["episode"].as_str().unwrap();
+    let out = skillforge(data.path(), &["episodes", "show", id, "--json"]).await;
+    let shown = json_of(&out);
+    let kinds: Vec<&str> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"retrieval"));
+    assert_eq!(kinds.last(), Some(&"admission"));
+    let call = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "llm_call")
+        .unwrap();
+    assert_eq!(call["payload"]["prompt_tokens"], 100);
+    assert!(
+        call["payload"]["messages"]
+            .to_string()
+            .contains("function double")
+    );
+
+    let out = skillforge(data.path(), &["episodes", "show", "no-such-episode"]).await;
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Kills `skillforge solve` with SIGKILL at a spread of moments (opening the library and
+/// loading the starter skills; waiting for the model; just after its reply, while validating
+/// and admitting), restarts with `skillforge run`, and checks that the library and the
+/// journal are whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_dash_nine_at_any_point_then_run_resumes_cleanly() {
+    let model = FakeModel::start().await;
+    let mut resumed = 0;
+    // None: kill 150 ms after start. Some(d): kill d ms after the model received the prompt
+    // (it answers after 300 ms).
+    for kill_at in [
+        None,
+        Some(0),
+        Some(250),
+        Some(310),
+        Some(330),
+        Some(360),
+        Some(450),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        model.delay_ms.store(300, Ordering::SeqCst);
+        let before = model.requests.load(Ordering::SeqCst);
+        let mut child = model
+            .command(
+                data.path(),
+                &[
+                    "solve",
+                    "Double a number",
+                    "--name",
+                    "double",
+                    "--no-critic",
+                    "--json",
+                ],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        match kill_at {
+            None => tokio::time::sleep(Duration::from_millis(150)).await,
+            Some(after) => {
+                while model.requests.load(Ordering::SeqCst) == before {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(after)).await;
+            }
+        }
+        // SIGKILL: no destructor, no rollback by the process itself.
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        let when = match kill_at {
+            None => "150 ms after start".to_string(),
+            Some(ms) => format!("{ms} ms after the prompt reached the model"),
+        };
+
+        model.delay_ms.store(0, Ordering::SeqCst);
+        let out = model
+            .run(data.path(), &["run", "--iterations", "1", "--json"])
+            .await;
+        assert_eq!(out.status.code(), Some(0), "after a kill {when}: {out:?}");
+        // `run --json` prints one report per episode; a resumed one finishes the killed task.
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let report: Value = serde_json::from_str(line).unwrap();
+            if report["resumed"] == true {
+                assert_eq!(report["task"]["description"], "Double a number");
+                resumed += 1;
+            }
+        }
+
+        let out = skillforge(data.path(), &["episodes", "list", "--json"]).await;
+        let episodes = json_of(&out);
+        let episodes = episodes.as_array().unwrap();
+        assert!(!episodes.is_empty());
+        for e in episodes {
+            assert_ne!(e["status"], "running", "a kill {when} left {e}");
+        }
+        let out = skillforge(data.path(), &["skills", "list", "--json"]).await;
+        let skills = json_of(&out);
+        let skills = skills.as_array().unwrap();
+        let starter = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/skills"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "js")
+            })
+            .count();
+        let admitted = episodes
+            .iter()
+            .filter(|e| e["status"] == "admitted")
+            .count();
+        assert_eq!(skills.len(), starter + admitted, "kill {when}");
+        for skill in skills {
+            assert_eq!(skill["current_version"], 1, "kill {when}: {skill}");
+        }
+        // Every admitted skill is findable: the index caught up with the store.
+        for e in episodes.iter().filter(|e| e["status"] == "admitted") {
+            let name = e["outcome"]["skill"].as_str().unwrap();
+            let short = name.rsplit('/').next().unwrap();
+            let out = skillforge(
+                data.path(),
+                &["skills", "search", short, "-k", "3", "--json"],
+            )
+            .await;
+            let hits = json_of(&out);
+            assert!(
+                hits.as_array().unwrap().iter().any(|h| h["name"] == short),
+                "kill {when}: {short} not found in {hits}"
+            );
+        }
+    }
+    assert!(
+        resumed > 0,
+        "no kill landed inside an episode: the timings no longer exercise resuming"
+    );
+}
