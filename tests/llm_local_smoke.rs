@@ -192,3 +192,52 @@ fn local_server_dies_with_its_parent_process() {
         "the server (pid {pid}) outlived the process that started it"
     );
 }
+
+/// The whole loop on the real local model: retrieval from the starter library, the coder's
+/// prompt, extraction, validation in the sandbox, the task's check and admission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_model_solves_a_task_end_to_end() {
+    use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Task};
+    use skillforge::embed::OnnxEmbedder;
+    use skillforge::library::{Library, LibraryConfig};
+    use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+    use skillforge::store::EpisodeStatus;
+    use std::sync::Arc;
+
+    let config = LlmConfig::default();
+    if !installed(&config.local_server_config()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let library = Library::open(
+        &LibraryConfig::new(dir.path()),
+        Arc::new(OnnxEmbedder::from_env().unwrap()),
+        Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap()),
+    )
+    .await
+    .unwrap();
+    let model = config.build().await.expect("the local model server starts");
+    let agent = Agent::new(
+        Arc::new(library),
+        model,
+        Arc::new(CodeEnvironment::new("number utilities")),
+        AgentConfig {
+            critic: false,
+            ..AgentConfig::default()
+        },
+    );
+    let task = Task::from_user("Return the product of all numbers in a list")
+        .with_name("product")
+        .with_example("product([2, 3, 4])", "24");
+    let report = agent.solve(task).await.expect("the episode runs");
+    eprintln!(
+        "local model episode: {:?} in {} rounds, {:.1} s in the model, {:.0} ms elsewhere",
+        report.status,
+        report.rounds,
+        report.timing.llm_ms / 1e3,
+        report.timing.total_ms - report.timing.llm_ms
+    );
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let admitted = agent.library().get("product").await.unwrap();
+    assert!(admitted.skill.stats.last_verified_at.is_some());
+}

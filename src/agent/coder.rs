@@ -99,7 +99,8 @@ pub async fn write_skill(
 ) -> Result<Attempt, AgentError> {
     let messages = coder_messages(env, task, retrieved, feedback)?;
     let request = ChatRequest::new(messages)
-        .with_temperature(0.2)
+        // A retry at the same low temperature tends to repeat the failed answer word for word.
+        .with_temperature(if feedback.is_some() { 0.7 } else { 0.2 })
         .with_max_tokens(MAX_TOKENS);
     let exchange = Exchange::run(model, Purpose::Coder, request).await?;
     let result = extract(&exchange.reply, task.name.as_deref()).map_err(|error| {

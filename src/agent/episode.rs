@@ -21,8 +21,8 @@
 //! leaves the episode `running` with a prefix of its journal, and a half-done admission is
 //! rolled back by the database. [`Agent::resume_unfinished`] rebuilds each unfinished
 //! episode's position from its journal: an attempt that passed but whose admission did not
-//! commit is validated and admitted again without a new model call; otherwise the next round
-//! starts with the last feedback.
+//! commit is validated and admitted again without asking the coder again; otherwise the next
+//! round starts with the last feedback.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ use crate::library::{AddOptions, DEFAULT_NAMESPACE, Library, LibraryError, Prepa
 use crate::llm::LanguageModel;
 use crate::skill::SkillSource;
 use crate::store::{
-    EpisodeEvent, EpisodeSource, EpisodeStatus, ListFilter, NewEpisode, Provenance, Skill,
+    EpisodeEvent, EpisodeSource, EpisodeStatus, ListFilter, NewEpisode, Provenance, Skill, SkillId,
     SkillStatus,
 };
 use crate::validate::TestReport;
@@ -194,6 +194,16 @@ struct Run {
     resumed: bool,
     started: Instant,
     timing: Timing,
+}
+
+/// How an episode ends.
+struct Ending {
+    status: EpisodeStatus,
+    skill: Option<(String, i64)>,
+    calls: Vec<String>,
+    problems: Option<String>,
+    /// The existing skill that solved the task, to count a call of it.
+    reused: Option<SkillId>,
 }
 
 /// Where an unfinished episode stands, read from its journal.
@@ -479,16 +489,14 @@ impl Agent {
                 }
             }
         }
-        let problems = feedback.map(|f| f.problems);
-        self.finish(
-            run,
-            EpisodeStatus::Failed,
-            None,
-            Vec::new(),
-            problems,
-            json!({}),
-        )
-        .await
+        let ending = Ending {
+            status: EpisodeStatus::Failed,
+            skill: None,
+            calls: Vec::new(),
+            problems: feedback.map(|f| f.problems),
+            reused: None,
+        };
+        self.finish(run, ending).await
     }
 
     /// Searches the library for the task and journals what it found.
@@ -780,49 +788,48 @@ impl Agent {
 
     /// Ends the episode with an existing skill as the solution, counting a successful call.
     async fn reuse(&self, run: Run, skill: Skill) -> Result<EpisodeReport, AgentError> {
-        let store = self.library.store();
-        let mut tx = store.begin().await?;
-        tx.record_call(skill.record.id, true, Duration::ZERO)
-            .await?;
-        let calls = store
+        let calls = self
+            .library
+            .store()
             .callees(skill.record.id)
             .await?
             .into_iter()
             .map(|c| c.name)
             .collect();
-        let name = qualified(&skill);
-        tx.commit().await?;
-        self.finish(
-            run,
-            EpisodeStatus::SolvedWithExisting,
-            Some((name, skill.version.version)),
+        let ending = Ending {
+            status: EpisodeStatus::SolvedWithExisting,
+            skill: Some((qualified(&skill), skill.version.version)),
             calls,
-            None,
-            json!({"reused": qualified(&skill)}),
-        )
-        .await
+            problems: None,
+            reused: Some(skill.record.id),
+        };
+        self.finish(run, ending).await
     }
 
-    /// Journals the end of an episode and returns its report.
-    async fn finish(
-        &self,
-        mut run: Run,
-        status: EpisodeStatus,
-        skill: Option<(String, i64)>,
-        calls: Vec<String>,
-        problems: Option<String>,
-        verdict: Value,
-    ) -> Result<EpisodeReport, AgentError> {
+    /// Ends the episode in one transaction: the reused skill's stats and verdict, if any, and
+    /// the episode's status and report.
+    async fn finish(&self, mut run: Run, ending: Ending) -> Result<EpisodeReport, AgentError> {
         let t = Instant::now();
-        let store = self.library.store();
-        let mut tx = store.begin().await?;
-        if verdict != json!({}) {
-            tx.append_event(&run.id, EventKind::Verdict.as_str(), &verdict)
-                .await?;
+        let mut tx = self.library.store().begin().await?;
+        if let (Some(id), Some((name, _))) = (ending.reused, &ending.skill) {
+            tx.record_call(id, true, Duration::ZERO).await?;
+            tx.append_event(
+                &run.id,
+                EventKind::Verdict.as_str(),
+                &json!({"reused": name}),
+            )
+            .await?;
         }
         run.timing.store_ms += ms(t);
-        let report = self.report(&run, status, skill, calls, problems);
-        tx.finish_episode(&run.id, status, &json!(report)).await?;
+        let report = self.report(
+            &run,
+            ending.status,
+            ending.skill,
+            ending.calls,
+            ending.problems,
+        );
+        tx.finish_episode(&run.id, ending.status, &json!(report))
+            .await?;
         tx.commit().await?;
         self.notify(Progress::Finished(Box::new(report.clone())));
         Ok(report)

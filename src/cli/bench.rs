@@ -17,10 +17,14 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Episodes on a fresh library with the configured model: time in the model versus
+    /// retrieval, validation and the store.
+    Episode(super::bench_episode::EpisodeBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
+        BenchCommand::Episode(args) => super::bench_episode::run(args),
         BenchCommand::Sandbox { iterations, json } => {
             let report = skillforge::bench::run_sandbox_bench(iterations.max(10))
                 .context("running the sandbox benchmark")?;

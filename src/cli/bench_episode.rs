@@ -1,0 +1,132 @@
+//! `skillforge bench episode`: where an episode's time goes, model versus everything else.
+
+use super::EXIT_OK;
+use super::agent::AgentArgs;
+use super::skills::DataArgs;
+use anyhow::Context;
+use serde_json::json;
+use skillforge::agent::{EpisodeReport, Task};
+use std::process::ExitCode;
+
+/// The benchmark's tasks: small functions with a programmatic check, (description, name,
+/// example call, expected value).
+const TASKS: &[(&str, &str, &str, &str)] = &[
+    (
+        "Return the product of all numbers in a list",
+        "product",
+        "product([2, 3, 4])",
+        "24",
+    ),
+    (
+        "Return the largest number in a list",
+        "largest",
+        "largest([3, 9, 2])",
+        "9",
+    ),
+    (
+        "Reverse the order of the words in a sentence",
+        "reverseWords",
+        "reverseWords(\"one two three\")",
+        "\"three two one\"",
+    ),
+    (
+        "Count how many times a value occurs in a list",
+        "countOccurrences",
+        "countOccurrences([1, 2, 1, 3, 1], 1)",
+        "3",
+    ),
+];
+
+/// `skillforge bench episode` options.
+#[derive(Debug, clap::Args)]
+pub struct EpisodeBenchArgs {
+    /// How many of the benchmark's tasks to run (at most 4).
+    #[arg(long, default_value_t = 3)]
+    tasks: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    agent: AgentArgs,
+}
+
+/// Runs the benchmark in a fresh temporary library.
+pub fn run(args: EpisodeBenchArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir().context("creating a temporary data directory")?;
+    let data = DataArgs {
+        data_dir: Some(dir.path().to_path_buf()),
+        database_url: None,
+        qdrant_url: None,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let reports: Vec<EpisodeReport> = runtime.block_on(async {
+        let agent = args.agent.agent(&data).await?;
+        let mut reports = Vec::new();
+        for &(description, name, call, expected) in TASKS.iter().take(args.tasks.max(1)) {
+            let task = Task::from_user(description)
+                .with_name(name)
+                .with_example(call, expected);
+            reports.push(agent.solve(task).await?);
+        }
+        agent.library().store().close().await;
+        anyhow::Ok(reports)
+    })?;
+    let (llm, total): (f64, f64) = reports
+        .iter()
+        .map(|r| (r.timing.llm_ms, r.timing.total_ms))
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let overhead = if llm > 0.0 {
+        (total - llm) / llm
+    } else {
+        f64::NAN
+    };
+    if args.json {
+        let rows: Vec<_> = reports
+            .iter()
+            .map(|r| {
+                json!({"task": r.task.description, "status": r.status, "rounds": r.rounds,
+                            "timing": r.timing, "overhead_ratio": r.timing.overhead_ratio()})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"episodes": rows, "llm_ms": llm,
+                "other_ms": total - llm, "overhead_ratio": overhead}))?
+        );
+        return Ok(EXIT_OK);
+    }
+    println!(
+        "{:<46} {:<21} {:>6} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8}",
+        "task",
+        "status",
+        "rounds",
+        "llm ms",
+        "other ms",
+        "retr ms",
+        "valid ms",
+        "store ms",
+        "other %"
+    );
+    for r in &reports {
+        let t = &r.timing;
+        println!(
+            "{:<46} {:<21} {:>6} {:>10.0} {:>10.1} {:>9.1} {:>9.1} {:>9.1} {:>7.2}%",
+            r.task.description,
+            r.status.as_str(),
+            r.rounds,
+            t.llm_ms,
+            t.total_ms - t.llm_ms,
+            t.retrieval_ms,
+            t.validation_ms,
+            t.store_ms,
+            t.overhead_ratio().unwrap_or(f64::NAN) * 100.0
+        );
+    }
+    println!(
+        "all episodes: {:.1} s in the model, {:.0} ms elsewhere: {:.2}% of the model's time (target < 2%)",
+        llm / 1e3,
+        total - llm,
+        overhead * 100.0
+    );
+    Ok(EXIT_OK)
+}
