@@ -13,7 +13,7 @@ use super::task::Task;
 use super::{AgentError, Exchange, Purpose};
 
 /// Upper bound on the coder's reply: a skill with its JSDoc fits well within it.
-const MAX_TOKENS: u32 = 1024;
+const MAX_TOKENS: u32 = 768;
 
 /// A library skill as the coder sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

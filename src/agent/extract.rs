@@ -15,8 +15,10 @@
 //!   other function calls is accepted under its own name, with a note (the task's name is a
 //!   suggestion; the environment's check binds it to the skill). Several candidates are an
 //!   error naming them.
-//! - **Cut-off code**: code that does not parse and leaves brackets, strings or the fence
-//!   open is reported as truncated, not as a syntax error.
+//! - **Cut-off code**: when the complete code before the cut declares the wanted function,
+//!   that part is kept (small models often copy more functions after the skill until the
+//!   token limit); otherwise code that does not parse and leaves brackets, strings or the
+//!   fence open is reported as truncated, not as a syntax error.
 //! - **Tests**: a skill without any `@example` or `@test` is rejected.
 //!
 //! Every failure is an [`ExtractError`] whose message is written to be sent back to the model
@@ -140,10 +142,13 @@ pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractEr
         Err(error @ ExtractError::Syntax { .. }) => {
             let open = left_open(&code)
                 .or_else(|| (!fence_closed).then(|| "the code block was never closed".into()));
-            return Err(match open {
-                Some(open) => ExtractError::Truncated { open },
-                None => error,
-            });
+            match open {
+                Some(open) => match salvage(&code, wanted, &mut notes) {
+                    Some(code) => code,
+                    None => return Err(ExtractError::Truncated { open }),
+                },
+                None => return Err(error),
+            }
         }
         Err(error) => return Err(error),
     };
@@ -176,6 +181,44 @@ pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractEr
         return Err(ExtractError::NoTests { name: skill.name });
     }
     Ok(Extracted { skill, notes })
+}
+
+/// The complete part of cut-off code: the longest prefix ending before a top-level item
+/// (a line starting at column 0 with a comment or a declaration) that parses and declares
+/// the wanted function (any function without one). Small models often write the skill, then
+/// copy more functions until the token limit cuts one in half.
+fn salvage(code: &str, wanted: Option<&str>, notes: &mut Vec<String>) -> Option<String> {
+    const STARTS: [&str; 7] = [
+        "/*",
+        "//",
+        "function ",
+        "async function",
+        "const ",
+        "let ",
+        "class ",
+    ];
+    let cuts: Vec<usize> = code
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .filter(|&i| STARTS.iter().any(|s| code[i..].starts_with(s)))
+        .collect();
+    for &cut in cuts.iter().rev() {
+        let prefix = &code[..cut];
+        // A JSDoc block belongs to what follows it: cut before it, not after.
+        if prefix.trim_end().ends_with("*/") || !declares(prefix, wanted) {
+            continue;
+        }
+        let mut prefix_notes = Vec::new();
+        if let Ok(cleaned) = clean(prefix, &mut prefix_notes) {
+            notes.extend(prefix_notes);
+            notes.push(
+                "the reply was cut off; kept the complete code before the cut and dropped the rest"
+                    .into(),
+            );
+            return Some(cleaned);
+        }
+    }
+    None
 }
 
 /// Top-level functions no other top-level function calls.
@@ -693,6 +736,20 @@ console.log(result);
             "{error:?}"
         );
         assert!(error.to_string().contains("line 6"), "{error}");
+    }
+
+    #[test]
+    fn a_complete_skill_before_the_cut_is_kept() {
+        let reply = "```javascript\n/**\n * Doubles.\n * @example double(2) => 4\n */\nfunction double(x) {\n  return x * 2;\n}\n\n/**\n * Triples.\n * @example triple(2) => 6\n */\nfunction triple(x) {\n  return x *";
+        let extracted = extract(reply, Some("double")).unwrap();
+        assert_eq!(extracted.skill.name, "double");
+        assert!(!extracted.skill.code.contains("triple"));
+        assert!(extracted.notes.iter().any(|n| n.contains("cut off")));
+        // When the wanted function itself is cut, nothing is salvaged.
+        assert!(matches!(
+            extract(reply, Some("triple")),
+            Err(ExtractError::Truncated { .. })
+        ));
     }
 
     #[test]
