@@ -2,33 +2,18 @@
 //! real: the wasmtime sandbox, ONNX embeddings, qdrant-edge and SQLite. Needs
 //! `scripts/setup embed`.
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+mod common;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{embedder, sandbox};
 use serde_json::json;
 use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, EventKind, Task};
-use skillforge::embed::{Embedder, OnnxEmbedder};
 use skillforge::library::{AddOptions, Library, LibraryConfig};
 use skillforge::llm::ScriptedModel;
-use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
 use skillforge::skill::SkillSource;
 use skillforge::store::{EpisodeSource, EpisodeStatus, NewEpisode, Provenance};
-
-fn embedder() -> Arc<dyn Embedder> {
-    static EMBEDDER: OnceLock<Arc<OnnxEmbedder>> = OnceLock::new();
-    EMBEDDER
-        .get_or_init(|| Arc::new(OnnxEmbedder::from_env().unwrap_or_else(|e| panic!("{e}"))))
-        .clone()
-}
-
-fn sandbox() -> Arc<Sandbox> {
-    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
-    SANDBOX
-        .get_or_init(|| {
-            Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap())
-        })
-        .clone()
-}
 
 async fn library(dir: &Path) -> Arc<Library> {
     let mut config = LibraryConfig::new(dir);

@@ -2,6 +2,8 @@
 //! server on loopback that stands for the network (everything else is real), and `kill -9` at
 //! any point of a run followed by a restart. Needs `scripts/setup embed`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
@@ -270,16 +272,7 @@ async fn kill_dash_nine_at_any_point_then_run_resumes_cleanly() {
         let out = skillforge(data.path(), &["skills", "list", "--json"]).await;
         let skills = json_of(&out);
         let skills = skills.as_array().unwrap();
-        let starter = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/skills"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "js")
-            })
-            .count();
+        let starter = common::starter_count();
         let admitted = episodes
             .iter()
             .filter(|e| e["status"] == "admitted")

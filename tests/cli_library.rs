@@ -1,6 +1,8 @@
 //! `skillforge skills ...` and `skillforge reindex` as a user runs them, on a fresh data
 //! directory: output shape and exit codes. Needs `scripts/setup embed`.
 
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -82,16 +84,7 @@ fn add_show_search_and_reindex_on_a_fresh_data_dir() {
 
     let out = skillforge(data.path(), &["reindex", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let starter = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/skills"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "js")
-        })
-        .count();
+    let starter = common::starter_count();
     assert_eq!(json_of(&out)["skills"], starter + 1);
 
     let out = skillforge(data.path(), &["skills", "list", "--json"]);

@@ -2,33 +2,19 @@
 //! qdrant-edge in process and SQLite (and PostgreSQL when `SKILLFORGE_TEST_POSTGRES_URL` is
 //! set). Needs `scripts/setup embed`.
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+mod common;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{embedder, sandbox};
 use skillforge::embed::{Embedder, OnnxEmbedder, OnnxEmbedderConfig};
 use skillforge::index::SearchFilter;
 use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError};
-use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
 use skillforge::skill::SkillSource;
 use skillforge::store::{
     Expect, ListFilter, NewVersion, Provenance, SkillStatus, Store, content_hash,
 };
-
-fn embedder() -> Arc<dyn Embedder> {
-    static EMBEDDER: OnceLock<Arc<OnnxEmbedder>> = OnceLock::new();
-    EMBEDDER
-        .get_or_init(|| Arc::new(OnnxEmbedder::from_env().unwrap_or_else(|e| panic!("{e}"))))
-        .clone()
-}
-
-fn sandbox() -> Arc<Sandbox> {
-    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
-    SANDBOX
-        .get_or_init(|| {
-            Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap())
-        })
-        .clone()
-}
 
 fn config(dir: &Path) -> LibraryConfig {
     let mut config = LibraryConfig::new(dir);

@@ -1,0 +1,41 @@
+//! Helpers shared by the integration tests: the real embedder and sandbox, loaded once per
+//! test binary, and facts about the starter library.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::sync::{Arc, OnceLock};
+
+use skillforge::embed::{Embedder, OnnxEmbedder};
+use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+
+/// The ONNX embedder (needs `scripts/setup embed`), loaded once.
+pub fn embedder() -> Arc<dyn Embedder> {
+    static EMBEDDER: OnceLock<Arc<OnnxEmbedder>> = OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| Arc::new(OnnxEmbedder::from_env().unwrap_or_else(|e| panic!("{e}"))))
+        .clone()
+}
+
+/// A sandbox without host functions, started once.
+pub fn sandbox() -> Arc<Sandbox> {
+    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
+    SANDBOX
+        .get_or_init(|| {
+            Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap())
+        })
+        .clone()
+}
+
+/// How many skills the starter library (`skills/*.js`) holds.
+pub fn starter_count() -> usize {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/skills"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "js")
+        })
+        .count()
+}
