@@ -143,8 +143,22 @@ fn parse_proposal(reply: &str, state: &CurriculumState) -> Result<Task, String> 
             task.description
         ));
     }
+    let failures = state
+        .failed
+        .iter()
+        .filter(|failed| normalise(failed) == task.key())
+        .count();
+    if failures >= MAX_TASK_FAILURES {
+        return Err(format!(
+            "\"{}\" failed {failures} times already; propose an easier task, or a step towards it",
+            task.description
+        ));
+    }
     Ok(task)
 }
+
+/// Failed episodes of one task after which the curriculum may not propose it again.
+const MAX_TASK_FAILURES: usize = 2;
 
 #[cfg(test)]
 mod tests {
@@ -205,6 +219,20 @@ mod tests {
         }
         // Untested and weak skills are listed first.
         assert!(prompt.find("- chunk").unwrap() < prompt.find("- words").unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_task_that_failed_twice_is_not_proposed_again() {
+        let mut state = state();
+        let proposal = "{\"task\": \"Parse a cron expression\", \"name\": \"parseCron\", \"examples\": [[\"parseCron('* * * * *')\", 5]]}";
+        let env = CodeEnvironment::new("math");
+        // One failure: trying again is allowed.
+        let model = ScriptedModel::queue([proposal]);
+        assert!(propose(&model, &env, &state).await.is_ok());
+        state.failed.push("parse a cron expression.".into());
+        let model = ScriptedModel::queue([proposal, proposal, proposal]);
+        let error = propose(&model, &env, &state).await.unwrap_err();
+        assert!(error.to_string().contains("failed 2 times"), "{error}");
     }
 
     #[tokio::test]
