@@ -479,3 +479,46 @@ async fn the_library_runs_on_postgres_too() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn verify_reruns_stored_tests_and_finds_a_broken_skill() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    library
+        .add(skill(QUADRUPLE), AddOptions::default())
+        .await
+        .unwrap();
+    let results = library.verify(&[]).await.unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|(_, report)| report.all_passed()));
+
+    // A version written around the library's validation (another tool, a manual edit).
+    let broken = skill(&DOUBLE.replace("x * 2", "x * 3"));
+    library
+        .store()
+        .add_version(&NewVersion {
+            namespace: "default".into(),
+            name: "double".into(),
+            description: broken.description.clone(),
+            signature: broken.signature.clone(),
+            code: broken.code.clone(),
+            tests: serde_json::to_value(&broken.tests).unwrap(),
+            capabilities: Vec::new(),
+            embedder_id: None,
+            runnable: true,
+            provenance: Provenance::default(),
+            calls: Vec::new(),
+            expect: Expect::Current(1),
+        })
+        .await
+        .unwrap();
+    let results = library.verify(&["double".into()]).await.unwrap();
+    assert_eq!(results[0].1.failed(), 2);
+    // Its caller's tests now fail too: quadruple(3) is 27, not 12.
+    let results = library.verify(&["quadruple".into()]).await.unwrap();
+    assert!(!results[0].1.all_passed());
+}

@@ -125,6 +125,18 @@ pub enum SkillsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-run library skills' stored tests (all runnable skills when no name is given) and
+    /// record when each last passed.
+    Test {
+        /// Skills to test (NAME or NAMESPACE/NAME).
+        names: Vec<String>,
+        /// Quarantine the skills whose tests fail (they are then refused as dependencies).
+        #[arg(long)]
+        quarantine: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Mark a skill deprecated (kept for its callers, not offered by searches).
     Deprecate {
         /// The skill.
@@ -306,6 +318,46 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                 }
             }
             Ok(EXIT_OK)
+        }
+        SkillsCommand::Test {
+            names,
+            quarantine,
+            json,
+        } => {
+            let results = library.verify(&names).await?;
+            let mut failed = Vec::new();
+            let mut rows = Vec::new();
+            for (record, report) in &results {
+                let name = format!("{}/{}", record.namespace, record.name);
+                let ok = report.all_passed();
+                if !ok {
+                    failed.push(name.clone());
+                    if quarantine {
+                        library.set_status(&name, SkillStatus::Quarantined).await?;
+                    }
+                }
+                if json {
+                    rows.push(json!({"skill": name, "ok": ok, "passed": report.passed(),
+                                     "failed": report.failed(), "tests": report.tests}));
+                } else {
+                    println!(
+                        "{} {name}: {} passed, {} failed",
+                        if ok { "ok  " } else { "FAIL" },
+                        report.passed(),
+                        report.failed()
+                    );
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{} skills, {} failing", results.len(), failed.len());
+            }
+            Ok(if failed.is_empty() {
+                EXIT_OK
+            } else {
+                exit_skill_failure()
+            })
         }
         SkillsCommand::Deprecate { name, json } => {
             let record = library.deprecate(&name).await?;

@@ -523,6 +523,57 @@ impl Library {
             .bundle(source, self.limits.composition_depth)
     }
 
+    /// Re-runs the stored tests of skills (all runnable ones when `names` is empty), in
+    /// parallel, and records a verification for each one that passes. A skill that cannot
+    /// even be bundled (its dependency is gone or quarantined) gets an empty report.
+    pub async fn verify(&self, names: &[String]) -> Result<Vec<(SkillRecord, TestReport)>> {
+        let skills = if names.is_empty() {
+            let mut all = Vec::new();
+            for record in self.store.list(&ListFilter::default()).await? {
+                all.push(self.store.get_by_id(record.id).await?);
+            }
+            all
+        } else {
+            let mut named = Vec::new();
+            for name in names {
+                named.push(self.get(name).await?.skill);
+            }
+            named
+        };
+        let mut records = Vec::new();
+        let mut jobs = Vec::new();
+        for skill in skills.into_iter().filter(|s| s.version.runnable) {
+            let source = parse_stored(&skill)?;
+            match self.bundle(&source, &skill.record.namespace).await {
+                Ok(bundle) => {
+                    jobs.push((bundle, source));
+                    records.push((skill.record, None));
+                }
+                Err(e) => records.push((skill.record, Some(e.to_string()))),
+            }
+        }
+        let mut reports = self.run_tests(jobs).await?.into_iter();
+        let mut out = Vec::new();
+        for (record, unbundled) in records {
+            let report = match unbundled {
+                None => reports.next().expect("one report per bundled skill"),
+                Some(problem) => {
+                    tracing::warn!("{}/{}: {problem}", record.namespace, record.name);
+                    TestReport {
+                        skill: record.name.clone(),
+                        tests: Vec::new(),
+                        call_graph: Vec::new(),
+                    }
+                }
+            };
+            if report.all_passed() {
+                self.store.mark_verified(record.id).await?;
+            }
+            out.push((record, report));
+        }
+        Ok(out)
+    }
+
     /// Re-runs the tests of every skill that calls `skill` (transitively) with `update` in
     /// its place; the first regression is an error.
     async fn retest_dependents(
