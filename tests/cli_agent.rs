@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::json_of;
+
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
@@ -96,16 +98,6 @@ impl FakeModel {
     async fn run(&self, data_dir: &Path, args: &[&str]) -> Output {
         self.command(data_dir, args).output().await.unwrap()
     }
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 async fn skillforge(data_dir: &Path, args: &[&str]) -> Output {

@@ -3,7 +3,8 @@
 
 mod common;
 
-use serde_json::Value;
+use common::json_of;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -16,16 +17,6 @@ fn skillforge(data_dir: &Path, args: &[&str]) -> Output {
         .env_remove("QDRANT_URL")
         .output()
         .expect("the binary runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 const SHOUT: &str = r#"

@@ -1,6 +1,9 @@
 //! `skillforge exec` and `skillforge test` as a user runs them: output shape and exit codes.
 
-use serde_json::Value;
+mod common;
+
+use common::json_of;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,15 +18,6 @@ fn write(dir: &Path, name: &str, code: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, code).unwrap();
     path
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
 }
 
 #[test]

@@ -34,7 +34,7 @@ use oxc_ast_visit::Visit;
 use oxc_parser::Parser;
 use oxc_span::{GetSpan, SourceType, Span};
 
-use crate::skill::{Analysis, SkillError, SkillSource};
+use crate::skill::{Analysis, SkillError, SkillSource, line_column};
 
 /// A skill taken from a reply, with what was fixed on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -525,16 +525,6 @@ fn tidy(code: &str) -> String {
         }
     }
     out
-}
-
-fn line_column(code: &str, offset: usize) -> (usize, usize) {
-    let before = &code[..offset.min(code.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, column)
 }
 
 /// What the code leaves open at its end (brackets, a string, a comment), if anything.

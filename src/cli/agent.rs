@@ -1,7 +1,7 @@
 //! `skillforge solve`, `skillforge run` and `skillforge episodes ...`: the agent.
 
 use super::skills::{DataArgs, spinner};
-use super::{EXIT_OK, exit_skill_failure};
+use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
 use skillforge::agent::{
@@ -132,13 +132,6 @@ pub enum EpisodesCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
 }
 
 /// Runs `solve`.

@@ -58,8 +58,7 @@ pub fn run(args: EpisodeBenchArgs) -> anyhow::Result<ExitCode> {
         database_url: None,
         qdrant_url: None,
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let reports: Vec<EpisodeReport> = runtime.block_on(async {
+    let reports: Vec<EpisodeReport> = super::runtime()?.block_on(async {
         let agent = args.agent.agent(&data).await?;
         let mut reports = Vec::new();
         for &(description, name, call, expected) in TASKS.iter().take(args.tasks.max(1)) {

@@ -68,6 +68,15 @@ pub struct LibraryArgs {
     pub with: Vec<PathBuf>,
 }
 
+/// The async runtime of the commands that need one.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 /// Sets up logging to stderr.
 pub fn init_tracing(verbose: u8) {
     // qdrant-edge warns about process-wide flags that only its own server initialises.

@@ -1,6 +1,6 @@
 //! `skillforge skills ...` and `skillforge reindex`: the library from the command line.
 
-use super::{EXIT_OK, exit_skill_failure};
+use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::{Value, json};
 use skillforge::embed::OnnxEmbedder;
@@ -175,13 +175,6 @@ pub struct ReindexArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
 }
 
 /// Runs a `skills` subcommand.

@@ -169,7 +169,8 @@ fn jsdoc_before(program: &Program<'_>, span: Span, code: &str) -> Option<String>
     )
 }
 
-fn line_column(code: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column of a byte offset in `code`.
+pub(crate) fn line_column(code: &str, offset: usize) -> (usize, usize) {
     let before = &code[..offset.min(code.len())];
     let line = before.matches('\n').count() + 1;
     let column = before

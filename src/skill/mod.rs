@@ -25,6 +25,7 @@ mod analysis;
 mod jsdoc;
 
 pub use analysis::Analysis;
+pub(crate) use analysis::line_column;
 pub use jsdoc::{Param, TestCase};
 
 use crate::sandbox::Capabilities;

@@ -39,3 +39,14 @@ pub fn starter_count() -> usize {
         })
         .count()
 }
+
+/// The JSON a command printed on stdout; on anything else, a panic showing both streams.
+pub fn json_of(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
