@@ -1,6 +1,7 @@
 //! The curriculum: asks the model for the next task, given what is done, what failed and
 //! what the library holds (weak and untested skills are pointed out, to be exercised).
 
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::llm::{ChatRequest, LanguageModel, Message};
@@ -88,13 +89,13 @@ pub async fn propose(
 }
 
 fn curriculum_prompt(env: &dyn Environment, state: &CurriculumState) -> Result<String, AgentError> {
-    // Weak and untested skills first, so they survive the cut.
+    // Weak and untested skills first, so they survive the cut; shuffled within a rank, since
+    // small models tend to propose whatever the list starts with.
     let mut library: Vec<&LibraryEntry> = state.library.iter().collect();
+    library.shuffle(&mut rand::rng());
     library.sort_by(|a, b| {
         let rank = |e: &LibraryEntry| e.success_rate.unwrap_or(-1.0);
-        rank(a)
-            .total_cmp(&rank(b))
-            .then_with(|| a.name.cmp(&b.name))
+        rank(a).total_cmp(&rank(b))
     });
     library.truncate(MAX_LIBRARY_SHOWN);
     let weak: Vec<&str> = library
@@ -141,6 +142,13 @@ fn parse_proposal(reply: &str, state: &CurriculumState) -> Result<Task, String> 
         return Err(format!(
             "\"{}\" is already done; propose a different task",
             task.description
+        ));
+    }
+    if let Some(name) = &task.name
+        && state.library.iter().any(|e| &e.name == name)
+    {
+        return Err(format!(
+            "a function named {name} is already in the library; propose a new function (it may call {name})"
         ));
     }
     let failures = state
@@ -219,6 +227,19 @@ mod tests {
         }
         // Untested and weak skills are listed first.
         assert!(prompt.find("- chunk").unwrap() < prompt.find("- words").unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_function_the_library_has_is_not_proposed_again() {
+        let model = ScriptedModel::queue([
+            "{\"task\": \"Split text into words\", \"name\": \"words\", \"examples\": [[\"words('a b')\", [\"a\", \"b\"]]]}",
+            "{\"task\": \"Count the words of a text\", \"name\": \"wordCount\", \"examples\": [[\"wordCount('a b')\", 2]]}",
+        ]);
+        let env = CodeEnvironment::new("strings");
+        let proposal = propose(&model, &env, &state()).await.unwrap();
+        assert_eq!(proposal.task.name.as_deref(), Some("wordCount"));
+        let retry = &model.requests()[1].messages[2].content;
+        assert!(retry.contains("already in the library"), "{retry}");
     }
 
     #[tokio::test]
