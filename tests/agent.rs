@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::{embedder, sandbox};
 use serde_json::json;
-use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, EventKind, Task};
+use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Environment, EventKind, Task};
 use skillforge::library::{AddOptions, Library, LibraryConfig};
 use skillforge::llm::ScriptedModel;
 use skillforge::skill::SkillSource;
@@ -294,4 +294,40 @@ async fn an_episode_killed_mid_admission_resumes_without_a_new_model_call() {
     let admissions = events.iter().filter(|e| e.kind == "admission").count();
     assert_eq!(admissions, 1);
     assert!(store.unfinished_episodes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn when_the_curriculum_proposes_nothing_usable_run_works_on_warm_up_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let env = CodeEnvironment::new("arithmetic");
+    let first = env.seed_tasks().remove(0);
+    let code = "/**\n * Product of a list.\n * @example product([2, 5]) => 10\n */\nfunction product(xs) {\n  return xs.reduce((p, x) => p * x, 1);\n}";
+    // Three proposals that are not JSON, then the coder's answer to the warm-up task.
+    let model = Arc::new(ScriptedModel::queue([
+        "How about sorting?".to_string(),
+        "Sorting!".to_string(),
+        "I said sorting.".to_string(),
+        reply(code),
+    ]));
+    let reports = agent(&library, &model, false).run(1).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].task.description, first.description);
+    assert_eq!(
+        reports[0].status,
+        EpisodeStatus::Admitted,
+        "{:#?}",
+        reports[0]
+    );
+    // The failed proposals are in the episode's journal.
+    let events = library
+        .store()
+        .episode_events(&reports[0].episode)
+        .await
+        .unwrap();
+    let curriculum_calls = events
+        .iter()
+        .filter(|e| e.kind == "llm_call" && e.payload["purpose"] == "curriculum")
+        .count();
+    assert_eq!(curriculum_calls, 3);
 }

@@ -20,6 +20,12 @@ pub trait Environment: Send + Sync {
     /// The host functions its skills may call through `host.call`.
     fn host_functions(&self) -> HostFunctions;
 
+    /// Warm-up tasks, each with a check, easiest first: what the agent works on when the
+    /// curriculum's model proposes nothing usable (small models often cannot).
+    fn seed_tasks(&self) -> Vec<Task> {
+        Vec::new()
+    }
+
     /// What can be observed of it now, for the curriculum.
     fn state(&self) -> serde_json::Value;
 
@@ -39,6 +45,59 @@ pub trait Environment: Send + Sync {
 pub fn check_passed(report: &TestReport) -> bool {
     report.failed() == 0
 }
+
+/// [`CodeEnvironment`]'s warm-up tasks: (description, name, [(call, expected)]).
+type SeedTask = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const SEED_TASKS: &[SeedTask] = &[
+    (
+        "Return the product of all numbers in a list",
+        "product",
+        &[("product([2, 3, 4])", "24"), ("product([])", "1")],
+    ),
+    (
+        "Return the largest number in a list",
+        "largest",
+        &[("largest([3, 9, 2])", "9"), ("largest([-5, -2])", "-2")],
+    ),
+    (
+        "Reverse the order of the words in a sentence",
+        "reverseWords",
+        &[("reverseWords(\"one two three\")", "\"three two one\"")],
+    ),
+    (
+        "Count how many times a value occurs in a list",
+        "countOccurrences",
+        &[("countOccurrences([1, 2, 1, 3, 1], 1)", "3")],
+    ),
+    (
+        "Tell whether a string reads the same backwards, ignoring case and non-letters",
+        "isPalindrome",
+        &[
+            ("isPalindrome(\"Never odd or even\")", "true"),
+            ("isPalindrome(\"abc\")", "false"),
+        ],
+    ),
+    (
+        "Sum the digits of a non-negative integer",
+        "digitSum",
+        &[("digitSum(1234)", "10"), ("digitSum(0)", "0")],
+    ),
+    (
+        "Return the average word length of a text, rounded to two decimals",
+        "averageWordLength",
+        &[("averageWordLength(\"a bb ccc\")", "2")],
+    ),
+    (
+        "Return the prime numbers below a given number",
+        "primesBelow",
+        &[("primesBelow(10)", "[2, 3, 5, 7]")],
+    ),
+];
 
 /// Pure JavaScript functions checked by tests: no host functions, no capabilities.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +135,19 @@ impl Environment for CodeEnvironment {
 
     fn host_functions(&self) -> HostFunctions {
         HostFunctions::empty()
+    }
+
+    /// Small functions the starter library does not have, several of which can call it.
+    fn seed_tasks(&self) -> Vec<Task> {
+        SEED_TASKS
+            .iter()
+            .map(|&(description, name, examples)| {
+                examples.iter().fold(
+                    Task::from_user(description).with_name(name),
+                    |task, &(call, expected)| task.with_example(call, expected),
+                )
+            })
+            .collect()
     }
 
     fn state(&self) -> serde_json::Value {

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use super::coder::{Feedback, SkillBrief, write_skill};
 use super::critic::critique;
-use super::curriculum::{CurriculumState, LibraryEntry, propose};
+use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
 use super::prompts::report_summary;
 use super::task::Task;
@@ -269,14 +269,28 @@ impl Agent {
             let state = self.curriculum_state().await?;
             let proposal = match propose(self.model.as_ref(), self.env.as_ref(), &state).await {
                 Ok(proposal) => proposal,
-                Err(AgentError::NoTask { attempts, last, .. })
-                    if failures + 1 < self.config.max_curriculum_failures =>
-                {
-                    failures += 1;
+                Err(AgentError::NoTask {
+                    attempts,
+                    last,
+                    exchanges,
+                }) => {
                     tracing::warn!(
                         "the curriculum proposed nothing usable in {attempts} calls: {last}"
                     );
-                    continue;
+                    match self.next_seed_task(&state) {
+                        Some(task) => Proposal { task, exchanges },
+                        None if failures + 1 < self.config.max_curriculum_failures => {
+                            failures += 1;
+                            continue;
+                        }
+                        None => {
+                            return Err(AgentError::NoTask {
+                                attempts,
+                                last,
+                                exchanges,
+                            });
+                        }
+                    }
                 }
                 Err(e) => return Err(e),
             };
@@ -322,6 +336,20 @@ impl Agent {
             reports.push(self.drive(run, position).await?);
         }
         Ok(reports)
+    }
+
+    /// The environment's first warm-up task not yet completed or failed.
+    fn next_seed_task(&self, state: &CurriculumState) -> Option<Task> {
+        let tried: std::collections::HashSet<String> = state
+            .completed
+            .iter()
+            .chain(&state.failed)
+            .map(|t| Task::from_user(t.as_str()).key())
+            .collect();
+        self.env
+            .seed_tasks()
+            .into_iter()
+            .find(|task| !tried.contains(&task.key()))
     }
 
     /// What the curriculum sees: tasks done and failed, and the library's skills with their

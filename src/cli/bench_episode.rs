@@ -5,42 +5,13 @@ use super::agent::AgentArgs;
 use super::skills::DataArgs;
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{EpisodeReport, Task};
+use skillforge::agent::{CodeEnvironment, Environment, EpisodeReport};
 use std::process::ExitCode;
-
-/// The benchmark's tasks: small functions with a programmatic check, (description, name,
-/// example call, expected value).
-const TASKS: &[(&str, &str, &str, &str)] = &[
-    (
-        "Return the product of all numbers in a list",
-        "product",
-        "product([2, 3, 4])",
-        "24",
-    ),
-    (
-        "Return the largest number in a list",
-        "largest",
-        "largest([3, 9, 2])",
-        "9",
-    ),
-    (
-        "Reverse the order of the words in a sentence",
-        "reverseWords",
-        "reverseWords(\"one two three\")",
-        "\"three two one\"",
-    ),
-    (
-        "Count how many times a value occurs in a list",
-        "countOccurrences",
-        "countOccurrences([1, 2, 1, 3, 1], 1)",
-        "3",
-    ),
-];
 
 /// `skillforge bench episode` options.
 #[derive(Debug, clap::Args)]
 pub struct EpisodeBenchArgs {
-    /// How many of the benchmark's tasks to run (at most 4).
+    /// How many of the `code` environment's warm-up tasks to run.
     #[arg(long, default_value_t = 3)]
     tasks: usize,
     /// Print JSON.
@@ -60,11 +31,9 @@ pub fn run(args: EpisodeBenchArgs) -> anyhow::Result<ExitCode> {
     };
     let reports: Vec<EpisodeReport> = super::runtime()?.block_on(async {
         let agent = args.agent.agent(&data).await?;
+        let tasks = CodeEnvironment::new(args.agent.domain.clone()).seed_tasks();
         let mut reports = Vec::new();
-        for &(description, name, call, expected) in TASKS.iter().take(args.tasks.max(1)) {
-            let task = Task::from_user(description)
-                .with_name(name)
-                .with_example(call, expected);
+        for task in tasks.into_iter().take(args.tasks.max(1)) {
             reports.push(agent.solve(task).await?);
         }
         agent.library().store().close().await;
