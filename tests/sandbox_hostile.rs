@@ -355,6 +355,50 @@ fn no_state_survives_between_calls() {
     );
 }
 
+/// With one instance slot every call reuses the same memory, which wasmtime resets by copying
+/// the snapshot back over the pages the last call wrote (up to a bound) and unmapping the
+/// rest. Neither small nor large writes may reach the next call.
+#[test]
+fn no_state_survives_in_a_reused_slot() {
+    let sandbox = Sandbox::new(
+        SandboxConfig {
+            max_concurrent_calls: 1,
+            ..SandboxConfig::default()
+        },
+        HostFunctions::empty(),
+    )
+    .expect("sandbox starts");
+    let call = |source: &str| {
+        sandbox
+            .run(Call {
+                source,
+                entry: "main",
+                args: &[],
+                capabilities: &Capabilities::none(),
+                limits: &Limits::default(),
+            })
+            .unwrap()
+            .result
+    };
+    let probe = r#"function main() {
+        const a = []; a.push(1);
+        return [typeof leak, typeof big, ({}).polluted === undefined, a.length, JSON.stringify([1])];
+    }"#;
+    let clean = Ok(json!(["undefined", "undefined", true, 1, "[1]"]));
+    for megabytes in [0, 1, 16] {
+        let poison = format!(
+            r#"function main() {{
+                globalThis.leak = 42; Object.prototype.polluted = "yes"; Array.prototype.push = null;
+                JSON.stringify = () => "hijacked";
+                globalThis.big = new Uint8Array({megabytes} << 20).fill(7);
+                return "poisoned";
+            }}"#
+        );
+        assert_eq!(call(&poison), Ok(json!("poisoned")), "{megabytes} MiB");
+        assert_eq!(call(probe), clean, "after writing {megabytes} MiB");
+    }
+}
+
 #[test]
 fn errors_carry_name_message_and_stack() {
     let source = "function main() {\n  helper();\n}\nfunction helper() { throw new TypeError('bad input'); }";
