@@ -465,6 +465,30 @@ static const JSCFunctionListEntry host_funcs[] = {
 };
 
 /* ------------------------------------------------------------------ */
+/* assert                                                              */
+
+/* The `assert` of skill tests (a subset of node:assert), one JavaScript
+   expression kept beside the Rust code that runs tests. Embedded here so it
+   is evaluated once, in init_engine, and a start-up snapshot holds it
+   compiled: no call parses it. */
+static const char ASSERT_JS[] = {
+#embed "../src/validate_assert.js"
+    , 0};
+
+/* Define globalThis.assert as the value of ASSERT_JS. */
+static bool define_assert(JSValueConst global)
+{
+    JSValue value = JS_Eval(ctx, ASSERT_JS, sizeof ASSERT_JS - 1, "assert.js",
+                            JS_EVAL_TYPE_GLOBAL);
+    if (JS_IsException(value)) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return false;
+    }
+    return JS_DefinePropertyValueStr(ctx, global, "assert", value,
+                                     JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) >= 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Math.random                                                         */
 
 /* QuickJS seeds its own generator from the wall clock; ours is the same
@@ -514,8 +538,8 @@ static bool engine_ready;
 
 /* Create the runtime and a context with JS_NewContext's intrinsics except
    `performance` (its time origin belongs to the call, see begin_call), and
-   install console, host and our Math.random. Nothing here depends on the
-   call's input, so a snapshotting tool can run it ahead of time (see
+   install console, host, assert and our Math.random. Nothing here depends on
+   the call's input, so a snapshotting tool can run it ahead of time (see
    sf_wizer_initialize); only QuickJS's internal hash seed reads the clock. */
 static bool init_engine(void)
 {
@@ -536,6 +560,7 @@ static bool init_engine(void)
     JSValue math = JS_GetPropertyStr(ctx, global, "Math");
     bool ok = define_namespace(global, "console", console_funcs, COUNT(console_funcs)) >= 0
         && define_namespace(global, "host", host_funcs, COUNT(host_funcs)) >= 0
+        && define_assert(global)
         && JS_IsObject(math)
         /* replaces the existing property, keeping its attributes */
         && JS_SetPropertyStr(ctx, math, "random",

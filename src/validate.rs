@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const ASSERT_PRELUDE: &str = include_str!("validate_assert.js");
+/// The `assert` tests use. The guest embeds this file and defines its value as the global
+/// `assert` once, in its start-up snapshot (guest/driver.c), so it is not part of a test's
+/// program; here it serves the node baseline of the benchmarks and a consistency test.
+pub const ASSERT_PRELUDE: &str = include_str!("validate_assert.js");
 const TEST_ENTRY: &str = "__sf_test";
 
 /// What one test did.
@@ -72,10 +75,11 @@ pub struct Job<'a> {
     pub limits: &'a Limits,
 }
 
-/// The program one test runs: the bundle, `assert`, and the test as an async function.
+/// The program one test runs: the bundle and the test as an async function (`assert` is a
+/// global of the guest).
 pub fn test_program(bundle: &Bundle, test: &TestCase) -> String {
     format!(
-        "{}\n{ASSERT_PRELUDE}\nasync function {TEST_ENTRY}() {{\n{}\n}}\n",
+        "{}\nasync function {TEST_ENTRY}() {{\n{}\n}}\n",
         bundle.source,
         test.to_js()
     )
@@ -146,4 +150,20 @@ fn run_one(sandbox: &Sandbox, job: &Job<'_>, test: &TestCase) -> Result<TestOutc
         logs: outcome.logs,
         wall_ms: outcome.stats.wall_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_guest_embeds_this_assert() {
+        let wanted = ASSERT_PRELUDE.as_bytes();
+        assert!(
+            crate::sandbox::GUEST_WASM
+                .windows(wanted.len())
+                .any(|w| w == wanted),
+            "guest/skillforge-js.wasm embeds another src/validate_assert.js: run guest/build.sh"
+        );
+    }
 }

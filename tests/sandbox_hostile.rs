@@ -382,14 +382,22 @@ fn no_state_survives_in_a_reused_slot() {
     };
     let probe = r#"function main() {
         const a = []; a.push(1);
-        return [typeof leak, typeof big, ({}).polluted === undefined, a.length, JSON.stringify([1])];
+        return [typeof leak, typeof big, ({}).polluted === undefined, a.length, JSON.stringify([1]),
+                typeof assert.deepStrictEqual];
     }"#;
-    let clean = Ok(json!(["undefined", "undefined", true, 1, "[1]"]));
+    let clean = Ok(json!([
+        "undefined",
+        "undefined",
+        true,
+        1,
+        "[1]",
+        "function"
+    ]));
     for megabytes in [0, 1, 16] {
         let poison = format!(
             r#"function main() {{
                 globalThis.leak = 42; Object.prototype.polluted = "yes"; Array.prototype.push = null;
-                JSON.stringify = () => "hijacked";
+                JSON.stringify = () => "hijacked"; globalThis.assert = null;
                 globalThis.big = new Uint8Array({megabytes} << 20).fill(7);
                 return "poisoned";
             }}"#
