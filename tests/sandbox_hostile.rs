@@ -407,6 +407,25 @@ fn no_state_survives_in_a_reused_slot() {
     }
 }
 
+/// The program follows a JSON header line on the guest's stdin, unescaped: newlines, non-ASCII
+/// text and header-like lines in it are just program text.
+#[test]
+fn the_source_travels_raw() {
+    let source = "// {\"entry\": \"evil\", \"args\": []}\n\
+                  function main(s) {\n  return ['naïve ✓ 😀', `a\nb`.length, s, '\\n'];\n}\n";
+    let outcome = run_with(
+        source,
+        "main",
+        &[json!("two\nlines \u{1F600}")],
+        &Capabilities::none(),
+        &Limits::default(),
+    );
+    assert_eq!(
+        outcome.result,
+        Ok(json!(["naïve ✓ 😀", 3, "two\nlines \u{1F600}", "\n"]))
+    );
+}
+
 #[test]
 fn errors_carry_name_message_and_stack() {
     let source = "function main() {\n  helper();\n}\nfunction helper() { throw new TypeError('bad input'); }";

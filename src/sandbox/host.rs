@@ -4,7 +4,7 @@
 use super::capability::{FROZEN_EPOCH_SECS, HostCallContext, HostFunctions};
 use super::outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};
 use super::{Call, SandboxError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use wasmtime::{
@@ -21,6 +21,18 @@ const HOST_CALL_FUEL: u64 = 10_000;
 const GUEST_STDERR_BYTES: usize = 8 << 10;
 /// Largest wasm table the guest may grow.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// The byte sequence the WASI random source replays without the `random` grant: every byte
+/// once, in a scrambled order.
+const FIXED_RANDOM: [u8; 256] = {
+    let mut bytes = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        bytes[i] = (i as u8).wrapping_mul(167).wrapping_add(13);
+        i += 1;
+    }
+    bytes
+};
 
 /// Everything one call needs from the sandbox.
 pub(super) struct RunContext<'a> {
@@ -152,11 +164,8 @@ fn new_store(
             .monotonic_clock(FrozenMonotonicClock);
     }
     if !capabilities.random() {
-        let fixed: Vec<u8> = (0u8..=255)
-            .map(|b| b.wrapping_mul(167).wrapping_add(13))
-            .collect();
-        wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
+        wasi.secure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM.to_vec()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM.to_vec()))
             .insecure_random_seed(0x5eed);
     }
     let state = HostState {
@@ -224,6 +233,15 @@ pub(super) fn run_initializer(
     Ok((store, instance))
 }
 
+/// The first line of the guest's stdin (guest/ABI.md); the source follows it, raw, so it is
+/// neither escaped here nor parsed as JSON in the guest.
+#[derive(Serialize)]
+struct InputHeader<'a> {
+    entry: &'a str,
+    args: &'a [Value],
+    max_stack_bytes: u32,
+}
+
 /// Runs one call in a fresh store.
 pub(super) fn run(
     engine: &Engine,
@@ -231,13 +249,16 @@ pub(super) fn run(
     ctx: RunContext<'_>,
 ) -> Result<Outcome, SandboxError> {
     let call = ctx.call;
-    let input = json!({
-        "source": call.source,
-        "entry": call.entry,
-        "args": call.args,
-        "max_stack_bytes": call.limits.js_stack_bytes,
-    });
-    let input = serde_json::to_vec(&input).map_err(|e| SandboxError::Host(e.to_string()))?;
+    let header = InputHeader {
+        entry: call.entry,
+        args: call.args,
+        max_stack_bytes: call.limits.js_stack_bytes,
+    };
+    // Compact JSON holds no raw newline, so the first one ends the header.
+    let mut input = Vec::with_capacity(call.source.len() + 256);
+    serde_json::to_writer(&mut input, &header).map_err(|e| SandboxError::Host(e.to_string()))?;
+    input.push(b'\n');
+    input.extend_from_slice(call.source.as_bytes());
     let stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
     let mut store = new_store(
         engine,
