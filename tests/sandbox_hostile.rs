@@ -426,6 +426,52 @@ fn the_source_travels_raw() {
     );
 }
 
+/// `run_many` answers in order, each call alone: a hanging call times out alone, a bad entry
+/// or bad limits fail in place, and globals do not travel between calls of one batch.
+#[test]
+fn a_batch_keeps_order_and_isolates_its_calls() {
+    let sources: Vec<String> = (0..12)
+        .map(|i| format!("function main() {{ const seen = typeof mark; globalThis.mark = {i}; return [{i}, seen]; }}"))
+        .collect();
+    let caps = Capabilities::none();
+    let limits = Limits::default();
+    let hang = deadline_only(100);
+    let bad_limits = Limits {
+        fuel: 0,
+        ..Limits::default()
+    };
+    let mut calls: Vec<Call<'_>> = sources
+        .iter()
+        .map(|source| Call {
+            source,
+            entry: "main",
+            args: &[],
+            capabilities: &caps,
+            limits: &limits,
+        })
+        .collect();
+    calls[3].source = "function main() { for (;;) {} }";
+    calls[3].limits = &hang;
+    calls[5].entry = "not an identifier";
+    calls[7].limits = &bad_limits;
+    let results = sandbox().run_many(&calls, 3);
+    assert_eq!(results.len(), calls.len());
+    for (i, result) in results.into_iter().enumerate() {
+        match i {
+            3 => assert_eq!(
+                result.unwrap().failure().unwrap().kind,
+                FailureKind::Timeout
+            ),
+            5 => assert_eq!(
+                result.unwrap().failure().unwrap().kind,
+                FailureKind::InvalidSkill
+            ),
+            7 => assert!(result.is_err(), "{result:?}"),
+            _ => assert_eq!(result.unwrap().result, Ok(json!([i, "undefined"]))),
+        }
+    }
+}
+
 #[test]
 fn errors_carry_name_message_and_stack() {
     let source = "function main() {\n  helper();\n}\nfunction helper() { throw new TypeError('bad input'); }";

@@ -28,8 +28,10 @@ pub use outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};
 use host::{HostState, RunContext};
 use pool::{MAX_WASM_STACK, Pool};
 use serde_json::Value;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use ticker::Ticker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, PoolingAllocationConfig};
@@ -149,55 +151,135 @@ impl Sandbox {
     /// `spawn_blocking`. Skill failures are in [`Outcome::result`]; `Err` means the host side
     /// failed (a bug or an exhausted machine), never that the skill misbehaved.
     pub fn run(&self, call: Call<'_>) -> Result<Outcome, SandboxError> {
-        call.limits.validate().map_err(SandboxError::Limits)?;
-        if !is_identifier(call.entry) {
-            return Ok(Outcome {
-                result: Err(Failure::new(
-                    FailureKind::InvalidSkill,
-                    format!("entry {:?} is not a JavaScript identifier", call.entry),
-                )),
-                logs: Vec::new(),
-                stats: RunStats::default(),
-            });
-        }
-        // The call runs on a sandbox worker (see `pool`), so it needs owned inputs.
-        let owned = OwnedCall {
-            source: call.source.to_owned(),
-            entry: call.entry.to_owned(),
-            args: call.args.to_vec(),
-            capabilities: call.capabilities.clone(),
-            limits: call.limits.clone(),
+        let owned = match OwnedCall::checked(call) {
+            Ok(owned) => owned,
+            Err(early) => return early,
         };
         let inner = Arc::clone(&self.inner);
         self.inner
             .pool
-            .run(move || {
-                let _slot = inner.ticker.acquire();
-                let started = Instant::now();
-                let ctx = RunContext {
-                    call: Call {
-                        source: &owned.source,
-                        entry: &owned.entry,
-                        args: &owned.args,
-                        capabilities: &owned.capabilities,
-                        limits: &owned.limits,
-                    },
-                    started,
-                    deadline: started + owned.limits.wall_clock,
-                    host_functions: &inner.host_functions,
-                };
-                host::run(&inner.engine, &inner.pre, ctx)
+            .run(move || inner.run(&owned))
+            .unwrap_or_else(|| Err(worker_panicked()))
+    }
+
+    /// Runs many calls, at most `parallelism` at a time, and returns their results in the
+    /// order of `calls`. Each call is exactly what [`Sandbox::run`] would do (a fresh instance,
+    /// its own limits); this only saves a hand-off to a worker thread and back per call: each
+    /// of the `parallelism` workers takes call after call.
+    pub fn run_many(
+        &self,
+        calls: &[Call<'_>],
+        parallelism: usize,
+    ) -> Vec<Result<Outcome, SandboxError>> {
+        let mut results: Vec<Option<Result<Outcome, SandboxError>>> = Vec::new();
+        let mut queued = Vec::new(); // (index in `calls`, the call)
+        for (i, call) in calls.iter().enumerate() {
+            match OwnedCall::checked(*call) {
+                Ok(owned) => {
+                    results.push(None);
+                    queued.push((i, owned));
+                }
+                Err(early) => results.push(Some(early)),
+            }
+        }
+        let queued = Arc::new(queued);
+        let done = Arc::new(Mutex::new(Vec::with_capacity(queued.len())));
+        let next = Arc::new(AtomicUsize::new(0));
+        let workers = parallelism
+            .clamp(1, self.inner.pool.workers())
+            .min(queued.len());
+        let replies: Vec<_> = (0..workers)
+            .map(|_| {
+                let (inner, queued, done, next) = (
+                    Arc::clone(&self.inner),
+                    Arc::clone(&queued),
+                    Arc::clone(&done),
+                    Arc::clone(&next),
+                );
+                self.inner.pool.spawn(move || {
+                    while let Some((i, owned)) = queued.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let outcome =
+                            std::panic::catch_unwind(AssertUnwindSafe(|| inner.run(owned)))
+                                .unwrap_or_else(|_| Err(worker_panicked()));
+                        done.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((*i, outcome));
+                    }
+                })
             })
-            .unwrap_or_else(|| Err(SandboxError::Host("a sandbox worker panicked".into())))
+            .collect();
+        for reply in replies {
+            // Each worker catches its calls' panics, so it only ends by finishing the queue.
+            let _ = reply.recv();
+        }
+        for (i, outcome) in std::mem::take(&mut *done.lock().unwrap_or_else(|e| e.into_inner())) {
+            results[i] = Some(outcome);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(worker_panicked())))
+            .collect()
     }
 }
 
+impl Inner {
+    /// Runs one checked call on the current thread, which must be a sandbox worker.
+    fn run(&self, owned: &OwnedCall) -> Result<Outcome, SandboxError> {
+        let _slot = self.ticker.acquire();
+        let started = Instant::now();
+        let ctx = RunContext {
+            call: Call {
+                source: &owned.source,
+                entry: &owned.entry,
+                args: &owned.args,
+                capabilities: &owned.capabilities,
+                limits: &owned.limits,
+            },
+            started,
+            deadline: started + owned.limits.wall_clock,
+            host_functions: &self.host_functions,
+        };
+        host::run(&self.engine, &self.pre, ctx)
+    }
+}
+
+fn worker_panicked() -> SandboxError {
+    SandboxError::Host("a sandbox worker panicked".into())
+}
+
+/// A call's inputs, owned: calls run on sandbox workers (see `pool`).
 struct OwnedCall {
     source: String,
     entry: String,
     args: Vec<Value>,
     capabilities: Capabilities,
     limits: Limits,
+}
+
+impl OwnedCall {
+    /// The call, owned, if it can run; otherwise what running it ends in.
+    fn checked(call: Call<'_>) -> Result<OwnedCall, Result<Outcome, SandboxError>> {
+        call.limits
+            .validate()
+            .map_err(|e| Err(SandboxError::Limits(e)))?;
+        if !is_identifier(call.entry) {
+            return Err(Ok(Outcome {
+                result: Err(Failure::new(
+                    FailureKind::InvalidSkill,
+                    format!("entry {:?} is not a JavaScript identifier", call.entry),
+                )),
+                logs: Vec::new(),
+                stats: RunStats::default(),
+            }));
+        }
+        Ok(OwnedCall {
+            source: call.source.to_owned(),
+            entry: call.entry.to_owned(),
+            args: call.args.to_vec(),
+            capabilities: call.capabilities.clone(),
+            limits: call.limits.clone(),
+        })
+    }
 }
 
 fn build_engine(slots: u32) -> Result<Engine, SandboxError> {

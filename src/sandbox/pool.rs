@@ -20,6 +20,7 @@ type Task = Box<dyn FnOnce() + Send>;
 
 pub(super) struct Pool {
     tasks: Mutex<Sender<Task>>,
+    workers: usize,
 }
 
 impl Pool {
@@ -35,7 +36,13 @@ impl Pool {
         }
         Ok(Pool {
             tasks: Mutex::new(tasks),
+            workers: workers as usize,
         })
+    }
+
+    /// How many worker threads there are.
+    pub(super) fn workers(&self) -> usize {
+        self.workers
     }
 
     /// Runs `task` on a worker and waits for its result; `None` if the task panicked (the
@@ -44,6 +51,14 @@ impl Pool {
         &self,
         task: impl FnOnce() -> R + Send + 'static,
     ) -> Option<R> {
+        self.spawn(task).recv().ok().flatten()
+    }
+
+    /// Starts `task` on a worker; its result arrives on the receiver, `None` if it panicked.
+    pub(super) fn spawn<R: Send + 'static>(
+        &self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> Receiver<Option<R>> {
         let (reply, result) = channel();
         let task: Task = Box::new(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
@@ -55,7 +70,7 @@ impl Pool {
             .unwrap_or_else(|e| e.into_inner())
             .send(task)
             .expect("sandbox workers live as long as the pool");
-        result.recv().ok().flatten()
+        result
     }
 }
 
