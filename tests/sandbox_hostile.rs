@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use skillforge::sandbox::{
     Call, Capabilities, FailureKind, HostFunction, HostFunctions, Limits, Outcome, Sandbox,
-    SandboxConfig, capability::FROZEN_EPOCH_SECS,
+    SandboxConfig, SandboxError, capability::FROZEN_EPOCH_SECS,
 };
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -31,6 +31,11 @@ fn sandbox() -> &'static Sandbox {
                     );
                     Ok(Value::Null)
                 },
+            ))
+            .with(HostFunction::new(
+                "test.panic",
+                "a buggy host function",
+                |_, _| panic!("a bug in a host function"),
             ));
         Sandbox::new(SandboxConfig::default(), functions).expect("sandbox starts")
     })
@@ -470,6 +475,28 @@ fn a_batch_keeps_order_and_isolates_its_calls() {
             _ => assert_eq!(result.unwrap().result, Ok(json!([i, "undefined"]))),
         }
     }
+}
+
+/// A panic in a host function (the guest runs on a fiber stack, the panic crosses back to the
+/// caller) is a host-side error of that call, and the sandbox keeps serving.
+#[test]
+fn a_panicking_host_function_is_a_host_error() {
+    let result = sandbox().run(Call {
+        source: "function main() { return host.call('test.panic', []); }",
+        entry: "main",
+        args: &[],
+        capabilities: &Capabilities::none().grant("test.panic"),
+        limits: &Limits::default(),
+    });
+    assert!(matches!(result, Err(SandboxError::Host(_))), "{result:?}");
+    let after = run_with(
+        "function main() { return 1; }",
+        "main",
+        &[],
+        &Capabilities::none(),
+        &Limits::default(),
+    );
+    assert_eq!(after.result, Ok(json!(1)));
 }
 
 #[test]

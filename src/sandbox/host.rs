@@ -138,8 +138,16 @@ pub(super) fn instantiate_pre(
     linker
         .func_wrap("skillforge", "emit", emit)
         .map_err(link_err)?;
+    // Async because answering calls back into the guest (`sf_alloc`), and a call made inside
+    // an async call must be async too.
     linker
-        .func_wrap("skillforge", "host_call", host_call)
+        .func_wrap_async(
+            "skillforge",
+            "host_call",
+            |caller, (name_ptr, name_len, args_ptr, args_len): (i32, i32, i32, i32)| {
+                Box::new(host_call(caller, name_ptr, name_len, args_ptr, args_len))
+            },
+        )
         .map_err(link_err)?;
     linker.instantiate_pre(module).map_err(link_err)
 }
@@ -224,12 +232,16 @@ pub(super) fn run_initializer(
         MemoryOutputPipe::new(GUEST_STDERR_BYTES),
     )?;
     let fail = |e: wasmtime::Error| SandboxError::Module(format!("guest initializer: {e:#}"));
-    let instance = pre.instantiate(&mut store).map_err(fail)?;
-    instance
-        .get_typed_func::<(), ()>(&mut store, init)
-        .map_err(fail)?
-        .call(&mut store, ())
-        .map_err(fail)?;
+    // Async like every call (see `run`).
+    let instance = futures::executor::block_on(async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .get_typed_func::<(), ()>(&mut store, init)?
+            .call_async(&mut store, ())
+            .await?;
+        Ok(instance)
+    })
+    .map_err(fail)?;
     Ok((store, instance))
 }
 
@@ -270,13 +282,18 @@ pub(super) fn run(
         stderr.clone(),
     )?;
 
-    let instance = pre
-        .instantiate(&mut store)
-        .map_err(|e| SandboxError::Host(format!("cannot instantiate the guest: {e:#}")))?;
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|e| SandboxError::Module(format!("{e:#}")))?;
-    let ended = start.call(&mut store, ());
+    // Async only to run the guest on a fiber stack from the engine's pool (see
+    // `Sandbox::run`); nothing here ever waits, so the future completes in its first poll.
+    let ended = futures::executor::block_on(async {
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| SandboxError::Host(format!("cannot instantiate the guest: {e:#}")))?;
+        let start = instance
+            .get_typed_func::<(), ()>(&mut store, "_start")
+            .map_err(|e| SandboxError::Module(format!("{e:#}")))?;
+        Ok::<_, SandboxError>(start.call_async(&mut store, ()).await)
+    })?;
 
     let fuel_left = store.get_fuel().unwrap_or(0);
     let state = store.into_data();
@@ -486,7 +503,7 @@ fn emit(mut caller: Caller<'_, HostState>, kind: i32, ptr: i32, len: i32) -> was
 }
 
 /// `skillforge.host_call(name, args) -> (ptr << 32) | len`: the one capability gateway.
-fn host_call(
+async fn host_call(
     mut caller: Caller<'_, HostState>,
     name_ptr: i32,
     name_len: i32,
@@ -524,7 +541,7 @@ fn host_call(
         .typed::<i32, i32>(&caller)?;
     let len = i32::try_from(reply.len())
         .map_err(|_| HostStop::Protocol("host call reply larger than 2 GiB".into()))?;
-    let ptr = alloc.call(&mut caller, len)?;
+    let ptr = alloc.call_async(&mut caller, len).await?;
     if ptr == 0 {
         // The guest is out of memory; let it see an empty reply and report OOM itself.
         return Ok(0);
