@@ -499,6 +499,29 @@ fn a_panicking_host_function_is_a_host_error() {
     assert_eq!(after.result, Ok(json!(1)));
 }
 
+/// The call polls the guest's WASI imports itself (they are async and never wait), so it
+/// works on any thread, even inside a tokio runtime, where blocking is discouraged but must
+/// not break the call.
+#[test]
+fn a_call_works_inside_a_tokio_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = runtime.block_on(async {
+        sandbox().run(Call {
+            source: "function main(x) { console.log('in tokio'); return x * 2; }",
+            entry: "main",
+            args: &[json!(21)],
+            capabilities: &Capabilities::none(),
+            limits: &Limits::default(),
+        })
+    });
+    let outcome = outcome.expect("the host side works inside tokio");
+    assert_eq!(outcome.result, Ok(json!(42)));
+    assert_eq!(outcome.logs.len(), 1);
+}
+
 #[test]
 fn errors_carry_name_message_and_stack() {
     let source = "function main() {\n  helper();\n}\nfunction helper() { throw new TypeError('bad input'); }";

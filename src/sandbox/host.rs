@@ -133,7 +133,9 @@ pub(super) fn instantiate_pre(
 ) -> Result<InstancePre<HostState>, SandboxError> {
     let mut linker: Linker<HostState> = Linker::new(engine);
     let link_err = |e: wasmtime::Error| SandboxError::Module(format!("{e:#}"));
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)
+    // The async flavour: the call polls these itself. (The sync one blocks on a tokio
+    // runtime inside every WASI call, which costs time and panics on a tokio worker thread.)
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| &mut state.wasi)
         .map_err(link_err)?;
     linker
         .func_wrap("skillforge", "emit", emit)
@@ -282,8 +284,9 @@ pub(super) fn run(
         stderr.clone(),
     )?;
 
-    // Async only to run the guest on a fiber stack from the engine's pool (see
-    // `Sandbox::run`); nothing here ever waits, so the future completes in its first poll.
+    // Async to run the guest on a fiber stack from the engine's pool (see `Sandbox::run`).
+    // Nothing the guest can reach ever waits (in-memory stdio, clocks, randomness, our two
+    // imports), so the future completes in its first poll.
     let ended = futures::executor::block_on(async {
         let instance = pre
             .instantiate_async(&mut store)
