@@ -132,7 +132,8 @@ build() {
         "$CLANG" "${cflags[@]}" "$src/$f.c" -o "$work/obj/$f.o"
         objs+=("$work/obj/$f.o")
     done
-    "$CLANG" "${cflags[@]}" -Wall -Wextra -Werror "$GUEST_DIR/driver.c" -o "$work/obj/driver.o"
+    # C23 for #embed (the driver embeds src/validate_assert.js).
+    "$CLANG" "${cflags[@]}" -std=c23 -Wall -Wextra -Werror "$GUEST_DIR/driver.c" -o "$work/obj/driver.o"
     objs+=("$work/obj/driver.o")
 
     "$CLANG" "${common[@]}" -o "$work/$OUT_NAME" "${objs[@]}" \

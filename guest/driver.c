@@ -1,9 +1,9 @@
 /*
  * skillforge guest driver: runs one call of a JavaScript skill in QuickJS-ng.
  *
- * The contract with the Rust host is guest/ABI.md. In short: read one JSON
- * object {source, entry, args, max_stack_bytes} from stdin, evaluate `source`
- * as a global script, call `entry(...args)` (draining the job queue, so async
+ * The contract with the Rust host is guest/ABI.md. In short: read a JSON
+ * header line {entry, args, max_stack_bytes} and then the source from stdin,
+ * evaluate the source as a global script, call `entry(...args)` (draining the job queue, so async
  * entries work), and hand back exactly one JSON result through the
  * `skillforge.emit` import. The only way out of the sandbox is the
  * `skillforge.host_call` import behind `host.call(name, args)`.
@@ -465,6 +465,30 @@ static const JSCFunctionListEntry host_funcs[] = {
 };
 
 /* ------------------------------------------------------------------ */
+/* assert                                                              */
+
+/* The `assert` of skill tests (a subset of node:assert), one JavaScript
+   expression kept beside the Rust code that runs tests. Embedded here so it
+   is evaluated once, in init_engine, and a start-up snapshot holds it
+   compiled: no call parses it. */
+static const char ASSERT_JS[] = {
+#embed "../src/validate_assert.js"
+    , 0};
+
+/* Define globalThis.assert as the value of ASSERT_JS. */
+static bool define_assert(JSValueConst global)
+{
+    JSValue value = JS_Eval(ctx, ASSERT_JS, sizeof ASSERT_JS - 1, "assert.js",
+                            JS_EVAL_TYPE_GLOBAL);
+    if (JS_IsException(value)) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return false;
+    }
+    return JS_DefinePropertyValueStr(ctx, global, "assert", value,
+                                     JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) >= 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Math.random                                                         */
 
 /* QuickJS seeds its own generator from the wall clock; ours is the same
@@ -514,8 +538,8 @@ static bool engine_ready;
 
 /* Create the runtime and a context with JS_NewContext's intrinsics except
    `performance` (its time origin belongs to the call, see begin_call), and
-   install console, host and our Math.random. Nothing here depends on the
-   call's input, so a snapshotting tool can run it ahead of time (see
+   install console, host, assert and our Math.random. Nothing here depends on
+   the call's input, so a snapshotting tool can run it ahead of time (see
    sf_wizer_initialize); only QuickJS's internal hash seed reads the clock. */
 static bool init_engine(void)
 {
@@ -536,6 +560,7 @@ static bool init_engine(void)
     JSValue math = JS_GetPropertyStr(ctx, global, "Math");
     bool ok = define_namespace(global, "console", console_funcs, COUNT(console_funcs)) >= 0
         && define_namespace(global, "host", host_funcs, COUNT(host_funcs)) >= 0
+        && define_assert(global)
         && JS_IsObject(math)
         /* replaces the existing property, keeping its attributes */
         && JS_SetPropertyStr(ctx, math, "random",
@@ -598,29 +623,42 @@ static bool run_jobs(void)
     return r == 0;
 }
 
-/* The call's input, validated. JS values are owned. */
+/* The call's input, validated. `text` (owned) holds all of stdin: the
+   header line, then the source; JS values are owned. */
 typedef struct {
-    JSValue source, entry, args;
+    char *text;
+    const char *source;
+    size_t source_len;
+    JSValue entry, args;
     size_t max_stack;
 } Input;
 
-/* Parse and check stdin; on failure emit a DriverError and return false. */
+/* Parse and check stdin: one line of JSON {entry, args, max_stack_bytes},
+   then the source, raw, to the end (see ABI.md). On failure emit a
+   DriverError and return false. */
 static bool read_input(Input *in)
 {
     size_t len;
-    char *text = read_stdin(&len);
-    if (!text) {
+    in->text = read_stdin(&len);
+    if (!in->text) {
         emit_driver_error("cannot read the input from stdin");
         return false;
     }
-    JSValue req = JS_ParseJSON(ctx, text, len, "<input>");
-    free(text);
-    if (JS_IsException(req)) {
-        JS_FreeValue(ctx, JS_GetException(ctx));
-        emit_driver_error("the input is not valid JSON");
+    char *newline = memchr(in->text, '\n', len);
+    if (!newline) {
+        emit_driver_error("the input needs a header line, then the source");
         return false;
     }
-    in->source = JS_GetPropertyStr(ctx, req, "source");
+    size_t header_len = (size_t)(newline - in->text);
+    *newline = '\0'; /* JS_ParseJSON wants a NUL after the text */
+    in->source = newline + 1;
+    in->source_len = len - header_len - 1; /* NUL-terminated by read_stdin */
+    JSValue req = JS_ParseJSON(ctx, in->text, header_len, "<input>");
+    if (JS_IsException(req)) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        emit_driver_error("the input's header line is not valid JSON");
+        return false;
+    }
     in->entry = JS_GetPropertyStr(ctx, req, "entry");
     in->args = JS_GetPropertyStr(ctx, req, "args");
     JSValue stack = JS_GetPropertyStr(ctx, req, "max_stack_bytes");
@@ -628,9 +666,7 @@ static bool read_input(Input *in)
 
     const char *problem = NULL;
     double stack_d = JS_DEFAULT_STACK_SIZE;
-    if (!JS_IsString(in->source))
-        problem = "the input needs \"source\": a string";
-    else if (!JS_IsString(in->entry))
+    if (!JS_IsString(in->entry))
         problem = "the input needs \"entry\": a string";
     else if (!JS_IsUndefined(in->args) && !JS_IsArray(in->args))
         problem = "\"args\" must be an array";
@@ -651,7 +687,7 @@ static bool read_input(Input *in)
 /* Call entry(...args) and emit the result, always exactly once. */
 static void run_call(void)
 {
-    Input in = {JS_UNDEFINED, JS_UNDEFINED, JS_UNDEFINED, 0};
+    Input in = {NULL, NULL, 0, JS_UNDEFINED, JS_UNDEFINED, 0};
     JSValue fn = JS_UNDEFINED, ret = JS_UNDEFINED;
     JSValue *argv = NULL;
     int64_t argc = 0;
@@ -662,14 +698,7 @@ static void run_call(void)
     JS_SetMaxStackSize(rt, in.max_stack);
 
     /* 1. The skill's source, as a global script. */
-    size_t len;
-    const char *text = JS_ToCStringLen(ctx, &len, in.source);
-    if (!text) {
-        emit_exception();
-        goto done;
-    }
-    ret = JS_Eval(ctx, text, len, "skill.js", JS_EVAL_TYPE_GLOBAL);
-    JS_FreeCString(ctx, text);
+    ret = JS_Eval(ctx, in.source, in.source_len, "skill.js", JS_EVAL_TYPE_GLOBAL);
     if (JS_IsException(ret) || !run_jobs()) {
         emit_exception();
         goto done;
@@ -679,7 +708,8 @@ static void run_call(void)
 
     /* 2. The entry: an identifier (checked by the host), evaluated as an
           expression so top-level let/const/class bindings resolve too. */
-    text = JS_ToCStringLen(ctx, &len, in.entry);
+    size_t len;
+    const char *text = JS_ToCStringLen(ctx, &len, in.entry);
     if (!text) {
         emit_exception();
         goto done;
@@ -739,9 +769,9 @@ done:
     free(argv);
     JS_FreeValue(ctx, ret);
     JS_FreeValue(ctx, fn);
-    JS_FreeValue(ctx, in.source);
     JS_FreeValue(ctx, in.entry);
     JS_FreeValue(ctx, in.args);
+    free(in.text);
 }
 
 int main(void)

@@ -29,14 +29,19 @@ const encoder = new TextEncoder();
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-smoke-'));
 
 /**
- * Run one call. `input` is the stdin object (or raw text); `host(name, args)`
+ * Run one call. `input` is the stdin text, or an object: its `source` goes
+ * after a header line holding the other fields as JSON; `host(name, args)`
  * returns the reply object for host.call; `wasiOverrides` replaces WASI
  * functions (given a `mem()` accessor); `snapshot` is linear memory to start
  * from (see snapshotAfterInit).
  */
 function run(input, { host = () => ({ ok: true, value: null }), wasiOverrides, snapshot } = {}) {
-  const file = path.join(tmpDir, 'input.json');
-  fs.writeFileSync(file, typeof input === 'string' ? input : JSON.stringify(input));
+  const file = path.join(tmpDir, 'input');
+  if (typeof input !== 'string') {
+    const { source = '', ...header } = input;
+    input = `${JSON.stringify(header)}\n${source}`;
+  }
+  fs.writeFileSync(file, input);
   const fd = fs.openSync(file, 'r');
   const wasi = new WASI({ version: 'preview1', args: [], env: {}, stdin: fd, returnOnExit: true });
   let instance;
@@ -327,15 +332,21 @@ check('entry not defined', () => {
   return out;
 });
 
-check('malformed input JSON', () => {
-  const out = run('{"source": "function main() {}", ');
-  isErr(out, 'DriverError', 'the input is not valid JSON');
+check('malformed header JSON', () => {
+  const out = run('{"entry": "main", \nfunction main() {}');
+  isErr(out, 'DriverError', "the input's header line is not valid JSON");
   return out;
 });
 
-check('input without source', () => {
-  const out = run({ entry: 'main', args: [] });
-  isErr(out, 'DriverError', 'the input needs "source": a string');
+check('input without a header line', () => {
+  const out = run('function main() {}');
+  isErr(out, 'DriverError', 'the input needs a header line, then the source');
+  return out;
+});
+
+check('input without entry', () => {
+  const out = run({ source: 'function main() {}', args: [] });
+  isErr(out, 'DriverError', 'the input needs "entry": a string');
   return out;
 });
 

@@ -251,13 +251,13 @@ fn node_baseline(iterations: usize) -> std::io::Result<NodeReport> {
 
     // Validations: one process per test, as many processes at once as cores.
     let (skill, _) = prepare(FIFTY_LINES);
-    let prelude = include_str!("validate_assert.js");
+    let prelude = validate::ASSERT_PRELUDE;
     let skills = 20;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let programs: Vec<String> = skill
         .tests
         .iter()
-        .map(|t| format!("{FIFTY_LINES}\n{prelude}\n(async () => {{ {} }})().catch((e) => {{ console.error(e); process.exit(1); }});", t.to_js()))
+        .map(|t| format!("{FIFTY_LINES}\nconst assert = {prelude};\n(async () => {{ {} }})().catch((e) => {{ console.error(e); process.exit(1); }});", t.to_js()))
         .collect();
     let started = Instant::now();
     let work: Vec<&String> = (0..skills).flat_map(|_| programs.iter()).collect();

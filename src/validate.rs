@@ -2,16 +2,18 @@
 //!
 //! Each test runs as its own sandbox call (a fresh instance), so one test that hangs or
 //! exhausts memory fails alone and cannot leave state behind for the next. The calls of many
-//! validations share a pool of worker threads bounded by the machine's cores.
+//! validations go to the sandbox as one batch ([`Sandbox::run_many`]), as many at a time as
+//! the machine has cores.
 
 use crate::compose::{Bundle, CallEdge};
 use crate::sandbox::{Call, Capabilities, Failure, Limits, LogLine, Sandbox, SandboxError};
 use crate::skill::TestCase;
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-const ASSERT_PRELUDE: &str = include_str!("validate_assert.js");
+/// The `assert` tests use. The guest embeds this file and defines its value as the global
+/// `assert` once, in its start-up snapshot (guest/driver.c), so it is not part of a test's
+/// program; here it serves the node baseline of the benchmarks and a consistency test.
+pub const ASSERT_PRELUDE: &str = include_str!("validate_assert.js");
 const TEST_ENTRY: &str = "__sf_test";
 
 /// What one test did.
@@ -72,10 +74,11 @@ pub struct Job<'a> {
     pub limits: &'a Limits,
 }
 
-/// The program one test runs: the bundle, `assert`, and the test as an async function.
+/// The program one test runs: the bundle and the test as an async function (`assert` is a
+/// global of the guest).
 pub fn test_program(bundle: &Bundle, test: &TestCase) -> String {
     format!(
-        "{}\n{ASSERT_PRELUDE}\nasync function {TEST_ENTRY}() {{\n{}\n}}\n",
+        "{}\nasync function {TEST_ENTRY}() {{\n{}\n}}\n",
         bundle.source,
         test.to_js()
     )
@@ -89,38 +92,46 @@ pub fn run_tests(sandbox: &Sandbox, job: Job<'_>) -> Result<TestReport, SandboxE
 /// Runs the tests of many skills, in parallel over the available cores; reports come back
 /// in the order of `jobs`.
 pub fn run_many(sandbox: &Sandbox, jobs: &[Job<'_>]) -> Result<Vec<TestReport>, SandboxError> {
-    let work: Vec<(usize, usize)> = jobs
+    let programs: Vec<Vec<String>> = jobs
         .iter()
-        .enumerate()
-        .flat_map(|(j, job)| (0..job.tests.len()).map(move |t| (j, t)))
+        .map(|job| {
+            job.tests
+                .iter()
+                .map(|test| test_program(job.bundle, test))
+                .collect()
+        })
         .collect();
-    let results: Mutex<Vec<Option<Result<TestOutcome, SandboxError>>>> =
-        Mutex::new((0..work.len()).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(work.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(j, t)) = work.get(i) else { break };
-                    let outcome = run_one(sandbox, &jobs[j], &jobs[j].tests[t]);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(outcome);
-                }
-            });
-        }
-    });
-    let mut results = results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter();
+    let calls: Vec<Call<'_>> = jobs
+        .iter()
+        .zip(&programs)
+        .flat_map(|(job, programs)| {
+            programs.iter().map(|source| Call {
+                source,
+                entry: TEST_ENTRY,
+                args: &[],
+                capabilities: job.capabilities,
+                limits: job.limits,
+            })
+        })
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut outcomes = sandbox.run_many(&calls, cores).into_iter();
     jobs.iter()
         .map(|job| {
-            let tests = (0..job.tests.len())
-                .map(|_| results.next().flatten().expect("every test ran"))
-                .collect::<Result<Vec<_>, _>>()?;
+            let tests = job
+                .tests
+                .iter()
+                .map(|test| {
+                    let outcome = outcomes.next().expect("one outcome per call")?;
+                    Ok(TestOutcome {
+                        name: test.name().to_string(),
+                        passed: outcome.result.is_ok(),
+                        failure: outcome.result.err(),
+                        logs: outcome.logs,
+                        wall_ms: outcome.stats.wall_ms,
+                    })
+                })
+                .collect::<Result<Vec<_>, SandboxError>>()?;
             Ok(TestReport {
                 skill: job.bundle.root.clone(),
                 tests,
@@ -130,20 +141,18 @@ pub fn run_many(sandbox: &Sandbox, jobs: &[Job<'_>]) -> Result<Vec<TestReport>, 
         .collect()
 }
 
-fn run_one(sandbox: &Sandbox, job: &Job<'_>, test: &TestCase) -> Result<TestOutcome, SandboxError> {
-    let source = test_program(job.bundle, test);
-    let outcome = sandbox.run(Call {
-        source: &source,
-        entry: TEST_ENTRY,
-        args: &[],
-        capabilities: job.capabilities,
-        limits: job.limits,
-    })?;
-    Ok(TestOutcome {
-        name: test.name().to_string(),
-        passed: outcome.result.is_ok(),
-        failure: outcome.result.err(),
-        logs: outcome.logs,
-        wall_ms: outcome.stats.wall_ms,
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_guest_embeds_this_assert() {
+        let wanted = ASSERT_PRELUDE.as_bytes();
+        assert!(
+            crate::sandbox::GUEST_WASM
+                .windows(wanted.len())
+                .any(|w| w == wanted),
+            "guest/skillforge-js.wasm embeds another src/validate_assert.js: run guest/build.sh"
+        );
+    }
 }

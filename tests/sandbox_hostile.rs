@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use skillforge::sandbox::{
     Call, Capabilities, FailureKind, HostFunction, HostFunctions, Limits, Outcome, Sandbox,
-    SandboxConfig, capability::FROZEN_EPOCH_SECS,
+    SandboxConfig, SandboxError, capability::FROZEN_EPOCH_SECS,
 };
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -31,6 +31,11 @@ fn sandbox() -> &'static Sandbox {
                     );
                     Ok(Value::Null)
                 },
+            ))
+            .with(HostFunction::new(
+                "test.panic",
+                "a buggy host function",
+                |_, _| panic!("a bug in a host function"),
             ));
         Sandbox::new(SandboxConfig::default(), functions).expect("sandbox starts")
     })
@@ -353,6 +358,168 @@ fn no_state_survives_between_calls() {
         run(probe, &Limits::default()).result,
         Ok(json!(["undefined", true, 1, "[1]"]))
     );
+}
+
+/// With one instance slot every call reuses the same memory, which wasmtime resets by copying
+/// the snapshot back over the pages the last call wrote (up to a bound) and unmapping the
+/// rest. Neither small nor large writes may reach the next call.
+#[test]
+fn no_state_survives_in_a_reused_slot() {
+    let sandbox = Sandbox::new(
+        SandboxConfig {
+            max_concurrent_calls: 1,
+            ..SandboxConfig::default()
+        },
+        HostFunctions::empty(),
+    )
+    .expect("sandbox starts");
+    let call = |source: &str| {
+        sandbox
+            .run(Call {
+                source,
+                entry: "main",
+                args: &[],
+                capabilities: &Capabilities::none(),
+                limits: &Limits::default(),
+            })
+            .unwrap()
+            .result
+    };
+    let probe = r#"function main() {
+        const a = []; a.push(1);
+        return [typeof leak, typeof big, ({}).polluted === undefined, a.length, JSON.stringify([1]),
+                typeof assert.deepStrictEqual];
+    }"#;
+    let clean = Ok(json!([
+        "undefined",
+        "undefined",
+        true,
+        1,
+        "[1]",
+        "function"
+    ]));
+    for megabytes in [0, 1, 16] {
+        let poison = format!(
+            r#"function main() {{
+                globalThis.leak = 42; Object.prototype.polluted = "yes"; Array.prototype.push = null;
+                JSON.stringify = () => "hijacked"; globalThis.assert = null;
+                globalThis.big = new Uint8Array({megabytes} << 20).fill(7);
+                return "poisoned";
+            }}"#
+        );
+        assert_eq!(call(&poison), Ok(json!("poisoned")), "{megabytes} MiB");
+        assert_eq!(call(probe), clean, "after writing {megabytes} MiB");
+    }
+}
+
+/// The program follows a JSON header line on the guest's stdin, unescaped: newlines, non-ASCII
+/// text and header-like lines in it are just program text.
+#[test]
+fn the_source_travels_raw() {
+    let source = "// {\"entry\": \"evil\", \"args\": []}\n\
+                  function main(s) {\n  return ['naïve ✓ 😀', `a\nb`.length, s, '\\n'];\n}\n";
+    let outcome = run_with(
+        source,
+        "main",
+        &[json!("two\nlines \u{1F600}")],
+        &Capabilities::none(),
+        &Limits::default(),
+    );
+    assert_eq!(
+        outcome.result,
+        Ok(json!(["naïve ✓ 😀", 3, "two\nlines \u{1F600}", "\n"]))
+    );
+}
+
+/// `run_many` answers in order, each call alone: a hanging call times out alone, a bad entry
+/// or bad limits fail in place, and globals do not travel between calls of one batch.
+#[test]
+fn a_batch_keeps_order_and_isolates_its_calls() {
+    let sources: Vec<String> = (0..12)
+        .map(|i| format!("function main() {{ const seen = typeof mark; globalThis.mark = {i}; return [{i}, seen]; }}"))
+        .collect();
+    let caps = Capabilities::none();
+    let limits = Limits::default();
+    let hang = deadline_only(100);
+    let bad_limits = Limits {
+        fuel: 0,
+        ..Limits::default()
+    };
+    let mut calls: Vec<Call<'_>> = sources
+        .iter()
+        .map(|source| Call {
+            source,
+            entry: "main",
+            args: &[],
+            capabilities: &caps,
+            limits: &limits,
+        })
+        .collect();
+    calls[3].source = "function main() { for (;;) {} }";
+    calls[3].limits = &hang;
+    calls[5].entry = "not an identifier";
+    calls[7].limits = &bad_limits;
+    let results = sandbox().run_many(&calls, 3);
+    assert_eq!(results.len(), calls.len());
+    for (i, result) in results.into_iter().enumerate() {
+        match i {
+            3 => assert_eq!(
+                result.unwrap().failure().unwrap().kind,
+                FailureKind::Timeout
+            ),
+            5 => assert_eq!(
+                result.unwrap().failure().unwrap().kind,
+                FailureKind::InvalidSkill
+            ),
+            7 => assert!(result.is_err(), "{result:?}"),
+            _ => assert_eq!(result.unwrap().result, Ok(json!([i, "undefined"]))),
+        }
+    }
+}
+
+/// A panic in a host function (the guest runs on a fiber stack, the panic crosses back to the
+/// caller) is a host-side error of that call, and the sandbox keeps serving.
+#[test]
+fn a_panicking_host_function_is_a_host_error() {
+    let result = sandbox().run(Call {
+        source: "function main() { return host.call('test.panic', []); }",
+        entry: "main",
+        args: &[],
+        capabilities: &Capabilities::none().grant("test.panic"),
+        limits: &Limits::default(),
+    });
+    assert!(matches!(result, Err(SandboxError::Host(_))), "{result:?}");
+    let after = run_with(
+        "function main() { return 1; }",
+        "main",
+        &[],
+        &Capabilities::none(),
+        &Limits::default(),
+    );
+    assert_eq!(after.result, Ok(json!(1)));
+}
+
+/// The call polls the guest's WASI imports itself (they are async and never wait), so it
+/// works on any thread, even inside a tokio runtime, where blocking is discouraged but must
+/// not break the call.
+#[test]
+fn a_call_works_inside_a_tokio_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = runtime.block_on(async {
+        sandbox().run(Call {
+            source: "function main(x) { console.log('in tokio'); return x * 2; }",
+            entry: "main",
+            args: &[json!(21)],
+            capabilities: &Capabilities::none(),
+            limits: &Limits::default(),
+        })
+    });
+    let outcome = outcome.expect("the host side works inside tokio");
+    assert_eq!(outcome.result, Ok(json!(42)));
+    assert_eq!(outcome.logs.len(), 1);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! On-disk cache of the compiled guest module.
 //!
 //! Compiling QuickJS with cranelift takes seconds; loading the compiled artefact takes well
-//! under a millisecond. `Module::deserialize` trusts its input (it maps machine code), so a
+//! under a millisecond: wasmtime maps the file (`Module::deserialize_open_file`) rather than
+//! copying it. Deserializing trusts its input (it maps machine code), so a
 //! cache entry is only used when its key matches and its bytes hash to the digest recorded
 //! beside it; anything else is recompiled and rewritten atomically. The digest guards against
 //! truncated or corrupted files (not against someone who can write the cache directory, who
@@ -11,7 +12,9 @@
 use super::guest::{GUEST_WASM, guest_sha256};
 use super::{SandboxError, WASMTIME_VERSION};
 use sha2::{Digest, Sha256};
+use std::fs::File;
 use std::hash::{Hash, Hasher};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use wasmtime::{Engine, Module};
 
@@ -76,22 +79,42 @@ fn digest(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
+/// The digest of everything `file` holds from its current position, read in small chunks
+/// (no 4 MB buffer to allocate and fault in).
+fn digest_of_file(file: &mut File) -> std::io::Result<String> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&chunk[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(format!("{:032x}", hasher.digest128()))
+}
+
 fn read_entry(engine: &Engine, path: &Path) -> Result<Option<Module>, String> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let mut file = match File::open(path) {
+        Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(err.to_string()),
     };
     let recorded =
         std::fs::read_to_string(digest_path(path)).map_err(|e| format!("no digest: {e}"))?;
-    if recorded.trim() != digest(&bytes) {
+    if recorded.trim() != digest_of_file(&mut file).map_err(|e| e.to_string())? {
         return Err("digest mismatch (truncated or altered file)".into());
     }
-    // SAFETY: the bytes were written by `write_entry` from `Module::serialize` for an engine
-    // whose configuration and version are part of the file name, and they hash to the
-    // digest recorded beside them, so they are exactly what wasmtime produced. wasmtime
-    // additionally checks its own version and configuration header on load.
-    let module = unsafe { Module::deserialize(engine, &bytes) }.map_err(|e| format!("{e:#}"))?;
+    // SAFETY: the file was written by `write_entry` from `Module::serialize` for an engine
+    // whose configuration and version are part of its name, and its bytes hash to the digest
+    // recorded beside it, so they are exactly what wasmtime produced. wasmtime maps this same
+    // open file (no copy), so the module keeps seeing the bytes just hashed as long as nobody
+    // writes into the file in place: entries are only ever replaced whole, by `rename`, which
+    // leaves this file untouched. wasmtime additionally checks its own version and
+    // configuration header on load.
+    let module =
+        unsafe { Module::deserialize_open_file(engine, file) }.map_err(|e| format!("{e:#}"))?;
     Ok(Some(module))
 }
 
@@ -118,4 +141,41 @@ fn tempfile_in(dir: &Path) -> std::io::Result<PathBuf> {
             .map_or(0, |d| d.as_nanos())
     );
     Ok(dir.join(unique.replace(['(', ')'], "")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_used_only_while_it_matches_its_digest() {
+        let engine = super::super::build_engine(1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = entry_path(&engine, dir.path());
+        assert!(
+            read_entry(&engine, &path).unwrap().is_none(),
+            "no entry yet"
+        );
+
+        let empty_module = Module::new(&engine, b"\0asm\x01\0\0\0").unwrap();
+        write_entry(&empty_module, &path).unwrap();
+        assert!(read_entry(&engine, &path).unwrap().is_some());
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(
+            read_entry(&engine, &path)
+                .unwrap_err()
+                .contains("digest mismatch")
+        );
+
+        std::fs::write(&path, &bytes[..last]).unwrap();
+        assert!(
+            read_entry(&engine, &path)
+                .unwrap_err()
+                .contains("digest mismatch")
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use super::capability::{FROZEN_EPOCH_SECS, HostCallContext, HostFunctions};
 use super::outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};
 use super::{Call, SandboxError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use wasmtime::{
@@ -21,6 +21,18 @@ const HOST_CALL_FUEL: u64 = 10_000;
 const GUEST_STDERR_BYTES: usize = 8 << 10;
 /// Largest wasm table the guest may grow.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// The byte sequence the WASI random source replays without the `random` grant: every byte
+/// once, in a scrambled order.
+const FIXED_RANDOM: [u8; 256] = {
+    let mut bytes = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        bytes[i] = (i as u8).wrapping_mul(167).wrapping_add(13);
+        i += 1;
+    }
+    bytes
+};
 
 /// Everything one call needs from the sandbox.
 pub(super) struct RunContext<'a> {
@@ -121,13 +133,23 @@ pub(super) fn instantiate_pre(
 ) -> Result<InstancePre<HostState>, SandboxError> {
     let mut linker: Linker<HostState> = Linker::new(engine);
     let link_err = |e: wasmtime::Error| SandboxError::Module(format!("{e:#}"));
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| &mut state.wasi)
+    // The async flavour: the call polls these itself. (The sync one blocks on a tokio
+    // runtime inside every WASI call, which costs time and panics on a tokio worker thread.)
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut HostState| &mut state.wasi)
         .map_err(link_err)?;
     linker
         .func_wrap("skillforge", "emit", emit)
         .map_err(link_err)?;
+    // Async because answering calls back into the guest (`sf_alloc`), and a call made inside
+    // an async call must be async too.
     linker
-        .func_wrap("skillforge", "host_call", host_call)
+        .func_wrap_async(
+            "skillforge",
+            "host_call",
+            |caller, (name_ptr, name_len, args_ptr, args_len): (i32, i32, i32, i32)| {
+                Box::new(host_call(caller, name_ptr, name_len, args_ptr, args_len))
+            },
+        )
         .map_err(link_err)?;
     linker.instantiate_pre(module).map_err(link_err)
 }
@@ -152,11 +174,8 @@ fn new_store(
             .monotonic_clock(FrozenMonotonicClock);
     }
     if !capabilities.random() {
-        let fixed: Vec<u8> = (0u8..=255)
-            .map(|b| b.wrapping_mul(167).wrapping_add(13))
-            .collect();
-        wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
+        wasi.secure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM.to_vec()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM.to_vec()))
             .insecure_random_seed(0x5eed);
     }
     let state = HostState {
@@ -215,13 +234,26 @@ pub(super) fn run_initializer(
         MemoryOutputPipe::new(GUEST_STDERR_BYTES),
     )?;
     let fail = |e: wasmtime::Error| SandboxError::Module(format!("guest initializer: {e:#}"));
-    let instance = pre.instantiate(&mut store).map_err(fail)?;
-    instance
-        .get_typed_func::<(), ()>(&mut store, init)
-        .map_err(fail)?
-        .call(&mut store, ())
-        .map_err(fail)?;
+    // Async like every call (see `run`).
+    let instance = futures::executor::block_on(async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .get_typed_func::<(), ()>(&mut store, init)?
+            .call_async(&mut store, ())
+            .await?;
+        Ok(instance)
+    })
+    .map_err(fail)?;
     Ok((store, instance))
+}
+
+/// The first line of the guest's stdin (guest/ABI.md); the source follows it, raw, so it is
+/// neither escaped here nor parsed as JSON in the guest.
+#[derive(Serialize)]
+struct InputHeader<'a> {
+    entry: &'a str,
+    args: &'a [Value],
+    max_stack_bytes: u32,
 }
 
 /// Runs one call in a fresh store.
@@ -231,13 +263,16 @@ pub(super) fn run(
     ctx: RunContext<'_>,
 ) -> Result<Outcome, SandboxError> {
     let call = ctx.call;
-    let input = json!({
-        "source": call.source,
-        "entry": call.entry,
-        "args": call.args,
-        "max_stack_bytes": call.limits.js_stack_bytes,
-    });
-    let input = serde_json::to_vec(&input).map_err(|e| SandboxError::Host(e.to_string()))?;
+    let header = InputHeader {
+        entry: call.entry,
+        args: call.args,
+        max_stack_bytes: call.limits.js_stack_bytes,
+    };
+    // Compact JSON holds no raw newline, so the first one ends the header.
+    let mut input = Vec::with_capacity(call.source.len() + 256);
+    serde_json::to_writer(&mut input, &header).map_err(|e| SandboxError::Host(e.to_string()))?;
+    input.push(b'\n');
+    input.extend_from_slice(call.source.as_bytes());
     let stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
     let mut store = new_store(
         engine,
@@ -249,13 +284,19 @@ pub(super) fn run(
         stderr.clone(),
     )?;
 
-    let instance = pre
-        .instantiate(&mut store)
-        .map_err(|e| SandboxError::Host(format!("cannot instantiate the guest: {e:#}")))?;
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|e| SandboxError::Module(format!("{e:#}")))?;
-    let ended = start.call(&mut store, ());
+    // Async to run the guest on a fiber stack from the engine's pool (see `Sandbox::run`).
+    // Nothing the guest can reach ever waits (in-memory stdio, clocks, randomness, our two
+    // imports), so the future completes in its first poll.
+    let ended = futures::executor::block_on(async {
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| SandboxError::Host(format!("cannot instantiate the guest: {e:#}")))?;
+        let start = instance
+            .get_typed_func::<(), ()>(&mut store, "_start")
+            .map_err(|e| SandboxError::Module(format!("{e:#}")))?;
+        Ok::<_, SandboxError>(start.call_async(&mut store, ()).await)
+    })?;
 
     let fuel_left = store.get_fuel().unwrap_or(0);
     let state = store.into_data();
@@ -465,7 +506,7 @@ fn emit(mut caller: Caller<'_, HostState>, kind: i32, ptr: i32, len: i32) -> was
 }
 
 /// `skillforge.host_call(name, args) -> (ptr << 32) | len`: the one capability gateway.
-fn host_call(
+async fn host_call(
     mut caller: Caller<'_, HostState>,
     name_ptr: i32,
     name_len: i32,
@@ -503,7 +544,7 @@ fn host_call(
         .typed::<i32, i32>(&caller)?;
     let len = i32::try_from(reply.len())
         .map_err(|_| HostStop::Protocol("host call reply larger than 2 GiB".into()))?;
-    let ptr = alloc.call(&mut caller, len)?;
+    let ptr = alloc.call_async(&mut caller, len).await?;
     if ptr == 0 {
         // The guest is out of memory; let it see an empty reply and report OOM itself.
         return Ok(0);

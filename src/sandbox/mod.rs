@@ -16,7 +16,6 @@ mod guest;
 mod host;
 mod limits;
 mod outcome;
-mod pool;
 mod snapshot;
 mod ticker;
 
@@ -26,13 +25,25 @@ pub use limits::{Limits, MAX_JS_STACK_BYTES, MAX_MEMORY_BYTES};
 pub use outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};
 
 use host::{HostState, RunContext};
-use pool::{MAX_WASM_STACK, Pool};
 use serde_json::Value;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use ticker::Ticker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, PoolingAllocationConfig};
+
+/// Memory a finished call may leave resident in its instance slot (see `build_engine`). A
+/// trivial call dirties under 512 KiB of the snapshot's memory.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+
+/// Native stack the guest may use (the engine's `max_wasm_stack`). Deep JS recursion needs
+/// about 16 times the interpreter's own stack limit before QuickJS's check fires.
+const MAX_WASM_STACK: usize = 8 << 20;
+/// The fiber stack each call runs on: the guest's allowance plus room for the host functions
+/// it calls at its deepest point.
+const CALL_STACK: usize = MAX_WASM_STACK + (4 << 20);
 
 /// The exact wasmtime release the compiled-module cache is keyed by.
 pub const WASMTIME_VERSION: &str = "48.0.8";
@@ -112,7 +123,8 @@ struct Inner {
     pre: InstancePre<HostState>,
     host_functions: HostFunctions,
     ticker: Ticker,
-    pool: Pool,
+    /// Instance slots: how many calls may run at once.
+    slots: usize,
 }
 
 impl Sandbox {
@@ -123,15 +135,13 @@ impl Sandbox {
         let module = cache::load_guest(&engine, config.cache_dir.as_deref())?;
         let pre = host::instantiate_pre(&engine, &module)?;
         let ticker = Ticker::start(&engine, slots);
-        let pool = Pool::start(slots)
-            .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
         Ok(Sandbox {
             inner: Arc::new(Inner {
                 engine,
                 pre,
                 host_functions,
                 ticker,
-                pool,
+                slots: slots as usize,
             }),
         })
     }
@@ -141,9 +151,11 @@ impl Sandbox {
         &self.inner.host_functions
     }
 
-    /// Runs one call to completion. Blocks the current thread; from async code use
-    /// `spawn_blocking`. Skill failures are in [`Outcome::result`]; `Err` means the host side
-    /// failed (a bug or an exhausted machine), never that the skill misbehaved.
+    /// Runs one call to completion on the current thread (the guest itself runs on a fiber
+    /// stack of the engine's, so the caller's stack size does not matter). Blocks; from async
+    /// code use `spawn_blocking`. Skill failures are in [`Outcome::result`]; `Err` means the
+    /// host side failed (a bug or an exhausted machine), never that the skill misbehaved. A
+    /// panic on the host side of the call is caught and reported as such an `Err`.
     pub fn run(&self, call: Call<'_>) -> Result<Outcome, SandboxError> {
         call.limits.validate().map_err(SandboxError::Limits)?;
         if !is_identifier(call.entry) {
@@ -156,61 +168,85 @@ impl Sandbox {
                 stats: RunStats::default(),
             });
         }
-        // The call runs on a sandbox worker (see `pool`), so it needs owned inputs.
-        let owned = OwnedCall {
-            source: call.source.to_owned(),
-            entry: call.entry.to_owned(),
-            args: call.args.to_vec(),
-            capabilities: call.capabilities.clone(),
-            limits: call.limits.clone(),
-        };
-        let inner = Arc::clone(&self.inner);
-        self.inner
-            .pool
-            .run(move || {
-                let _slot = inner.ticker.acquire();
-                let started = Instant::now();
-                let ctx = RunContext {
-                    call: Call {
-                        source: &owned.source,
-                        entry: &owned.entry,
-                        args: &owned.args,
-                        capabilities: &owned.capabilities,
-                        limits: &owned.limits,
-                    },
-                    started,
-                    deadline: started + owned.limits.wall_clock,
-                    host_functions: &inner.host_functions,
-                };
-                host::run(&inner.engine, &inner.pre, ctx)
-            })
-            .unwrap_or_else(|| Err(SandboxError::Host("a sandbox worker panicked".into())))
+        std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.run(call))).unwrap_or_else(|_| {
+            Err(SandboxError::Host(
+                "the host side of a sandbox call panicked".into(),
+            ))
+        })
+    }
+
+    /// Runs many calls on `parallelism` threads (at most `max_concurrent_calls`), each taking
+    /// call after call, and returns their results in the order of `calls`. Each call is
+    /// exactly what [`Sandbox::run`] would do: a fresh instance, its own limits.
+    pub fn run_many(
+        &self,
+        calls: &[Call<'_>],
+        parallelism: usize,
+    ) -> Vec<Result<Outcome, SandboxError>> {
+        let results: Mutex<Vec<Option<Result<Outcome, SandboxError>>>> =
+            Mutex::new((0..calls.len()).map(|_| None).collect());
+        let next = AtomicUsize::new(0);
+        let threads = parallelism.clamp(1, self.inner.slots).min(calls.len());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(call) = calls.get(i) else { break };
+                        let outcome = self.run(*call);
+                        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(outcome);
+                    }
+                });
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .map(|r| r.expect("every call ran"))
+            .collect()
     }
 }
 
-struct OwnedCall {
-    source: String,
-    entry: String,
-    args: Vec<Value>,
-    capabilities: Capabilities,
-    limits: Limits,
+impl Inner {
+    /// Runs one checked call.
+    fn run(&self, call: Call<'_>) -> Result<Outcome, SandboxError> {
+        let _slot = self.ticker.acquire();
+        let started = Instant::now();
+        let ctx = RunContext {
+            call,
+            started,
+            deadline: started + call.limits.wall_clock,
+            host_functions: &self.host_functions,
+        };
+        host::run(&self.engine, &self.pre, ctx)
+    }
 }
 
 fn build_engine(slots: u32) -> Result<Engine, SandboxError> {
     let mut pool = PoolingAllocationConfig::default();
+    // When a call ends, its slot's memory goes back to the snapshot's contents. By default
+    // wasmtime `madvise`s the dirty pages away, so the next call takes a copy-on-write fault
+    // (and, with several threads, a TLB shootdown) for every page it writes again: a third of
+    // a trivial call. With the `PAGEMAP_SCAN` ioctl (Linux 6.7+; `Auto` falls back to that
+    // default elsewhere) wasmtime finds the pages the call wrote and copies the snapshot's bytes
+    // back over them, up to `KEEP_RESIDENT_BYTES`; they stay mapped for the next call.
     pool.total_core_instances(slots)
         .total_memories(slots)
         .total_tables(slots)
         .total_stacks(slots)
-        .max_memory_size(MAX_MEMORY_BYTES);
+        .max_memory_size(MAX_MEMORY_BYTES)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = Config::new();
     config
         .consume_fuel(true)
         .epoch_interruption(true)
         .max_wasm_stack(MAX_WASM_STACK)
-        // wasmtime-wasi turns on wasmtime's async support, which requires an async stack at
-        // least as large; calls here are synchronous, so these stacks are never used.
-        .async_stack_size(MAX_WASM_STACK + (1 << 20))
+        // Calls run with `call_async` so that the guest runs on one of these fiber stacks (one
+        // per slot, reused), not on the caller's thread stack, which may be 2 MiB.
+        .async_stack_size(CALL_STACK)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| SandboxError::Engine(format!("{e:#}")))
