@@ -10,19 +10,20 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use qdrant_edge::external::serde_json::json;
 use qdrant_edge::{
-    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion, Match, Modifier,
-    NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, ScoringQuery, SparseVector,
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
+    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion,
+    HnswIndexConfig, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStruct, Prefetch, QuantizationConfig,
+    QuantizationSearchParams, QueryEnum, QueryRequest, ScoringQuery, SearchParams, SparseVector,
     UpdateOperation, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use serde::{Deserialize, Serialize};
 
 use super::lexical::Lexical;
 use super::{
-    BM25_VECTOR, DESCRIPTION_VECTOR, IndexError, IndexPoint, IndexSpec, RRF_K, Result,
-    SIGNATURE_VECTOR, SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension,
-    check_point, skill_point_id,
+    BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INT8_QUANTILE, IndexError,
+    IndexPoint, IndexSpec, RRF_K, Result, SIGNATURE_VECTOR, SearchFilter, SearchHit, SearchQuery,
+    VectorIndex, check_dimension, check_point, skill_point_id,
 };
 use crate::store::SkillId;
 
@@ -31,6 +32,21 @@ const SHARD_DIR: &str = "shard";
 const FORMAT_VERSION: u32 = 1;
 /// The file qdrant-edge writes into a shard directory when it creates the shard.
 const EDGE_CONFIG_FILE: &str = "edge_config.json";
+/// Target number of HNSW segments for qdrant-edge's merge optimizer. Its default
+/// depends on the host's CPU count (up to 8), and an in-process search visits the
+/// segments one after the other on the calling thread, so it is pinned here.
+const SEGMENT_NUMBER: usize = 2;
+
+/// How the shard is laid out: what a search has to visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeLayout {
+    /// Segments (each is searched separately; one of them takes new writes).
+    pub segments: usize,
+    /// Points, summed over segments.
+    pub points: usize,
+    /// Vectors (summed over the views) held in HNSW graphs; the rest are scanned.
+    pub indexed_vectors: usize,
+}
 
 /// What `index.json` holds.
 #[derive(Debug, Serialize, Deserialize)]
@@ -79,7 +95,9 @@ impl EdgeIndex {
                     requested: spec,
                 });
             }
-            let shard = EdgeShard::load(&shard_path, None).map_err(|e| {
+            // Loading with the current configuration (rather than the stored one) lets
+            // `optimize` rebuild segments made with older HNSW or quantization settings.
+            let shard = EdgeShard::load(&shard_path, Some(edge_config(spec.dimension))).map_err(|e| {
                 edge_err(
                     dir,
                     e,
@@ -151,6 +169,16 @@ impl EdgeIndex {
     /// The index directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Segments, points and HNSW-indexed vectors of the shard.
+    pub fn layout(&self) -> EdgeLayout {
+        let info = self.shard.info();
+        EdgeLayout {
+            segments: info.segments_count,
+            points: info.points_count,
+            indexed_vectors: info.indexed_vectors_count,
+        }
     }
 
     /// Run a write (then flush) on a blocking thread, one at a time.
@@ -250,28 +278,34 @@ impl VectorIndex for EdgeIndex {
             return Ok(Vec::new());
         }
         let filter = edge_filter(&query.filter);
-        let prefetch = |using: &str, vector: VectorInternal| Prefetch {
-            prefetches: vec![],
-            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
-                query: vector,
-                using: Some(using.to_string()),
-            }))),
-            limit: query.prefetch_limit(),
-            params: None,
-            filter: filter.clone(),
-            score_threshold: None,
-        };
+        let prefetch =
+            |using: &str, vector: VectorInternal, params: Option<SearchParams>| Prefetch {
+                prefetches: vec![],
+                query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+                    query: vector,
+                    using: Some(using.to_string()),
+                }))),
+                limit: query.prefetch_limit(),
+                params,
+                filter: filter.clone(),
+                score_threshold: None,
+            };
         let mut prefetches = vec![
             prefetch(
                 DESCRIPTION_VECTOR,
                 VectorInternal::from(query.vector.clone()),
+                Some(dense_search_params()),
             ),
-            prefetch(SIGNATURE_VECTOR, VectorInternal::from(query.vector.clone())),
+            prefetch(
+                SIGNATURE_VECTOR,
+                VectorInternal::from(query.vector.clone()),
+                Some(dense_search_params()),
+            ),
         ];
         let (indices, values) = self.lexical.query(&query.text);
         if !indices.is_empty() {
             let sparse = SparseVector { indices, values };
-            prefetches.push(prefetch(BM25_VECTOR, VectorInternal::from(sparse)));
+            prefetches.push(prefetch(BM25_VECTOR, VectorInternal::from(sparse), None));
         }
         let request = QueryRequest {
             prefetches,
@@ -333,12 +367,29 @@ impl VectorIndex for EdgeIndex {
     }
 }
 
-/// Dense views: cosine (vectors are normalised by the index), in RAM.
+/// Dense views: cosine (vectors are normalised by the index), in RAM, with HNSW
+/// graphs built on int8 copies (see the constants in the module root).
 fn edge_config(dimension: usize) -> EdgeConfig {
     let dense = EdgeVectorParams::builder(dimension, Distance::Cosine)
         .on_disk(false)
         .build();
+    // qdrant-edge does not export the scalar quantization structs; its serde form
+    // is the documented Qdrant configuration.
+    let int8: QuantizationConfig = qdrant_edge::external::serde_json::from_value(json!({
+        "scalar": { "type": "int8", "quantile": INT8_QUANTILE, "always_ram": true }
+    }))
+    .expect("a valid scalar quantization config");
     EdgeConfig::builder()
+        .hnsw_config(HnswIndexConfig {
+            m: HNSW_M,
+            ef_construct: HNSW_EF_CONSTRUCT,
+            ..HnswIndexConfig::default()
+        })
+        .quantization_config(int8)
+        .optimizers(EdgeOptimizersConfig {
+            default_segment_number: Some(SEGMENT_NUMBER),
+            ..EdgeOptimizersConfig::default()
+        })
         .vector(DESCRIPTION_VECTOR, dense.clone())
         .vector(SIGNATURE_VECTOR, dense)
         .sparse_vector(
@@ -349,6 +400,20 @@ fn edge_config(dimension: usize) -> EdgeConfig {
         )
         .on_disk_payload(false)
         .build()
+}
+
+/// A dense view's search: `HNSW_EF` candidates on the int8 vectors, re-scored with
+/// the original vectors.
+fn dense_search_params() -> SearchParams {
+    SearchParams {
+        hnsw_ef: Some(HNSW_EF),
+        quantization: Some(QuantizationSearchParams {
+            ignore: false,
+            rescore: Some(true),
+            oversampling: None,
+        }),
+        ..SearchParams::default()
+    }
 }
 
 fn edge_filter(filter: &SearchFilter) -> Option<Filter> {

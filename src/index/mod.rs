@@ -25,7 +25,7 @@ use async_trait::async_trait;
 
 use crate::store::{SkillId, SkillStatus, VersionId};
 
-pub use edge::EdgeIndex;
+pub use edge::{EdgeIndex, EdgeLayout};
 pub use server::QdrantServerIndex;
 
 /// Name of the dense vector of the description.
@@ -36,6 +36,22 @@ pub const SIGNATURE_VECTOR: &str = "signature";
 pub const BM25_VECTOR: &str = "bm25";
 /// Reciprocal rank fusion constant: score = sum over views of 1 / (k + rank).
 pub const RRF_K: u32 = 60;
+
+// Dense-view search structures, the same for both implementations (measured in
+// `benches/index.rs`, figures in docs/benchmarks.md "Vector index").
+
+/// HNSW links per node of the dense views (Qdrant's default).
+const HNSW_M: usize = 16;
+/// HNSW candidate list while building the graphs: twice Qdrant's default of 100,
+/// for better graphs; building stays cheap because it runs on int8 vectors.
+const HNSW_EF_CONSTRUCT: usize = 200;
+/// HNSW candidate list of a dense search. Without it a search would use
+/// `HNSW_EF_CONSTRUCT`; this is the recall/latency trade-off, chosen by the benchmark.
+const HNSW_EF: usize = 128;
+/// Dense views are also kept as int8 (scalar quantization, always in RAM): the
+/// graph is built and searched on them, and each view's candidates are re-scored
+/// with the original f32 vectors. This quantile of the values sets the int8 range.
+const INT8_QUANTILE: f32 = 0.99;
 
 /// Which embedder an index's dense vectors come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -12,8 +12,10 @@ use qdrant_client::qdrant::value::Kind;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors, PointId, PointStruct,
-    PointsIdsList, PrefetchQueryBuilder, Query, QueryPointsBuilder, Rrf, SparseVectorParamsBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, HnswConfigDiffBuilder, Modifier,
+    NamedVectors, PointId, PointStruct, PointsIdsList, PrefetchQueryBuilder,
+    QuantizationSearchParamsBuilder, QuantizationType, Query, QueryPointsBuilder, Rrf,
+    ScalarQuantizationBuilder, SearchParamsBuilder, SparseVectorParamsBuilder,
     SparseVectorsConfigBuilder, UpsertPointsBuilder, Value, Vector, VectorInput,
     VectorParamsBuilder, VectorsConfigBuilder,
 };
@@ -21,9 +23,9 @@ use qdrant_client::{Payload, Qdrant, QdrantError};
 
 use super::lexical::Lexical;
 use super::{
-    BM25_VECTOR, DESCRIPTION_VECTOR, IndexError, IndexPoint, IndexSpec, RRF_K, Result,
-    SIGNATURE_VECTOR, SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension,
-    check_point, skill_point_id,
+    BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INT8_QUANTILE, IndexError,
+    IndexPoint, IndexSpec, RRF_K, Result, SIGNATURE_VECTOR, SearchFilter, SearchHit, SearchQuery,
+    VectorIndex, check_dimension, check_point, skill_point_id,
 };
 use crate::store::SkillId;
 
@@ -156,8 +158,9 @@ impl QdrantServerIndex {
         self.create_collection().await
     }
 
-    /// Create the collection: two cosine dense views, one IDF-weighted sparse view,
-    /// keyword indexes on the filtered payload fields, the spec in the metadata.
+    /// Create the collection: two cosine dense views (HNSW and int8 quantization as
+    /// in [`EdgeIndex`](super::EdgeIndex)), one IDF-weighted sparse view, keyword
+    /// indexes on the filtered payload fields, the spec in the metadata.
     async fn create_collection(&self) -> Result<()> {
         let dimension = self.spec.dimension as u64;
         let mut vectors = VectorsConfigBuilder::default();
@@ -175,6 +178,17 @@ impl QdrantServerIndex {
         let mut request = CreateCollectionBuilder::new(&self.collection)
             .vectors_config(vectors)
             .sparse_vectors_config(sparse)
+            .hnsw_config(
+                HnswConfigDiffBuilder::default()
+                    .m(HNSW_M as u64)
+                    .ef_construct(HNSW_EF_CONSTRUCT as u64),
+            )
+            .quantization_config(
+                ScalarQuantizationBuilder::default()
+                    .r#type(QuantizationType::Int8.into())
+                    .quantile(INT8_QUANTILE)
+                    .always_ram(true),
+            )
             .build();
         request.metadata = HashMap::from([
             (
@@ -327,15 +341,18 @@ impl VectorIndex for QdrantServerIndex {
             }
             p
         };
+        // Dense views: as in the in-process index, `HNSW_EF` candidates on the int8
+        // vectors, re-scored with the original vectors.
+        let dense = |using: &str| {
+            prefetch(using, VectorInput::new_dense(query.vector.clone())).params(
+                SearchParamsBuilder::default()
+                    .hnsw_ef(HNSW_EF as u64)
+                    .quantization(QuantizationSearchParamsBuilder::default().rescore(true)),
+            )
+        };
         let mut request = QueryPointsBuilder::new(&self.collection)
-            .add_prefetch(prefetch(
-                DESCRIPTION_VECTOR,
-                VectorInput::new_dense(query.vector.clone()),
-            ))
-            .add_prefetch(prefetch(
-                SIGNATURE_VECTOR,
-                VectorInput::new_dense(query.vector.clone()),
-            ));
+            .add_prefetch(dense(DESCRIPTION_VECTOR))
+            .add_prefetch(dense(SIGNATURE_VECTOR));
         let (indices, values) = self.lexical.query(&query.text);
         if !indices.is_empty() {
             request = request.add_prefetch(prefetch(
