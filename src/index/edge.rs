@@ -12,10 +12,11 @@ use qdrant_edge::external::serde_json::json;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
     EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion,
-    HnswIndexConfig, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, Prefetch, QuantizationConfig,
-    QuantizationSearchParams, QueryEnum, QueryRequest, ScoringQuery, SearchParams, SparseVector,
-    UpdateOperation, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
+    HnswIndexConfig, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaParams,
+    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
+    QuantizationConfig, QuantizationSearchParams, QueryEnum, QueryRequest, ScoringQuery,
+    SearchParams, SparseVector, UpdateOperation, Vector, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +30,9 @@ use crate::store::SkillId;
 
 const META_FILE: &str = "index.json";
 const SHARD_DIR: &str = "shard";
-const FORMAT_VERSION: u32 = 1;
+/// Bumped when the shard's layout or its payload indexes change: an index of another
+/// format is rebuilt from the store, like one of another embedder.
+const FORMAT_VERSION: u32 = 2;
 /// The file qdrant-edge writes into a shard directory when it creates the shard.
 const EDGE_CONFIG_FILE: &str = "edge_config.json";
 /// Target number of HNSW segments for qdrant-edge's merge optimizer. Its default
@@ -135,11 +138,11 @@ impl EdgeIndex {
 
         let shard = EdgeShard::new(&shard_path, edge_config(spec.dimension))
             .map_err(|e| edge_err(dir, e, "check that the directory is writable"))?;
-        for field in ["namespace", "status"] {
+        for (field, schema) in payload_indexes() {
             let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(
                 CreateIndex {
                     field_name: field.try_into().expect("a plain field name is a JSON path"),
-                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
+                    field_schema: Some(schema),
                 },
             ));
             shard
@@ -365,6 +368,23 @@ impl VectorIndex for EdgeIndex {
     async fn optimize(&self) -> Result<()> {
         self.write("optimize", None, true).await
     }
+}
+
+/// The keyword indexes the filters use. `namespace` gets HNSW links within each namespace
+/// (accurate search inside a small namespace); `status` does not: nearly every point is
+/// `active`, so its extra links only make every search visit more neighbours.
+fn payload_indexes() -> [(&'static str, PayloadFieldSchema); 2] {
+    let without_links: PayloadSchemaParams = qdrant_edge::external::serde_json::from_value(
+        json!({"type": "keyword", "enable_hnsw": false}),
+    )
+    .expect("a valid keyword index config");
+    [
+        (
+            "namespace",
+            PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword),
+        ),
+        ("status", PayloadFieldSchema::FieldParams(without_links)),
+    ]
 }
 
 /// Dense views: cosine (vectors are normalised by the index), in RAM, with HNSW

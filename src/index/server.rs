@@ -12,12 +12,12 @@ use qdrant_client::qdrant::value::Kind;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, HnswConfigDiffBuilder, Modifier,
-    NamedVectors, PointId, PointStruct, PointsIdsList, PrefetchQueryBuilder,
-    QuantizationSearchParamsBuilder, QuantizationType, Query, QueryPointsBuilder, Rrf,
-    ScalarQuantizationBuilder, SearchParamsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpsertPointsBuilder, Value, Vector, VectorInput,
-    VectorParamsBuilder, VectorsConfigBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, HnswConfigDiffBuilder,
+    KeywordIndexParamsBuilder, Modifier, NamedVectors, PointId, PointStruct, PointsIdsList,
+    PrefetchQueryBuilder, QuantizationSearchParamsBuilder, QuantizationType, Query,
+    QueryPointsBuilder, Rrf, ScalarQuantizationBuilder, SearchParamsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Value, Vector,
+    VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
@@ -204,7 +204,8 @@ impl QdrantServerIndex {
             .create_collection(request)
             .await
             .map_err(|e| self.err(e))?;
-        for field in ["namespace", "status"] {
+        // As in the in-process index: HNSW links per namespace, none per status.
+        for (field, links) in [("namespace", true), ("status", false)] {
             self.client
                 .create_field_index(
                     CreateFieldIndexCollectionBuilder::new(
@@ -212,6 +213,7 @@ impl QdrantServerIndex {
                         field,
                         FieldType::Keyword,
                     )
+                    .field_index_params(KeywordIndexParamsBuilder::default().enable_hnsw(links))
                     .wait(true),
                 )
                 .await
