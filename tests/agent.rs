@@ -331,3 +331,30 @@ async fn when_the_curriculum_proposes_nothing_usable_run_works_on_warm_up_tasks(
         .count();
     assert_eq!(curriculum_calls, 3);
 }
+
+#[tokio::test]
+async fn rewriting_a_library_skill_that_fails_the_task_is_sent_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // The library holds exactly what the coder will write.
+    let stored = skillforge::agent::extract(&reply(DOUBLE), None).unwrap().skill;
+    library.add(stored, AddOptions::default()).await.unwrap();
+    let plus_one = "/**\n * Doubles a number and adds one.\n * @example double(3) => 7\n */\nfunction double(x) {\n  return x * 2 + 1;\n}";
+    let model = Arc::new(ScriptedModel::queue([reply(DOUBLE), reply(plus_one)]));
+    let report = agent(&library, &model, false)
+        .solve(
+            Task::from_user("Double a number, plus one")
+                .with_name("double")
+                .with_example("double(3)", "7"),
+        )
+        .await
+        .unwrap();
+    let requests = model.requests();
+    let round2 = &requests[1].messages.last().unwrap().content;
+    assert!(
+        round2.contains("exactly the library's default/double"),
+        "{round2}"
+    );
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.version, Some(2));
+}

@@ -600,11 +600,10 @@ impl Agent {
         let prepared = match self.library.prepare(source.clone(), options).await {
             Ok(prepared) => prepared,
             Err(LibraryError::Duplicate { existing, .. }) => {
-                run.timing.validation_ms += ms(t);
                 let skill = self.library.get(&existing).await?.skill;
-                self.verdict(run, round, true, &format!("identical to {existing}"))
-                    .await?;
-                return Ok(Verdict::Existing(Box::new(skill)));
+                let verdict = self.reuse_if_it_solves(run, round, skill).await;
+                run.timing.validation_ms += ms(t);
+                return verdict;
             }
             Err(e) if is_rejection(&e) => {
                 run.timing.validation_ms += ms(t);
@@ -626,15 +625,14 @@ impl Agent {
             Err(e) => return Err(e.into()),
         };
         if prepared.unchanged.is_some() {
-            run.timing.validation_ms += ms(t);
             let skill = self
                 .library
                 .get(&format!("{}/{}", prepared.namespace, source.name))
                 .await?
                 .skill;
-            self.verdict(run, round, true, "already in the library")
-                .await?;
-            return Ok(Verdict::Existing(Box::new(skill)));
+            let verdict = self.reuse_if_it_solves(run, round, skill).await;
+            run.timing.validation_ms += ms(t);
+            return verdict;
         }
         let check = self.check(&prepared.bundle, &run.task).await?;
         run.timing.validation_ms += ms(t);
@@ -700,6 +698,33 @@ impl Agent {
         }
         self.verdict(run, round, true, "").await?;
         Ok(Verdict::Pass(Box::new(prepared)))
+    }
+
+    /// The attempt is exactly a skill the library has: that skill is the answer if it passes
+    /// the task's check; otherwise the coder hears why.
+    async fn reuse_if_it_solves(
+        &self,
+        run: &mut Run,
+        round: u32,
+        skill: Skill,
+    ) -> Result<Verdict, AgentError> {
+        let name = qualified(&skill);
+        let bundle = self
+            .library
+            .bundle(&parse_skill(&skill)?, &skill.record.namespace)
+            .await?;
+        let check = self.check(&bundle, &run.task).await?;
+        if check_passed(&check) {
+            self.verdict(run, round, true, &format!("identical to {name}"))
+                .await?;
+            return Ok(Verdict::Existing(Box::new(skill)));
+        }
+        let problems = format!(
+            "this is exactly the library's {name}, which fails the task's check:\n{}",
+            report_summary(&check)
+        );
+        self.verdict(run, round, false, &problems).await?;
+        Ok(Verdict::Retry(problems))
     }
 
     /// An active skill that behaves like the prepared one: similar description, passes the
