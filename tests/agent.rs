@@ -337,7 +337,9 @@ async fn rewriting_a_library_skill_that_fails_the_task_is_sent_back() {
     let dir = tempfile::tempdir().unwrap();
     let library = library(dir.path()).await;
     // The library holds exactly what the coder will write.
-    let stored = skillforge::agent::extract(&reply(DOUBLE), None).unwrap().skill;
+    let stored = skillforge::agent::extract(&reply(DOUBLE), None)
+        .unwrap()
+        .skill;
     library.add(stored, AddOptions::default()).await.unwrap();
     let plus_one = "/**\n * Doubles a number and adds one.\n * @example double(3) => 7\n */\nfunction double(x) {\n  return x * 2 + 1;\n}";
     let model = Arc::new(ScriptedModel::queue([reply(DOUBLE), reply(plus_one)]));

@@ -119,8 +119,8 @@ impl Library {
     /// tests included). Returns how many files were written.
     pub async fn export(&self, dir: &Path) -> Result<usize> {
         let mut count = 0;
-        for record in self.store.list(&ListFilter::default()).await? {
-            let skill = self.store.get_by_id(record.id).await?;
+        for skill in self.store.list_skills(&ListFilter::default()).await? {
+            let record = &skill.record;
             let folder = dir.join(&record.namespace);
             let path = folder.join(format!("{}.js", record.name));
             let io = |source| LibraryError::Io {

@@ -419,18 +419,19 @@ impl Library {
 
     /// Skills matching `filter`, by namespace and name.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<SkillSummary>> {
-        let mut out = Vec::new();
-        for record in self.store.list(filter).await? {
-            let skill = self.store.get_by_id(record.id).await?;
-            out.push(SkillSummary {
+        Ok(self
+            .store
+            .list_skills(filter)
+            .await?
+            .into_iter()
+            .map(|skill| SkillSummary {
                 description: skill.version.description,
                 signature: skill.version.signature,
                 runnable: skill.version.runnable,
                 stats: skill.stats,
                 record: skill.record,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// The `limit` skills that best match `query` (hybrid dense + BM25 search), best first.
@@ -528,11 +529,7 @@ impl Library {
     /// even be bundled (its dependency is gone or quarantined) gets an empty report.
     pub async fn verify(&self, names: &[String]) -> Result<Vec<(SkillRecord, TestReport)>> {
         let skills = if names.is_empty() {
-            let mut all = Vec::new();
-            for record in self.store.list(&ListFilter::default()).await? {
-                all.push(self.store.get_by_id(record.id).await?);
-            }
-            all
+            self.store.list_skills(&ListFilter::default()).await?
         } else {
             let mut named = Vec::new();
             for name in names {

@@ -137,6 +137,45 @@ fn version_from_row(db: &DbInfo, row: &impl RowExt) -> Result<VersionRecord> {
     })
 }
 
+/// ` WHERE ...` for a [`ListFilter`] on `skills s`, with `$n` placeholders in the order
+/// [`bind_list_filter`] binds them (empty when the filter is).
+fn list_conditions(filter: &ListFilter) -> String {
+    let mut conditions = Vec::new();
+    let mut next = 1;
+    if filter.namespace.is_some() {
+        conditions.push(format!("s.namespace = ${next}"));
+        next += 1;
+    }
+    if !filter.statuses.is_empty() {
+        let marks: Vec<String> = (next..next + filter.statuses.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        conditions.push(format!("s.status IN ({})", marks.join(", ")));
+    }
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// Binds a [`ListFilter`]'s values to a query built with [`list_conditions`].
+fn bind_list_filter<'q, DB: sqlx::Database>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    filter: &'q ListFilter,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if let Some(ns) = &filter.namespace {
+        query = query.bind(ns.as_str());
+    }
+    for status in &filter.statuses {
+        query = query.bind(status.as_str());
+    }
+    query
+}
+
 fn stats_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillStats> {
     let e = |e: sqlx::Error| db.err(e);
     Ok(SkillStats {
@@ -565,29 +604,44 @@ impl Conn<'_> {
         db: &DbInfo,
         filter: &ListFilter,
     ) -> Result<Vec<SkillRecord>> {
-        let mut sql = format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE 1 = 1");
-        let mut next = 1;
-        if filter.namespace.is_some() {
-            sql.push_str(&format!(" AND s.namespace = ${next}"));
-            next += 1;
-        }
-        if !filter.statuses.is_empty() {
-            let marks: Vec<String> = (next..next + filter.statuses.len())
-                .map(|i| format!("${i}"))
-                .collect();
-            sql.push_str(&format!(" AND s.status IN ({})", marks.join(", ")));
-        }
-        sql.push_str(" ORDER BY s.namespace, s.name");
+        let sql = format!(
+            "SELECT {SKILL_COLUMNS} FROM skills s{} ORDER BY s.namespace, s.name",
+            list_conditions(filter)
+        );
         on_conn!(self, |c| {
-            let mut query = sqlx::query(&sql);
-            if let Some(ns) = &filter.namespace {
-                query = query.bind(ns.as_str());
-            }
-            for status in &filter.statuses {
-                query = query.bind(status.as_str());
-            }
-            let rows = query.fetch_all(&mut *c).await.map_err(|e| db.err(e))?;
+            let rows = bind_list_filter(sqlx::query(&sql), filter)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
             rows.iter().map(|r| skill_from_row(db, r)).collect()
+        })
+    }
+
+    pub(crate) async fn list_skills(
+        &mut self,
+        db: &DbInfo,
+        filter: &ListFilter,
+    ) -> Result<Vec<Skill>> {
+        let sql = format!(
+            "SELECT {SKILL_COLUMNS}, {VERSION_COLUMNS}, {STATS_COLUMNS} FROM skills s \
+             JOIN skill_versions v ON v.skill_id = s.id AND v.version = s.current_version \
+             JOIN skill_stats st ON st.skill_id = s.id{} ORDER BY s.namespace, s.name",
+            list_conditions(filter)
+        );
+        on_conn!(self, |c| {
+            let rows = bind_list_filter(sqlx::query(&sql), filter)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Skill {
+                        record: skill_from_row(db, r)?,
+                        version: version_from_row(db, r)?,
+                        stats: stats_from_row(db, r)?,
+                    })
+                })
+                .collect()
         })
     }
 

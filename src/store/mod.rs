@@ -261,6 +261,9 @@ operations! {
         fn stats(skill: SkillId) -> SkillStats;
         /// Skill rows matching the filter, ordered by namespace and name.
         fn list(filter: &ListFilter) -> Vec<SkillRecord>;
+        /// Skills matching the filter with their current versions and stats, ordered by
+        /// namespace and name (one query).
+        fn list_skills(filter: &ListFilter) -> Vec<Skill>;
         /// All namespace names.
         fn namespaces() -> Vec<String>;
         /// The skills the current version of `skill` calls (with the pinned versions).

@@ -393,6 +393,24 @@ async fn stats_status_and_list(fx: &Fixture) {
     };
     assert_eq!(names(store.list(&n2_not_active).await.unwrap()), ["c"]);
     assert_eq!(store.namespaces().await.unwrap(), ["n1", "n2"]);
+
+    // The joined listing agrees with one `get` per skill, for every filter.
+    for filter in [ListFilter::default(), active, n1_any, n2_not_active] {
+        let listed = store.list_skills(&filter).await.unwrap();
+        let one_by_one: Vec<Skill> = futures::future::try_join_all(
+            store
+                .list(&filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| store.get_by_id(r.id)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed, one_by_one, "{filter:?}");
+    }
+    let a_listed = store.list_skills(&ListFilter::default()).await.unwrap();
+    assert_eq!(a_listed[0].stats.calls, 3);
     store.close().await;
 }
 
