@@ -83,7 +83,8 @@ impl EdgeIndex {
     /// Open the index under `dir`, creating it (empty) if there is none.
     ///
     /// Fails with [`IndexError::EmbedderMismatch`] if it was built for another
-    /// embedder id or dimension; then [`EdgeIndex::recreate`] it and reindex.
+    /// embedder id or dimension, and with [`IndexError::FormatChanged`] if an older
+    /// skillforge wrote it; then [`EdgeIndex::recreate`] it and reindex.
     /// A directory left half-created by a crash is recreated (the index is derived
     /// data); [`was_created`](Self::was_created) tells the caller to fill it.
     pub fn open(dir: &Path, spec: IndexSpec) -> Result<EdgeIndex> {
@@ -91,11 +92,18 @@ impl EdgeIndex {
         let shard_path = dir.join(SHARD_DIR);
         if meta_path.exists() && shard_path.join(EDGE_CONFIG_FILE).exists() {
             let meta = read_meta(&meta_path)?;
-            if meta.spec != spec || meta.format_version != FORMAT_VERSION {
+            if meta.spec != spec {
                 return Err(IndexError::EmbedderMismatch {
                     location: dir.display().to_string(),
                     stored: meta.spec,
                     requested: spec,
+                });
+            }
+            if meta.format_version != FORMAT_VERSION {
+                return Err(IndexError::FormatChanged {
+                    location: dir.display().to_string(),
+                    stored: meta.format_version,
+                    current: FORMAT_VERSION,
                 });
             }
             // Loading with the current configuration (rather than the stored one) lets

@@ -143,6 +143,20 @@ pub enum IndexError {
         /// What the caller asked for.
         requested: IndexSpec,
     },
+    /// The index was written in an older format of this crate (shard layout or payload
+    /// indexes changed). Rebuild it (recreate, then reindex from the SQL store).
+    #[error(
+        "the vector index at {location} is in format {stored}, this skillforge writes format {current}: \
+         rebuild it from the SQL store (`skillforge reindex`; opening the library does it)"
+    )]
+    FormatChanged {
+        /// Where the index lives.
+        location: String,
+        /// The format it was written in.
+        stored: u32,
+        /// The format this build writes.
+        current: u32,
+    },
     /// A vector of the wrong dimension was passed in (a caller bug: wrong embedder).
     #[error("{what} has {got} dimensions but the index holds {expected}-dimensional vectors")]
     Dimension {

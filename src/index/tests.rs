@@ -469,3 +469,21 @@ fn edge_index_recovers_from_half_created_directory() {
     let index = EdgeIndex::open(dir.path(), spec()).unwrap();
     assert!(!index.was_created());
 }
+
+#[test]
+fn an_index_in_an_older_format_is_reported_for_rebuilding() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(EdgeIndex::open(dir.path(), spec()).unwrap());
+    let meta_path = dir.path().join("index.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let current = meta["format_version"].as_u64().unwrap();
+    meta["format_version"] = serde_json::json!(current - 1);
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    match EdgeIndex::open(dir.path(), spec()) {
+        Err(IndexError::FormatChanged { stored, .. }) => assert_eq!(u64::from(stored), current - 1),
+        other => panic!("expected a format change, got {:?}", other.map(|_| ())),
+    }
+    let rebuilt = EdgeIndex::recreate(dir.path(), spec()).unwrap();
+    assert!(rebuilt.was_created());
+}

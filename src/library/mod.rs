@@ -647,8 +647,10 @@ async fn open_index(
         None => {
             let dir = config.data_dir.join("index");
             let index = match EdgeIndex::open(&dir, spec.clone()) {
-                Err(IndexError::EmbedderMismatch { stored, .. }) => {
-                    tracing::warn!("index built for {stored}, re-embedding for {spec}");
+                Err(
+                    e @ (IndexError::EmbedderMismatch { .. } | IndexError::FormatChanged { .. }),
+                ) => {
+                    tracing::warn!("{e}; rebuilding it now");
                     EdgeIndex::recreate(&dir, spec)?
                 }
                 other => other?,
