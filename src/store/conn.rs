@@ -40,6 +40,21 @@ macro_rules! on_conn {
     };
 }
 
+/// Runs a query that returns at most one row, converting the row with `$from_row` (a
+/// closure taking the backend's row): `Result<Option<T>>`.
+macro_rules! fetch_optional {
+    ($conn:expr, $db:expr, $sql:expr, [$($bind:expr),*], $from_row:expr) => {
+        on_conn!($conn, |c| {
+            let row = sqlx::query($sql)
+                $(.bind($bind))*
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(|e| $db.err(e))?;
+            row.map(|r| ($from_row)(&r)).transpose()
+        })
+    };
+}
+
 const SKILL_COLUMNS: &str =
     "s.id, s.namespace, s.name, s.status, s.current_version, s.created_at, s.updated_at";
 const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version AS v_version, \
@@ -176,6 +191,14 @@ where
     query
 }
 
+fn int_column(db: &DbInfo, row: &impl RowExt, name: &str) -> Result<i64> {
+    row.int(name).map_err(|e| db.err(e))
+}
+
+fn text_column(db: &DbInfo, row: &impl RowExt, name: &str) -> Result<String> {
+    row.text(name).map_err(|e| db.err(e))
+}
+
 fn stats_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillStats> {
     let e = |e: sqlx::Error| db.err(e);
     Ok(SkillStats {
@@ -272,29 +295,13 @@ impl Conn<'_> {
     ) -> Result<Option<SkillRecord>> {
         let sql =
             format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE s.namespace = $1 AND s.name = $2");
-        on_conn!(self, |c| {
-            let row = sqlx::query(&sql)
-                .bind(namespace)
-                .bind(name)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            row.map(|r| skill_from_row(db, &r)).transpose()
-        })
+        fetch_optional!(self, db, &sql, [namespace, name], |r| skill_from_row(db, r))
     }
 
     pub(crate) async fn skill_record(&mut self, db: &DbInfo, id: SkillId) -> Result<SkillRecord> {
         let sql = format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE s.id = $1");
-        on_conn!(self, |c| {
-            let row = sqlx::query(&sql)
-                .bind(id.0)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            row.map(|r| skill_from_row(db, &r))
-                .transpose()?
-                .ok_or_else(|| StoreError::NotFound(id.to_string()))
-        })
+        fetch_optional!(self, db, &sql, [id.0], |r| skill_from_row(db, r))?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
     pub(crate) async fn add_version(
@@ -457,15 +464,8 @@ impl Conn<'_> {
         callee: VersionId,
     ) -> Result<()> {
         let sql = "SELECT skill_id FROM skill_versions WHERE id = $1";
-        let callee_skill = on_conn!(self, |c| {
-            let row = sqlx::query(sql)
-                .bind(callee.0)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            row.map(|r| r.int("skill_id").map_err(|e| db.err(e)))
-                .transpose()?
-        });
+        let callee_skill =
+            fetch_optional!(self, db, sql, [callee.0], |r| int_column(db, r, "skill_id"))?;
         match callee_skill {
             None => {
                 return Err(StoreError::Invalid(format!(
@@ -503,16 +503,8 @@ impl Conn<'_> {
 
     pub(crate) async fn version(&mut self, db: &DbInfo, id: VersionId) -> Result<VersionRecord> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.id = $1");
-        on_conn!(self, |c| {
-            let row = sqlx::query(&sql)
-                .bind(id.0)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            row.map(|r| version_from_row(db, &r))
-                .transpose()?
-                .ok_or_else(|| StoreError::NotFound(id.to_string()))
-        })
+        fetch_optional!(self, db, &sql, [id.0], |r| version_from_row(db, r))?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
     pub(crate) async fn versions(
@@ -553,16 +545,8 @@ impl Conn<'_> {
 
     pub(crate) async fn stats(&mut self, db: &DbInfo, skill: SkillId) -> Result<SkillStats> {
         let sql = format!("SELECT {STATS_COLUMNS} FROM skill_stats WHERE skill_id = $1");
-        on_conn!(self, |c| {
-            let row = sqlx::query(&sql)
-                .bind(skill.0)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            row.map(|r| stats_from_row(db, &r))
-                .transpose()?
-                .ok_or_else(|| StoreError::NotFound(skill.to_string()))
-        })
+        fetch_optional!(self, db, &sql, [skill.0], |r| stats_from_row(db, r))?
+            .ok_or_else(|| StoreError::NotFound(skill.to_string()))
     }
 
     async fn assemble(&mut self, db: &DbInfo, record: SkillRecord) -> Result<Skill> {
@@ -843,15 +827,7 @@ impl Conn<'_> {
 
     pub(crate) async fn get_meta(&mut self, db: &DbInfo, key: &str) -> Result<Option<String>> {
         let sql = "SELECT value FROM meta WHERE key = $1";
-        on_conn!(self, |c| {
-            let row = sqlx::query(sql)
-                .bind(key)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            row.map(|r| r.text("value").map_err(|e| db.err(e)))
-                .transpose()
-        })
+        fetch_optional!(self, db, sql, [key], |r| text_column(db, r, "value"))
     }
 
     pub(crate) async fn set_meta(&mut self, db: &DbInfo, key: &str, value: &str) -> Result<()> {
@@ -901,14 +877,7 @@ impl Conn<'_> {
 
     async fn find_episode(&mut self, db: &DbInfo, id: &str) -> Result<Option<EpisodeRecord>> {
         let sql = format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE id = $1");
-        on_conn!(self, |c| {
-            let row = sqlx::query(&sql)
-                .bind(id)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            row.map(|r| episode_from_row(db, &r)).transpose()
-        })
+        fetch_optional!(self, db, &sql, [id], |r| episode_from_row(db, r))
     }
 
     pub(crate) async fn episode(&mut self, db: &DbInfo, id: &str) -> Result<EpisodeRecord> {
