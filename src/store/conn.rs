@@ -55,6 +55,21 @@ macro_rules! fetch_optional {
     };
 }
 
+/// Runs a query and converts every row with `$from_row` (a closure taking the backend's
+/// row): `Result<Vec<T>>`.
+macro_rules! fetch_all {
+    ($conn:expr, $db:expr, $sql:expr, [$($bind:expr),*], $from_row:expr) => {
+        on_conn!($conn, |c| {
+            let rows = sqlx::query($sql)
+                $(.bind($bind))*
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| $db.err(e))?;
+            rows.iter().map($from_row).collect()
+        })
+    };
+}
+
 const SKILL_COLUMNS: &str =
     "s.id, s.namespace, s.name, s.status, s.current_version, s.created_at, s.updated_at";
 const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version AS v_version, \
@@ -276,15 +291,7 @@ impl Conn<'_> {
 
     pub(crate) async fn namespaces(&mut self, db: &DbInfo) -> Result<Vec<String>> {
         let sql = "SELECT name FROM namespaces ORDER BY name";
-        on_conn!(self, |c| {
-            let rows = sqlx::query(sql)
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            rows.iter()
-                .map(|r| r.text("name").map_err(|e| db.err(e)))
-                .collect()
-        })
+        fetch_all!(self, db, sql, [], |r| text_column(db, r, "name"))
     }
 
     async fn find_skill(
@@ -515,14 +522,7 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.skill_id = $1 ORDER BY v.version"
         );
-        on_conn!(self, |c| {
-            let rows = sqlx::query(&sql)
-                .bind(skill.0)
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            rows.iter().map(|r| version_from_row(db, r)).collect()
-        })
+        fetch_all!(self, db, &sql, [skill.0], |r| version_from_row(db, r))
     }
 
     pub(crate) async fn find_by_content_hash(
@@ -533,14 +533,7 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.content_hash = $1 ORDER BY v.id"
         );
-        on_conn!(self, |c| {
-            let rows = sqlx::query(&sql)
-                .bind(hash)
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            rows.iter().map(|r| version_from_row(db, r)).collect()
-        })
+        fetch_all!(self, db, &sql, [hash], |r| version_from_row(db, r))
     }
 
     pub(crate) async fn stats(&mut self, db: &DbInfo, skill: SkillId) -> Result<SkillStats> {
@@ -655,14 +648,7 @@ impl Conn<'_> {
     }
 
     async fn refs(&mut self, db: &DbInfo, sql: &str, skill: SkillId) -> Result<Vec<SkillRef>> {
-        on_conn!(self, |c| {
-            let rows = sqlx::query(sql)
-                .bind(skill.0)
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            rows.iter().map(|r| ref_from_row(db, r)).collect()
-        })
+        fetch_all!(self, db, sql, [skill.0], |r| ref_from_row(db, r))
     }
 
     /// Run an UPDATE/DELETE keyed by skill id; `NotFound` when it touched no row.
@@ -777,13 +763,7 @@ impl Conn<'_> {
 
     pub(crate) async fn pending(&mut self, db: &DbInfo) -> Result<Vec<OutboxEntry>> {
         let sql = "SELECT id, skill_id, op, created_at FROM index_outbox ORDER BY id";
-        on_conn!(self, |c| {
-            let rows = sqlx::query(sql)
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            rows.iter().map(|r| outbox_from_row(db, r)).collect()
-        })
+        fetch_all!(self, db, sql, [], |r| outbox_from_row(db, r))
     }
 
     pub(crate) async fn ack(&mut self, db: &DbInfo, id: i64) -> Result<()> {
@@ -809,19 +789,11 @@ impl Conn<'_> {
              JOIN skill_versions v ON v.skill_id = s.id AND v.version = s.current_version \
              ORDER BY s.id"
         );
-        on_conn!(self, |c| {
-            let rows = sqlx::query(&sql)
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            rows.iter()
-                .map(|r| {
-                    Ok(CurrentVersion {
-                        skill: skill_from_row(db, r)?,
-                        version: version_from_row(db, r)?,
-                    })
-                })
-                .collect()
+        fetch_all!(self, db, &sql, [], |r| {
+            Ok(CurrentVersion {
+                skill: skill_from_row(db, r)?,
+                version: version_from_row(db, r)?,
+            })
         })
     }
 
@@ -979,14 +951,7 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM episode_events WHERE episode_id = $1 ORDER BY seq"
         );
-        on_conn!(self, |c| {
-            let rows = sqlx::query(&sql)
-                .bind(id)
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
-            rows.iter().map(|r| event_from_row(db, r)).collect()
-        })
+        fetch_all!(self, db, &sql, [id], |r| event_from_row(db, r))
     }
 
     pub(crate) async fn list_episodes(
