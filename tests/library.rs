@@ -32,6 +32,25 @@ fn skill(code: &str) -> SkillSource {
     SkillSource::parse(code, None).unwrap()
 }
 
+/// `source` as a version written straight to the store, around the library's validation
+/// (another writer, or one that died before updating the index).
+fn unvalidated(source: &SkillSource, expect: Expect) -> NewVersion {
+    NewVersion {
+        namespace: "default".into(),
+        name: source.name.clone(),
+        description: source.description.clone(),
+        signature: source.signature.clone(),
+        code: source.code.clone(),
+        tests: serde_json::to_value(&source.tests).unwrap(),
+        capabilities: Vec::new(),
+        embedder_id: None,
+        runnable: true,
+        provenance: Provenance::default(),
+        calls: Vec::new(),
+        expect,
+    }
+}
+
 const DOUBLE: &str = r#"
 /**
  * Doubles a number.
@@ -291,23 +310,8 @@ async fn index_writes_left_pending_by_a_crash_are_replayed_on_open() {
     ))
     .await
     .unwrap();
-    let source = skill(CELSIUS);
-    let tests = serde_json::to_value(&source.tests).unwrap();
     store
-        .add_version(&NewVersion {
-            namespace: "default".into(),
-            name: source.name.clone(),
-            description: source.description.clone(),
-            signature: source.signature.clone(),
-            code: source.code.clone(),
-            tests,
-            capabilities: Vec::new(),
-            embedder_id: None,
-            runnable: true,
-            provenance: Provenance::default(),
-            calls: Vec::new(),
-            expect: Expect::New,
-        })
+        .add_version(&unvalidated(&skill(CELSIUS), Expect::New))
         .await
         .unwrap();
     assert_eq!(store.pending().await.unwrap().len(), 1);
@@ -500,20 +504,7 @@ async fn verify_reruns_stored_tests_and_finds_a_broken_skill() {
     let broken = skill(&DOUBLE.replace("x * 2", "x * 3"));
     library
         .store()
-        .add_version(&NewVersion {
-            namespace: "default".into(),
-            name: "double".into(),
-            description: broken.description.clone(),
-            signature: broken.signature.clone(),
-            code: broken.code.clone(),
-            tests: serde_json::to_value(&broken.tests).unwrap(),
-            capabilities: Vec::new(),
-            embedder_id: None,
-            runnable: true,
-            provenance: Provenance::default(),
-            calls: Vec::new(),
-            expect: Expect::Current(1),
-        })
+        .add_version(&unvalidated(&broken, Expect::Current(1)))
         .await
         .unwrap();
     let results = library.verify(&["double".into()]).await.unwrap();
