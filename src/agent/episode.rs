@@ -39,7 +39,9 @@ use super::task::Task;
 use super::{AgentError, EventKind, Exchange, Purpose};
 use crate::compose::Bundle;
 use crate::index::SearchFilter;
-use crate::library::{AddOptions, DEFAULT_NAMESPACE, Library, LibraryError, Prepared};
+use crate::library::{
+    AddOptions, DEFAULT_NAMESPACE, Library, LibraryError, Prepared, parse_stored,
+};
 use crate::llm::LanguageModel;
 use crate::skill::SkillSource;
 use crate::store::{
@@ -564,7 +566,7 @@ impl Agent {
         let t = Instant::now();
         let mut found = None;
         for skill in &run.retrieved {
-            let source = parse_skill(skill)?;
+            let source = parse_stored(skill)?;
             let bundle = match self.library.bundle(&source, &run.namespace).await {
                 Ok(bundle) => bundle,
                 Err(e) => {
@@ -711,7 +713,7 @@ impl Agent {
         let name = qualified(&skill);
         let bundle = self
             .library
-            .bundle(&parse_skill(&skill)?, &skill.record.namespace)
+            .bundle(&parse_stored(&skill)?, &skill.record.namespace)
             .await?;
         let check = self.check(&bundle, &run.task).await?;
         if check_passed(&check) {
@@ -760,7 +762,7 @@ impl Agent {
             if similarity < self.config.duplicate_similarity {
                 continue;
             }
-            let old = parse_skill(&existing)?;
+            let old = parse_stored(&existing)?;
             let Ok(old_bundle) = self.library.bundle(&old, &prepared.namespace).await else {
                 continue;
             };
@@ -793,7 +795,7 @@ impl Agent {
 
     /// Admits a validated skill: one transaction for the version, the stats of the skills it
     /// calls, the journal and the episode's end; then the index.
-    async fn admit(&self, run: Run, prepared: Prepared) -> Result<EpisodeReport, AgentError> {
+    async fn admit(&self, mut run: Run, prepared: Prepared) -> Result<EpisodeReport, AgentError> {
         let t = Instant::now();
         let store = self.library.store();
         let mut tx = store.begin().await?;
@@ -813,9 +815,8 @@ impl Agent {
                     "replaced": prepared.replaces}),
         )
         .await?;
-        let mut run = run;
         run.timing.store_ms += ms(t);
-        let report = self.report(
+        let mut report = self.report(
             &run,
             EpisodeStatus::Admitted,
             Some((skill, added.version.version)),
@@ -825,16 +826,11 @@ impl Agent {
         tx.finish_episode(&run.id, EpisodeStatus::Admitted, &json!(report))
             .await?;
         tx.commit().await?;
+        // The index sync comes after the commit; the stored outcome's timing stops before it.
         let t = Instant::now();
         self.library.sync_index().await?;
-        run.timing.store_ms += ms(t);
-        let report = self.report(
-            &run,
-            EpisodeStatus::Admitted,
-            report.skill.zip(report.version),
-            report.calls,
-            None,
-        );
+        report.timing.store_ms += ms(t);
+        report.timing.total_ms = ms(run.started);
         self.notify(Progress::Finished(Box::new(report.clone())));
         Ok(report)
     }
@@ -1056,15 +1052,6 @@ fn brief(skill: &Skill) -> SkillBrief {
             String::new()
         },
     }
-}
-
-fn parse_skill(skill: &Skill) -> Result<SkillSource, AgentError> {
-    SkillSource::parse(&skill.version.code, Some(&skill.record.name)).map_err(|source| {
-        AgentError::Library(LibraryError::Skill {
-            name: qualified(skill),
-            source,
-        })
-    })
 }
 
 #[cfg(test)]

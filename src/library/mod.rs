@@ -628,11 +628,11 @@ fn tests_json(source: &SkillSource) -> serde_json::Value {
     serde_json::to_value(&source.tests).expect("test cases serialize")
 }
 
-/// Re-parses a stored skill's source.
-fn parse_stored(skill: &Skill) -> Result<SkillSource> {
+/// A stored skill's current version, parsed again as a skill file.
+pub fn parse_stored(skill: &Skill) -> Result<SkillSource> {
     SkillSource::parse(&skill.version.code, Some(&skill.record.name)).map_err(|source| {
         LibraryError::Skill {
-            name: skill.record.name.clone(),
+            name: format!("{}/{}", skill.record.namespace, skill.record.name),
             source,
         }
     })
