@@ -806,7 +806,7 @@ impl Agent {
         for call in &prepared.calls {
             tx.record_call(call.skill_id, true, latency).await?;
         }
-        let skill = format!("{}/{}", added.skill.namespace, added.skill.name);
+        let skill = added.skill.qualified_name();
         tx.append_event(
             &run.id,
             EventKind::Admission.as_str(),
@@ -1025,7 +1025,7 @@ fn namespace_of(task: &Task) -> String {
 }
 
 fn qualified(skill: &Skill) -> String {
-    format!("{}/{}", skill.record.namespace, skill.record.name)
+    skill.record.qualified_name()
 }
 
 /// Longest function body (JSDoc header removed) shown to the coder; longer skills are shown

@@ -321,7 +321,7 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
             let mut failed = Vec::new();
             let mut rows = Vec::new();
             for (record, report) in &results {
-                let name = format!("{}/{}", record.namespace, record.name);
+                let name = record.qualified_name();
                 let ok = report.all_passed();
                 if !ok {
                     failed.push(name.clone());

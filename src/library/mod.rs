@@ -314,7 +314,7 @@ impl Library {
                     let other = self.store.skill_record(twin.skill_id).await?;
                     return Err(LibraryError::Duplicate {
                         name: source.name.clone(),
-                        existing: format!("{}/{}", other.namespace, other.name),
+                        existing: other.qualified_name(),
                     });
                 }
             }
@@ -632,7 +632,7 @@ fn tests_json(source: &SkillSource) -> serde_json::Value {
 pub fn parse_stored(skill: &Skill) -> Result<SkillSource> {
     SkillSource::parse(&skill.version.code, Some(&skill.record.name)).map_err(|source| {
         LibraryError::Skill {
-            name: format!("{}/{}", skill.record.namespace, skill.record.name),
+            name: skill.record.qualified_name(),
             source,
         }
     })

@@ -154,6 +154,13 @@ pub struct SkillRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl SkillRecord {
+    /// `namespace/name`, the name the library and the CLI accept for it.
+    pub fn qualified_name(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
 /// One stored version of a skill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VersionRecord {
