@@ -954,4 +954,18 @@ fn statuses_round_trip() {
     }
     assert!("done".parse::<EpisodeStatus>().is_err());
     assert!("robot".parse::<EpisodeSource>().is_err());
+    // An unknown name lists the known ones.
+    let message = |e: StoreError| e.to_string();
+    assert!(
+        message("gone".parse::<SkillStatus>().unwrap_err())
+            .ends_with("unknown skill status \"gone\": expected active, deprecated or quarantined")
+    );
+    assert!(
+        message("robot".parse::<EpisodeSource>().unwrap_err())
+            .ends_with("unknown episode source \"robot\": expected curriculum or user")
+    );
+    assert!(
+        message("done".parse::<EpisodeStatus>().unwrap_err())
+            .ends_with("expected running, admitted, solved_with_existing, failed or interrupted")
+    );
 }

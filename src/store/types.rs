@@ -10,6 +10,45 @@ use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
+/// `Display` and `FromStr` for an enum of names stored in the database, from its `ALL` and
+/// `as_str`; an unknown name is a [`StoreError::Invalid`] listing the known ones.
+macro_rules! stored_names {
+    ($ty:ty, $what:literal) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = StoreError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .into_iter()
+                    .find(|value| value.as_str() == s)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                        StoreError::Invalid(format!(
+                            "unknown {} {s:?}: expected {}",
+                            $what,
+                            one_of(&names)
+                        ))
+                    })
+            }
+        }
+    };
+}
+
+/// `a, b or c`.
+fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// Id of a skill (stable across its versions). Also the skill's point id in the vector index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -58,26 +97,7 @@ impl SkillStatus {
     }
 }
 
-impl fmt::Display for SkillStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SkillStatus {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "unknown skill status {s:?}: expected active, deprecated or quarantined"
-                ))
-            })
-    }
-}
+stored_names!(SkillStatus, "skill status");
 
 /// Where a version came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,26 +382,7 @@ impl EpisodeSource {
     }
 }
 
-impl fmt::Display for EpisodeSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EpisodeSource {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|source| source.as_str() == s)
-            .ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "unknown episode source {s:?}: expected curriculum or user"
-                ))
-            })
-    }
-}
+stored_names!(EpisodeSource, "episode source");
 
 /// Lifecycle state of an episode. `Running` is the only state that is not final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -421,27 +422,7 @@ impl EpisodeStatus {
     }
 }
 
-impl fmt::Display for EpisodeStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EpisodeStatus {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "unknown episode status {s:?}: expected running, admitted, \
-                     solved_with_existing, failed or interrupted"
-                ))
-            })
-    }
-}
+stored_names!(EpisodeStatus, "episode status");
 
 /// An episode to start; the store gives it a fresh UUID (v7, so ids sort by start time).
 #[derive(Debug, Clone, PartialEq)]
