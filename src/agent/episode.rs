@@ -741,24 +741,28 @@ impl Agent {
             namespace: Some(prepared.namespace.clone()),
             statuses: vec![SkillStatus::Active],
         };
-        let hits = self.library.search(&new.description, 3, filter).await?;
-        for hit in hits {
-            let existing = hit.skill;
-            let name = &existing.record.name;
-            if *name == new.name
-                || !existing.version.runnable
-                || prepared.bundle.dependencies.contains(name)
-            {
-                continue;
-            }
-            let vectors = self
-                .library
-                .embed(vec![
-                    new.description.clone(),
-                    existing.version.description.clone(),
-                ])
-                .await?;
-            let similarity: f32 = vectors[0].iter().zip(&vectors[1]).map(|(a, b)| a * b).sum();
+        let candidates: Vec<Skill> = self
+            .library
+            .search(&new.description, 3, filter)
+            .await?
+            .into_iter()
+            .map(|hit| hit.skill)
+            .filter(|existing| {
+                let name = &existing.record.name;
+                *name != new.name
+                    && existing.version.runnable
+                    && !prepared.bundle.dependencies.contains(name)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        // One embedding call: the new description first, then each candidate's.
+        let mut texts = vec![new.description.clone()];
+        texts.extend(candidates.iter().map(|c| c.version.description.clone()));
+        let vectors = self.library.embed(texts).await?;
+        for (existing, vector) in candidates.into_iter().zip(&vectors[1..]) {
+            let similarity: f32 = vectors[0].iter().zip(vector).map(|(a, b)| a * b).sum();
             if similarity < self.config.duplicate_similarity {
                 continue;
             }
