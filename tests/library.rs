@@ -359,6 +359,40 @@ async fn a_new_embedder_rebuilds_the_index_instead_of_failing() {
 }
 
 #[tokio::test]
+async fn reindex_rewrites_points_in_place_and_drops_those_of_deleted_skills() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    let celsius = library
+        .add(skill(CELSIUS), AddOptions::default())
+        .await
+        .unwrap();
+    let double = library
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+    let (celsius, double) = (celsius.skill.id, double.skill.id);
+
+    // A delete whose index write was lost (its outbox entry acknowledged, never applied).
+    library.store().delete_skill(double).await.unwrap();
+    for entry in library.store().pending().await.unwrap() {
+        library.store().ack(entry.id).await.unwrap();
+    }
+    assert_eq!(
+        library.index().skill_ids().await.unwrap(),
+        [celsius, double]
+    );
+
+    assert_eq!(library.reindex().await.unwrap(), 1);
+    assert_eq!(library.index().skill_ids().await.unwrap(), [celsius]);
+    let hits = library
+        .search("fahrenheit to celsius", 5, SearchFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].skill.record.name, "fahrenheitToCelsius");
+}
+
+#[tokio::test]
 async fn export_then_import_reproduces_the_library() {
     let dir = tempfile::tempdir().unwrap();
     let library = open(dir.path()).await;

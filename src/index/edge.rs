@@ -15,24 +15,22 @@ use qdrant_edge::{
     HnswIndexConfig, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaParams,
     PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
     QuantizationConfig, QuantizationSearchParams, QueryEnum, QueryRequest, ScoringQuery,
-    SearchParams, SparseVector, UpdateOperation, Vector, VectorInternal, Vectors,
+    ScrollRequest, SearchParams, SparseVector, UpdateOperation, Vector, VectorInternal, Vectors,
     WithPayloadInterface, WithVector,
 };
 use serde::{Deserialize, Serialize};
 
 use super::lexical::Lexical;
 use super::{
-    BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INT8_QUANTILE, IndexError,
-    IndexPoint, IndexSpec, RRF_K, Result, SIGNATURE_VECTOR, SearchFilter, SearchHit, SearchQuery,
-    VectorIndex, check_dimension, check_point, skill_point_id,
+    BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, RRF_K, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
+    SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
+    skill_point_id,
 };
 use crate::store::SkillId;
 
 const META_FILE: &str = "index.json";
 const SHARD_DIR: &str = "shard";
-/// Bumped when the shard's layout or its payload indexes change: an index of another
-/// format is rebuilt from the store, like one of another embedder.
-const FORMAT_VERSION: u32 = 2;
 /// The file qdrant-edge writes into a shard directory when it creates the shard.
 const EDGE_CONFIG_FILE: &str = "edge_config.json";
 /// Target number of HNSW segments for qdrant-edge's merge optimizer. Its default
@@ -99,11 +97,11 @@ impl EdgeIndex {
                     requested: spec,
                 });
             }
-            if meta.format_version != FORMAT_VERSION {
+            if meta.format_version != INDEX_FORMAT {
                 return Err(IndexError::FormatChanged {
                     location: dir.display().to_string(),
                     stored: meta.format_version,
-                    current: FORMAT_VERSION,
+                    current: INDEX_FORMAT,
                 });
             }
             // Loading with the current configuration (rather than the stored one) lets
@@ -133,7 +131,7 @@ impl EdgeIndex {
         }
         std::fs::create_dir_all(&shard_path).map_err(io)?;
         let meta = Meta {
-            format_version: FORMAT_VERSION,
+            format_version: INDEX_FORMAT,
             spec: spec.clone(),
         };
         let tmp = dir.join(format!("{META_FILE}.tmp"));
@@ -366,11 +364,36 @@ impl VectorIndex for EdgeIndex {
             })
     }
 
-    async fn clear(&self) -> Result<()> {
-        let op = UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(
-            Filter::default(),
-        ));
-        self.write("clear", Some(op), false).await
+    async fn skill_ids(&self) -> Result<Vec<SkillId>> {
+        let mut ids = Vec::new();
+        let mut offset = None;
+        loop {
+            let (records, next) = self
+                .shard
+                .scroll(ScrollRequest {
+                    offset,
+                    limit: Some(SCROLL_PAGE),
+                    filter: None,
+                    with_payload: Some(WithPayloadInterface::Bool(false)),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                })
+                .map_err(|e| {
+                    edge_err(
+                        &self.dir,
+                        e,
+                        "the index can be rebuilt with `skillforge reindex`",
+                    )
+                })?;
+            ids.extend(records.into_iter().filter_map(|r| match r.id {
+                PointId::NumId(n) => Some(SkillId(n as i64)),
+                PointId::Uuid(_) => None,
+            }));
+            match next {
+                Some(next) => offset = Some(next),
+                None => return Ok(ids),
+            }
+        }
     }
 
     async fn optimize(&self) -> Result<()> {

@@ -53,6 +53,12 @@ const HNSW_EF: usize = 128;
 /// with the original f32 vectors. This quantile of the values sets the int8 range.
 const INT8_QUANTILE: f32 = 0.99;
 
+/// Format of the index as this build creates it, recorded in every index (edge shard or
+/// server collection). Bumped when the layout, the payload indexes or the graph and
+/// quantization settings change: an index of another format is rebuilt from the store,
+/// like one of another embedder.
+const INDEX_FORMAT: u32 = 2;
+
 /// Which embedder an index's dense vectors come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexSpec {
@@ -143,8 +149,8 @@ pub enum IndexError {
         /// What the caller asked for.
         requested: IndexSpec,
     },
-    /// The index was written in an older format of this crate (shard layout or payload
-    /// indexes changed). Rebuild it (recreate, then reindex from the SQL store).
+    /// The index was written in another format of this crate (layout, payload indexes or
+    /// graph settings changed). Rebuild it (recreate, then reindex from the SQL store).
     #[error(
         "the vector index at {location} is in format {stored}, this skillforge writes format {current}: \
          rebuild it from the SQL store (`skillforge reindex`; opening the library does it)"
@@ -215,11 +221,12 @@ pub trait VectorIndex: Send + Sync {
     /// Number of points in the index.
     async fn count(&self) -> Result<usize>;
 
-    /// Remove every point, keeping the embedder spec.
-    async fn clear(&self) -> Result<()>;
+    /// Every skill the index holds a point for, in id order.
+    async fn skill_ids(&self) -> Result<Vec<SkillId>>;
 
     /// Build search structures (HNSW graphs) for recently written points. Cheap when
-    /// there is nothing to do; call it after bulk writes. A server does this itself.
+    /// there is nothing to do; call it after bulk writes. A server builds them in the
+    /// background: there this waits until it is done.
     async fn optimize(&self) -> Result<()>;
 }
 
@@ -248,6 +255,9 @@ fn check_point(spec: &IndexSpec, point: &IndexPoint) -> Result<()> {
         point.signature_vector.len(),
     )
 }
+
+/// Points read per page when listing the index.
+const SCROLL_PAGE: usize = 1_000;
 
 fn skill_point_id(id: SkillId) -> u64 {
     u64::try_from(id.0).expect("skill ids are positive (database identity columns)")

@@ -4,6 +4,7 @@
 //! in-process index. The embedder spec is kept in the collection's metadata.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::r#match::MatchValue;
@@ -11,26 +12,30 @@ use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::value::Kind;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, HnswConfigDiffBuilder,
-    KeywordIndexParamsBuilder, Modifier, NamedVectors, PointId, PointStruct, PointsIdsList,
-    PrefetchQueryBuilder, QuantizationSearchParamsBuilder, QuantizationType, Query,
-    QueryPointsBuilder, Rrf, ScalarQuantizationBuilder, SearchParamsBuilder,
-    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Value, Vector,
-    VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
+    CollectionStatus, Condition, CountPointsBuilder, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
+    HnswConfigDiffBuilder, KeywordIndexParamsBuilder, Modifier, NamedVectors, PointId, PointStruct,
+    PointsIdsList, PrefetchQueryBuilder, QuantizationSearchParamsBuilder, QuantizationType, Query,
+    QueryPointsBuilder, Rrf, ScalarQuantizationBuilder, ScrollPointsBuilder, SearchParamsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpdateCollectionBuilder,
+    UpsertPointsBuilder, Value, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
 use super::lexical::Lexical;
 use super::{
-    BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INT8_QUANTILE, IndexError,
-    IndexPoint, IndexSpec, RRF_K, Result, SIGNATURE_VECTOR, SearchFilter, SearchHit, SearchQuery,
-    VectorIndex, check_dimension, check_point, skill_point_id,
+    BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, RRF_K, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
+    SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
+    skill_point_id,
 };
 use crate::store::SkillId;
 
 const META_EMBEDDER: &str = "skillforge_embedder_id";
+/// How long [`VectorIndex::optimize`] waits for the server to finish indexing.
+const OPTIMIZE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const META_DIMENSION: &str = "skillforge_dimension";
+const META_FORMAT: &str = "skillforge_index_format";
 
 /// Vector index in a Qdrant server collection.
 pub struct QdrantServerIndex {
@@ -57,7 +62,9 @@ impl QdrantServerIndex {
     /// `collection`, creating it if missing.
     ///
     /// Fails with [`IndexError::EmbedderMismatch`] if the collection was built for
-    /// another embedder id or dimension; then [`recreate`](Self::recreate) it and reindex.
+    /// another embedder id or dimension, and with [`IndexError::FormatChanged`] if it was
+    /// created with other settings by another version of this crate; then
+    /// [`recreate`](Self::recreate) it and reindex.
     pub async fn open(
         url: &str,
         api_key: Option<String>,
@@ -71,12 +78,20 @@ impl QdrantServerIndex {
             .await
             .map_err(|e| index.err(e))?;
         if exists {
-            let stored = index.stored_spec().await?;
+            let (stored, format) = index.stored_spec().await?;
+            let location = format!("{url} collection {collection}");
             if stored != index.spec {
                 return Err(IndexError::EmbedderMismatch {
-                    location: format!("{url} collection {collection}"),
+                    location,
                     stored,
                     requested: index.spec,
+                });
+            }
+            if format != INDEX_FORMAT {
+                return Err(IndexError::FormatChanged {
+                    location,
+                    stored: format,
+                    current: INDEX_FORMAT,
                 });
             }
         } else {
@@ -136,10 +151,14 @@ impl QdrantServerIndex {
     }
 
     fn err(&self, e: QdrantError) -> IndexError {
+        self.failure(e.to_string())
+    }
+
+    fn failure(&self, message: String) -> IndexError {
         IndexError::Server {
             url: self.url.clone(),
             collection: self.collection.clone(),
-            message: e.to_string(),
+            message,
         }
     }
 
@@ -199,6 +218,10 @@ impl QdrantServerIndex {
                 META_DIMENSION.to_string(),
                 Value::from(self.spec.dimension as i64),
             ),
+            (
+                META_FORMAT.to_string(),
+                Value::from(i64::from(INDEX_FORMAT)),
+            ),
         ]);
         self.client
             .create_collection(request)
@@ -222,9 +245,10 @@ impl QdrantServerIndex {
         Ok(())
     }
 
-    /// The spec recorded in the collection's metadata (dimension from the vector
-    /// config when the metadata is missing, e.g. a collection made by hand).
-    async fn stored_spec(&self) -> Result<IndexSpec> {
+    /// The spec and format recorded in the collection's metadata (dimension from the
+    /// vector config when the metadata is missing, e.g. a collection made by hand; format
+    /// 0 when none is recorded).
+    async fn stored_spec(&self) -> Result<(IndexSpec, u32)> {
         let info = self
             .client
             .collection_info(&self.collection)
@@ -239,15 +263,13 @@ impl QdrantServerIndex {
             Some(Kind::StringValue(s)) => s,
             _ => "<unknown: collection not created by skillforge>".to_string(),
         };
-        let from_meta = match config
-            .metadata
-            .get(META_DIMENSION)
-            .and_then(|v| v.kind.clone())
-        {
-            Some(Kind::IntegerValue(n)) => usize::try_from(n).ok(),
-            Some(Kind::DoubleValue(d)) if d >= 0.0 => Some(d as usize),
+        let number = |key: &str| match config.metadata.get(key).and_then(|v| v.kind.clone()) {
+            Some(Kind::IntegerValue(n)) => u64::try_from(n).ok(),
+            Some(Kind::DoubleValue(d)) if d >= 0.0 => Some(d as u64),
             _ => None,
         };
+        let from_meta = number(META_DIMENSION).map(|n| n as usize);
+        let format = number(META_FORMAT).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
         let from_vectors = config
             .params
             .and_then(|p| p.vectors_config)
@@ -258,10 +280,11 @@ impl QdrantServerIndex {
                 }
                 VectorsConfigKind::Params(_) => None,
             });
-        Ok(IndexSpec {
+        let spec = IndexSpec {
             embedder_id,
             dimension: from_meta.or(from_vectors).unwrap_or(0),
-        })
+        };
+        Ok((spec, format))
     }
 }
 
@@ -395,13 +418,69 @@ impl VectorIndex for QdrantServerIndex {
         Ok(response.result.map_or(0, |r| r.count as usize))
     }
 
-    async fn clear(&self) -> Result<()> {
-        self.drop_and_create().await
+    async fn skill_ids(&self) -> Result<Vec<SkillId>> {
+        let mut ids = Vec::new();
+        let mut offset: Option<PointId> = None;
+        loop {
+            let mut request = ScrollPointsBuilder::new(&self.collection)
+                .limit(SCROLL_PAGE as u32)
+                .with_payload(false)
+                .with_vectors(false);
+            if let Some(offset) = offset.take() {
+                request = request.offset(offset);
+            }
+            let response = self.client.scroll(request).await.map_err(|e| self.err(e))?;
+            ids.extend(
+                response
+                    .result
+                    .into_iter()
+                    .filter_map(|p| match p.id?.point_id_options? {
+                        PointIdOptions::Num(n) => Some(SkillId(n as i64)),
+                        PointIdOptions::Uuid(_) => None,
+                    }),
+            );
+            match response.next_page_offset {
+                Some(next) => offset = Some(next),
+                None => return Ok(ids),
+            }
+        }
     }
 
     async fn optimize(&self) -> Result<()> {
-        // The server runs its optimizers in the background.
-        Ok(())
+        // The server builds its structures in the background: wait until it reports the
+        // collection green (all segments optimized), nudging it when the work is only
+        // pending (grey, e.g. after a restart).
+        let deadline = Instant::now() + OPTIMIZE_TIMEOUT;
+        loop {
+            let info = self
+                .client
+                .collection_info(&self.collection)
+                .await
+                .map_err(|e| self.err(e))?
+                .result
+                .unwrap_or_default();
+            match CollectionStatus::try_from(info.status) {
+                Ok(CollectionStatus::Green) => return Ok(()),
+                Ok(CollectionStatus::Red) => {
+                    let reason = info.optimizer_status.map(|s| s.error).unwrap_or_default();
+                    return Err(self.failure(format!("the collection is red: {reason}")));
+                }
+                Ok(CollectionStatus::Grey) => {
+                    self.client
+                        .update_collection(UpdateCollectionBuilder::new(&self.collection))
+                        .await
+                        .map_err(|e| self.err(e))?;
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(self.failure(format!(
+                    "still optimizing after {} s",
+                    OPTIMIZE_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 

@@ -253,6 +253,11 @@ impl Library {
         &self.store
     }
 
+    /// The vector index (derived from the store; see [`Library::reindex`]).
+    pub fn index(&self) -> &Arc<dyn VectorIndex> {
+        &self.index
+    }
+
     /// The sandbox skills are validated in.
     pub fn sandbox(&self) -> &Arc<Sandbox> {
         &self.sandbox
@@ -662,8 +667,10 @@ async fn open_index(
             let key = config.qdrant_api_key.clone();
             let name = &config.qdrant_collection;
             let index = match QdrantServerIndex::open(url, key.clone(), name, spec.clone()).await {
-                Err(IndexError::EmbedderMismatch { stored, .. }) => {
-                    tracing::warn!("collection built for {stored}, re-embedding for {spec}");
+                Err(
+                    e @ (IndexError::EmbedderMismatch { .. } | IndexError::FormatChanged { .. }),
+                ) => {
+                    tracing::warn!("{e}; rebuilding it now");
                     QdrantServerIndex::recreate(url, key, name, spec).await?
                 }
                 other => other?,

@@ -1,6 +1,6 @@
 //! Keeping the vector index in step with the SQL store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Library, Result};
 use crate::index::IndexPoint;
@@ -55,19 +55,31 @@ impl Library {
 
     /// Rebuilds the whole index from the store with the current embedder: every skill's
     /// current version is re-embedded. Returns the number of skills indexed.
+    ///
+    /// Points are overwritten in place and only then are the points of skills no longer
+    /// in the store removed, so searches during a rebuild see the old or the new point of
+    /// each skill, never a missing one.
     pub async fn reindex(&self) -> Result<usize> {
         // Entries queued before the rebuild read the store are covered by it; later ones
         // stay pending for the next sync.
         let pending = self.store.pending().await?;
-        self.index.clear().await?;
         let all = self.store.all_current_versions().await?;
         let count = all.len();
+        let current: BTreeSet<SkillId> = all.iter().map(|v| v.skill.id).collect();
         let mut rest = all;
         while !rest.is_empty() {
             let tail = rest.split_off(rest.len().min(REINDEX_BATCH));
             self.upsert_points(std::mem::replace(&mut rest, tail))
                 .await?;
         }
+        let stale: Vec<SkillId> = self
+            .index
+            .skill_ids()
+            .await?
+            .into_iter()
+            .filter(|id| !current.contains(id))
+            .collect();
+        self.index.delete(&stale).await?;
         self.index.optimize().await?;
         for entry in &pending {
             self.store.ack(entry.id).await?;
