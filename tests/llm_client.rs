@@ -180,7 +180,8 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
             ask("write f")
                 .with_temperature(0.0)
                 .with_max_tokens(64)
-                .with_stop(vec!["```\n".into()]),
+                .with_stop(vec!["```\n".into()])
+                .with_json_object(),
         )
         .await
         .unwrap();
@@ -208,6 +209,10 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
         assert_eq!(first.body["temperature"], 0.0);
         assert_eq!(first.body["max_tokens"], 64);
         assert_eq!(first.body["stop"], json!(["```\n"]));
+        assert_eq!(
+            first.body["response_format"],
+            json!({"type": "json_object"})
+        );
         assert_eq!(first.body["stream"], false);
         let second = &received[1];
         assert_eq!(
@@ -218,6 +223,7 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
         );
         assert_eq!(second.body["max_tokens"], 99);
         assert!(second.body.get("stop").is_none());
+        assert!(second.body.get("response_format").is_none());
     });
 }
 

@@ -241,3 +241,49 @@ async fn local_model_solves_a_task_end_to_end() {
     let admitted = agent.library().get("product").await.unwrap();
     assert!(admitted.skill.stats.last_verified_at.is_some());
 }
+
+/// The curriculum on the real local model: JSON mode (a llama.cpp grammar) makes every reply
+/// one JSON object, so the 0.5B model's proposals parse, and a usable task comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_model_proposes_a_task_as_json() {
+    use skillforge::agent::{CodeEnvironment, CurriculumState, LibraryEntry, propose};
+
+    let config = LlmConfig::default();
+    if !installed(&config.local_server_config()) {
+        return;
+    }
+    let model = config.build().await.expect("the local model server starts");
+    let entry = |name: &str, description: &str| LibraryEntry {
+        name: name.into(),
+        description: description.into(),
+        success_rate: None,
+    };
+    let state = CurriculumState {
+        completed: vec!["Reverse a string.".into()],
+        failed: Vec::new(),
+        library: vec![
+            entry("reverseString", "Reverses a string."),
+            entry("sum", "Adds up the numbers of an array."),
+            entry("clamp", "Limits a number to a range."),
+        ],
+    };
+    let proposal = propose(
+        model.as_ref(),
+        &CodeEnvironment::new("string and number utilities"),
+        &state,
+    )
+    .await;
+    let exchanges = match &proposal {
+        Ok(p) => &p.exchanges,
+        Err(skillforge::agent::AgentError::NoTask { exchanges, .. }) => exchanges,
+        Err(e) => panic!("the curriculum failed: {e}"),
+    };
+    for exchange in exchanges {
+        eprintln!("curriculum reply: {}", exchange.reply);
+        let value: serde_json::Value = serde_json::from_str(exchange.reply.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", exchange.reply));
+        assert!(value.is_object(), "{value}");
+    }
+    let proposal = proposal.expect("a usable task within the attempts");
+    assert!(!proposal.task.tests.is_empty(), "{:?}", proposal.task);
+}

@@ -47,7 +47,8 @@ pub async fn critique(
     )?;
     let request = ChatRequest::new(vec![Message::user(prompt)])
         .with_temperature(0.0)
-        .with_max_tokens(200);
+        .with_max_tokens(200)
+        .with_json_object();
     let exchange = Exchange::run(model, Purpose::Critic, request).await?;
     match parse_verdict(&exchange.reply) {
         Ok(critique) => Ok(Critiqued { critique, exchange }),

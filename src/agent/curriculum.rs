@@ -66,7 +66,8 @@ pub async fn propose(
     for _ in 0..MAX_PROPOSAL_ATTEMPTS {
         let request = ChatRequest::new(messages.clone())
             .with_temperature(0.7)
-            .with_max_tokens(400);
+            .with_max_tokens(400)
+            .with_json_object();
         let exchange = Exchange::run(model, Purpose::Curriculum, request).await?;
         let reply = exchange.reply.clone();
         exchanges.push(exchange);

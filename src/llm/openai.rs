@@ -217,6 +217,9 @@ impl LanguageModel for OpenAiClient {
             temperature: req.temperature.unwrap_or(self.config.temperature),
             max_tokens: req.max_tokens.unwrap_or(self.config.max_tokens),
             stop: &req.stop,
+            response_format: req.json_object.then_some(ResponseFormat {
+                kind: "json_object",
+            }),
             stream: false,
         };
         let policy = &self.config.retry;
@@ -383,7 +386,15 @@ struct WireRequest<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormat>,
     stream: bool,
+}
+
+#[derive(Serialize)]
+struct ResponseFormat {
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 #[derive(Deserialize)]

@@ -67,6 +67,11 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Sequences that end generation when produced (not included in the reply).
     pub stop: Vec<String>,
+    /// Ask the server to constrain the reply to one JSON object (OpenAI's
+    /// `response_format: {"type": "json_object"}`; llama.cpp enforces it with a grammar).
+    /// The prompt must still ask for JSON: some providers require the word.
+    #[serde(default)]
+    pub json_object: bool,
 }
 
 impl ChatRequest {
@@ -93,6 +98,12 @@ impl ChatRequest {
     /// Sets the stop sequences.
     pub fn with_stop(mut self, stop: Vec<String>) -> Self {
         self.stop = stop;
+        self
+    }
+
+    /// Asks for a reply that is one JSON object (see [`ChatRequest::json_object`]).
+    pub fn with_json_object(mut self) -> Self {
+        self.json_object = true;
         self
     }
 }
