@@ -1,5 +1,7 @@
 //! A task: a goal in words, an optional suggested function name, and the programmatic check.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -109,6 +111,7 @@ impl Task {
                 });
             }
         };
+        let mut parsed = Vec::with_capacity(examples.len());
         for (i, example) in examples.iter().enumerate() {
             let bad = |reason: String| TaskError::BadExample {
                 index: i + 1,
@@ -135,10 +138,23 @@ impl Task {
                 })?;
             let analysis = Analysis::of(&format!("({call});"))
                 .map_err(|e| bad(format!("the call {call:?} is not JavaScript: {e}")))?;
+            parsed.push((call, expected, analysis.references));
+        }
+        if let Some(name) = &task.name
+            && let Some(spelled) = spelling_in_examples(name, &parsed)
+        {
+            // A name the examples spell with other capitals ("toLowercase" for the
+            // examples' "toLowerCase"): the examples are the check, so their spelling wins.
+            task.name = Some(spelled);
+        }
+        for (i, (call, expected, references)) in parsed.into_iter().enumerate() {
             if let Some(name) = &task.name
-                && !analysis.references.contains(name)
+                && !references.contains(name)
             {
-                return Err(bad(format!("the call {call:?} does not call {name}")));
+                return Err(TaskError::BadExample {
+                    index: i + 1,
+                    reason: format!("the call {call:?} does not call {name}"),
+                });
             }
             task = task.with_example(call, expected.to_string());
         }
@@ -150,6 +166,25 @@ impl Task {
     pub fn key(&self) -> String {
         normalise(&self.description)
     }
+}
+
+/// The one name that every example calls and that equals `name` but for capitals, when no
+/// example calls `name` itself.
+fn spelling_in_examples(
+    name: &str,
+    examples: &[(&str, &Value, BTreeSet<String>)],
+) -> Option<String> {
+    let (_, _, first) = examples.first()?;
+    if examples.iter().any(|(_, _, refs)| refs.contains(name)) {
+        return None;
+    }
+    let mut candidates = first.iter().filter(|r| {
+        r.eq_ignore_ascii_case(name)
+            && !RESERVED_NAMES.contains(&r.as_str())
+            && examples.iter().all(|(_, _, refs)| refs.contains(*r))
+    });
+    let spelled = candidates.next()?;
+    candidates.next().is_none().then(|| spelled.clone())
 }
 
 /// Lower case, single spaces, no trailing punctuation.
@@ -198,6 +233,35 @@ mod tests {
         let stored = serde_json::to_value(&task).unwrap();
         assert_eq!(serde_json::from_value::<Task>(stored).unwrap(), task);
         assert_eq!(task.key(), "reverse the words of a sentence");
+    }
+
+    #[test]
+    fn a_name_the_examples_spell_with_other_capitals_takes_their_spelling() {
+        let task = Task::from_proposal(&object(json!({
+            "task": "Lower-case a string",
+            "name": "toLowercase",
+            "examples": [["toLowerCase('Hi')", "hi"], ["toLowerCase('A b')", "a b"]],
+        })))
+        .unwrap();
+        assert_eq!(task.name.as_deref(), Some("toLowerCase"));
+        assert_eq!(task.tests.len(), 2);
+
+        // Not when the examples disagree, or call another name altogether.
+        for examples in [
+            json!([["toLowerCase('Hi')", "hi"], ["tolowercase('A')", "a"]]),
+            json!([["lower('Hi')", "hi"]]),
+        ] {
+            let err = Task::from_proposal(&object(json!({
+                "task": "Lower-case a string",
+                "name": "toLowercase",
+                "examples": examples,
+            })))
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("does not call toLowercase"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
