@@ -1,10 +1,13 @@
-//! Vector index benchmark (in-process `EdgeIndex`): ingestion rate, hybrid search
-//! latency (p50/p99), and dense recall@10 against exact brute-force cosine.
+//! Vector index benchmark: ingestion rate, hybrid search latency (p50/p99), dense
+//! recall@10 against exact brute-force cosine, and the same for searches filtered to a
+//! small namespace (1% of the points).
 //!
 //! Run: `cargo bench --bench index` (sizes from `SKILLFORGE_BENCH_SIZES`, default
 //! `1000,10000,100000`; data sets from `SKILLFORGE_BENCH_DATA`, default
-//! `random,clustered`). 384-dimensional unit vectors and synthetic texts; seeded, so
-//! runs are comparable:
+//! `random,clustered`). The in-process `EdgeIndex` always runs; with `QDRANT_URL` set
+//! (a server's gRPC port) `QdrantServerIndex` runs too, on the same data, in
+//! collections named `skillforge_bench_*`. 384-dimensional unit vectors and synthetic
+//! texts; seeded, so runs are comparable:
 //! - `random`: uniformly random directions, the worst case for a graph index (the
 //!   true neighbours of a query barely stand out from the other points);
 //! - `clustered`: `n / 100` random centres, each point a centre plus a random
@@ -15,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use skillforge::index::{EdgeIndex, IndexPoint, IndexSpec, SearchFilter, SearchQuery, VectorIndex};
+use skillforge::index::{
+    EdgeIndex, IndexPoint, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery, VectorIndex,
+};
 use skillforge::store::{SkillId, SkillStatus, VersionId};
 
 const DIM: usize = 384;
@@ -25,6 +30,9 @@ const BATCH: usize = 1_000;
 const QUERIES: usize = 300;
 const WARMUP: usize = 30;
 const K: usize = 10;
+/// Every `SMALL_NAMESPACE_EVERY`-th point is in the namespace `small`; the others are
+/// spread over four large ones.
+const SMALL_NAMESPACE_EVERY: usize = 100;
 
 fn unit(rng: &mut StdRng) -> Vec<f32> {
     // Sum of uniforms is close enough to Gaussian for direction sampling.
@@ -146,18 +154,54 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum[0] + sum[1] + sum[2] + sum[3]
 }
 
-fn exact_top_k(vectors: &[Vec<f32>], query: &[f32], k: usize) -> Vec<i64> {
+/// Ids (1-based) of the `k` points nearest to `query` among those `keep` accepts.
+fn exact_top_k(
+    vectors: &[Vec<f32>],
+    query: &[f32],
+    k: usize,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<i64> {
     let mut scored: Vec<(f32, i64)> = vectors
         .iter()
         .enumerate()
+        .filter(|(i, _)| keep(*i))
         .map(|(i, v)| (dot(v, query), i as i64 + 1))
         .collect();
-    scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
-    scored.truncate(k);
+    if scored.len() > k {
+        scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
+        scored.truncate(k);
+    }
     scored.into_iter().map(|(_, id)| id).collect()
 }
 
-async fn run(n: usize, data: Data) {
+fn namespace_of(i: usize) -> String {
+    if i.is_multiple_of(SMALL_NAMESPACE_EVERY) {
+        "small".into()
+    } else {
+        format!("ns{}", i % 4)
+    }
+}
+
+/// Where the benchmarked index lives.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// In-process qdrant-edge in a temporary directory.
+    Edge,
+    /// A Qdrant server at this gRPC URL.
+    Server(String),
+}
+
+impl Backend {
+    fn label(&self) -> &'static str {
+        match self {
+            Backend::Edge => "edge",
+            Backend::Server(_) => "server",
+        }
+    }
+}
+
+/// Ingests `n` points of `data` into a fresh index on `backend`, then measures it.
+async fn run(n: usize, data: Data, backend: &Backend) {
     let mut rng = StdRng::seed_from_u64(42 + n as u64);
     let sampler = Sampler::new(data, n, &mut rng);
     let vectors: Vec<Vec<f32>> = (0..n).map(|_| sampler.sample(&mut rng)).collect();
@@ -167,7 +211,27 @@ async fn run(n: usize, data: Data) {
         embedder_id: "bench/random@384".into(),
         dimension: DIM,
     };
-    let index = EdgeIndex::recreate(dir.path(), spec).unwrap();
+    let data_label = format!("{data:?}").to_lowercase();
+    let (edge, server) = match backend {
+        Backend::Edge => (Some(EdgeIndex::recreate(dir.path(), spec).unwrap()), None),
+        Backend::Server(url) => {
+            let collection = format!("skillforge_bench_{data_label}_{n}");
+            let index = QdrantServerIndex::recreate(
+                url,
+                std::env::var("QDRANT_API_KEY").ok(),
+                &collection,
+                spec,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            (None, Some(index))
+        }
+    };
+    let index: &dyn VectorIndex = match (&edge, &server) {
+        (Some(edge), _) => edge,
+        (_, Some(server)) => server,
+        _ => unreachable!("one backend per run"),
+    };
 
     // Ingestion. Both dense views get the same vector so that a dense-only search
     // ranks exactly like one view, which makes recall against brute force well defined.
@@ -177,7 +241,7 @@ async fn run(n: usize, data: Data) {
             .map(|i| IndexPoint {
                 skill_id: SkillId(i as i64 + 1),
                 version_id: VersionId(i as i64 + 1),
-                namespace: format!("ns{}", i % 4),
+                namespace: namespace_of(i),
                 status: if i % 10 == 0 {
                     SkillStatus::Deprecated
                 } else {
@@ -195,7 +259,9 @@ async fn run(n: usize, data: Data) {
     index.optimize().await.unwrap();
     let optimize_time = start.elapsed();
     assert_eq!(index.count().await.unwrap(), n);
-    let layout = index.layout();
+    let segments = edge
+        .as_ref()
+        .map_or_else(|| "-".to_string(), |e| e.layout().segments.to_string());
 
     // Queries: random data, a stored vector plus noise (so a real neighbourhood
     // exists); clustered data, a new draw from the clusters. And a few words of a
@@ -262,7 +328,7 @@ async fn run(n: usize, data: Data) {
         let elapsed = start.elapsed();
         if i >= WARMUP {
             dense.push(elapsed);
-            let exact = exact_top_k(&vectors, q, K);
+            let exact = exact_top_k(&vectors, q, K, |_| true);
             found += hits
                 .iter()
                 .filter(|h| exact.contains(&h.skill_id.0))
@@ -272,10 +338,40 @@ async fn run(n: usize, data: Data) {
     dense.sort();
     let recall = found as f64 / (QUERIES * K) as f64;
 
-    let data = format!("{data:?}").to_lowercase();
+    // The same dense queries restricted to the small namespace: the graph alone would
+    // rarely reach its points, so this measures how the index plans a selective filter.
+    let small = SearchFilter {
+        namespace: Some("small".into()),
+        statuses: Vec::new(),
+    };
+    let mut filtered = Vec::with_capacity(QUERIES);
+    let (mut filtered_found, mut filtered_expected) = (0usize, 0usize);
+    for (i, (q, _)) in queries.iter().enumerate() {
+        let query = SearchQuery {
+            vector: q.clone(),
+            text: String::new(),
+            limit: K,
+            filter: small.clone(),
+        };
+        let start = Instant::now();
+        let hits = index.search(&query).await.unwrap();
+        let elapsed = start.elapsed();
+        if i >= WARMUP {
+            filtered.push(elapsed);
+            let exact = exact_top_k(&vectors, q, K, |i| i.is_multiple_of(SMALL_NAMESPACE_EVERY));
+            filtered_expected += exact.len();
+            filtered_found += hits
+                .iter()
+                .filter(|h| exact.contains(&h.skill_id.0))
+                .count();
+        }
+    }
+    filtered.sort();
+    let filtered_recall = filtered_found as f64 / filtered_expected as f64;
+
     println!(
-        "| {data:>9} | {n:>7} | {:>8} | {:>9.0} | {:>8.1} s | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {recall:>9.3} |",
-        layout.segments,
+        "| {:>7} | {data_label:>9} | {n:>7} | {segments:>8} | {:>9.0} | {:>8.1} s | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {:>7.2} ms | {recall:>9.3} | {:>7.2} ms | {filtered_recall:>9.3} |",
+        backend.label(),
         n as f64 / upsert_time.as_secs_f64(),
         optimize_time.as_secs_f64(),
         percentile(&hybrid, 0.5).as_secs_f64() * 1e3,
@@ -284,6 +380,7 @@ async fn run(n: usize, data: Data) {
         percentile(&hybrid_cpu, 0.99).as_secs_f64() * 1e3,
         percentile(&dense, 0.5).as_secs_f64() * 1e3,
         percentile(&dense, 0.99).as_secs_f64() * 1e3,
+        percentile(&filtered, 0.99).as_secs_f64() * 1e3,
     );
 }
 
@@ -303,18 +400,26 @@ async fn main() {
         .split(',')
         .map(Data::parse)
         .collect();
+    let mut backends = vec![Backend::Edge];
+    match std::env::var("QDRANT_URL") {
+        Ok(url) => backends.push(Backend::Server(url)),
+        Err(_) => eprintln!("QDRANT_URL not set: the Qdrant server backend is not measured"),
+    }
     println!(
-        "EdgeIndex, {DIM}-d unit vectors, 2 dense views + BM25, k={K}, {QUERIES} queries, hybrid filtered to status=active (90%)"
+        "{DIM}-d unit vectors, 2 dense views + BM25, k={K}, {QUERIES} queries, hybrid filtered to status=active (90%), \
+         small namespace = 1% of points"
     );
     println!(
-        "| data      |  points | segments | upsert/s  | optimize   | hybrid p50 | hybrid p99 | h. CPU p50 | h. CPU p99 | dense p50  | dense p99  | recall@10 |"
+        "| backend | data      |  points | segments | upsert/s  | optimize   | hybrid p50 | hybrid p99 | h. CPU p50 | h. CPU p99 | dense p50  | dense p99  | recall@10 | small p99  | small r@10 |"
     );
     println!(
-        "|-----------|---------|----------|-----------|------------|------------|------------|------------|------------|------------|------------|-----------|"
+        "|---------|-----------|---------|----------|-----------|------------|------------|------------|------------|------------|------------|------------|-----------|------------|-----------|"
     );
     for n in sizes {
         for &d in &data {
-            run(n, d).await;
+            for backend in &backends {
+                run(n, d, backend).await;
+            }
         }
     }
 }
