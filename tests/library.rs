@@ -518,6 +518,76 @@ async fn the_library_runs_on_postgres_too() {
         .unwrap();
 }
 
+/// The name of the best hit of `query`, if any.
+async fn top(library: &Library, query: &str, filter: SearchFilter) -> Option<String> {
+    library
+        .search(query, 1, filter)
+        .await
+        .unwrap()
+        .first()
+        .map(|hit| hit.skill.record.name.clone())
+}
+
+#[tokio::test]
+async fn the_library_runs_on_a_qdrant_server_too() {
+    let Ok(url) = std::env::var("QDRANT_URL") else {
+        eprintln!(
+            "SKIPPED: QDRANT_URL not set; point it at a Qdrant server's gRPC port (e.g. http://127.0.0.1:6334) to test the library over QdrantServerIndex"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.qdrant_url = Some(url);
+    config.qdrant_api_key = std::env::var("QDRANT_API_KEY").ok();
+    config.qdrant_collection = format!("skillforge_lib_{}", uuid::Uuid::new_v4().simple());
+    let library = Library::open(&config, embedder(), sandbox()).await.unwrap();
+    for code in [DOUBLE, QUADRUPLE, CELSIUS] {
+        library
+            .add(skill(code), AddOptions::default())
+            .await
+            .unwrap();
+    }
+    let any = SearchFilter::default;
+    assert_eq!(
+        top(&library, "multiply by four", any()).await.as_deref(),
+        Some("quadruple")
+    );
+    assert_eq!(
+        top(&library, "fahrenheit to celsius", any())
+            .await
+            .as_deref(),
+        Some("fahrenheitToCelsius")
+    );
+
+    // Status filter: a deprecated skill leaves active-only searches.
+    library.deprecate("fahrenheitToCelsius").await.unwrap();
+    let active = || SearchFilter {
+        namespace: None,
+        statuses: vec![SkillStatus::Active],
+    };
+    assert_ne!(
+        top(&library, "fahrenheit to celsius", active())
+            .await
+            .as_deref(),
+        Some("fahrenheitToCelsius")
+    );
+
+    // Another embedder: reopening rebuilds the collection instead of mixing vector spaces.
+    drop(library);
+    let mut renamed = OnnxEmbedderConfig::from_env().unwrap();
+    renamed.model_name = "renamed-minilm".into();
+    let other: Arc<dyn Embedder> = Arc::new(OnnxEmbedder::load(renamed).unwrap());
+    let library = Library::open(&config, other, sandbox()).await.unwrap();
+    assert_eq!(library.index().count().await.unwrap(), 3);
+    assert_eq!(
+        top(&library, "multiply by four", any()).await.as_deref(),
+        Some("quadruple")
+    );
+    assert_eq!(library.reindex().await.unwrap(), 3);
+    assert_eq!(library.index().skill_ids().await.unwrap().len(), 3);
+}
+
 #[tokio::test]
 async fn verify_reruns_stored_tests_and_finds_a_broken_skill() {
     let dir = tempfile::tempdir().unwrap();
