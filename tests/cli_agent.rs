@@ -89,9 +89,10 @@ impl FakeModel {
             .arg(data_dir)
             .args(args)
             .args(["--llm-url", &self.base_url, "--llm-model", "fake-coder"])
-            .env_remove("SKILLFORGE_DATABASE_URL")
-            .env_remove("QDRANT_URL")
             .kill_on_drop(true);
+        for var in common::SHARED_SERVER_VARIABLES {
+            command.env_remove(var);
+        }
         command
     }
 
@@ -101,14 +102,12 @@ impl FakeModel {
 }
 
 async fn skillforge(data_dir: &Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("SKILLFORGE_DATABASE_URL")
-        .output()
-        .await
-        .unwrap()
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    command.arg("--data-dir").arg(data_dir).args(args);
+    for var in common::SHARED_SERVER_VARIABLES {
+        command.env_remove(var);
+    }
+    command.output().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

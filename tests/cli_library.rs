@@ -9,14 +9,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn skillforge(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_skillforge"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("SKILLFORGE_DATABASE_URL")
-        .env_remove("QDRANT_URL")
-        .output()
-        .expect("the binary runs")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    command.arg("--data-dir").arg(data_dir).args(args);
+    for var in common::SHARED_SERVER_VARIABLES {
+        command.env_remove(var);
+    }
+    command.output().expect("the binary runs")
 }
 
 const SHOUT: &str = r#"

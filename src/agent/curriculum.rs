@@ -66,7 +66,9 @@ pub async fn propose(
     for _ in 0..MAX_PROPOSAL_ATTEMPTS {
         let request = ChatRequest::new(messages.clone())
             .with_temperature(0.7)
-            .with_max_tokens(400)
+            // A proposal is under 100 tokens; a reply running past this is stuck (the 0.5B
+            // model can loop inside a JSON string) and is cut short rather than waited for.
+            .with_max_tokens(256)
             .with_json_object();
         let exchange = Exchange::run(model, Purpose::Curriculum, request).await?;
         let reply = exchange.reply.clone();

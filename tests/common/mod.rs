@@ -8,6 +8,12 @@ use std::sync::{Arc, OnceLock};
 use skillforge::embed::{Embedder, OnnxEmbedder};
 use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
 
+/// Environment variables that point the binary at a server shared beyond one test (a
+/// developer's PostgreSQL or Qdrant): processes started by tests run without them, so each
+/// test's library lives in its own data dir only.
+pub const SHARED_SERVER_VARIABLES: [&str; 3] =
+    ["SKILLFORGE_DATABASE_URL", "QDRANT_URL", "QDRANT_API_KEY"];
+
 /// The ONNX embedder (needs `scripts/setup embed`), loaded once.
 pub fn embedder() -> Arc<dyn Embedder> {
     static EMBEDDER: OnceLock<Arc<OnnxEmbedder>> = OnceLock::new();
