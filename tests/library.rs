@@ -28,6 +28,16 @@ async fn open(dir: &Path) -> Library {
         .unwrap()
 }
 
+/// The name of the best hit of `query`, if any.
+async fn top(library: &Library, query: &str, filter: SearchFilter) -> Option<String> {
+    library
+        .search(query, 1, filter)
+        .await
+        .unwrap()
+        .first()
+        .map(|hit| hit.skill.record.name.clone())
+}
+
 fn skill(code: &str) -> SkillSource {
     SkillSource::parse(code, None).unwrap()
 }
@@ -276,8 +286,10 @@ async fn deprecated_skills_leave_default_searches() {
         statuses: vec![SkillStatus::Active],
     };
     let query = "convert fahrenheit temperature to celsius";
-    let hits = library.search(query, 1, active.clone()).await.unwrap();
-    assert_eq!(hits[0].skill.record.name, "fahrenheitToCelsius");
+    assert_eq!(
+        top(&library, query, active.clone()).await.as_deref(),
+        Some("fahrenheitToCelsius")
+    );
 
     let record = library.deprecate("fahrenheitToCelsius").await.unwrap();
     assert_eq!(record.status, SkillStatus::Deprecated);
@@ -286,11 +298,12 @@ async fn deprecated_skills_leave_default_searches() {
         hits.iter()
             .all(|h| h.skill.record.name != "fahrenheitToCelsius")
     );
-    let hits = library
-        .search(query, 1, SearchFilter::default())
-        .await
-        .unwrap();
-    assert_eq!(hits[0].skill.record.name, "fahrenheitToCelsius");
+    assert_eq!(
+        top(&library, query, SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("fahrenheitToCelsius")
+    );
 }
 
 #[tokio::test]
@@ -319,11 +332,12 @@ async fn index_writes_left_pending_by_a_crash_are_replayed_on_open() {
 
     let library = open(dir.path()).await;
     assert!(library.store().pending().await.unwrap().is_empty());
-    let hits = library
-        .search("fahrenheit to celsius", 1, SearchFilter::default())
-        .await
-        .unwrap();
-    assert_eq!(hits[0].skill.record.name, "fahrenheitToCelsius");
+    assert_eq!(
+        top(&library, "fahrenheit to celsius", SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("fahrenheitToCelsius")
+    );
 }
 
 #[tokio::test]
@@ -350,11 +364,12 @@ async fn a_new_embedder_rebuilds_the_index_instead_of_failing() {
         .unwrap();
     let meta = std::fs::read_to_string(dir.path().join("index/index.json")).unwrap();
     assert!(meta.contains(other.id()), "{meta}");
-    let hits = library
-        .search("double a number", 1, SearchFilter::default())
-        .await
-        .unwrap();
-    assert_eq!(hits[0].skill.record.name, "double");
+    assert_eq!(
+        top(&library, "double a number", SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("double")
+    );
     assert_eq!(library.reindex().await.unwrap(), 2);
 }
 
@@ -506,26 +521,17 @@ async fn the_library_runs_on_postgres_too() {
         .unwrap();
     let double = library.get("double").await.unwrap();
     assert_eq!(double.called_by[0].name, "quadruple");
-    let hits = library
-        .search("multiply by four", 1, SearchFilter::default())
-        .await
-        .unwrap();
-    assert_eq!(hits[0].skill.record.name, "quadruple");
+    assert_eq!(
+        top(&library, "multiply by four", SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("quadruple")
+    );
     library.store().close().await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&admin)
         .await
         .unwrap();
-}
-
-/// The name of the best hit of `query`, if any.
-async fn top(library: &Library, query: &str, filter: SearchFilter) -> Option<String> {
-    library
-        .search(query, 1, filter)
-        .await
-        .unwrap()
-        .first()
-        .map(|hit| hit.skill.record.name.clone())
 }
 
 #[tokio::test]

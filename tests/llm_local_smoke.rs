@@ -5,9 +5,10 @@
 //! `SKILLFORGE_REQUIRE_LOCAL_LLM=1` makes that a failure.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
-use skillforge::llm::{ChatRequest, LlmConfig, LocalServerConfig, Message};
+use skillforge::llm::{ChatRequest, LanguageModel, LlmConfig, LocalServerConfig, Message};
 
 /// Whether the local model is installed; if not, says so on stderr past the test harness's output
 /// capture, or fails when `SKILLFORGE_REQUIRE_LOCAL_LLM=1`.
@@ -25,14 +26,21 @@ fn installed(config: &LocalServerConfig) -> bool {
     false
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_model_writes_a_javascript_function() {
+/// The offline default model, started on loopback; `None` (after saying why) when it is not
+/// installed.
+async fn local_model() -> Option<Arc<dyn LanguageModel>> {
     let config = LlmConfig::default();
     if !installed(&config.local_server_config()) {
-        return;
+        return None;
     }
+    Some(config.build().await.expect("the local model server starts"))
+}
 
-    let model = config.build().await.expect("the local model server starts");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_model_writes_a_javascript_function() {
+    let Some(model) = local_model().await else {
+        return;
+    };
     let request = ChatRequest::new(vec![
         Message::system("You are a coding assistant. Reply with JavaScript code only."),
         Message::user(
@@ -202,12 +210,10 @@ async fn local_model_solves_a_task_end_to_end() {
     use skillforge::library::{Library, LibraryConfig};
     use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
     use skillforge::store::EpisodeStatus;
-    use std::sync::Arc;
 
-    let config = LlmConfig::default();
-    if !installed(&config.local_server_config()) {
+    let Some(model) = local_model().await else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(
         &LibraryConfig::new(dir.path()),
@@ -216,7 +222,6 @@ async fn local_model_solves_a_task_end_to_end() {
     )
     .await
     .unwrap();
-    let model = config.build().await.expect("the local model server starts");
     let agent = Agent::new(
         Arc::new(library),
         model,
@@ -251,11 +256,9 @@ async fn local_model_proposes_a_task_as_json() {
     use skillforge::agent::{AgentError, CodeEnvironment, CurriculumState, LibraryEntry, propose};
     use skillforge::llm::FinishReason;
 
-    let config = LlmConfig::default();
-    if !installed(&config.local_server_config()) {
+    let Some(model) = local_model().await else {
         return;
-    }
-    let model = config.build().await.expect("the local model server starts");
+    };
     let entry = |name: &str, description: &str| LibraryEntry {
         name: name.into(),
         description: description.into(),

@@ -112,6 +112,7 @@ impl Task {
             }
         };
         let mut parsed = Vec::with_capacity(examples.len());
+        let mut references = Vec::with_capacity(examples.len());
         for (i, example) in examples.iter().enumerate() {
             let bad = |reason: String| TaskError::BadExample {
                 index: i + 1,
@@ -138,16 +139,17 @@ impl Task {
                 })?;
             let analysis = Analysis::of(&format!("({call});"))
                 .map_err(|e| bad(format!("the call {call:?} is not JavaScript: {e}")))?;
-            parsed.push((call, expected, analysis.references));
+            parsed.push((call, expected));
+            references.push(analysis.references);
         }
         if let Some(name) = &task.name
-            && let Some(spelled) = spelling_in_examples(name, &parsed)
+            && let Some(spelled) = spelling_in_examples(name, &references)
         {
             // A name the examples spell with other capitals ("toLowercase" for the
             // examples' "toLowerCase"): the examples are the check, so their spelling wins.
             task.name = Some(spelled);
         }
-        for (i, (call, expected, references)) in parsed.into_iter().enumerate() {
+        for (i, ((call, expected), references)) in parsed.into_iter().zip(references).enumerate() {
             if let Some(name) = &task.name
                 && !references.contains(name)
             {
@@ -168,20 +170,17 @@ impl Task {
     }
 }
 
-/// The one name that every example calls and that equals `name` but for capitals, when no
-/// example calls `name` itself.
-fn spelling_in_examples(
-    name: &str,
-    examples: &[(&str, &Value, BTreeSet<String>)],
-) -> Option<String> {
-    let (_, _, first) = examples.first()?;
-    if examples.iter().any(|(_, _, refs)| refs.contains(name)) {
+/// The one name that every example calls (`references`: the names each example's call
+/// uses) and that equals `name` but for capitals, when no example calls `name` itself.
+fn spelling_in_examples(name: &str, references: &[BTreeSet<String>]) -> Option<String> {
+    let first = references.first()?;
+    if references.iter().any(|refs| refs.contains(name)) {
         return None;
     }
     let mut candidates = first.iter().filter(|r| {
         r.eq_ignore_ascii_case(name)
             && !RESERVED_NAMES.contains(&r.as_str())
-            && examples.iter().all(|(_, _, refs)| refs.contains(*r))
+            && references.iter().all(|refs| refs.contains(*r))
     });
     let spelled = candidates.next()?;
     candidates.next().is_none().then(|| spelled.clone())

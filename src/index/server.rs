@@ -32,10 +32,10 @@ use super::{
 use crate::store::SkillId;
 
 const META_EMBEDDER: &str = "skillforge_embedder_id";
-/// How long [`VectorIndex::optimize`] waits for the server to finish indexing.
-const OPTIMIZE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const META_DIMENSION: &str = "skillforge_dimension";
 const META_FORMAT: &str = "skillforge_index_format";
+/// How long [`VectorIndex::optimize`] waits for the server to finish indexing.
+const OPTIMIZE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Vector index in a Qdrant server collection.
 pub struct QdrantServerIndex {
