@@ -528,3 +528,65 @@ fn bad_configuration_is_rejected_up_front() {
         "Debug must not print the key"
     );
 }
+
+#[tokio::test]
+async fn a_reply_over_the_size_cap_is_refused_not_read() {
+    // A whole reply that says how long it is.
+    let server = TestServer::start(vec![Canned::ok(&"x".repeat(10_000), 5, 5)]).await;
+    let mut config = OpenAiConfig::new(&server.base_url, "test-model");
+    config.max_response_bytes = 4096;
+    let error = OpenAiClient::new(config)
+        .unwrap()
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LlmError::ResponseTooLarge {
+                status: 200,
+                limit: 4096,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        server.requests(),
+        1,
+        "a reply that is too large is not retried"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_reply_is_cut_at_the_size_cap() {
+    // No Content-Length: the body goes on until the client hangs up.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = vec![b' '; 64 * 1024];
+        while socket.write_all(&chunk).await.is_ok() {}
+    });
+    let mut config = OpenAiConfig::new(format!("http://{addr}/v1"), "test-model");
+    config.max_response_bytes = 1 << 20;
+    config.retry.max_attempts = 1;
+    // Only bounds how long this test can take where the body is read to the end.
+    config.request_timeout = Duration::from_secs(30);
+    let error = OpenAiClient::new(config)
+        .unwrap()
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LlmError::ResponseTooLarge { limit, .. } if limit == 1 << 20),
+        "{error}"
+    );
+}

@@ -118,6 +118,7 @@ impl LlmConfig {
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             retry: self.retry_policy(),
+            max_response_bytes: super::openai::DEFAULT_MAX_RESPONSE_BYTES,
         }
         .with_api_key_from_env(&self.api_key_env)
     }

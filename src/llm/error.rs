@@ -91,6 +91,21 @@ pub enum LlmError {
         detail: String,
     },
 
+    /// The reply's body was longer than the client reads.
+    #[error(
+        "the model endpoint {url} answered HTTP {status} with a body over {limit} bytes, which is \
+         not read; check llm.base_url (a model reply is far smaller), or raise the client's \
+         max_response_bytes"
+    )]
+    ResponseTooLarge {
+        /// The chat completions URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
     /// The configuration cannot work.
     #[error("invalid llm configuration: {0}")]
     Config(String),

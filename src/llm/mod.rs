@@ -24,7 +24,7 @@ pub use local::{
     LLAMA_CPP_PYTHON_VERSION, LOCAL_MODEL_FILE, LOCAL_MODEL_ID, LOCAL_MODEL_SIZE, LocalModel,
     LocalModelServer, LocalServerConfig, default_cache_dir,
 };
-pub use openai::{OpenAiClient, OpenAiConfig};
+pub use openai::{DEFAULT_MAX_RESPONSE_BYTES, OpenAiClient, OpenAiConfig};
 pub use retry::RetryPolicy;
 pub use scripted::{ScriptedModel, ScriptedReply};
 pub use types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Message, Role};

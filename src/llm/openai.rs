@@ -34,11 +34,19 @@ pub struct OpenAiConfig {
     pub request_timeout: Duration,
     /// What to retry and how long to wait in between.
     pub retry: RetryPolicy,
+    /// The largest reply body read, in bytes; a longer one is
+    /// [`LlmError::ResponseTooLarge`], whatever its `Content-Length` says.
+    pub max_response_bytes: usize,
 }
+
+/// The default [`OpenAiConfig::max_response_bytes`]: 4 MiB, far more than any reply of
+/// `max_tokens` tokens.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 impl OpenAiConfig {
     /// A configuration for `model` at `base_url` with no API key and default options
-    /// (temperature 0.2, 1024 tokens, 10 s to connect, 300 s per attempt, [`RetryPolicy::default`]).
+    /// (temperature 0.2, 1024 tokens, 10 s to connect, 300 s per attempt, [`RetryPolicy::default`],
+    /// replies up to [`DEFAULT_MAX_RESPONSE_BYTES`]).
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
@@ -49,6 +57,7 @@ impl OpenAiConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -70,6 +79,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -136,7 +146,15 @@ impl OpenAiClient {
         let response = request.send().await.map_err(transport_failure)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(transport_failure)?;
+        let bytes = read_body(response, self.config.max_response_bytes)
+            .await?
+            .ok_or_else(|| {
+                Attempt::Fatal(LlmError::ResponseTooLarge {
+                    url: self.url.clone(),
+                    status: status.as_u16(),
+                    limit: self.config.max_response_bytes,
+                })
+            })?;
         if !status.is_success() {
             let message = server_message(status, &bytes);
             if is_retryable(status) {
@@ -303,6 +321,28 @@ enum Failure {
     },
     Timeout,
     Connect(String),
+}
+
+/// A reply's body, read chunk by chunk; `None` once it is longer than `limit` bytes (or says
+/// it will be), without reading the rest.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, Attempt> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 fn transport_failure(error: reqwest::Error) -> Attempt {
