@@ -145,12 +145,10 @@ pub fn sandbox() -> Result<Sandbox, SandboxError> {
 pub fn validations_per_sec(sandbox: &Sandbox, skills: usize) -> Result<(f64, f64), SandboxError> {
     let (skill, bundle) = prepare(FIFTY_LINES);
     let limits = Limits::default();
-    let caps = Capabilities::none();
     let jobs: Vec<Job<'_>> = (0..skills)
         .map(|_| Job {
             bundle: &bundle,
             tests: &skill.tests,
-            capabilities: &caps,
             limits: &limits,
         })
         .collect();

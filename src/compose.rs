@@ -13,6 +13,7 @@
 //! be an entry point; declaring a top-level name that a dependency also exports is a clash
 //! and is rejected before anything runs.
 
+use crate::sandbox::Capabilities;
 use crate::skill::SkillSource;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +42,26 @@ pub enum ComposeError {
         /// The clashing name.
         name: String,
         /// The skill that declares it.
+        skill: String,
+    },
+    /// A skill's code calls a host function its own header does not declare.
+    #[error(
+        "'{skill}' calls host function '{capability}' but does not declare it: add \
+         `@capability {capability}` to its JSDoc (a skill never borrows the grant of a skill that calls it)"
+    )]
+    UndeclaredCapability {
+        /// The skill.
+        skill: String,
+        /// The host function it calls.
+        capability: String,
+    },
+    /// A skill calls `host.call` with a computed name, which cannot be checked.
+    #[error(
+        "'{skill}' calls host.call with a computed name: name the host function with a string \
+         literal, `host.call(\"name\", ...)`, so that its capability can be checked"
+    )]
+    ComputedHostCall {
+        /// The skill.
         skill: String,
     },
     /// A dependency cannot run in this runtime (e.g. a Minecraft skill).
@@ -73,6 +94,10 @@ pub struct Bundle {
     pub dependencies: Vec<String>,
     /// Every call between skills in the bundle.
     pub call_graph: Vec<CallEdge>,
+    /// What the bundle runs with: exactly the capabilities its skills declare (the root's
+    /// and every dependency's; each skill's own host calls are among its own).
+    #[serde(default)]
+    pub capabilities: Capabilities,
 }
 
 /// Bundles `root` with the library skills it calls, transitively. `lookup` resolves a name to
@@ -101,13 +126,18 @@ pub fn bundle<'a>(
         }
     }
     let mut source = String::new();
+    let mut capabilities = BTreeSet::new();
     for name in &state.order {
         let dep = lookup(name).expect("resolved during the walk");
+        check_host_calls(dep)?;
+        capabilities.extend(dep.capabilities.iter());
         source.push_str(&format!(
             "const {name} = (() => {{\n{}\n;return {name};\n}})();\n",
             dep.code
         ));
     }
+    check_host_calls(root)?;
+    capabilities.extend(root.capabilities.iter());
     source.push_str(&root.code);
     source.push('\n');
     Ok(Bundle {
@@ -115,7 +145,29 @@ pub fn bundle<'a>(
         root: root.name.clone(),
         dependencies: state.order,
         call_graph: state.edges.into_iter().collect(),
+        capabilities: capabilities.into_iter().collect(),
     })
+}
+
+/// Every host function `skill`'s own code calls must be among its own capabilities: a skill
+/// never uses a grant that only a skill calling it declared.
+fn check_host_calls(skill: &SkillSource) -> Result<(), ComposeError> {
+    if skill.computed_host_call {
+        return Err(ComposeError::ComputedHostCall {
+            skill: skill.name.clone(),
+        });
+    }
+    match skill
+        .host_calls
+        .iter()
+        .find(|name| !skill.capabilities.allows_host_call(name))
+    {
+        Some(name) => Err(ComposeError::UndeclaredCapability {
+            skill: skill.name.clone(),
+            capability: name.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 struct Walk<'l, 'a, F: Fn(&str) -> Option<&'a SkillSource>> {
@@ -219,6 +271,36 @@ mod tests {
                 .source
                 .ends_with("function norm(xs) { return Math.sqrt(sumOfSquares(xs)) }\n")
         );
+    }
+
+    #[test]
+    fn a_dependency_cannot_borrow_its_callers_capability() {
+        let borrower =
+            "/**\n * Reads a key.\n */\nfunction readKey(k) { return host.call('kv.get', {k}) }";
+        let caller = "/**\n * Uses readKey.\n * @capability kv.get\n */\nfunction top(k) { return readKey(k) }";
+        let lib = library(&[borrower]);
+        let root = SkillSource::parse(caller, None).unwrap();
+        assert_eq!(
+            bundle(&root, |n| lib.get(n), 8),
+            Err(ComposeError::UndeclaredCapability {
+                skill: "readKey".into(),
+                capability: "kv.get".into(),
+            })
+        );
+
+        // Declared by the dependency: the bundle runs with exactly what its skills declare.
+        let declared =
+            borrower.replace(" * Reads a key.", " * Reads a key.\n * @capability kv.get");
+        let lib = library(&[declared.as_str()]);
+        let plain = SkillSource::parse("function top(k) { return readKey(k) }", None).unwrap();
+        let bundled = bundle(&plain, |n| lib.get(n), 8).unwrap();
+        assert_eq!(bundled.capabilities, Capabilities::none().grant("kv.get"));
+
+        let computed = SkillSource::parse("function f(n) { return host.call(n) }", None).unwrap();
+        assert!(matches!(
+            bundle(&computed, |_| None, 8),
+            Err(ComposeError::ComputedHostCall { .. })
+        ));
     }
 
     #[test]

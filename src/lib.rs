@@ -10,6 +10,7 @@
 //! - [`index`]: the derived vector index (qdrant-edge in process, or a Qdrant server).
 //! - [`library`]: the skill library API over store, index, embedder and sandbox.
 //! - [`llm`]: OpenAI-compatible chat completions, a scripted model, the local model server.
+//! - [`redact`]: URLs without their passwords, for errors, logs and `Debug`.
 //! - [`agent`]: the learning agent's parts: tasks, environments, prompts, curriculum, coder,
 //!   critic, and extraction of skills from model replies.
 //!
@@ -22,6 +23,7 @@ pub mod embed;
 pub mod index;
 pub mod library;
 pub mod llm;
+pub mod redact;
 pub mod sandbox;
 pub mod skill;
 pub mod store;

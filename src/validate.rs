@@ -6,7 +6,7 @@
 //! the machine has cores.
 
 use crate::compose::{Bundle, CallEdge};
-use crate::sandbox::{Call, Capabilities, Failure, Limits, LogLine, Sandbox, SandboxError};
+use crate::sandbox::{Call, Failure, Limits, LogLine, Sandbox, SandboxError};
 use crate::skill::TestCase;
 use serde::{Deserialize, Serialize};
 
@@ -64,12 +64,11 @@ impl TestReport {
 /// One skill to validate.
 #[derive(Debug, Clone, Copy)]
 pub struct Job<'a> {
-    /// The skill and its dependencies.
+    /// The skill and its dependencies; the tests run with exactly the capabilities its skills
+    /// declare ([`Bundle::capabilities`]).
     pub bundle: &'a Bundle,
     /// The tests to run against it.
     pub tests: &'a [TestCase],
-    /// What the skill is granted.
-    pub capabilities: &'a Capabilities,
     /// Limits for each test.
     pub limits: &'a Limits,
 }
@@ -109,7 +108,7 @@ pub fn run_many(sandbox: &Sandbox, jobs: &[Job<'_>]) -> Result<Vec<TestReport>, 
                 source,
                 entry: TEST_ENTRY,
                 args: &[],
-                capabilities: job.capabilities,
+                capabilities: &job.bundle.capabilities,
                 limits: job.limits,
             })
         })

@@ -112,3 +112,129 @@ fn a_rejected_skill_exits_1_with_the_failing_tests_and_bad_input_exits_2() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every file under `dir`, by relative path, with its contents.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    let mut files = std::collections::BTreeMap::new();
+    for folder in std::fs::read_dir(dir).unwrap() {
+        for file in std::fs::read_dir(folder.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), text);
+        }
+    }
+    files
+}
+
+#[test]
+fn export_then_import_into_a_fresh_data_dir_gives_the_same_skills_and_passing_tests() {
+    let first = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("shoutSlug.js");
+    std::fs::write(&file, SHOUT).unwrap();
+    let out = skillforge(
+        first.path(),
+        &[
+            "skills",
+            "add",
+            file.to_str().unwrap(),
+            "--namespace",
+            "default",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let exported = files.path().join("exported");
+    let out = skillforge(
+        first.path(),
+        &["skills", "export", exported.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_of(&out)["exported"], common::starter_count() + 1);
+    // Whatever else lies in the directory is not read: a link out of it is reported.
+    std::os::unix::fs::symlink("/etc/passwd", exported.join("default/passwd.js")).unwrap();
+
+    let second = tempfile::tempdir().unwrap();
+    let out = skillforge(
+        second.path(),
+        &["skills", "import", exported.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(report["failed"], serde_json::json!([]), "{report}");
+    assert_eq!(report["skipped"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(
+        report["skipped"][0]["reason"],
+        "symbolic link, not followed"
+    );
+    let again = files.path().join("again");
+    let out = skillforge(
+        second.path(),
+        &["skills", "export", again.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    std::fs::remove_file(exported.join("default/passwd.js")).unwrap();
+    assert_eq!(files_under(&again), files_under(&exported));
+
+    let out = skillforge(second.path(), &["skills", "test", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let results = json_of(&out);
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), common::starter_count() + 1);
+    assert!(results.iter().all(|r| r["ok"] == true), "{results:?}");
+
+    let out = skillforge(
+        second.path(),
+        &["skills", "import", exported.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SKIPPED"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn capabilities_are_granted_by_the_operator_and_namespaces_are_names() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("currentYear.js");
+    std::fs::write(
+        &file,
+        "/**\n * The current year.\n * @capability clock\n * @test recent: assert.ok(currentYear() >= 2024)\n */\nfunction currentYear() { return new Date().getFullYear(); }\n",
+    )
+    .unwrap();
+    let out = skillforge(
+        data.path(),
+        &["skills", "add", file.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(json_of(&out)["error"]["kind"], "capability_not_allowed");
+
+    let out = skillforge(
+        data.path(),
+        &[
+            "skills",
+            "add",
+            file.to_str().unwrap(),
+            "--allow-capability",
+            "clock",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let out = skillforge(
+        data.path(),
+        &[
+            "skills",
+            "add",
+            file.to_str().unwrap(),
+            "--namespace",
+            "../../x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a namespace"),
+        "{out:?}"
+    );
+}

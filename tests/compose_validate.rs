@@ -54,7 +54,6 @@ fn a_composed_skill_runs_and_reports_its_call_graph() {
         Job {
             bundle: &bundle,
             tests: &root.tests,
-            capabilities: &root.capabilities,
             limits: &Limits::default(),
         },
     )
@@ -89,7 +88,6 @@ fn failing_tests_report_each_test_with_its_message() {
         Job {
             bundle: &bundle,
             tests: &root.tests,
-            capabilities: &root.capabilities,
             limits: &limits,
         },
     )
@@ -160,7 +158,6 @@ fn many_validations_run_in_parallel_and_keep_their_order() {
         .map(|(s, b)| Job {
             bundle: b,
             tests: &s.tests,
-            capabilities: &s.capabilities,
             limits: &limits,
         })
         .collect();

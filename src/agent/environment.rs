@@ -2,7 +2,7 @@
 //! the success check of a task.
 
 use crate::compose::Bundle;
-use crate::sandbox::{Capabilities, HostFunctions, Limits, Sandbox, SandboxError};
+use crate::sandbox::{HostFunctions, Limits, Sandbox, SandboxError};
 use crate::validate::{Job, TestReport, run_tests};
 
 use super::task::Task;
@@ -183,7 +183,6 @@ impl Environment for CodeEnvironment {
             Job {
                 bundle,
                 tests: &task.tests,
-                capabilities: &Capabilities::none(),
                 limits: &self.limits,
             },
         )

@@ -90,7 +90,7 @@ pub struct SolveArgs {
     #[arg(long = "example", value_name = "CALL => EXPECTED")]
     examples: Vec<String>,
     /// Namespace to solve in and admit to.
-    #[arg(long)]
+    #[arg(long, value_parser = super::skills::namespace_arg)]
     namespace: Option<String>,
     /// Print JSON: `{"episode":..., "status":..., "skill":..., "calls":[...], ...}`.
     #[arg(long)]

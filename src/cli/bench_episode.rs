@@ -28,6 +28,8 @@ pub fn run(args: EpisodeBenchArgs) -> anyhow::Result<ExitCode> {
         data_dir: Some(dir.path().to_path_buf()),
         database_url: None,
         qdrant_url: None,
+        qdrant_collection: String::new(),
+        allow_capabilities: Vec::new(),
     };
     let reports: Vec<EpisodeReport> = super::runtime()?.block_on(async {
         let agent = args.agent.agent(&data).await?;

@@ -130,7 +130,7 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
             return Ok(exit_skill_failure());
         }
     };
-    let capabilities = skill
+    let capabilities = bundle
         .capabilities
         .iter()
         .chain(args.grants.iter().map(String::as_str))
@@ -193,7 +193,6 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             bundle.as_ref().ok().map(|bundle| Job {
                 bundle,
                 tests: &skill.tests,
-                capabilities: &skill.capabilities,
                 limits: &limits,
             })
         })

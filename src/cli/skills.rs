@@ -5,7 +5,10 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use skillforge::embed::OnnxEmbedder;
 use skillforge::index::SearchFilter;
-use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError, SkillSummary};
+use skillforge::library::{
+    AddOptions, ENV_ALLOW_CAPABILITIES, Library, LibraryConfig, LibraryError, SkillSummary,
+};
+use skillforge::redact::redact_url;
 use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
 use skillforge::skill;
 use skillforge::store::{ListFilter, SkillStatus};
@@ -13,8 +16,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Where the library lives; shared by every command that opens it.
-#[derive(Debug, Clone, clap::Args)]
+/// Where the library lives and what its skills may be granted; shared by every command that
+/// opens it. Its `Debug` shows no password.
+#[derive(Clone, clap::Args)]
 pub struct DataArgs {
     /// Directory of the library (SQLite file and vector index).
     #[arg(long, global = true, env = "SKILLFORGE_DATA_DIR", value_name = "DIR")]
@@ -30,6 +34,41 @@ pub struct DataArgs {
     /// Qdrant server (gRPC, e.g. http://localhost:6334) instead of the in-process index.
     #[arg(long, global = true, env = "QDRANT_URL", value_name = "URL")]
     pub qdrant_url: Option<String>,
+    /// Base name of the Qdrant collection (the library adds a key of its embedder and index
+    /// format).
+    #[arg(
+        long,
+        global = true,
+        env = "QDRANT_COLLECTION",
+        value_name = "NAME",
+        default_value = "skillforge"
+    )]
+    pub qdrant_collection: String,
+    /// Allow skills to be granted this capability (a host function name, `prefix.*`, `clock`
+    /// or `random`; repeatable). Default: none. A skill declaring another one is refused.
+    #[arg(
+        long = "allow-capability",
+        global = true,
+        env = ENV_ALLOW_CAPABILITIES,
+        value_name = "CAPABILITY",
+        value_delimiter = ','
+    )]
+    pub allow_capabilities: Vec<String>,
+}
+
+impl std::fmt::Debug for DataArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataArgs")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("qdrant_url", &self.qdrant_url.as_deref().map(redact_url))
+            .field("qdrant_collection", &self.qdrant_collection)
+            .field("allow_capabilities", &self.allow_capabilities)
+            .finish()
+    }
 }
 
 impl DataArgs {
@@ -43,6 +82,8 @@ impl DataArgs {
         config.database_url = self.database_url.clone();
         config.qdrant_url = self.qdrant_url.clone();
         config.qdrant_api_key = std::env::var("QDRANT_API_KEY").ok();
+        config.qdrant_collection = self.qdrant_collection.clone();
+        config.allowed_capabilities = self.allow_capabilities.iter().collect();
         config
     }
 
@@ -66,6 +107,13 @@ impl DataArgs {
     }
 }
 
+/// Parses a `--namespace`: a safe name, never a path (`skill::check_namespace`).
+pub fn namespace_arg(value: &str) -> Result<String, String> {
+    skill::check_namespace(value)
+        .map(str::to_string)
+        .map_err(|e| e.to_string())
+}
+
 /// A spinner on stderr (hidden when stderr is not a terminal).
 pub fn spinner(message: String) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new_spinner().with_message(message);
@@ -82,7 +130,7 @@ pub enum SkillsCommand {
         /// The skill file.
         file: PathBuf,
         /// Namespace (default: the file's @namespace, else `default`).
-        #[arg(long)]
+        #[arg(long, value_parser = namespace_arg)]
         namespace: Option<String>,
         /// Print JSON.
         #[arg(long)]
@@ -91,7 +139,7 @@ pub enum SkillsCommand {
     /// List the skills.
     List {
         /// Only this namespace.
-        #[arg(long)]
+        #[arg(long, value_parser = namespace_arg)]
         namespace: Option<String>,
         /// Only this status (active, deprecated, quarantined; repeatable).
         #[arg(long)]
@@ -116,7 +164,7 @@ pub enum SkillsCommand {
         #[arg(short, long, default_value_t = 5)]
         k: usize,
         /// Only this namespace.
-        #[arg(long)]
+        #[arg(long, value_parser = namespace_arg)]
         namespace: Option<String>,
         /// Include deprecated and quarantined skills.
         #[arg(long)]
@@ -161,7 +209,7 @@ pub enum SkillsCommand {
         #[arg(long)]
         voyager: bool,
         /// Namespace for a Voyager import (default: voyager-<folder name>).
-        #[arg(long)]
+        #[arg(long, value_parser = namespace_arg)]
         namespace: Option<String>,
         /// Print JSON.
         #[arg(long)]
@@ -380,7 +428,7 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
             json,
         } => {
             let spinner = spinner(format!("importing {}", path.display()));
-            let (printed, failed) = if voyager {
+            let (printed, report) = if voyager {
                 let report = library.import_voyager(&path, namespace.as_deref()).await?;
                 spinner.finish_and_clear();
                 if !json {
@@ -395,7 +443,7 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                         report.edges
                     );
                 }
-                (serde_json::to_value(&report)?, report.import.failed)
+                (serde_json::to_value(&report)?, report.import)
             } else {
                 anyhow::ensure!(
                     namespace.is_none(),
@@ -405,22 +453,26 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                 spinner.finish_and_clear();
                 if !json {
                     println!(
-                        "{} added, {} unchanged, {} failed",
+                        "{} added, {} unchanged, {} failed, {} skipped",
                         report.added.len(),
                         report.unchanged.len(),
-                        report.failed.len()
+                        report.failed.len(),
+                        report.skipped.len()
                     );
                 }
-                (serde_json::to_value(&report)?, report.failed)
+                (serde_json::to_value(&report)?, report)
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&printed)?);
             } else {
-                for (name, problem) in &failed {
+                for skipped in &report.skipped {
+                    eprintln!("SKIPPED {}: {}", skipped.path.display(), skipped.reason);
+                }
+                for (name, problem) in &report.failed {
                     eprintln!("FAILED {name}: {problem}");
                 }
             }
-            Ok(if failed.is_empty() {
+            Ok(if report.failed.is_empty() {
                 EXIT_OK
             } else {
                 exit_skill_failure()
@@ -502,6 +554,7 @@ fn rejection_kind(e: &LibraryError) -> Option<&'static str> {
         LibraryError::Duplicate { .. } => "duplicate",
         LibraryError::NotRunnable { .. } => "not_runnable",
         LibraryError::Quarantined { .. } => "quarantined_dependency",
+        LibraryError::CapabilityNotAllowed { .. } => "capability_not_allowed",
         LibraryError::Compose { .. } | LibraryError::Skill { .. } => "invalid_skill",
         _ => return None,
     })

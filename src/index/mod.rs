@@ -56,8 +56,9 @@ const INT8_QUANTILE: f32 = 0.99;
 /// Format of the index as this build creates it, recorded in every index (edge shard or
 /// server collection). Bumped when the layout, the payload indexes or the graph and
 /// quantization settings change: an index of another format is rebuilt from the store,
-/// like one of another embedder.
-const INDEX_FORMAT: u32 = 2;
+/// like one of another embedder (a server collection of another format is a new collection:
+/// see `library::server_collection`).
+pub const INDEX_FORMAT: u32 = 2;
 
 /// Which embedder an index's dense vectors come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -29,6 +29,7 @@ use super::{
     SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
     skill_point_id,
 };
+use crate::redact::redact_url;
 use crate::store::SkillId;
 
 const META_EMBEDDER: &str = "skillforge_embedder_id";
@@ -40,6 +41,7 @@ const OPTIMIZE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Vector index in a Qdrant server collection.
 pub struct QdrantServerIndex {
     client: Qdrant,
+    /// The server URL without any password, for messages.
     url: String,
     collection: String,
     spec: IndexSpec,
@@ -131,7 +133,7 @@ impl QdrantServerIndex {
         spec: IndexSpec,
     ) -> Result<QdrantServerIndex> {
         let err = |e: QdrantError| IndexError::Server {
-            url: url.into(),
+            url: redact_url(url),
             collection: collection.into(),
             message: e.to_string(),
         };
@@ -142,7 +144,7 @@ impl QdrantServerIndex {
             .map_err(err)?;
         Ok(Self {
             client,
-            url: url.into(),
+            url: redact_url(url),
             collection: collection.into(),
             spec,
             lexical: Lexical::new(),

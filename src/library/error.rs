@@ -19,6 +19,19 @@ pub enum LibraryError {
     /// The vector index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The Qdrant server collection this library would use holds another embedder's vectors
+    /// or another index format: someone else made it, so it is not dropped.
+    #[error(
+        "the Qdrant collection '{collection}' was not made by this library ({source}); other \
+         libraries may use it, so skillforge does not drop it: drop it yourself if nothing uses \
+         it, or choose another base name with --qdrant-collection (QDRANT_COLLECTION)"
+    )]
+    ForeignCollection {
+        /// The collection.
+        collection: String,
+        /// The mismatch found.
+        source: IndexError,
+    },
     /// The embedder failed.
     #[error(transparent)]
     Embed(#[from] EmbedError),
@@ -89,6 +102,29 @@ pub enum LibraryError {
         /// The environment it declares.
         environment: String,
     },
+    /// A version for another environment would replace a version that runs here.
+    #[error(
+        "'{name}' runs here; a version for the '{environment}' environment (not runnable here) \
+         cannot replace it: import it into another namespace"
+    )]
+    WouldReplaceRunnable {
+        /// The skill (`namespace/name`).
+        name: String,
+        /// The environment of the version refused.
+        environment: String,
+    },
+    /// The skill declares a capability the library's policy does not allow.
+    #[error(
+        "skill '{name}' declares capability '{capability}', which this library does not allow: \
+         an operator can allow it with `--allow-capability {capability}` (or \
+         SKILLFORGE_ALLOW_CAPABILITIES={capability}); otherwise remove `@capability {capability}`"
+    )]
+    CapabilityNotAllowed {
+        /// The skill that declares it.
+        name: String,
+        /// The capability.
+        capability: String,
+    },
     /// The skill calls a library skill that is quarantined.
     #[error("skill '{name}' calls '{dependency}', which is quarantined; fix or replace it first")]
     Quarantined {
@@ -96,6 +132,18 @@ pub enum LibraryError {
         name: String,
         /// The quarantined skill it calls.
         dependency: String,
+    },
+    /// A stored skill cannot be exported: its namespace or name is not a safe name (a row
+    /// written before namespaces were checked). Nothing was exported.
+    #[error(
+        "cannot export skill {skill:?}: {problem}; nothing was exported. The row predates \
+         namespace checks: delete the skill or fix its namespace in the store"
+    )]
+    UnsafeExport {
+        /// The skill as stored (`namespace/name`).
+        skill: String,
+        /// What is unsafe about it.
+        problem: String,
     },
     /// A file or directory could not be read or written.
     #[error("{path}: {source}")]

@@ -7,9 +7,14 @@ use std::path::{Path, PathBuf};
 use include_dir::{Dir, include_dir};
 use serde::Serialize;
 
-use super::{AddOptions, Added, DEFAULT_NAMESPACE, Library, LibraryError, Result, tests_json};
-use crate::skill::{self, SkillSource};
-use crate::store::{Expect, ListFilter, NewVersion, Provenance, StoreError, content_hash};
+use super::{
+    AddOptions, Added, DEFAULT_NAMESPACE, Library, LibraryError, Result, check_capabilities,
+    safe_namespace, tests_json,
+};
+use crate::skill::{SkillSource, check_namespace};
+use crate::store::{
+    Expect, ListFilter, NewVersion, Provenance, SkillRecord, StoreError, content_hash,
+};
 
 /// The repository's `skills/` directory, compiled into the binary.
 static STARTER: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/skills");
@@ -44,8 +49,10 @@ pub struct ImportReport {
     pub added: Vec<ImportedSkill>,
     /// Skills whose code and tests were already current.
     pub unchanged: Vec<String>,
-    /// Skills refused, with the reason.
+    /// Skills (or files) refused, with the reason.
     pub failed: Vec<(String, String)>,
+    /// Files and folders not read (links, special files, oversized files), with the reason.
+    pub skipped: Vec<SkippedFile>,
 }
 
 /// One skill an import wrote.
@@ -78,35 +85,58 @@ pub struct VoyagerReport {
 
 impl Library {
     /// Imports skill files: `dir/*.js` (namespace from `@namespace`, else the default) and
-    /// `dir/NAMESPACE/*.js`. Runnable skills are validated like [`Library::add`]; skills for
-    /// other environments are stored as not runnable. Skills are added callees first; a skill
-    /// that fails is reported and the rest go on.
+    /// `dir/NAMESPACE/*.js`. Runnable skills are validated like [`Library::add`] (a new
+    /// version re-tests the skills that call it); skills for other environments are stored
+    /// as not runnable, but never replace a runnable version. Skills are added callees first.
+    ///
+    /// The directory may be hostile: nothing outside it is read. Symbolic links, FIFOs,
+    /// sockets and devices are never opened, files over [`MAX_IMPORT_FILE_BYTES`] are not
+    /// read, and folders whose name is not a namespace are not entered; each is listed in
+    /// [`ImportReport::skipped`] with the reason. A file that does not parse and a skill that
+    /// is refused are listed in [`ImportReport::failed`]; the rest go on.
     pub async fn import_dir(&self, dir: &Path) -> Result<ImportReport> {
         let io = |source| LibraryError::Io {
             path: dir.to_path_buf(),
             source,
         };
-        let mut sources: Vec<(Option<String>, SkillSource)> = Vec::new();
-        if dir.is_file() {
-            sources.push((None, skill::read_skill_file(dir)?));
+        // The path the user named may itself be a link; what is inside it is never followed.
+        let root = std::fs::canonicalize(dir).map_err(io)?;
+        let mut scan = Scan::default();
+        if root.is_file() {
+            scan.file(&root, None);
         } else {
-            let mut subdirs: Vec<PathBuf> = Vec::new();
-            for entry in std::fs::read_dir(dir).map_err(io)? {
-                let path = entry.map_err(io)?.path();
-                if path.is_dir() {
+            let mut subdirs = Vec::new();
+            for (path, kind) in list_dir(&root).map_err(io)? {
+                if kind.is_dir() {
                     subdirs.push(path);
+                } else {
+                    scan.entry(&path, kind, None);
                 }
             }
-            subdirs.sort();
-            sources.extend(skill::read_skill_files(dir)?.into_iter().map(|s| (None, s)));
             for sub in subdirs {
-                let namespace = sub.file_name().and_then(|n| n.to_str()).map(String::from);
-                for source in skill::read_skill_files(&sub)? {
-                    sources.push((namespace.clone(), source));
+                let folder = sub.file_name().unwrap_or_default().to_string_lossy();
+                if folder.starts_with('.') {
+                    continue;
+                }
+                if let Err(e) = check_namespace(&folder) {
+                    scan.skip(&sub, format!("folder not entered: {e}"));
+                    continue;
+                }
+                match list_dir(&sub) {
+                    Ok(entries) => {
+                        for (path, kind) in entries.into_iter().filter(|(_, k)| !k.is_dir()) {
+                            scan.entry(&path, kind, Some(folder.as_ref()));
+                        }
+                    }
+                    Err(e) => scan.skip(&sub, format!("cannot list: {e}")),
                 }
             }
         }
-        self.import_all(sources, Provenance::default()).await
+        let mut report = self.import_all(scan.sources, Provenance::default()).await?;
+        report.skipped = scan.skipped;
+        scan.failed.append(&mut report.failed);
+        report.failed = scan.failed;
+        Ok(report)
     }
 
     /// Imports skills into their declared namespace (or the default one), callees first.
@@ -116,26 +146,29 @@ impl Library {
     }
 
     /// Writes every skill to `dir/NAMESPACE/NAME.js` (the stored source, JSDoc header and
-    /// tests included). Returns how many files were written.
+    /// tests included). Returns how many files were written. Whatever the store holds, nothing
+    /// is written outside `dir`: a namespace that is not a safe name or a name that is not an
+    /// identifier (a row written before they were checked) is an
+    /// [`UnsafeExport`](LibraryError::UnsafeExport) error, found before anything is written.
     pub async fn export(&self, dir: &Path) -> Result<usize> {
-        let mut count = 0;
-        for skill in self.store.list_skills(&ListFilter::default()).await? {
-            let record = &skill.record;
-            let folder = dir.join(&record.namespace);
-            let path = folder.join(format!("{}.js", record.name));
+        let skills = self.store.list_skills(&ListFilter::default()).await?;
+        let paths = skills
+            .iter()
+            .map(|skill| export_path(dir, &skill.record))
+            .collect::<Result<Vec<_>>>()?;
+        for (skill, path) in skills.into_iter().zip(&paths) {
             let io = |source| LibraryError::Io {
                 path: path.clone(),
                 source,
             };
-            std::fs::create_dir_all(&folder).map_err(io)?;
+            std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(io)?;
             let mut code = skill.version.code;
             if !code.ends_with('\n') {
                 code.push('\n');
             }
-            std::fs::write(&path, code).map_err(io)?;
-            count += 1;
+            std::fs::write(path, code).map_err(io)?;
         }
-        Ok(count)
+        Ok(paths.len())
     }
 
     /// Imports a Voyager `skills.json` (`{name: {code, description}}`, Mineflayer JavaScript)
@@ -151,10 +184,11 @@ impl Library {
             path: file.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(file).map_err(|source| LibraryError::Io {
+        let named = std::fs::canonicalize(file).map_err(|source| LibraryError::Io {
             path: file.to_path_buf(),
             source,
         })?;
+        let text = read_regular_file(&named, MAX_VOYAGER_FILE_BYTES).map_err(bad)?;
         let entries: BTreeMap<String, VoyagerSkill> =
             serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let namespace = match namespace {
@@ -167,6 +201,8 @@ impl Library {
                     .unwrap_or("import")
             ),
         };
+        check_namespace(&namespace)
+            .map_err(|e| bad(format!("{e}; choose one with --namespace")))?;
         let mut sources = Vec::new();
         let mut report = ImportReport::default();
         for (name, entry) in &entries {
@@ -273,19 +309,29 @@ impl Library {
         let namespace = options
             .namespace
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        safe_namespace(&source.name, &namespace)?;
+        check_capabilities(&self.allowed_capabilities, &source)?;
         let tests = tests_json(&source);
         let hash = content_hash(&source.code, &tests);
-        if let Ok(current) = self.store.get(&namespace, &source.name).await
-            && current.version.content_hash == hash
-        {
-            return Ok(Added {
-                calls: Vec::new(),
-                skill: current.record,
-                version: current.version,
-                changed: false,
-                report: empty_report(&source.name),
-                dependents_retested: Vec::new(),
-            });
+        match self.store.get(&namespace, &source.name).await {
+            Ok(current) if current.version.content_hash == hash => {
+                return Ok(Added {
+                    calls: Vec::new(),
+                    skill: current.record,
+                    version: current.version,
+                    changed: false,
+                    report: empty_report(&source.name),
+                    dependents_retested: Vec::new(),
+                });
+            }
+            Ok(current) if current.version.runnable => {
+                return Err(LibraryError::WouldReplaceRunnable {
+                    name: current.record.qualified_name(),
+                    environment: source.environment,
+                });
+            }
+            Ok(_) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
         }
         let mut calls = Vec::new();
         for name in &source.references {
@@ -324,6 +370,131 @@ impl Library {
             dependents_retested: Vec::new(),
         })
     }
+}
+
+/// The largest skill file [`Library::import_dir`] reads.
+pub const MAX_IMPORT_FILE_BYTES: u64 = 1 << 20;
+/// The largest Voyager `skills.json` [`Library::import_voyager`] reads.
+const MAX_VOYAGER_FILE_BYTES: u64 = 64 << 20;
+
+/// A file or folder an import did not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedFile {
+    /// The path.
+    pub path: PathBuf,
+    /// Why it was not read.
+    pub reason: String,
+}
+
+/// The skill files of an import directory, read and parsed, and what was not.
+#[derive(Default)]
+struct Scan {
+    sources: Vec<(Option<String>, SkillSource)>,
+    skipped: Vec<SkippedFile>,
+    failed: Vec<(String, String)>,
+}
+
+impl Scan {
+    /// A directory entry of type `kind` (not following links): a `.js` regular file is read;
+    /// links and special files are skipped with a reason; other files are not skill files.
+    fn entry(&mut self, path: &Path, kind: std::fs::FileType, namespace: Option<&str>) {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_symlink() {
+            self.skip(path, "symbolic link, not followed".into());
+        } else if kind.is_fifo()
+            || kind.is_socket()
+            || kind.is_block_device()
+            || kind.is_char_device()
+        {
+            self.skip(
+                path,
+                "not a regular file (FIFO, socket or device), not opened".into(),
+            );
+        } else if kind.is_file() && path.extension().is_some_and(|e| e == "js") {
+            self.file(path, namespace);
+        }
+    }
+
+    /// Reads and parses one skill file.
+    fn file(&mut self, path: &Path, namespace: Option<&str>) {
+        let code = match read_regular_file(path, MAX_IMPORT_FILE_BYTES) {
+            Ok(code) => code,
+            Err(reason) => return self.skip(path, reason),
+        };
+        let stem = path.file_stem().and_then(|s| s.to_str());
+        match SkillSource::parse(&code, stem) {
+            Ok(source) => self.sources.push((namespace.map(String::from), source)),
+            Err(e) => self
+                .failed
+                .push((path.display().to_string(), e.to_string())),
+        }
+    }
+
+    fn skip(&mut self, path: &Path, reason: String) {
+        self.skipped.push(SkippedFile {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
+}
+
+/// The entries of `dir`, sorted by name, each with its own type (links not followed).
+fn list_dir(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::FileType)>> {
+    let mut entries = std::fs::read_dir(dir)?
+        .map(|entry| entry.and_then(|e| Ok((e.path(), e.file_type()?))))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// The text of the regular file at `path`, at most `max` bytes, or why it was not read. The
+/// file is opened with `O_NOFOLLOW | O_NONBLOCK` (a link is refused, a FIFO cannot block the
+/// open) and its type and size are checked on the open descriptor before it is read.
+fn read_regular_file(path: &Path, max: u64) -> std::result::Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "symbolic link, not followed".to_string(),
+            _ => format!("cannot open: {e}"),
+        })?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file, not read".into());
+    }
+    let too_large = |size: u64| format!("{size} bytes, over the limit of {max} bytes, not read");
+    if meta.len() > max {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text, not read".to_string())
+}
+
+/// `dir/NAMESPACE/NAME.js` for a stored skill, if its namespace and name are safe names.
+fn export_path(dir: &Path, record: &SkillRecord) -> Result<PathBuf> {
+    let unsafe_export = |problem: String| LibraryError::UnsafeExport {
+        skill: record.qualified_name(),
+        problem,
+    };
+    check_namespace(&record.namespace).map_err(|e| unsafe_export(e.to_string()))?;
+    if !crate::sandbox::is_identifier(&record.name) {
+        return Err(unsafe_export(format!(
+            "'{}' is not a JavaScript identifier",
+            record.name
+        )));
+    }
+    Ok(dir
+        .join(&record.namespace)
+        .join(format!("{}.js", record.name)))
 }
 
 fn empty_report(name: &str) -> crate::validate::TestReport {

@@ -32,8 +32,9 @@ use crate::embed::Embedder;
 use crate::index::{
     EdgeIndex, IndexError, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery, VectorIndex,
 };
-use crate::sandbox::{Limits, Sandbox};
-use crate::skill::SkillSource;
+use crate::redact::redact_url;
+use crate::sandbox::{Capabilities, Limits, Sandbox};
+use crate::skill::{SkillSource, check_namespace};
 use crate::store::{
     Expect, ListFilter, NewVersion, Provenance, Skill, SkillRecord, SkillRef, SkillStats,
     SkillStatus, Store, StoreError, Tx, VersionRecord, content_hash,
@@ -49,8 +50,11 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// Environment variable naming the data directory.
 pub const ENV_DATA_DIR: &str = "SKILLFORGE_DATA_DIR";
 
-/// Where a library lives and how it validates.
-#[derive(Debug, Clone)]
+/// Environment variable the CLI reads the capability policy from (comma-separated).
+pub const ENV_ALLOW_CAPABILITIES: &str = "SKILLFORGE_ALLOW_CAPABILITIES";
+
+/// Where a library lives and how it validates. Its `Debug` shows no password or API key.
+#[derive(Clone)]
 pub struct LibraryConfig {
     /// Directory holding the SQLite file and the in-process index.
     pub data_dir: PathBuf,
@@ -60,13 +64,20 @@ pub struct LibraryConfig {
     pub qdrant_url: Option<String>,
     /// API key of the Qdrant server.
     pub qdrant_api_key: Option<String>,
-    /// Qdrant collection name.
+    /// Base name of the Qdrant collection; the collection used is this name and a key of
+    /// the embedder and index format ([`server_collection`]).
     pub qdrant_collection: String,
     /// Limits of each test call.
     pub limits: Limits,
     /// Load the starter library (`skills/` of the repository, embedded in the binary) into a
     /// library that has never been loaded.
     pub load_starter: bool,
+    /// The operator's capability policy: what any skill may be granted (a name, `prefix.*`,
+    /// `clock` or `random`). A skill that declares anything else is refused at admission
+    /// ([`LibraryError::CapabilityNotAllowed`]), and so is a bundle holding one. Default:
+    /// none (the code environment offers no host functions). The CLI sets it from
+    /// `--allow-capability` and `$SKILLFORGE_ALLOW_CAPABILITIES` (comma-separated).
+    pub allowed_capabilities: Capabilities,
 }
 
 impl LibraryConfig {
@@ -81,6 +92,7 @@ impl LibraryConfig {
             qdrant_collection: "skillforge".into(),
             limits: Limits::default(),
             load_starter: true,
+            allowed_capabilities: Capabilities::none(),
         }
     }
 
@@ -104,6 +116,27 @@ impl LibraryConfig {
         self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir.join("skillforge.db").display())
         })
+    }
+}
+
+impl std::fmt::Debug for LibraryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LibraryConfig")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("qdrant_url", &self.qdrant_url.as_deref().map(redact_url))
+            .field(
+                "qdrant_api_key",
+                &self.qdrant_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("qdrant_collection", &self.qdrant_collection)
+            .field("limits", &self.limits)
+            .field("load_starter", &self.load_starter)
+            .field("allowed_capabilities", &self.allowed_capabilities)
+            .finish()
     }
 }
 
@@ -201,6 +234,7 @@ pub struct Library {
     embedder: Arc<dyn Embedder>,
     sandbox: Arc<Sandbox>,
     limits: Limits,
+    allowed_capabilities: Capabilities,
 }
 
 impl Library {
@@ -232,6 +266,7 @@ impl Library {
             embedder,
             sandbox,
             limits: config.limits.clone(),
+            allowed_capabilities: config.allowed_capabilities.clone(),
         };
         if rebuild {
             library.reindex().await?;
@@ -292,6 +327,7 @@ impl Library {
             .namespace
             .or_else(|| source.namespace.clone())
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        safe_namespace(&source.name, &namespace)?;
         if !source.is_runnable_here() {
             return Err(LibraryError::NotRunnable {
                 name: source.name.clone(),
@@ -326,7 +362,11 @@ impl Library {
         }
 
         let resolved = self.resolve(&source, &namespace, &HashMap::new()).await?;
-        let bundle = resolved.bundle(&source, self.limits.composition_depth)?;
+        let bundle = resolved.bundle(
+            &source,
+            self.limits.composition_depth,
+            &self.allowed_capabilities,
+        )?;
         let mut reports = self
             .run_tests(vec![(bundle.clone(), source.clone())])
             .await?;
@@ -511,7 +551,6 @@ impl Library {
                 .map(|(bundle, source)| Job {
                     bundle,
                     tests: &source.tests,
-                    capabilities: &source.capabilities,
                     limits: &limits,
                 })
                 .collect();
@@ -526,7 +565,11 @@ impl Library {
     pub async fn bundle(&self, source: &SkillSource, namespace: &str) -> Result<Bundle> {
         self.resolve(source, namespace, &HashMap::new())
             .await?
-            .bundle(source, self.limits.composition_depth)
+            .bundle(
+                source,
+                self.limits.composition_depth,
+                &self.allowed_capabilities,
+            )
     }
 
     /// Re-runs the stored tests of skills (all runnable ones when `names` is empty), in
@@ -601,7 +644,11 @@ impl Library {
                 let source = parse_stored(&stored)?;
                 let resolved = self.resolve(&source, namespace, &overrides).await?;
                 jobs.push((
-                    resolved.bundle(&source, self.limits.composition_depth)?,
+                    resolved.bundle(
+                        &source,
+                        self.limits.composition_depth,
+                        &self.allowed_capabilities,
+                    )?,
                     source,
                 ));
             }
@@ -628,6 +675,31 @@ pub fn split_name(name: &str) -> (&str, &str) {
     name.split_once('/').unwrap_or((DEFAULT_NAMESPACE, name))
 }
 
+/// Refuses `source` if it declares a capability `allowed` does not cover. A policy covers a
+/// declaration the way a grant covers a host call: the same name, or a `prefix.*` pattern.
+fn check_capabilities(allowed: &Capabilities, source: &SkillSource) -> Result<()> {
+    match source
+        .capabilities
+        .iter()
+        .find(|c| !allowed.allows_host_call(c))
+    {
+        Some(capability) => Err(LibraryError::CapabilityNotAllowed {
+            name: source.name.clone(),
+            capability: capability.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a namespace that is not a safe name ([`check_namespace`]) for skill `name`.
+fn safe_namespace(name: &str, namespace: &str) -> Result<()> {
+    check_namespace(namespace).map_err(|source| LibraryError::Skill {
+        name: name.to_string(),
+        source,
+    })?;
+    Ok(())
+}
+
 /// The stored form of a skill's tests.
 fn tests_json(source: &SkillSource) -> serde_json::Value {
     serde_json::to_value(&source.tests).expect("test cases serialize")
@@ -641,6 +713,23 @@ pub fn parse_stored(skill: &Skill) -> Result<SkillSource> {
             source,
         }
     })
+}
+
+/// The Qdrant server collection of a library: `base` and a key of the embedder id, dimension
+/// and index format (`skillforge_1a2b3c4d5e6f`). A library whose embedder or index format
+/// changes builds a new collection from SQL instead of dropping one that other libraries,
+/// or other processes still running the old embedder, may use; the old one is left for the
+/// operator to drop.
+pub fn server_collection(base: &str, spec: &IndexSpec) -> String {
+    use sha2::Digest;
+    let key = format!(
+        "{}\n{}\n{}",
+        spec.embedder_id,
+        spec.dimension,
+        crate::index::INDEX_FORMAT
+    );
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    format!("{base}_{}", &hex::encode(digest)[..12])
 }
 
 /// Opens the configured index; the flag says it must be (re)built from the store.
@@ -665,16 +754,20 @@ async fn open_index(
         }
         Some(url) => {
             let key = config.qdrant_api_key.clone();
-            let name = &config.qdrant_collection;
-            let index = match QdrantServerIndex::open(url, key.clone(), name, spec.clone()).await {
-                Err(
-                    e @ (IndexError::EmbedderMismatch { .. } | IndexError::FormatChanged { .. }),
-                ) => {
-                    tracing::warn!("{e}; rebuilding it now");
-                    QdrantServerIndex::recreate(url, key, name, spec).await?
-                }
-                other => other?,
-            };
+            let name = server_collection(&config.qdrant_collection, &spec);
+            // Another embedder or format opens another collection, so a mismatch here means
+            // the collection was made by someone else: it is refused, never dropped.
+            let index = QdrantServerIndex::open(url, key, &name, spec)
+                .await
+                .map_err(|e| match e {
+                    IndexError::EmbedderMismatch { .. } | IndexError::FormatChanged { .. } => {
+                        LibraryError::ForeignCollection {
+                            collection: name.clone(),
+                            source: e,
+                        }
+                    }
+                    other => other.into(),
+                })?;
             let rebuild = index.was_created();
             Ok((Arc::new(index), rebuild))
         }

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::{Library, LibraryError, Result, parse_stored};
+use super::{Library, LibraryError, Result, check_capabilities, parse_stored};
 use crate::compose::{self, Bundle};
+use crate::sandbox::Capabilities;
 use crate::skill::SkillSource;
 use crate::store::{SkillRef, SkillStatus, StoreError};
 
@@ -14,14 +15,26 @@ pub(super) struct Resolved {
 }
 
 impl Resolved {
-    /// Bundles `root` with the resolved skills.
-    pub(super) fn bundle(&self, root: &SkillSource, max_depth: u32) -> Result<Bundle> {
-        compose::bundle(root, |name| self.sources.get(name), max_depth).map_err(|source| {
-            LibraryError::Compose {
-                name: root.name.clone(),
-                source,
-            }
-        })
+    /// Bundles `root` with the resolved skills; every skill in the bundle may declare only
+    /// capabilities `allowed` (the operator's policy) covers.
+    pub(super) fn bundle(
+        &self,
+        root: &SkillSource,
+        max_depth: u32,
+        allowed: &Capabilities,
+    ) -> Result<Bundle> {
+        let bundle =
+            compose::bundle(root, |name| self.sources.get(name), max_depth).map_err(|source| {
+                LibraryError::Compose {
+                    name: root.name.clone(),
+                    source,
+                }
+            })?;
+        check_capabilities(allowed, root)?;
+        for name in &bundle.dependencies {
+            check_capabilities(allowed, &self.sources[name])?;
+        }
+        Ok(bundle)
     }
 
     /// The stored versions the bundle's root calls directly (overrides have none).

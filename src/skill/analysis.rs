@@ -3,9 +3,10 @@
 use super::SkillError;
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
-    BindingIdentifier, Expression, FormalParameters, IdentifierReference, Program, Statement,
+    Argument, BindingIdentifier, CallExpression, Expression, FormalParameters, IdentifierReference,
+    Program, Statement,
 };
-use oxc_ast_visit::Visit;
+use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
 use oxc_span::{GetSpan, SourceType, Span};
 use std::collections::BTreeSet;
@@ -19,6 +20,10 @@ pub struct Analysis {
     pub declared: BTreeSet<String>,
     /// Names referenced but bound nowhere in the file.
     pub references: BTreeSet<String>,
+    /// The host functions the file calls by name: `host.call("name", ...)`.
+    pub host_calls: BTreeSet<String>,
+    /// True when the file calls `host.call` with a computed name (not a string literal).
+    pub computed_host_call: bool,
 }
 
 /// A top-level function.
@@ -57,6 +62,8 @@ impl Analysis {
         }
         let mut names = Names::default();
         names.visit_program(program);
+        analysis.host_calls = std::mem::take(&mut names.host_calls);
+        analysis.computed_host_call = names.computed_host_call;
         analysis.references = names.free();
         Ok(analysis)
     }
@@ -187,6 +194,8 @@ pub(crate) fn line_column(code: &str, offset: usize) -> (usize, usize) {
 struct Names {
     referenced: BTreeSet<String>,
     bound: BTreeSet<String>,
+    host_calls: BTreeSet<String>,
+    computed_host_call: bool,
 }
 
 impl Names {
@@ -202,6 +211,22 @@ impl<'a> Visit<'a> for Names {
 
     fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
         self.bound.insert(it.name.as_str().to_string());
+    }
+
+    fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
+        if let Expression::StaticMemberExpression(member) = &it.callee
+            && let Expression::Identifier(object) = &member.object
+            && object.name == "host"
+            && member.property.name == "call"
+        {
+            match it.arguments.first() {
+                Some(Argument::StringLiteral(name)) => {
+                    self.host_calls.insert(name.value.to_string());
+                }
+                _ => self.computed_host_call = true,
+            }
+        }
+        walk::walk_call_expression(self, it);
     }
 }
 
@@ -236,6 +261,21 @@ async function main(xs, ...rest) {
         assert!(a.references.contains("clamp"));
         assert!(!a.references.contains("local") && !a.references.contains("double"));
         assert_eq!(a.root_function(), Some("main"));
+    }
+
+    #[test]
+    fn finds_the_host_functions_a_file_calls() {
+        let a = Analysis::of(
+            "function f(k) { return host.call('kv.get', {k}) + host.call(\"kv.set\") }",
+        )
+        .unwrap();
+        assert_eq!(
+            a.host_calls,
+            BTreeSet::from(["kv.get".to_string(), "kv.set".to_string()])
+        );
+        assert!(!a.computed_host_call);
+        let a = Analysis::of("function f(name) { return host.call(name, {}) }").unwrap();
+        assert!(a.host_calls.is_empty() && a.computed_host_call);
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub enum SkillError {
     /// The name is reserved or not a plain identifier.
     #[error("'{0}' cannot be a skill name: it is reserved or not a plain JavaScript identifier")]
     BadName(String),
+    /// A namespace is not a safe name (see [`check_namespace`]).
+    #[error(
+        "'{0}' is not a namespace: use 1 to 64 lowercase letters, digits, '_' or '-', starting with a letter or digit (a namespace is a name, never a path)"
+    )]
+    BadNamespace(String),
     /// A JSDoc tag is malformed.
     #[error("malformed @{tag}: {message}")]
     BadTag {
@@ -70,6 +75,28 @@ pub enum SkillError {
         /// What is wrong with it.
         message: String,
     },
+}
+
+/// The longest namespace.
+pub const MAX_NAMESPACE_LEN: usize = 64;
+
+/// Checks that `namespace` is a safe name: 1 to [`MAX_NAMESPACE_LEN`] characters among
+/// `a-z`, `0-9`, `_` and `-`, the first a letter or digit. A namespace becomes a folder name
+/// on export, so this is what keeps it from being a path (`..`, `/`, an absolute path). Every
+/// way a namespace enters the library (`@namespace`, `--namespace`, an import folder, the API)
+/// and every export goes through this one check.
+pub fn check_namespace(namespace: &str) -> Result<&str, SkillError> {
+    let mut chars = namespace.chars();
+    let safe = namespace.len() <= MAX_NAMESPACE_LEN
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if safe {
+        Ok(namespace)
+    } else {
+        Err(SkillError::BadNamespace(namespace.to_string()))
+    }
 }
 
 /// A parsed skill file.
@@ -101,6 +128,14 @@ pub struct SkillSource {
     pub declared: BTreeSet<String>,
     /// Free names the code and its tests reference (calls into the library among them).
     pub references: BTreeSet<String>,
+    /// Host functions its code calls by name (`host.call("name", ...)`); each must be among
+    /// its `capabilities` for it to be bundled.
+    #[serde(default)]
+    pub host_calls: BTreeSet<String>,
+    /// True when its code calls `host.call` with a computed name, which cannot be checked
+    /// against its capabilities (such a skill is not bundled).
+    #[serde(default)]
+    pub computed_host_call: bool,
 }
 
 impl SkillSource {
@@ -137,6 +172,9 @@ impl SkillSource {
             return Err(SkillError::BadName(name));
         }
         let header = header_for(&name)?.unwrap_or_default();
+        if let Some(namespace) = &header.namespace {
+            check_namespace(namespace)?;
+        }
         let params = jsdoc::merge_params(&function.params, &header.params);
         let signature =
             jsdoc::signature(&name, function.is_async, &params, header.returns.as_deref());
@@ -166,6 +204,8 @@ impl SkillSource {
                 .environment
                 .unwrap_or_else(|| DEFAULT_ENVIRONMENT.to_string()),
             namespace: header.namespace,
+            host_calls: analysis.host_calls,
+            computed_host_call: analysis.computed_host_call,
             declared: analysis.declared,
             references,
             name,
@@ -241,6 +281,37 @@ function sumOfSquares(xs) { return xs.reduce((s, x) => s + square(x), 0); }
         );
         let tagged = "/** @skill helper */\nfunction helper(x) { return x }\nfunction main() { return helper(1) }";
         assert_eq!(SkillSource::parse(tagged, None).unwrap().name, "helper");
+    }
+
+    #[test]
+    fn namespaces_are_names_never_paths() {
+        let longest = "n".repeat(MAX_NAMESPACE_LEN);
+        for good in ["default", "voyager-trial2", "a", "x_1", longest.as_str()] {
+            assert_eq!(check_namespace(good), Ok(good));
+        }
+        let too_long = "n".repeat(MAX_NAMESPACE_LEN + 1);
+        for bad in [
+            "",
+            "..",
+            "../../x",
+            "/etc",
+            "a/b",
+            "-a",
+            "A",
+            "a.b",
+            "a b",
+            too_long.as_str(),
+        ] {
+            assert_eq!(
+                check_namespace(bad),
+                Err(SkillError::BadNamespace(bad.into()))
+            );
+        }
+        let hostile = "/**\n * Escapes.\n * @namespace ../../x\n * @example f() => 1\n */\nfunction f() { return 1 }";
+        assert_eq!(
+            SkillSource::parse(hostile, None).unwrap_err(),
+            SkillError::BadNamespace("../../x".into())
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub enum StoreError {
         "unsupported store URL {url:?}: use sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST:PORT/DB"
     )]
     Url {
-        /// The URL as given.
+        /// The URL as given, its password redacted.
         url: String,
     },
     /// The database failed.

@@ -31,6 +31,7 @@ use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
 };
 
+use crate::redact::redact_url;
 use conn::Conn;
 use error::DbInfo;
 pub use error::{Backend, StoreError};
@@ -84,14 +85,18 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Self::open_postgres(url).await
         } else {
-            Err(StoreError::Url { url: url.into() })
+            Err(StoreError::Url {
+                url: redact_url(url),
+            })
         }
     }
 
     async fn open_sqlite(url: &str, path: &str) -> Result<Store> {
         let file = path.split('?').next().unwrap_or(path);
         if file.is_empty() || file == ":memory:" {
-            return Err(StoreError::Url { url: url.into() });
+            return Err(StoreError::Url {
+                url: redact_url(url),
+            });
         }
         let db = DbInfo {
             backend: Backend::Sqlite,
@@ -104,7 +109,9 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| db.err(sqlx::Error::Io(e)))?;
         }
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|_| StoreError::Url { url: url.into() })?
+            .map_err(|_| StoreError::Url {
+                url: redact_url(url),
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
@@ -127,8 +134,9 @@ impl Store {
     }
 
     async fn open_postgres(url: &str) -> Result<Store> {
-        let options =
-            PgConnectOptions::from_str(url).map_err(|_| StoreError::Url { url: url.into() })?;
+        let options = PgConnectOptions::from_str(url).map_err(|_| StoreError::Url {
+            url: redact_url(url),
+        })?;
         let db = DbInfo {
             backend: Backend::Postgres,
             location: format!(
