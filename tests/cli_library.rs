@@ -167,6 +167,15 @@ fn export_then_import_into_a_fresh_data_dir_gives_the_same_skills_and_passing_te
         report["skipped"][0]["reason"],
         "symbolic link, not followed"
     );
+    let out = skillforge(
+        second.path(),
+        &["skills", "import", exported.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SKIPPED"),
+        "{out:?}"
+    );
+
     let again = files.path().join("again");
     let out = skillforge(
         second.path(),
@@ -182,15 +191,6 @@ fn export_then_import_into_a_fresh_data_dir_gives_the_same_skills_and_passing_te
     let results = results.as_array().unwrap();
     assert_eq!(results.len(), common::starter_count() + 1);
     assert!(results.iter().all(|r| r["ok"] == true), "{results:?}");
-
-    let out = skillforge(
-        second.path(),
-        &["skills", "import", exported.to_str().unwrap()],
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("SKIPPED"),
-        "{out:?}"
-    );
 }
 
 #[test]
