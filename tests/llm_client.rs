@@ -590,3 +590,25 @@ async fn an_endless_reply_is_cut_at_the_size_cap() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_password_in_the_endpoint_url_is_never_printed() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut config = OpenAiConfig::new(format!("http://user:sk-secret@127.0.0.1:{port}/v1"), "m");
+    config.api_key = Some("sk-key".into());
+    config.retry.max_attempts = 1;
+    let client = OpenAiClient::new(config).unwrap();
+    let shown = format!("{client:?}");
+    assert!(
+        !shown.contains("sk-secret") && !shown.contains("sk-key"),
+        "{shown}"
+    );
+    let error = client.complete(ask("x")).await.unwrap_err();
+    let shown = format!("{error} {error:?}");
+    assert!(matches!(&error, LlmError::Connect { .. }), "{shown}");
+    assert!(!shown.contains("sk-secret"), "{shown}");
+    assert!(shown.contains("user:***@127.0.0.1"), "{shown}");
+}

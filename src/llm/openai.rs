@@ -13,6 +13,7 @@ use super::error::LlmError;
 use super::retry::{RetryPolicy, retry_after};
 use super::types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Message};
 use super::usage::UsageCounter;
+use crate::redact::redact_url;
 
 /// How to reach and use an OpenAI-compatible endpoint.
 #[derive(Clone)]
@@ -71,7 +72,7 @@ impl OpenAiConfig {
 impl fmt::Debug for OpenAiConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAiConfig")
-            .field("base_url", &self.base_url)
+            .field("base_url", &redact_url(&self.base_url))
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("temperature", &self.temperature)
@@ -84,13 +85,25 @@ impl fmt::Debug for OpenAiConfig {
     }
 }
 
-/// A [`LanguageModel`] that speaks the OpenAI chat completions protocol over HTTP.
-#[derive(Debug, Clone)]
+/// A [`LanguageModel`] that speaks the OpenAI chat completions protocol over HTTP. Its
+/// errors, logs and `Debug` show the URL without any password.
+#[derive(Clone)]
 pub struct OpenAiClient {
     http: reqwest::Client,
     url: String,
+    /// `url` without a password, for errors and logs.
+    shown_url: String,
     config: OpenAiConfig,
     usage: Arc<UsageCounter>,
+}
+
+impl fmt::Debug for OpenAiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiClient")
+            .field("url", &self.shown_url)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpenAiClient {
@@ -105,7 +118,7 @@ impl OpenAiClient {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(LlmError::Config(format!(
                 "llm.base_url {:?} is not an http(s) URL; use e.g. http://127.0.0.1:8080/v1",
-                config.base_url
+                redact_url(&config.base_url)
             )));
         }
         let url = format!("{base}/chat/completions");
@@ -116,6 +129,7 @@ impl OpenAiClient {
             .map_err(LlmError::Client)?;
         Ok(Self {
             http,
+            shown_url: redact_url(&url),
             url,
             config,
             usage: Arc::new(UsageCounter::new()),
@@ -150,7 +164,7 @@ impl OpenAiClient {
             .await?
             .ok_or_else(|| {
                 Attempt::Fatal(LlmError::ResponseTooLarge {
-                    url: self.url.clone(),
+                    url: self.shown_url.clone(),
                     status: status.as_u16(),
                     limit: self.config.max_response_bytes,
                 })
@@ -165,7 +179,7 @@ impl OpenAiClient {
                 }));
             }
             return Err(Attempt::Fatal(LlmError::Rejected {
-                url: self.url.clone(),
+                url: self.shown_url.clone(),
                 status: status.as_u16(),
                 message,
                 hint: hint_for(status),
@@ -176,7 +190,7 @@ impl OpenAiClient {
 
     fn parse(&self, bytes: &[u8]) -> Result<ChatResponse, LlmError> {
         let malformed = |detail: String| LlmError::MalformedResponse {
-            url: self.url.clone(),
+            url: self.shown_url.clone(),
             detail: format!("{detail}; body starts with {:?}", excerpt(bytes, 200)),
         };
         let wire: WireResponse =
@@ -206,18 +220,18 @@ impl OpenAiClient {
             Failure::Status {
                 status, message, ..
             } => LlmError::Unavailable {
-                url: self.url.clone(),
+                url: self.shown_url.clone(),
                 status,
                 message,
                 attempts,
             },
             Failure::Timeout => LlmError::Timeout {
-                url: self.url.clone(),
+                url: self.shown_url.clone(),
                 attempts,
                 timeout: self.config.request_timeout,
             },
             Failure::Connect(detail) => LlmError::Connect {
-                url: self.url.clone(),
+                url: self.shown_url.clone(),
                 attempts,
                 detail,
             },
@@ -259,7 +273,7 @@ impl LanguageModel for OpenAiClient {
                         } => {
                             if *asked > policy.max_retry_after {
                                 break Err(LlmError::RetryAfterTooLong {
-                                    url: self.url.clone(),
+                                    url: self.shown_url.clone(),
                                     status: *status,
                                     retry_after: *asked,
                                     max: policy.max_retry_after,
@@ -269,7 +283,7 @@ impl LanguageModel for OpenAiClient {
                         }
                         _ => policy.backoff(attempts),
                     };
-                    tracing::debug!(url = %self.url, attempts, ?wait, ?failure, "retrying model call");
+                    tracing::debug!(url = %self.shown_url, attempts, ?wait, ?failure, "retrying model call");
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -349,7 +363,8 @@ fn transport_failure(error: reqwest::Error) -> Attempt {
     if error.is_timeout() {
         Attempt::Retry(Failure::Timeout)
     } else {
-        Attempt::Retry(Failure::Connect(error_chain(&error)))
+        // reqwest's message names the URL, password included.
+        Attempt::Retry(Failure::Connect(error_chain(&error.without_url())))
     }
 }
 
