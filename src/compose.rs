@@ -55,10 +55,11 @@ pub enum ComposeError {
         /// The host function it calls.
         capability: String,
     },
-    /// A skill calls `host.call` with a computed name, which cannot be checked.
+    /// A skill uses `host` other than in `host.call("name", ...)`, which cannot be checked.
     #[error(
-        "'{skill}' calls host.call with a computed name: name the host function with a string \
-         literal, `host.call(\"name\", ...)`, so that its capability can be checked"
+        "'{skill}' uses `host` other than in `host.call(\"name\", ...)` (a computed name or an \
+         alias): call each host function by its name as a string literal, so that its \
+         capability can be checked"
     )]
     ComputedHostCall {
         /// The skill.

@@ -22,7 +22,8 @@ pub struct Analysis {
     pub references: BTreeSet<String>,
     /// The host functions the file calls by name: `host.call("name", ...)`.
     pub host_calls: BTreeSet<String>,
-    /// True when the file calls `host.call` with a computed name (not a string literal).
+    /// True when the file uses `host` other than in `host.call("name", ...)`: a computed
+    /// name, or an alias (`const h = host`), which hide what it calls.
     pub computed_host_call: bool,
 }
 
@@ -63,7 +64,8 @@ impl Analysis {
         let mut names = Names::default();
         names.visit_program(program);
         analysis.host_calls = std::mem::take(&mut names.host_calls);
-        analysis.computed_host_call = names.computed_host_call;
+        analysis.computed_host_call =
+            names.computed_host_call || names.host_references > names.literal_host_calls;
         analysis.references = names.free();
         Ok(analysis)
     }
@@ -195,6 +197,10 @@ struct Names {
     referenced: BTreeSet<String>,
     bound: BTreeSet<String>,
     host_calls: BTreeSet<String>,
+    /// `host.call("name", ...)` calls seen, and references to `host` in all: any reference
+    /// that is not such a call (a computed name, an alias) makes the host calls unknowable.
+    literal_host_calls: usize,
+    host_references: usize,
     computed_host_call: bool,
 }
 
@@ -206,6 +212,9 @@ impl Names {
 
 impl<'a> Visit<'a> for Names {
     fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+        if it.name == "host" {
+            self.host_references += 1;
+        }
         self.referenced.insert(it.name.as_str().to_string());
     }
 
@@ -222,6 +231,7 @@ impl<'a> Visit<'a> for Names {
             match it.arguments.first() {
                 Some(Argument::StringLiteral(name)) => {
                     self.host_calls.insert(name.value.to_string());
+                    self.literal_host_calls += 1;
                 }
                 _ => self.computed_host_call = true,
             }
@@ -276,6 +286,12 @@ async function main(xs, ...rest) {
         assert!(!a.computed_host_call);
         let a = Analysis::of("function f(name) { return host.call(name, {}) }").unwrap();
         assert!(a.host_calls.is_empty() && a.computed_host_call);
+        for alias in [
+            "function f() { const h = host; return h.call('kv.get') }",
+            "function f() { return host['call']('kv.get') }",
+        ] {
+            assert!(Analysis::of(alias).unwrap().computed_host_call, "{alias}");
+        }
     }
 
     #[test]

@@ -132,8 +132,9 @@ pub struct SkillSource {
     /// its `capabilities` for it to be bundled.
     #[serde(default)]
     pub host_calls: BTreeSet<String>,
-    /// True when its code calls `host.call` with a computed name, which cannot be checked
-    /// against its capabilities (such a skill is not bundled).
+    /// True when its code uses `host` other than in `host.call("name", ...)` (a computed
+    /// name, an alias), which cannot be checked against its capabilities (such a skill is
+    /// not bundled).
     #[serde(default)]
     pub computed_host_call: bool,
 }
