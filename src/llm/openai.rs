@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::LlmError;
 use super::retry::{RetryPolicy, retry_after};
+use super::tokens::DEFAULT_CONTEXT_TOKENS;
 use super::types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Message};
 use super::usage::UsageCounter;
 
@@ -34,11 +35,15 @@ pub struct OpenAiConfig {
     pub request_timeout: Duration,
     /// What to retry and how long to wait in between.
     pub retry: RetryPolicy,
+    /// The model's context window in tokens (the endpoint has no tokenizer to ask, so prompts
+    /// are counted by [`estimate_prompt_tokens`](super::estimate_prompt_tokens)).
+    pub context_tokens: u32,
 }
 
 impl OpenAiConfig {
     /// A configuration for `model` at `base_url` with no API key and default options
-    /// (temperature 0.2, 1024 tokens, 10 s to connect, 300 s per attempt, [`RetryPolicy::default`]).
+    /// (temperature 0.2, 1024 tokens, 10 s to connect, 300 s per attempt, [`RetryPolicy::default`],
+    /// a context of [`DEFAULT_CONTEXT_TOKENS`]).
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
@@ -49,6 +54,7 @@ impl OpenAiConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
+            context_tokens: DEFAULT_CONTEXT_TOKENS,
         }
     }
 
@@ -70,6 +76,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
+            .field("context_tokens", &self.context_tokens)
             .finish()
     }
 }
@@ -282,6 +289,10 @@ impl LanguageModel for OpenAiClient {
 
     fn usage(&self) -> Arc<UsageCounter> {
         Arc::clone(&self.usage)
+    }
+
+    fn context_tokens(&self) -> u32 {
+        self.config.context_tokens
     }
 }
 
