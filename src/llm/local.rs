@@ -45,7 +45,9 @@ const LISTENING: &str = "SKILLFORGE_LISTENING ";
 /// Starts llama.cpp's server (arguments: model path, model alias, threads, context size) on
 /// 127.0.0.1 with a port the kernel picks, prints `SKILLFORGE_LISTENING <url>`, and serves until
 /// stdin reaches end of file, i.e. until the parent has gone. One slot (`n_parallel = 1`), so a
-/// request has the whole context.
+/// request has the whole context. Sampling defaults as llama-cpp-python's server had them
+/// (repeat penalty 1.1 over the last 64 tokens; llama.cpp's own default is 1.0), which the
+/// prompts were tuned with.
 const SERVER_PROGRAM: &str = r#"
 import os, sys, threading
 def _exit_when_parent_goes():
@@ -66,6 +68,8 @@ params.n_parallel = 1
 params.n_ctx = n_ctx
 params.cpuparams.n_threads = threads
 params.cpuparams_batch.n_threads = threads
+params.sampling.penalty_repeat = 1.1
+params.sampling.penalty_last_n = 64
 server = xllamacpp.Server(params)
 print("SKILLFORGE_LISTENING " + server.listening_address, flush=True)
 threading.Event().wait()
