@@ -111,20 +111,27 @@ pub async fn fitted_coder_messages(
         })
         .collect();
     let fewer = (0..signatures.len()).rev().map(|kept| &signatures[..kept]);
-    let skill_cuts = [retrieved, &signatures[..]].into_iter().chain(fewer);
-    let mut candidates: Vec<Result<Vec<Message>, AgentError>> = skill_cuts
-        .map(|skills| coder_messages(env, task, skills, feedback))
-        .collect();
-    if let Some(feedback) = feedback {
-        candidates.extend(FEEDBACK_CUTS.map(|max_bytes| {
+    let skill_cuts = [retrieved, &signatures[..]]
+        .into_iter()
+        .chain(fewer)
+        .map(|skills| coder_messages(env, task, skills, feedback));
+    let feedback_cuts = feedback.into_iter().flat_map(|feedback| {
+        FEEDBACK_CUTS.map(|max_bytes| {
             let cut = Feedback {
                 previous_reply: truncate(&feedback.previous_reply, max_bytes),
                 problems: truncate(&feedback.problems, max_bytes),
             };
             coder_messages(env, task, &[], Some(&cut))
-        }));
-    }
-    first_fitting(model, Purpose::Coder, budget, candidates).await
+        })
+    });
+    // Rendered one at a time: usually the first fits.
+    first_fitting(
+        model,
+        Purpose::Coder,
+        budget,
+        skill_cuts.chain(feedback_cuts),
+    )
+    .await
 }
 
 /// Asks `model` for a skill and extracts it, with the prompt fitted to the model's context
