@@ -1,4 +1,4 @@
-//! Throughput of the offline local model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M on llama-cpp-python,
+//! Throughput of the offline local model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M on llama.cpp via xllamacpp,
 //! one thread): server start time, prompt tokens/s and generated tokens/s.
 //!
 //! `cargo bench --bench llm_local` (needs `scripts/setup llm`). Each prompt starts with a fresh

@@ -1,5 +1,6 @@
 //! Smoke test of the offline default model: start the real local server (Qwen2.5-Coder-0.5B on
-//! llama-cpp-python, installed by `scripts/setup llm`) and ask it for one short JavaScript function.
+//! llama.cpp's server from xllamacpp, installed by `scripts/setup llm`), ask it for one short
+//! JavaScript function, and count prompts with its tokenizer.
 //!
 //! Skipped, loudly, when the model or its venv is not installed, unless
 //! `SKILLFORGE_REQUIRE_LOCAL_LLM=1` makes that a failure.
@@ -85,6 +86,32 @@ async fn local_model_writes_a_javascript_function() {
         (usage.calls, usage.completion_tokens),
         (1, u64::from(reply.completion_tokens))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_model_counts_prompt_tokens_with_its_servers_tokenizer() {
+    let Some(model) = local_model().await else {
+        return;
+    };
+    assert_eq!(model.context_tokens(), 4096);
+    let messages = vec![
+        Message::system("You write JavaScript."),
+        Message::user("Write `isEven(n)`: whether an integer is even. Ünïcödé and 数字 too."),
+    ];
+    let counted = model
+        .count_tokens(&messages)
+        .await
+        .expect("the tokenizer answers");
+    let reply = model
+        .complete(ChatRequest::new(messages.clone()).with_max_tokens(1))
+        .await
+        .expect("the local model answers");
+    // The server's own count of the prompt it processed: the tokenizer was asked, not an
+    // estimate made.
+    assert_eq!(counted, reply.prompt_tokens);
+    assert_ne!(counted, skillforge::llm::estimate_prompt_tokens(&messages));
+    // The estimate used for endpoints without a tokenizer is conservative for this text.
+    assert!(skillforge::llm::estimate_prompt_tokens(&messages) > counted);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::llm::{ChatRequest, FinishReason, LanguageModel, Message};
 use crate::skill::TestCase;
 
+use super::budget::{first_fitting, prompt_budget, truncate};
 use super::environment::Environment;
 use super::extract::{ExtractError, Extracted, extract};
 use super::prompts::render;
@@ -14,6 +15,8 @@ use super::{AgentError, Exchange, Purpose};
 
 /// Upper bound on the coder's reply: a skill with its JSDoc fits well within it.
 const MAX_TOKENS: u32 = 768;
+/// How far the previous reply and its problems are cut, in bytes, when the prompt must shrink.
+const FEEDBACK_CUTS: [usize; 2] = [2000, 500];
 
 /// A library skill as the coder sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,8 +91,52 @@ pub fn coder_messages(
     Ok(messages)
 }
 
-/// Asks `model` for a skill and extracts it. A reply cut off by the token limit that does
-/// not yield a skill is reported as [`ExtractError::Truncated`].
+/// The coder's prompt cut to fit the model's context with room for the reply (tokens counted
+/// by the model). What goes first: the code of the retrieved skills (their signatures and
+/// descriptions stay), then the retrieved skills themselves, the least relevant first, then the
+/// length of the previous reply and its problems; the task is never cut.
+pub async fn fitted_coder_messages(
+    model: &dyn LanguageModel,
+    env: &dyn Environment,
+    task: &Task,
+    retrieved: &[SkillBrief],
+    feedback: Option<&Feedback>,
+) -> Result<Vec<Message>, AgentError> {
+    let budget = prompt_budget(model, Purpose::Coder, MAX_TOKENS, 0)?;
+    let signatures: Vec<SkillBrief> = retrieved
+        .iter()
+        .map(|brief| SkillBrief {
+            code: String::new(),
+            ..brief.clone()
+        })
+        .collect();
+    let fewer = (0..signatures.len()).rev().map(|kept| &signatures[..kept]);
+    let skill_cuts = [retrieved, &signatures[..]]
+        .into_iter()
+        .chain(fewer)
+        .map(|skills| coder_messages(env, task, skills, feedback));
+    let feedback_cuts = feedback.into_iter().flat_map(|feedback| {
+        FEEDBACK_CUTS.map(|max_bytes| {
+            let cut = Feedback {
+                previous_reply: truncate(&feedback.previous_reply, max_bytes),
+                problems: truncate(&feedback.problems, max_bytes),
+            };
+            coder_messages(env, task, &[], Some(&cut))
+        })
+    });
+    // Rendered one at a time: usually the first fits.
+    first_fitting(
+        model,
+        Purpose::Coder,
+        budget,
+        skill_cuts.chain(feedback_cuts),
+    )
+    .await
+}
+
+/// Asks `model` for a skill and extracts it, with the prompt fitted to the model's context
+/// ([`fitted_coder_messages`]). A reply cut off by the token limit that does not yield a skill
+/// is reported as [`ExtractError::Truncated`].
 pub async fn write_skill(
     model: &dyn LanguageModel,
     env: &dyn Environment,
@@ -97,7 +144,7 @@ pub async fn write_skill(
     retrieved: &[SkillBrief],
     feedback: Option<&Feedback>,
 ) -> Result<Attempt, AgentError> {
-    let messages = coder_messages(env, task, retrieved, feedback)?;
+    let messages = fitted_coder_messages(model, env, task, retrieved, feedback).await?;
     let request = ChatRequest::new(messages)
         // A retry at the same low temperature tends to repeat the failed answer word for word.
         .with_temperature(if feedback.is_some() { 0.7 } else { 0.2 })
@@ -208,5 +255,80 @@ mod tests {
             attempt.result
         );
         assert_eq!(attempt.exchange.finish_reason, FinishReason::Length);
+    }
+
+    #[tokio::test]
+    async fn the_prompt_is_cut_to_the_context_code_first_then_skills_then_feedback() {
+        let env = CodeEnvironment::new("lists");
+        let task = Task::from_user("Title-case words and join them with dashes")
+            .with_name("dashTitle")
+            .with_example("dashTitle('x y')", "\"X-Y\"");
+        let big = |i: usize| SkillBrief {
+            name: format!("helper{i}"),
+            signature: format!("helper{i}(xs: number[]) -> number[]"),
+            description: format!("Helper number {i}."),
+            code: format!(
+                "function helper{i}(xs) {{\n{}}}",
+                "  xs = xs.map(x => x + 1);\n".repeat(60)
+            ),
+        };
+        let retrieved: Vec<SkillBrief> = (0..3).map(big).collect();
+        let feedback = Feedback {
+            previous_reply: "function dashTitle(s) { return s }".into(),
+            problems: "1 of 2 tests failed\n- dashTitle('x y') failed: expected 'X-Y'".into(),
+        };
+
+        // Room for the signatures but not the code: every skill stays, no code is shown.
+        let model = ScriptedModel::queue([REPLY]).with_context_tokens(2000);
+        write_skill(&model, &env, &task, &retrieved, Some(&feedback))
+            .await
+            .unwrap();
+        let request = &model.requests()[0];
+        let tokens = model.count_tokens(&request.messages).await.unwrap();
+        assert!(tokens + MAX_TOKENS <= 2000, "{tokens}");
+        let user = &request.messages[1].content;
+        for i in 0..3 {
+            assert!(
+                user.contains(&format!("- helper{i}(xs: number[]) -> number[]")),
+                "{user}"
+            );
+        }
+        assert!(!user.contains("xs.map"), "{user}");
+        assert!(request.messages[3].content.contains("1 of 2 tests failed"));
+
+        // Huge problems (a long stack trace): the skills go, then the problems are cut.
+        let flood = Feedback {
+            previous_reply: feedback.previous_reply.clone(),
+            problems: "TypeError: x is undefined\n    at helper (skill.js:1:1)\n".repeat(400),
+        };
+        let model = ScriptedModel::queue([REPLY]).with_context_tokens(2000);
+        write_skill(&model, &env, &task, &retrieved, Some(&flood))
+            .await
+            .unwrap();
+        let request = &model.requests()[0];
+        let tokens = model.count_tokens(&request.messages).await.unwrap();
+        assert!(tokens + MAX_TOKENS <= 2000, "{tokens}");
+        assert!(
+            request.messages[1]
+                .content
+                .contains("Task: Title-case words")
+        );
+        assert!(!request.messages[1].content.contains("helper0"));
+        let problems = &request.messages[3].content;
+        assert!(
+            problems.contains("TypeError") && problems.contains("[...]"),
+            "{problems}"
+        );
+
+        // Everything fits a large context untouched.
+        let model = ScriptedModel::queue([REPLY]).with_context_tokens(32_768);
+        write_skill(&model, &env, &task, &retrieved, Some(&flood))
+            .await
+            .unwrap();
+        let request = &model.requests()[0];
+        assert_eq!(
+            request.messages,
+            coder_messages(&env, &task, &retrieved, Some(&flood)).unwrap()
+        );
     }
 }

@@ -1,11 +1,17 @@
 //! The curriculum: asks the model for the next task, given what is done, what failed and
 //! what the library holds (weak and untested skills are pointed out, to be exercised).
+//!
+//! The prompt fits the model's context however large the library and the history grow: it
+//! shows the weak and untested skills first and the most recent tasks first, as many of each as
+//! fit (tokens counted by the model), with the totals; the checks on a proposal still use the
+//! whole state.
 
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::llm::{ChatRequest, LanguageModel, Message};
 
+use super::budget::{first_fitting, largest_fitting, prompt_budget, truncate};
 use super::environment::Environment;
 use super::json::{find_object, preview};
 use super::prompts::render;
@@ -15,8 +21,20 @@ use super::{AgentError, Exchange, Purpose};
 /// Model calls [`propose`] makes before giving up.
 pub const MAX_PROPOSAL_ATTEMPTS: u32 = 3;
 
-/// Skills shown to the curriculum, at most (the prompt must fit a small model's context).
-const MAX_LIBRARY_SHOWN: usize = 40;
+/// Entries of each list (skills, tasks done, tasks failed) the prompt shows at most; fewer when
+/// the model's context cannot hold them.
+const MAX_SHOWN: usize = 40;
+/// Longest skill or task description shown, in bytes.
+const MAX_DESCRIPTION_BYTES: usize = 160;
+/// Upper bound on a proposal's reply.
+const REPLY_TOKENS: u32 = 256;
+/// Room kept for a retry: the rejected reply (cut to [`MAX_REJECTED_BYTES`] when needed) and
+/// the note on what was wrong (at most [`MAX_PROBLEM_BYTES`] of it quoted).
+const RETRY_TOKENS: u32 = REPLY_TOKENS + 160;
+/// Longest rejected reply repeated to the model when the whole one does not fit.
+const MAX_REJECTED_BYTES: usize = 500;
+/// Longest problem quoted back to the model.
+const MAX_PROBLEM_BYTES: usize = 200;
 
 /// A success rate below this marks a skill as weak.
 const WEAK_SUCCESS_RATE: f64 = 0.8;
@@ -35,9 +53,9 @@ pub struct LibraryEntry {
 /// What the curriculum knows of the agent's progress.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CurriculumState {
-    /// Descriptions of tasks solved.
+    /// Descriptions of tasks solved, the most recent first.
     pub completed: Vec<String>,
-    /// Descriptions of tasks that failed.
+    /// Descriptions of tasks that failed, the most recent first.
     pub failed: Vec<String>,
     /// The library's skills.
     pub library: Vec<LibraryEntry>,
@@ -59,16 +77,43 @@ pub async fn propose(
     env: &dyn Environment,
     state: &CurriculumState,
 ) -> Result<Proposal, AgentError> {
-    let prompt = curriculum_prompt(env, state)?;
-    let mut messages = vec![Message::user(prompt)];
+    let purpose = Purpose::Curriculum;
+    let budget = prompt_budget(model, purpose, REPLY_TOKENS, RETRY_TOKENS)?;
+    let library = library_order(state);
+    let (_, prompt) = largest_fitting(model, purpose, budget, MAX_SHOWN, |shown| {
+        Ok(vec![Message::user(curriculum_prompt(
+            env, state, &library, shown,
+        )?)])
+    })
+    .await?;
     let mut exchanges = Vec::new();
     let mut last = String::new();
+    // Each rejected reply and the note on it, in order.
+    let mut turns: Vec<[Message; 2]> = Vec::new();
     for _ in 0..MAX_PROPOSAL_ATTEMPTS {
-        let request = ChatRequest::new(messages.clone())
+        let messages = match turns.last() {
+            None => prompt.clone(),
+            Some([reply, note]) => {
+                // Every turn if they fit, else the last one, else that with the reply cut.
+                let with = |turns: &[[Message; 2]]| {
+                    let mut messages = prompt.clone();
+                    messages.extend(turns.iter().flatten().cloned());
+                    Ok(messages)
+                };
+                let cut = Message::assistant(truncate(&reply.content, MAX_REJECTED_BYTES));
+                let candidates = [
+                    with(&turns),
+                    with(&turns[turns.len() - 1..]),
+                    with(&[[cut, note.clone()]]),
+                ];
+                first_fitting(model, purpose, budget + RETRY_TOKENS, candidates).await?
+            }
+        };
+        let request = ChatRequest::new(messages)
             .with_temperature(0.7)
             // A proposal is under 100 tokens; a reply running past this is stuck (the 0.5B
             // model can loop inside a JSON string) and is cut short rather than waited for.
-            .with_max_tokens(256)
+            .with_max_tokens(REPLY_TOKENS)
             .with_json_object();
         let exchange = Exchange::run(model, Purpose::Curriculum, request).await?;
         let reply = exchange.reply.clone();
@@ -76,10 +121,13 @@ pub async fn propose(
         match parse_proposal(&reply, state) {
             Ok(task) => return Ok(Proposal { task, exchanges }),
             Err(problem) => {
-                messages.push(Message::assistant(reply));
-                messages.push(Message::user(format!(
-                    "That is not usable: {problem}. Answer with only the JSON object."
-                )));
+                turns.push([
+                    Message::assistant(reply),
+                    Message::user(format!(
+                        "That is not usable: {}. Answer with only the JSON object.",
+                        truncate(&problem, MAX_PROBLEM_BYTES)
+                    )),
+                ]);
                 last = problem;
             }
         }
@@ -91,38 +139,63 @@ pub async fn propose(
     })
 }
 
-fn curriculum_prompt(env: &dyn Environment, state: &CurriculumState) -> Result<String, AgentError> {
-    // Weak and untested skills first, so they survive the cut; shuffled within a rank, since
-    // small models tend to propose whatever the list starts with.
+/// The library, weak and untested skills first, so they survive the cut; shuffled within a
+/// rank, since small models tend to propose whatever the list starts with.
+fn library_order(state: &CurriculumState) -> Vec<&LibraryEntry> {
     let mut library: Vec<&LibraryEntry> = state.library.iter().collect();
     library.shuffle(&mut rand::rng());
     library.sort_by(|a, b| {
         let rank = |e: &LibraryEntry| e.success_rate.unwrap_or(-1.0);
         rank(a).total_cmp(&rank(b))
     });
-    library.truncate(MAX_LIBRARY_SHOWN);
+    library
+}
+
+/// The prompt showing `shown` entries of each list at most: the first skills of `library`, the
+/// most recent tasks done and failed; the totals say how much more there is.
+fn curriculum_prompt(
+    env: &dyn Environment,
+    state: &CurriculumState,
+    library: &[&LibraryEntry],
+    shown: usize,
+) -> Result<String, AgentError> {
+    let library = &library[..shown.min(library.len())];
     let weak: Vec<&str> = library
         .iter()
         .filter(|e| e.success_rate.is_none_or(|r| r < WEAK_SUCCESS_RATE))
         .map(|e| e.name.as_str())
         .collect();
-    let shown: Vec<serde_json::Value> = library
+    let shown_library: Vec<serde_json::Value> = library
         .iter()
         .map(|e| {
             let record = match e.success_rate {
                 Some(rate) => format!("{:.0}% of calls succeed", rate * 100.0),
                 None => "untested".to_string(),
             };
-            serde_json::json!({"name": e.name, "description": e.description, "record": record})
+            serde_json::json!({
+                "name": e.name,
+                "description": truncate(&e.description, MAX_DESCRIPTION_BYTES),
+                "record": record,
+            })
         })
         .collect();
+    let recent = |tasks: &[String]| -> Vec<String> {
+        tasks
+            .iter()
+            .take(shown)
+            .map(|t| truncate(t, MAX_DESCRIPTION_BYTES))
+            .collect()
+    };
     render(
         "curriculum.md",
         &serde_json::json!({
             "environment": env.describe(),
-            "library": shown,
-            "completed": state.completed,
-            "failed": state.failed,
+            "library": shown_library,
+            "library_total": state.library.len(),
+            "completed": recent(&state.completed),
+            "completed_total": state.completed.len(),
+            "failed": recent(&state.failed),
+            "failed_total": state.failed.len(),
             "weak": weak,
         }),
     )
@@ -299,5 +372,98 @@ mod tests {
             other => panic!("unexpected {other}"),
         }
         assert!(error.to_string().contains("give the task yourself"));
+    }
+
+    /// A library of 10,000 skills (100 of them weak) and a history of 1,000 tasks done and 300
+    /// failed: the prompt still fits a 4,096-token context with room for the reply and a retry.
+    fn huge_state() -> CurriculumState {
+        CurriculumState {
+            completed: (0..1_000)
+                .map(|i| format!("Done task number {i}: transform a list of records in some way."))
+                .collect(),
+            failed: (0..300)
+                .map(|i| format!("Failed task number {i}: parse a tricky text format."))
+                .collect(),
+            library: (0..10_000)
+                .map(|i| LibraryEntry {
+                    name: format!("skill{i}"),
+                    description: format!(
+                        "Skill number {i}: turns a list of numbers into another list. {}",
+                        "It has a long description. ".repeat(20)
+                    ),
+                    success_rate: Some(if i % 100 == 7 { 0.5 } else { 1.0 }),
+                })
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_huge_library_and_history_fit_the_context_weak_and_recent_first() {
+        let env = CodeEnvironment::new("lists");
+        let long_garbage = "I would like to propose many tasks. ".repeat(100);
+        let good = "{\"task\": \"Sum a list twice\", \"name\": \"sumTwice\", \"examples\": [[\"sumTwice([1])\", 2]]}";
+        let model = ScriptedModel::queue([long_garbage.as_str(), good]).with_context_tokens(4096);
+        let proposal = propose(&model, &env, &huge_state()).await.unwrap();
+        assert_eq!(proposal.task.name.as_deref(), Some("sumTwice"));
+
+        let requests = model.requests();
+        assert_eq!(requests.len(), 2);
+        for request in &requests {
+            let tokens = model.count_tokens(&request.messages).await.unwrap();
+            assert!(tokens + REPLY_TOKENS <= 4096, "{tokens} prompt tokens");
+        }
+        let first = model.count_tokens(&requests[0].messages).await.unwrap();
+        assert!(first + REPLY_TOKENS + RETRY_TOKENS <= 4096, "{first}");
+        // The prompt is not cut to nothing: it uses most of what it may.
+        assert!(first > 4096 - REPLY_TOKENS - RETRY_TOKENS - 200, "{first}");
+
+        let prompt = &requests[0].messages[0].content;
+        let shown_skills = prompt.matches("\n- skill").count();
+        assert!(shown_skills >= 5, "{prompt}");
+        assert!(prompt.contains(&format!(
+            "({shown_skills} of 10000, weak and untested first)"
+        )));
+        // Weak skills (ids ending in 07) come first, so every skill shown is a weak one.
+        assert_eq!(
+            prompt.matches("% of calls succeed)").count(),
+            prompt.matches("(50% of calls succeed)").count(),
+            "{prompt}"
+        );
+        assert!(prompt.contains("1000 tasks, the latest"), "{prompt}");
+        assert!(prompt.contains("300 tasks, the latest"), "{prompt}");
+        // The most recent task is shown (lists are newest first), the oldest is not.
+        assert!(prompt.contains("Done task number 0:"), "{prompt}");
+        assert!(!prompt.contains("Done task number 999:"), "{prompt}");
+        // Descriptions are cut short.
+        assert!(prompt.contains("[...]"), "{prompt}");
+
+        // The retry repeats the rejected reply cut short, and the note on it.
+        let retry = &requests[1].messages;
+        assert_eq!(retry.len(), 3);
+        assert!(
+            retry[1].content.len() < long_garbage.len(),
+            "{}",
+            retry[1].content
+        );
+        assert!(retry[2].content.contains("holds no JSON object"));
+    }
+
+    #[tokio::test]
+    async fn a_context_too_small_for_any_prompt_is_a_clear_error() {
+        let env = CodeEnvironment::new("lists");
+        let model = ScriptedModel::queue(Vec::<&str>::new()).with_context_tokens(1000);
+        let error = propose(&model, &env, &huge_state()).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                AgentError::PromptTooLong {
+                    purpose: Purpose::Curriculum,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("larger context"), "{error}");
+        assert!(model.requests().is_empty());
     }
 }

@@ -7,6 +7,7 @@
 //!
 //! [`SkillSource`]: crate::skill::SkillSource
 
+mod budget;
 mod coder;
 mod critic;
 mod curriculum;
@@ -17,7 +18,9 @@ mod json;
 mod prompts;
 mod task;
 
-pub use coder::{Attempt, Feedback, SkillBrief, coder_messages, write_skill};
+pub use coder::{
+    Attempt, Feedback, SkillBrief, coder_messages, fitted_coder_messages, write_skill,
+};
 pub use critic::{Critique, Critiqued, critique};
 pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Proposal, propose};
 pub use environment::{CodeEnvironment, Environment, check_passed};
@@ -194,6 +197,22 @@ pub enum AgentError {
     /// An episode's journal does not say what the agent needs to resume it.
     #[error("cannot resume: {0}")]
     Journal(String),
+    /// A prompt does not fit the model's context window even cut down as far as it goes.
+    #[error(
+        "the {purpose} prompt takes {tokens} tokens even cut down, more than the {budget} that the \
+         model's context of {context} tokens leaves after room for the reply; use a model with a \
+         larger context (--llm-context-tokens for an endpoint) or a shorter task"
+    )]
+    PromptTooLong {
+        /// Which part of the agent asked.
+        purpose: Purpose,
+        /// Tokens of the shortest prompt tried.
+        tokens: u32,
+        /// Tokens the prompt may take.
+        budget: u32,
+        /// The model's context window.
+        context: u32,
+    },
     /// The critic's reply held no verdict. The critic is advisory: carry on without it.
     #[error("the critic's reply is not a verdict ({detail}); continue without the critique")]
     NoVerdict {

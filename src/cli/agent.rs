@@ -23,6 +23,10 @@ pub struct AgentArgs {
     /// The model name at --llm-url.
     #[arg(long, env = "SKILLFORGE_LLM_MODEL", value_name = "NAME")]
     pub llm_model: Option<String>,
+    /// The context window of the model at --llm-url, in tokens (prompts are fitted to it; the
+    /// local model's is 4096).
+    #[arg(long, env = "SKILLFORGE_LLM_CONTEXT_TOKENS", default_value_t = LlmConfig::default().context_tokens, value_name = "N")]
+    pub llm_context_tokens: u32,
     /// Environment variable holding the endpoint's API key.
     #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
     pub llm_api_key_env: String,
@@ -47,6 +51,7 @@ impl AgentArgs {
             base_url: self.llm_url.clone(),
             model: self.llm_model.clone(),
             api_key_env: self.llm_api_key_env.clone(),
+            context_tokens: self.llm_context_tokens,
             ..LlmConfig::default()
         };
         let local = config.endpoint().is_none();

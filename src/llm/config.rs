@@ -10,6 +10,7 @@ use super::error::LlmError;
 use super::local::{LocalModel, LocalModelServer, LocalServerConfig, default_cache_dir};
 use super::openai::{OpenAiClient, OpenAiConfig};
 use super::retry::RetryPolicy;
+use super::tokens::DEFAULT_CONTEXT_TOKENS;
 use super::types::LanguageModel;
 
 /// Which model to use and how to call it. With `base_url` unset the offline local model is
@@ -39,6 +40,9 @@ pub struct LlmConfig {
     pub backoff_max_ms: u64,
     /// Longest `Retry-After` to wait for, in milliseconds.
     pub max_retry_after_ms: u64,
+    /// The endpoint model's context window in tokens (prompts are fitted to it); the local
+    /// model's is `local.n_ctx`.
+    pub context_tokens: u32,
     /// How to run the local model.
     pub local: LocalConfig,
 }
@@ -57,6 +61,7 @@ impl Default for LlmConfig {
             backoff_base_ms: 500,
             backoff_max_ms: 30_000,
             max_retry_after_ms: 120_000,
+            context_tokens: DEFAULT_CONTEXT_TOKENS,
             local: LocalConfig::default(),
         }
     }
@@ -119,6 +124,7 @@ impl LlmConfig {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             retry: self.retry_policy(),
             max_response_bytes: super::openai::DEFAULT_MAX_RESPONSE_BYTES,
+            context_tokens: self.context_tokens,
         }
         .with_api_key_from_env(&self.api_key_env)
     }
@@ -165,7 +171,7 @@ impl LlmConfig {
                     api_key: None,
                     ..self.openai_config(server.base_url(), server.model_id())
                 })?;
-                Ok(Arc::new(LocalModel::new(server, client)))
+                Ok(Arc::new(LocalModel::new(server, client)?))
             }
         }
     }

@@ -160,4 +160,28 @@ pub enum LlmError {
         /// The last lines the server printed.
         output_tail: String,
     },
+
+    /// The server's tokenizer could not count a prompt's tokens.
+    #[error("the model server's tokenizer at {url} failed: {detail}; is the server still running?")]
+    Tokenizer {
+        /// The tokenizer endpoint.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A prompt and its reply do not fit the model's context window.
+    #[error(
+        "the prompt takes {prompt_tokens} tokens and the reply up to {max_tokens}, more than the \
+         model's context of {context_tokens} tokens; shorten the prompt or use a model with a larger \
+         context (llm.context_tokens)"
+    )]
+    ContextExceeded {
+        /// Tokens in the prompt.
+        prompt_tokens: u32,
+        /// Tokens reserved for the reply.
+        max_tokens: u32,
+        /// The model's context window.
+        context_tokens: u32,
+    },
 }

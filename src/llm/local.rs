@@ -1,7 +1,9 @@
 //! The offline default model: a small coder model (Qwen2.5-Coder-0.5B-Instruct, GGUF) served by
-//! llama-cpp-python's OpenAI-compatible server on loopback, installed by `scripts/setup llm`.
+//! llama.cpp's own OpenAI-compatible server on loopback, through the prebuilt `xllamacpp` wheel
+//! installed by `scripts/setup llm`.
 //!
-//! The server is a child process. It dies with its owner three ways: [`LocalModelServer`]'s `Drop`
+//! The server is a child process (a short Python program that starts llama.cpp's server on a
+//! port the kernel picks and prints its address). It dies with its owner three ways: [`LocalModelServer`]'s `Drop`
 //! kills it; tokio's `kill_on_drop` kills it when the child handle is dropped; and the server
 //! watches its stdin, a pipe from this process, and exits when it closes, which the kernel does
 //! when this process ends for any reason (so no orphan survives even a crash or `SIGKILL`).
@@ -15,15 +17,17 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
 
 use super::error::LlmError;
 use super::openai::{OpenAiClient, OpenAiConfig};
-use super::types::{ChatRequest, ChatResponse, LanguageModel};
+use super::tokens::LlamaCppTokenizer;
+use super::types::{ChatRequest, ChatResponse, LanguageModel, Message};
 use super::usage::UsageCounter;
 
-/// The llama-cpp-python release `scripts/setup llm` installs; its venv is
-/// `$CACHE/llama-venv-<version>`.
-pub const LLAMA_CPP_PYTHON_VERSION: &str = "0.3.36";
+/// The xllamacpp release (Python bindings of llama.cpp with its server, prebuilt for CPUs with
+/// AVX2/FMA/F16C/BMI2) `scripts/setup llm` installs; its venv is `$CACHE/xllamacpp-venv-<version>`.
+pub const XLLAMACPP_VERSION: &str = "2026.10.11549";
 /// The offline model's file under `$CACHE/models/`.
 pub const LOCAL_MODEL_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 /// The offline model's size in bytes (its sha256 is checked by `scripts/setup llm`).
@@ -35,14 +39,17 @@ pub const LOCAL_MODEL_ID: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m";
 const VENV_MARKER: &str = ".skillforge-complete";
 /// Lines of server output kept for error messages.
 const OUTPUT_LINES: usize = 60;
-/// Attempts at finding a free port (another process may take the one picked before the server
-/// binds it).
-const PORT_ATTEMPTS: u32 = 3;
+/// What the server program prints, followed by its base URL, once it listens.
+const LISTENING: &str = "SKILLFORGE_LISTENING ";
 
-/// Runs `python -m llama_cpp.server` with the arguments given, after starting a thread that ends
-/// the process when stdin reaches end of file, i.e. when the parent has gone.
-const SERVER_WRAPPER: &str = r#"
-import os, runpy, sys, threading
+/// Starts llama.cpp's server (arguments: model path, model alias, threads, context size) on
+/// 127.0.0.1 with a port the kernel picks, prints `SKILLFORGE_LISTENING <url>`, and serves until
+/// stdin reaches end of file, i.e. until the parent has gone. One slot (`n_parallel = 1`), so a
+/// request has the whole context. Sampling defaults as llama-cpp-python's server had them
+/// (repeat penalty 1.1 over the last 64 tokens; llama.cpp's own default is 1.0), which the
+/// prompts were tuned with.
+const SERVER_PROGRAM: &str = r#"
+import os, sys, threading
 def _exit_when_parent_goes():
     try:
         while sys.stdin.buffer.read(65536):
@@ -50,8 +57,22 @@ def _exit_when_parent_goes():
     finally:
         os._exit(0)
 threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
-sys.argv = ["llama_cpp.server"] + sys.argv[1:]
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+import xllamacpp
+model, alias, threads, n_ctx = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+params = xllamacpp.CommonParams()
+params.model.path = model
+params.model_alias = {alias}
+params.hostnames = ["127.0.0.1"]
+params.port = 0
+params.n_parallel = 1
+params.n_ctx = n_ctx
+params.cpuparams.n_threads = threads
+params.cpuparams_batch.n_threads = threads
+params.sampling.penalty_repeat = 1.1
+params.sampling.penalty_last_n = 64
+server = xllamacpp.Server(params)
+print("SKILLFORGE_LISTENING " + server.listening_address, flush=True)
+threading.Event().wait()
 "#;
 
 /// The asset cache: `$SKILLFORGE_CACHE`, else `$HOME/.cache/skillforge`.
@@ -70,7 +91,7 @@ pub fn default_cache_dir() -> PathBuf {
 /// Where the local server's pieces are and how to run it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalServerConfig {
-    /// The venv holding llama-cpp-python's server.
+    /// The venv holding xllamacpp (llama.cpp and its server).
     pub venv: PathBuf,
     /// The GGUF model file.
     pub model: PathBuf,
@@ -89,7 +110,7 @@ impl LocalServerConfig {
     /// 4096-token context and a 120 s startup timeout.
     pub fn in_cache(cache_dir: &Path) -> Self {
         Self {
-            venv: cache_dir.join(format!("llama-venv-{LLAMA_CPP_PYTHON_VERSION}")),
+            venv: cache_dir.join(format!("xllamacpp-venv-{XLLAMACPP_VERSION}")),
             model: cache_dir.join("models").join(LOCAL_MODEL_FILE),
             model_id: LOCAL_MODEL_ID.to_string(),
             n_threads: 1,
@@ -107,7 +128,7 @@ impl LocalServerConfig {
     pub fn check_installed(&self) -> Result<(), LlmError> {
         if !self.venv.join(VENV_MARKER).is_file() || !self.python().exists() {
             return Err(LlmError::LocalNotInstalled {
-                what: "the llama-cpp-python venv",
+                what: "the xllamacpp venv",
                 path: self.venv.clone(),
             });
         }
@@ -130,54 +151,31 @@ impl Default for LocalServerConfig {
 /// Recent lines of the server's output, for error messages.
 type OutputTail = Arc<Mutex<VecDeque<String>>>;
 
-/// A running llama-cpp-python server on `127.0.0.1`; it is killed when this value is dropped.
+/// A running llama.cpp server on `127.0.0.1`; it is killed when this value is dropped.
 #[derive(Debug)]
 pub struct LocalModelServer {
     child: Child,
     base_url: String,
     model_id: String,
+    n_ctx: u32,
     output: OutputTail,
     startup_time: Duration,
 }
 
 impl LocalModelServer {
-    /// Starts the server on a free loopback port and waits until it answers `/v1/models`.
+    /// Starts the server on a loopback port the kernel picks and waits until it answers
+    /// `/v1/models`.
     pub async fn start(config: &LocalServerConfig) -> Result<Self, LlmError> {
         config.check_installed()?;
-        let mut last_error = None;
-        for _ in 0..PORT_ATTEMPTS {
-            match Self::start_on(config, free_port()?).await {
-                Err(LlmError::LocalStart {
-                    reason,
-                    output_tail,
-                }) if output_tail.contains("address already in use") => {
-                    last_error = Some(LlmError::LocalStart {
-                        reason,
-                        output_tail,
-                    });
-                }
-                other => return other,
-            }
-        }
-        Err(last_error.unwrap_or_else(|| LlmError::LocalStart {
-            reason: "no free port".into(),
-            output_tail: String::new(),
-        }))
-    }
-
-    async fn start_on(config: &LocalServerConfig, port: u16) -> Result<Self, LlmError> {
         let started = Instant::now();
         let mut command = Command::new(config.python());
         command
             .arg("-c")
-            .arg(SERVER_WRAPPER)
-            .arg("--model")
+            .arg(SERVER_PROGRAM)
             .arg(&config.model)
-            .args(["--model_alias", &config.model_id])
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--n_threads", &config.n_threads.to_string()])
-            .args(["--n_threads_batch", &config.n_threads.to_string()])
-            .args(["--n_ctx", &config.n_ctx.to_string()])
+            .arg(&config.model_id)
+            .arg(config.n_threads.to_string())
+            .arg(config.n_ctx.to_string())
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -188,35 +186,57 @@ impl LocalModelServer {
             output_tail: String::new(),
         })?;
         let output: OutputTail = Arc::new(Mutex::new(VecDeque::with_capacity(OUTPUT_LINES)));
+        let (address_tx, address_rx) = oneshot::channel();
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(collect_lines(stdout, Arc::clone(&output)));
+            tokio::spawn(collect_lines(stdout, Arc::clone(&output), Some(address_tx)));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(collect_lines(stderr, Arc::clone(&output)));
+            tokio::spawn(collect_lines(stderr, Arc::clone(&output), None));
         }
         let mut server = Self {
             child,
-            base_url: format!("http://127.0.0.1:{port}/v1"),
+            base_url: String::new(),
             model_id: config.model_id.clone(),
+            n_ctx: config.n_ctx,
             output,
             startup_time: Duration::ZERO,
         };
-        server.wait_ready(config.startup_timeout).await?;
+        server
+            .wait_ready(address_rx, config.startup_timeout)
+            .await?;
         server.startup_time = started.elapsed();
         tracing::info!(base_url = %server.base_url, startup = ?server.startup_time, "local model server ready");
         Ok(server)
     }
 
-    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), LlmError> {
+    /// Waits for the address the server prints, then for `/v1/models` to answer there.
+    async fn wait_ready(
+        &mut self,
+        address: oneshot::Receiver<String>,
+        timeout: Duration,
+    ) -> Result<(), LlmError> {
+        let deadline = Instant::now() + timeout;
+        // The sender goes when stdout closes, i.e. when the program exited.
+        let listening = tokio::time::timeout(timeout, address).await;
+        let Ok(Ok(root)) = listening else {
+            // Let the output readers catch the last lines.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(self.start_error(format!("the server exited with {status}")));
+            }
+            let _ = self.child.kill().await;
+            return Err(self.start_error(format!(
+                "it did not say it listens within {timeout:?} (raise llm.local.startup_timeout_ms on a slow machine)"
+            )));
+        };
+        self.base_url = format!("{}/v1", root.trim_end_matches('/'));
         let probe = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
             .map_err(LlmError::Client)?;
         let url = format!("{}/models", self.base_url);
-        let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                // Let the output readers catch the last lines.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return Err(self.start_error(format!("the server exited with {status}")));
             }
@@ -247,9 +267,20 @@ impl LocalModelServer {
         &self.base_url
     }
 
+    /// The server's root URL, `http://127.0.0.1:<port>`, where llama.cpp's own endpoints
+    /// (`/tokenize`, `/apply-template`) are.
+    pub fn root_url(&self) -> &str {
+        self.base_url.strip_suffix("/v1").unwrap_or(&self.base_url)
+    }
+
     /// The name the server gives the model.
     pub fn model_id(&self) -> &str {
         &self.model_id
+    }
+
+    /// The context size the server was started with, in tokens (prompt plus reply).
+    pub fn context_tokens(&self) -> u32 {
+        self.n_ctx
     }
 
     /// Time from spawning the process to the first answer of `/v1/models`.
@@ -290,7 +321,13 @@ impl Drop for LocalModelServer {
     }
 }
 
-async fn collect_lines(stream: impl AsyncRead + Unpin, output: OutputTail) {
+/// Keeps the last lines of `stream` in `output`; the first line announcing the listening
+/// address is sent to `address` instead.
+async fn collect_lines(
+    stream: impl AsyncRead + Unpin,
+    output: OutputTail,
+    mut address: Option<oneshot::Sender<String>>,
+) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
@@ -299,6 +336,12 @@ async fn collect_lines(stream: impl AsyncRead + Unpin, output: OutputTail) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                if let Some(url) = text.strip_prefix(LISTENING)
+                    && let Some(sender) = address.take()
+                {
+                    let _ = sender.send(url.to_string());
+                    continue;
+                }
                 let mut lines = output.lock().unwrap_or_else(|p| p.into_inner());
                 if lines.len() == OUTPUT_LINES {
                     lines.pop_front();
@@ -309,21 +352,12 @@ async fn collect_lines(stream: impl AsyncRead + Unpin, output: OutputTail) {
     }
 }
 
-fn free_port() -> Result<u16, LlmError> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|e| LlmError::LocalStart {
-            reason: format!("could not find a free loopback port: {e}"),
-            output_tail: String::new(),
-        })
-}
-
 /// The local server together with a client for it: a [`LanguageModel`] that owns its server.
 #[derive(Debug)]
 pub struct LocalModel {
     server: LocalModelServer,
     client: OpenAiClient,
+    tokenizer: LlamaCppTokenizer,
 }
 
 impl LocalModel {
@@ -331,13 +365,18 @@ impl LocalModel {
     pub async fn start(config: &LocalServerConfig) -> Result<Self, LlmError> {
         let server = LocalModelServer::start(config).await?;
         let client = OpenAiClient::new(server.openai_config())?;
-        Ok(Self { server, client })
+        Self::new(server, client)
     }
 
     /// Pairs a running server with a client configured for it (see
-    /// [`LocalModelServer::openai_config`]).
-    pub fn new(server: LocalModelServer, client: OpenAiClient) -> Self {
-        Self { server, client }
+    /// [`LocalModelServer::openai_config`]); prompts are counted by the server's tokenizer.
+    pub fn new(server: LocalModelServer, client: OpenAiClient) -> Result<Self, LlmError> {
+        let tokenizer = LlamaCppTokenizer::new(server.root_url())?;
+        Ok(Self {
+            server,
+            client,
+            tokenizer,
+        })
     }
 
     /// The running server.
@@ -363,5 +402,13 @@ impl LanguageModel for LocalModel {
 
     fn usage(&self) -> Arc<UsageCounter> {
         self.client.usage()
+    }
+
+    fn context_tokens(&self) -> u32 {
+        self.server.context_tokens()
+    }
+
+    async fn count_tokens(&self, messages: &[Message]) -> Result<u32, LlmError> {
+        self.tokenizer.count(messages).await
     }
 }

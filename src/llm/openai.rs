@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::LlmError;
 use super::retry::{RetryPolicy, retry_after};
+use super::tokens::DEFAULT_CONTEXT_TOKENS;
 use super::types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Message};
 use super::usage::UsageCounter;
 use crate::redact::redact_url;
@@ -38,6 +39,9 @@ pub struct OpenAiConfig {
     /// The largest reply body read, in bytes; a longer one is
     /// [`LlmError::ResponseTooLarge`], whatever its `Content-Length` says.
     pub max_response_bytes: usize,
+    /// The model's context window in tokens (the endpoint has no tokenizer to ask, so prompts
+    /// are counted by [`estimate_prompt_tokens`](super::estimate_prompt_tokens)).
+    pub context_tokens: u32,
 }
 
 /// The default [`OpenAiConfig::max_response_bytes`]: 4 MiB, far more than any reply of
@@ -47,7 +51,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 << 20;
 impl OpenAiConfig {
     /// A configuration for `model` at `base_url` with no API key and default options
     /// (temperature 0.2, 1024 tokens, 10 s to connect, 300 s per attempt, [`RetryPolicy::default`],
-    /// replies up to [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    /// replies up to [`DEFAULT_MAX_RESPONSE_BYTES`], a context of [`DEFAULT_CONTEXT_TOKENS`]).
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
@@ -59,6 +63,7 @@ impl OpenAiConfig {
             request_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            context_tokens: DEFAULT_CONTEXT_TOKENS,
         }
     }
 
@@ -81,6 +86,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("context_tokens", &self.context_tokens)
             .finish()
     }
 }
@@ -314,6 +320,10 @@ impl LanguageModel for OpenAiClient {
 
     fn usage(&self) -> Arc<UsageCounter> {
         Arc::clone(&self.usage)
+    }
+
+    fn context_tokens(&self) -> u32 {
+        self.config.context_tokens
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::error::LlmError;
+use super::tokens::estimate_prompt_tokens;
 use super::types::{ChatRequest, ChatResponse, FinishReason, LanguageModel};
 use super::usage::UsageCounter;
 
@@ -80,11 +81,16 @@ struct State {
 ///
 /// Either a queue (replies in order, an error once it is empty) or rules (the first rule whose
 /// substring occurs in any message of the request answers; an error when none does).
+///
+/// It counts prompts with [`estimate_prompt_tokens`] and, given a context window
+/// ([`ScriptedModel::with_context_tokens`]), refuses like a real server a request whose prompt
+/// and `max_tokens` do not fit it.
 #[derive(Debug)]
 pub struct ScriptedModel {
     state: Mutex<State>,
     model_id: String,
     usage: Arc<UsageCounter>,
+    context_tokens: u32,
 }
 
 impl ScriptedModel {
@@ -115,7 +121,15 @@ impl ScriptedModel {
             }),
             model_id: "scripted".to_string(),
             usage: Arc::new(UsageCounter::new()),
+            context_tokens: u32::MAX,
         }
+    }
+
+    /// Sets the context window (default: unlimited): a request whose estimated prompt tokens
+    /// plus its `max_tokens` exceed it fails with [`LlmError::ContextExceeded`].
+    pub fn with_context_tokens(mut self, context_tokens: u32) -> Self {
+        self.context_tokens = context_tokens;
+        self
     }
 
     /// Names the model (default `scripted`).
@@ -171,6 +185,17 @@ fn estimate_tokens(text: &str) -> u32 {
 #[async_trait]
 impl LanguageModel for ScriptedModel {
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, LlmError> {
+        let prompt_estimate = estimate_prompt_tokens(&req.messages);
+        let max_tokens = req.max_tokens.unwrap_or(0);
+        if prompt_estimate.saturating_add(max_tokens) > self.context_tokens {
+            self.lock().requests.push(req);
+            self.usage.record_failure(Duration::ZERO, 1);
+            return Err(LlmError::ContextExceeded {
+                prompt_tokens: prompt_estimate,
+                max_tokens,
+                context_tokens: self.context_tokens,
+            });
+        }
         let text = request_text(&req);
         let mut state = self.lock();
         state.requests.push(req);
@@ -223,6 +248,10 @@ impl LanguageModel for ScriptedModel {
 
     fn usage(&self) -> Arc<UsageCounter> {
         Arc::clone(&self.usage)
+    }
+
+    fn context_tokens(&self) -> u32 {
+        self.context_tokens
     }
 }
 
@@ -294,6 +323,30 @@ mod tests {
         assert_eq!(model.remaining(), None);
         assert_eq!(model.requests().len(), 4);
         assert_eq!(model.usage().snapshot().completion_tokens, 7 + 7 + 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_context_window_is_refused_like_a_server_would() {
+        let model = ScriptedModel::queue(["fits"]).with_context_tokens(100);
+        let long = ChatRequest::new(vec![Message::user("x".repeat(200))]).with_max_tokens(10);
+        // 100 estimated prompt tokens + 40 for the template + 10 for the reply > 100.
+        let error = model.complete(long).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                LlmError::ContextExceeded {
+                    max_tokens: 10,
+                    context_tokens: 100,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert_eq!(model.context_tokens(), 100);
+        let short = ChatRequest::new(vec![Message::user("x".repeat(80))]).with_max_tokens(10);
+        assert_eq!(model.complete(short).await.unwrap().text, "fits");
+        assert_eq!(model.requests().len(), 2);
+        assert_eq!(model.usage().snapshot().failed_calls, 1);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::error::LlmError;
+use super::tokens::{DEFAULT_CONTEXT_TOKENS, estimate_prompt_tokens};
 use super::usage::UsageCounter;
 
 /// Who wrote a message in a chat.
@@ -154,6 +155,10 @@ pub struct ChatResponse {
 }
 
 /// Something that completes chats. Implementations are cheap to share behind an `Arc`.
+///
+/// It also counts tokens, so that callers can fit a prompt to [`LanguageModel::context_tokens`]:
+/// models with a tokenizer to ask count exactly; the default is a conservative estimate
+/// ([`estimate_prompt_tokens`]).
 #[async_trait]
 pub trait LanguageModel: Send + Sync {
     /// Completes the chat in `req`.
@@ -164,4 +169,15 @@ pub trait LanguageModel: Send + Sync {
 
     /// The counter this model adds its calls, tokens and latency to.
     fn usage(&self) -> Arc<UsageCounter>;
+
+    /// The model's context window in tokens: prompt and reply together must fit it.
+    fn context_tokens(&self) -> u32 {
+        DEFAULT_CONTEXT_TOKENS
+    }
+
+    /// The tokens `messages` take as a prompt (the chat template included). The default is a
+    /// conservative estimate, for endpoints with no tokenizer to ask.
+    async fn count_tokens(&self, messages: &[Message]) -> Result<u32, LlmError> {
+        Ok(estimate_prompt_tokens(messages))
+    }
 }
