@@ -465,6 +465,15 @@ async fn an_episode_that_cannot_resume_is_interrupted_then_abandoned_and_run_goe
         .append_event(&broken, "attempt", &json!({"round": "one", "code": 7}))
         .await
         .unwrap();
+    // And one whose task is not a task.
+    let taskless = store
+        .create_episode(&NewEpisode {
+            task: json!({"what": "no description"}),
+            source: EpisodeSource::Curriculum,
+        })
+        .await
+        .unwrap()
+        .id;
 
     // The curriculum proposes a task and the coder solves it: new work.
     let proposal = json!({"task": "Triple a number", "name": "triple",
@@ -481,12 +490,14 @@ async fn an_episode_that_cannot_resume_is_interrupted_then_abandoned_and_run_goe
         reports[0]
     );
 
-    let record = store.episode(&broken).await.unwrap();
-    assert_eq!(record.status, EpisodeStatus::Interrupted);
-    let last = store.episode_events(&broken).await.unwrap().pop().unwrap();
-    assert_eq!(last.kind, "interrupted");
-    let reason = last.payload["error"].as_str().unwrap();
-    assert!(reason.contains("not readable"), "{reason}");
+    for (episode, why) in [(&broken, "not readable"), (&taskless, "holds no task")] {
+        let record = store.episode(episode).await.unwrap();
+        assert_eq!(record.status, EpisodeStatus::Interrupted);
+        let last = store.episode_events(episode).await.unwrap().pop().unwrap();
+        assert_eq!(last.kind, "interrupted");
+        let reason = last.payload["error"].as_str().unwrap();
+        assert!(reason.contains(why), "{reason}");
+    }
 
     // Two more failed resumes abandon it; the loop never stops on it.
     assert!(agent.resume_unfinished().await.unwrap().is_empty());
@@ -495,18 +506,20 @@ async fn an_episode_that_cannot_resume_is_interrupted_then_abandoned_and_run_goe
         EpisodeStatus::Interrupted
     );
     assert!(agent.resume_unfinished().await.unwrap().is_empty());
-    let record = store.episode(&broken).await.unwrap();
-    assert_eq!(record.status, EpisodeStatus::Failed);
-    let abandoned = record.outcome.unwrap()["abandoned"].to_string();
-    assert!(abandoned.contains("3 runs"), "{abandoned}");
-    let stops = store
-        .episode_events(&broken)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| e.kind == "interrupted")
-        .count();
-    assert_eq!(stops, 3);
+    for episode in [&broken, &taskless] {
+        let record = store.episode(episode).await.unwrap();
+        assert_eq!(record.status, EpisodeStatus::Failed);
+        let abandoned = record.outcome.unwrap()["abandoned"].to_string();
+        assert!(abandoned.contains("3 runs"), "{abandoned}");
+        let stops = store
+            .episode_events(episode)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "interrupted")
+            .count();
+        assert_eq!(stops, 3);
+    }
     assert!(store.unfinished_episodes().await.unwrap().is_empty());
 }
 
@@ -570,6 +583,38 @@ async fn a_malformed_model_reply_is_a_failed_round_not_a_stuck_episode() {
     assert_eq!(first.payload["round"], 1);
     let error = first.payload["error"].as_str().unwrap();
     assert!(error.contains("could not be read"), "{error}");
+}
+
+/// A curriculum reply that is not a chat completion does not stop `run`: it works on a
+/// warm-up task instead.
+#[tokio::test]
+async fn a_malformed_curriculum_reply_does_not_stop_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let first = CodeEnvironment::new("arithmetic").seed_tasks().remove(0);
+    let code = "/**\n * Product of a list.\n * @example product([2, 5]) => 10\n */\nfunction product(xs) {\n  return xs.reduce((p, x) => p * x, 1);\n}";
+    let model = Arc::new(GarbledOnce {
+        garbled: Default::default(),
+        then: ScriptedModel::queue([reply(code)]),
+    });
+    let agent = Agent::new(
+        library.clone(),
+        model,
+        Arc::new(CodeEnvironment::new("arithmetic")),
+        AgentConfig {
+            critic: false,
+            ..AgentConfig::default()
+        },
+    );
+    let reports = agent.run(1).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].task.description, first.description);
+    assert_eq!(
+        reports[0].status,
+        EpisodeStatus::Admitted,
+        "{:#?}",
+        reports[0]
+    );
 }
 
 /// Every run of a stored skill counts: a retrieved skill tried as the answer and failing the

@@ -244,27 +244,29 @@ impl Agent {
             let state = self.curriculum_state().await?;
             let proposal = match propose(self.model.as_ref(), self.env.as_ref(), &state).await {
                 Ok(proposal) => proposal,
-                Err(AgentError::NoTask {
-                    attempts,
-                    last,
-                    exchanges,
-                }) => {
-                    tracing::warn!(
-                        "the curriculum proposed nothing usable in {attempts} calls: {last}"
-                    );
+                // No usable proposal, or a reply that is not a chat completion: warm-up
+                // work instead of a stopped loop.
+                Err(
+                    error @ (AgentError::NoTask { .. }
+                    | AgentError::Llm {
+                        source: LlmError::MalformedResponse { .. },
+                        ..
+                    }),
+                ) => {
+                    tracing::warn!("{error}");
                     match self.next_seed_task(&state) {
-                        Some(task) => Proposal { task, exchanges },
+                        Some(task) => {
+                            let exchanges = match error {
+                                AgentError::NoTask { exchanges, .. } => exchanges,
+                                _ => Vec::new(),
+                            };
+                            Proposal { task, exchanges }
+                        }
                         None if failures + 1 < self.config.max_curriculum_failures => {
                             failures += 1;
                             continue;
                         }
-                        None => {
-                            return Err(AgentError::NoTask {
-                                attempts,
-                                last,
-                                exchanges,
-                            });
-                        }
+                        None => return Err(error),
                     }
                 }
                 Err(e) => return Err(e),
