@@ -715,7 +715,12 @@ async fn a_quarantined_skill_is_neither_retrieved_nor_reused_nor_called() {
         .unwrap();
     let calling = "/**\n * Twice a number.\n * @example twiceOf(2) => 4\n */\nfunction twiceOf(x) {\n  return double(x);\n}";
     let standalone = "/**\n * Doubles a number.\n * @example twiceOf(2) => 4\n */\nfunction twiceOf(x) {\n  return x + x;\n}";
-    let model = Arc::new(ScriptedModel::queue([reply(calling), reply(standalone)]));
+    // Rewriting it exactly, then calling it, are both sent back.
+    let model = Arc::new(ScriptedModel::queue([
+        reply(DOUBLE),
+        reply(calling),
+        reply(standalone),
+    ]));
     // `double` would solve this task as it is; quarantined, it is not even retrieved.
     let report = agent(&library, &model, false)
         .solve(
@@ -728,13 +733,18 @@ async fn a_quarantined_skill_is_neither_retrieved_nor_reused_nor_called() {
     assert!(report.retrieved.is_empty(), "{report:#?}");
     // Not a near duplicate either (same description, same behaviour): it is admitted.
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
-    assert_eq!(report.skill.as_deref(), Some("default/twiceOf"));
-    assert_eq!(report.rounds, 2);
+    assert_eq!(
+        report.skill.as_deref(),
+        Some("default/twiceOf"),
+        "{report:#?}"
+    );
+    assert_eq!(report.rounds, 3);
     assert!(report.calls.is_empty());
-    // Calling it was sent back.
     let requests = model.requests();
-    let round2 = &requests[1].messages.last().unwrap().content;
-    assert!(round2.contains("quarantined"), "{round2}");
+    for round in [1, 2] {
+        let feedback = &requests[round].messages.last().unwrap().content;
+        assert!(feedback.contains("quarantined"), "{feedback}");
+    }
     let double = library.get("double").await.unwrap();
     assert_eq!(double.skill.stats.calls, 0);
     assert_eq!(double.skill.record.status, SkillStatus::Quarantined);

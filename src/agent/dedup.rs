@@ -2,6 +2,8 @@
 //!
 //! - An **exact duplicate** (same code and tests as a stored version) is the answer if it
 //!   passes the task's check; otherwise the coder hears that it rewrote a skill that fails.
+//! - A skill taken out of use (quarantined or deprecated) is neither reused nor given a new
+//!   version by the agent: an attempt that duplicates or replaces one is sent back.
 //! - A **near duplicate** is an active skill of the namespace whose description embeds within
 //!   [`AgentConfig::duplicate_similarity`](super::AgentConfig::duplicate_similarity) of the
 //!   new one's, that passes the new skill's tests and the task's check (called under the new
@@ -32,6 +34,9 @@ impl Agent {
         round: u32,
         skill: Skill,
     ) -> Result<Verdict, AgentError> {
+        if skill.record.status != SkillStatus::Active {
+            return self.refuse_inactive(run, round, &skill).await;
+        }
         let name = qualified(&skill);
         let check = {
             let _validation = run.clock.time(super::timing::Phase::Validation);
@@ -51,6 +56,24 @@ impl Agent {
         let problems = format!(
             "this is exactly the library's {name}, which fails the task's check:\n{}",
             report_summary(&check)
+        );
+        self.verdict(run, round, false, &problems).await?;
+        Ok(Verdict::Retry(problems))
+    }
+
+    /// Sends back an attempt that is, or would replace, a skill taken out of use
+    /// (quarantined or deprecated): the agent neither reuses nor rewrites it.
+    pub(super) async fn refuse_inactive(
+        &self,
+        run: &Run,
+        round: u32,
+        skill: &Skill,
+    ) -> Result<Verdict, AgentError> {
+        let problems = format!(
+            "the library's {} is {} and may not be used or replaced; write the skill under \
+             another name, without calling it",
+            qualified(skill),
+            skill.record.status
         );
         self.verdict(run, round, false, &problems).await?;
         Ok(Verdict::Retry(problems))

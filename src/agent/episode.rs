@@ -613,14 +613,20 @@ impl Agent {
             }
             Err(e) => return Err(e.into()),
         };
-        if prepared.unchanged.is_some() {
-            let skill = self
+        if prepared.replaces.is_some() {
+            let current = self
                 .library
                 .get(&format!("{}/{}", prepared.namespace, source.name))
                 .await?
                 .skill;
-            drop(validation);
-            return self.reuse_if_it_solves(run, round, skill).await;
+            if current.record.status != SkillStatus::Active {
+                drop(validation);
+                return self.refuse_inactive(run, round, &current).await;
+            }
+            if prepared.unchanged.is_some() {
+                drop(validation);
+                return self.reuse_if_it_solves(run, round, current).await;
+            }
         }
         let check = self.check(&prepared.bundle, &run.task).await?;
         drop(validation);
