@@ -750,3 +750,51 @@ async fn a_quarantined_skill_is_neither_retrieved_nor_reused_nor_called() {
     assert_eq!(double.skill.record.status, SkillStatus::Quarantined);
     assert!(double.called_by.is_empty());
 }
+
+/// A run that stops on an error (here the model fails) leaves its episode interrupted, with
+/// the reason journalled, and the next run finishes it.
+#[tokio::test]
+async fn an_episode_stopped_by_an_error_is_interrupted_and_resumed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let failing = Arc::new(ScriptedModel::queue(Vec::<String>::new()));
+    let error = agent(&library, &failing, false)
+        .solve(Task::from_user("Double a number").with_name("double"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("ran out of replies"), "{error}");
+    let store = library.store();
+    let open = store.unfinished_episodes().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].status, EpisodeStatus::Interrupted);
+    let last = store
+        .episode_events(&open[0].id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.kind, "interrupted");
+    assert!(
+        last.payload["error"]
+            .to_string()
+            .contains("ran out of replies")
+    );
+
+    let model = Arc::new(ScriptedModel::queue([reply(DOUBLE)]));
+    let reports = agent(&library, &model, false)
+        .resume_unfinished()
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].episode, open[0].id);
+    assert_eq!(
+        reports[0].status,
+        EpisodeStatus::Admitted,
+        "{:#?}",
+        reports[0]
+    );
+    assert_eq!(
+        store.episode(&open[0].id).await.unwrap().status,
+        EpisodeStatus::Admitted
+    );
+}
