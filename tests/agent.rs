@@ -9,11 +9,16 @@ use std::sync::Arc;
 
 use common::{embedder, sandbox};
 use serde_json::json;
-use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Environment, EventKind, Task};
+use skillforge::agent::{
+    Agent, AgentConfig, AttemptOutcome, CodeEnvironment, Environment, Exchange, JournalEvent,
+    Purpose, Task,
+};
 use skillforge::library::{AddOptions, Library, LibraryConfig};
-use skillforge::llm::ScriptedModel;
+use skillforge::llm::{
+    ChatRequest, ChatResponse, FinishReason, LanguageModel, LlmError, ScriptedModel, UsageCounter,
+};
 use skillforge::skill::SkillSource;
-use skillforge::store::{EpisodeSource, EpisodeStatus, NewEpisode, Provenance};
+use skillforge::store::{EpisodeSource, EpisodeStatus, NewEpisode, Provenance, SkillStatus, Store};
 
 async fn library(dir: &Path) -> Arc<Library> {
     let mut config = LibraryConfig::new(dir);
@@ -44,6 +49,57 @@ fn reply(code: &str) -> String {
 const DOUBLE: &str = "/**\n * Doubles a number.\n * @param {number} x\n * @returns {number}\n * @example double(2) => 4\n * @example double(-3) => -6\n */\nfunction double(x) {\n  return x * 2;\n}";
 
 const QUADRUPLE: &str = "/**\n * Multiplies a number by four by doubling it twice.\n * @param {number} x\n * @returns {number}\n * @example quadruple(3) => 12\n */\nfunction quadruple(x) {\n  return double(double(x));\n}";
+
+/// A coder call as the journal records it.
+fn coder_call(round: u32, reply: &str) -> JournalEvent {
+    JournalEvent::LlmCall {
+        round: Some(round),
+        exchange: Exchange {
+            purpose: Purpose::Coder,
+            model: "scripted".into(),
+            messages: Vec::new(),
+            reply: reply.into(),
+            prompt_tokens: 10,
+            completion_tokens: 10,
+            latency_ms: 1,
+            finish_reason: FinishReason::Stop,
+        },
+    }
+}
+
+/// A round's journalled code, with the function it chose.
+fn attempt(round: u32, skill: &str, code: &str) -> JournalEvent {
+    JournalEvent::Attempt {
+        round,
+        outcome: AttemptOutcome::Code {
+            skill: skill.into(),
+            code: code.into(),
+            notes: Vec::new(),
+        },
+    }
+}
+
+/// Appends `events` to an episode's journal, as a run would have.
+async fn append(store: &Store, episode: &str, events: &[JournalEvent]) {
+    for event in events {
+        let (kind, payload) = event.record();
+        store.append_event(episode, &kind, &payload).await.unwrap();
+    }
+}
+
+/// Starts an episode for `task` as a run would, with nothing journalled yet.
+async fn start_episode(store: &Store, task: &Task) -> String {
+    store
+        .create_episode(&NewEpisode {
+            task: serde_json::to_value(task).unwrap(),
+            source: EpisodeSource::User,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+const TRIPLE: &str = "/**\n * Triples a number.\n * @example triple(2) => 6\n */\nfunction triple(x) {\n  return x * 3;\n}";
 
 const CRITIC_OK: &str = r#"{"success": true, "feedback": "Correct."}"#;
 
@@ -91,10 +147,10 @@ async fn a_skill_learned_in_one_episode_is_called_by_a_later_one() {
     );
     let double = library.get("double").await.unwrap();
     assert_eq!(double.called_by[0].name, "quadruple");
-    assert_eq!(
-        double.skill.stats.calls, 1,
-        "admitting quadruple used double"
-    );
+    // Two runs of double: tried as the answer to quadruple's task (it failed the check),
+    // then called by quadruple's passing tests.
+    let stats = &double.skill.stats;
+    assert_eq!((stats.calls, stats.successes, stats.failures), (2, 1, 1));
 
     // The journal has every step, in order, ending with the admission.
     let store = library.store();
@@ -105,19 +161,16 @@ async fn a_skill_learned_in_one_episode_is_called_by_a_later_one() {
         .into_iter()
         .map(|e| e.kind)
         .collect();
-    let expected: Vec<String> = [
-        EventKind::Retrieval,
-        EventKind::LlmCall,
-        EventKind::Attempt,
-        EventKind::SandboxRun,
-        EventKind::LlmCall,
-        EventKind::Critique,
-        EventKind::Verdict,
-        EventKind::Admission,
-    ]
-    .iter()
-    .map(|k| k.as_str().to_string())
-    .collect();
+    let expected = [
+        "retrieval",
+        "llm_call",
+        "attempt",
+        "sandbox_run",
+        "llm_call",
+        "critique",
+        "verdict",
+        "admission",
+    ];
     assert_eq!(kinds, expected);
     let record = store.episode(&second.episode).await.unwrap();
     assert_eq!(record.status, EpisodeStatus::Admitted);
@@ -227,30 +280,15 @@ async fn an_episode_killed_mid_admission_resumes_without_a_new_model_call() {
         })
         .await
         .unwrap();
-    store
-        .append_event(
-            &episode.id,
-            "retrieval",
-            &json!({"query": task.description, "skills": []}),
-        )
-        .await
-        .unwrap();
-    store
-        .append_event(
-            &episode.id,
-            "llm_call",
-            &json!({"purpose": "coder", "reply": reply(DOUBLE), "round": 1}),
-        )
-        .await
-        .unwrap();
-    store
-        .append_event(
-            &episode.id,
-            "attempt",
-            &json!({"round": 1, "skill": "double", "code": DOUBLE}),
-        )
-        .await
-        .unwrap();
+    let journal = [
+        JournalEvent::Retrieval {
+            query: task.description.clone(),
+            skills: Vec::new(),
+        },
+        coder_call(1, &reply(DOUBLE)),
+        attempt(1, "double", DOUBLE),
+    ];
+    append(store, &episode.id, &journal).await;
     let prepared = library
         .prepare(
             SkillSource::parse(DOUBLE, None).unwrap(),
@@ -264,13 +302,15 @@ async fn an_episode_killed_mid_admission_resumes_without_a_new_model_call() {
     {
         let mut tx = store.begin().await.unwrap();
         library.write(&mut tx, &prepared).await.unwrap();
-        tx.append_event(
-            &episode.id,
-            "admission",
-            &json!({"skill": "default/double"}),
-        )
-        .await
-        .unwrap();
+        let (kind, payload) = JournalEvent::Admission {
+            skill: "default/double".into(),
+            version: 1,
+            calls: Vec::new(),
+            dependents_retested: Vec::new(),
+            replaced: None,
+        }
+        .record();
+        tx.append_event(&episode.id, &kind, &payload).await.unwrap();
         // Dropped without commit: what a kill does to an open transaction.
     }
     assert!(library.get("double").await.is_err());
@@ -359,4 +399,402 @@ async fn rewriting_a_library_skill_that_fails_the_task_is_sent_back() {
     );
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
     assert_eq!(report.version, Some(2));
+}
+
+/// Resume takes up a journalled attempt for the function its round chose: the task asked for
+/// `double`, and the reply also held `quadruple`, which calls it (a fresh parse would take
+/// the function nothing calls, `quadruple`).
+#[tokio::test]
+async fn a_resumed_attempt_evaluates_the_function_its_round_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let store = library.store();
+    let task = Task::from_user("Double a number")
+        .with_name("double")
+        .with_example("double(21)", "42");
+    let both = format!("{DOUBLE}\n\n{QUADRUPLE}");
+    let extracted = skillforge::agent::extract(&reply(&both), Some("double"))
+        .unwrap()
+        .skill;
+    assert_eq!(extracted.name, "double");
+    assert_eq!(
+        SkillSource::parse(&extracted.code, None).unwrap().name,
+        "quadruple"
+    );
+
+    // Killed after the attempt was journalled, before its verdict.
+    let episode = start_episode(store, &task).await;
+    let journal = [
+        JournalEvent::Retrieval {
+            query: task.description.clone(),
+            skills: Vec::new(),
+        },
+        coder_call(1, &reply(&both)),
+        attempt(1, &extracted.name, &extracted.code),
+    ];
+    append(store, &episode, &journal).await;
+
+    let silent = Arc::new(ScriptedModel::queue(Vec::<String>::new()));
+    let reports = agent(&library, &silent, false)
+        .resume_unfinished()
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        reports[0].status,
+        EpisodeStatus::Admitted,
+        "{:#?}",
+        reports[0]
+    );
+    assert_eq!(reports[0].skill.as_deref(), Some("default/double"));
+    assert!(silent.requests().is_empty(), "the coder was asked again");
+    assert!(library.get("quadruple").await.is_err());
+}
+
+/// An episode whose journal cannot be read does not stop `run`: it is marked interrupted
+/// with the reason journalled, other work goes on, and after three failed resumes it is
+/// abandoned as failed.
+#[tokio::test]
+async fn an_episode_that_cannot_resume_is_interrupted_then_abandoned_and_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let store = library.store();
+    let task = Task::from_user("Double a number").with_name("double");
+    let broken = start_episode(store, &task).await;
+    store
+        .append_event(&broken, "attempt", &json!({"round": "one", "code": 7}))
+        .await
+        .unwrap();
+    // And one whose task is not a task.
+    let taskless = store
+        .create_episode(&NewEpisode {
+            task: json!({"what": "no description"}),
+            source: EpisodeSource::Curriculum,
+        })
+        .await
+        .unwrap()
+        .id;
+
+    // The curriculum proposes a task and the coder solves it: new work.
+    let proposal = json!({"task": "Triple a number", "name": "triple",
+                          "examples": [["triple(5)", 15]]});
+    let model = Arc::new(ScriptedModel::queue([proposal.to_string(), reply(TRIPLE)]));
+    let agent = agent(&library, &model, false);
+    let reports = agent.run(1).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].task.description, "Triple a number");
+    assert_eq!(
+        reports[0].status,
+        EpisodeStatus::Admitted,
+        "{:#?}",
+        reports[0]
+    );
+
+    for (episode, why) in [(&broken, "not readable"), (&taskless, "holds no task")] {
+        let record = store.episode(episode).await.unwrap();
+        assert_eq!(record.status, EpisodeStatus::Interrupted);
+        let last = store.episode_events(episode).await.unwrap().pop().unwrap();
+        assert_eq!(last.kind, "interrupted");
+        let reason = last.payload["error"].as_str().unwrap();
+        assert!(reason.contains(why), "{reason}");
+    }
+
+    // Two more failed resumes abandon it; the loop never stops on it.
+    assert!(agent.resume_unfinished().await.unwrap().is_empty());
+    assert_eq!(
+        store.episode(&broken).await.unwrap().status,
+        EpisodeStatus::Interrupted
+    );
+    assert!(agent.resume_unfinished().await.unwrap().is_empty());
+    for episode in [&broken, &taskless] {
+        let record = store.episode(episode).await.unwrap();
+        assert_eq!(record.status, EpisodeStatus::Failed);
+        let abandoned = record.outcome.unwrap()["abandoned"].to_string();
+        assert!(abandoned.contains("3 runs"), "{abandoned}");
+        let stops = store
+            .episode_events(episode)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "interrupted")
+            .count();
+        assert_eq!(stops, 3);
+    }
+    assert!(store.unfinished_episodes().await.unwrap().is_empty());
+}
+
+/// A model that answers its first call with a body that is not a chat completion, then
+/// hands over to a scripted model.
+struct GarbledOnce {
+    garbled: std::sync::atomic::AtomicBool,
+    then: ScriptedModel,
+}
+
+#[async_trait::async_trait]
+impl LanguageModel for GarbledOnce {
+    async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, LlmError> {
+        if !self.garbled.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(LlmError::MalformedResponse {
+                url: "http://127.0.0.1:9/v1/chat/completions".into(),
+                detail: "expected value at line 1 column 1: <html>".into(),
+            });
+        }
+        self.then.complete(req).await
+    }
+
+    fn model_id(&self) -> &str {
+        self.then.model_id()
+    }
+
+    fn usage(&self) -> Arc<UsageCounter> {
+        self.then.usage()
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_model_reply_is_a_failed_round_not_a_stuck_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let model = Arc::new(GarbledOnce {
+        garbled: Default::default(),
+        then: ScriptedModel::queue([reply(DOUBLE)]),
+    });
+    let agent = Agent::new(
+        library.clone(),
+        model,
+        Arc::new(CodeEnvironment::new("arithmetic")),
+        AgentConfig {
+            critic: false,
+            ..AgentConfig::default()
+        },
+    );
+    let report = agent
+        .solve(Task::from_user("Double a number").with_name("double"))
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.rounds, 2);
+    let events = library
+        .store()
+        .episode_events(&report.episode)
+        .await
+        .unwrap();
+    let first = events.iter().find(|e| e.kind == "attempt").unwrap();
+    assert_eq!(first.payload["round"], 1);
+    let error = first.payload["error"].as_str().unwrap();
+    assert!(error.contains("could not be read"), "{error}");
+}
+
+/// A curriculum reply that is not a chat completion does not stop `run`: it works on a
+/// warm-up task instead.
+#[tokio::test]
+async fn a_malformed_curriculum_reply_does_not_stop_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let first = CodeEnvironment::new("arithmetic").seed_tasks().remove(0);
+    let code = "/**\n * Product of a list.\n * @example product([2, 5]) => 10\n */\nfunction product(xs) {\n  return xs.reduce((p, x) => p * x, 1);\n}";
+    let model = Arc::new(GarbledOnce {
+        garbled: Default::default(),
+        then: ScriptedModel::queue([reply(code)]),
+    });
+    let agent = Agent::new(
+        library.clone(),
+        model,
+        Arc::new(CodeEnvironment::new("arithmetic")),
+        AgentConfig {
+            critic: false,
+            ..AgentConfig::default()
+        },
+    );
+    let reports = agent.run(1).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].task.description, first.description);
+    assert_eq!(
+        reports[0].status,
+        EpisodeStatus::Admitted,
+        "{:#?}",
+        reports[0]
+    );
+}
+
+/// Every run of a stored skill counts: a retrieved skill tried as the answer and failing the
+/// task's check is a recorded failure, and the skill is weak.
+#[tokio::test]
+async fn a_retrieved_skill_that_fails_the_task_check_records_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    library
+        .add(
+            SkillSource::parse(DOUBLE, None).unwrap(),
+            AddOptions::default(),
+        )
+        .await
+        .unwrap();
+    let model = Arc::new(ScriptedModel::queue([reply(TRIPLE)]));
+    let report = agent(&library, &model, false)
+        .solve(
+            Task::from_user("Triple a number")
+                .with_name("triple")
+                .with_example("triple(5)", "15"),
+        )
+        .await
+        .unwrap();
+    assert!(report.retrieved.contains(&"default/double".to_string()));
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let stats = library.get("double").await.unwrap().skill.stats;
+    assert_eq!((stats.calls, stats.successes, stats.failures), (1, 0, 1));
+    assert_eq!(stats.success_rate(), Some(0.0));
+    // The curriculum sees it as weak.
+    let state = agent(&library, &model, false)
+        .curriculum_state()
+        .await
+        .unwrap();
+    let double = state.library.iter().find(|e| e.name == "double").unwrap();
+    assert_eq!(double.success_rate, Some(0.0));
+}
+
+/// A skill with a description like a library skill's but other behaviour is admitted, not
+/// taken for a duplicate.
+#[tokio::test]
+async fn a_similar_description_with_other_behaviour_is_admitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let nearest = "/**\n * Rounds a number to the nearest integer.\n * @example roundNumber(2.7) => 3\n * @example roundNumber(2.2) => 2\n */\nfunction roundNumber(x) {\n  return Math.round(x);\n}";
+    let down = "/**\n * Rounds a number down to the nearest integer.\n * @example roundDown(2.7) => 2\n * @example roundDown(-2.2) => -3\n */\nfunction roundDown(x) {\n  return Math.floor(x);\n}";
+    library
+        .add(
+            SkillSource::parse(nearest, None).unwrap(),
+            AddOptions::default(),
+        )
+        .await
+        .unwrap();
+    // The descriptions are close enough for the behavioural check to run.
+    let new = SkillSource::parse(down, None).unwrap();
+    let old = library.get("roundNumber").await.unwrap().skill.version;
+    let vectors = library
+        .embed(vec![new.description, old.description])
+        .await
+        .unwrap();
+    let similarity: f32 = vectors[0].iter().zip(&vectors[1]).map(|(a, b)| a * b).sum();
+    assert!(
+        similarity >= AgentConfig::default().duplicate_similarity,
+        "{similarity}"
+    );
+    let model = Arc::new(ScriptedModel::queue([reply(down)]));
+    let report = agent(&library, &model, false)
+        .solve(Task::from_user("Round a number down"))
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.skill.as_deref(), Some("default/roundDown"));
+    assert!(
+        report
+            .retrieved
+            .contains(&"default/roundNumber".to_string())
+    );
+    let stats = library.get("roundNumber").await.unwrap().skill.stats;
+    assert_eq!(stats.calls, 0, "another skill's tests are not its own");
+}
+
+/// A quarantined skill is not retrieved, not reused as the answer and not called by a new
+/// skill.
+#[tokio::test]
+async fn a_quarantined_skill_is_neither_retrieved_nor_reused_nor_called() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    library
+        .add(
+            SkillSource::parse(DOUBLE, None).unwrap(),
+            AddOptions::default(),
+        )
+        .await
+        .unwrap();
+    library
+        .set_status("double", SkillStatus::Quarantined)
+        .await
+        .unwrap();
+    let calling = "/**\n * Twice a number.\n * @example twiceOf(2) => 4\n */\nfunction twiceOf(x) {\n  return double(x);\n}";
+    let standalone = "/**\n * Doubles a number.\n * @example twiceOf(2) => 4\n */\nfunction twiceOf(x) {\n  return x + x;\n}";
+    // Rewriting it exactly, then calling it, are both sent back.
+    let model = Arc::new(ScriptedModel::queue([
+        reply(DOUBLE),
+        reply(calling),
+        reply(standalone),
+    ]));
+    // `double` would solve this task as it is; quarantined, it is not even retrieved.
+    let report = agent(&library, &model, false)
+        .solve(
+            Task::from_user("Double a number")
+                .with_name("twiceOf")
+                .with_example("twiceOf(21)", "42"),
+        )
+        .await
+        .unwrap();
+    assert!(report.retrieved.is_empty(), "{report:#?}");
+    // Not a near duplicate either (same description, same behaviour): it is admitted.
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(
+        report.skill.as_deref(),
+        Some("default/twiceOf"),
+        "{report:#?}"
+    );
+    assert_eq!(report.rounds, 3);
+    assert!(report.calls.is_empty());
+    let requests = model.requests();
+    for round in [1, 2] {
+        let feedback = &requests[round].messages.last().unwrap().content;
+        assert!(feedback.contains("quarantined"), "{feedback}");
+    }
+    let double = library.get("double").await.unwrap();
+    assert_eq!(double.skill.stats.calls, 0);
+    assert_eq!(double.skill.record.status, SkillStatus::Quarantined);
+    assert!(double.called_by.is_empty());
+}
+
+/// A run that stops on an error (here the model fails) leaves its episode interrupted, with
+/// the reason journalled, and the next run finishes it.
+#[tokio::test]
+async fn an_episode_stopped_by_an_error_is_interrupted_and_resumed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let failing = Arc::new(ScriptedModel::queue(Vec::<String>::new()));
+    let error = agent(&library, &failing, false)
+        .solve(Task::from_user("Double a number").with_name("double"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("ran out of replies"), "{error}");
+    let store = library.store();
+    let open = store.unfinished_episodes().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].status, EpisodeStatus::Interrupted);
+    let last = store
+        .episode_events(&open[0].id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.kind, "interrupted");
+    assert!(
+        last.payload["error"]
+            .to_string()
+            .contains("ran out of replies")
+    );
+
+    let model = Arc::new(ScriptedModel::queue([reply(DOUBLE)]));
+    let reports = agent(&library, &model, false)
+        .resume_unfinished()
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].episode, open[0].id);
+    assert_eq!(
+        reports[0].status,
+        EpisodeStatus::Admitted,
+        "{:#?}",
+        reports[0]
+    );
+    assert_eq!(
+        store.episode(&open[0].id).await.unwrap().status,
+        EpisodeStatus::Admitted
+    );
 }

@@ -25,12 +25,14 @@ const TRIPLE: &str = "/**\n * Triples a number.\n * @example triple(2) => 6\n */
 struct FakeModel {
     base_url: String,
     requests: Arc<AtomicUsize>,
+    coder_requests: Arc<AtomicUsize>,
     delay_ms: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
 struct ServerState {
     requests: Arc<AtomicUsize>,
+    coder_requests: Arc<AtomicUsize>,
     delay_ms: Arc<AtomicU64>,
 }
 
@@ -46,6 +48,7 @@ async fn complete(State(state): State<ServerState>, body: String) -> axum::Json<
     } else if prompt.contains("You review") {
         r#"{"success": true, "feedback": "Looks right."}"#.to_string()
     } else {
+        state.coder_requests.fetch_add(1, Ordering::SeqCst);
         let code = if prompt.contains("Multiply a number by four") {
             QUADRUPLE
         } else if prompt.contains("Triple") {
@@ -67,6 +70,7 @@ impl FakeModel {
     async fn start() -> FakeModel {
         let state = ServerState {
             requests: Arc::new(AtomicUsize::new(0)),
+            coder_requests: Arc::new(AtomicUsize::new(0)),
             delay_ms: Arc::new(AtomicU64::new(0)),
         };
         let app = Router::new()
@@ -78,6 +82,7 @@ impl FakeModel {
         FakeModel {
             base_url: format!("http://{addr}/v1"),
             requests: state.requests,
+            coder_requests: state.coder_requests,
             delay_ms: state.delay_ms,
         }
     }
@@ -184,21 +189,54 @@ async fn solve_admits_then_reuses_across_processes_and_episodes_are_listed() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// What the open episodes' journals hold of a round that was never refused or admitted:
+/// `Some(true)` an attempt (the code taken from the coder's reply), `Some(false)` only the
+/// reply; work the restart must take up without asking the coder again.
+async fn journalled_work_pending(data_dir: &Path) -> Option<bool> {
+    let out = skillforge(data_dir, &["episodes", "list", "--json"]).await;
+    let episodes = json_of(&out);
+    for episode in episodes.as_array().unwrap() {
+        if episode["status"] != "running" {
+            continue;
+        }
+        let id = episode["id"].as_str().unwrap();
+        let out = skillforge(data_dir, &["episodes", "show", id, "--json"]).await;
+        let shown = json_of(&out);
+        let events = shown["events"].as_array().unwrap();
+        let replied = events
+            .iter()
+            .any(|e| e["kind"] == "llm_call" && e["payload"]["purpose"] == "coder");
+        let refused = events
+            .iter()
+            .any(|e| e["kind"] == "verdict" && e["payload"]["passed"] == false);
+        let attempted = events
+            .iter()
+            .any(|e| e["kind"] == "attempt" && e["payload"]["code"].is_string());
+        if replied && !refused {
+            return Some(attempted);
+        }
+    }
+    None
+}
+
 /// Kills `skillforge solve` with SIGKILL at a spread of moments (opening the library and
 /// loading the starter skills; waiting for the model; just after its reply, while validating
 /// and admitting), restarts with `skillforge run`, and checks that the library and the
-/// journal are whole.
+/// journal are whole, and that work the journal holds is not asked of the coder again.
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_dash_nine_at_any_point_then_run_resumes_cleanly() {
     let model = FakeModel::start().await;
     let mut resumed = 0;
+    let mut after_the_attempt = 0;
     // None: kill 150 ms after start. Some(d): kill d ms after the model received the prompt
     // (it answers after 300 ms).
     for kill_at in [
         None,
         Some(0),
         Some(250),
+        Some(305),
         Some(310),
+        Some(320),
         Some(330),
         Some(360),
         Some(450),
@@ -239,11 +277,24 @@ async fn kill_dash_nine_at_any_point_then_run_resumes_cleanly() {
             Some(ms) => format!("{ms} ms after the prompt reached the model"),
         };
 
+        // Killed between the coder's reply (journalled) and the admission's commit?
+        let pending = journalled_work_pending(data.path()).await;
+        after_the_attempt += usize::from(pending == Some(true));
+
         model.delay_ms.store(0, Ordering::SeqCst);
+        let coder_before = model.coder_requests.load(Ordering::SeqCst);
         let out = model
             .run(data.path(), &["run", "--iterations", "1", "--json"])
             .await;
         assert_eq!(out.status.code(), Some(0), "after a kill {when}: {out:?}");
+        if pending.is_some() {
+            assert_eq!(
+                model.coder_requests.load(Ordering::SeqCst),
+                coder_before,
+                "after a kill {when}, the resumed episode asked the coder again for work its \
+                 journal holds"
+            );
+        }
         // `run --json` prints one report per episode; a resumed one finishes the killed task.
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let report: Value = serde_json::from_str(line).unwrap();
@@ -291,5 +342,10 @@ async fn kill_dash_nine_at_any_point_then_run_resumes_cleanly() {
     assert!(
         resumed > 0,
         "no kill landed inside an episode: the timings no longer exercise resuming"
+    );
+    assert!(
+        after_the_attempt > 0,
+        "no kill landed between the attempt and the admission's commit: the timings no longer \
+         exercise resuming journalled work"
     );
 }

@@ -622,4 +622,16 @@ async fn verify_reruns_stored_tests_and_finds_a_broken_skill() {
     // Its caller's tests now fail too: quadruple(3) is 27, not 12.
     let results = library.verify(&["quadruple".into()]).await.unwrap();
     assert!(!results[0].1.all_passed());
+
+    // Every run counted in the stats: one success each, then a failure each, so the
+    // broken skills are the weak ones.
+    for name in ["double", "quadruple"] {
+        let stats = library.get(name).await.unwrap().skill.stats;
+        assert_eq!(
+            (stats.calls, stats.successes, stats.failures),
+            (2, 1, 1),
+            "{name}: {stats:?}"
+        );
+        assert_eq!(stats.success_rate(), Some(0.5));
+    }
 }

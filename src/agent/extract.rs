@@ -162,7 +162,7 @@ pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractEr
     let name = match wanted {
         Some(w) if analysis.function(w).is_some() => Some(w.to_string()),
         Some(w) => {
-            let roots = roots(&analysis);
+            let roots = analysis.root_functions();
             let [root] = roots.as_slice() else {
                 return Err(ExtractError::WhichFunction {
                     wanted: w.to_string(),
@@ -172,7 +172,7 @@ pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractEr
             notes.push(format!(
                 "the task suggested the name {w}; the code names its function {root}, kept as is"
             ));
-            Some(root.clone())
+            Some(root.to_string())
         }
         None => None,
     };
@@ -219,21 +219,6 @@ fn salvage(code: &str, wanted: Option<&str>, notes: &mut Vec<String>) -> Option<
         }
     }
     None
-}
-
-/// Top-level functions no other top-level function calls.
-fn roots(analysis: &Analysis) -> Vec<String> {
-    analysis
-        .functions
-        .iter()
-        .filter(|f| {
-            !analysis
-                .functions
-                .iter()
-                .any(|g| g.name != f.name && g.references.contains(&f.name))
-        })
-        .map(|f| f.name.clone())
-        .collect()
 }
 
 /// A fenced block of the reply.

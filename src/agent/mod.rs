@@ -2,8 +2,9 @@
 //! admission; see `episode.rs`) over its parts: tasks, environments, the prompts, the
 //! curriculum, the coder and the critic (each one LLM call, journalled as an [`Exchange`]),
 //! and [`extract`], which turns a model's messy reply into a [`SkillSource`] or an error the
-//! model can act on. Every step is journalled as an episode event through
-//! [`crate::store::Store::append_event`], with the kinds in [`EventKind`].
+//! model can act on. Every step is journalled as a typed [`JournalEvent`] (`journal.rs`),
+//! which resume reads back (`resume.rs`); the duplicate policy is `dedup.rs`, the time
+//! accounting `timing.rs`.
 //!
 //! [`SkillSource`]: crate::skill::SkillSource
 
@@ -11,12 +12,16 @@ mod budget;
 mod coder;
 mod critic;
 mod curriculum;
+mod dedup;
 mod environment;
 mod episode;
 mod extract;
+mod journal;
 mod json;
 mod prompts;
+mod resume;
 mod task;
+mod timing;
 
 pub use coder::{
     Attempt, Feedback, SkillBrief, coder_messages, fitted_coder_messages, write_skill,
@@ -24,57 +29,18 @@ pub use coder::{
 pub use critic::{Critique, Critiqued, critique};
 pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Proposal, propose};
 pub use environment::{CodeEnvironment, Environment, check_passed};
-pub use episode::{Agent, AgentConfig, EpisodeReport, Observer, Progress, Timing};
+pub use episode::{Agent, AgentConfig, EpisodeReport, Observer, Progress};
 pub use extract::{ExtractError, Extracted, extract};
+pub use journal::{AttemptOutcome, JournalEvent, RetrievedSkill};
 pub use prompts::report_summary;
 pub use task::{Task, TaskError};
+pub use timing::Timing;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::llm::{ChatRequest, FinishReason, LanguageModel, LlmError, Message};
-
-/// The kinds of episode events the agent writes (the store keeps them as plain strings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    /// The skills retrieved for the task.
-    Retrieval,
-    /// One model call: an [`Exchange`].
-    LlmCall,
-    /// One round's code as extracted from the coder's reply, or why extraction failed.
-    Attempt,
-    /// The sandbox's test report for an attempt.
-    SandboxRun,
-    /// The critic's advisory verdict.
-    Critique,
-    /// The episode's verdict on an attempt (tests, task check, critique together).
-    Verdict,
-    /// What was admitted to the library (written in the admission's transaction).
-    Admission,
-}
-
-impl EventKind {
-    /// The name stored in `episode_events.kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Retrieval => "retrieval",
-            Self::LlmCall => "llm_call",
-            Self::Attempt => "attempt",
-            Self::SandboxRun => "sandbox_run",
-            Self::Critique => "critique",
-            Self::Verdict => "verdict",
-            Self::Admission => "admission",
-        }
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Which part of the agent made a model call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,11 +108,6 @@ impl Exchange {
             latency_ms: u64::try_from(response.latency.as_millis()).unwrap_or(u64::MAX),
             finish_reason: response.finish_reason,
         })
-    }
-
-    /// The payload of its `llm_call` event.
-    pub fn payload(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("an exchange serializes")
     }
 }
 
@@ -241,7 +202,7 @@ mod tests {
         assert_eq!(exchange.model, "tiny");
         assert_eq!((exchange.prompt_tokens, exchange.completion_tokens), (7, 2));
         assert_eq!(exchange.messages.len(), 2);
-        let payload = exchange.payload();
+        let payload = serde_json::to_value(&exchange).unwrap();
         assert_eq!(payload["purpose"], "coder");
         assert_eq!(payload["messages"][1]["content"], "u");
         assert_eq!(payload["finish_reason"], "Stop");
@@ -263,12 +224,5 @@ mod tests {
                 .to_string()
                 .starts_with("the critic model call failed")
         );
-    }
-
-    #[test]
-    fn event_kinds_have_their_journal_names() {
-        assert_eq!(EventKind::LlmCall.as_str(), "llm_call");
-        assert_eq!(EventKind::SandboxRun.to_string(), "sandbox_run");
-        assert_eq!(serde_json::json!(EventKind::Admission), "admission");
     }
 }

@@ -36,7 +36,7 @@ use crate::redact::redact_url;
 use crate::sandbox::{Capabilities, Limits, Sandbox};
 use crate::skill::{SkillSource, check_namespace};
 use crate::store::{
-    Expect, ListFilter, NewVersion, Provenance, Skill, SkillRecord, SkillRef, SkillStats,
+    Expect, ListFilter, NewVersion, Provenance, Skill, SkillId, SkillRecord, SkillRef, SkillStats,
     SkillStatus, Store, StoreError, Tx, VersionRecord, content_hash,
 };
 use crate::validate::{self, Job, TestReport};
@@ -573,8 +573,9 @@ impl Library {
     }
 
     /// Re-runs the stored tests of skills (all runnable ones when `names` is empty), in
-    /// parallel, and records a verification for each one that passes. A skill that cannot
-    /// even be bundled (its dependency is gone or quarantined) gets an empty report.
+    /// parallel; each run counts in the skill's stats ([`Library::record_run`]), and one that
+    /// passes is recorded as a verification. A skill that cannot even be bundled (its
+    /// dependency is gone or quarantined) gets an empty report and counts nothing.
     pub async fn verify(&self, names: &[String]) -> Result<Vec<(SkillRecord, TestReport)>> {
         let skills = if names.is_empty() {
             self.store.list_skills(&ListFilter::default()).await?
@@ -611,12 +612,28 @@ impl Library {
                     }
                 }
             };
+            self.record_run(record.id, &report).await?;
             if report.all_passed() {
                 self.store.mark_verified(record.id).await?;
             }
             out.push((record, report));
         }
         Ok(out)
+    }
+
+    /// Counts a run of a stored skill in its stats: one call, a success when every test of
+    /// `report` passed, a failure otherwise, with the tests' time as its latency. A report
+    /// without tests ran nothing and counts nothing.
+    pub async fn record_run(&self, skill: SkillId, report: &TestReport) -> Result<()> {
+        if report.tests.is_empty() {
+            return Ok(());
+        }
+        let ms: f64 = report.tests.iter().map(|t| t.wall_ms).sum();
+        let latency = std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3);
+        self.store
+            .record_call(skill, report.all_passed(), latency)
+            .await?;
+        Ok(())
     }
 
     /// Re-runs the tests of every skill that calls `skill` (transitively) with `update` in

@@ -75,9 +75,9 @@ impl Analysis {
         self.functions.iter().find(|f| f.name == name)
     }
 
-    /// The function no other top-level function references; the last such one when there
-    /// are several (helpers usually come first).
-    pub fn root_function(&self) -> Option<&str> {
+    /// The top-level functions no other top-level function references, in file order: the
+    /// candidates for a file's skill.
+    pub fn root_functions(&self) -> Vec<&str> {
         let called: BTreeSet<&str> = self
             .functions
             .iter()
@@ -86,10 +86,18 @@ impl Analysis {
             .collect();
         self.functions
             .iter()
-            .rev()
-            .find(|f| !called.contains(f.name.as_str()))
-            .or(self.functions.last())
             .map(|f| f.name.as_str())
+            .filter(|name| !called.contains(name))
+            .collect()
+    }
+
+    /// The last of the [`root_functions`](Self::root_functions) (helpers usually come
+    /// first), or the last function when every one is called.
+    pub fn root_function(&self) -> Option<&str> {
+        self.root_functions()
+            .last()
+            .copied()
+            .or(self.functions.last().map(|f| f.name.as_str()))
     }
 
     fn add_top_level(&mut self, program: &Program<'_>, statement: &Statement<'_>, code: &str) {

@@ -4,6 +4,7 @@
 //! `Any`) keep real types on both sides: BOOLEAN, TIMESTAMPTZ, BIGINT.
 
 use std::collections::BTreeSet;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -79,6 +80,8 @@ const STATS_COLUMNS: &str =
     "calls, successes, failures, total_latency_ms, last_verified_at, last_used_at";
 const EPISODE_COLUMNS: &str = "id, task, source, status, started_at, finished_at, outcome";
 const EVENT_COLUMNS: &str = "id, episode_id, seq, kind, payload, created_at";
+/// The statuses of an episode that is not finished, as SQL literals.
+const OPEN_STATUSES: &str = "'running', 'interrupted'";
 const REF_COLUMNS: &str = "s.id AS skill_id, s.namespace, s.name, v.id AS version_id, v.version";
 
 /// Current time at the precision both backends store (microseconds; we keep millis).
@@ -125,46 +128,154 @@ where
     }
 }
 
+/// One row of either backend, with typed column access whose errors are the store's.
+struct Columns<'r, R> {
+    row: &'r R,
+    db: &'r DbInfo,
+}
+
+impl<R: RowExt> Columns<'_, R> {
+    fn int(&self, col: &str) -> Result<i64> {
+        self.row.int(col).map_err(|e| self.db.err(e))
+    }
+    fn text(&self, col: &str) -> Result<String> {
+        self.row.text(col).map_err(|e| self.db.err(e))
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        self.row.opt_text(col).map_err(|e| self.db.err(e))
+    }
+    fn flag(&self, col: &str) -> Result<bool> {
+        self.row.flag(col).map_err(|e| self.db.err(e))
+    }
+    fn time(&self, col: &str) -> Result<DateTime<Utc>> {
+        self.row.time(col).map_err(|e| self.db.err(e))
+    }
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
+        self.row.opt_time(col).map_err(|e| self.db.err(e))
+    }
+    /// A JSON text column; `column` (`table.column`) names it in errors.
+    fn json<T: serde::de::DeserializeOwned>(&self, col: &str, column: &'static str) -> Result<T> {
+        json(column, &self.text(col)?)
+    }
+    /// A stored name (a status, a source).
+    fn parsed<T: FromStr<Err = StoreError>>(&self, col: &str) -> Result<T> {
+        self.text(col)?.parse()
+    }
+}
+
 fn json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|source| StoreError::Json { column, source })
 }
 
-fn skill_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillRecord> {
-    let e = |e: sqlx::Error| db.err(e);
-    Ok(SkillRecord {
-        id: SkillId(row.int("id").map_err(e)?),
-        namespace: row.text("namespace").map_err(e)?,
-        name: row.text("name").map_err(e)?,
-        status: row.text("status").map_err(e)?.parse()?,
-        current_version: row.int("current_version").map_err(e)?,
-        created_at: row.time("created_at").map_err(e)?,
-        updated_at: row.time("updated_at").map_err(e)?,
-    })
+/// A record decoded from a row: every query's rows go through one of these.
+trait Record: Sized {
+    /// Builds the record from the row's columns.
+    fn from_columns(row: &Columns<'_, impl RowExt>) -> Result<Self>;
+
+    /// Decodes `row`.
+    fn decode(db: &DbInfo, row: &impl RowExt) -> Result<Self> {
+        Self::from_columns(&Columns { row, db })
+    }
 }
 
-fn version_from_row(db: &DbInfo, row: &impl RowExt) -> Result<VersionRecord> {
-    let e = |e: sqlx::Error| db.err(e);
-    Ok(VersionRecord {
-        id: VersionId(row.int("v_id").map_err(e)?),
-        skill_id: SkillId(row.int("v_skill_id").map_err(e)?),
-        version: row.int("v_version").map_err(e)?,
-        description: row.text("description").map_err(e)?,
-        signature: row.text("signature").map_err(e)?,
-        code: row.text("code").map_err(e)?,
-        tests: json("skill_versions.tests", &row.text("tests").map_err(e)?)?,
-        capabilities: json(
-            "skill_versions.capabilities",
-            &row.text("capabilities").map_err(e)?,
-        )?,
-        content_hash: row.text("content_hash").map_err(e)?,
-        embedder_id: row.opt_text("embedder_id").map_err(e)?,
-        runnable: row.flag("runnable").map_err(e)?,
-        provenance: json::<Provenance>(
-            "skill_versions.provenance",
-            &row.text("provenance").map_err(e)?,
-        )?,
-        created_at: row.time("v_created_at").map_err(e)?,
-    })
+impl Record for SkillRecord {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(SkillRecord {
+            id: SkillId(r.int("id")?),
+            namespace: r.text("namespace")?,
+            name: r.text("name")?,
+            status: r.parsed("status")?,
+            current_version: r.int("current_version")?,
+            created_at: r.time("created_at")?,
+            updated_at: r.time("updated_at")?,
+        })
+    }
+}
+
+impl Record for VersionRecord {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(VersionRecord {
+            id: VersionId(r.int("v_id")?),
+            skill_id: SkillId(r.int("v_skill_id")?),
+            version: r.int("v_version")?,
+            description: r.text("description")?,
+            signature: r.text("signature")?,
+            code: r.text("code")?,
+            tests: r.json("tests", "skill_versions.tests")?,
+            capabilities: r.json("capabilities", "skill_versions.capabilities")?,
+            content_hash: r.text("content_hash")?,
+            embedder_id: r.opt_text("embedder_id")?,
+            runnable: r.flag("runnable")?,
+            provenance: r.json::<Provenance>("provenance", "skill_versions.provenance")?,
+            created_at: r.time("v_created_at")?,
+        })
+    }
+}
+
+impl Record for SkillStats {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(SkillStats {
+            calls: r.int("calls")?,
+            successes: r.int("successes")?,
+            failures: r.int("failures")?,
+            total_latency_ms: r.int("total_latency_ms")?,
+            last_verified_at: r.opt_time("last_verified_at")?,
+            last_used_at: r.opt_time("last_used_at")?,
+        })
+    }
+}
+
+impl Record for SkillRef {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(SkillRef {
+            skill_id: SkillId(r.int("skill_id")?),
+            namespace: r.text("namespace")?,
+            name: r.text("name")?,
+            version_id: VersionId(r.int("version_id")?),
+            version: r.int("version")?,
+        })
+    }
+}
+
+impl Record for OutboxEntry {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(OutboxEntry {
+            id: r.int("id")?,
+            skill_id: SkillId(r.int("skill_id")?),
+            op: OutboxOp::parse(&r.text("op")?)?,
+            created_at: r.time("created_at")?,
+        })
+    }
+}
+
+impl Record for EpisodeRecord {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(EpisodeRecord {
+            id: r.text("id")?,
+            task: r.json("task", "episodes.task")?,
+            source: r.parsed("source")?,
+            status: r.parsed("status")?,
+            started_at: r.time("started_at")?,
+            finished_at: r.opt_time("finished_at")?,
+            outcome: r
+                .opt_text("outcome")?
+                .map(|text| json("episodes.outcome", &text))
+                .transpose()?,
+        })
+    }
+}
+
+impl Record for EpisodeEvent {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(EpisodeEvent {
+            id: r.int("id")?,
+            episode_id: r.text("episode_id")?,
+            seq: r.int("seq")?,
+            kind: r.text("kind")?,
+            payload: r.json("payload", "episode_events.payload")?,
+            created_at: r.time("created_at")?,
+        })
+    }
 }
 
 /// ` WHERE ...` for a [`ListFilter`] on `skills s`, with `$n` placeholders in the order
@@ -206,76 +317,6 @@ where
     query
 }
 
-fn int_column(db: &DbInfo, row: &impl RowExt, name: &str) -> Result<i64> {
-    row.int(name).map_err(|e| db.err(e))
-}
-
-fn text_column(db: &DbInfo, row: &impl RowExt, name: &str) -> Result<String> {
-    row.text(name).map_err(|e| db.err(e))
-}
-
-fn stats_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillStats> {
-    let e = |e: sqlx::Error| db.err(e);
-    Ok(SkillStats {
-        calls: row.int("calls").map_err(e)?,
-        successes: row.int("successes").map_err(e)?,
-        failures: row.int("failures").map_err(e)?,
-        total_latency_ms: row.int("total_latency_ms").map_err(e)?,
-        last_verified_at: row.opt_time("last_verified_at").map_err(e)?,
-        last_used_at: row.opt_time("last_used_at").map_err(e)?,
-    })
-}
-
-fn ref_from_row(db: &DbInfo, row: &impl RowExt) -> Result<SkillRef> {
-    let e = |e: sqlx::Error| db.err(e);
-    Ok(SkillRef {
-        skill_id: SkillId(row.int("skill_id").map_err(e)?),
-        namespace: row.text("namespace").map_err(e)?,
-        name: row.text("name").map_err(e)?,
-        version_id: VersionId(row.int("version_id").map_err(e)?),
-        version: row.int("version").map_err(e)?,
-    })
-}
-
-fn outbox_from_row(db: &DbInfo, row: &impl RowExt) -> Result<OutboxEntry> {
-    let e = |e: sqlx::Error| db.err(e);
-    Ok(OutboxEntry {
-        id: row.int("id").map_err(e)?,
-        skill_id: SkillId(row.int("skill_id").map_err(e)?),
-        op: OutboxOp::parse(&row.text("op").map_err(e)?)?,
-        created_at: row.time("created_at").map_err(e)?,
-    })
-}
-
-fn episode_from_row(db: &DbInfo, row: &impl RowExt) -> Result<EpisodeRecord> {
-    let e = |e: sqlx::Error| db.err(e);
-    Ok(EpisodeRecord {
-        id: row.text("id").map_err(e)?,
-        task: json("episodes.task", &row.text("task").map_err(e)?)?,
-        source: row.text("source").map_err(e)?.parse()?,
-        status: row.text("status").map_err(e)?.parse()?,
-        started_at: row.time("started_at").map_err(e)?,
-        finished_at: row.opt_time("finished_at").map_err(e)?,
-        outcome: row
-            .opt_text("outcome")
-            .map_err(e)?
-            .map(|text| json("episodes.outcome", &text))
-            .transpose()?,
-    })
-}
-
-fn event_from_row(db: &DbInfo, row: &impl RowExt) -> Result<EpisodeEvent> {
-    let e = |e: sqlx::Error| db.err(e);
-    Ok(EpisodeEvent {
-        id: row.int("id").map_err(e)?,
-        episode_id: row.text("episode_id").map_err(e)?,
-        seq: row.int("seq").map_err(e)?,
-        kind: row.text("kind").map_err(e)?,
-        payload: json("episode_events.payload", &row.text("payload").map_err(e)?)?,
-        created_at: row.time("created_at").map_err(e)?,
-    })
-}
-
 impl Conn<'_> {
     pub(crate) async fn ensure_namespace(&mut self, db: &DbInfo, namespace: &str) -> Result<()> {
         let sql = "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) \
@@ -291,7 +332,7 @@ impl Conn<'_> {
 
     pub(crate) async fn namespaces(&mut self, db: &DbInfo) -> Result<Vec<String>> {
         let sql = "SELECT name FROM namespaces ORDER BY name";
-        fetch_all!(self, db, sql, [], |r| text_column(db, r, "name"))
+        fetch_all!(self, db, sql, [], |r| Columns { row: r, db }.text("name"))
     }
 
     async fn find_skill(
@@ -302,12 +343,14 @@ impl Conn<'_> {
     ) -> Result<Option<SkillRecord>> {
         let sql =
             format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE s.namespace = $1 AND s.name = $2");
-        fetch_optional!(self, db, &sql, [namespace, name], |r| skill_from_row(db, r))
+        fetch_optional!(self, db, &sql, [namespace, name], |r| SkillRecord::decode(
+            db, r
+        ))
     }
 
     pub(crate) async fn skill_record(&mut self, db: &DbInfo, id: SkillId) -> Result<SkillRecord> {
         let sql = format!("SELECT {SKILL_COLUMNS} FROM skills s WHERE s.id = $1");
-        fetch_optional!(self, db, &sql, [id.0], |r| skill_from_row(db, r))?
+        fetch_optional!(self, db, &sql, [id.0], |r| SkillRecord::decode(db, r))?
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
@@ -404,7 +447,7 @@ impl Conn<'_> {
                     )),
                     other => other,
                 })?;
-            row.int("id").map_err(|e| db.err(e))?
+            Columns { row: &row, db }.int("id")?
         });
         let version_id = VersionId(version_id);
 
@@ -439,7 +482,7 @@ impl Conn<'_> {
                     )),
                     other => other,
                 })?;
-            row.int("id").map_err(|e| db.err(e))?
+            Columns { row: &row, db }.int("id")?
         });
         let sql = "INSERT INTO skill_stats (skill_id) VALUES ($1)";
         on_conn!(self, |c| sqlx::query(sql)
@@ -459,7 +502,7 @@ impl Conn<'_> {
                 .fetch_one(&mut *c)
                 .await
                 .map_err(|e| db.err(e))?;
-            row.int("v").map_err(|e| db.err(e))
+            Columns { row: &row, db }.int("v")
         })
     }
 
@@ -471,8 +514,8 @@ impl Conn<'_> {
         callee: VersionId,
     ) -> Result<()> {
         let sql = "SELECT skill_id FROM skill_versions WHERE id = $1";
-        let callee_skill =
-            fetch_optional!(self, db, sql, [callee.0], |r| int_column(db, r, "skill_id"))?;
+        let callee_skill = fetch_optional!(self, db, sql, [callee.0], |r| Columns { row: r, db }
+            .int("skill_id"))?;
         match callee_skill {
             None => {
                 return Err(StoreError::Invalid(format!(
@@ -510,7 +553,7 @@ impl Conn<'_> {
 
     pub(crate) async fn version(&mut self, db: &DbInfo, id: VersionId) -> Result<VersionRecord> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.id = $1");
-        fetch_optional!(self, db, &sql, [id.0], |r| version_from_row(db, r))?
+        fetch_optional!(self, db, &sql, [id.0], |r| VersionRecord::decode(db, r))?
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
@@ -522,7 +565,7 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.skill_id = $1 ORDER BY v.version"
         );
-        fetch_all!(self, db, &sql, [skill.0], |r| version_from_row(db, r))
+        fetch_all!(self, db, &sql, [skill.0], |r| VersionRecord::decode(db, r))
     }
 
     pub(crate) async fn find_by_content_hash(
@@ -533,12 +576,12 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM skill_versions v WHERE v.content_hash = $1 ORDER BY v.id"
         );
-        fetch_all!(self, db, &sql, [hash], |r| version_from_row(db, r))
+        fetch_all!(self, db, &sql, [hash], |r| VersionRecord::decode(db, r))
     }
 
     pub(crate) async fn stats(&mut self, db: &DbInfo, skill: SkillId) -> Result<SkillStats> {
         let sql = format!("SELECT {STATS_COLUMNS} FROM skill_stats WHERE skill_id = $1");
-        fetch_optional!(self, db, &sql, [skill.0], |r| stats_from_row(db, r))?
+        fetch_optional!(self, db, &sql, [skill.0], |r| SkillStats::decode(db, r))?
             .ok_or_else(|| StoreError::NotFound(skill.to_string()))
     }
 
@@ -553,7 +596,7 @@ impl Conn<'_> {
                 .fetch_one(&mut *c)
                 .await
                 .map_err(|e| db.err(e))?;
-            version_from_row(db, &row)?
+            VersionRecord::decode(db, &row)?
         });
         let stats = self.stats(db, record.id).await?;
         Ok(Skill {
@@ -590,7 +633,7 @@ impl Conn<'_> {
                 .fetch_all(&mut *c)
                 .await
                 .map_err(|e| db.err(e))?;
-            rows.iter().map(|r| skill_from_row(db, r)).collect()
+            rows.iter().map(|r| SkillRecord::decode(db, r)).collect()
         })
     }
 
@@ -613,9 +656,9 @@ impl Conn<'_> {
             rows.iter()
                 .map(|r| {
                     Ok(Skill {
-                        record: skill_from_row(db, r)?,
-                        version: version_from_row(db, r)?,
-                        stats: stats_from_row(db, r)?,
+                        record: SkillRecord::decode(db, r)?,
+                        version: VersionRecord::decode(db, r)?,
+                        stats: SkillStats::decode(db, r)?,
                     })
                 })
                 .collect()
@@ -648,7 +691,7 @@ impl Conn<'_> {
     }
 
     async fn refs(&mut self, db: &DbInfo, sql: &str, skill: SkillId) -> Result<Vec<SkillRef>> {
-        fetch_all!(self, db, sql, [skill.0], |r| ref_from_row(db, r))
+        fetch_all!(self, db, sql, [skill.0], |r| SkillRef::decode(db, r))
     }
 
     /// Run an UPDATE/DELETE keyed by skill id; `NotFound` when it touched no row.
@@ -748,7 +791,7 @@ impl Conn<'_> {
                 .fetch_one(&mut *c)
                 .await
                 .map_err(|e| db.err(e))?;
-            row.int("n").map_err(|e| db.err(e))?
+            Columns { row: &row, db }.int("n")?
         });
         if callers > 0 {
             return Err(StoreError::Conflict(format!(
@@ -763,7 +806,7 @@ impl Conn<'_> {
 
     pub(crate) async fn pending(&mut self, db: &DbInfo) -> Result<Vec<OutboxEntry>> {
         let sql = "SELECT id, skill_id, op, created_at FROM index_outbox ORDER BY id";
-        fetch_all!(self, db, sql, [], |r| outbox_from_row(db, r))
+        fetch_all!(self, db, sql, [], |r| OutboxEntry::decode(db, r))
     }
 
     pub(crate) async fn ack(&mut self, db: &DbInfo, id: i64) -> Result<()> {
@@ -791,15 +834,16 @@ impl Conn<'_> {
         );
         fetch_all!(self, db, &sql, [], |r| {
             Ok(CurrentVersion {
-                skill: skill_from_row(db, r)?,
-                version: version_from_row(db, r)?,
+                skill: SkillRecord::decode(db, r)?,
+                version: VersionRecord::decode(db, r)?,
             })
         })
     }
 
     pub(crate) async fn get_meta(&mut self, db: &DbInfo, key: &str) -> Result<Option<String>> {
         let sql = "SELECT value FROM meta WHERE key = $1";
-        fetch_optional!(self, db, sql, [key], |r| text_column(db, r, "value"))
+        fetch_optional!(self, db, sql, [key], |r| Columns { row: r, db }
+            .text("value"))
     }
 
     pub(crate) async fn set_meta(&mut self, db: &DbInfo, key: &str, value: &str) -> Result<()> {
@@ -849,7 +893,7 @@ impl Conn<'_> {
 
     async fn find_episode(&mut self, db: &DbInfo, id: &str) -> Result<Option<EpisodeRecord>> {
         let sql = format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE id = $1");
-        fetch_optional!(self, db, &sql, [id], |r| episode_from_row(db, r))
+        fetch_optional!(self, db, &sql, [id], |r| EpisodeRecord::decode(db, r))
     }
 
     pub(crate) async fn episode(&mut self, db: &DbInfo, id: &str) -> Result<EpisodeRecord> {
@@ -858,10 +902,10 @@ impl Conn<'_> {
             .ok_or_else(|| StoreError::NotFound(format!("episode {id}")))
     }
 
-    /// The episode, which must still be running (`Conflict` otherwise).
-    async fn running_episode(&mut self, db: &DbInfo, id: &str) -> Result<EpisodeRecord> {
+    /// The episode, which must still be open (`Conflict` otherwise).
+    async fn open_episode(&mut self, db: &DbInfo, id: &str) -> Result<EpisodeRecord> {
         let episode = self.episode(db, id).await?;
-        if episode.status != EpisodeStatus::Running {
+        if !episode.status.is_open() {
             return Err(StoreError::Conflict(format!(
                 "episode {id} is already finished ({}); its journal is closed",
                 episode.status
@@ -882,7 +926,7 @@ impl Conn<'_> {
                 "an event needs a non-empty kind".into(),
             ));
         }
-        self.running_episode(db, episode).await?;
+        self.open_episode(db, episode).await?;
         // One statement computes the next seq; a concurrent append to the same episode
         // hits UNIQUE (episode_id, seq) and is reported as a conflict.
         let sql = format!(
@@ -904,7 +948,7 @@ impl Conn<'_> {
                     )),
                     other => other,
                 })?;
-            event_from_row(db, &row)
+            EpisodeEvent::decode(db, &row)
         })
     }
 
@@ -915,21 +959,22 @@ impl Conn<'_> {
         status: EpisodeStatus,
         outcome: &serde_json::Value,
     ) -> Result<()> {
-        if status == EpisodeStatus::Running {
+        if status.is_open() {
             return Err(StoreError::Invalid(format!(
-                "episode {episode} cannot finish as running: use a final status"
+                "episode {episode} cannot finish as {status}: use a final status"
             )));
         }
-        self.running_episode(db, episode).await?;
+        self.open_episode(db, episode).await?;
         // The status guard makes a concurrent finish lose instead of overwrite.
-        let sql = "UPDATE episodes SET status = $2, finished_at = $3, outcome = $4 \
-                   WHERE id = $1 AND status = $5";
-        let affected = on_conn!(self, |c| sqlx::query(sql)
+        let sql = format!(
+            "UPDATE episodes SET status = $2, finished_at = $3, outcome = $4 \
+             WHERE id = $1 AND status IN ({OPEN_STATUSES})"
+        );
+        let affected = on_conn!(self, |c| sqlx::query(&sql)
             .bind(episode)
             .bind(status.as_str())
             .bind(now())
             .bind(outcome.to_string())
-            .bind(EpisodeStatus::Running.as_str())
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected()))
@@ -942,6 +987,20 @@ impl Conn<'_> {
         Ok(())
     }
 
+    pub(crate) async fn interrupt_episode(&mut self, db: &DbInfo, episode: &str) -> Result<()> {
+        self.open_episode(db, episode).await?;
+        let sql = format!(
+            "UPDATE episodes SET status = $2 WHERE id = $1 AND status IN ({OPEN_STATUSES})"
+        );
+        on_conn!(self, |c| sqlx::query(&sql)
+            .bind(episode)
+            .bind(EpisodeStatus::Interrupted.as_str())
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))
+    }
+
     pub(crate) async fn episode_events(
         &mut self,
         db: &DbInfo,
@@ -951,7 +1010,7 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM episode_events WHERE episode_id = $1 ORDER BY seq"
         );
-        fetch_all!(self, db, &sql, [id], |r| event_from_row(db, r))
+        fetch_all!(self, db, &sql, [id], |r| EpisodeEvent::decode(db, r))
     }
 
     pub(crate) async fn list_episodes(
@@ -972,7 +1031,7 @@ impl Conn<'_> {
 
     pub(crate) async fn unfinished_episodes(&mut self, db: &DbInfo) -> Result<Vec<EpisodeRecord>> {
         let sql = format!(
-            "SELECT {EPISODE_COLUMNS} FROM episodes WHERE status = 'running' \
+            "SELECT {EPISODE_COLUMNS} FROM episodes WHERE status IN ({OPEN_STATUSES}) \
              ORDER BY started_at, id"
         );
         self.episodes(db, &sql, None).await
@@ -990,7 +1049,7 @@ impl Conn<'_> {
                 query = query.bind(limit);
             }
             let rows = query.fetch_all(&mut *c).await.map_err(|e| db.err(e))?;
-            rows.iter().map(|r| episode_from_row(db, r)).collect()
+            rows.iter().map(|r| EpisodeRecord::decode(db, r)).collect()
         })
     }
 }

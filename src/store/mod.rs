@@ -291,8 +291,8 @@ operations! {
         fn episode_events(id: &str) -> Vec<EpisodeEvent>;
         /// The `limit` most recently started episodes, newest first.
         fn list_episodes(limit: i64) -> Vec<EpisodeRecord>;
-        /// Episodes still `running`, oldest first: after a restart, the ones a crash cut
-        /// short, to resume or mark interrupted.
+        /// Open episodes (`running` or `interrupted`), oldest first: after a restart, the
+        /// ones a crash or an error cut short, to resume.
         fn unfinished_episodes() -> Vec<EpisodeRecord>;
     }
     writes {
@@ -317,13 +317,16 @@ operations! {
         fn set_meta(key: &str, value: &str) -> ();
         /// Start an episode (status `running`) with a fresh UUID.
         fn create_episode(new: &NewEpisode) -> EpisodeRecord;
-        /// Append an event to a running episode, numbered one past its last event.
+        /// Append an event to an open episode, numbered one past its last event.
         /// [`StoreError::Conflict`] once the episode is finished (the journal is closed).
         fn append_event(episode: &str, kind: &str, payload: &serde_json::Value) -> EpisodeEvent;
-        /// Finish a running episode with a final status and its outcome.
+        /// Finish an open episode with a final status and its outcome.
         /// [`StoreError::Conflict`] when it is already finished, [`StoreError::Invalid`]
-        /// for the status `running`.
+        /// for a status that is not final (`running`, `interrupted`).
         fn finish_episode(episode: &str, status: EpisodeStatus, outcome: &serde_json::Value) -> ();
+        /// Mark an open episode `interrupted`: a run of it stopped before it finished; it
+        /// stays open for the next run to resume. [`StoreError::Conflict`] once finished.
+        fn interrupt_episode(episode: &str) -> ();
     }
 }
 

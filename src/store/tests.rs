@@ -754,15 +754,35 @@ async fn episode_journal(fx: &Fixture) {
     let unfinished = store.unfinished_episodes().await.unwrap();
     assert_eq!(unfinished, std::slice::from_ref(&second));
     assert_eq!(store.episode_events(&second.id).await.unwrap(), [other]);
+    // Interrupted is not an end: the episode stays open, its journal too.
+    assert!(matches!(
+        store
+            .finish_episode(&second.id, EpisodeStatus::Interrupted, &json!(null))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    store.interrupt_episode(&second.id).await.unwrap();
+    let interrupted = store.unfinished_episodes().await.unwrap();
+    assert_eq!(ids(interrupted.clone()), std::slice::from_ref(&second.id));
+    assert_eq!(interrupted[0].status, EpisodeStatus::Interrupted);
+    assert_eq!(interrupted[0].finished_at, None);
+    store
+        .append_event(&second.id, "interrupted", &json!({"error": "boom"}))
+        .await
+        .unwrap();
     store
         .finish_episode(
             &second.id,
-            EpisodeStatus::Interrupted,
-            &json!({"reason": "restart"}),
+            EpisodeStatus::Failed,
+            &json!({"abandoned": "boom"}),
         )
         .await
         .unwrap();
     assert!(store.unfinished_episodes().await.unwrap().is_empty());
+    assert!(matches!(
+        store.interrupt_episode(&second.id).await,
+        Err(StoreError::Conflict(_))
+    ));
     store.close().await;
 }
 

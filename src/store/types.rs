@@ -384,7 +384,8 @@ impl EpisodeSource {
 
 stored_names!(EpisodeSource, "episode source");
 
-/// Lifecycle state of an episode. `Running` is the only state that is not final.
+/// Lifecycle state of an episode. `Running` and `Interrupted` are open (resumable); the
+/// others are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EpisodeStatus {
@@ -396,7 +397,7 @@ pub enum EpisodeStatus {
     SolvedWithExisting,
     /// Every round failed.
     Failed,
-    /// Stopped before it could finish (shutdown, or found unfinished after a restart).
+    /// A run of it stopped on an error before it could finish; the next run resumes it.
     Interrupted,
 }
 
@@ -409,6 +410,11 @@ impl EpisodeStatus {
         Self::Failed,
         Self::Interrupted,
     ];
+
+    /// Whether the episode can still go on (`running` or `interrupted`).
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Running | Self::Interrupted)
+    }
 
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {

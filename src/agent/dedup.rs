@@ -1,0 +1,151 @@
+//! The duplicate policy: when an attempt is answered by a skill the library already has.
+//!
+//! - An **exact duplicate** (same code and tests as a stored version) is the answer if it
+//!   passes the task's check; otherwise the coder hears that it rewrote a skill that fails.
+//! - A skill taken out of use (quarantined or deprecated) is neither reused nor given a new
+//!   version by the agent: an attempt that duplicates or replaces one is sent back.
+//! - A **near duplicate** is an active skill of the namespace whose description embeds within
+//!   [`AgentConfig::duplicate_similarity`](super::AgentConfig::duplicate_similarity) of the
+//!   new one's, that passes the new skill's tests and the task's check (called under the new
+//!   name), and whose own tests the new skill passes (called under the old name). It is
+//!   reused instead of admitting the new skill. Similar words with other behaviour fail one
+//!   of the checks, and the new skill is admitted.
+//!
+//! Stats: a task check of an existing skill counts as a call of it, passed or failed; so does
+//! a near duplicate that is taken. A candidate that fails another skill's tests is not
+//! counted as a failure: those tests are not its specification.
+
+use super::AgentError;
+use super::environment::check_passed;
+use super::episode::{Agent, Run, Verdict, qualified};
+use super::prompts::report_summary;
+use crate::compose::Bundle;
+use crate::index::SearchFilter;
+use crate::library::{Prepared, parse_stored};
+use crate::store::{Skill, SkillStatus};
+use crate::validate::TestReport;
+
+impl Agent {
+    /// The attempt is exactly a skill the library has: that skill is the answer if it passes
+    /// the task's check; otherwise the coder hears why.
+    pub(super) async fn reuse_if_it_solves(
+        &self,
+        run: &mut Run,
+        round: u32,
+        skill: Skill,
+    ) -> Result<Verdict, AgentError> {
+        if skill.record.status != SkillStatus::Active {
+            return self.refuse_inactive(run, round, &skill).await;
+        }
+        let name = qualified(&skill);
+        let check = {
+            let _validation = run.clock.time(super::timing::Phase::Validation);
+            let bundle = self
+                .library
+                .bundle(&parse_stored(&skill)?, &skill.record.namespace)
+                .await?;
+            let check = self.check(&bundle, &run.task).await?;
+            self.library.record_run(skill.record.id, &check).await?;
+            check
+        };
+        if check_passed(&check) {
+            self.verdict(run, round, true, &format!("identical to {name}"))
+                .await?;
+            return Ok(Verdict::Existing(Box::new(skill)));
+        }
+        let problems = format!(
+            "this is exactly the library's {name}, which fails the task's check:\n{}",
+            report_summary(&check)
+        );
+        self.verdict(run, round, false, &problems).await?;
+        Ok(Verdict::Retry(problems))
+    }
+
+    /// Sends back an attempt that is, or would replace, a skill taken out of use
+    /// (quarantined or deprecated): the agent neither reuses nor rewrites it.
+    pub(super) async fn refuse_inactive(
+        &self,
+        run: &Run,
+        round: u32,
+        skill: &Skill,
+    ) -> Result<Verdict, AgentError> {
+        let problems = format!(
+            "the library's {} is {} and may not be used or replaced; write the skill under \
+             another name, without calling it",
+            qualified(skill),
+            skill.record.status
+        );
+        self.verdict(run, round, false, &problems).await?;
+        Ok(Verdict::Retry(problems))
+    }
+
+    /// An active skill that behaves like the prepared one (see the module documentation).
+    pub(super) async fn near_duplicate(
+        &self,
+        run: &Run,
+        prepared: &Prepared,
+    ) -> Result<Option<Skill>, AgentError> {
+        let new = &prepared.source;
+        let filter = SearchFilter {
+            namespace: Some(prepared.namespace.clone()),
+            statuses: vec![SkillStatus::Active],
+        };
+        let candidates: Vec<Skill> = self
+            .library
+            .search(&new.description, 3, filter)
+            .await?
+            .into_iter()
+            .map(|hit| hit.skill)
+            .filter(|existing| {
+                let name = &existing.record.name;
+                *name != new.name
+                    && existing.version.runnable
+                    && !prepared.bundle.dependencies.contains(name)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        // One embedding call: the new description first, then each candidate's.
+        let mut texts = vec![new.description.clone()];
+        texts.extend(candidates.iter().map(|c| c.version.description.clone()));
+        let vectors = self.library.embed(texts).await?;
+        for (existing, vector) in candidates.into_iter().zip(&vectors[1..]) {
+            let similarity: f32 = vectors[0].iter().zip(vector).map(|(a, b)| a * b).sum();
+            if similarity < self.config.duplicate_similarity {
+                continue;
+            }
+            let old = parse_stored(&existing)?;
+            let Ok(old_bundle) = self.library.bundle(&old, &prepared.namespace).await else {
+                continue;
+            };
+            // The existing skill, answering to the new name, against the new tests; and the
+            // new skill, answering to the old name, against the old tests.
+            let old_as_new = aliased(&old_bundle, &new.name);
+            let new_as_old = aliased(&prepared.bundle, &old.name);
+            let reports = self
+                .library
+                .run_tests(vec![(old_as_new, new.clone()), (new_as_old, old.clone())])
+                .await?;
+            let task_check = self.check(&old_bundle, &run.task).await?;
+            if reports.iter().all(TestReport::all_passed) && check_passed(&task_check) {
+                let mut ran = reports[0].clone();
+                ran.tests.extend(task_check.tests);
+                self.library.record_run(existing.record.id, &ran).await?;
+                return Ok(Some(existing));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// `bundle` plus a function `alias` that forwards to its root.
+fn aliased(bundle: &Bundle, alias: &str) -> Bundle {
+    let mut aliased = bundle.clone();
+    aliased.source.push_str(&format!(
+        "\nfunction {alias}(...args) {{ return {}(...args); }}\n",
+        bundle.root
+    ));
+    aliased.root = alias.to_string();
+    aliased
+}
