@@ -28,6 +28,7 @@ pub fn run(args: EpisodeBenchArgs) -> anyhow::Result<ExitCode> {
         data_dir: Some(dir.path().to_path_buf()),
         database_url: None,
         qdrant_url: None,
+        lock_timeout: skillforge::library::DEFAULT_LOCK_TIMEOUT.as_secs_f64(),
     };
     let reports: Vec<EpisodeReport> = super::runtime()?.block_on(async {
         let agent = args.agent.agent(&data).await?;

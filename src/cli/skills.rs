@@ -5,7 +5,9 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use skillforge::embed::OnnxEmbedder;
 use skillforge::index::SearchFilter;
-use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError, SkillSummary};
+use skillforge::library::{
+    AddOptions, DEFAULT_LOCK_TIMEOUT, Library, LibraryConfig, LibraryError, OpenMode, SkillSummary,
+};
 use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
 use skillforge::skill;
 use skillforge::store::{ListFilter, SkillStatus};
@@ -30,11 +32,21 @@ pub struct DataArgs {
     /// Qdrant server (gRPC, e.g. http://localhost:6334) instead of the in-process index.
     #[arg(long, global = true, env = "QDRANT_URL", value_name = "URL")]
     pub qdrant_url: Option<String>,
+    /// Seconds a command that writes waits for another process using the same data dir
+    /// (`run`, `solve`, `skills add`, ...) to finish before giving up.
+    #[arg(
+        long,
+        global = true,
+        env = "SKILLFORGE_LOCK_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_LOCK_TIMEOUT.as_secs_f64()
+    )]
+    pub lock_timeout: f64,
 }
 
 impl DataArgs {
     /// The library configuration these options describe.
-    pub fn config(&self) -> LibraryConfig {
+    pub fn config(&self, mode: OpenMode) -> anyhow::Result<LibraryConfig> {
         let mut config = LibraryConfig::new(
             self.data_dir
                 .clone()
@@ -43,12 +55,25 @@ impl DataArgs {
         config.database_url = self.database_url.clone();
         config.qdrant_url = self.qdrant_url.clone();
         config.qdrant_api_key = std::env::var("QDRANT_API_KEY").ok();
-        config
+        config.mode = mode;
+        config.lock_timeout =
+            std::time::Duration::try_from_secs_f64(self.lock_timeout).map_err(|_| {
+                anyhow::anyhow!(
+                    "--lock-timeout {} is not a number of seconds >= 0",
+                    self.lock_timeout
+                )
+            })?;
+        Ok(config)
     }
 
-    /// Opens the library with the default embedder and a sandbox offering `host_functions`.
-    pub async fn open(&self, host_functions: HostFunctions) -> anyhow::Result<Library> {
-        let config = self.config();
+    /// Opens the library in `mode` with the default embedder and a sandbox offering
+    /// `host_functions`.
+    pub async fn open(
+        &self,
+        host_functions: HostFunctions,
+        mode: OpenMode,
+    ) -> anyhow::Result<Library> {
+        let config = self.config(mode)?;
         let spinner = spinner(format!(
             "opening the library in {}",
             config.data_dir.display()
@@ -179,8 +204,18 @@ pub struct ReindexArgs {
 
 /// Runs a `skills` subcommand.
 pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> {
+    let mode = match command {
+        SkillsCommand::List { .. }
+        | SkillsCommand::Show { .. }
+        | SkillsCommand::Search { .. }
+        | SkillsCommand::Export { .. } => OpenMode::ReadOnly,
+        SkillsCommand::Add { .. }
+        | SkillsCommand::Test { .. }
+        | SkillsCommand::Deprecate { .. }
+        | SkillsCommand::Import { .. } => OpenMode::ReadWrite,
+    };
     runtime()?.block_on(async {
-        let library = data.open(HostFunctions::empty()).await?;
+        let library = data.open(HostFunctions::empty(), mode).await?;
         let code = dispatch(&library, command).await;
         library.store().close().await;
         code
@@ -190,7 +225,9 @@ pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> 
 /// Runs `reindex`.
 pub fn reindex(data: &DataArgs, args: ReindexArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let library = data.open(HostFunctions::empty()).await?;
+        let library = data
+            .open(HostFunctions::empty(), OpenMode::ReadWrite)
+            .await?;
         let spinner = spinner("re-embedding and indexing every skill".into());
         let count = library.reindex().await.context("rebuilding the index")?;
         spinner.finish_and_clear();
