@@ -12,6 +12,7 @@
 //! consistent shard.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -672,10 +673,33 @@ fn copy_shard(from: &Path, to: &Path) -> std::io::Result<()> {
                 copy_shard(&entry.path(), &target)?;
             }
         } else {
-            std::fs::copy(entry.path(), target)?;
+            copy_sparse(&entry.path(), &target)?;
         }
     }
     Ok(())
+}
+
+/// Copies a file, leaving blocks of zeros as holes: qdrant-edge preallocates the files it
+/// maps (32 MiB chunks, mostly holes), which `std::fs::copy` would write out in full.
+fn copy_sparse(from: &Path, to: &Path) -> std::io::Result<()> {
+    const BLOCK: usize = 64 * 1024;
+    static ZEROS: [u8; BLOCK] = [0; BLOCK];
+    let mut source = File::open(from)?;
+    let mut target = File::create(to)?;
+    let mut buf = vec![0; BLOCK];
+    loop {
+        let n = source.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n] == ZEROS[..n] {
+            target.seek(SeekFrom::Current(n as i64))?;
+        } else {
+            target.write_all(&buf[..n])?;
+        }
+    }
+    // A file that ends in zeros gets its length back.
+    target.set_len(source.metadata()?.len())
 }
 
 /// Why loading a shard failed: its WAL is locked by another process (not damage), or its
@@ -709,5 +733,34 @@ fn edge_err(dir: &Path, e: qdrant_edge::OperationError, hint: &'static str) -> I
         location: dir.display().to_string(),
         message: e.to_string(),
         hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn a_copied_preallocated_file_keeps_its_holes_and_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("chunk.mmap");
+        let mut file = File::create(&from).unwrap();
+        file.write_all(b"vectors").unwrap();
+        file.seek(SeekFrom::Start(1 << 20)).unwrap();
+        file.write_all(b"more").unwrap();
+        file.set_len(8 << 20).unwrap();
+        drop(file);
+        let to = dir.path().join("copy.mmap");
+        copy_sparse(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), std::fs::read(&from).unwrap());
+        let copied = std::fs::metadata(&to).unwrap();
+        assert_eq!(copied.len(), 8 << 20);
+        assert!(
+            copied.blocks() * 512 < 1 << 20,
+            "{} bytes allocated for 11 bytes of data",
+            copied.blocks() * 512
+        );
     }
 }
