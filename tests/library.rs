@@ -10,7 +10,9 @@ use std::sync::Arc;
 use common::{embedder, sandbox};
 use skillforge::embed::{Embedder, OnnxEmbedder, OnnxEmbedderConfig};
 use skillforge::index::SearchFilter;
-use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError, OpenMode};
+use skillforge::library::{
+    AddOptions, DataDirLock, Library, LibraryConfig, LibraryError, OpenMode,
+};
 use skillforge::skill::SkillSource;
 use skillforge::store::{
     Expect, ListFilter, NewVersion, Provenance, SkillStatus, Store, content_hash,
@@ -725,4 +727,23 @@ async fn an_index_that_cannot_be_loaded_is_rebuilt_when_the_library_is_opened_fo
             .as_deref(),
         Some("fahrenheitToCelsius")
     );
+}
+
+/// A reader that finds the library held while it is still being created is told by whom.
+#[tokio::test]
+async fn reading_a_library_its_holder_has_not_created_yet_says_who_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = DataDirLock::try_acquire(dir.path()).unwrap().unwrap();
+    let mut read_only = config(dir.path());
+    read_only.mode = OpenMode::ReadOnly;
+    match Library::open(&read_only, embedder(), sandbox()).await {
+        Err(e @ LibraryError::Beside { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains(&format!("process {}", std::process::id())),
+                "{message}"
+            );
+        }
+        other => panic!("expected Beside, got {:?}", other.map(|_| ())),
+    }
 }

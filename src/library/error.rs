@@ -126,6 +126,19 @@ pub enum LibraryError {
         /// How long this process waited.
         waited: std::time::Duration,
     },
+    /// Reading a library beside the process that holds it failed.
+    #[error(
+        "the library in {} is held by {holder}, and reading beside it failed: {source}",
+        .data_dir.display()
+    )]
+    Beside {
+        /// The data directory.
+        data_dir: std::path::PathBuf,
+        /// Who holds it.
+        holder: String,
+        /// What failed.
+        source: Box<LibraryError>,
+    },
     /// A write was asked of a library opened read-only.
     #[error(
         "the library in {} is open read-only ({why}); open it for writing to {what}",

@@ -308,17 +308,25 @@ impl Library {
         sandbox: Arc<Sandbox>,
         holder: Option<LockHolder>,
     ) -> Result<Library> {
-        let store = Store::open_read_only(&config.database_url()).await?;
+        let holder = holder.map_or_else(
+            || "another process".to_string(),
+            |holder| holder.to_string(),
+        );
+        let beside = |source: LibraryError| LibraryError::Beside {
+            data_dir: config.data_dir.clone(),
+            holder: holder.clone(),
+            source: Box::new(source),
+        };
+        let store = Store::open_read_only(&config.database_url())
+            .await
+            .map_err(|e| beside(e.into()))?;
         let dir = config.data_dir.join("index");
         let timeout = config.lock_timeout;
         let index =
             tokio::task::spawn_blocking(move || EdgeIndex::open_snapshot(&dir, spec, timeout))
                 .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-        let holder = holder.map_or_else(
-            || "another process".to_string(),
-            |holder| holder.to_string(),
-        );
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                .map_err(|e| beside(e.into()))?;
         Ok(Library {
             store,
             index: Arc::new(index),
