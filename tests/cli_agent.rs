@@ -349,3 +349,242 @@ async fn kill_dash_nine_at_any_point_then_run_resumes_cleanly() {
          exercise resuming journalled work"
     );
 }
+
+const HALVE: &str = "/**\n * Halves a number.\n * @example halve(8) => 4\n */\nfunction halve(x) {\n  return x / 2;\n}\n";
+
+/// Neither stream of a command mentions damage or deleting anything.
+fn assert_no_damage_talk(out: &Output, what: &str) {
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream).to_lowercase();
+        assert!(
+            !text.contains("damaged") && !text.contains("delete"),
+            "{what}: {text}"
+        );
+    }
+}
+
+/// While `run` holds a data dir (its model is slow), other processes list, show, search,
+/// export and read the journal; a writer with a short timeout is told who holds the library,
+/// and one with a long timeout waits and gets in after the run: nothing is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn readers_answer_and_writers_wait_while_run_holds_the_library() {
+    let model = FakeModel::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let out = model
+        .run(
+            dir,
+            &["solve", "Double a number", "--name", "double", "--json"],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let solved = json_of(&out);
+
+    model.delay_ms.store(10_000, Ordering::SeqCst);
+    let before = model.requests.load(Ordering::SeqCst);
+    let mut run = model
+        .command(dir, &["run", "--iterations", "1", "--no-critic", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_pid = run.id().unwrap().to_string();
+    // The run holds the library before it asks the model anything.
+    while model.requests.load(Ordering::SeqCst) == before {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let file = dir.join("halve.js");
+    std::fs::write(&file, HALVE).unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let export = dir.join("export");
+    let export_dir = export.to_str().unwrap().to_string();
+    let mut waiting_writer = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    waiting_writer
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["skills", "add", &file, "--json", "--lock-timeout", "120"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for var in common::SHARED_SERVER_VARIABLES {
+        waiting_writer.env_remove(var);
+    }
+    let waiting_writer = waiting_writer.spawn().unwrap();
+
+    let export_args = ["skills", "export", &export_dir, "--json"];
+    let impatient_args = ["skills", "add", &file, "--json", "--lock-timeout", "0.5"];
+    let (list, show, search, export_out, episodes, impatient) = tokio::join!(
+        skillforge(dir, &["skills", "list", "--json"]),
+        skillforge(dir, &["skills", "show", "double", "--json"]),
+        skillforge(
+            dir,
+            &["skills", "search", "double a number", "-k", "3", "--json"]
+        ),
+        skillforge(dir, &export_args),
+        skillforge(dir, &["episodes", "list", "--json"]),
+        skillforge(dir, &impatient_args),
+    );
+    let episode_id = solved["episode"].as_str().unwrap();
+    let shown = skillforge(dir, &["episodes", "show", episode_id, "--json"]).await;
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "the run ended before the readers did: the test no longer overlaps them"
+    );
+    model.delay_ms.store(0, Ordering::SeqCst);
+
+    for (what, out) in [
+        ("skills list", &list),
+        ("skills show", &show),
+        ("skills search", &search),
+        ("skills export", &export_out),
+        ("episodes list", &episodes),
+        ("episodes show", &shown),
+    ] {
+        assert_eq!(out.status.code(), Some(0), "{what}: {out:?}");
+        assert_no_damage_talk(out, what);
+    }
+    let skills = json_of(&list);
+    assert_eq!(
+        skills.as_array().unwrap().len(),
+        common::starter_count() + 1
+    );
+    assert_eq!(json_of(&show)["record"]["name"], "double");
+    let hits = json_of(&search);
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "double"),
+        "{hits}"
+    );
+    assert!(export.join("default/double.js").is_file());
+    let listed = json_of(&episodes);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == solved["episode"]),
+        "{listed}"
+    );
+    assert_eq!(json_of(&shown)["episode"]["status"], "admitted");
+
+    // The impatient writer gave up, saying who holds the library and what to do.
+    assert_eq!(impatient.status.code(), Some(2), "{impatient:?}");
+    let told = String::from_utf8_lossy(&impatient.stderr);
+    assert!(told.contains(&format!("process {run_pid}")), "{told}");
+    assert!(told.contains("run --iterations 1"), "{told}");
+    assert!(
+        told.contains("--lock-timeout") && told.contains("--data-dir"),
+        "{told}"
+    );
+    assert_no_damage_talk(&impatient, "impatient writer");
+
+    let run = run.wait_with_output().await.unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let report: Value =
+        serde_json::from_str(String::from_utf8_lossy(&run.stdout).lines().next().unwrap()).unwrap();
+    // The fake curriculum's check expects the string "15", so the episode may fail; either
+    // way it is journalled, and an admitted skill is listed below.
+    let admitted = report["status"] == "admitted";
+    assert!(admitted || report["status"] == "failed", "{report}");
+
+    // The patient writer waited (and said for whom), then added its skill.
+    let waited = waiting_writer.wait_with_output().await.unwrap();
+    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+    let told = String::from_utf8_lossy(&waited.stderr);
+    assert!(
+        told.contains(&format!("in use by process {run_pid}")) && told.contains("waiting"),
+        "{told}"
+    );
+
+    // Nothing lost: the run's episode, the solve's skill, the run's (if admitted) and the
+    // waiting writer's are all there.
+    let out = skillforge(dir, &["episodes", "list", "--json"]).await;
+    let listed = json_of(&out);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == report["episode"] && e["status"] == report["status"]),
+        "{listed}"
+    );
+    let out = skillforge(dir, &["skills", "list", "--json"]).await;
+    let names: Vec<String> = json_of(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = vec!["double", "halve"];
+    if admitted {
+        expected.push("triple");
+    }
+    assert_eq!(
+        names.len(),
+        common::starter_count() + expected.len(),
+        "{names:?}"
+    );
+    for name in expected {
+        assert!(names.iter().any(|n| n == name), "{name} lost: {names:?}");
+        let out = skillforge(dir, &["skills", "search", name, "-k", "3", "--json"]).await;
+        let hits = json_of(&out);
+        assert!(
+            hits.as_array().unwrap().iter().any(|h| h["name"] == name),
+            "{name} not indexed: {hits}"
+        );
+    }
+}
+
+/// A `solve` killed with SIGKILL leaves its lock file behind (naming it); the next writer
+/// takes the library at once, without waiting.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_left_by_kill_dash_nine_is_recovered_at_once() {
+    let model = FakeModel::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    model.delay_ms.store(60_000, Ordering::SeqCst);
+    let mut solve = model
+        .command(dir, &["solve", "Double a number", "--name", "double"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = solve.id().unwrap();
+    while model.requests.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = solve.start_kill();
+    let _ = solve.wait().await;
+    let stale = std::fs::read_to_string(dir.join(skillforge::library::LOCK_FILE)).unwrap();
+    let stale: Value = serde_json::from_str(&stale).unwrap();
+    assert_eq!(
+        stale["pid"], pid,
+        "the dead holder's record is left: {stale}"
+    );
+
+    let file = dir.join("halve.js");
+    std::fs::write(&file, HALVE).unwrap();
+    let out = skillforge(
+        dir,
+        &[
+            "skills",
+            "add",
+            file.to_str().unwrap(),
+            "--json",
+            "--lock-timeout",
+            "0",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("in use"),
+        "{out:?}"
+    );
+    assert_eq!(json_of(&out)["skill"], "halve");
+    let record = std::fs::read_to_string(dir.join(skillforge::library::LOCK_FILE)).unwrap();
+    assert_eq!(record, "", "released by the writer that exited normally");
+}

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use common::{embedder, sandbox};
 use skillforge::embed::{Embedder, OnnxEmbedder, OnnxEmbedderConfig};
 use skillforge::index::SearchFilter;
-use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError};
+use skillforge::library::{
+    AddOptions, DataDirLock, Library, LibraryConfig, LibraryError, OpenMode,
+};
 use skillforge::skill::SkillSource;
 use skillforge::store::{
     Expect, ListFilter, NewVersion, Provenance, SkillStatus, Store, content_hash,
@@ -633,5 +635,127 @@ async fn verify_reruns_stored_tests_and_finds_a_broken_skill() {
             "{name}: {stats:?}"
         );
         assert_eq!(stats.success_rate(), Some(0.5));
+    }
+}
+
+/// A library held for writing (the data dir's lock is per open file, so a second open in
+/// this process meets it as another process would): a read-only open reads SQL and
+/// searches a snapshot beside it and refuses writes; a second writer waits, then says who
+/// holds the library.
+#[tokio::test]
+async fn readers_open_beside_a_writer_and_a_second_writer_is_told_who_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = open(dir.path()).await;
+    assert!(writer.holds_lock() && !writer.is_read_only());
+    writer
+        .add(skill(DOUBLE), AddOptions::default())
+        .await
+        .unwrap();
+
+    let mut read_only = config(dir.path());
+    read_only.mode = OpenMode::ReadOnly;
+    let reader = Library::open(&read_only, embedder(), sandbox())
+        .await
+        .unwrap();
+    assert!(reader.is_read_only() && !reader.holds_lock());
+    assert_eq!(reader.list(&ListFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        top(&reader, "double a number", SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("double")
+    );
+    match reader.add(skill(CELSIUS), AddOptions::default()).await {
+        Err(e @ LibraryError::ReadOnly { .. }) => {
+            assert!(
+                e.to_string().contains(&std::process::id().to_string()),
+                "{e}"
+            )
+        }
+        other => panic!("expected a read-only refusal, got {:?}", other.map(|_| ())),
+    }
+    assert!(matches!(
+        reader.reindex().await,
+        Err(LibraryError::ReadOnly { .. })
+    ));
+
+    // The writer goes on; what it wrote is in SQL for the reader at once.
+    writer
+        .add(skill(CELSIUS), AddOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(reader.list(&ListFilter::default()).await.unwrap().len(), 2);
+
+    let mut second = config(dir.path());
+    second.lock_timeout = std::time::Duration::ZERO;
+    match Library::open(&second, embedder(), sandbox()).await {
+        Err(e @ LibraryError::Busy { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains(&std::process::id().to_string()),
+                "{message}"
+            );
+            assert!(!message.contains("damaged"), "{message}");
+        }
+        other => panic!("expected Busy, got {:?}", other.map(|_| ())),
+    }
+
+    // Released: the next writer opens, and sees both skills in SQL and the index.
+    drop(reader);
+    drop(writer);
+    let writer = open(dir.path()).await;
+    assert!(writer.holds_lock());
+    assert_eq!(
+        top(&writer, "fahrenheit to celsius", SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("fahrenheitToCelsius")
+    );
+
+    // With nobody else holding it, a read-only open holds the lock while it lives.
+    drop(writer);
+    let reader = Library::open(&read_only, embedder(), sandbox())
+        .await
+        .unwrap();
+    assert!(reader.holds_lock() && reader.is_read_only());
+}
+
+/// Index files that cannot be loaded are rebuilt from SQL by a library opened for writing
+/// (it holds the lock, so nobody else uses them), instead of advice to delete them.
+#[tokio::test]
+async fn an_index_that_cannot_be_loaded_is_rebuilt_when_the_library_is_opened_for_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = open(dir.path()).await;
+    library
+        .add(skill(CELSIUS), AddOptions::default())
+        .await
+        .unwrap();
+    drop(library);
+    std::fs::write(dir.path().join("index/index.json"), b"{garbage").unwrap();
+    let library = open(dir.path()).await;
+    assert_eq!(
+        top(&library, "fahrenheit to celsius", SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("fahrenheitToCelsius")
+    );
+}
+
+/// A reader that finds the library held while it is still being created is told by whom.
+#[tokio::test]
+async fn reading_a_library_its_holder_has_not_created_yet_says_who_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = DataDirLock::try_acquire(dir.path()).unwrap().unwrap();
+    let mut read_only = config(dir.path());
+    read_only.mode = OpenMode::ReadOnly;
+    match Library::open(&read_only, embedder(), sandbox()).await {
+        Err(e @ LibraryError::Beside { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains(&format!("process {}", std::process::id())),
+                "{message}"
+            );
+        }
+        other => panic!("expected Beside, got {:?}", other.map(|_| ())),
     }
 }

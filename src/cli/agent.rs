@@ -7,6 +7,7 @@ use serde_json::json;
 use skillforge::agent::{
     Agent, AgentConfig, CodeEnvironment, Environment, EpisodeReport, Progress, Task,
 };
+use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig};
 use skillforge::sandbox::HostFunctions;
 use skillforge::store::EpisodeStatus;
@@ -71,7 +72,7 @@ impl AgentArgs {
     /// The agent: the library, the model and the `code` environment.
     pub async fn agent(&self, data: &DataArgs) -> anyhow::Result<Agent> {
         let env: Arc<dyn Environment> = Arc::new(CodeEnvironment::new(self.domain.clone()));
-        let library = Arc::new(data.open(env.host_functions()).await?);
+        let library = Arc::new(data.open(env.host_functions(), OpenMode::ReadWrite).await?);
         let model = self.model().await?;
         let config = AgentConfig {
             max_rounds: self.max_rounds,
@@ -204,7 +205,9 @@ pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
 /// Runs `episodes ...`.
 pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let library = data.open(HostFunctions::empty()).await?;
+        let library = data
+            .open(HostFunctions::empty(), OpenMode::ReadOnly)
+            .await?;
         let store = library.store();
         match command {
             EpisodesCommand::List { limit, json } => {

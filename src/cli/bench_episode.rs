@@ -30,6 +30,7 @@ pub fn run(args: EpisodeBenchArgs) -> anyhow::Result<ExitCode> {
         qdrant_url: None,
         qdrant_collection: String::new(),
         allow_capabilities: Vec::new(),
+        lock_timeout: skillforge::library::DEFAULT_LOCK_TIMEOUT.as_secs_f64(),
     };
     let reports: Vec<EpisodeReport> = super::runtime()?.block_on(async {
         let agent = args.agent.agent(&data).await?;

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use skillforge::embed::OnnxEmbedder;
 use skillforge::index::SearchFilter;
 use skillforge::library::{
-    AddOptions, ENV_ALLOW_CAPABILITIES, Library, LibraryConfig, LibraryError, SkillSummary,
+    AddOptions, DEFAULT_LOCK_TIMEOUT, ENV_ALLOW_CAPABILITIES, Library, LibraryConfig, LibraryError,
+    OpenMode, SkillSummary,
 };
 use skillforge::redact::redact_url;
 use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
@@ -54,6 +55,16 @@ pub struct DataArgs {
         value_delimiter = ','
     )]
     pub allow_capabilities: Vec<String>,
+    /// Seconds a command that writes waits for another process using the same data dir
+    /// (`run`, `solve`, `skills add`, ...) to finish before giving up.
+    #[arg(
+        long,
+        global = true,
+        env = "SKILLFORGE_LOCK_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_LOCK_TIMEOUT.as_secs_f64()
+    )]
+    pub lock_timeout: f64,
 }
 
 impl std::fmt::Debug for DataArgs {
@@ -67,13 +78,14 @@ impl std::fmt::Debug for DataArgs {
             .field("qdrant_url", &self.qdrant_url.as_deref().map(redact_url))
             .field("qdrant_collection", &self.qdrant_collection)
             .field("allow_capabilities", &self.allow_capabilities)
+            .field("lock_timeout", &self.lock_timeout)
             .finish()
     }
 }
 
 impl DataArgs {
     /// The library configuration these options describe.
-    pub fn config(&self) -> LibraryConfig {
+    pub fn config(&self, mode: OpenMode) -> anyhow::Result<LibraryConfig> {
         let mut config = LibraryConfig::new(
             self.data_dir
                 .clone()
@@ -84,12 +96,25 @@ impl DataArgs {
         config.qdrant_api_key = std::env::var("QDRANT_API_KEY").ok();
         config.qdrant_collection = self.qdrant_collection.clone();
         config.allowed_capabilities = self.allow_capabilities.iter().collect();
-        config
+        config.mode = mode;
+        config.lock_timeout =
+            std::time::Duration::try_from_secs_f64(self.lock_timeout).map_err(|_| {
+                anyhow::anyhow!(
+                    "--lock-timeout {} is not a number of seconds >= 0",
+                    self.lock_timeout
+                )
+            })?;
+        Ok(config)
     }
 
-    /// Opens the library with the default embedder and a sandbox offering `host_functions`.
-    pub async fn open(&self, host_functions: HostFunctions) -> anyhow::Result<Library> {
-        let config = self.config();
+    /// Opens the library in `mode` with the default embedder and a sandbox offering
+    /// `host_functions`.
+    pub async fn open(
+        &self,
+        host_functions: HostFunctions,
+        mode: OpenMode,
+    ) -> anyhow::Result<Library> {
+        let config = self.config(mode)?;
         let spinner = spinner(format!(
             "opening the library in {}",
             config.data_dir.display()
@@ -227,8 +252,18 @@ pub struct ReindexArgs {
 
 /// Runs a `skills` subcommand.
 pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> {
+    let mode = match command {
+        SkillsCommand::List { .. }
+        | SkillsCommand::Show { .. }
+        | SkillsCommand::Search { .. }
+        | SkillsCommand::Export { .. } => OpenMode::ReadOnly,
+        SkillsCommand::Add { .. }
+        | SkillsCommand::Test { .. }
+        | SkillsCommand::Deprecate { .. }
+        | SkillsCommand::Import { .. } => OpenMode::ReadWrite,
+    };
     runtime()?.block_on(async {
-        let library = data.open(HostFunctions::empty()).await?;
+        let library = data.open(HostFunctions::empty(), mode).await?;
         let code = dispatch(&library, command).await;
         library.store().close().await;
         code
@@ -238,7 +273,9 @@ pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> 
 /// Runs `reindex`.
 pub fn reindex(data: &DataArgs, args: ReindexArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let library = data.open(HostFunctions::empty()).await?;
+        let library = data
+            .open(HostFunctions::empty(), OpenMode::ReadWrite)
+            .await?;
         let spinner = spinner("re-embedding and indexing every skill".into());
         let count = library.reindex().await.context("rebuilding the index")?;
         spinner.finish_and_clear();

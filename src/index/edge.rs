@@ -1,11 +1,21 @@
 //! [`EdgeIndex`]: the index in-process, with qdrant-edge, persisted under a directory.
 //!
-//! Layout: `DIR/index.json` (format version and [`IndexSpec`]) and `DIR/shard/` (the
-//! edge shard: WAL and segments). Writes go through the shard's WAL and are flushed
-//! before `upsert`/`delete` return.
+//! Layout: `DIR/index.json` (format version and [`IndexSpec`]), `DIR/shard/` (the
+//! edge shard: WAL and segments) and `DIR/copy.lock`. Writes go through the shard's WAL
+//! and are flushed before `upsert`/`delete` return.
+//!
+//! qdrant-edge locks the shard's WAL: one process at a time opens a shard. Another
+//! process reads through a **snapshot** ([`EdgeIndex::open_snapshot`]): a private copy of
+//! the shard's segments, taken while holding `copy.lock` shared. The process that owns the
+//! shard holds that lock exclusively whenever it changes the shard's files (a write and
+//! its flush, an optimisation, a rebuild, closing), so a copy is always of a flushed,
+//! consistent shard.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use qdrant_edge::external::serde_json::json;
@@ -31,6 +41,11 @@ use crate::store::SkillId;
 
 const META_FILE: &str = "index.json";
 const SHARD_DIR: &str = "shard";
+/// Held shared while a snapshot is copied, exclusive while the shard's files change.
+const COPY_LOCK_FILE: &str = "copy.lock";
+/// The shard's write-ahead log directory: not needed by a snapshot (the segments are
+/// flushed), and locked by the process that owns the shard.
+const WAL_DIR: &str = "wal";
 /// The file qdrant-edge writes into a shard directory when it creates the shard.
 const EDGE_CONFIG_FILE: &str = "edge_config.json";
 /// Target number of HNSW segments for qdrant-edge's merge optimizer. Its default
@@ -56,7 +71,8 @@ struct Meta {
     spec: IndexSpec,
 }
 
-/// In-process vector index (qdrant-edge) stored under a directory.
+/// In-process vector index (qdrant-edge) stored under a directory, or a read-only
+/// snapshot of one.
 pub struct EdgeIndex {
     dir: PathBuf,
     spec: IndexSpec,
@@ -66,6 +82,58 @@ pub struct EdgeIndex {
     writer: Arc<Mutex<()>>,
     lexical: Lexical,
     created: bool,
+    /// `DIR/copy.lock`, of the index this process owns (`None` for a snapshot). Dropped
+    /// after `shard`, so the shard's last flush happens under the lock taken in `drop`.
+    copy_lock: Option<Arc<CopyLock>>,
+    /// The private copy a snapshot reads (deleted when dropped, after `shard`).
+    snapshot: Option<tempfile::TempDir>,
+}
+
+/// `DIR/copy.lock` of an index: see the module documentation.
+#[derive(Debug)]
+struct CopyLock {
+    file: File,
+}
+
+impl CopyLock {
+    fn open(dir: &Path) -> std::io::Result<CopyLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(COPY_LOCK_FILE))?;
+        Ok(CopyLock { file })
+    }
+
+    /// Holds the lock exclusively until the guard is dropped (waits for copies to end).
+    fn exclusive(&self) -> std::io::Result<CopyGuard<'_>> {
+        self.file.lock()?;
+        Ok(CopyGuard(&self.file))
+    }
+}
+
+/// Releases a [`CopyLock`] when dropped.
+struct CopyGuard<'a>(&'a File);
+
+impl Drop for CopyGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.unlock() {
+            tracing::warn!("releasing the index copy lock: {e}");
+        }
+    }
+}
+
+impl Drop for EdgeIndex {
+    fn drop(&mut self) {
+        // The shard flushes when it is dropped (after this): no copy may run meanwhile.
+        // The lock is released when `copy_lock`'s file closes, after the shard is gone.
+        if let Some(lock) = &self.copy_lock
+            && let Err(e) = lock.file.lock()
+        {
+            tracing::warn!("locking the index against copies while closing it: {e}");
+        }
+    }
 }
 
 impl std::fmt::Debug for EdgeIndex {
@@ -104,27 +172,104 @@ impl EdgeIndex {
                     current: INDEX_FORMAT,
                 });
             }
+            let copy_lock = Arc::new(CopyLock::open(dir).map_err(|e| io_err(dir, e))?);
+            let _copying = copy_lock.exclusive().map_err(|e| io_err(dir, e))?;
             // Loading with the current configuration (rather than the stored one) lets
             // `optimize` rebuild segments made with older HNSW or quantization settings.
-            let shard = EdgeShard::load(&shard_path, Some(edge_config(spec.dimension))).map_err(|e| {
-                edge_err(
-                    dir,
-                    e,
-                    "the index files are damaged; delete the directory and run `skillforge reindex`",
-                )
-            })?;
-            return Ok(Self::from_parts(dir, spec, shard, false));
+            let shard = EdgeShard::load(&shard_path, Some(edge_config(spec.dimension)))
+                .map_err(|e| load_err(dir, e))?;
+            drop(_copying);
+            return Ok(Self::from_parts(dir, spec, shard, false, Some(copy_lock)));
         }
         Self::recreate(dir, spec)
     }
 
+    /// Open a read-only snapshot of the index under `dir`, which another process may own
+    /// and be writing: its flushed segments are copied (waiting up to `timeout` for a
+    /// write in progress to end) into a private temporary directory and loaded from there.
+    /// Searches see the index as it was when the copy was taken; writes fail with
+    /// [`IndexError::ReadOnly`]. Costs a copy of the shard's segments (see
+    /// `docs/benchmarks.md`).
+    pub fn open_snapshot(dir: &Path, spec: IndexSpec, timeout: Duration) -> Result<EdgeIndex> {
+        let meta_path = dir.join(META_FILE);
+        let shard_path = dir.join(SHARD_DIR);
+        if !meta_path.exists() {
+            return Err(IndexError::Edge {
+                location: dir.display().to_string(),
+                message: "there is no index yet".into(),
+                hint: "the process that holds the library is creating it; try again in a moment",
+            });
+        }
+        let meta = read_meta(&meta_path)?;
+        if meta.spec != spec {
+            return Err(IndexError::EmbedderMismatch {
+                location: dir.display().to_string(),
+                stored: meta.spec,
+                requested: spec,
+            });
+        }
+        if meta.format_version != INDEX_FORMAT {
+            return Err(IndexError::FormatChanged {
+                location: dir.display().to_string(),
+                stored: meta.format_version,
+                current: INDEX_FORMAT,
+            });
+        }
+        let io = |e| io_err(dir, e);
+        let snapshot = tempfile::Builder::new()
+            .prefix("skillforge-index-snapshot-")
+            .tempdir()
+            .map_err(io)?;
+        let copy_path = snapshot.path().join(SHARD_DIR);
+        let lock = CopyLock::open(dir).map_err(io)?;
+        let start = Instant::now();
+        loop {
+            match lock.file.try_lock_shared() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(IndexError::Edge {
+                        location: dir.display().to_string(),
+                        message: format!(
+                            "the process that owns the index kept writing it for {:.0} s",
+                            timeout.as_secs_f64()
+                        ),
+                        hint: "try again, or wait longer (--lock-timeout)",
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
+            }
+        }
+        let copied = copy_shard(&shard_path, &copy_path);
+        drop(lock);
+        copied.map_err(io)?;
+        let shard =
+            EdgeShard::load(&copy_path, Some(edge_config(spec.dimension))).map_err(|e| {
+                edge_err(
+                    dir,
+                    e,
+                    "a snapshot of the index could not be loaded; try again, and if it keeps \
+                 failing, run `skillforge reindex` once the process that holds the library ends",
+                )
+            })?;
+        let mut index = Self::from_parts(dir, spec, shard, false, None);
+        index.snapshot = Some(snapshot);
+        Ok(index)
+    }
+
+    /// True for a read-only snapshot ([`EdgeIndex::open_snapshot`]).
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
     /// Delete whatever index is under `dir` and create an empty one for `spec`.
     pub fn recreate(dir: &Path, spec: IndexSpec) -> Result<EdgeIndex> {
-        let io = |e: std::io::Error| IndexError::Edge {
-            location: dir.display().to_string(),
-            message: e.to_string(),
-            hint: "check that the directory is writable and the disk is not full",
-        };
+        let io = |e: std::io::Error| io_err(dir, e);
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let copy_lock = Arc::new(CopyLock::open(dir).map_err(io)?);
+        let _copying = copy_lock.exclusive().map_err(io)?;
         let shard_path = dir.join(SHARD_DIR);
         if shard_path.exists() {
             std::fs::remove_dir_all(&shard_path).map_err(io)?;
@@ -156,10 +301,17 @@ impl EdgeIndex {
                 .map_err(|e| edge_err(dir, e, "check that the directory is writable"))?;
         }
         shard.flush();
-        Ok(Self::from_parts(dir, spec, shard, true))
+        drop(_copying);
+        Ok(Self::from_parts(dir, spec, shard, true, Some(copy_lock)))
     }
 
-    fn from_parts(dir: &Path, spec: IndexSpec, shard: EdgeShard, created: bool) -> Self {
+    fn from_parts(
+        dir: &Path,
+        spec: IndexSpec,
+        shard: EdgeShard,
+        created: bool,
+        copy_lock: Option<Arc<CopyLock>>,
+    ) -> Self {
         Self {
             dir: dir.to_path_buf(),
             spec,
@@ -167,6 +319,8 @@ impl EdgeIndex {
             writer: Arc::new(Mutex::new(())),
             lexical: Lexical::new(),
             created,
+            copy_lock,
+            snapshot: None,
         }
     }
 
@@ -197,11 +351,17 @@ impl EdgeIndex {
         op: Option<UpdateOperation>,
         optimize: bool,
     ) -> Result<()> {
+        let Some(copy_lock) = self.copy_lock.clone() else {
+            return Err(IndexError::ReadOnly {
+                location: self.dir.display().to_string(),
+            });
+        };
         let shard = Arc::clone(&self.shard);
         let writer = Arc::clone(&self.writer);
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _copying = copy_lock.exclusive().map_err(|e| io_err(&dir, e))?;
             if let Some(op) = op {
                 shard
                     .update(op)
@@ -494,13 +654,78 @@ fn keyword_condition(field: &str, r#match: Match) -> Condition {
 }
 
 fn read_meta(path: &Path) -> Result<Meta> {
-    let corrupt = |message: String| IndexError::Edge {
+    let corrupt = |message: String| IndexError::Damaged {
         location: path.display().to_string(),
         message,
-        hint: "delete the index directory and run `skillforge reindex`",
     };
     let bytes = std::fs::read(path).map_err(|e| corrupt(e.to_string()))?;
     serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("unreadable index metadata: {e}")))
+}
+
+/// Copies a shard directory without its write-ahead log.
+fn copy_shard(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            if entry.file_name() != WAL_DIR {
+                copy_shard(&entry.path(), &target)?;
+            }
+        } else {
+            copy_sparse(&entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a file, leaving blocks of zeros as holes: qdrant-edge preallocates the files it
+/// maps (32 MiB chunks, mostly holes), which `std::fs::copy` would write out in full.
+fn copy_sparse(from: &Path, to: &Path) -> std::io::Result<()> {
+    const BLOCK: usize = 64 * 1024;
+    static ZEROS: [u8; BLOCK] = [0; BLOCK];
+    let mut source = File::open(from)?;
+    let mut target = File::create(to)?;
+    let mut buf = vec![0; BLOCK];
+    loop {
+        let n = source.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n] == ZEROS[..n] {
+            target.seek(SeekFrom::Current(n as i64))?;
+        } else {
+            target.write_all(&buf[..n])?;
+        }
+    }
+    // A file that ends in zeros gets its length back.
+    target.set_len(source.metadata()?.len())
+}
+
+/// Why loading a shard failed: its WAL is locked by another process (not damage), or its
+/// files cannot be loaded.
+fn load_err(dir: &Path, e: qdrant_edge::OperationError) -> IndexError {
+    let message = e.to_string();
+    // qdrant-edge reports the WAL's `flock` failure only as text: "failed to open WAL
+    // ...: Can't init WAL: Kind(WouldBlock)".
+    if message.contains("WouldBlock") {
+        IndexError::InUse {
+            location: dir.display().to_string(),
+        }
+    } else {
+        IndexError::Damaged {
+            location: dir.display().to_string(),
+            message,
+        }
+    }
+}
+
+fn io_err(dir: &Path, e: std::io::Error) -> IndexError {
+    IndexError::Edge {
+        location: dir.display().to_string(),
+        message: e.to_string(),
+        hint: "check that the directory is writable and the disk is not full",
+    }
 }
 
 fn edge_err(dir: &Path, e: qdrant_edge::OperationError, hint: &'static str) -> IndexError {
@@ -508,5 +733,34 @@ fn edge_err(dir: &Path, e: qdrant_edge::OperationError, hint: &'static str) -> I
         location: dir.display().to_string(),
         message: e.to_string(),
         hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn a_copied_preallocated_file_keeps_its_holes_and_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("chunk.mmap");
+        let mut file = File::create(&from).unwrap();
+        file.write_all(b"vectors").unwrap();
+        file.seek(SeekFrom::Start(1 << 20)).unwrap();
+        file.write_all(b"more").unwrap();
+        file.set_len(8 << 20).unwrap();
+        drop(file);
+        let to = dir.path().join("copy.mmap");
+        copy_sparse(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), std::fs::read(&from).unwrap());
+        let copied = std::fs::metadata(&to).unwrap();
+        assert_eq!(copied.len(), 8 << 20);
+        assert!(
+            copied.blocks() * 512 < 1 << 20,
+            "{} bytes allocated for 11 bytes of data",
+            copied.blocks() * 512
+        );
     }
 }

@@ -174,6 +174,38 @@ pub enum IndexError {
         /// The vector's dimension.
         got: usize,
     },
+    /// The in-process index's files are open in another process (or in another index of
+    /// this process): its write-ahead log is locked. Nothing is damaged.
+    #[error(
+        "the vector index at {location} is open in another process or another library of this \
+         process (its write-ahead log is locked; the index is not damaged): close the other one, \
+         or open the library read-only"
+    )]
+    InUse {
+        /// Directory of the index.
+        location: String,
+    },
+    /// The in-process index's files could not be loaded. The index is derived from the SQL
+    /// store: a library opened for writing rebuilds it.
+    #[error(
+        "the vector index at {location} could not be loaded ({message}); it is derived from the \
+         SQL store: opening the library for writing (e.g. `skillforge reindex`) rebuilds it"
+    )]
+    Damaged {
+        /// Directory of the index.
+        location: String,
+        /// What failed.
+        message: String,
+    },
+    /// A write was asked of a read-only snapshot of the in-process index.
+    #[error(
+        "the vector index at {location} is a read-only snapshot (another process holds the \
+         library); writes go through the process that holds it"
+    )]
+    ReadOnly {
+        /// Directory of the index the snapshot was taken from.
+        location: String,
+    },
     /// The in-process index failed.
     #[error("vector index at {location}: {message}; {hint}")]
     Edge {

@@ -486,3 +486,75 @@ fn an_index_in_an_older_format_is_reported_for_rebuilding() {
     let rebuilt = EdgeIndex::recreate(dir.path(), spec()).unwrap();
     assert!(rebuilt.was_created());
 }
+
+#[tokio::test]
+async fn an_edge_index_open_elsewhere_is_in_use_not_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = EdgeIndex::open(dir.path(), spec()).unwrap();
+    // qdrant-edge's WAL lock belongs to an open file: a second open in this process meets
+    // it as another process would.
+    let err = EdgeIndex::open(dir.path(), spec()).unwrap_err();
+    assert!(matches!(err, IndexError::InUse { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        !message.contains("damaged") || message.contains("not damaged"),
+        "{message}"
+    );
+    assert!(!message.contains("delete"), "{message}");
+    drop(owner);
+    assert!(
+        EdgeIndex::open(dir.path(), spec()).is_ok(),
+        "closed: free again"
+    );
+}
+
+#[tokio::test]
+async fn a_snapshot_searches_beside_the_owner_and_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = EdgeIndex::open(dir.path(), spec()).unwrap();
+    owner.upsert(hybrid_points()).await.unwrap();
+    let timeout = std::time::Duration::from_secs(10);
+    let snapshot = EdgeIndex::open_snapshot(dir.path(), spec(), timeout).unwrap();
+    assert!(snapshot.is_snapshot());
+    let q = query(
+        axis(0, 1, 0.0),
+        "levenshtein distance",
+        3,
+        SearchFilter::default(),
+    );
+    let from_owner = owner.search(&q).await.unwrap();
+    let from_snapshot = snapshot.search(&q).await.unwrap();
+    assert_eq!(ids(&from_snapshot), ids(&from_owner));
+    let found = ids(&from_snapshot);
+    assert!(found.contains(&1) && found.contains(&2), "{found:?}");
+    let err = snapshot.upsert(hybrid_points()).await.unwrap_err();
+    assert!(matches!(err, IndexError::ReadOnly { .. }), "{err:?}");
+    assert!(matches!(
+        snapshot.delete(&[SkillId(1)]).await,
+        Err(IndexError::ReadOnly { .. })
+    ));
+    // The owner keeps writing; a later snapshot sees it, the earlier one does not change.
+    owner.delete(&[SkillId(1)]).await.unwrap();
+    let later = EdgeIndex::open_snapshot(dir.path(), spec(), timeout).unwrap();
+    assert!(!ids(&later.search(&q).await.unwrap()).contains(&1));
+    assert_eq!(snapshot.count().await.unwrap(), 6);
+    assert_eq!(later.count().await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn unreadable_index_files_are_damaged_and_a_snapshot_of_nothing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = std::time::Duration::from_secs(1);
+    match EdgeIndex::open_snapshot(dir.path(), spec(), timeout) {
+        Err(IndexError::Edge { hint, .. }) => assert!(hint.contains("try again"), "{hint}"),
+        other => panic!("expected a not-yet error, got {:?}", other.map(|_| ())),
+    }
+    drop(EdgeIndex::open(dir.path(), spec()).unwrap());
+    std::fs::write(dir.path().join("index.json"), b"{not json").unwrap();
+    match EdgeIndex::open(dir.path(), spec()) {
+        Err(e @ IndexError::Damaged { .. }) => {
+            assert!(!e.to_string().contains("delete"), "{e}")
+        }
+        other => panic!("expected damage, got {:?}", other.map(|_| ())),
+    }
+}

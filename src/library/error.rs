@@ -8,6 +8,8 @@ use crate::skill::{SkillError, SkillFileError};
 use crate::store::StoreError;
 use crate::validate::TestReport;
 
+use super::lock::LockHolder;
+
 /// Why a library operation failed. Rejections of a skill (tests, duplicates, regressions of
 /// its dependents) are separate variants so that callers can feed them back to whoever wrote
 /// the skill.
@@ -153,6 +155,51 @@ pub enum LibraryError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process holds the library (its data directory's lock) and did not release it
+    /// within the wait allowed.
+    #[error(
+        "the library in {} is in use by {} and stayed busy for {:.0} s; \
+         wait for it to finish, wait longer (--lock-timeout SECONDS or SKILLFORGE_LOCK_TIMEOUT), \
+         or use another --data-dir. Reading commands (skills list/show/search/export, episodes) \
+         work meanwhile",
+        .data_dir.display(),
+        holder_text(.holder.as_deref()),
+        .waited.as_secs_f64()
+    )]
+    Busy {
+        /// The data directory.
+        data_dir: std::path::PathBuf,
+        /// Who holds it, as its lock file says (`None` if it has not said yet).
+        holder: Option<Box<LockHolder>>,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
+    /// Reading a library beside the process that holds it failed.
+    #[error(
+        "the library in {} is held by {holder}, and reading beside it failed: {source}",
+        .data_dir.display()
+    )]
+    Beside {
+        /// The data directory.
+        data_dir: std::path::PathBuf,
+        /// Who holds it.
+        holder: String,
+        /// What failed.
+        source: Box<LibraryError>,
+    },
+    /// A write was asked of a library opened read-only.
+    #[error(
+        "the library in {} is open read-only ({why}); open it for writing to {what}",
+        .data_dir.display()
+    )]
+    ReadOnly {
+        /// The data directory.
+        data_dir: std::path::PathBuf,
+        /// What the caller tried to do.
+        what: &'static str,
+        /// Why it is read-only.
+        why: String,
+    },
     /// A Voyager `skills.json` is malformed.
     #[error(
         "{path}: not a Voyager skills.json ({message}); expected {{\"name\": {{\"code\": ..., \"description\": ...}}}}"
@@ -163,6 +210,14 @@ pub enum LibraryError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// The holder of a lock, or what is known when it has not recorded itself.
+fn holder_text(holder: Option<&LockHolder>) -> String {
+    holder.map_or_else(
+        || "another process (it has not recorded its pid yet)".to_string(),
+        LockHolder::to_string,
+    )
 }
 
 /// `name (kind: message)` of each failing test, comma-separated.

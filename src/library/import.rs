@@ -180,6 +180,7 @@ impl Library {
         file: &Path,
         namespace: Option<&str>,
     ) -> Result<VoyagerReport> {
+        self.check_writable("import skills")?;
         let bad = |message: String| LibraryError::Voyager {
             path: file.to_path_buf(),
             message,
@@ -246,6 +247,7 @@ impl Library {
         sources: Vec<(Option<String>, SkillSource)>,
         provenance: Provenance,
     ) -> Result<ImportReport> {
+        self.check_writable("import skills")?;
         let mut report = ImportReport::default();
         let mut pending: Vec<(String, SkillSource)> = sources
             .into_iter()

@@ -13,17 +13,25 @@
 //! - **Retrieval** is the index's hybrid search (dense views + BM25, fused), resolved back to
 //!   the SQL rows.
 //!
+//! - **Several processes** share a data directory through its lock ([`DataDirLock`]): a
+//!   library opened [`OpenMode::ReadWrite`] holds it for its lifetime (waiting for another
+//!   holder up to [`LibraryConfig::lock_timeout`]); one opened [`OpenMode::ReadOnly`] never
+//!   waits: while another process holds the library it reads SQL beside it (SQLite's WAL,
+//!   or PostgreSQL) and searches a snapshot of the index.
+//!
 //! The library knows nothing of agents: the agent calls [`Library::prepare`] and
 //! [`Library::write`] to admit a skill inside its own transaction (with its journal).
 
 mod error;
 mod import;
+mod lock;
 mod resolve;
 mod sync;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -43,6 +51,7 @@ use crate::validate::{self, Job, TestReport};
 
 pub use error::{LibraryError, Result};
 pub use import::{ImportReport, ImportedSkill, VoyagerReport, starter_skills};
+pub use lock::{DataDirLock, LOCK_FILE, LockHolder};
 
 /// The namespace of skills that declare none.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -52,6 +61,24 @@ pub const ENV_DATA_DIR: &str = "SKILLFORGE_DATA_DIR";
 
 /// Environment variable the CLI reads the capability policy from (comma-separated).
 pub const ENV_ALLOW_CAPABILITIES: &str = "SKILLFORGE_ALLOW_CAPABILITIES";
+
+/// How long a writer waits for another process to release the library by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a caller will do with a library, and so which lock it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpenMode {
+    /// Read and write: the library's data directory lock is held while the [`Library`]
+    /// lives. If another process holds it, `open` waits up to
+    /// [`LibraryConfig::lock_timeout`], then fails with [`LibraryError::Busy`].
+    #[default]
+    ReadWrite,
+    /// Read only; writes fail with [`LibraryError::ReadOnly`]. Never waits: if no process
+    /// holds the library, this one holds it while it lives (and does the upkeep of `open`:
+    /// creating, migrating, replaying the outbox); if another does, SQL is read beside it
+    /// and searches go to a snapshot of the index taken at `open`.
+    ReadOnly,
+}
 
 /// Where a library lives and how it validates. Its `Debug` shows no password or API key.
 #[derive(Clone)]
@@ -78,6 +105,11 @@ pub struct LibraryConfig {
     /// none (the code environment offers no host functions). The CLI sets it from
     /// `--allow-capability` and `$SKILLFORGE_ALLOW_CAPABILITIES` (comma-separated).
     pub allowed_capabilities: Capabilities,
+    /// Read-write or read-only.
+    pub mode: OpenMode,
+    /// How long [`OpenMode::ReadWrite`] waits for another process holding the library (and
+    /// a read-only snapshot for a write in progress).
+    pub lock_timeout: Duration,
 }
 
 impl LibraryConfig {
@@ -93,6 +125,8 @@ impl LibraryConfig {
             limits: Limits::default(),
             load_starter: true,
             allowed_capabilities: Capabilities::none(),
+            mode: OpenMode::ReadWrite,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 
@@ -136,6 +170,8 @@ impl std::fmt::Debug for LibraryConfig {
             .field("limits", &self.limits)
             .field("load_starter", &self.load_starter)
             .field("allowed_capabilities", &self.allowed_capabilities)
+            .field("mode", &self.mode)
+            .field("lock_timeout", &self.lock_timeout)
             .finish()
     }
 }
@@ -235,12 +271,20 @@ pub struct Library {
     sandbox: Arc<Sandbox>,
     limits: Limits,
     allowed_capabilities: Capabilities,
+    data_dir: PathBuf,
+    /// Why writes are refused (`None`: this handle may write).
+    read_only: Option<String>,
+    /// The data directory's lock, when this process holds it. Declared last: released
+    /// after the index is closed.
+    lock: Option<DataDirLock>,
 }
 
 impl Library {
-    /// Opens (creating if needed) the library described by `config`. Replays index writes a
-    /// crash left pending, rebuilds the index if it is new or was built for another embedder,
-    /// and loads the starter library into a library that has never been loaded.
+    /// Opens (creating if needed) the library described by `config`, in its
+    /// [`OpenMode`]. Unless another process holds the library (read-only mode), replays
+    /// index writes a crash left pending, rebuilds the index if it is new, damaged or was
+    /// built for another embedder, and loads the starter library into a library that has
+    /// never been loaded.
     pub async fn open(
         config: &LibraryConfig,
         embedder: Arc<dyn Embedder>,
@@ -254,33 +298,124 @@ impl Library {
             path: config.data_dir.clone(),
             source,
         })?;
-        let store = Store::open(&config.database_url()).await?;
         let spec = IndexSpec {
             embedder_id: embedder.id().to_string(),
             dimension: embedder.dimension(),
         };
+        // Only the in-process index needs the lock; servers take concurrent clients.
+        let lock = if config.qdrant_url.is_some() {
+            None
+        } else {
+            match config.mode {
+                OpenMode::ReadWrite => Some(acquire_lock(config).await?),
+                OpenMode::ReadOnly => match try_lock(config).await? {
+                    Ok(lock) => Some(lock),
+                    Err(holder) => {
+                        return Self::open_beside(config, spec, embedder, sandbox, holder).await;
+                    }
+                },
+            }
+        };
+        let store = Store::open(&config.database_url()).await?;
         let (index, rebuild) = open_index(config, spec).await?;
-        let library = Library {
+        let mut library = Library {
             store,
             index,
             embedder,
             sandbox,
             limits: config.limits.clone(),
             allowed_capabilities: config.allowed_capabilities.clone(),
+            data_dir: config.data_dir.clone(),
+            read_only: None,
+            lock,
         };
-        if rebuild {
-            library.reindex().await?;
-        } else {
-            library.sync_index().await?;
+        library.upkeep(config, rebuild).await?;
+        if config.mode == OpenMode::ReadOnly {
+            library.read_only = Some("opened with OpenMode::ReadOnly".into());
         }
-        if config.load_starter && library.store.get_meta(STARTER_LOADED).await?.is_none() {
-            let report = library.import_sources(starter_skills()?).await?;
+        Ok(library)
+    }
+
+    /// Read-only access while `holder` holds the library: SQL read beside it, searches on
+    /// a snapshot of the index. Nothing is written.
+    async fn open_beside(
+        config: &LibraryConfig,
+        spec: IndexSpec,
+        embedder: Arc<dyn Embedder>,
+        sandbox: Arc<Sandbox>,
+        holder: Option<LockHolder>,
+    ) -> Result<Library> {
+        let holder = holder.map_or_else(
+            || "another process".to_string(),
+            |holder| holder.to_string(),
+        );
+        let beside = |source: LibraryError| LibraryError::Beside {
+            data_dir: config.data_dir.clone(),
+            holder: holder.clone(),
+            source: Box::new(source),
+        };
+        let store = Store::open_read_only(&config.database_url())
+            .await
+            .map_err(|e| beside(e.into()))?;
+        let dir = config.data_dir.join("index");
+        let timeout = config.lock_timeout;
+        let index =
+            tokio::task::spawn_blocking(move || EdgeIndex::open_snapshot(&dir, spec, timeout))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                .map_err(|e| beside(e.into()))?;
+        Ok(Library {
+            store,
+            index: Arc::new(index),
+            embedder,
+            sandbox,
+            limits: config.limits.clone(),
+            allowed_capabilities: config.allowed_capabilities.clone(),
+            data_dir: config.data_dir.clone(),
+            read_only: Some(format!("{holder} holds it")),
+            lock: None,
+        })
+    }
+
+    /// What `open` does for the process that holds the library: bring the index up to
+    /// date with the store, and load the starter library once.
+    async fn upkeep(&self, config: &LibraryConfig, rebuild: bool) -> Result<()> {
+        if rebuild {
+            self.reindex().await?;
+        } else {
+            self.sync_index().await?;
+        }
+        if config.load_starter && self.store.get_meta(STARTER_LOADED).await?.is_none() {
+            let report = self.import_sources(starter_skills()?).await?;
             if let Some((name, problem)) = report.failed.first() {
                 tracing::warn!("starter skill {name} was not loaded: {problem}");
             }
-            library.store.set_meta(STARTER_LOADED, "1").await?;
+            self.store.set_meta(STARTER_LOADED, "1").await?;
         }
-        Ok(library)
+        Ok(())
+    }
+
+    /// True when this handle refuses writes: opened [`OpenMode::ReadOnly`], or beside
+    /// another process that holds the library.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
+    /// True when this process holds the data directory's lock.
+    pub fn holds_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// Fails with [`LibraryError::ReadOnly`] when this handle may not write.
+    fn check_writable(&self, what: &'static str) -> Result<()> {
+        match &self.read_only {
+            None => Ok(()),
+            Some(why) => Err(LibraryError::ReadOnly {
+                data_dir: self.data_dir.clone(),
+                what,
+                why: why.clone(),
+            }),
+        }
     }
 
     /// The SQL store (for callers that combine library writes with their own in one [`Tx`]).
@@ -312,6 +447,7 @@ impl Library {
     /// same name, then updates the index. Adding exactly the current code and tests again is
     /// a no-op (`changed: false`).
     pub async fn add(&self, source: SkillSource, options: AddOptions) -> Result<Added> {
+        self.check_writable("add a skill")?;
         let prepared = self.prepare(source, options).await?;
         let mut tx = self.store.begin().await?;
         let added = self.write(&mut tx, &prepared).await?;
@@ -399,6 +535,7 @@ impl Library {
     /// skill changed since it was prepared), its call-graph edges, its verification time and
     /// the outbox entry. Call [`Library::sync_index`] after the commit.
     pub async fn write(&self, tx: &mut Tx, prepared: &Prepared) -> Result<Added> {
+        self.check_writable("add a skill")?;
         let source = &prepared.source;
         let version = match &prepared.unchanged {
             Some(version) => version.clone(),
@@ -521,6 +658,7 @@ impl Library {
 
     /// Sets a skill's status (active, deprecated or quarantined).
     pub async fn set_status(&self, name: &str, status: SkillStatus) -> Result<SkillRecord> {
+        self.check_writable("change a skill's status")?;
         let detail = self.get(name).await?;
         self.store
             .set_status(detail.skill.record.id, status)
@@ -577,6 +715,7 @@ impl Library {
     /// passes is recorded as a verification. A skill that cannot even be bundled (its
     /// dependency is gone or quarantined) gets an empty report and counts nothing.
     pub async fn verify(&self, names: &[String]) -> Result<Vec<(SkillRecord, TestReport)>> {
+        self.check_writable("record test runs")?;
         let skills = if names.is_empty() {
             self.store.list_skills(&ListFilter::default()).await?
         } else {
@@ -749,6 +888,37 @@ pub fn server_collection(base: &str, spec: &IndexSpec) -> String {
     format!("{base}_{}", &hex::encode(digest)[..12])
 }
 
+/// Takes the data directory's lock, waiting (and saying so on the log) while another
+/// process holds it.
+async fn acquire_lock(config: &LibraryConfig) -> Result<DataDirLock> {
+    let dir = config.data_dir.clone();
+    let timeout = config.lock_timeout;
+    tokio::task::spawn_blocking(move || {
+        DataDirLock::acquire(&dir, timeout, |holder| {
+            let holder = holder.map_or_else(
+                || "another process".to_string(),
+                |holder| holder.to_string(),
+            );
+            tracing::warn!(
+                "the library in {} is in use by {holder}; waiting up to {:.0} s for it \
+                 (--lock-timeout)",
+                dir.display(),
+                timeout.as_secs_f64()
+            );
+        })
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// Takes the data directory's lock if it is free, without waiting.
+async fn try_lock(config: &LibraryConfig) -> Result<Result<DataDirLock, Option<LockHolder>>> {
+    let dir = config.data_dir.clone();
+    tokio::task::spawn_blocking(move || DataDirLock::try_acquire(&dir))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// Opens the configured index; the flag says it must be (re)built from the store.
 async fn open_index(
     config: &LibraryConfig,
@@ -758,8 +928,12 @@ async fn open_index(
         None => {
             let dir = config.data_dir.join("index");
             let index = match EdgeIndex::open(&dir, spec.clone()) {
+                // This process holds the data directory's lock: nobody else uses the index,
+                // and it is derived data.
                 Err(
-                    e @ (IndexError::EmbedderMismatch { .. } | IndexError::FormatChanged { .. }),
+                    e @ (IndexError::EmbedderMismatch { .. }
+                    | IndexError::FormatChanged { .. }
+                    | IndexError::Damaged { .. }),
                 ) => {
                     tracing::warn!("{e}; rebuilding it now");
                     EdgeIndex::recreate(&dir, spec)?

@@ -16,6 +16,7 @@ impl Library {
     /// Only the last entry per skill matters, and it is applied from the skill's current SQL
     /// row, so replaying an entry twice is harmless.
     pub async fn sync_index(&self) -> Result<usize> {
+        self.check_writable("update the index")?;
         let pending = self.store.pending().await?;
         if pending.is_empty() {
             return Ok(0);
@@ -60,6 +61,7 @@ impl Library {
     /// in the store removed, so searches during a rebuild see the old or the new point of
     /// each skill, never a missing one.
     pub async fn reindex(&self) -> Result<usize> {
+        self.check_writable("rebuild the index")?;
         // Entries queued before the rebuild read the store are covered by it; later ones
         // stay pending for the next sync.
         let pending = self.store.pending().await?;

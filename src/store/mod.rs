@@ -91,6 +91,60 @@ impl Store {
         }
     }
 
+    /// Open the store at `url` for reading beside a process that writes it: no file is
+    /// created and no migration runs. SQLite is opened read-only (its WAL lets readers
+    /// run while another process writes); a PostgreSQL session is read-only. Writes fail.
+    pub async fn open_read_only(url: &str) -> Result<Store> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let file = path.split('?').next().unwrap_or(path);
+            let db = DbInfo {
+                backend: Backend::Sqlite,
+                location: file.to_string(),
+            };
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|_| StoreError::Url { url: url.into() })?
+                .read_only(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+                .map_err(|e| db.err(e))?;
+            Ok(Store {
+                pool: Pool::Sqlite(pool),
+                db,
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|_| StoreError::Url { url: url.into() })?
+                .options([("default_transaction_read_only", "on")]);
+            let db = DbInfo {
+                backend: Backend::Postgres,
+                location: format!(
+                    "{}:{}/{}",
+                    options.get_host(),
+                    options.get_port(),
+                    options.get_database().unwrap_or("")
+                ),
+            };
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(|e| db.err(e))?;
+            Ok(Store {
+                pool: Pool::Postgres(pool),
+                db,
+            })
+        } else {
+            Err(StoreError::Url { url: url.into() })
+        }
+    }
+
     async fn open_sqlite(url: &str, path: &str) -> Result<Store> {
         let file = path.split('?').next().unwrap_or(path);
         if file.is_empty() || file == ":memory:" {

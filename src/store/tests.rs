@@ -867,6 +867,60 @@ async fn admission_event_shares_the_transaction(fx: &Fixture) {
     store.close().await;
 }
 
+/// A read-only store beside a writer: it reads while the writer's transaction is open
+/// (SQLite's WAL: no waiting for the write lock), sees only committed rows, and cannot write.
+async fn read_only_beside_a_writer(fx: &Fixture) {
+    let writer = fx.open().await;
+    let double = writer
+        .add_version(&new_version(
+            "math",
+            "double",
+            "function double(x) { return 2 * x }",
+        ))
+        .await
+        .unwrap();
+    let reader = Store::open_read_only(fx.url()).await.unwrap();
+    let mut tx = writer.begin().await.unwrap();
+    tx.add_version(&new_version(
+        "math",
+        "triple",
+        "function triple(x) { return 3 * x }",
+    ))
+    .await
+    .unwrap();
+    let seen = tokio::time::timeout(
+        Duration::from_secs(5),
+        reader.list_skills(&ListFilter::default()),
+    )
+    .await
+    .expect("a reader does not wait for a writer")
+    .unwrap();
+    assert_eq!(seen.len(), 1, "uncommitted rows are not read");
+    assert_eq!(seen[0].version, double);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        reader
+            .list_skills(&ListFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        reader
+            .add_version(&new_version(
+                "math",
+                "halve",
+                "function halve(x) { return x / 2 }"
+            ))
+            .await
+            .is_err(),
+        "a read-only store refuses writes"
+    );
+    reader.close().await;
+    writer.close().await;
+}
+
 macro_rules! store_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -903,6 +957,7 @@ store_suite!(
     concurrent_writers_conflict_or_serialize,
     episode_journal,
     admission_event_shares_the_transaction,
+    read_only_beside_a_writer,
 );
 
 #[tokio::test]
