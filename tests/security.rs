@@ -173,6 +173,7 @@ async fn a_hostile_import_directory_is_read_safely_and_the_rest_goes_on() {
     std::os::unix::fs::symlink("/etc/passwd", path("passwd.js")).unwrap();
     std::os::unix::fs::symlink("/etc", path("etc")).unwrap();
     let fifo = std::ffi::CString::new(path("fifo.js").to_str().unwrap()).unwrap();
+    // SAFETY: `fifo` is a valid NUL-terminated path that outlives the call.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     // Where an import opens the FIFO, it would wait for a writer for ever: this one comes
     // after a minute, so such an import fails this test instead of hanging it.
