@@ -1,6 +1,6 @@
 //! The library end to end on the real parts: ONNX embeddings, the wasmtime sandbox,
-//! qdrant-edge in process and SQLite (and PostgreSQL when `SKILLFORGE_TEST_POSTGRES_URL` is
-//! set). Needs `scripts/setup embed`.
+//! qdrant-edge in process and SQLite (PostgreSQL and a Qdrant server in `#[ignore]`d tests that
+//! scripts/test runs where the server is). Needs `scripts/setup embed`.
 
 mod common;
 
@@ -492,13 +492,11 @@ async fn voyager_libraries_import_as_not_runnable_with_their_call_graph() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres) cargo test -- --ignored postgres"]
 async fn the_library_runs_on_postgres_too() {
-    let Ok(base) = std::env::var("SKILLFORGE_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED: SKILLFORGE_TEST_POSTGRES_URL not set; run `export SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres)`"
-        );
-        return;
-    };
+    let base = std::env::var("SKILLFORGE_TEST_POSTGRES_URL").expect(
+        "SKILLFORGE_TEST_POSTGRES_URL not set; run `export SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres)`",
+    );
     // A private schema keeps this test's rows apart from other runs.
     let schema = format!("lib_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(&base).await.unwrap();
@@ -537,13 +535,11 @@ async fn the_library_runs_on_postgres_too() {
 }
 
 #[tokio::test]
+#[ignore = "needs a Qdrant server: QDRANT_URL=http://127.0.0.1:6334 cargo test -- --ignored qdrant_server"]
 async fn the_library_runs_on_a_qdrant_server_too() {
-    let Ok(url) = std::env::var("QDRANT_URL") else {
-        eprintln!(
-            "SKIPPED: QDRANT_URL not set; point it at a Qdrant server's gRPC port (e.g. http://127.0.0.1:6334) to test the library over QdrantServerIndex"
-        );
-        return;
-    };
+    let url = std::env::var("QDRANT_URL").expect(
+        "QDRANT_URL not set; point it at a Qdrant server's gRPC port (e.g. http://127.0.0.1:6334)",
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     config.qdrant_url = Some(url);

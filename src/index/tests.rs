@@ -1,9 +1,7 @@
 //! One test suite for both index backends: `EdgeIndex` in a tempdir, and
-//! `QdrantServerIndex` against `QDRANT_URL` (a fresh collection per test; skipped
-//! loudly when unset). Vectors are small synthetic ones: the index takes vectors, so
+//! `QdrantServerIndex` against `QDRANT_URL` (a fresh collection per test;
+//! `#[ignore]`d: `cargo test -- --ignored qdrant_server`). Vectors are small synthetic ones: the index takes vectors, so
 //! no embedding model is needed.
-
-use std::io::Write;
 
 use async_trait::async_trait;
 
@@ -80,25 +78,21 @@ impl Drop for ServerLocation {
     }
 }
 
-fn edge_location() -> Option<EdgeLocation> {
-    Some(EdgeLocation {
+fn edge_location() -> EdgeLocation {
+    EdgeLocation {
         dir: tempfile::tempdir().unwrap(),
-    })
+    }
 }
 
-fn server_location() -> Option<ServerLocation> {
-    let Ok(url) = std::env::var("QDRANT_URL") else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: QDRANT_URL not set; point it at a Qdrant server's gRPC port (e.g. http://127.0.0.1:6334) to test QdrantServerIndex"
-        );
-        return None;
-    };
-    Some(ServerLocation {
+fn server_location() -> ServerLocation {
+    let url = std::env::var("QDRANT_URL").expect(
+        "QDRANT_URL not set; point it at a Qdrant server's gRPC port (e.g. http://127.0.0.1:6334) to test QdrantServerIndex",
+    );
+    ServerLocation {
         url,
         api_key: std::env::var("QDRANT_API_KEY").ok(),
         collection: format!("skillforge_test_{}", uuid::Uuid::new_v4().simple()),
-    })
+    }
 }
 
 fn spec() -> IndexSpec {
@@ -428,16 +422,17 @@ macro_rules! index_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some(loc) = super::edge_location() else { return };
+                    let loc = super::edge_location();
                     super::$name(&loc).await;
                 }
             )*
         }
-        mod server {
+        mod qdrant_server {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs a Qdrant server: QDRANT_URL=http://127.0.0.1:6334 cargo test -- --ignored qdrant_server"]
                 async fn $name() {
-                    let Some(loc) = super::server_location() else { return };
+                    let loc = super::server_location();
                     super::$name(&loc).await;
                 }
             )*

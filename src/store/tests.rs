@@ -1,7 +1,6 @@
 //! One test suite, run against SQLite (a file in a tempdir) and PostgreSQL (a fresh
-//! schema per test in `SKILLFORGE_TEST_POSTGRES_URL`; skipped loudly when unset).
+//! schema per test in `SKILLFORGE_TEST_POSTGRES_URL`; `#[ignore]`d: `cargo test -- --ignored postgres`).
 
-use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;
@@ -31,14 +30,10 @@ impl Fixture {
         Fixture::Sqlite { _dir: dir, url }
     }
 
-    async fn postgres() -> Option<Fixture> {
-        let Ok(base) = std::env::var(PG_ENV) else {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {PG_ENV} not set; run `export {PG_ENV}=$(scripts/start-postgres)` to test PostgreSQL"
-            );
-            return None;
-        };
+    async fn postgres() -> Fixture {
+        let base = std::env::var(PG_ENV).unwrap_or_else(|_| {
+            panic!("{PG_ENV} not set; run `export {PG_ENV}=$(scripts/start-postgres)` to test PostgreSQL")
+        });
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = sqlx::PgPool::connect(&base)
             .await
@@ -50,7 +45,7 @@ impl Fixture {
         admin.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options[search_path]={schema}");
-        Some(Fixture::Postgres { base, schema, url })
+        Fixture::Postgres { base, schema, url }
     }
 
     fn url(&self) -> &str {
@@ -936,8 +931,9 @@ macro_rules! store_suite {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres) cargo test -- --ignored postgres"]
                 async fn $name() {
-                    let Some(fx) = super::Fixture::postgres().await else { return };
+                    let fx = super::Fixture::postgres().await;
                     super::$name(&fx).await;
                     fx.cleanup().await;
                 }
