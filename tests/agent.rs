@@ -64,6 +64,7 @@ fn coder_call(round: u32, reply: &str) -> JournalEvent {
             latency_ms: 1,
             finish_reason: FinishReason::Stop,
         },
+        strategy: None,
     }
 }
 
