@@ -18,7 +18,9 @@ use skillforge::llm::{
     ChatRequest, ChatResponse, FinishReason, LanguageModel, LlmError, ScriptedModel, UsageCounter,
 };
 use skillforge::skill::SkillSource;
-use skillforge::store::{EpisodeSource, EpisodeStatus, NewEpisode, Provenance, SkillStatus, Store};
+use skillforge::store::{
+    EpisodeSource, EpisodeStatus, ListFilter, NewEpisode, Provenance, SkillStatus, Store,
+};
 
 async fn library(dir: &Path) -> Arc<Library> {
     let mut config = LibraryConfig::new(dir);
@@ -1035,6 +1037,13 @@ async fn without_a_check_a_yes_about_another_function_admits_nothing_and_admissi
     assert!(stored.version.provenance.unchecked);
     let listed = serde_json::to_value(library.get("eat").await.unwrap()).unwrap();
     assert_eq!(listed["version"]["provenance"]["unchecked"], true);
+    let all = ListFilter {
+        namespace: None,
+        statuses: Vec::new(),
+    };
+    let listed = serde_json::to_value(library.list(&all).await.unwrap()).unwrap();
+    assert_eq!(listed[0]["name"], "eat");
+    assert_eq!(listed[0]["unchecked"], true);
 }
 
 const COUNT_WORDS: &str = "/**\n * Counts the words of a text.\n * @example countWords('a bc  d') => 3\n * @example countWords('') => 0\n */\nfunction countWords(text) {\n  return text.split(/\\s+/).filter(Boolean).length;\n}";

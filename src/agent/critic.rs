@@ -1,5 +1,6 @@
-//! The critic: asks the model whether a skill really does its task, given its code and test
-//! results. Advisory: the tests decide; the critique feeds the next refinement.
+//! The critic: asks the model whether a skill really does its task, given its name, code and
+//! test results. Advisory when the task has a check (the check decides); the critique feeds
+//! the next refinement. A yes that describes another function ([`foreign_names`]) is no yes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -424,6 +424,42 @@ mod tests {
     }
 
     #[test]
+    fn resume_reads_back_questioned_tests_attempts_and_a_pending_fresh_start() {
+        let failed = FailedTest {
+            name: "f([])".into(),
+            failure: "expected 0, got null".into(),
+        };
+        let journal: Vec<EpisodeEvent> = [
+            coder_call(1, "first"),
+            attempt(1, "f", "function f() {}"),
+            JournalEvent::TestsQuestioned {
+                round: 1,
+                tests: vec![failed],
+            },
+            verdict(1, false, "may be wrong"),
+            coder_call(2, "first"),
+            attempt(2, "f", "function f() {}"),
+            JournalEvent::Repeated {
+                round: 2,
+                of_round: 1,
+            },
+            verdict(2, false, "repeated round 1"),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| stored(i as i64 + 1, e))
+        .collect();
+        let at = Position::of(&journal).unwrap();
+        assert_eq!(at.questioned, ["f([])"]);
+        assert_eq!(at.attempts.len(), 2);
+        assert_eq!(at.repeated, Some(1));
+        // Once the next coder call is journalled, the fresh start is no longer pending.
+        let mut more = journal.clone();
+        more.push(stored(9, &coder_call(3, "third")));
+        assert_eq!(Position::of(&more).unwrap().repeated, None);
+    }
+
+    #[test]
     fn events_keep_the_stored_shape_and_unreadable_ones_are_errors() {
         let (kind, payload) = attempt(3, "double", "function double(x) {}").record();
         assert_eq!(kind, "attempt");
