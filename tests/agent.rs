@@ -1107,3 +1107,35 @@ async fn without_a_check_a_library_skill_is_not_reused_on_a_bare_yes() {
             .unchecked
     );
 }
+
+#[tokio::test]
+async fn when_every_model_test_is_dropped_the_task_check_becomes_the_skills_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let only_wrong = MAX_WRONG_TEST.replace(" * @example maxElement([2, 9]) => 9\n", "");
+    let round2 = only_wrong.replace("Math.max(...xs)", "xs.reduce((a, b) => (a > b ? a : b))");
+    let model = Arc::new(ScriptedModel::queue([reply(&only_wrong), reply(&round2)]));
+    let task = Task::from_user("Return the maximum element of a list")
+        .with_name("maxElement")
+        .with_example("maxElement([1, 5, 3])", "5");
+    let report = agent_with(&library, &model, config(false, 2))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let events = journal(&library, &report.episode).await;
+    assert!(events.iter().any(|e| matches!(
+        e,
+        JournalEvent::TestsDropped {
+            round: 2,
+            task_check_as_tests: true,
+            ..
+        }
+    )));
+    let code = library.get("maxElement").await.unwrap().skill.version.code;
+    assert!(
+        code.contains("@example maxElement([1, 5, 3]) => 5"),
+        "{code}"
+    );
+    assert!(!code.contains("maxElement([])"), "{code}");
+}
