@@ -11,14 +11,16 @@ use common::{embedder, sandbox};
 use serde_json::json;
 use skillforge::agent::{
     Agent, AgentConfig, AttemptOutcome, CodeEnvironment, Environment, Exchange, JournalEvent,
-    Purpose, Task,
+    Purpose, Strategy, Task,
 };
 use skillforge::library::{AddOptions, Library, LibraryConfig};
 use skillforge::llm::{
     ChatRequest, ChatResponse, FinishReason, LanguageModel, LlmError, ScriptedModel, UsageCounter,
 };
 use skillforge::skill::SkillSource;
-use skillforge::store::{EpisodeSource, EpisodeStatus, NewEpisode, Provenance, SkillStatus, Store};
+use skillforge::store::{
+    EpisodeSource, EpisodeStatus, ListFilter, NewEpisode, Provenance, SkillStatus, Store,
+};
 
 async fn library(dir: &Path) -> Arc<Library> {
     let mut config = LibraryConfig::new(dir);
@@ -64,6 +66,7 @@ fn coder_call(round: u32, reply: &str) -> JournalEvent {
             latency_ms: 1,
             finish_reason: FinishReason::Stop,
         },
+        strategy: None,
     }
 }
 
@@ -217,7 +220,12 @@ async fn rounds_run_out_into_a_failed_episode() {
         .unwrap();
     assert_eq!(report.status, EpisodeStatus::Failed);
     assert_eq!(report.rounds, AgentConfig::default().max_rounds);
-    assert!(report.problems.unwrap().contains("double(-3)"));
+    // Rounds 2-4 repeated round 1's code: not run again, and said so.
+    let problems = report.problems.unwrap();
+    assert!(
+        problems.contains("repeated round 1's code unchanged"),
+        "{problems}"
+    );
     assert!(library.get("double").await.is_err(), "nothing admitted");
 }
 
@@ -247,11 +255,16 @@ async fn existing_skills_and_near_duplicates_are_reused_not_admitted() {
     assert_eq!(report.skill.as_deref(), Some("default/double"));
     assert!(silent.requests().is_empty());
 
-    // Without a check, the coder writes a skill that behaves exactly like `double`.
+    // Without a check, the coder writes a skill that behaves exactly like `double`; the
+    // task's words match double's description and the critic, shown double's code, agrees.
     let twice = "/**\n * Doubles a number.\n * @example twice(4) => 8\n * @test zero: assert.equal(twice(0), 0)\n */\nfunction twice(n) {\n  return n + n;\n}";
-    let model = Arc::new(ScriptedModel::queue([reply(twice)]));
-    let report = agent(&library, &model, false)
-        .solve(Task::from_user("Compute two times a number"))
+    let model = Arc::new(ScriptedModel::queue([
+        reply(twice),
+        r#"{"success": true, "feedback": "`twice` returns n + n."}"#.into(),
+        r#"{"success": true, "feedback": "`double` returns x * 2."}"#.to_string(),
+    ]));
+    let report = agent(&library, &model, true)
+        .solve(Task::from_user("Double a number"))
         .await
         .unwrap();
     assert_eq!(
@@ -797,4 +810,332 @@ async fn an_episode_stopped_by_an_error_is_interrupted_and_resumed_later() {
         store.episode(&open[0].id).await.unwrap().status,
         EpisodeStatus::Admitted
     );
+}
+
+// ---- Issue 12: evidence (the task's check over model-written tests, refinement that
+// changes something, no success without a check) ----
+
+fn config(critic: bool, max_rounds: u32) -> AgentConfig {
+    AgentConfig {
+        critic,
+        max_rounds,
+        ..AgentConfig::default()
+    }
+}
+
+fn agent_with(library: &Arc<Library>, model: &Arc<ScriptedModel>, config: AgentConfig) -> Agent {
+    Agent::new(
+        library.clone(),
+        model.clone(),
+        Arc::new(CodeEnvironment::new("lists")),
+        config,
+    )
+}
+
+async fn journal(library: &Library, episode: &str) -> Vec<JournalEvent> {
+    library
+        .store()
+        .episode_events(episode)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| JournalEvent::from_stored(e).unwrap())
+        .collect()
+}
+
+/// Right for the task, with one invented test that is wrong (`Math.max()` is -Infinity).
+const MAX_WRONG_TEST: &str = "/**\n * Returns the largest element of a list.\n * @param {number[]} xs\n * @example maxElement([2, 9]) => 9\n * @example maxElement([]) => 0\n */\nfunction maxElement(xs) {\n  return Math.max(...xs);\n}";
+
+#[tokio::test]
+async fn a_wrong_model_test_is_questioned_then_dropped_when_the_task_check_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // Round 2 changes the code but keeps the wrong test (reduce throws on []).
+    let round2 = MAX_WRONG_TEST.replace("Math.max(...xs)", "xs.reduce((a, b) => (a > b ? a : b))");
+    let model = Arc::new(ScriptedModel::queue([
+        reply(MAX_WRONG_TEST),
+        reply(&round2),
+    ]));
+    let task = Task::from_user("Return the maximum element of a list")
+        .with_name("maxElement")
+        .with_example("maxElement([1, 5, 3])", "5");
+    let report = agent_with(&library, &model, config(false, 2))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.rounds, 2);
+
+    // Round 2 heard that the test may be wrong, with both sides.
+    let told = model.requests()[1].messages.last().unwrap().content.clone();
+    for needle in [
+        "may be wrong",
+        "maxElement([]) => 0",
+        "expected 0, got",
+        "The task's check passed",
+    ] {
+        assert!(told.contains(needle), "{needle:?} missing from:\n{told}");
+    }
+    // Questioned in round 1, dropped in round 2; the stored skill keeps its passing test.
+    let events = journal(&library, &report.episode).await;
+    let questioned: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::TestsQuestioned { round, tests } => Some((*round, tests[0].name.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(questioned, [(1, "maxElement([])".to_string())]);
+    let dropped = events.iter().find_map(|e| match e {
+        JournalEvent::TestsDropped {
+            round,
+            tests,
+            task_check_as_tests,
+        } => Some((*round, tests.len(), *task_check_as_tests)),
+        _ => None,
+    });
+    assert_eq!(dropped, Some((2, 1, false)));
+    let stored = library.get("maxElement").await.unwrap().skill;
+    assert!(
+        !stored.version.code.contains("maxElement([])"),
+        "{}",
+        stored.version.code
+    );
+    assert!(
+        stored
+            .version
+            .code
+            .contains("@example maxElement([2, 9]) => 9")
+    );
+    assert!(stored.version.code.contains("reduce"));
+    assert!(!stored.version.provenance.unchecked, "the task had a check");
+}
+
+#[tokio::test]
+async fn an_unchanged_refinement_is_not_run_and_the_next_round_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let wrong = DOUBLE.replace("x * 2", "x + 2");
+    // The same code again, reformatted and with a comment.
+    let again = wrong.replace("return x + 2;", "// add two\n  return x+2 ;");
+    let model = Arc::new(ScriptedModel::queue([
+        reply(&wrong),
+        reply(&again),
+        reply(DOUBLE),
+    ]));
+    let task = Task::from_user("Double a number")
+        .with_name("double")
+        .with_example("double(21)", "42");
+    let report = agent_with(&library, &model, config(false, 3))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.rounds, 3);
+
+    let events = journal(&library, &report.episode).await;
+    assert!(
+        events.contains(&JournalEvent::Repeated {
+            round: 2,
+            of_round: 1
+        }),
+        "{events:#?}"
+    );
+    // Round 2's code never reached the sandbox.
+    let ran: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::SandboxRun { round, .. } => Some(*round),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ran, [1, 3]);
+    // Each coder call's strategy is journalled; the third starts afresh.
+    let strategies: Vec<Option<Strategy>> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::LlmCall { strategy, .. } => Some(*strategy),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        strategies,
+        [
+            Some(Strategy::First),
+            Some(Strategy::Refine),
+            Some(Strategy::FreshStart { repeated_round: 1 })
+        ]
+    );
+    let requests = model.requests();
+    let (refine, fresh) = (&requests[1], &requests[2]);
+    assert_ne!(fresh.messages, refine.messages);
+    assert!(fresh.temperature > refine.temperature, "{fresh:?}");
+    let fresh_text: String = fresh.messages.iter().map(|m| m.content.as_str()).collect();
+    assert!(
+        !fresh_text.contains("x + 2"),
+        "the earlier code is not shown"
+    );
+    assert!(
+        fresh_text.contains("repeated round 1's code unchanged"),
+        "{fresh_text}"
+    );
+}
+
+const SUM_OF_SQUARES: &str = "/**\n * Sums the squares of the numbers.\n * @param {number[]} xs\n * @example sumOfSquares([1, 2]) => 5\n */\nfunction sumOfSquares(xs) {\n  return xs.reduce((a, x) => a + x * x, 0);\n}";
+
+const EAT: &str = "/**\n * How many carrots a hungry rabbit has eaten after its meal, and how many are left.\n * @example eat(5, 6, 10) => [11, 4]\n * @example eat(2, 11, 5) => [7, 0]\n */\nfunction eat(number, need, remaining) {\n  const eaten = Math.min(need, remaining);\n  return [number + eaten, remaining - eaten];\n}";
+
+#[tokio::test]
+async fn without_a_check_a_yes_about_another_function_admits_nothing_and_admissions_are_unchecked()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let model = Arc::new(ScriptedModel::queue([
+        reply(SUM_OF_SQUARES),
+        r#"{"success": true, "feedback": "The function `eat` returns the carrots eaten and left; eat(5, 6, 10) gives [11, 4]."}"#.to_string(),
+        reply(EAT),
+        r#"{"success": true, "feedback": "`eat` adds what the rabbit can eat and returns what is left."}"#.to_string(),
+    ]));
+    let task = Task::from_user(
+        "A hungry rabbit has eaten some carrots and needs more: return the total eaten after its meal and the carrots left",
+    );
+    let report = agent_with(&library, &model, config(true, 2))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.skill.as_deref(), Some("default/eat"));
+    assert_eq!(report.rounds, 2);
+    assert!(
+        library.get("sumOfSquares").await.is_err(),
+        "the bare yes admitted nothing"
+    );
+
+    // The critic was shown the code's real name; its yes about `eat` was refused.
+    let critic = model.requests()[1].messages[0].content.clone();
+    assert!(
+        critic.contains("The function is `sumOfSquares`"),
+        "{critic}"
+    );
+    let events = journal(&library, &report.episode).await;
+    let refused = events.iter().find_map(|e| match e {
+        JournalEvent::Verdict {
+            round: 1,
+            passed: false,
+            problems,
+        } => Some(problems.clone()),
+        _ => None,
+    });
+    let refused = refused.expect("round 1 refused");
+    assert!(
+        refused.contains("`eat`") && refused.contains("sumOfSquares"),
+        "{refused}"
+    );
+
+    // Admitted without a check: marked so, for re-verification or pruning.
+    let stored = library.get("eat").await.unwrap().skill;
+    assert!(stored.version.provenance.unchecked);
+    let listed = serde_json::to_value(library.get("eat").await.unwrap()).unwrap();
+    assert_eq!(listed["version"]["provenance"]["unchecked"], true);
+    let all = ListFilter {
+        namespace: None,
+        statuses: Vec::new(),
+    };
+    let listed = serde_json::to_value(library.list(&all).await.unwrap()).unwrap();
+    assert_eq!(listed[0]["name"], "eat");
+    assert_eq!(listed[0]["unchecked"], true);
+}
+
+const COUNT_WORDS: &str = "/**\n * Counts the words of a text.\n * @example countWords('a bc  d') => 3\n * @example countWords('') => 0\n */\nfunction countWords(text) {\n  return text.split(/\\s+/).filter(Boolean).length;\n}";
+
+#[tokio::test]
+async fn without_a_check_a_library_skill_is_not_reused_on_a_bare_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // Stored as the coder's reply will be extracted: the reply is exactly this skill.
+    let stored = format!("{DOUBLE}\n");
+    library
+        .add(
+            SkillSource::parse(&stored, None).unwrap(),
+            AddOptions::default(),
+        )
+        .await
+        .unwrap();
+    // The coder parrots the library's `double` (which passes the empty check), and the
+    // critic says yes to anything.
+    let yes = r#"{"success": true, "feedback": "Correct."}"#.to_string();
+    let model = Arc::new(ScriptedModel::queue([
+        reply(DOUBLE),
+        reply(COUNT_WORDS),
+        yes,
+    ]));
+    let report = agent_with(&library, &model, config(true, 2))
+        .solve(Task::from_user("Count the words in a text"))
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let events = journal(&library, &report.episode).await;
+    assert_eq!(
+        report.skill.as_deref(),
+        Some("default/countWords"),
+        "{events:#?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, JournalEvent::Reuse { .. })),
+        "{events:#?}"
+    );
+    let refused = events.iter().find_map(|e| match e {
+        JournalEvent::Verdict {
+            round: 1,
+            passed: false,
+            problems,
+        } => Some(problems.clone()),
+        _ => None,
+    });
+    let refused = refused.expect("round 1 refused");
+    assert!(refused.contains("does not match the task"), "{refused}");
+    assert!(
+        library
+            .get("countWords")
+            .await
+            .unwrap()
+            .skill
+            .version
+            .provenance
+            .unchecked
+    );
+}
+
+#[tokio::test]
+async fn when_every_model_test_is_dropped_the_task_check_becomes_the_skills_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let only_wrong = MAX_WRONG_TEST.replace(" * @example maxElement([2, 9]) => 9\n", "");
+    let round2 = only_wrong.replace("Math.max(...xs)", "xs.reduce((a, b) => (a > b ? a : b))");
+    let model = Arc::new(ScriptedModel::queue([reply(&only_wrong), reply(&round2)]));
+    let task = Task::from_user("Return the maximum element of a list")
+        .with_name("maxElement")
+        .with_example("maxElement([1, 5, 3])", "5");
+    let report = agent_with(&library, &model, config(false, 2))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let events = journal(&library, &report.episode).await;
+    assert!(events.iter().any(|e| matches!(
+        e,
+        JournalEvent::TestsDropped {
+            round: 2,
+            task_check_as_tests: true,
+            ..
+        }
+    )));
+    let code = library.get("maxElement").await.unwrap().skill.version.code;
+    assert!(
+        code.contains("@example maxElement([1, 5, 3]) => 5"),
+        "{code}"
+    );
+    assert!(!code.contains("maxElement([])"), "{code}");
 }

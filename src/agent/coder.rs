@@ -144,10 +144,69 @@ pub async fn write_skill(
     retrieved: &[SkillBrief],
     feedback: Option<&Feedback>,
 ) -> Result<Attempt, AgentError> {
-    let messages = fitted_coder_messages(model, env, task, retrieved, feedback).await?;
+    let strategy = match feedback {
+        Some(_) => Strategy::Refine,
+        None => Strategy::First,
+    };
+    write_skill_with(model, env, task, retrieved, feedback, strategy).await
+}
+
+// ---- Refinement strategies (issue 12, item 4) ----
+
+/// How a coder round asks for its skill; journalled with the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The first attempt: the task alone, at a low temperature.
+    First,
+    /// A refinement: the previous reply and its problems, at a higher temperature.
+    Refine,
+    /// The previous reply repeated an earlier round's code unchanged: the task again without
+    /// any earlier code, a request for a different implementation, the highest temperature.
+    FreshStart {
+        /// The earlier round whose code was repeated.
+        repeated_round: u32,
+    },
+}
+
+impl Strategy {
+    /// The sampling temperature of a round asked this way. A retry at the same low
+    /// temperature tends to repeat the failed answer word for word.
+    fn temperature(self) -> f32 {
+        match self {
+            Strategy::First => 0.2,
+            Strategy::Refine => 0.7,
+            Strategy::FreshStart { .. } => 1.0,
+        }
+    }
+}
+
+/// [`write_skill`] asked the way `strategy` says: a [`Strategy::FreshStart`] ignores
+/// `feedback` (the earlier code is not shown again).
+pub async fn write_skill_with(
+    model: &dyn LanguageModel,
+    env: &dyn Environment,
+    task: &Task,
+    retrieved: &[SkillBrief],
+    feedback: Option<&Feedback>,
+    strategy: Strategy,
+) -> Result<Attempt, AgentError> {
+    let messages = match strategy {
+        Strategy::FreshStart { repeated_round } => {
+            let mut messages = fitted_coder_messages(model, env, task, retrieved, None).await?;
+            let note = render(
+                "fresh_start.md",
+                &serde_json::json!({ "round": repeated_round }),
+            )?;
+            if let Some(user) = messages.last_mut() {
+                user.content = format!("{}\n\n{}", user.content.trim_end(), note.trim());
+            }
+            messages
+        }
+        _ => fitted_coder_messages(model, env, task, retrieved, feedback).await?,
+    };
     let request = ChatRequest::new(messages)
-        // A retry at the same low temperature tends to repeat the failed answer word for word.
-        .with_temperature(if feedback.is_some() { 0.7 } else { 0.2 })
+        .with_temperature(strategy.temperature())
         .with_max_tokens(MAX_TOKENS);
     let exchange = Exchange::run(model, Purpose::Coder, request).await?;
     let result = extract(&exchange.reply, task.name.as_deref()).map_err(|error| {

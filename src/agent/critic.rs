@@ -1,5 +1,6 @@
-//! The critic: asks the model whether a skill really does its task, given its code and test
-//! results. Advisory: the tests decide; the critique feeds the next refinement.
+//! The critic: asks the model whether a skill really does its task, given its name, code and
+//! test results. Advisory when the task has a check (the check decides); the critique feeds
+//! the next refinement. A yes that describes another function ([`foreign_names`]) is no yes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,10 +31,12 @@ pub struct Critiqued {
     pub exchange: Exchange,
 }
 
-/// Asks `model` to judge `code` for `task`, showing it the test `report`.
+/// Asks `model` to judge `code`, the function `name`, for `task`, showing it the test
+/// `report`.
 pub async fn critique(
     model: &dyn LanguageModel,
     task: &Task,
+    name: &str,
     code: &str,
     report: &TestReport,
 ) -> Result<Critiqued, AgentError> {
@@ -41,6 +44,7 @@ pub async fn critique(
         "critic.md",
         &serde_json::json!({
             "task": task.description,
+            "name": name,
             "code": code.trim(),
             "report": report_summary(report),
         }),
@@ -57,6 +61,43 @@ pub async fn critique(
             exchange: Box::new(exchange),
         }),
     }
+}
+
+/// Functions the critic's `feedback` names (`` `name` `` or `name(`, not a method call)
+/// that `code` does not contain: a verdict on a function that is not the code (a small model
+/// describes the task's function instead of the one it was shown) is no verdict on it.
+pub fn foreign_names(feedback: &str, code: &str) -> Vec<String> {
+    let in_code: std::collections::HashSet<&str> = identifiers(code).map(|(_, id)| id).collect();
+    let mut foreign = Vec::new();
+    for (at, id) in identifiers(feedback) {
+        let before = feedback[..at].chars().next_back();
+        let after = feedback[at + id.len()..].chars().next();
+        let named = (before == Some('`') && after == Some('`'))
+            || (after == Some('(') && before != Some('.'));
+        if named && !in_code.contains(id) && !foreign.iter().any(|f| f == id) {
+            foreign.push(id.to_string());
+        }
+    }
+    foreign
+}
+
+/// The JavaScript identifiers of `text`, with their byte offsets.
+fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < text.len() {
+            let start = at + text[at..].find(word)?;
+            let end = text[start..]
+                .find(|c: char| !word(c))
+                .map_or(text.len(), |n| start + n);
+            at = end;
+            if !text[start..].starts_with(|c: char| c.is_ascii_digit()) {
+                return Some((start, &text[start..end]));
+            }
+        }
+        None
+    })
 }
 
 /// `{"success": ..., "feedback": ...}` anywhere in the reply; `success` may also be a
@@ -118,13 +159,16 @@ mod tests {
             "My review:\n```json\n{\"success\": false, \"feedback\": \"Negative even numbers return false; drop the n > 0 check.\"}\n```",
         ]);
         let task = Task::from_user("Tell whether an integer is even");
-        let done = critique(&model, &task, CODE, &report()).await.unwrap();
+        let done = critique(&model, &task, "isEven", CODE, &report())
+            .await
+            .unwrap();
         assert!(!done.critique.success);
         assert!(done.critique.feedback.starts_with("Negative even numbers"));
         assert_eq!(done.exchange.purpose, Purpose::Critic);
         let prompt = &model.requests()[0].messages[0].content;
         assert!(prompt.contains("Task: Tell whether an integer is even"));
         assert!(prompt.contains(CODE));
+        assert!(prompt.contains("The function is `isEven`"), "{prompt}");
         assert!(
             prompt.contains("0 of 1 tests passed\n- isEven(-2) => true failed"),
             "{prompt}"
@@ -153,10 +197,29 @@ mod tests {
         );
     }
 
+    #[test]
+    fn names_the_code_does_not_hold_are_foreign() {
+        let code = "function sumOfSquares(xs) { return xs.reduce((a, x) => a + x * x, 0); }";
+        assert_eq!(
+            foreign_names(
+                "The function `eat` returns [number + need, remaining]; eat(5, 6, 10) is right.",
+                code
+            ),
+            ["eat"]
+        );
+        assert!(
+            foreign_names(
+                "`sumOfSquares` is right: xs.reduce(...) sums the squares (of each number).",
+                code
+            )
+            .is_empty()
+        );
+    }
+
     #[tokio::test]
     async fn a_reply_without_a_verdict_is_an_error_that_keeps_the_exchange() {
         let model = ScriptedModel::queue(["Looks good to me!"]);
-        let error = critique(&model, &Task::from_user("x"), CODE, &report())
+        let error = critique(&model, &Task::from_user("x"), "isEven", CODE, &report())
             .await
             .unwrap_err();
         match &error {

@@ -11,6 +11,10 @@
 //!   reused instead of admitting the new skill. Similar words with other behaviour fail one
 //!   of the checks, and the new skill is admitted.
 //!
+//! For a task with no programmatic check, either kind of duplicate is reused only with the
+//! evidence `evidence.rs` asks for (a matching description and the critic's yes on the
+//! skill's own code and name); a near duplicate without it does not stop the new skill.
+//!
 //! Stats: a task check of an existing skill counts as a call of it, passed or failed; so does
 //! a near duplicate that is taken. A candidate that fails another skill's tests is not
 //! counted as a failure: those tests are not its specification.
@@ -48,6 +52,17 @@ impl Agent {
             self.library.record_run(skill.record.id, &check).await?;
             check
         };
+        // Issue 12: a task without a check passes any skill; reuse needs evidence.
+        if check_passed(&check)
+            && run.task.tests.is_empty()
+            && let Some(why) = self.lacks_evidence(run, round, &skill).await?
+        {
+            let problems = format!(
+                "this is exactly the library's {name}, and nothing shows it does this task:                  {why}. Write a function that does the task"
+            );
+            self.verdict(run, round, false, &problems).await?;
+            return Ok(Verdict::Retry(problems));
+        }
         if check_passed(&check) {
             self.verdict(run, round, true, &format!("identical to {name}"))
                 .await?;

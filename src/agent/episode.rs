@@ -25,10 +25,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::coder::{Feedback, SkillBrief, write_skill};
+use super::coder::{Feedback, SkillBrief, Strategy, write_skill_with};
 use super::critic::critique;
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
+use super::evidence::{critic_says_no, fingerprint};
 use super::extract::{ExtractError, Extracted, extract};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
 use super::prompts::report_summary;
@@ -63,6 +64,9 @@ pub struct AgentConfig {
     /// Runs of an episode that may stop on an error (see [`Agent::resume_unfinished`])
     /// before it is abandoned as `failed`.
     pub max_interruptions: u32,
+    /// Cosine similarity of a library skill's description to a task's below which the skill
+    /// is never reused for a task that has no programmatic check (see `evidence.rs`).
+    pub reuse_similarity: f32,
 }
 
 impl Default for AgentConfig {
@@ -74,6 +78,7 @@ impl Default for AgentConfig {
             duplicate_similarity: 0.9,
             max_curriculum_failures: 3,
             max_interruptions: 3,
+            reuse_similarity: 0.8,
         }
     }
 }
@@ -168,6 +173,12 @@ pub(super) struct Run {
     pub rounds: u32,
     pub resumed: bool,
     pub clock: Arc<Clock>,
+    /// Names of model-written tests questioned so far (`evidence.rs`).
+    pub questioned: Vec<String>,
+    /// Each round's code fingerprint (`evidence.rs`), to detect a repeat.
+    pub fingerprints: Vec<(u32, String)>,
+    /// The earlier round the last round repeated: the next round starts afresh.
+    pub repeated: Option<u32>,
 }
 
 impl Run {
@@ -183,6 +194,9 @@ impl Run {
             rounds,
             resumed,
             clock,
+            questioned: Vec::new(),
+            fingerprints: Vec::new(),
+            repeated: None,
         }
     }
 }
@@ -382,6 +396,14 @@ impl Agent {
                 }
             }
         }
+        // Issue 12: what earlier rounds questioned and wrote, for the evidence rules.
+        run.questioned = position.questioned;
+        run.repeated = position.repeated;
+        for (round, skill, code) in &position.attempts {
+            if let Ok(source) = SkillSource::parse(code, Some(skill)) {
+                run.fingerprints.push((*round, fingerprint(&source)));
+            }
+        }
         let mut feedback = position.feedback;
         let mut unreadable = None;
         // The round's verdict and the reply (or code) it judged.
@@ -418,20 +440,26 @@ impl Agent {
                 max: self.config.max_rounds,
             });
             let briefs: Vec<SkillBrief> = run.retrieved.iter().map(brief).collect();
+            let strategy = match (run.repeated.take(), &feedback) {
+                (Some(repeated_round), _) => Strategy::FreshStart { repeated_round },
+                (None, Some(_)) => Strategy::Refine,
+                (None, None) => Strategy::First,
+            };
             let written = {
                 let _llm = run.clock.time(Phase::Llm);
-                write_skill(
+                write_skill_with(
                     self.model.as_ref(),
                     self.env.as_ref(),
                     &run.task,
                     &briefs,
                     feedback.as_ref(),
+                    strategy,
                 )
                 .await
             };
             match written {
                 Ok(attempt) => {
-                    self.exchange(&mut run, &attempt.exchange, Some(round))
+                    self.exchange_with(&mut run, &attempt.exchange, Some(round), Some(strategy))
                         .await?;
                     let verdict = self.take_attempt(&mut run, round, attempt.result).await?;
                     judged = Some((verdict, attempt.exchange.reply));
@@ -491,6 +519,9 @@ impl Agent {
         };
         self.log(run, JournalEvent::Attempt { round, outcome })
             .await?;
+        if let Some(verdict) = self.repeated(run, round, &extracted.skill).await? {
+            return Ok(verdict);
+        }
         self.evaluate(run, round, &extracted.skill).await
     }
 
@@ -504,7 +535,10 @@ impl Agent {
         code: &str,
     ) -> Result<Verdict, AgentError> {
         match SkillSource::parse(code, Some(skill)) {
-            Ok(source) => self.evaluate(run, round, &source).await,
+            Ok(source) => match self.repeated(run, round, &source).await? {
+                Some(verdict) => Ok(verdict),
+                None => self.evaluate(run, round, &source).await,
+            },
             Err(e) => {
                 let problems = e.to_string();
                 self.verdict(run, round, false, &problems).await?;
@@ -580,39 +614,50 @@ impl Agent {
                 task: Some(run.task.description.clone()),
                 episode: Some(run.id.clone()),
                 model: Some(self.model.model_id().to_string()),
+                unchecked: run.task.tests.is_empty(),
             },
         };
-        let validation = run.clock.time(Phase::Validation);
-        let prepared = match self.library.prepare(source.clone(), options).await {
+        let mut validation = run.clock.time(Phase::Validation);
+        let prepared = match self.library.prepare(source.clone(), options.clone()).await {
             Ok(prepared) => prepared,
             Err(LibraryError::Duplicate { existing, .. }) => {
                 let skill = self.library.get(&existing).await?.skill;
                 drop(validation);
                 return self.reuse_if_it_solves(run, round, skill).await;
             }
+            // Issue 12: the task's check, not the model's tests, is the authority.
+            Err(LibraryError::TestsFailed { name, report }) if !run.task.tests.is_empty() => {
+                drop(validation);
+                let rejected = LibraryError::TestsFailed {
+                    name,
+                    report: report.clone(),
+                }
+                .to_string();
+                let reduced = match self
+                    .overrule_tests(run, round, source, rejected, *report)
+                    .await?
+                {
+                    Ok(reduced) => reduced,
+                    Err(verdict) => return Ok(verdict),
+                };
+                validation = run.clock.time(Phase::Validation);
+                match self.library.prepare(reduced, options).await {
+                    Ok(prepared) => prepared,
+                    Err(e) if is_rejection(&e) => {
+                        drop(validation);
+                        return self.reject(run, round, e).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Err(e) if is_rejection(&e) => {
                 drop(validation);
-                let tests = match &e {
-                    LibraryError::TestsFailed { report, .. }
-                    | LibraryError::DependentRegression { report, .. } => {
-                        Some(report.as_ref().clone())
-                    }
-                    _ => None,
-                };
-                let problems = e.to_string();
-                let event = JournalEvent::SandboxRun {
-                    round,
-                    rejected: Some(problems.clone()),
-                    tests,
-                    task_check: None,
-                    dependents: Vec::new(),
-                };
-                self.log(run, event).await?;
-                self.verdict(run, round, false, &problems).await?;
-                return Ok(Verdict::Retry(problems));
+                return self.reject(run, round, e).await;
             }
             Err(e) => return Err(e.into()),
         };
+        // The skill as prepared: without the tests dropped above, if any were.
+        let source = &prepared.source;
         if prepared.replaces.is_some() {
             let current = self
                 .library
@@ -656,10 +701,18 @@ impl Agent {
             self.verdict(run, round, false, &problems).await?;
             return Ok(Verdict::Retry(problems));
         }
-        let duplicate = {
+        let mut duplicate = {
             let _validation = run.clock.time(Phase::Validation);
             self.near_duplicate(run, &prepared).await?
         };
+        // Issue 12: without a check, behaving alike proves nothing; reuse needs evidence.
+        if let Some(existing) = &duplicate
+            && run.task.tests.is_empty()
+            && let Some(why) = self.lacks_evidence(run, round, existing).await?
+        {
+            tracing::info!("not reusing {}: {why}", qualified(existing));
+            duplicate = None;
+        }
         if let Some(existing) = duplicate {
             let problems = format!("behaves like {}", qualified(&existing));
             self.verdict(run, round, true, &problems).await?;
@@ -669,7 +722,33 @@ impl Agent {
         Ok(Verdict::Pass(Box::new(prepared)))
     }
 
+    /// Journals a skill the library refused and sends its problems back to the coder.
+    async fn reject(
+        &self,
+        run: &mut Run,
+        round: u32,
+        e: LibraryError,
+    ) -> Result<Verdict, AgentError> {
+        let tests = match &e {
+            LibraryError::TestsFailed { report, .. }
+            | LibraryError::DependentRegression { report, .. } => Some(report.as_ref().clone()),
+            _ => None,
+        };
+        let problems = e.to_string();
+        let event = JournalEvent::SandboxRun {
+            round,
+            rejected: Some(problems.clone()),
+            tests,
+            task_check: None,
+            dependents: Vec::new(),
+        };
+        self.log(run, event).await?;
+        self.verdict(run, round, false, &problems).await?;
+        Ok(Verdict::Retry(problems))
+    }
+
     /// Asks the critic; its objection, when it decides (the task has no check of its own).
+    /// A yes that describes a function other than the code is an objection.
     /// A critic that cannot answer is skipped: it is advisory.
     async fn critic_objects(
         &self,
@@ -683,6 +762,7 @@ impl Agent {
             critique(
                 self.model.as_ref(),
                 &run.task,
+                &source.name,
                 &source.code,
                 &prepared.report,
             )
@@ -713,12 +793,15 @@ impl Agent {
             advisory,
         };
         self.log(run, event).await?;
-        Ok((!judged.critique.success && !advisory).then(|| {
-            format!(
-                "a reviewer says the skill does not do the task: {}",
-                judged.critique.feedback
-            )
-        }))
+        if advisory {
+            return Ok(None);
+        }
+        Ok(critic_says_no(
+            judged.critique.success,
+            &judged.critique.feedback,
+            &source.name,
+            &source.code,
+        ))
     }
 
     /// Runs the environment's check of the task on a blocking thread.
@@ -886,11 +969,22 @@ impl Agent {
         .await
     }
 
-    async fn exchange(
+    pub(super) async fn exchange(
         &self,
         run: &mut Run,
         exchange: &Exchange,
         round: Option<u32>,
+    ) -> Result<(), AgentError> {
+        self.exchange_with(run, exchange, round, None).await
+    }
+
+    /// Journals a model call, with the strategy of a coder round.
+    async fn exchange_with(
+        &self,
+        run: &mut Run,
+        exchange: &Exchange,
+        round: Option<u32>,
+        strategy: Option<Strategy>,
     ) -> Result<(), AgentError> {
         run.clock.count(exchange);
         self.notify(Progress::Model {
@@ -901,6 +995,7 @@ impl Agent {
         let event = JournalEvent::LlmCall {
             round,
             exchange: exchange.clone(),
+            strategy,
         };
         self.log(run, event).await
     }

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::coder::Feedback;
+use super::coder::{Feedback, Strategy};
 use super::{AgentError, Exchange, Purpose};
 use crate::store::EpisodeEvent;
 use crate::validate::TestReport;
@@ -33,6 +33,9 @@ pub enum JournalEvent {
         /// The call.
         #[serde(flatten)]
         exchange: Exchange,
+        /// How a coder round asked (first attempt, refinement, fresh start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strategy: Option<Strategy>,
     },
     /// One round's code as extracted from the coder's reply, or why extraction failed.
     Attempt {
@@ -79,6 +82,35 @@ pub enum JournalEvent {
         /// What was wrong (or which existing skill it duplicates).
         problems: String,
     },
+    /// The skill's own tests failed while the task's check passed: the coder is told these
+    /// tests may be wrong. If the next round's code still fails them while passing the
+    /// task's check, they are dropped ([`JournalEvent::TestsDropped`]).
+    TestsQuestioned {
+        /// The round.
+        round: u32,
+        /// The failing tests.
+        tests: Vec<FailedTest>,
+    },
+    /// Model-written tests that failed in two rounds while the task's check passed, dropped
+    /// from the skill before it was validated again; the stored skill keeps only its
+    /// passing tests.
+    TestsDropped {
+        /// The round.
+        round: u32,
+        /// The tests dropped.
+        tests: Vec<FailedTest>,
+        /// No test of the skill's own remained, so the task's check became its tests.
+        #[serde(default)]
+        task_check_as_tests: bool,
+    },
+    /// A round's code is the same as an earlier round's (whitespace and comments aside, the
+    /// same tests): not run again; the next round starts afresh.
+    Repeated {
+        /// The round.
+        round: u32,
+        /// The earlier round it repeats.
+        of_round: u32,
+    },
     /// An existing skill solves the task (written in the transaction that ends the episode).
     Reuse {
         /// The skill, `namespace/name`.
@@ -112,6 +144,15 @@ pub struct RetrievedSkill {
     pub name: String,
     /// The fused rank score.
     pub score: f32,
+}
+
+/// A model-written test that failed, as the coder and the journal see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedTest {
+    /// The test's name (its call, for an `@example`).
+    pub name: String,
+    /// Why it failed: the assertion message or what the code returned.
+    pub failure: String,
 }
 
 /// What a round's reply yielded.
@@ -196,6 +237,12 @@ pub(super) struct Position {
     pub feedback: Option<Feedback>,
     /// The last round's reply or attempt, when it was neither refused nor admitted.
     pub pending: Option<Pending>,
+    /// Names of the tests questioned so far ([`JournalEvent::TestsQuestioned`]).
+    pub questioned: Vec<String>,
+    /// Every round's code: (round, chosen function, code).
+    pub attempts: Vec<(u32, String, String)>,
+    /// The earlier round the last round repeated, when it did and no round followed.
+    pub repeated: Option<u32>,
 }
 
 impl Position {
@@ -211,7 +258,9 @@ impl Position {
                 JournalEvent::LlmCall {
                     round: Some(round),
                     exchange,
+                    ..
                 } if exchange.purpose == Purpose::Coder => {
+                    position.repeated = None;
                     position.rounds_done = position.rounds_done.max(round);
                     last_reply = exchange.reply.clone();
                     position.pending = Some(Pending::Reply {
@@ -223,11 +272,18 @@ impl Position {
                     position.rounds_done = position.rounds_done.max(round);
                     position.pending = match outcome {
                         AttemptOutcome::Code { skill, code, .. } => {
+                            position.attempts.push((round, skill.clone(), code.clone()));
                             Some(Pending::Attempt { round, skill, code })
                         }
                         AttemptOutcome::Error { .. } => None,
                     };
                 }
+                JournalEvent::TestsQuestioned { tests, .. } => {
+                    position
+                        .questioned
+                        .extend(tests.into_iter().map(|t| t.name));
+                }
+                JournalEvent::Repeated { of_round, .. } => position.repeated = Some(of_round),
                 JournalEvent::Verdict {
                     passed: false,
                     problems,
@@ -277,6 +333,7 @@ mod tests {
                 latency_ms: 1,
                 finish_reason: FinishReason::Stop,
             },
+            strategy: None,
         }
     }
 
@@ -364,6 +421,42 @@ mod tests {
         };
         let at = Position::of(&[stored(1, &retrieval), stored(2, &no_code)]).unwrap();
         assert_eq!((at.pending, at.rounds_done), (None, 1));
+    }
+
+    #[test]
+    fn resume_reads_back_questioned_tests_attempts_and_a_pending_fresh_start() {
+        let failed = FailedTest {
+            name: "f([])".into(),
+            failure: "expected 0, got null".into(),
+        };
+        let journal: Vec<EpisodeEvent> = [
+            coder_call(1, "first"),
+            attempt(1, "f", "function f() {}"),
+            JournalEvent::TestsQuestioned {
+                round: 1,
+                tests: vec![failed],
+            },
+            verdict(1, false, "may be wrong"),
+            coder_call(2, "first"),
+            attempt(2, "f", "function f() {}"),
+            JournalEvent::Repeated {
+                round: 2,
+                of_round: 1,
+            },
+            verdict(2, false, "repeated round 1"),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| stored(i as i64 + 1, e))
+        .collect();
+        let at = Position::of(&journal).unwrap();
+        assert_eq!(at.questioned, ["f([])"]);
+        assert_eq!(at.attempts.len(), 2);
+        assert_eq!(at.repeated, Some(1));
+        // Once the next coder call is journalled, the fresh start is no longer pending.
+        let mut more = journal.clone();
+        more.push(stored(9, &coder_call(3, "third")));
+        assert_eq!(Position::of(&more).unwrap().repeated, None);
     }
 
     #[test]

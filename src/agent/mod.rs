@@ -15,6 +15,7 @@ mod curriculum;
 mod dedup;
 mod environment;
 mod episode;
+mod evidence;
 mod extract;
 mod journal;
 mod json;
@@ -24,14 +25,15 @@ mod task;
 mod timing;
 
 pub use coder::{
-    Attempt, Feedback, SkillBrief, coder_messages, fitted_coder_messages, write_skill,
+    Attempt, Feedback, SkillBrief, Strategy, coder_messages, fitted_coder_messages, write_skill,
+    write_skill_with,
 };
 pub use critic::{Critique, Critiqued, critique};
 pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Proposal, propose};
 pub use environment::{CodeEnvironment, Environment, check_passed};
 pub use episode::{Agent, AgentConfig, EpisodeReport, Observer, Progress};
 pub use extract::{ExtractError, Extracted, extract};
-pub use journal::{AttemptOutcome, JournalEvent, RetrievedSkill};
+pub use journal::{AttemptOutcome, FailedTest, JournalEvent, RetrievedSkill};
 pub use prompts::report_summary;
 pub use task::{Task, TaskError};
 pub use timing::Timing;

@@ -14,7 +14,7 @@ use crate::validate::TestReport;
 use super::AgentError;
 
 /// (file name, text) of every prompt.
-const PROMPTS: [(&str, &str); 5] = [
+const PROMPTS: [(&str, &str); 6] = [
     ("curriculum.md", include_str!("../../prompts/curriculum.md")),
     (
         "coder_system.md",
@@ -23,6 +23,10 @@ const PROMPTS: [(&str, &str); 5] = [
     ("coder_user.md", include_str!("../../prompts/coder_user.md")),
     ("critic.md", include_str!("../../prompts/critic.md")),
     ("refine.md", include_str!("../../prompts/refine.md")),
+    (
+        "fresh_start.md",
+        include_str!("../../prompts/fresh_start.md"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {

@@ -353,6 +353,12 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                         .last_verified_at
                         .map_or("never".into(), |t| t.to_rfc3339())
                 );
+                if s.version.provenance.unchecked {
+                    println!(
+                        "unchecked: admitted for a task without a programmatic check; only its \
+                         own tests and a critic vouch for it (re-verify or deprecate it)"
+                    );
+                }
                 println!("\n{}", s.version.code.trim_end());
             }
             Ok(EXIT_OK)
@@ -604,14 +610,15 @@ fn print_list(skills: &[SkillSummary]) {
             .success_rate()
             .map_or("-".into(), |r| format!("{:.0}%", r * 100.0));
         println!(
-            "{}/{:<28} v{:<3} {:<11} {:>5} calls {:>5}  {}",
+            "{}/{:<28} v{:<3} {:<11} {:>5} calls {:>5}  {}{}",
             s.record.namespace,
             s.record.name,
             s.record.current_version,
             s.record.status.as_str(),
             s.stats.calls,
             rate,
-            s.signature
+            s.signature,
+            if s.unchecked { "  [unchecked]" } else { "" }
         );
     }
     println!("{} skills", skills.len());

@@ -227,6 +227,7 @@ impl Library {
             model: Some("voyager-import".into()),
             task: None,
             episode: None,
+            unchecked: false,
         };
         let imported = self.import_all(sources, provenance).await?;
         report.added = imported.added;

@@ -202,6 +202,9 @@ pub struct SkillSummary {
     pub runnable: bool,
     /// Usage stats.
     pub stats: SkillStats,
+    /// The current version was admitted for a task without a programmatic check
+    /// ([`Provenance::unchecked`]): it does not count as verified.
+    pub unchecked: bool,
 }
 
 /// One search result.
@@ -610,6 +613,7 @@ impl Library {
                 description: skill.version.description,
                 signature: skill.version.signature,
                 runnable: skill.version.runnable,
+                unchecked: skill.version.provenance.unchecked,
                 stats: skill.stats,
                 record: skill.record,
             })

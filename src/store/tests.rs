@@ -85,6 +85,7 @@ fn new_version(namespace: &str, name: &str, code: &str) -> NewVersion {
             task: Some("double a number".into()),
             episode: Some("ep-1".into()),
             model: Some("scripted".into()),
+            unchecked: false,
         },
         calls: vec![],
         expect: Expect::Any,
