@@ -293,3 +293,24 @@ async fn kill_dash_nine_at_any_point_then_run_resumes_cleanly() {
         "no kill landed inside an episode: the timings no longer exercise resuming"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn solve_takes_the_examples_in_a_pasted_prompt_as_its_check() {
+    let model = FakeModel::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let prompt = "/**\n * Double a number.\n * >>> twice(4)\n * 8\n * >>> twice(x)\n * 2\n */\nfunction twice(n) {";
+    let out = model
+        .run(data.path(), &["solve", prompt, "--name", "double"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(default/double)"), "{stdout}");
+    assert!(
+        stdout.contains("checks (1, run in the sandbox):\n  double(4) => 8\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("example not used as a check: line 5: \">>> twice(x)\": the call uses x"),
+        "{stdout}"
+    );
+}
