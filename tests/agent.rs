@@ -400,7 +400,7 @@ async fn a_reply_that_copies_the_worked_example_is_rejected_as_such() {
     let requests = model.requests();
     let round2 = &requests[1].messages.last().unwrap().content;
     assert!(
-        round2.contains("the worked example from the instructions, not the task")
+        round2.contains("the worked example from the instructions, instead of doing the task")
             && round2.contains("named eat"),
         "{round2}"
     );

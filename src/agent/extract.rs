@@ -113,9 +113,9 @@ pub enum ExtractError {
         /// The main function's name in the code.
         found: String,
     },
-    /// The reply is a worked example of the prompt, not an answer to the task.
+    /// The reply repeats a worked example of the prompt (its function, or its tests).
     #[error(
-        "that is {name}, the worked example from the instructions, not the task: write a new function that does the task{}",
+        "the reply repeats {name}, the worked example from the instructions, instead of doing the task: write a new function that does the task{}, with @example and @test lines of its own",
         .wanted.as_ref().map_or(String::new(), |w| format!(", named {w}"))
     )]
     CopiedExample {

@@ -49,15 +49,23 @@ pub(crate) fn worked_example(task: &Task) -> &'static str {
 }
 
 /// The name of the worked example `code` reproduces, if any: it declares a function with
-/// the example's name or the example's parameters and body (under any name), and the task
-/// does not ask for that function (its name or description does not name it).
+/// the example's parameters and body (under any name), or names the example's function
+/// (declares it, or copied its `@example`/`@test` lines), and the task does not ask for that
+/// function (its name or description does not name it).
 pub(crate) fn copied_worked_example(code: &str, task: &Task) -> Option<String> {
     let shapes = function_shapes(code);
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mentions = |name: &str| {
+        code.match_indices(name).any(|(at, _)| {
+            !code[..at].chars().next_back().is_some_and(is_word)
+                && !code[at + name.len()..].chars().next().is_some_and(is_word)
+        })
+    };
     WORKED_EXAMPLES.iter().find_map(|example| {
         let (name, shape) = function_shapes(example).into_iter().next()?;
         let asked =
             task.name.as_deref() == Some(name.as_str()) || task.description.contains(name.as_str());
-        let copied = shapes.iter().any(|(n, s)| *n == name || *s == shape);
+        let copied = mentions(&name) || shapes.iter().any(|(_, s)| *s == shape);
         (copied && !asked).then_some(name)
     })
 }
@@ -188,7 +196,14 @@ mod tests {
             let asked = Task::from_user("Do it").with_name(name.clone());
             assert_eq!(copied_worked_example(example, &asked), None);
         }
-        let own = "function lastWord(s) { return s.split(' ').pop(); }";
+        // The model's own function with the example's test copied into its JSDoc (seen
+        // with the 0.5B model) is a copy too.
+        let copied_test = "/**\n * Last word.\n * @example parseDuration(\"1h30m\") => 5400\n */\nfunction lastWord(s) { return s.split(' ').pop(); }";
+        assert_eq!(
+            copied_worked_example(copied_test, &task).as_deref(),
+            Some("parseDuration")
+        );
+        let own = "/**\n * Last word (parseDurations is not a name).\n * @example lastWord('a b') => 'b'\n */\nfunction lastWord(s) { return s.split(' ').pop(); }";
         assert_eq!(copied_worked_example(own, &task), None);
     }
 
