@@ -728,12 +728,9 @@ async fn a_quarantined_skill_is_neither_retrieved_nor_reused_nor_called() {
         .unwrap();
     let calling = "/**\n * Twice a number.\n * @example twiceOf(2) => 4\n */\nfunction twiceOf(x) {\n  return double(x);\n}";
     let standalone = "/**\n * Doubles a number.\n * @example twiceOf(2) => 4\n */\nfunction twiceOf(x) {\n  return x + x;\n}";
-    // Rewriting it exactly, then calling it, are both sent back.
-    let model = Arc::new(ScriptedModel::queue([
-        reply(DOUBLE),
-        reply(calling),
-        reply(standalone),
-    ]));
+    // Calling it is sent back. (A reply of `double` itself would be renamed to the task's
+    // `twiceOf`: the skill always has the task's name.)
+    let model = Arc::new(ScriptedModel::queue([reply(calling), reply(standalone)]));
     // `double` would solve this task as it is; quarantined, it is not even retrieved.
     let report = agent(&library, &model, false)
         .solve(
@@ -751,13 +748,11 @@ async fn a_quarantined_skill_is_neither_retrieved_nor_reused_nor_called() {
         Some("default/twiceOf"),
         "{report:#?}"
     );
-    assert_eq!(report.rounds, 3);
+    assert_eq!(report.rounds, 2);
     assert!(report.calls.is_empty());
     let requests = model.requests();
-    for round in [1, 2] {
-        let feedback = &requests[round].messages.last().unwrap().content;
-        assert!(feedback.contains("quarantined"), "{feedback}");
-    }
+    let feedback = &requests[1].messages.last().unwrap().content;
+    assert!(feedback.contains("quarantined"), "{feedback}");
     let double = library.get("double").await.unwrap();
     assert_eq!(double.skill.stats.calls, 0);
     assert_eq!(double.skill.record.status, SkillStatus::Quarantined);
@@ -1138,4 +1133,146 @@ async fn when_every_model_test_is_dropped_the_task_check_becomes_the_skills_test
         "{code}"
     );
     assert!(!code.contains("maxElement([])"), "{code}");
+}
+
+/// The code block of the worked example the coder's system prompt shows for `task`.
+fn worked_example_shown(task: &Task) -> String {
+    let env = CodeEnvironment::new("arithmetic");
+    let messages = skillforge::agent::coder_messages(&env, task, &[], None).unwrap();
+    let system = &messages[0].content;
+    let start = system.find("```javascript\n").expect("a worked example") + 14;
+    let end = start + system[start..].find("```").unwrap();
+    system[start..end].to_string()
+}
+
+#[tokio::test]
+async fn a_reply_that_copies_the_worked_example_is_rejected_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let task = Task::from_text(
+        "A hungry rabbit has eaten `number` carrots and needs `need` more; `remaining` are left. \
+         Return [carrots eaten in total, carrots left].",
+        Some("eat"),
+    )
+    .unwrap();
+    assert!(task.tests.is_empty(), "no examples in this text");
+    let copied = worked_example_shown(&task);
+    // The small model answers with the prompt's own example, then with the task's function.
+    let model = Arc::new(ScriptedModel::queue([
+        reply(&copied),
+        reply(EAT),
+        CRITIC_OK.into(),
+    ]));
+    let report = agent(&library, &model, true).solve(task).await.unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.skill.as_deref(), Some("default/eat"));
+    assert_eq!(report.rounds, 2);
+
+    // Round 1 was refused without asking the critic, and round 2 was told why.
+    let requests = model.requests();
+    let round2 = &requests[1].messages.last().unwrap().content;
+    assert!(
+        round2.contains("the worked example from the instructions, instead of doing the task")
+            && round2.contains("named eat"),
+        "{round2}"
+    );
+    let example = SkillSource::parse(&copied, None).unwrap();
+    assert!(round2.contains(&example.name), "{round2}");
+    assert!(library.get(&example.name).await.is_err(), "not admitted");
+    let events = library
+        .store()
+        .episode_events(&report.episode)
+        .await
+        .unwrap();
+    let first_attempt = events.iter().find(|e| e.kind == "attempt").unwrap();
+    assert!(
+        first_attempt.payload["error"]
+            .as_str()
+            .unwrap()
+            .contains("worked example"),
+        "{}",
+        first_attempt.payload
+    );
+}
+
+/// A HumanEval-style prompt, as a user pastes it.
+const LAST_WORD_PROMPT: &str = "/**\n * Return the last word of a sentence (words are separated by spaces).\n * >>> last_word('the quick fox')\n * 'fox'\n * >>> last_word('one')\n * 'one'\n * >>> last_word(nothing)\n * ''\n */\nfunction last_word(sentence) {\n";
+
+#[tokio::test]
+async fn a_doctest_task_text_yields_checks_that_a_wrong_skill_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let task = Task::from_text(LAST_WORD_PROMPT, Some("last_word")).unwrap();
+    let checks: Vec<&str> = task.tests.iter().map(|t| t.name()).collect();
+    assert_eq!(checks, ["last_word('the quick fox')", "last_word('one')"]);
+    assert_eq!(
+        task.skipped_examples.len(),
+        1,
+        "{:?}",
+        task.skipped_examples
+    );
+
+    // The first word passes the skill's own (wrong) test, but not the text's examples;
+    // the critic would say yes to anything.
+    let first_word = "/**\n * The last word.\n * @example last_word('one') => 'one'\n */\nfunction last_word(sentence) {\n  return sentence.split(' ')[0];\n}";
+    let last_word = "/**\n * The last word.\n * @example last_word('a b') => 'b'\n */\nfunction last_word(sentence) {\n  return sentence.split(' ').pop();\n}";
+    let model = Arc::new(ScriptedModel::queue([
+        reply(first_word),
+        reply(last_word),
+        CRITIC_OK.into(),
+    ]));
+    let report = agent(&library, &model, true).solve(task).await.unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.rounds, 2);
+    assert_eq!(report.task.tests.len(), 2, "the report lists the checks");
+    let requests = model.requests();
+    let round2 = &requests[1].messages.last().unwrap().content;
+    assert!(
+        round2.contains("the task's check fails") && round2.contains("last_word('the quick fox')"),
+        "{round2}"
+    );
+    let admitted = library.get("last_word").await.unwrap();
+    assert!(admitted.skill.version.code.contains(".pop()"));
+}
+
+#[tokio::test]
+async fn the_admitted_skill_has_the_name_the_user_gave_or_the_episode_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let task = Task::from_text(
+        "Carrots eaten and left.\nExample: eat(5, 6, 10) => [11, 4]",
+        Some("eat"),
+    )
+    .unwrap();
+    let named_otherwise = EAT.replace("eat(", "rabbitMeal(");
+    let model = Arc::new(ScriptedModel::queue([reply(&named_otherwise)]));
+    let report = agent(&library, &model, false).solve(task).await.unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.skill.as_deref(), Some("default/eat"));
+    let admitted = library.get("eat").await.unwrap();
+    assert!(
+        admitted
+            .skill
+            .version
+            .code
+            .contains("@example eat(5, 6, 10)")
+    );
+    assert!(library.get("rabbitMeal").await.is_err());
+
+    // When the code uses the name for something else every round, the episode fails and
+    // says so.
+    let taken = "/**\n * Counts carrots.\n * @example feed(1) => 1\n */\nfunction feed(carrots) {\n  return carrots;\n}";
+    let model = Arc::new(ScriptedModel::queue(vec![reply(taken); 4]));
+    let report = agent(&library, &model, false)
+        .solve(Task::from_text("Count the carrots", Some("carrots")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Failed, "{report:#?}");
+    let problems = report.problems.unwrap();
+    assert!(
+        problems.contains("asks for a function named carrots")
+            && problems.contains("name the main function carrots"),
+        "{problems}"
+    );
+    assert!(library.get("feed").await.is_err());
 }

@@ -588,3 +588,24 @@ async fn a_lock_left_by_kill_dash_nine_is_recovered_at_once() {
     let record = std::fs::read_to_string(dir.join(skillforge::library::LOCK_FILE)).unwrap();
     assert_eq!(record, "", "released by the writer that exited normally");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn solve_takes_the_examples_in_a_pasted_prompt_as_its_check() {
+    let model = FakeModel::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let prompt = "/**\n * Double a number.\n * >>> twice(4)\n * 8\n * >>> twice(x)\n * 2\n */\nfunction twice(n) {";
+    let out = model
+        .run(data.path(), &["solve", prompt, "--name", "double"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(default/double)"), "{stdout}");
+    assert!(
+        stdout.contains("checks (1, run in the sandbox):\n  double(4) => 8\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("example not used as a check: line 5: \">>> twice(x)\": the call uses x"),
+        "{stdout}"
+    );
+}

@@ -327,3 +327,67 @@ async fn local_model_proposes_a_task_as_json() {
         Err(e) => eprintln!("no usable proposal (the curriculum would fall back): {e}"),
     }
 }
+
+/// A pasted HumanEval-style prompt on the real local model: its doctest examples are the
+/// task's check, run in the sandbox on every attempt that gets that far, and the episode's
+/// report (and stored outcome) lists them; whatever is admitted has the `--name` given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_model_gets_a_doctest_prompts_examples_as_its_check() {
+    use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Task};
+    use skillforge::embed::OnnxEmbedder;
+    use skillforge::library::{Library, LibraryConfig};
+    use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+    use skillforge::store::EpisodeStatus;
+
+    let Some(model) = local_model().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LibraryConfig::new(dir.path());
+    config.load_starter = false;
+    let library = Library::open(
+        &config,
+        Arc::new(OnnxEmbedder::from_env().unwrap()),
+        Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap()),
+    )
+    .await
+    .unwrap();
+    let agent = Agent::new(
+        Arc::new(library),
+        model,
+        Arc::new(CodeEnvironment::new("string utilities")),
+        AgentConfig {
+            critic: false,
+            max_rounds: 2,
+            ..AgentConfig::default()
+        },
+    );
+    let prompt = "/**\n * Return the last word of a sentence; words are separated by single spaces.\n * >>> last_word('the quick brown fox')\n * 'fox'\n * >>> last_word('hello')\n * 'hello'\n */\nfunction last_word(sentence) {\n";
+    let task = Task::from_text(prompt, Some("lastWord")).unwrap();
+    let report = agent.solve(task).await.expect("the episode runs");
+    eprintln!(
+        "doctest episode: {:?} ({:?}) in {} rounds; last problem: {:?}",
+        report.status, report.skill, report.rounds, report.problems
+    );
+    let checks: Vec<&str> = report.task.tests.iter().map(|t| t.name()).collect();
+    assert_eq!(
+        checks,
+        ["lastWord('the quick brown fox')", "lastWord('hello')"]
+    );
+    let store = agent.library().store();
+    let stored = store.episode(&report.episode).await.unwrap();
+    assert_eq!(
+        stored.outcome.unwrap()["task"]["tests"][0]["call"],
+        "lastWord('the quick brown fox')"
+    );
+    // Every attempt that passed its own tests was run against the two checks.
+    for event in store.episode_events(&report.episode).await.unwrap() {
+        if event.kind == "sandbox_run" && !event.payload["task_check"].is_null() {
+            let ran = event.payload["task_check"]["tests"].as_array().unwrap();
+            assert_eq!(ran.len(), 2, "{}", event.payload);
+        }
+    }
+    if report.status == EpisodeStatus::Admitted {
+        assert_eq!(report.skill.as_deref(), Some("default/lastWord"));
+    }
+}

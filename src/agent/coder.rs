@@ -9,7 +9,7 @@ use crate::skill::TestCase;
 use super::budget::{first_fitting, prompt_budget, truncate};
 use super::environment::Environment;
 use super::extract::{ExtractError, Extracted, extract};
-use super::prompts::render;
+use super::prompts::{copied_worked_example, render, worked_example};
 use super::task::Task;
 use super::{AgentError, Exchange, Purpose};
 
@@ -61,7 +61,10 @@ pub fn coder_messages(
 ) -> Result<Vec<Message>, AgentError> {
     let system = render(
         "coder_system.md",
-        &serde_json::json!({ "environment": env.describe() }),
+        &serde_json::json!({
+            "environment": env.describe(),
+            "worked_example": worked_example(task),
+        }),
     )?;
     let checks: Vec<String> = task
         .tests
@@ -219,6 +222,17 @@ pub async fn write_skill_with(
             (_, error) => error,
         }
     });
+    // A small model answers with the prompt's worked example: refused, saying so.
+    let result =
+        result.and_then(
+            |extracted| match copied_worked_example(&extracted.skill.code, task) {
+                Some(name) => Err(ExtractError::CopiedExample {
+                    name,
+                    wanted: task.name.clone(),
+                }),
+                None => Ok(extracted),
+            },
+        );
     Ok(Attempt { exchange, result })
 }
 

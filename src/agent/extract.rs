@@ -12,9 +12,10 @@
 //!   file's functions at the top level are dropped, with a note; `export` keywords are
 //!   removed. `import` and `require` are rejected: there are no modules in the sandbox.
 //! - **Name**: the wanted name when the file declares it. Otherwise the one function that no
-//!   other function calls is accepted under its own name, with a note (the task's name is a
-//!   suggestion; the environment's check binds it to the skill). Several candidates are an
-//!   error naming them.
+//!   other function calls is renamed to it (its declaration, every reference and the
+//!   comments' mentions, `@example` and `@test` lines included), with a note: the skill gets
+//!   the task's name. Several candidates are an error naming them, and so is code that
+//!   already uses the wanted name for something else.
 //! - **Cut-off code**: when the complete code before the cut declares the wanted function,
 //!   that part is kept (small models often copy more functions after the skill until the
 //!   token limit); otherwise code that does not parse and leaves brackets, strings or the
@@ -28,7 +29,8 @@ use std::collections::BTreeSet;
 
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
-    Declaration, ExportDefaultDeclarationKind, Expression, IdentifierReference, Statement,
+    BindingIdentifier, Declaration, ExportDefaultDeclarationKind, Expression, IdentifierReference,
+    Statement,
 };
 use oxc_ast_visit::Visit;
 use oxc_parser::Parser;
@@ -101,6 +103,27 @@ pub enum ExtractError {
         /// The top-level functions found.
         found: Vec<String>,
     },
+    /// The main function has another name, and the wanted one is taken.
+    #[error(
+        "the task asks for a function named {wanted}, but the code names its main function {found} and uses {wanted} for something else: name the main function {wanted}"
+    )]
+    NameTaken {
+        /// The name the task asks for.
+        wanted: String,
+        /// The main function's name in the code.
+        found: String,
+    },
+    /// The reply repeats a worked example of the prompt (its function, or its tests).
+    #[error(
+        "the reply repeats {name}, the worked example from the instructions, instead of doing the task: write a new function that does the task{}, with @example and @test lines of its own",
+        .wanted.as_ref().map_or(String::new(), |w| format!(", named {w}"))
+    )]
+    CopiedExample {
+        /// The worked example's function.
+        name: String,
+        /// The name the task asks for.
+        wanted: Option<String>,
+    },
     /// The skill has no tests.
     #[error(
         "{name} has no tests: add lines like `@example {name}(ARGS) => EXPECTED` or `@test NAME: assert.equal({name}(ARGS), EXPECTED)` to its JSDoc comment"
@@ -137,7 +160,7 @@ impl From<SkillError> for ExtractError {
 pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractError> {
     let mut notes = Vec::new();
     let (code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
-    let code = match clean(&code, &mut notes) {
+    let mut code = match clean(&code, &mut notes) {
         Ok(code) => code,
         Err(error @ ExtractError::Syntax { .. }) => {
             let open = left_open(&code)
@@ -169,10 +192,14 @@ pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractEr
                     found: analysis.functions.iter().map(|f| f.name.clone()).collect(),
                 });
             };
+            code = rename(&code, root, w).ok_or_else(|| ExtractError::NameTaken {
+                wanted: w.to_string(),
+                found: root.to_string(),
+            })?;
             notes.push(format!(
-                "the task suggested the name {w}; the code names its function {root}, kept as is"
+                "the code named its function {root}; renamed it to {w}, the name the task asks for"
             ));
-            Some(root.to_string())
+            Some(w.to_string())
         }
         None => None,
     };
@@ -219,6 +246,127 @@ fn salvage(code: &str, wanted: Option<&str>, notes: &mut Vec<String>) -> Option<
         }
     }
     None
+}
+
+/// `code` with the identifier `old` renamed to `new` everywhere: declarations, references,
+/// and whole-word mentions in comments (the JSDoc's `@example` and `@test` lines). `None`
+/// when `new` is already a name in the code, or the code does not parse.
+fn rename(code: &str, old: &str, new: &str) -> Option<String> {
+    #[derive(Default)]
+    struct Identifiers<'n> {
+        name: &'n str,
+        spans: Vec<Span>,
+        all: BTreeSet<String>,
+    }
+    impl<'a> Visit<'a> for Identifiers<'_> {
+        fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+            self.all.insert(it.name.to_string());
+            if it.name == self.name {
+                self.spans.push(it.span);
+            }
+        }
+        fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
+            self.all.insert(it.name.to_string());
+            if it.name == self.name {
+                self.spans.push(it.span);
+            }
+        }
+    }
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, code, SourceType::unambiguous()).parse();
+    if !parsed.diagnostics.is_empty() {
+        return None;
+    }
+    let mut identifiers = Identifiers {
+        name: old,
+        ..Identifiers::default()
+    };
+    identifiers.visit_program(&parsed.program);
+    if identifiers.all.contains(new) {
+        return None;
+    }
+    for comment in &parsed.program.comments {
+        let text = comment.span.source_text(code);
+        let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+        for (at, _) in text.match_indices(old) {
+            let before = text[..at].chars().next_back();
+            let after = text[at + old.len()..].chars().next();
+            if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+                let start = comment.span.start + at as u32;
+                identifiers
+                    .spans
+                    .push(Span::new(start, start + old.len() as u32));
+            }
+        }
+    }
+    identifiers.spans.sort_by_key(|s| s.start);
+    identifiers.spans.dedup();
+    let mut out = String::with_capacity(code.len());
+    let mut at = 0;
+    for span in identifiers.spans {
+        out.push_str(&code[at..span.start as usize]);
+        out.push_str(new);
+        at = span.end as usize;
+    }
+    out.push_str(&code[at..]);
+    Some(out)
+}
+
+/// Each top-level function of `code` as (name, its parameters and body without
+/// whitespace, semicolons or comments): two functions with the same shape are the same code under
+/// whatever name. Empty when the code does not parse.
+pub(crate) fn function_shapes(code: &str) -> Vec<(String, String)> {
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, code, SourceType::unambiguous()).parse();
+    if !parsed.diagnostics.is_empty() {
+        return Vec::new();
+    }
+    let comments: Vec<Span> = parsed.program.comments.iter().map(|c| c.span).collect();
+    let shape = |span: Span| {
+        let mut text = String::new();
+        let mut at = span.start;
+        for comment in comments
+            .iter()
+            .filter(|c| c.start >= span.start && c.end <= span.end)
+        {
+            text.push_str(&code[at as usize..comment.start as usize]);
+            at = comment.end;
+        }
+        text.push_str(&code[at as usize..span.end as usize]);
+        text.retain(|c| !c.is_whitespace() && c != ';');
+        text
+    };
+    let mut shapes = Vec::new();
+    for statement in &parsed.program.body {
+        match statement {
+            Statement::FunctionDeclaration(f) => {
+                if let (Some(id), Some(body)) = (&f.id, &f.body) {
+                    let span = Span::new(f.params.span.start, body.span.end);
+                    shapes.push((id.name.to_string(), shape(span)));
+                }
+            }
+            Statement::VariableDeclaration(v) => {
+                for d in &v.declarations {
+                    let (Some(id), Some(init)) = (d.id.get_binding_identifier(), &d.init) else {
+                        continue;
+                    };
+                    let span = match init {
+                        Expression::ArrowFunctionExpression(a) => {
+                            Span::new(a.params.span.start, a.body.span().end)
+                        }
+                        Expression::FunctionExpression(f) => match &f.body {
+                            Some(body) => Span::new(f.params.span.start, body.span.end),
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    shapes.push((id.name.to_string(), shape(span)));
+                }
+            }
+            _ => {}
+        }
+    }
+    shapes
 }
 
 /// A fenced block of the reply.
@@ -656,19 +804,39 @@ console.log(result);
     }
 
     #[test]
-    fn keeps_a_differently_named_function_and_says_so() {
-        let reply = "```js\n/**\n * Sum of a list.\n * @example total([1, 2]) => 3\n */\nfunction total(xs) { return xs.reduce((a, b) => a + b, 0); }\n```";
+    fn renames_a_differently_named_function_to_the_tasks_name() {
+        let reply = "```js\n/**\n * Sum of a list; total([]) is 0.\n * @example total([1, 2]) => 3\n * @test one: assert.equal(total([4]), 4)\n */\nfunction total(xs) { return xs.length ? xs[0] + total(xs.slice(1)) : 0; }\nconst totals = 1;\n```";
         let got = extract(reply, Some("sumList")).unwrap();
-        assert_eq!(got.skill.name, "total");
+        assert_eq!(got.skill.name, "sumList");
+        assert_eq!(
+            got.skill.code,
+            "/**\n * Sum of a list; sumList([]) is 0.\n * @example sumList([1, 2]) => 3\n * @test one: assert.equal(sumList([4]), 4)\n */\nfunction sumList(xs) { return xs.length ? xs[0] + sumList(xs.slice(1)) : 0; }\nconst totals = 1;\n"
+        );
         assert_eq!(
             got.notes,
-            ["the task suggested the name sumList; the code names its function total, kept as is"]
+            [
+                "the code named its function total; renamed it to sumList, the name the task asks for"
+            ]
         );
         // With a helper, the function nobody calls is the main one.
         let helper = "```js\nfunction add(a, b) { return a + b; }\n/**\n * Sum.\n * @example total([1]) => 1\n */\nfunction total(xs) { return xs.reduce(add, 0); }\n```";
         assert_eq!(
             extract(helper, Some("sumList")).unwrap().skill.name,
-            "total"
+            "sumList"
+        );
+        // The wanted name is taken by something else in the code: an error saying so.
+        let taken = "```js\n/**\n * Eats.\n * @example feed(1) => 1\n */\nfunction feed(eat) { return eat; }\n```";
+        let error = extract(taken, Some("eat")).unwrap_err();
+        assert_eq!(
+            error,
+            ExtractError::NameTaken {
+                wanted: "eat".into(),
+                found: "feed".into()
+            }
+        );
+        assert!(
+            error.to_string().contains("name the main function eat"),
+            "{error}"
         );
         // Two independent functions: ambiguous.
         let two = "```js\n/** A.\n * @example a() => 1 */\nfunction a() { return 1 }\n/** B.\n * @example b() => 2 */\nfunction b() { return 2 }\n```";
@@ -798,6 +966,19 @@ console.log(result);
             extract(bad_tag, None).unwrap_err(),
             ExtractError::Skill(SkillError::BadTag { .. })
         ));
+    }
+
+    #[test]
+    fn function_shapes_ignore_names_spacing_and_comments() {
+        let a = function_shapes(
+            "/** A. */\nfunction a(xs) {\n  // sum\n  return xs.reduce((s, x) => s + x, 0);\n}\nconst b = (x) => x + 1;",
+        );
+        let same = function_shapes("function other(xs){return xs.reduce((s,x)=>s+x,0)}");
+        assert_eq!(a.len(), 2);
+        assert_eq!((a[0].0.as_str(), a[1].0.as_str()), ("a", "b"));
+        assert_eq!(a[0].1, same[0].1);
+        assert_eq!(a[1].1, "(x)=>x+1");
+        assert!(function_shapes("function (").is_empty());
     }
 
     #[test]

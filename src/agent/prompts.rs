@@ -1,6 +1,12 @@
 //! The prompts, one file each in `prompts/`, embedded at build time and rendered with
 //! minijinja. Undefined placeholders are errors, so a renamed field cannot silently render
 //! as an empty string.
+//!
+//! The coder's system prompt shows one worked example of a skill file. A small model tends
+//! to answer with the example itself, so there are several (`prompts/worked/*.js`), none
+//! like a task the curriculum proposes; each task sees the one its description hashes to
+//! ([`worked_example`]), and a reply that reproduces any of them is refused
+//! ([`copied_worked_example`]).
 
 use std::sync::LazyLock;
 
@@ -12,6 +18,8 @@ use serde::Serialize;
 use crate::validate::TestReport;
 
 use super::AgentError;
+use super::extract::function_shapes;
+use super::task::Task;
 
 /// (file name, text) of every prompt.
 const PROMPTS: [(&str, &str); 6] = [
@@ -28,6 +36,43 @@ const PROMPTS: [(&str, &str); 6] = [
         include_str!("../../prompts/fresh_start.md"),
     ),
 ];
+
+/// The worked examples of the coder's system prompt: complete skill files.
+const WORKED_EXAMPLES: [&str; 4] = [
+    include_str!("../../prompts/worked/hex_to_rgb.js"),
+    include_str!("../../prompts/worked/format_bytes.js"),
+    include_str!("../../prompts/worked/days_in_month.js"),
+    include_str!("../../prompts/worked/parse_duration.js"),
+];
+
+/// The worked example shown for `task`: chosen by a stable hash of the task's key, so that
+/// the tasks of a run see different ones and a task sees the same one every round.
+pub(crate) fn worked_example(task: &Task) -> &'static str {
+    let hash = xxhash_rust::xxh3::xxh3_64(task.key().as_bytes());
+    WORKED_EXAMPLES[(hash % WORKED_EXAMPLES.len() as u64) as usize].trim()
+}
+
+/// The name of the worked example `code` reproduces, if any: it declares a function with
+/// the example's parameters and body (under any name), or names the example's function
+/// (declares it, or copied its `@example`/`@test` lines), and the task does not ask for that
+/// function (its name or description does not name it).
+pub(crate) fn copied_worked_example(code: &str, task: &Task) -> Option<String> {
+    let shapes = function_shapes(code);
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mentions = |name: &str| {
+        code.match_indices(name).any(|(at, _)| {
+            !code[..at].chars().next_back().is_some_and(is_word)
+                && !code[at + name.len()..].chars().next().is_some_and(is_word)
+        })
+    };
+    WORKED_EXAMPLES.iter().find_map(|example| {
+        let (name, shape) = function_shapes(example).into_iter().next()?;
+        let asked =
+            task.name.as_deref() == Some(name.as_str()) || task.description.contains(name.as_str());
+        let copied = mentions(&name) || shapes.iter().any(|(_, s)| *s == shape);
+        (copied && !asked).then_some(name)
+    })
+}
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -101,6 +146,68 @@ mod tests {
             text.starts_with("That did not work:\n3 of 4 tests failed"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn worked_examples_are_valid_skills_that_rotate_and_are_recognised() {
+        use crate::sandbox::{HostFunctions, Limits, Sandbox, SandboxConfig};
+        use crate::skill::SkillSource;
+        use crate::validate::{Job, run_tests};
+        let sandbox = Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap();
+        let mut names = Vec::new();
+        for example in WORKED_EXAMPLES {
+            let skill = SkillSource::parse(example, None).unwrap();
+            let bundle = crate::compose::bundle(&skill, |_| None, 16).unwrap();
+            let report = run_tests(
+                &sandbox,
+                Job {
+                    bundle: &bundle,
+                    tests: &skill.tests,
+                    limits: &Limits::default(),
+                },
+            )
+            .unwrap();
+            assert!(report.all_passed() && report.tests.len() == 2, "{report:?}");
+            names.push(skill.name);
+        }
+
+        // Different tasks see different examples; one task always the same.
+        let tasks: Vec<Task> = (0..12)
+            .map(|i| Task::from_user(format!("task number {i}")))
+            .collect();
+        let shown: std::collections::BTreeSet<&str> = tasks.iter().map(worked_example).collect();
+        assert!(shown.len() >= 3, "{shown:?}");
+        assert_eq!(worked_example(&tasks[0]), worked_example(&tasks[0].clone()));
+        let system = render(
+            "coder_system.md",
+            &json!({"environment": "pure functions", "worked_example": worked_example(&tasks[0])}),
+        )
+        .unwrap();
+        assert!(system.contains(worked_example(&tasks[0])), "{system}");
+
+        // A copy is recognised under its own name, or renamed with other spacing; a task
+        // that asks for that very function may have it.
+        let task = Task::from_user("Return the last word").with_name("lastWord");
+        let renamed = "function lastWord(bytes){if(bytes<1024)return `${bytes} B`;if(bytes<1024*1024)return `${(bytes/1024).toFixed(1)} KiB`;return `${(bytes/(1024*1024)).toFixed(1)} MiB`;}";
+        assert_eq!(
+            copied_worked_example(renamed, &task).as_deref(),
+            Some("formatBytes")
+        );
+        for example in WORKED_EXAMPLES {
+            let name = copied_worked_example(example, &task).unwrap();
+            assert!(names.contains(&name));
+            let asked = Task::from_user("Do it").with_name(name.clone());
+            assert_eq!(copied_worked_example(example, &asked), None);
+        }
+        // The model's own function with the example's test copied into its JSDoc (seen
+        // with the 0.5B model) is a copy too.
+        let copied_test = "/**\n * Last word.\n * @example parseDuration(\"1h30m\") => 5400\n */\nfunction lastWord(s) { return s.split(' ').pop(); }";
+        assert_eq!(
+            copied_worked_example(copied_test, &task).as_deref(),
+            Some("parseDuration")
+        );
+        let own = "/**\n * Last word (parseDurations is not a name).\n * @example lastWord('a b') => 'b'\n */\nfunction lastWord(s) { return s.split(' ').pop(); }";
+        assert_eq!(copied_worked_example(own, &task), None);
     }
 
     #[test]

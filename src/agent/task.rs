@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::skill::{Analysis, RESERVED_NAMES, TestCase};
 
+use super::examples::{SkippedExample, examples_in};
+
 /// Something the agent should learn to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
@@ -22,6 +24,10 @@ pub struct Task {
     /// The library namespace the skill belongs in, when not the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Example lines of the task's text that could not be taken as checks, and why
+    /// (see [`Task::from_text`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_examples: Vec<SkippedExample>,
 }
 
 /// Why a task could not be built. The message is written to be shown to the model that
@@ -54,7 +60,34 @@ impl Task {
             name: None,
             tests: Vec::new(),
             namespace: None,
+            skipped_examples: Vec::new(),
         }
+    }
+
+    /// A task from a user's words, whose examples become its check: `>>> f(x)` doctests,
+    /// `f(x) => y` lines, `Input:`/`Output:` blocks and the like (see
+    /// [`examples_in`](super::examples_in)), deep-equal in the sandbox. `name` is the
+    /// function's name; without it, the one the examples call (or the text declares) is
+    /// used. Example lines that cannot be used are kept in `skipped_examples`.
+    pub fn from_text(text: impl Into<String>, name: Option<&str>) -> Result<Task, TaskError> {
+        let mut task = Task::from_user(text);
+        if task.description.is_empty() {
+            return Err(TaskError::NoDescription);
+        }
+        if let Some(name) = name
+            && (!crate::sandbox::is_identifier(name) || RESERVED_NAMES.contains(&name))
+        {
+            return Err(TaskError::BadName(name.to_string()));
+        }
+        let found = examples_in(&task.description, name);
+        task.name = found
+            .name
+            .filter(|n| crate::sandbox::is_identifier(n) && !RESERVED_NAMES.contains(&n.as_str()));
+        for example in found.examples {
+            task = task.with_example(example.call, example.expected);
+        }
+        task.skipped_examples = found.skipped;
+        Ok(task)
     }
 
     /// Suggests the function name.
@@ -300,6 +333,38 @@ mod tests {
             let error = Task::from_proposal(&object(value.clone())).unwrap_err();
             assert!(error.to_string().contains(message), "{value}: {error}");
         }
+    }
+
+    #[test]
+    fn a_pasted_prompt_has_its_examples_as_checks() {
+        let text = "/**\n * Return the last word of a sentence.\n * >>> last_word('a big dog')\n * 'dog'\n * >>> last_word('')\n * None\n * >>> last_word(x)\n * 'x'\n */\nfunction last_word(s) {";
+        let task = Task::from_text(text, Some("lastWord")).unwrap();
+        assert_eq!(task.name.as_deref(), Some("lastWord"));
+        let checks: Vec<String> = task.tests.iter().map(TestCase::to_js).collect();
+        assert_eq!(
+            checks,
+            [
+                "assert.deepStrictEqual(await (lastWord('a big dog')), ('dog'));",
+                "assert.deepStrictEqual(await (lastWord('')), (null));",
+            ]
+        );
+        assert_eq!(task.skipped_examples.len(), 1);
+        assert_eq!(task.skipped_examples[0].line, 7);
+        // The skipped lines travel with the task (the episode's journal and report).
+        let stored = serde_json::to_value(&task).unwrap();
+        assert_eq!(stored["skipped_examples"][0]["line"], 7);
+        assert_eq!(serde_json::from_value::<Task>(stored).unwrap(), task);
+
+        // Without a name, the examples' own.
+        let task = Task::from_text(text, None).unwrap();
+        assert_eq!(task.name.as_deref(), Some("last_word"));
+        // Plain words: no check, as before.
+        let task = Task::from_text("Count vowels", None).unwrap();
+        assert!(task.tests.is_empty() && task.name.is_none());
+        assert!(matches!(
+            Task::from_text("x", Some("my func")),
+            Err(TaskError::BadName(_))
+        ));
     }
 
     #[test]

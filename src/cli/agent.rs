@@ -10,6 +10,7 @@ use skillforge::agent::{
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig};
 use skillforge::sandbox::HostFunctions;
+use skillforge::skill::TestCase;
 use skillforge::store::EpisodeStatus;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -87,9 +88,11 @@ impl AgentArgs {
 /// `skillforge solve "TASK"`.
 #[derive(Debug, clap::Args)]
 pub struct SolveArgs {
-    /// The task, in words.
+    /// The task, in words; examples in it (`>>> f(x)` then the value, `f(x) => y`,
+    /// `Input:`/`Output:`) become its check.
     task: String,
-    /// The function name to use (the task's examples call it).
+    /// The function name to use; the admitted skill has it (default: the one the task's
+    /// examples call).
     #[arg(long)]
     name: Option<String>,
     /// A check of the task: `CALL => EXPECTED`, e.g. `double(2) => 4` (repeatable; needs --name).
@@ -142,12 +145,11 @@ pub enum EpisodesCommand {
 
 /// Runs `solve`.
 pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
-    let mut task = Task::from_user(args.task.clone());
-    if let Some(name) = &args.name {
-        task = task.with_name(name.clone());
-    }
+    // Examples written in the task's text (`>>> f(x)`, `f(x) => y`, ...) become its check.
+    let mut task = Task::from_text(args.task.clone(), args.name.as_deref())
+        .context("the task cannot be solved as given")?;
     anyhow::ensure!(
-        args.examples.is_empty() || args.name.is_some(),
+        args.examples.is_empty() || task.name.is_some(),
         "--example needs --name: the examples call the function by that name"
     );
     for example in &args.examples {
@@ -356,6 +358,19 @@ fn print_report(report: &EpisodeReport, as_json: bool) -> anyhow::Result<()> {
     );
     if !report.calls.is_empty() {
         println!("calls: {}", report.calls.join(", "));
+    }
+    let checks = &report.task.tests;
+    if !checks.is_empty() {
+        println!("checks ({}, run in the sandbox):", checks.len());
+        for check in checks {
+            match check {
+                TestCase::Example { call, expected, .. } => println!("  {call} => {expected}"),
+                TestCase::Assert { code, .. } => println!("  {code}"),
+            }
+        }
+    }
+    for skipped in &report.task.skipped_examples {
+        println!("example not used as a check: {skipped}");
     }
     if let Some(problems) = &report.problems {
         println!("last problem: {problems}");

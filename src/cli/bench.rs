@@ -20,11 +20,15 @@ pub enum BenchCommand {
     /// Episodes on a fresh library with the configured model: time in the model versus
     /// retrieval, validation and the store.
     Episode(super::bench_episode::EpisodeBenchArgs),
+    /// The model alone against the loop without and with a library, on a HumanEval-JS suite,
+    /// judged by the suite's own tests in the sandbox.
+    Baseline(super::bench_baseline::BaselineArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Episode(args) => super::bench_episode::run(args),
+        BenchCommand::Baseline(args) => super::bench_baseline::run(args),
         BenchCommand::Sandbox { iterations, json } => {
             let report = skillforge::bench::run_sandbox_bench(iterations.max(10))
                 .context("running the sandbox benchmark")?;

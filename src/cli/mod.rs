@@ -2,6 +2,7 @@
 
 mod agent;
 mod bench;
+mod bench_baseline;
 mod bench_episode;
 mod embed;
 mod exec;

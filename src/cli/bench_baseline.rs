@@ -1,0 +1,392 @@
+//! `skillforge bench baseline`: does the loop beat the model alone? On a suite in the
+//! HumanEval-JS format (JSON lines: `task_id`, `entry_point`, `prompt`, `tests`), three arms
+//! with the same model:
+//!
+//! - **model alone**: one request to complete the prompt, no loop, no library;
+//! - **loop, no library**: `solve` with the prompt as the task and `--name ENTRY`, each
+//!   problem in a fresh empty library;
+//! - **loop + library**: the same in one library (the starter skills, plus whatever earlier
+//!   problems admitted).
+//!
+//! Every answer is judged by the suite's own tests, run in the sandbox (never by the model's).
+//! A wrong admission is a skill the loop admitted or reused that fails them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Environment, Task};
+use skillforge::compose::Bundle;
+use skillforge::embed::OnnxEmbedder;
+use skillforge::library::{Library, LibraryConfig, parse_stored};
+use skillforge::llm::{ChatRequest, LanguageModel, Message};
+use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+use skillforge::skill::TestCase;
+use skillforge::store::EpisodeStatus;
+
+use super::EXIT_OK;
+use super::agent::AgentArgs;
+
+/// `skillforge bench baseline` options.
+#[derive(Debug, clap::Args)]
+pub struct BaselineArgs {
+    /// The suite: JSON lines with task_id, entry_point, prompt and tests (HumanEval-JS).
+    #[arg(long, value_name = "FILE.jsonl")]
+    suite: PathBuf,
+    /// Only the first N problems.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    agent: AgentArgs,
+}
+
+/// One problem of the suite.
+#[derive(Debug, Clone, Deserialize)]
+struct Problem {
+    task_id: String,
+    entry_point: String,
+    prompt: String,
+    tests: String,
+}
+
+/// One arm's result on one problem.
+#[derive(Debug, Clone, Serialize)]
+struct Outcome {
+    task_id: String,
+    /// The suite's tests pass.
+    passed: bool,
+    /// A skill was admitted or reused that fails the suite's tests.
+    wrong_admission: bool,
+    /// What the loop ended with (`None` for the model alone).
+    status: Option<EpisodeStatus>,
+    tokens: u64,
+    wall_ms: f64,
+}
+
+/// One arm: its name and outcomes.
+#[derive(Debug, Clone, Serialize)]
+struct Arm {
+    name: &'static str,
+    outcomes: Vec<Outcome>,
+}
+
+impl Arm {
+    fn passed(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.passed).count()
+    }
+
+    /// (tokens, seconds) per solved problem: everything spent, over the problems solved.
+    fn cost_per_solved(&self) -> Option<(f64, f64)> {
+        let solved = self.passed();
+        (solved > 0).then(|| {
+            let tokens: u64 = self.outcomes.iter().map(|o| o.tokens).sum();
+            let ms: f64 = self.outcomes.iter().map(|o| o.wall_ms).sum();
+            (tokens as f64 / solved as f64, ms / 1e3 / solved as f64)
+        })
+    }
+
+    fn wrong_admissions(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.wrong_admission).count()
+    }
+}
+
+/// Reads the suite's problems (the first `limit`).
+fn read_suite(path: &PathBuf, limit: Option<usize>) -> anyhow::Result<Vec<Problem>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the suite {}", path.display()))?;
+    let mut problems = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let problem: Problem = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{} line {}: not a HumanEval-JS problem (task_id, entry_point, prompt, tests)",
+                path.display(),
+                i + 1
+            )
+        })?;
+        problems.push(problem);
+    }
+    problems.truncate(limit.unwrap_or(usize::MAX));
+    anyhow::ensure!(!problems.is_empty(), "{} has no problems", path.display());
+    Ok(problems)
+}
+
+/// The suite's tests of `problem` as one test: its script without the `require` of
+/// `node:assert` (the sandbox's `assert` is a global).
+fn suite_test(problem: &Problem) -> TestCase {
+    let code: Vec<&str> = problem
+        .tests
+        .lines()
+        .filter(|line| !line.contains("require("))
+        .collect();
+    TestCase::Assert {
+        name: format!("{} (suite tests)", problem.task_id),
+        code: code.join("\n"),
+    }
+}
+
+/// Whether `bundle` passes the suite's tests (called as the problem's entry point).
+fn passes_suite(
+    env: &CodeEnvironment,
+    sandbox: &Sandbox,
+    bundle: &Bundle,
+    problem: &Problem,
+) -> anyhow::Result<bool> {
+    let mut task = Task::from_user(problem.prompt.clone()).with_name(problem.entry_point.clone());
+    task.tests = vec![suite_test(problem)];
+    let report = env
+        .check(sandbox, bundle, &task)
+        .context("running the suite's tests")?;
+    Ok(report.all_passed() && !report.tests.is_empty())
+}
+
+/// The code of a direct answer: the fenced block declaring the entry point, else the prompt
+/// completed with the reply (the model continued the function's body).
+fn direct_code(problem: &Problem, reply: &str) -> String {
+    let entry = &problem.entry_point;
+    let declares = |code: &str| {
+        code.contains(&format!("function {entry}")) || code.contains(&format!("{entry} ="))
+    };
+    let mut blocks = Vec::new();
+    let mut open: Option<String> = None;
+    for line in reply.lines() {
+        match (&mut open, line.trim_start().starts_with("```")) {
+            (None, true) => open = Some(String::new()),
+            (Some(_), true) => blocks.extend(open.take()),
+            (Some(block), false) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, false) => {}
+        }
+    }
+    blocks.extend(open);
+    if let Some(block) = blocks.iter().find(|b| declares(b)) {
+        return block.clone();
+    }
+    let body = blocks.first().map_or(reply, String::as_str);
+    if declares(body) {
+        body.to_string()
+    } else {
+        format!("{}{body}", problem.prompt)
+    }
+}
+
+/// The model alone: one completion of the prompt.
+async fn direct(
+    model: &dyn LanguageModel,
+    env: &CodeEnvironment,
+    sandbox: &Sandbox,
+    problem: &Problem,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let request = ChatRequest::new(vec![
+        Message::system(
+            "Complete the JavaScript function. Answer with the whole function in one \
+             ```javascript code block.",
+        ),
+        Message::user(problem.prompt.clone()),
+    ])
+    .with_temperature(0.2)
+    .with_max_tokens(768);
+    let reply = model.complete(request).await.context("asking the model")?;
+    let bundle = direct_bundle(problem, &reply.text);
+    Ok(Outcome {
+        task_id: problem.task_id.clone(),
+        passed: passes_suite(env, sandbox, &bundle, problem)?,
+        wrong_admission: false,
+        status: None,
+        tokens: u64::from(reply.prompt_tokens + reply.completion_tokens),
+        wall_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// The model's direct answer to `problem` as a bundle of its own: no library, no capabilities.
+fn direct_bundle(problem: &Problem, reply: &str) -> Bundle {
+    Bundle {
+        source: direct_code(problem, reply),
+        root: problem.entry_point.clone(),
+        dependencies: Vec::new(),
+        call_graph: Vec::new(),
+        capabilities: Default::default(),
+    }
+}
+
+/// One episode of the loop on `library`, judged by the suite's tests.
+async fn looped(
+    agent: &Agent,
+    env: &CodeEnvironment,
+    problem: &Problem,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let task = Task::from_text(problem.prompt.clone(), Some(&problem.entry_point))
+        .with_context(|| format!("{}: the prompt is not a task", problem.task_id))?;
+    let report = agent.solve(task).await?;
+    let library = agent.library();
+    let passed = match &report.skill {
+        Some(name) => {
+            let skill = library.get(name).await?.skill;
+            let bundle = library
+                .bundle(&parse_stored(&skill)?, &skill.record.namespace)
+                .await?;
+            passes_suite(env, library.sandbox(), &bundle, problem)?
+        }
+        None => false,
+    };
+    Ok(Outcome {
+        task_id: problem.task_id.clone(),
+        passed,
+        wrong_admission: report.skill.is_some() && !passed,
+        status: Some(report.status),
+        tokens: report.timing.prompt_tokens + report.timing.completion_tokens,
+        wall_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// Runs the benchmark in temporary libraries.
+pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
+    let problems = read_suite(&args.suite, args.limit)?;
+    let dir = tempfile::tempdir().context("creating a temporary data directory")?;
+    let arms = super::runtime()?.block_on(async {
+        let model = args.agent.model().await?;
+        let embedder = Arc::new(
+            tokio::task::spawn_blocking(OnnxEmbedder::from_env)
+                .await?
+                .context("loading the embedding model")?,
+        );
+        let sandbox = Arc::new(
+            Sandbox::new(SandboxConfig::default(), HostFunctions::empty())
+                .context("starting the sandbox")?,
+        );
+        let env = Arc::new(CodeEnvironment::new(args.agent.domain.clone()));
+        let config = AgentConfig {
+            max_rounds: args.agent.max_rounds,
+            retrieve: args.agent.retrieve,
+            critic: !args.agent.no_critic,
+            ..AgentConfig::default()
+        };
+        let open = |name: String, starter: bool| {
+            let mut library = LibraryConfig::new(dir.path().join(name));
+            library.load_starter = starter;
+            let (embedder, sandbox) = (embedder.clone(), sandbox.clone());
+            async move {
+                Library::open(&library, embedder, sandbox)
+                    .await
+                    .context("opening a temporary library")
+            }
+        };
+        let agent_on = |library: Library| {
+            Agent::new(
+                Arc::new(library),
+                model.clone(),
+                env.clone(),
+                config.clone(),
+            )
+        };
+        let shared = agent_on(open("shared".into(), true).await?);
+        let mut arms = [
+            Arm {
+                name: "model alone",
+                outcomes: Vec::new(),
+            },
+            Arm {
+                name: "loop, no library",
+                outcomes: Vec::new(),
+            },
+            Arm {
+                name: "loop + library",
+                outcomes: Vec::new(),
+            },
+        ];
+        for (i, problem) in problems.iter().enumerate() {
+            eprintln!("[{}/{}] {}", i + 1, problems.len(), problem.task_id);
+            arms[0]
+                .outcomes
+                .push(direct(model.as_ref(), &env, &sandbox, problem).await?);
+            let fresh = agent_on(open(format!("fresh-{i}"), false).await?);
+            arms[1].outcomes.push(looped(&fresh, &env, problem).await?);
+            fresh.library().store().close().await;
+            arms[2].outcomes.push(looped(&shared, &env, problem).await?);
+        }
+        shared.library().store().close().await;
+        anyhow::Ok(arms)
+    })?;
+    if args.json {
+        let rows: Vec<_> = arms
+            .iter()
+            .map(|arm| {
+                json!({"arm": arm.name, "problems": arm.outcomes.len(), "passed": arm.passed(),
+                       "tokens_per_solved": arm.cost_per_solved().map(|c| c.0),
+                       "seconds_per_solved": arm.cost_per_solved().map(|c| c.1),
+                       "wrong_admissions": arm.wrong_admissions(), "outcomes": arm.outcomes})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"suite": args.suite, "arms": rows}))?
+        );
+        return Ok(EXIT_OK);
+    }
+    println!("{} problems of {}", problems.len(), args.suite.display());
+    println!(
+        "{:<18} {:>8} {:>15} {:>12} {:>17}",
+        "arm", "passed", "tokens/solved", "s/solved", "wrong admissions"
+    );
+    for arm in &arms {
+        let (tokens, seconds) = arm
+            .cost_per_solved()
+            .map_or(("-".to_string(), "-".to_string()), |(t, s)| {
+                (format!("{t:.0}"), format!("{s:.1}"))
+            });
+        println!(
+            "{:<18} {:>8} {:>15} {:>12} {:>17}",
+            arm.name,
+            format!("{}/{}", arm.passed(), arm.outcomes.len()),
+            tokens,
+            seconds,
+            arm.wrong_admissions()
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem() -> Problem {
+        Problem {
+            task_id: "T/1".into(),
+            entry_point: "add_one".into(),
+            prompt: "/**\n * Add one.\n * >>> add_one(1)\n * 2\n */\nfunction add_one(x) {\n".into(),
+            tests: "const assert = require('node:assert');\n\nfunction test() {\n  const candidate = add_one;\n  assert.deepStrictEqual(candidate(1), 2);\n  assert.deepStrictEqual(candidate(-1), 0);\n}\n\ntest();\n".into(),
+        }
+    }
+
+    #[test]
+    fn direct_answers_are_judged_by_the_suites_tests() {
+        let sandbox = Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap();
+        let env = CodeEnvironment::new("numbers");
+        let problem = problem();
+        let judge = |reply: &str| {
+            passes_suite(&env, &sandbox, &direct_bundle(&problem, reply), &problem).unwrap()
+        };
+        // A whole function in a block, a body completing the prompt, and wrong code.
+        assert!(judge(
+            "Sure:\n```javascript\nfunction add_one(x) {\n  return x + 1;\n}\n```\nDone."
+        ));
+        assert!(judge("  return x + 1;\n}\n"));
+        assert!(!judge("```js\nfunction add_one(x) { return x + 2; }\n```"));
+        // A right answer for the first test only fails the suite.
+        assert!(!judge("```js\nfunction add_one(x) { return 2; }\n```"));
+    }
+}
