@@ -8,7 +8,7 @@ use crate::skill::TestCase;
 
 use super::budget::{first_fitting, prompt_budget, truncate};
 use super::environment::Environment;
-use super::extract::{ExtractError, Extracted, extract};
+use super::extract::{ExtractError, Extracted, extract_with_check};
 use super::prompts::{copied_worked_example, render, worked_example};
 use super::task::Task;
 use super::{AgentError, Exchange, Purpose};
@@ -212,16 +212,18 @@ pub async fn write_skill_with(
         .with_temperature(strategy.temperature())
         .with_max_tokens(MAX_TOKENS);
     let exchange = Exchange::run(model, Purpose::Coder, request).await?;
-    let result = extract(&exchange.reply, task.name.as_deref()).map_err(|error| {
-        match (&exchange.finish_reason, error) {
-            (FinishReason::Length, ExtractError::Syntax { .. } | ExtractError::NoTests { .. }) => {
-                ExtractError::Truncated {
+    let result =
+        extract_with_check(&exchange.reply, task.name.as_deref(), &task.tests).map_err(|error| {
+            match (&exchange.finish_reason, error) {
+                (
+                    FinishReason::Length,
+                    ExtractError::Syntax { .. } | ExtractError::NoTests { .. },
+                ) => ExtractError::Truncated {
                     open: format!("the reply hit the limit of {MAX_TOKENS} tokens"),
-                }
+                },
+                (_, error) => error,
             }
-            (_, error) => error,
-        }
-    });
+        });
     // A small model answers with the prompt's worked example: refused, saying so.
     let result =
         result.and_then(

@@ -36,7 +36,7 @@ use oxc_ast_visit::Visit;
 use oxc_parser::Parser;
 use oxc_span::{GetSpan, SourceType, Span};
 
-use crate::skill::{Analysis, SkillError, SkillSource, line_column};
+use crate::skill::{Analysis, SkillError, SkillSource, TestCase, line_column};
 
 /// A skill taken from a reply, with what was fixed on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +158,17 @@ impl From<SkillError> for ExtractError {
 /// Takes the skill out of a model's `reply`. `wanted` is the function name the task
 /// suggested, if any. See the module documentation for the rules.
 pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractError> {
+    extract_with_check(reply, wanted, &[])
+}
+
+/// [`extract`] for a task whose check is `check`: a skill that comes with no tests of its
+/// own takes the check's examples that call it as its tests (written into its JSDoc, with a
+/// note), since the task's check is the authority on what the skill must do.
+pub fn extract_with_check(
+    reply: &str,
+    wanted: Option<&str>,
+    check: &[TestCase],
+) -> Result<Extracted, ExtractError> {
     let mut notes = Vec::new();
     let (code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
     let mut code = match clean(&code, &mut notes) {
@@ -203,11 +214,43 @@ pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractEr
         }
         None => None,
     };
-    let skill = SkillSource::parse(&code, name.as_deref())?;
+    let mut skill = SkillSource::parse(&code, name.as_deref())?;
     if skill.tests.is_empty() {
-        return Err(ExtractError::NoTests { name: skill.name });
+        let Some(code) = with_examples(&skill, check) else {
+            return Err(ExtractError::NoTests { name: skill.name });
+        };
+        skill = SkillSource::parse(&code, Some(&skill.name))?;
+        notes.push(format!(
+            "{} came with no tests; the task's examples are its tests",
+            skill.name
+        ));
     }
     Ok(Extracted { skill, notes })
+}
+
+/// `skill`'s code with the `check`'s examples that call it added to its JSDoc as
+/// `@example` lines; `None` when there are none, or the skill has no JSDoc comment to hold
+/// them.
+fn with_examples(skill: &SkillSource, check: &[TestCase]) -> Option<String> {
+    let call = format!("{}(", skill.name);
+    let lines: Vec<String> = check
+        .iter()
+        .filter_map(|test| match test {
+            TestCase::Example {
+                call: c, expected, ..
+            } if c.starts_with(&call) => Some(format!(" * @example {c} => {expected}\n ")),
+            _ => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let declared = skill.code.find(&format!("function {}", skill.name))?;
+    let close = skill.code[..declared].rfind("*/")?;
+    skill.code[..close].rfind("/**")?;
+    let mut code = skill.code.clone();
+    code.insert_str(close, &lines.concat());
+    Some(code)
 }
 
 /// The complete part of cut-off code: the longest prefix ending before a top-level item
@@ -428,9 +471,17 @@ fn pick_code(
     wanted: Option<&str>,
     notes: &mut Vec<String>,
 ) -> Result<(String, bool), ExtractError> {
-    let blocks = fenced_blocks(reply);
+    let blocks: Vec<Block> = fenced_blocks(reply)
+        .into_iter()
+        .filter(|b| !b.text.trim().is_empty())
+        .collect();
     if blocks.is_empty() {
-        return unfenced(reply)
+        // No fences, or only stray ones (a lone closing fence after unfenced code).
+        let without_fences: Vec<&str> = reply
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("```"))
+            .collect();
+        return unfenced(&without_fences.join("\n"))
             .map(|code| (code, true))
             .ok_or(ExtractError::NoCode);
     }
@@ -459,9 +510,6 @@ fn pick_code(
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
         ));
-    }
-    if choice.text.trim().is_empty() {
-        return Err(ExtractError::NoCode);
     }
     Ok((choice.text.clone(), choice.closed))
 }
@@ -922,6 +970,44 @@ console.log(result);
                 "{reply}"
             );
         }
+    }
+
+    /// What the 0.5B model answered in a real episode: correct code with no tests of its own
+    /// (the task's examples become them), and the same code unfenced but for a stray closing
+    /// fence (it is code, not "no code").
+    #[test]
+    fn a_skill_without_tests_takes_the_tasks_examples_and_a_stray_fence_is_ignored() {
+        let code = "/**\n * The product of all numbers in a list.\n * @param {number[]} xs\n */\nfunction product(xs) {\n  return xs.reduce((p, x) => p * x, 1);\n}\n";
+        let check = [TestCase::Example {
+            name: "product([2, 3, 4])".into(),
+            call: "product([2, 3, 4])".into(),
+            expected: "24".into(),
+        }];
+        for reply in [
+            format!("```javascript\n{code}```\n"),
+            format!("{code}```\n"),
+        ] {
+            assert_eq!(
+                extract(&reply, Some("product")).unwrap_err(),
+                ExtractError::NoTests {
+                    name: "product".into()
+                },
+                "{reply}"
+            );
+            let got = extract_with_check(&reply, Some("product"), &check).unwrap();
+            assert_eq!(got.skill.tests, check, "{}", got.skill.code);
+            assert!(got.notes.iter().any(|n| n.contains("the task's examples")));
+        }
+        // Examples of another function are not this skill's tests.
+        let other = [TestCase::Example {
+            name: "sum([1])".into(),
+            call: "sum([1])".into(),
+            expected: "1".into(),
+        }];
+        assert!(matches!(
+            extract_with_check(code, Some("product"), &other),
+            Err(ExtractError::NoTests { .. })
+        ));
     }
 
     #[test]

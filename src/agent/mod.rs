@@ -34,7 +34,7 @@ pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Propo
 pub use environment::{CodeEnvironment, Environment, check_passed};
 pub use episode::{Agent, AgentConfig, EpisodeReport, Observer, Progress};
 pub use examples::{SkippedExample, TextExample, TextExamples, examples_in};
-pub use extract::{ExtractError, Extracted, extract};
+pub use extract::{ExtractError, Extracted, extract, extract_with_check};
 pub use journal::{AttemptOutcome, FailedTest, JournalEvent, RetrievedSkill};
 pub use prompts::report_summary;
 pub use task::{Task, TaskError};
