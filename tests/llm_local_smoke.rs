@@ -269,6 +269,13 @@ async fn local_model_solves_a_task_end_to_end() {
         report.timing.llm_ms / 1e3,
         report.timing.total_ms - report.timing.llm_ms
     );
+    if report.status != EpisodeStatus::Admitted {
+        // The journal says why, in the test's output.
+        let events = agent.library().store().episode_events(&report.episode);
+        for event in events.await.unwrap() {
+            eprintln!("journal: {} {:#}", event.kind, event.payload);
+        }
+    }
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
     let admitted = agent.library().get("product").await.unwrap();
     assert!(admitted.skill.stats.last_verified_at.is_some());
