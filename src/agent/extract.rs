@@ -20,7 +20,10 @@
 //!   that part is kept (small models often copy more functions after the skill until the
 //!   token limit); otherwise code that does not parse and leaves brackets, strings or the
 //!   fence open is reported as truncated, not as a syntax error.
-//! - **Tests**: a skill without any `@example` or `@test` is rejected.
+//! - **Repairs**: a JSDoc comment left open up to the function's declaration is closed, and
+//!   stray fences around unfenced code are ignored (both seen from the 0.5B model).
+//! - **Tests**: a skill without any `@example` or `@test` is rejected, unless the task's check
+//!   has examples that call it ([`extract_with_check`]): those become its tests.
 //!
 //! Every failure is an [`ExtractError`] whose message is written to be sent back to the model
 //! verbatim in the next round.
@@ -170,7 +173,14 @@ pub fn extract_with_check(
     check: &[TestCase],
 ) -> Result<Extracted, ExtractError> {
     let mut notes = Vec::new();
-    let (code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
+    let (mut code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
+    if Analysis::of(&code).is_err()
+        && let Some(closed) = close_doc_comment(&code)
+        && Analysis::of(&closed).is_ok()
+    {
+        notes.push("the JSDoc comment was not closed before the function; closed it".into());
+        code = closed;
+    }
     let mut code = match clean(&code, &mut notes) {
         Ok(code) => code,
         Err(error @ ExtractError::Syntax { .. }) => {
@@ -226,6 +236,36 @@ pub fn extract_with_check(
         ));
     }
     Ok(Extracted { skill, notes })
+}
+
+/// `code` with a `/**` comment that runs into a declaration closed just before it: small
+/// models often drop the ` */` line between a JSDoc comment and its function. `None` when no
+/// comment is left open at a line that starts a declaration.
+fn close_doc_comment(code: &str) -> Option<String> {
+    let starts_declaration = |line: &str| {
+        ["function ", "async function ", "const ", "let ", "class "]
+            .iter()
+            .any(|start| line.starts_with(start))
+    };
+    let mut out = String::with_capacity(code.len() + 4);
+    let mut in_comment = false;
+    let mut closed = false;
+    for line in code.lines() {
+        let trimmed = line.trim_start();
+        if in_comment && starts_declaration(trimmed) {
+            out.push_str(" */\n");
+            in_comment = false;
+            closed = true;
+        }
+        if !in_comment && trimmed.starts_with("/**") && !trimmed.contains("*/") {
+            in_comment = true;
+        } else if in_comment && trimmed.contains("*/") {
+            in_comment = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    closed.then_some(out)
 }
 
 /// `skill`'s code with the `check`'s examples that call it added to its JSDoc as
@@ -998,6 +1038,11 @@ console.log(result);
             assert_eq!(got.skill.tests, check, "{}", got.skill.code);
             assert!(got.notes.iter().any(|n| n.contains("the task's examples")));
         }
+        // A JSDoc comment the model did not close before its function is closed for it.
+        let unclosed = "```javascript\n/**\n * The product of all numbers in a list.\n * @example product([2, 3, 4]) => 24\n\nfunction product(xs) {\n  return xs.reduce((p, x) => p * x, 1);\n}\n```\n";
+        let got = extract(unclosed, Some("product")).unwrap();
+        assert_eq!(got.skill.tests, check, "{}", got.skill.code);
+        assert!(got.notes.iter().any(|n| n.contains("not closed")));
         // Examples of another function are not this skill's tests.
         let other = [TestCase::Example {
             name: "sum([1])".into(),
