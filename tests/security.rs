@@ -408,6 +408,16 @@ async fn a_database_password_is_never_printed() {
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("alice:***@"), "{shown}");
+
+    // A reader opening beside a writer goes through the read-only store: the same.
+    let url = config.database_url.as_deref().unwrap();
+    let error = match skillforge::store::Store::open_read_only(url).await {
+        Ok(_) => panic!("a malformed URL opened"),
+        Err(error) => error,
+    };
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("alice:***@"), "{shown}");
 }
 
 #[test]

@@ -87,6 +87,19 @@ pub(crate) struct DbInfo {
 }
 
 impl DbInfo {
+    /// A PostgreSQL server's host, port and database (no user, no password).
+    pub(crate) fn postgres(options: &sqlx::postgres::PgConnectOptions) -> DbInfo {
+        DbInfo {
+            backend: Backend::Postgres,
+            location: format!(
+                "{}:{}/{}",
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or("")
+            ),
+        }
+    }
+
     /// Map a driver error: unique and foreign-key violations become `Conflict` /
     /// `Invalid`, everything else `Database` with a hint.
     pub(crate) fn err(&self, source: sqlx::Error) -> StoreError {

@@ -72,6 +72,13 @@ enum TxInner {
     Postgres(Transaction<'static, Postgres>),
 }
 
+/// A store URL that cannot be used, shown without its password.
+fn bad_url(url: &str) -> StoreError {
+    StoreError::Url {
+        url: redact_url(url),
+    }
+}
+
 impl Store {
     /// Open (and migrate) the store at `url`: `sqlite://PATH` (the file and its
     /// directory are created if missing; WAL journal, foreign keys on, busy timeout)
@@ -85,9 +92,7 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Self::open_postgres(url).await
         } else {
-            Err(StoreError::Url {
-                url: redact_url(url),
-            })
+            Err(bad_url(url))
         }
     }
 
@@ -105,7 +110,7 @@ impl Store {
                 location: file.to_string(),
             };
             let options = SqliteConnectOptions::from_str(url)
-                .map_err(|_| StoreError::Url { url: url.into() })?
+                .map_err(|_| bad_url(url))?
                 .read_only(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
             let pool = SqlitePoolOptions::new()
@@ -119,17 +124,9 @@ impl Store {
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)
-                .map_err(|_| StoreError::Url { url: url.into() })?
+                .map_err(|_| bad_url(url))?
                 .options([("default_transaction_read_only", "on")]);
-            let db = DbInfo {
-                backend: Backend::Postgres,
-                location: format!(
-                    "{}:{}/{}",
-                    options.get_host(),
-                    options.get_port(),
-                    options.get_database().unwrap_or("")
-                ),
-            };
+            let db = DbInfo::postgres(&options);
             let pool = PgPoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(Duration::from_secs(10))
@@ -141,16 +138,14 @@ impl Store {
                 db,
             })
         } else {
-            Err(StoreError::Url { url: url.into() })
+            Err(bad_url(url))
         }
     }
 
     async fn open_sqlite(url: &str, path: &str) -> Result<Store> {
         let file = path.split('?').next().unwrap_or(path);
         if file.is_empty() || file == ":memory:" {
-            return Err(StoreError::Url {
-                url: redact_url(url),
-            });
+            return Err(bad_url(url));
         }
         let db = DbInfo {
             backend: Backend::Sqlite,
@@ -163,9 +158,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| db.err(sqlx::Error::Io(e)))?;
         }
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|_| StoreError::Url {
-                url: redact_url(url),
-            })?
+            .map_err(|_| bad_url(url))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
@@ -188,18 +181,8 @@ impl Store {
     }
 
     async fn open_postgres(url: &str) -> Result<Store> {
-        let options = PgConnectOptions::from_str(url).map_err(|_| StoreError::Url {
-            url: redact_url(url),
-        })?;
-        let db = DbInfo {
-            backend: Backend::Postgres,
-            location: format!(
-                "{}:{}/{}",
-                options.get_host(),
-                options.get_port(),
-                options.get_database().unwrap_or("")
-            ),
-        };
+        let options = PgConnectOptions::from_str(url).map_err(|_| bad_url(url))?;
+        let db = DbInfo::postgres(&options);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
