@@ -157,21 +157,7 @@ impl EdgeIndex {
         let meta_path = dir.join(META_FILE);
         let shard_path = dir.join(SHARD_DIR);
         if meta_path.exists() && shard_path.join(EDGE_CONFIG_FILE).exists() {
-            let meta = read_meta(&meta_path)?;
-            if meta.spec != spec {
-                return Err(IndexError::EmbedderMismatch {
-                    location: dir.display().to_string(),
-                    stored: meta.spec,
-                    requested: spec,
-                });
-            }
-            if meta.format_version != INDEX_FORMAT {
-                return Err(IndexError::FormatChanged {
-                    location: dir.display().to_string(),
-                    stored: meta.format_version,
-                    current: INDEX_FORMAT,
-                });
-            }
+            check_meta(dir, &meta_path, &spec)?;
             let copy_lock = Arc::new(CopyLock::open(dir).map_err(|e| io_err(dir, e))?);
             let _copying = copy_lock.exclusive().map_err(|e| io_err(dir, e))?;
             // Loading with the current configuration (rather than the stored one) lets
@@ -200,21 +186,7 @@ impl EdgeIndex {
                 hint: "the process that holds the library is creating it; try again in a moment",
             });
         }
-        let meta = read_meta(&meta_path)?;
-        if meta.spec != spec {
-            return Err(IndexError::EmbedderMismatch {
-                location: dir.display().to_string(),
-                stored: meta.spec,
-                requested: spec,
-            });
-        }
-        if meta.format_version != INDEX_FORMAT {
-            return Err(IndexError::FormatChanged {
-                location: dir.display().to_string(),
-                stored: meta.format_version,
-                current: INDEX_FORMAT,
-            });
-        }
+        check_meta(dir, &meta_path, &spec)?;
         let io = |e| io_err(dir, e);
         let snapshot = tempfile::Builder::new()
             .prefix("skillforge-index-snapshot-")
@@ -651,6 +623,27 @@ fn keyword_condition(field: &str, r#match: Match) -> Condition {
         field.try_into().expect("a plain field name is a JSON path"),
         r#match,
     ))
+}
+
+/// Checks that the index in `dir` (its metadata at `meta_path`) was built for `spec` and in
+/// this skillforge's [`INDEX_FORMAT`].
+fn check_meta(dir: &Path, meta_path: &Path, spec: &IndexSpec) -> Result<()> {
+    let meta = read_meta(meta_path)?;
+    if meta.spec != *spec {
+        return Err(IndexError::EmbedderMismatch {
+            location: dir.display().to_string(),
+            stored: meta.spec,
+            requested: spec.clone(),
+        });
+    }
+    if meta.format_version != INDEX_FORMAT {
+        return Err(IndexError::FormatChanged {
+            location: dir.display().to_string(),
+            stored: meta.format_version,
+            current: INDEX_FORMAT,
+        });
+    }
+    Ok(())
 }
 
 fn read_meta(path: &Path) -> Result<Meta> {
