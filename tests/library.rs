@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{embedder, sandbox};
+use common::{config, embedder, open, sandbox, skill};
 use skillforge::embed::{Embedder, OnnxEmbedder, OnnxEmbedderConfig};
 use skillforge::index::SearchFilter;
 use skillforge::library::{
@@ -18,18 +18,6 @@ use skillforge::store::{
     Expect, ListFilter, NewVersion, Provenance, SkillStatus, Store, content_hash,
 };
 
-fn config(dir: &Path) -> LibraryConfig {
-    let mut config = LibraryConfig::new(dir);
-    config.load_starter = false;
-    config
-}
-
-async fn open(dir: &Path) -> Library {
-    Library::open(&config(dir), embedder(), sandbox())
-        .await
-        .unwrap()
-}
-
 /// The name of the best hit of `query`, if any.
 async fn top(library: &Library, query: &str, filter: SearchFilter) -> Option<String> {
     library
@@ -38,10 +26,6 @@ async fn top(library: &Library, query: &str, filter: SearchFilter) -> Option<Str
         .unwrap()
         .first()
         .map(|hit| hit.skill.record.name.clone())
-}
-
-fn skill(code: &str) -> SkillSource {
-    SkillSource::parse(code, None).unwrap()
 }
 
 /// `source` as a version written straight to the store, around the library's validation

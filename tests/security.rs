@@ -9,31 +9,15 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{embedder, sandbox};
+use common::{config, embedder, open, sandbox, skill};
 use serde_json::json;
 use skillforge::compose::ComposeError;
 use skillforge::embed::Embedder;
 use skillforge::index::{IndexSpec, QdrantServerIndex, VectorIndex};
-use skillforge::library::{AddOptions, Library, LibraryConfig, LibraryError, server_collection};
+use skillforge::library::{AddOptions, Library, LibraryError, server_collection};
 use skillforge::sandbox::{Capabilities, HostFunction, HostFunctions, Sandbox, SandboxConfig};
 use skillforge::skill::{SkillError, SkillSource};
 use skillforge::store::{Expect, ListFilter, NewVersion, Provenance};
-
-fn config(dir: &Path) -> LibraryConfig {
-    let mut config = LibraryConfig::new(dir);
-    config.load_starter = false;
-    config
-}
-
-async fn open(dir: &Path) -> Library {
-    Library::open(&config(dir), embedder(), sandbox())
-        .await
-        .unwrap()
-}
-
-fn skill(code: &str) -> SkillSource {
-    SkillSource::parse(code, None).unwrap()
-}
 
 /// `source` written straight to the store in `namespace`, as an older version of skillforge
 /// (or another tool) could have.

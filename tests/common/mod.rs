@@ -3,10 +3,13 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use skillforge::embed::{Embedder, OnnxEmbedder};
+use skillforge::library::{Library, LibraryConfig};
 use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+use skillforge::skill::SkillSource;
 
 /// Environment variables that point the binary at a server shared beyond one test (a
 /// developer's PostgreSQL or Qdrant): processes started by tests run without them, so each
@@ -30,6 +33,25 @@ pub fn sandbox() -> Arc<Sandbox> {
             Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap())
         })
         .clone()
+}
+
+/// A library in `dir` with the defaults but no starter library.
+pub fn config(dir: &Path) -> LibraryConfig {
+    let mut config = LibraryConfig::new(dir);
+    config.load_starter = false;
+    config
+}
+
+/// The library of [`config`] in `dir`, opened with the shared embedder and sandbox.
+pub async fn open(dir: &Path) -> Library {
+    Library::open(&config(dir), embedder(), sandbox())
+        .await
+        .unwrap()
+}
+
+/// A skill file's source, which must parse.
+pub fn skill(code: &str) -> SkillSource {
+    SkillSource::parse(code, None).unwrap()
 }
 
 /// How many skills the starter library (`skills/*.js`) holds.
