@@ -97,13 +97,15 @@ pub fn coder_messages(
 /// The coder's prompt cut to fit the model's context with room for the reply (tokens counted
 /// by the model). What goes first: the code of the retrieved skills (their signatures and
 /// descriptions stay), then the retrieved skills themselves, the least relevant first, then the
-/// length of the previous reply and its problems; the task is never cut.
+/// length of the previous reply and its problems; the task is never cut. A `note` (such as a
+/// fresh start's) ends the last message of every candidate, so it is counted too.
 pub async fn fitted_coder_messages(
     model: &dyn LanguageModel,
     env: &dyn Environment,
     task: &Task,
     retrieved: &[SkillBrief],
     feedback: Option<&Feedback>,
+    note: Option<&str>,
 ) -> Result<Vec<Message>, AgentError> {
     let budget = prompt_budget(model, Purpose::Coder, MAX_TOKENS, 0)?;
     let signatures: Vec<SkillBrief> = retrieved
@@ -127,12 +129,19 @@ pub async fn fitted_coder_messages(
             coder_messages(env, task, &[], Some(&cut))
         })
     });
+    let with_note = |candidate: Result<Vec<Message>, AgentError>| {
+        let mut messages = candidate?;
+        if let (Some(note), Some(last)) = (note, messages.last_mut()) {
+            last.content = format!("{}\n\n{}", last.content.trim_end(), note.trim());
+        }
+        Ok(messages)
+    };
     // Rendered one at a time: usually the first fits.
     first_fitting(
         model,
         Purpose::Coder,
         budget,
-        skill_cuts.chain(feedback_cuts),
+        skill_cuts.chain(feedback_cuts).map(with_note),
     )
     .await
 }
@@ -196,17 +205,13 @@ pub async fn write_skill_with(
 ) -> Result<Attempt, AgentError> {
     let messages = match strategy {
         Strategy::FreshStart { repeated_round } => {
-            let mut messages = fitted_coder_messages(model, env, task, retrieved, None).await?;
             let note = render(
                 "fresh_start.md",
                 &serde_json::json!({ "round": repeated_round }),
             )?;
-            if let Some(user) = messages.last_mut() {
-                user.content = format!("{}\n\n{}", user.content.trim_end(), note.trim());
-            }
-            messages
+            fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
         }
-        _ => fitted_coder_messages(model, env, task, retrieved, feedback).await?,
+        _ => fitted_coder_messages(model, env, task, retrieved, feedback, None).await?,
     };
     let request = ChatRequest::new(messages)
         .with_temperature(strategy.temperature())

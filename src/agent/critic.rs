@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::llm::{ChatRequest, LanguageModel, Message};
 use crate::validate::TestReport;
 
+use super::budget::{first_fitting, prompt_budget, truncate};
 use super::json::{find_object, preview};
 use super::prompts::{render, report_summary};
 use super::task::Task;
@@ -31,8 +32,21 @@ pub struct Critiqued {
     pub exchange: Exchange,
 }
 
+/// The longest a critic's reply may be, in tokens.
+const MAX_TOKENS: u32 = 200;
+
+/// How far the parts of the critic's prompt are cut, in bytes, when the whole does not fit
+/// the model's context: the test report first, then the task, then the code.
+const CUTS: [(usize, usize, usize); 4] = [
+    (1_500, usize::MAX, usize::MAX),
+    (400, 2_000, usize::MAX),
+    (400, 600, 6_000),
+    (200, 300, 2_000),
+];
+
 /// Asks `model` to judge `code`, the function `name`, for `task`, showing it the test
-/// `report`.
+/// `report`. The prompt is fitted to the model's context (tokens counted by the model): the
+/// report, then the task, then the code are cut, in that order, until it fits.
 pub async fn critique(
     model: &dyn LanguageModel,
     task: &Task,
@@ -40,18 +54,27 @@ pub async fn critique(
     code: &str,
     report: &TestReport,
 ) -> Result<Critiqued, AgentError> {
-    let prompt = render(
-        "critic.md",
-        &serde_json::json!({
-            "task": task.description,
-            "name": name,
-            "code": code.trim(),
-            "report": report_summary(report),
-        }),
-    )?;
-    let request = ChatRequest::new(vec![Message::user(prompt)])
+    let summary = report_summary(report);
+    let prompt = |(report_bytes, task_bytes, code_bytes): (usize, usize, usize)| {
+        let text = render(
+            "critic.md",
+            &serde_json::json!({
+                "task": truncate(&task.description, task_bytes),
+                "name": name,
+                "code": truncate(code.trim(), code_bytes),
+                "report": truncate(&summary, report_bytes),
+            }),
+        )?;
+        Ok(vec![Message::user(text)])
+    };
+    let budget = prompt_budget(model, Purpose::Critic, MAX_TOKENS, 0)?;
+    let candidates = std::iter::once((usize::MAX, usize::MAX, usize::MAX))
+        .chain(CUTS)
+        .map(prompt);
+    let messages = first_fitting(model, Purpose::Critic, budget, candidates).await?;
+    let request = ChatRequest::new(messages)
         .with_temperature(0.0)
-        .with_max_tokens(200)
+        .with_max_tokens(MAX_TOKENS)
         .with_json_object();
     let exchange = Exchange::run(model, Purpose::Critic, request).await?;
     match parse_verdict(&exchange.reply) {
@@ -173,6 +196,38 @@ mod tests {
             prompt.contains("0 of 1 tests passed\n- isEven(-2) => true failed"),
             "{prompt}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_prompt_too_long_for_the_context_is_cut_report_first_never_the_name() {
+        let verdict = "{\"success\": true, \"feedback\": \"right\"}";
+        let model = ScriptedModel::queue([verdict]).with_context_tokens(1_024);
+        let task = Task::from_user(format!(
+            "Tell whether an integer is even. {}",
+            "Note. ".repeat(1_000)
+        ));
+        let mut long = report();
+        long.tests[0].failure = Some(Failure::new(FailureKind::JsError, "x".repeat(20_000)));
+        let done = critique(&model, &task, "isEven", CODE, &long)
+            .await
+            .unwrap();
+        assert!(done.critique.success);
+        let prompt = &model.requests()[0].messages[0].content;
+        assert!(prompt.contains(CODE), "{prompt}");
+        assert!(prompt.contains("The function is `isEven`"), "{prompt}");
+        assert!(prompt.contains("[...]"), "{prompt}");
+        let tokens = model
+            .count_tokens(&model.requests()[0].messages)
+            .await
+            .unwrap();
+        assert!(tokens + MAX_TOKENS <= 1_024, "{tokens} prompt tokens");
+        // A context too small for even the shortest prompt is a clear error, not a call.
+        let tiny = ScriptedModel::queue([verdict]).with_context_tokens(300);
+        let error = critique(&tiny, &task, "isEven", &CODE.repeat(100), &long)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AgentError::PromptTooLong { .. }), "{error}");
+        assert!(tiny.requests().is_empty());
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //!    the task with nothing new (`solved_with_existing`).
 //! 2. **Rounds** (up to [`AgentConfig::max_rounds`]): the coder writes a skill seeing the
 //!    retrieved skills; the library validates it (its own tests, and the skills that call it
-//!    when it replaces a version); the environment checks the task; the critic judges
-//!    (advisory when the task has a check). Any problem goes back to the coder as feedback.
+//!    when it replaces a version); the environment checks the task; the critic judges a
+//!    task that has no check. Any problem goes back to the coder as feedback.
 //! 3. **Dedup** (`dedup.rs`): an exact or near duplicate that does the job is reused
 //!    instead.
 //! 4. **Admission**, in one SQL transaction: the version and its call edges
@@ -55,7 +55,7 @@ pub struct AgentConfig {
     pub max_rounds: u32,
     /// Skills retrieved for the coder.
     pub retrieve: usize,
-    /// Ask the critic (advisory when the task has a programmatic check).
+    /// Ask the critic about tasks without a programmatic check (a passed check decides).
     pub critic: bool,
     /// Cosine similarity of descriptions above which a behavioural duplicate check runs.
     pub duplicate_similarity: f32,
@@ -695,7 +695,10 @@ impl Agent {
             self.verdict(run, round, false, &problems).await?;
             return Ok(Verdict::Retry(problems));
         }
+        // The critic decides only what no check can: a task with a check that passed needs
+        // no opinion (it would cost a model call that changes nothing).
         if self.config.critic
+            && run.task.tests.is_empty()
             && let Some(problems) = self.critic_objects(run, round, source, &prepared).await?
         {
             self.verdict(run, round, false, &problems).await?;
@@ -747,9 +750,9 @@ impl Agent {
         Ok(Verdict::Retry(problems))
     }
 
-    /// Asks the critic; its objection, when it decides (the task has no check of its own).
-    /// A yes that describes a function other than the code is an objection.
-    /// A critic that cannot answer is skipped: it is advisory.
+    /// Asks the critic about a task with no check of its own; its objection, if any. A yes
+    /// that describes a function other than the code is an objection. A critic that cannot
+    /// answer is skipped (the skill is admitted marked unchecked, as every skill of such a task).
     async fn critic_objects(
         &self,
         run: &mut Run,
@@ -785,17 +788,12 @@ impl Agent {
             Err(e) => return Err(e),
         };
         self.exchange(run, &judged.exchange, Some(round)).await?;
-        let advisory = !run.task.tests.is_empty();
         let event = JournalEvent::Critique {
             round,
             success: judged.critique.success,
             feedback: judged.critique.feedback.clone(),
-            advisory,
         };
         self.log(run, event).await?;
-        if advisory {
-            return Ok(None);
-        }
         Ok(critic_says_no(
             judged.critique.success,
             &judged.critique.feedback,

@@ -210,7 +210,6 @@ impl Agent {
             round,
             success: judged.critique.success,
             feedback: judged.critique.feedback.clone(),
-            advisory: false,
         };
         self.log(run, event).await?;
         Ok(critic_says_no(

@@ -39,7 +39,7 @@ use oxc_ast_visit::Visit;
 use oxc_parser::Parser;
 use oxc_span::{GetSpan, SourceType, Span};
 
-use crate::skill::{Analysis, SkillError, SkillSource, TestCase, line_column};
+use crate::skill::{Analysis, Entry, SkillError, SkillSource, TestCase, line_column};
 
 /// A skill taken from a reply, with what was fixed on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,16 +203,17 @@ pub fn extract_with_check(
     if analysis.functions.is_empty() {
         return Err(ExtractError::NoFunction);
     }
-    let name = match wanted {
-        Some(w) if analysis.function(w).is_some() => Some(w.to_string()),
-        Some(w) => {
-            let roots = analysis.root_functions();
-            let [root] = roots.as_slice() else {
-                return Err(ExtractError::WhichFunction {
-                    wanted: w.to_string(),
-                    found: analysis.functions.iter().map(|f| f.name.clone()).collect(),
-                });
-            };
+    // The skill's function by the one rule (`Analysis::entry`); a reply that names the
+    // task's function otherwise has it renamed, which only an unambiguous entry allows.
+    let name = match (wanted, analysis.entry(wanted)) {
+        (Some(w), Entry::Preferred(_)) => Some(w.to_string()),
+        (Some(w), Entry::Ambiguous(_) | Entry::NoFunction) => {
+            return Err(ExtractError::WhichFunction {
+                wanted: w.to_string(),
+                found: analysis.functions.iter().map(|f| f.name.clone()).collect(),
+            });
+        }
+        (Some(w), Entry::OnlyRoot(root)) => {
             code = rename(&code, root, w).ok_or_else(|| ExtractError::NameTaken {
                 wanted: w.to_string(),
                 found: root.to_string(),
@@ -222,7 +223,7 @@ pub fn extract_with_check(
             ));
             Some(w.to_string())
         }
-        None => None,
+        (None, _) => None,
     };
     let mut skill = SkillSource::parse(&code, name.as_deref())?;
     if skill.tests.is_empty() {

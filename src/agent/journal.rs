@@ -70,8 +70,6 @@ pub enum JournalEvent {
         success: bool,
         /// Its reasons.
         feedback: String,
-        /// Whether the verdict was only advisory (the task has a programmatic check).
-        advisory: bool,
     },
     /// The episode's verdict on an attempt (tests, task check, critique together).
     Verdict {

@@ -42,6 +42,19 @@ pub struct FunctionInfo {
     pub references: BTreeSet<String>,
 }
 
+/// The answer of [`Analysis::entry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry<'a> {
+    /// The file declares the preferred name.
+    Preferred(&'a str),
+    /// The only function no other function calls.
+    OnlyRoot(&'a str),
+    /// Several candidates, in file order (helpers usually come first, the skill last).
+    Ambiguous(Vec<&'a str>),
+    /// The file declares no function.
+    NoFunction,
+}
+
 impl Analysis {
     /// Parses `code` as a script and analyses it.
     pub fn of(code: &str) -> Result<Analysis, SkillError> {
@@ -77,7 +90,7 @@ impl Analysis {
 
     /// The top-level functions no other top-level function references, in file order: the
     /// candidates for a file's skill.
-    pub fn root_functions(&self) -> Vec<&str> {
+    fn root_functions(&self) -> Vec<&str> {
         let called: BTreeSet<&str> = self
             .functions
             .iter()
@@ -91,13 +104,21 @@ impl Analysis {
             .collect()
     }
 
-    /// The last of the [`root_functions`](Self::root_functions) (helpers usually come
-    /// first), or the last function when every one is called.
-    pub fn root_function(&self) -> Option<&str> {
-        self.root_functions()
-            .last()
-            .copied()
-            .or(self.functions.last().map(|f| f.name.as_str()))
+    /// Which function of the file is the skill, when no `@skill` tag says: the one rule every
+    /// reader of skill code (a file, a stored row, a model's reply) applies. `preferred` (a
+    /// file's stem, a stored or requested name) wins when the file declares it; otherwise the
+    /// function no other calls, when there is exactly one.
+    pub fn entry(&self, preferred: Option<&str>) -> Entry<'_> {
+        if let Some(found) = preferred.and_then(|p| self.function(p)) {
+            return Entry::Preferred(found.name.as_str());
+        }
+        match self.root_functions().as_slice() {
+            [] if self.functions.is_empty() => Entry::NoFunction,
+            [only] => Entry::OnlyRoot(only),
+            // Every function is called by another (mutual recursion): all are candidates.
+            [] => Entry::Ambiguous(self.functions.iter().map(|f| f.name.as_str()).collect()),
+            roots => Entry::Ambiguous(roots.to_vec()),
+        }
     }
 
     fn add_top_level(&mut self, program: &Program<'_>, statement: &Statement<'_>, code: &str) {
@@ -278,7 +299,24 @@ async function main(xs, ...rest) {
         );
         assert!(a.references.contains("clamp"));
         assert!(!a.references.contains("local") && !a.references.contains("double"));
-        assert_eq!(a.root_function(), Some("main"));
+        assert_eq!(a.entry(None), Entry::OnlyRoot("main"));
+        assert_eq!(a.entry(Some("double")), Entry::Preferred("double"));
+        assert_eq!(a.entry(Some("absent")), Entry::OnlyRoot("main"));
+    }
+
+    #[test]
+    fn several_uncalled_functions_or_none_leave_the_entry_ambiguous() {
+        let two = Analysis::of("function a() { return 1; }\nfunction b() { return 2; }").unwrap();
+        assert_eq!(two.entry(None), Entry::Ambiguous(vec!["a", "b"]));
+        let mutual = Analysis::of(
+            "function even(n) { return n === 0 || odd(n - 1); }\nfunction odd(n) { return n !== 0 && even(n - 1); }",
+        )
+        .unwrap();
+        assert_eq!(mutual.entry(None), Entry::Ambiguous(vec!["even", "odd"]));
+        assert_eq!(
+            Analysis::of("const x = 1;").unwrap().entry(None),
+            Entry::NoFunction
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@
 mod analysis;
 mod jsdoc;
 
-pub use analysis::Analysis;
 pub(crate) use analysis::line_column;
+pub use analysis::{Analysis, Entry};
 pub use jsdoc::{Param, TestCase};
 
 use crate::sandbox::Capabilities;
@@ -151,20 +151,20 @@ impl SkillSource {
                 .map(jsdoc::Header::parse)
                 .transpose()
         };
-        // A `@skill` tag in any JSDoc block decides; then the preferred name; then the
-        // function no other top-level function calls (the last one if several).
+        // A `@skill` tag in any JSDoc block decides; then `Analysis::entry`'s rule, the last
+        // candidate when it leaves several.
         let tagged = analysis
             .functions
             .iter()
             .filter_map(|f| f.jsdoc.as_deref())
             .find_map(jsdoc::skill_tag);
-        let name = match (tagged, preferred_name) {
+        let name = match (tagged, analysis.entry(preferred_name)) {
             (Some(name), _) => name,
-            (None, Some(p)) if analysis.function(p).is_some() => p.to_string(),
-            _ => analysis
-                .root_function()
-                .ok_or(SkillError::NoFunction)?
-                .to_string(),
+            (None, Entry::Preferred(name) | Entry::OnlyRoot(name)) => name.to_string(),
+            (None, Entry::Ambiguous(candidates)) => {
+                candidates.last().ok_or(SkillError::NoFunction)?.to_string()
+            }
+            (None, Entry::NoFunction) => return Err(SkillError::NoFunction),
         };
         let function = analysis
             .function(&name)
