@@ -139,7 +139,11 @@ async fn a_skill_learned_in_one_episode_is_called_by_a_later_one() {
     assert!(second.retrieved.contains(&"default/double".to_string()));
 
     // The coder saw the learned skill's code, and the call graph records the call.
-    assert_eq!(model.requests().len(), 2, "one coder call per task, no critic");
+    assert_eq!(
+        model.requests().len(),
+        2,
+        "one coder call per task, no critic"
+    );
     let coder_prompt = &model.requests()[1].messages[1].content;
     assert!(
         coder_prompt.contains("function double(x)"),
@@ -968,6 +972,54 @@ async fn an_unchanged_refinement_is_not_run_and_the_next_round_starts_afresh() {
     assert!(
         fresh_text.contains("repeated round 1's code unchanged"),
         "{fresh_text}"
+    );
+}
+
+#[tokio::test]
+async fn an_unusable_reply_repeated_word_for_word_is_refused_and_the_next_round_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let prose = "I cannot write that function.";
+    let model = Arc::new(ScriptedModel::queue([
+        prose.to_string(),
+        format!("  {prose}\n"),
+        reply(DOUBLE),
+    ]));
+    let agent = agent(&library, &model, false);
+    let report = agent
+        .solve(
+            Task::from_user("Double a number")
+                .with_name("double")
+                .with_example("double(4)", "8"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let events = journal(&library, &report.episode).await;
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            JournalEvent::Repeated {
+                round: 2,
+                of_round: 1
+            }
+        )),
+        "{events:#?}"
+    );
+    let strategies: Vec<Option<Strategy>> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::LlmCall { strategy, .. } => Some(*strategy),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        strategies,
+        [
+            Some(Strategy::First),
+            Some(Strategy::Refine),
+            Some(Strategy::FreshStart { repeated_round: 1 })
+        ]
     );
 }
 

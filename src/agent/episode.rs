@@ -29,7 +29,7 @@ use super::coder::{Feedback, SkillBrief, Strategy, write_skill_with};
 use super::critic::critique;
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
-use super::evidence::{critic_says_no, fingerprint};
+use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
 use super::extract::{ExtractError, Extracted, extract};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
 use super::prompts::report_summary;
@@ -411,7 +411,11 @@ impl Agent {
             None => None,
             Some(Pending::Reply { round, reply }) => {
                 let extracted = extract(&reply, run.task.name.as_deref());
-                Some((self.take_attempt(&mut run, round, extracted).await?, reply))
+                Some((
+                    self.take_attempt(&mut run, round, &reply, extracted)
+                        .await?,
+                    reply,
+                ))
             }
             Some(Pending::Attempt { round, skill, code }) => Some((
                 self.retake_attempt(&mut run, round, &skill, &code).await?,
@@ -461,7 +465,9 @@ impl Agent {
                 Ok(attempt) => {
                     self.exchange_with(&mut run, &attempt.exchange, Some(round), Some(strategy))
                         .await?;
-                    let verdict = self.take_attempt(&mut run, round, attempt.result).await?;
+                    let verdict = self
+                        .take_attempt(&mut run, round, &attempt.exchange.reply, attempt.result)
+                        .await?;
                     judged = Some((verdict, attempt.exchange.reply));
                 }
                 // A reply that is not a chat completion is a failed round, not a stuck
@@ -491,12 +497,14 @@ impl Agent {
         self.finish(run, ending, None).await
     }
 
-    /// Journals what a round's reply yielded (the code and its chosen function, or why
-    /// there is none) and judges it.
+    /// Journals what a round's `reply` yielded (the code and its chosen function, or why
+    /// there is none) and judges it. A reply that repeats an earlier round's is refused
+    /// unrun, whether or not a skill could be taken from it.
     async fn take_attempt(
         &self,
         run: &mut Run,
         round: u32,
+        reply: &str,
         extracted: Result<Extracted, ExtractError>,
     ) -> Result<Verdict, AgentError> {
         let extracted = match extracted {
@@ -508,6 +516,12 @@ impl Agent {
                 };
                 self.log(run, JournalEvent::Attempt { round, outcome })
                     .await?;
+                if let Some(verdict) = self
+                    .repeated(run, round, reply_fingerprint(reply), &problems)
+                    .await?
+                {
+                    return Ok(verdict);
+                }
                 self.verdict(run, round, false, &problems).await?;
                 return Ok(Verdict::Retry(problems));
             }
@@ -519,7 +533,10 @@ impl Agent {
         };
         self.log(run, JournalEvent::Attempt { round, outcome })
             .await?;
-        if let Some(verdict) = self.repeated(run, round, &extracted.skill).await? {
+        if let Some(verdict) = self
+            .repeated(run, round, fingerprint(&extracted.skill), "")
+            .await?
+        {
             return Ok(verdict);
         }
         self.evaluate(run, round, &extracted.skill).await
@@ -535,7 +552,7 @@ impl Agent {
         code: &str,
     ) -> Result<Verdict, AgentError> {
         match SkillSource::parse(code, Some(skill)) {
-            Ok(source) => match self.repeated(run, round, &source).await? {
+            Ok(source) => match self.repeated(run, round, fingerprint(&source), "").await? {
                 Some(verdict) => Ok(verdict),
                 None => self.evaluate(run, round, &source).await,
             },

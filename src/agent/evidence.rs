@@ -108,15 +108,17 @@ impl Agent {
         Ok(Err(Verdict::Retry(problems)))
     }
 
-    /// Whether `source` repeats an earlier round's code: then the round is refused unrun
-    /// and the next one starts afresh. Otherwise the code is remembered.
+    /// Whether a round's `print` (its code's [`fingerprint`], or its unusable reply's
+    /// [`reply_fingerprint`]) repeats an earlier round's: then the round is refused unrun and
+    /// the next one starts afresh; `problem` is what was wrong with it, if known. Otherwise
+    /// the print is remembered.
     pub(super) async fn repeated(
         &self,
         run: &mut Run,
         round: u32,
-        source: &SkillSource,
+        print: String,
+        problem: &str,
     ) -> Result<Option<Verdict>, AgentError> {
-        let print = fingerprint(source);
         let earlier = run
             .fingerprints
             .iter()
@@ -131,10 +133,17 @@ impl Agent {
         self.log(run, JournalEvent::Repeated { round, of_round })
             .await?;
         run.repeated = Some(of_round);
-        let problems = format!(
-            "your last reply repeated round {of_round}'s code unchanged, so it was not run \
-             again; write a different implementation"
-        );
+        let problems = if problem.is_empty() {
+            format!(
+                "your last reply repeated round {of_round}'s code unchanged, so it was not run \
+                 again; write a different implementation"
+            )
+        } else {
+            format!(
+                "your last reply repeated round {of_round}'s reply word for word, and no skill \
+                 can be taken from it ({problem}); write a different answer"
+            )
+        };
         self.verdict(run, round, false, &problems).await?;
         Ok(Some(Verdict::Retry(problems)))
     }
@@ -281,6 +290,13 @@ pub(super) fn fingerprint(source: &SkillSource) -> String {
         print.push_str(&strip_comments_and_space(&test.to_js()));
     }
     print
+}
+
+/// A reply from which no skill could be taken, as refinement compares rounds: its text
+/// without whitespace (marked, so that it never equals a code fingerprint).
+pub(super) fn reply_fingerprint(reply: &str) -> String {
+    let text: String = reply.split_whitespace().collect();
+    format!("reply:{text}")
 }
 
 /// `code` without comments and without whitespace outside string literals.
