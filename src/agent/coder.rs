@@ -52,12 +52,42 @@ pub struct Attempt {
 
 /// The coder's prompt: the system prompt (the environment and the skill format), the task
 /// with its checks and the retrieved skills, then for a refinement the previous reply and
-/// its problems.
+/// its problems. A task that is a function stub ([`Task::stub`]) is asked for as a
+/// completion instead: a short instruction naming the retrieved skills, then the stub as
+/// it was given. A small code model answers a stub the way it was trained to; the skill
+/// format and worked example of the general prompt cost it more than half its right
+/// answers (docs/benchmarks.md). Its comment becomes the skill's, its examples the tests.
 pub fn coder_messages(
     env: &dyn Environment,
     task: &Task,
     retrieved: &[SkillBrief],
     feedback: Option<&Feedback>,
+) -> Result<Vec<Message>, AgentError> {
+    let mut messages = match task.stub() {
+        Some(stub) => vec![
+            Message::system(render(
+                "coder_complete.md",
+                &serde_json::json!({ "skills": retrieved }),
+            )?),
+            Message::user(stub.text.to_string()),
+        ],
+        None => general_messages(env, task, retrieved)?,
+    };
+    if let Some(feedback) = feedback {
+        messages.push(Message::assistant(feedback.previous_reply.clone()));
+        messages.push(Message::user(render(
+            "refine.md",
+            &serde_json::json!({ "problems": feedback.problems, "stub": task.stub().is_some() }),
+        )?));
+    }
+    Ok(messages)
+}
+
+/// The general coder prompt's system and user messages (see [`coder_messages`]).
+fn general_messages(
+    env: &dyn Environment,
+    task: &Task,
+    retrieved: &[SkillBrief],
 ) -> Result<Vec<Message>, AgentError> {
     let system = render(
         "coder_system.md",
@@ -83,15 +113,7 @@ pub fn coder_messages(
             "skills": retrieved,
         }),
     )?;
-    let mut messages = vec![Message::system(system), Message::user(user)];
-    if let Some(feedback) = feedback {
-        messages.push(Message::assistant(feedback.previous_reply.clone()));
-        messages.push(Message::user(render(
-            "refine.md",
-            &serde_json::json!({ "problems": feedback.problems }),
-        )?));
-    }
-    Ok(messages)
+    Ok(vec![Message::system(system), Message::user(user)])
 }
 
 /// The coder's prompt cut to fit the model's context with room for the reply (tokens counted
@@ -217,30 +239,33 @@ pub async fn write_skill_with(
         .with_temperature(strategy.temperature())
         .with_max_tokens(MAX_TOKENS);
     let exchange = Exchange::run(model, Purpose::Coder, request).await?;
-    let result =
-        extract_with_check(&exchange.reply, task.name.as_deref(), &task.tests).map_err(|error| {
-            match (&exchange.finish_reason, error) {
-                (
-                    FinishReason::Length,
-                    ExtractError::Syntax { .. } | ExtractError::NoTests { .. },
-                ) => ExtractError::Truncated {
+    let result = skill_from_reply(&exchange.reply, task).map_err(|error| {
+        match (&exchange.finish_reason, error) {
+            (FinishReason::Length, ExtractError::Syntax { .. } | ExtractError::NoTests { .. }) => {
+                ExtractError::Truncated {
                     open: format!("the reply hit the limit of {MAX_TOKENS} tokens"),
-                },
-                (_, error) => error,
+                }
             }
-        });
-    // A small model answers with the prompt's worked example: refused, saying so.
-    let result =
-        result.and_then(
-            |extracted| match copied_worked_example(&extracted.skill.code, task) {
-                Some(name) => Err(ExtractError::CopiedExample {
-                    name,
-                    wanted: task.name.clone(),
-                }),
-                None => Ok(extracted),
-            },
-        );
+            (_, error) => error,
+        }
+    });
     Ok(Attempt { exchange, result })
+}
+
+/// The skill a coder's `reply` holds for `task` (the same rules live and on resume): the
+/// task's function ([`extract_with_check`], with the task's examples as tests when the reply
+/// has none, and the stub's comment when its function has none); a reply that reproduces
+/// the prompt's worked example is refused, saying so.
+pub fn skill_from_reply(reply: &str, task: &Task) -> Result<Extracted, ExtractError> {
+    let doc = task.stub().and_then(|stub| stub.doc);
+    let extracted = extract_with_check(reply, task.name.as_deref(), &task.tests, doc)?;
+    match copied_worked_example(&extracted.skill.code, task) {
+        Some(name) => Err(ExtractError::CopiedExample {
+            name,
+            wanted: task.name.clone(),
+        }),
+        None => Ok(extracted),
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +318,49 @@ mod tests {
             assert!(user.contains(needle), "{needle:?} missing from:\n{user}");
         }
         assert_eq!(attempt.exchange.messages, request.messages);
+    }
+
+    #[tokio::test]
+    async fn a_stub_is_asked_for_as_a_completion_and_keeps_its_comment_and_examples() {
+        let stub =
+            "/**\n * Add one to a number.\n * >>> add_one(1)\n * 2\n */\nfunction add_one(x) {\n";
+        let task = Task::from_text(stub, Some("add_one")).unwrap();
+        // The model answers with the bare function: no comment, no tests.
+        let model =
+            ScriptedModel::queue(["```javascript\nfunction add_one(x) {\n  return x + 1;\n}\n```"]);
+        let env = CodeEnvironment::new("numbers");
+        let attempt = write_skill(&model, &env, &task, &[words()], None)
+            .await
+            .unwrap();
+        let skill = attempt.result.unwrap().skill;
+        assert_eq!(
+            skill.description.lines().next(),
+            Some("Add one to a number.")
+        );
+        assert_eq!(skill.tests, task.tests, "{}", skill.code);
+        let request = &model.requests()[0];
+        let system = &request.messages[0].content;
+        assert!(
+            system.starts_with("Complete the JavaScript function"),
+            "{system}"
+        );
+        assert!(
+            system.contains("- words(text: string) -> string[]: Splits text into words."),
+            "{system}"
+        );
+        assert!(
+            !system.contains("@test"),
+            "no skill format for a stub: {system}"
+        );
+        assert_eq!(request.messages[1].content, stub.trim_end());
+        // Its refinement asks for the comment, not for tests.
+        let feedback = Feedback {
+            previous_reply: "function add_one(x) { return x; }".into(),
+            problems: "add_one(1): expected 2, got 1".into(),
+        };
+        let messages = coder_messages(&env, &task, &[], Some(&feedback)).unwrap();
+        let refine = &messages.last().unwrap().content;
+        assert!(refine.contains("its comment included"), "{refine}");
     }
 
     #[tokio::test]

@@ -25,12 +25,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::coder::{Feedback, SkillBrief, Strategy, write_skill_with};
+use super::coder::{Feedback, SkillBrief, Strategy, skill_from_reply, write_skill_with};
 use super::critic::critique;
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
 use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
-use super::extract::{ExtractError, Extracted, extract};
+use super::extract::{ExtractError, Extracted};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
 use super::prompts::report_summary;
 use super::task::Task;
@@ -410,7 +410,7 @@ impl Agent {
         let mut judged = match position.pending {
             None => None,
             Some(Pending::Reply { round, reply }) => {
-                let extracted = extract(&reply, run.task.name.as_deref());
+                let extracted = skill_from_reply(&reply, &run.task);
                 Some((
                     self.take_attempt(&mut run, round, &reply, extracted)
                         .await?,

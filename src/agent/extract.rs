@@ -161,16 +161,18 @@ impl From<SkillError> for ExtractError {
 /// Takes the skill out of a model's `reply`. `wanted` is the function name the task
 /// suggested, if any. See the module documentation for the rules.
 pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractError> {
-    extract_with_check(reply, wanted, &[])
+    extract_with_check(reply, wanted, &[], None)
 }
 
 /// [`extract`] for a task whose check is `check`: a skill that comes with no tests of its
 /// own takes the check's examples that call it as its tests (written into its JSDoc, with a
-/// note), since the task's check is the authority on what the skill must do.
+/// note), since the task's check is the authority on what the skill must do. A function
+/// without a JSDoc comment gets `doc` (the comment of the stub the task gave, if any).
 pub fn extract_with_check(
     reply: &str,
     wanted: Option<&str>,
     check: &[TestCase],
+    doc: Option<&str>,
 ) -> Result<Extracted, ExtractError> {
     let mut notes = Vec::new();
     let (mut code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
@@ -226,6 +228,13 @@ pub fn extract_with_check(
         (None, _) => None,
     };
     let mut skill = SkillSource::parse(&code, name.as_deref())?;
+    if let Some(code) = doc.and_then(|doc| with_doc(&skill, doc)) {
+        skill = SkillSource::parse(&code, Some(&skill.name))?;
+        notes.push(format!(
+            "{} came without a comment; it has the task's",
+            skill.name
+        ));
+    }
     if skill.tests.is_empty() {
         let Some(code) = with_examples(&skill, check) else {
             return Err(ExtractError::NoTests { name: skill.name });
@@ -267,6 +276,23 @@ fn close_doc_comment(code: &str) -> Option<String> {
         out.push('\n');
     }
     closed.then_some(out)
+}
+
+/// `skill`'s code with `doc` written above its function, when the function has no JSDoc
+/// comment of its own.
+fn with_doc(skill: &SkillSource, doc: &str) -> Option<String> {
+    let analysis = Analysis::of(&skill.code).ok()?;
+    if analysis.function(&skill.name)?.jsdoc.is_some() {
+        return None;
+    }
+    let declared = skill
+        .code
+        .find(&format!("async function {}", skill.name))
+        .or_else(|| skill.code.find(&format!("function {}", skill.name)))?;
+    let line_start = skill.code[..declared].rfind('\n').map_or(0, |i| i + 1);
+    let mut code = skill.code.clone();
+    code.insert_str(line_start, &format!("{}\n", doc.trim()));
+    Some(code)
 }
 
 /// `skill`'s code with the `check`'s examples that call it added to its JSDoc as
@@ -1035,7 +1061,7 @@ console.log(result);
                 },
                 "{reply}"
             );
-            let got = extract_with_check(&reply, Some("product"), &check).unwrap();
+            let got = extract_with_check(&reply, Some("product"), &check, None).unwrap();
             assert_eq!(got.skill.tests, check, "{}", got.skill.code);
             assert!(got.notes.iter().any(|n| n.contains("the task's examples")));
         }
@@ -1051,7 +1077,7 @@ console.log(result);
             expected: "1".into(),
         }];
         assert!(matches!(
-            extract_with_check(code, Some("product"), &other),
+            extract_with_check(code, Some("product"), &other, None),
             Err(ExtractError::NoTests { .. })
         ));
     }

@@ -26,8 +26,8 @@ mod task;
 mod timing;
 
 pub use coder::{
-    Attempt, Feedback, SkillBrief, Strategy, coder_messages, fitted_coder_messages, write_skill,
-    write_skill_with,
+    Attempt, Feedback, SkillBrief, Strategy, coder_messages, fitted_coder_messages,
+    skill_from_reply, write_skill, write_skill_with,
 };
 pub use critic::{Critique, Critiqued, critique};
 pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Proposal, propose};
@@ -37,7 +37,7 @@ pub use examples::{SkippedExample, TextExample, TextExamples, examples_in};
 pub use extract::{ExtractError, Extracted, extract, extract_with_check};
 pub use journal::{AttemptOutcome, FailedTest, JournalEvent, RetrievedSkill};
 pub use prompts::report_summary;
-pub use task::{Task, TaskError};
+pub use task::{Stub, Task, TaskError};
 pub use timing::Timing;
 
 use std::fmt;

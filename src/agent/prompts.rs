@@ -22,13 +22,17 @@ use super::extract::function_shapes;
 use super::task::Task;
 
 /// (file name, text) of every prompt.
-const PROMPTS: [(&str, &str); 6] = [
+const PROMPTS: [(&str, &str); 7] = [
     ("curriculum.md", include_str!("../../prompts/curriculum.md")),
     (
         "coder_system.md",
         include_str!("../../prompts/coder_system.md"),
     ),
     ("coder_user.md", include_str!("../../prompts/coder_user.md")),
+    (
+        "coder_complete.md",
+        include_str!("../../prompts/coder_complete.md"),
+    ),
     ("critic.md", include_str!("../../prompts/critic.md")),
     ("refine.md", include_str!("../../prompts/refine.md")),
     (
@@ -141,7 +145,11 @@ mod tests {
             }
         ));
         assert!(error.to_string().contains("refine.md"), "{error}");
-        let text = render("refine.md", &json!({"problems": "3 of 4 tests failed"})).unwrap();
+        let text = render(
+            "refine.md",
+            &json!({"problems": "3 of 4 tests failed", "stub": false}),
+        )
+        .unwrap();
         assert!(
             text.starts_with("That did not work:\n3 of 4 tests failed"),
             "{text}"

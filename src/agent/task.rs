@@ -30,6 +30,15 @@ pub struct Task {
     pub skipped_examples: Vec<SkippedExample>,
 }
 
+/// A task whose text is a function stub to complete (see [`Task::stub`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stub<'a> {
+    /// The task's text, ending with the open declaration.
+    pub text: &'a str,
+    /// The `/** ... */` comment right above the declaration, if any.
+    pub doc: Option<&'a str>,
+}
+
 /// Why a task could not be built. The message is written to be shown to the model that
 /// proposed the task.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +97,33 @@ impl Task {
         }
         task.skipped_examples = found.skipped;
         Ok(task)
+    }
+
+    /// The function stub the task's text ends with, when it is one: a declaration of the
+    /// task's function whose body is left open (`function name(args) {`, as a code prompt
+    /// gives it), with the comment above it. Such a task is asked for as a completion
+    /// ([`coder_messages`](super::coder_messages)).
+    pub fn stub(&self) -> Option<Stub<'_>> {
+        let name = self.name.as_deref()?;
+        let text = self.description.trim_end();
+        // The last line declares the function and opens its body.
+        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        let declaration = text[line_start..].trim_start();
+        let declaration = declaration.strip_prefix("async ").unwrap_or(declaration);
+        let head = declaration
+            .strip_prefix("function")?
+            .trim_start()
+            .strip_suffix('{')?
+            .trim_end();
+        if !head.starts_with(&format!("{name}(")) || !head.ends_with(')') {
+            return None;
+        }
+        let before = text[..line_start].trim_end();
+        let doc = before
+            .ends_with("*/")
+            .then(|| before.rfind("/**").map(|start| &before[start..]))
+            .flatten();
+        Some(Stub { text, doc })
     }
 
     /// Suggests the function name.
@@ -236,6 +272,49 @@ mod tests {
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_text_ending_in_an_open_declaration_of_its_function_is_a_stub() {
+        let text = "/**\n * Add one.\n * >>> add_one(1)\n * 2\n */\nfunction add_one(x) {\n";
+        let task = Task::from_text(text, Some("add_one")).unwrap();
+        let stub = task.stub().unwrap();
+        assert_eq!(stub.text, text.trim_end());
+        assert_eq!(
+            stub.doc,
+            Some("/**\n * Add one.\n * >>> add_one(1)\n * 2\n */")
+        );
+        // Without a comment; async; another function's stub; a closed body; prose.
+        let bare = Task::from_user("function f(a, b) {").with_name("f");
+        assert_eq!(bare.stub().unwrap().doc, None);
+        assert!(
+            Task::from_user("async function f() {")
+                .with_name("f")
+                .stub()
+                .is_some()
+        );
+        assert!(
+            Task::from_user("function g(a) {")
+                .with_name("f")
+                .stub()
+                .is_none()
+        );
+        assert!(
+            Task::from_user("function f(a) { return a; }")
+                .with_name("f")
+                .stub()
+                .is_none()
+        );
+        assert!(
+            Task::from_user("Double a number")
+                .with_name("f")
+                .stub()
+                .is_none()
+        );
+        assert!(
+            Task::from_user("function f(a) {").stub().is_none(),
+            "no name, no stub"
+        );
     }
 
     #[test]
