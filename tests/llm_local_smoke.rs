@@ -398,3 +398,83 @@ async fn local_model_gets_a_doctest_prompts_examples_as_its_check() {
         assert_eq!(report.skill.as_deref(), Some("default/lastWord"));
     }
 }
+
+/// A function stub (a code prompt as a user pastes it) on the real local model: it is asked
+/// for as a completion, and what is admitted keeps the stub's name and comment, has the
+/// stub's examples as tests, and passes checks the episode never saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_model_completes_a_pasted_stub_into_a_verified_skill() {
+    use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Environment, Task};
+    use skillforge::embed::OnnxEmbedder;
+    use skillforge::library::{Library, LibraryConfig, parse_stored};
+    use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+    use skillforge::store::EpisodeStatus;
+
+    let Some(model) = local_model().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LibraryConfig::new(dir.path());
+    config.load_starter = false;
+    let library = Library::open(
+        &config,
+        Arc::new(OnnxEmbedder::from_env().unwrap()),
+        Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap()),
+    )
+    .await
+    .unwrap();
+    let env = Arc::new(CodeEnvironment::new("string utilities"));
+    let agent = Agent::new(
+        Arc::new(library),
+        model,
+        env.clone(),
+        AgentConfig {
+            critic: false,
+            ..AgentConfig::default()
+        },
+    );
+    let stub = "/**\n * Count the vowels (a, e, i, o, u, in either case) in a string.\n * >>> count_vowels('Hello World')\n * 3\n * >>> count_vowels('sky')\n * 0\n */\nfunction count_vowels(text) {\n";
+    let task = Task::from_text(stub, Some("count_vowels")).unwrap();
+    assert!(task.stub().is_some());
+    let report = agent.solve(task).await.expect("the episode runs");
+    let store = agent.library().store();
+    if report.status != EpisodeStatus::Admitted {
+        for event in store.episode_events(&report.episode).await.unwrap() {
+            eprintln!("journal: {} {:#}", event.kind, event.payload);
+        }
+    }
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    // The first coder call was the completion prompt with the stub as given.
+    let first_call = store
+        .episode_events(&report.episode)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "llm_call")
+        .unwrap();
+    assert_eq!(
+        first_call.payload["messages"][1]["content"],
+        stub.trim_end()
+    );
+    let library = agent.library();
+    let skill = library.get("count_vowels").await.unwrap().skill;
+    let source = parse_stored(&skill).unwrap();
+    assert!(
+        source.description.starts_with("Count the vowels"),
+        "{}",
+        source.code
+    );
+    assert!(source.tests.len() >= 2, "{}", source.code);
+    // Checks the episode never saw.
+    let hidden = Task::from_user("count vowels")
+        .with_name("count_vowels")
+        .with_example("count_vowels('AEIOU aeiou')", "10")
+        .with_example("count_vowels('')", "0")
+        .with_example("count_vowels('rhythm')", "0");
+    let bundle = library
+        .bundle(&source, &skill.record.namespace)
+        .await
+        .unwrap();
+    let check = env.check(library.sandbox(), &bundle, &hidden).unwrap();
+    assert!(check.all_passed(), "{check:#?}\n{}", source.code);
+}
