@@ -116,14 +116,28 @@ fn a_misbehaving_process_is_a_typed_error_and_a_restart() {
 }
 
 #[test]
-fn restarts_are_bounded() {
+fn restarts_in_a_row_are_bounded() {
+    // A process that answers resets the count: one crash after each answer never exhausts it.
     let mut config = faulty("crash");
     config.max_restarts = 1;
     let process = EnvProcess::new(config).unwrap();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let (_, generation) = reset(&process, 0).unwrap();
         let error = act(&process, "misbehave", json!({}), generation).unwrap_err();
         assert!(matches!(error, EnvError::Crashed { .. }), "{error:?}");
+    }
+    assert_eq!(process.restarts(), 2);
+
+    // A process that never answers is given up after `max_restarts` restarts.
+    let mut config = faulty("dead");
+    config.max_restarts = 1;
+    let process = EnvProcess::new(config).unwrap();
+    for _ in 0..2 {
+        let error = reset(&process, 0).unwrap_err();
+        assert!(
+            matches!(&error, EnvError::Crashed { message } if message.contains("dead on arrival")),
+            "{error:?}"
+        );
     }
     let error = reset(&process, 0).unwrap_err();
     assert!(
@@ -131,6 +145,7 @@ fn restarts_are_bounded() {
         "{error:?}"
     );
     assert!(error.to_string().contains("fix the environment program"));
+    assert_eq!(process.restarts(), 1);
 }
 
 #[test]

@@ -18,9 +18,9 @@ pub use message::{
 pub use process::{EnvProcess, ProcessConfig};
 pub use world::{CHECK, EnvActions, RESET};
 
-/// What went wrong with an environment. Every error but [`EnvError::Refused`] and
-/// [`EnvError::Busy`] means the process was given up: the next request starts a new one,
-/// up to [`ProcessConfig::max_restarts`] times.
+/// What went wrong with an environment. [`EnvError::Crashed`], [`EnvError::Timeout`],
+/// [`EnvError::Garbage`] and [`EnvError::LineTooLong`] mean the process was given up: the
+/// next request starts a new one, up to [`ProcessConfig::max_restarts`] times in a row.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EnvError {
     /// The program could not be started.
@@ -65,9 +65,9 @@ pub enum EnvError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// The process failed after every restart allowed.
+    /// The process failed after every restart allowed in a row.
     #[error(
-        "the environment keeps failing: given up after {restarts} restarts (last failure: {last}); fix the environment program"
+        "the environment keeps failing: given up after {restarts} restarts in a row without an answer (last failure: {last}); fix the environment program"
     )]
     RestartsExhausted {
         /// Restarts allowed.

@@ -34,7 +34,8 @@ pub struct ProcessConfig {
     pub timeout: Duration,
     /// The longest reply line accepted, in bytes.
     pub max_line_bytes: usize,
-    /// How many times a failed process is replaced before every request fails.
+    /// How many times in a row a failed process is replaced (a process that answers
+    /// resets the count) before every request fails.
     pub max_restarts: u32,
 }
 
@@ -89,8 +90,11 @@ struct Supervisor {
     running: Option<Running>,
     /// Processes started so far: a world belongs to one of them.
     starts: u32,
-    /// Processes given up after a failure; each next start is a restart.
+    /// Processes given up after a failure since one last answered; the next start after a
+    /// failure is a restart, and past [`ProcessConfig::max_restarts`] none is made.
     failures: u32,
+    /// The last start came after a failure.
+    restarting: bool,
     /// The last failure, for the message once restarts are exhausted.
     last_failure: Option<String>,
     next_id: u64,
@@ -102,6 +106,8 @@ struct Running {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// The task reading stderr into `stderr`; it ends when the process is gone.
+    stderr_reader: tokio::task::JoinHandle<()>,
     /// Which start this is: a world belongs to one generation.
     generation: u32,
 }
@@ -126,6 +132,7 @@ impl EnvProcess {
                 running: None,
                 starts: 0,
                 failures: 0,
+                restarting: false,
                 last_failure: None,
                 next_id: 1,
                 restarts: Arc::clone(&restarts),
@@ -158,7 +165,7 @@ impl EnvProcess {
         })?
     }
 
-    /// How many times the process was replaced after a failure.
+    /// How many times in all the process was replaced after a failure.
     pub fn restarts(&self) -> u32 {
         self.restarts.load(Ordering::Relaxed)
     }
@@ -220,19 +227,23 @@ impl Supervisor {
         let outcome = tokio::time::timeout(timeout, running.exchange(id, request, max_line)).await;
         let failure = match outcome {
             Ok(Ok(Reply::Ok(value))) => match serde_json::from_value(value) {
-                Ok(value) => return Ok((value, generation)),
+                Ok(value) => {
+                    self.failures = 0;
+                    return Ok((value, generation));
+                }
                 Err(e) => Failure::Garbage(format!(
                     "the reply lacks a field the protocol requires: {e}"
                 )),
             },
             Ok(Ok(Reply::Refused(refusal))) => {
+                self.failures = 0;
                 return Err(EnvError::Refused {
                     name: refusal.name,
                     message: refusal.message,
                 });
             }
             Ok(Err(failure)) => failure,
-            Err(_) => Failure::Hung,
+            Err(_) => Failure::Hung(timeout),
         };
         Err(self.fail(failure, request).await)
     }
@@ -268,7 +279,7 @@ impl Supervisor {
         };
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let sink = Arc::clone(&tail);
-        tokio::spawn(async move {
+        let stderr_reader = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let mut tail = sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -278,8 +289,9 @@ impl Supervisor {
                 tail.push_back(line);
             }
         });
-        if self.failures > self.restarts.load(Ordering::Relaxed) {
-            self.restarts.store(self.failures, Ordering::Relaxed);
+        if self.restarting {
+            self.restarting = false;
+            self.restarts.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(command, "restarting the environment process");
         }
         self.starts += 1;
@@ -288,6 +300,7 @@ impl Supervisor {
             stdin,
             stdout: BufReader::new(stdout),
             stderr: tail,
+            stderr_reader,
             generation: self.starts,
         });
         Ok(())
@@ -301,8 +314,10 @@ impl Supervisor {
             .await
             .ok()
             .and_then(Result::ok);
-        // Let the stderr reader take the last lines.
-        tokio::task::yield_now().await;
+        // Let the stderr reader take the last lines (a child of the process may hold the
+        // pipe open: then not all of them).
+        let _ = tokio::time::timeout(Duration::from_millis(500), &mut running.stderr_reader).await;
+        running.stderr_reader.abort();
         let stderr = running
             .stderr
             .lock()
@@ -313,9 +328,9 @@ impl Supervisor {
             .join("\n");
         let op = request_op(request);
         let error = match failure {
-            Failure::Hung => EnvError::Timeout {
+            Failure::Hung(waited) => EnvError::Timeout {
                 op,
-                seconds: self.config.timeout.as_secs_f64(),
+                seconds: waited.as_secs_f64(),
             },
             Failure::Closed => EnvError::Crashed {
                 message: format!(
@@ -337,6 +352,7 @@ impl Supervisor {
             },
         };
         self.failures += 1;
+        self.restarting = true;
         self.last_failure = Some(error.to_string());
         tracing::warn!("environment process failed: {error}");
         error
@@ -371,7 +387,8 @@ enum Reply {
 
 /// Why a process is given up.
 enum Failure {
-    Hung,
+    /// No reply within this time.
+    Hung(Duration),
     Closed,
     TooLong,
     Garbage(String),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The example counter environment, misbehaving on the action `misbehave` as argv[1] says:
-crash (exits), hang (never answers), garbage (a line that is not JSON), oversized (a 2 MB line).
-The process after a restart behaves again until its own `misbehave`."""
+crash (exits), hang (never answers), garbage (a line that is not JSON), oversized (a 2 MB line);
+or dead (exits at once, every time). The process after a restart behaves again until its own
+`misbehave`."""
 
 import os
 import sys
@@ -11,6 +12,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples
 import counter  # noqa: E402
 
 MODE = sys.argv[1]
+if MODE == "dead":
+    print("faulty: dead on arrival", file=sys.stderr, flush=True)
+    sys.exit(2)
 world = counter.Counter()
 
 
