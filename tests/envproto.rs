@@ -232,6 +232,20 @@ fn the_agents_environment_checks_a_task_through_the_skills_host_calls() {
         .unwrap();
         assert!(report.all_passed(), "{report:?}");
     }
+    // A world's task without a test is checked by calling the skill.
+    let mut unnamed = task.clone();
+    unnamed.tests.clear();
+    unnamed.name = None;
+    assert!(
+        env.check(&sandbox, &bundle(REACH), &unnamed)
+            .unwrap()
+            .all_passed()
+    );
+    assert!(
+        !env.check(&sandbox, &bundle(ADD_ONE), &unnamed)
+            .unwrap()
+            .all_passed()
+    );
     // A task without a world: the test's own assertions judge, in a default world.
     let free = Task::from_user("add one")
         .with_name("addOne")

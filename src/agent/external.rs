@@ -205,7 +205,8 @@ impl Environment for ExternalEnvironment {
     }
 
     /// Each task test in its own world, one after another (the process serves one world at
-    /// a time), with the task's name bound to the skill.
+    /// a time), with the task's name bound to the skill. A task with a world but no test
+    /// (its reset named no function) is checked by calling the skill without arguments.
     fn check(
         &self,
         sandbox: &Sandbox,
@@ -213,8 +214,19 @@ impl Environment for ExternalEnvironment {
         task: &Task,
     ) -> Result<TestReport, SandboxError> {
         let bundle = bind_task_name(bundle, task);
-        let tests = task
-            .tests
+        // A world whose task named no function still has its check: the skill itself.
+        let call_root;
+        let tests = match (&task.world, task.tests.is_empty()) {
+            (Some(_), true) => {
+                call_root = [TestCase::Assert {
+                    name: format!("the environment's check of {}()", bundle.root),
+                    code: format!("await {}();", bundle.root),
+                }];
+                &call_root[..]
+            }
+            _ => &task.tests[..],
+        };
+        let tests = tests
             .iter()
             .map(|test| self.run_test(sandbox, &bundle, test, task.world.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
