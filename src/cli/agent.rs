@@ -5,11 +5,13 @@ use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
 use skillforge::agent::{
-    Agent, AgentConfig, CodeEnvironment, Environment, EpisodeReport, Progress, Task,
+    Agent, AgentConfig, CodeEnvironment, Environment, EpisodeReport, ExternalEnvironment, Progress,
+    Task,
 };
+use skillforge::envproto::{ProcessConfig, ResetParams, textcraft};
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig};
-use skillforge::sandbox::HostFunctions;
+use skillforge::sandbox::{Capabilities, HostFunctions};
 use skillforge::skill::TestCase;
 use skillforge::store::EpisodeStatus;
 use std::process::ExitCode;
@@ -44,6 +46,14 @@ pub struct AgentArgs {
     /// What kind of programming tasks the curriculum proposes.
     #[arg(long, default_value = "string, number and collection utilities")]
     pub domain: String,
+    /// What skills act on: `code` (pure functions) or `textcraft` (text Minecraft crafting;
+    /// needs `scripts/setup textcraft`). See docs/environments.md.
+    #[arg(long, default_value = "code", value_parser = ["code", "textcraft"])]
+    pub environment: String,
+    /// Any program speaking the environment protocol (docs/environments.md), with its
+    /// arguments separated by spaces (no quoting); used instead of --environment.
+    #[arg(long, value_name = "COMMAND")]
+    pub env_command: Option<String>,
 }
 
 impl AgentArgs {
@@ -70,9 +80,52 @@ impl AgentArgs {
         Ok(model)
     }
 
-    /// The agent: the library, the model and the `code` environment.
+    /// The environment these options name, and the capabilities its skills may declare
+    /// (its actions). An external one is started, and its worlds are the warm-up tasks:
+    /// TextCraft's by increasing depth, another's by seed.
+    async fn environment(&self) -> anyhow::Result<(Arc<dyn Environment>, Capabilities)> {
+        let (config, worlds) = match (&self.env_command, self.environment.as_str()) {
+            (Some(command), _) => {
+                let mut words = command.split_whitespace();
+                let program = words.next().context("--env-command is empty")?;
+                let worlds = (0..5).map(|seed| ResetParams {
+                    seed,
+                    options: serde_json::Value::Null,
+                });
+                (ProcessConfig::new(program, words), worlds.collect())
+            }
+            (None, "textcraft") => {
+                let worlds = (1..=4).flat_map(|depth| {
+                    (0..3).map(move |seed| ResetParams {
+                        seed,
+                        options: json!({ "depth": depth }),
+                    })
+                });
+                (
+                    textcraft::process_config().map_err(anyhow::Error::msg)?,
+                    worlds.collect(),
+                )
+            }
+            _ => {
+                let env = CodeEnvironment::new(self.domain.clone());
+                return Ok((Arc::new(env), Capabilities::none()));
+            }
+        };
+        let env = tokio::task::spawn_blocking(move || ExternalEnvironment::start(config))
+            .await?
+            .context("starting the environment")?
+            .with_seed_worlds(worlds);
+        let capabilities = env.capabilities();
+        Ok((Arc::new(env), capabilities))
+    }
+
+    /// The agent: the library, the model and the environment. The library's capability
+    /// policy is widened by the environment's actions.
     pub async fn agent(&self, data: &DataArgs) -> anyhow::Result<Agent> {
-        let env: Arc<dyn Environment> = Arc::new(CodeEnvironment::new(self.domain.clone()));
+        let (env, capabilities) = self.environment().await?;
+        let mut data = data.clone();
+        data.allow_capabilities
+            .extend(capabilities.iter().map(String::from));
         let library = Arc::new(data.open(env.host_functions(), OpenMode::ReadWrite).await?);
         let model = self.model().await?;
         let config = AgentConfig {
