@@ -88,6 +88,12 @@ pub enum EnvError {
         /// Why.
         message: String,
     },
+    /// The calling sandbox call's deadline had passed: nothing was sent.
+    #[error("the skill's time ran out before '{op}' could be sent to the environment")]
+    NoTimeLeft {
+        /// The request.
+        op: &'static str,
+    },
     /// Another world kept the environment past the deadline.
     #[error("the environment was busy with another world until this call's deadline")]
     Busy,

@@ -219,6 +219,12 @@ impl Supervisor {
                 .timeout
                 .min(deadline.saturating_duration_since(Instant::now()))
         });
+        if timeout.is_zero() {
+            // Nothing sent, so the process is still in step and stays.
+            return Err(EnvError::NoTimeLeft {
+                op: request_op(request),
+            });
+        }
         let id = self.next_id;
         self.next_id += 1;
         let max_line = self.config.max_line_bytes;
