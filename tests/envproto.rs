@@ -74,6 +74,28 @@ fn the_example_adapter_speaks_the_protocol() {
         act(&process, "read", json!({}), generation).unwrap().state["value"],
         4
     );
+    // A request whose caller's deadline has passed is not sent, and the process stays.
+    let late: Result<(Step, u32), _> = process.request(
+        &Request::Act {
+            action: "read".into(),
+            args: json!({}),
+        },
+        Some(generation),
+        Some(std::time::Instant::now()),
+    );
+    assert_eq!(late.unwrap_err(), EnvError::NoTimeLeft { op: "act" });
+    assert_eq!(
+        act(&process, "read", json!({}), generation).unwrap().state["value"],
+        4
+    );
+    // A closed process is replaced by the next request, which is no restart.
+    process.close();
+    assert_eq!(
+        act(&process, "read", json!({}), generation).unwrap_err(),
+        EnvError::WorldLost
+    );
+    let (_, next) = reset(&process, 1).unwrap();
+    assert_ne!(next, generation);
     assert_eq!(process.restarts(), 0);
 }
 
