@@ -46,13 +46,18 @@ pub struct AgentArgs {
     /// What kind of programming tasks the curriculum proposes.
     #[arg(long, default_value = "string, number and collection utilities")]
     pub domain: String,
+}
+
+/// The environment skills act on; `solve` and `run` take it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EnvArgs {
     /// What skills act on: `code` (pure functions) or `textcraft` (text Minecraft crafting;
     /// needs `scripts/setup textcraft`). See docs/environments.md.
-    #[arg(long, default_value = "code", value_parser = ["code", "textcraft"])]
-    pub environment: String,
+    #[arg(long, value_parser = ["code", "textcraft"], value_name = "NAME")]
+    pub environment: Option<String>,
     /// Any program speaking the environment protocol (docs/environments.md), with its
-    /// arguments separated by spaces (no quoting); used instead of --environment.
-    #[arg(long, value_name = "COMMAND")]
+    /// arguments separated by spaces (no quoting).
+    #[arg(long, value_name = "COMMAND", conflicts_with = "environment")]
     pub env_command: Option<String>,
 }
 
@@ -83,8 +88,11 @@ impl AgentArgs {
     /// The environment these options name, and the capabilities its skills may declare
     /// (its actions). An external one is started, and its worlds are the warm-up tasks:
     /// TextCraft's by increasing depth, another's by seed.
-    async fn environment(&self) -> anyhow::Result<(Arc<dyn Environment>, Capabilities)> {
-        let (config, worlds) = match (&self.env_command, self.environment.as_str()) {
+    async fn environment(
+        &self,
+        env: &EnvArgs,
+    ) -> anyhow::Result<(Arc<dyn Environment>, Capabilities)> {
+        let (config, worlds) = match (&env.env_command, env.environment.as_deref()) {
             (Some(command), _) => {
                 let mut words = command.split_whitespace();
                 let program = words.next().context("--env-command is empty")?;
@@ -94,7 +102,7 @@ impl AgentArgs {
                 });
                 (ProcessConfig::new(program, words), worlds.collect())
             }
-            (None, "textcraft") => {
+            (None, Some("textcraft")) => {
                 let worlds = (1..=4).flat_map(|depth| {
                     (0..3).map(move |seed| ResetParams {
                         seed,
@@ -119,10 +127,15 @@ impl AgentArgs {
         Ok((Arc::new(env), capabilities))
     }
 
-    /// The agent: the library, the model and the environment. The library's capability
-    /// policy is widened by the environment's actions.
+    /// The agent: the library, the model and the `code` environment.
     pub async fn agent(&self, data: &DataArgs) -> anyhow::Result<Agent> {
-        let (env, capabilities) = self.environment().await?;
+        self.agent_in(data, &EnvArgs::default()).await
+    }
+
+    /// The agent in the environment `env` names. The library's capability policy is
+    /// widened by the environment's actions.
+    pub async fn agent_in(&self, data: &DataArgs, env: &EnvArgs) -> anyhow::Result<Agent> {
+        let (env, capabilities) = self.environment(env).await?;
         let mut data = data.clone();
         data.allow_capabilities
             .extend(capabilities.iter().map(String::from));
@@ -159,6 +172,8 @@ pub struct SolveArgs {
     json: bool,
     #[command(flatten)]
     agent: AgentArgs,
+    #[command(flatten)]
+    env: EnvArgs,
 }
 
 /// `skillforge run`.
@@ -172,6 +187,8 @@ pub struct RunArgs {
     json: bool,
     #[command(flatten)]
     agent: AgentArgs,
+    #[command(flatten)]
+    env: EnvArgs,
 }
 
 /// `skillforge episodes ...`.
@@ -213,7 +230,7 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
     }
     task.namespace = args.namespace.clone();
     runtime()?.block_on(async {
-        let agent = args.agent.agent(data).await?;
+        let agent = args.agent.agent_in(data, &args.env).await?;
         let bar = spinner(format!("solving: {}", args.task));
         let agent = agent.with_observer(progress_observer(bar.clone(), None));
         let report = interruptible(agent.solve(task)).await?;
@@ -231,7 +248,7 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
 /// Runs `run`.
 pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let agent = args.agent.agent(data).await?;
+        let agent = args.agent.agent_in(data, &args.env).await?;
         let bar = if args.json {
             indicatif::ProgressBar::hidden()
         } else {
