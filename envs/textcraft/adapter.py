@@ -219,6 +219,8 @@ def main():
                 raise Refused("unknown op {!r}".format(op), "ProtocolError")
         except Refused as e:
             reply.update(ok=False, error={"name": e.name, "message": str(e)})
+        except Exception as e:  # noqa: BLE001 - a bug of the game is this request's error, not a crash
+            reply.update(ok=False, error={"name": "EnvironmentError", "message": "{}: {}".format(type(e).__name__, e)})
         PROTOCOL.write(json.dumps(reply) + "\n")
         PROTOCOL.flush()
         if op == "close":
