@@ -303,3 +303,26 @@ fn a_crash_during_a_skill_is_a_thrown_error_and_the_next_world_works() {
     );
     assert_eq!(env.process().restarts(), 1);
 }
+
+#[test]
+fn a_hang_during_a_skill_is_an_error_it_can_read_before_its_deadline() {
+    let mut env = ExternalEnvironment::start(faulty("hang")).unwrap();
+    // The call's deadline comes before the process's own timeout (5 s).
+    env.limits.wall_clock = Duration::from_secs(2);
+    let sandbox = sandbox_for(&env);
+    let task = env.task(ResetParams::default()).unwrap();
+    let hanging = "/**\n * Waits on the environment.\n * @capability misbehave\n * @test reachTarget();\n */\nfunction reachTarget() {\n  host.call('misbehave', {});\n}";
+    let report = env.check(&sandbox, &bundle(hanging), &task).unwrap();
+    let failure = report.tests[0].failure.as_ref().unwrap();
+    assert_eq!(failure.kind, FailureKind::JsError, "{failure:?}");
+    assert_eq!(failure.name.as_deref(), Some("EnvironmentError"));
+    assert!(
+        failure.message.contains("did not answer 'act' in time"),
+        "{failure:?}"
+    );
+    assert!(
+        env.check(&sandbox, &bundle(REACH), &task)
+            .unwrap()
+            .all_passed()
+    );
+}

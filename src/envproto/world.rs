@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::sandbox::{
     CallScope, Capabilities, HostCallContext, HostError, HostFunction, HostFunctions,
@@ -21,6 +21,16 @@ pub const RESET: &str = "env.reset";
 /// for the environment's own check; never granted to skills.
 pub const CHECK: &str = "env.check";
 const WORLD_KEY: &str = "skillforge.envproto.world";
+/// How long before a sandbox call's deadline the environment must have answered, so that a
+/// hung environment reaches the skill as an error it can read, not as the call's timeout.
+const REPLY_MARGIN: Duration = Duration::from_millis(100);
+
+/// When the environment must have answered a host call of this sandbox call.
+fn reply_deadline(ctx: &HostCallContext<'_>) -> Instant {
+    ctx.deadline
+        .checked_sub(REPLY_MARGIN)
+        .unwrap_or(ctx.deadline)
+}
 
 /// An environment process, described, with its actions offered as host functions.
 #[derive(Clone)]
@@ -116,7 +126,7 @@ impl EnvActions {
                             action: name.clone(),
                             args,
                         },
-                        ctx.deadline,
+                        reply_deadline(ctx),
                     )?;
                     Ok(serde_json::to_value(step).expect("steps serialise"))
                 },
@@ -130,7 +140,7 @@ impl EnvActions {
                 let params: ResetParams = serde_json::from_value(args)
                     .map_err(|e| HostError::new(format!("{RESET} takes {{seed, options}}: {e}")))?;
                 let world = World::of(&shared, ctx)?;
-                let reply: ResetReply = world.reset(&params, ctx.deadline)?;
+                let reply: ResetReply = world.reset(&params, reply_deadline(ctx))?;
                 Ok(serde_json::to_value(reply).expect("replies serialise"))
             },
         ));
@@ -140,7 +150,7 @@ impl EnvActions {
             "Checks the calling world's task.",
             move |ctx, _| {
                 let world = World::of(&shared, ctx)?;
-                let reply: CheckReply = world.request(&Request::Check, ctx.deadline)?;
+                let reply: CheckReply = world.request(&Request::Check, reply_deadline(ctx))?;
                 Ok(serde_json::to_value(reply).expect("replies serialise"))
             },
         ))
@@ -205,7 +215,7 @@ impl World {
         scope
             .get_or_try_insert(WORLD_KEY, || {
                 Ok(World {
-                    lease: Lease::acquire(shared, ctx.deadline)?,
+                    lease: Lease::acquire(shared, reply_deadline(ctx))?,
                     generation: Mutex::new(None),
                 })
             })
