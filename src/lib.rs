@@ -20,6 +20,7 @@ pub mod agent;
 pub mod bench;
 pub mod compose;
 pub mod embed;
+pub mod envproto;
 pub mod index;
 pub mod library;
 pub mod llm;

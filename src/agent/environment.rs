@@ -1,6 +1,8 @@
 //! What skills act on: its API for the model, its observable state for the curriculum, and
 //! the success check of a task.
 
+use std::borrow::Cow;
+
 use crate::compose::Bundle;
 use crate::sandbox::{HostFunctions, Limits, Sandbox, SandboxError};
 use crate::validate::{Job, TestReport, run_tests};
@@ -163,29 +165,33 @@ impl Environment for CodeEnvironment {
         bundle: &Bundle,
         task: &Task,
     ) -> Result<TestReport, SandboxError> {
-        let aliased;
-        let bundle = match &task.name {
-            Some(name)
-                if *name != bundle.root
-                    && crate::sandbox::is_identifier(name)
-                    && !bundle.dependencies.contains(name) =>
-            {
-                aliased = Bundle {
-                    source: format!("{}\nconst {name} = {};\n", bundle.source, bundle.root),
-                    ..bundle.clone()
-                };
-                &aliased
-            }
-            _ => bundle,
-        };
         run_tests(
             sandbox,
             Job {
-                bundle,
+                bundle: &bind_task_name(bundle, task),
                 tests: &task.tests,
                 limits: &self.limits,
             },
         )
+    }
+}
+
+/// `bundle` with the task's suggested name bound to its root, when the skill is named
+/// otherwise (the model chose another name, see [`extract`](super::extract)), so that the
+/// task's tests still reach it.
+pub(super) fn bind_task_name<'a>(bundle: &'a Bundle, task: &Task) -> Cow<'a, Bundle> {
+    match &task.name {
+        Some(name)
+            if *name != bundle.root
+                && crate::sandbox::is_identifier(name)
+                && !bundle.dependencies.contains(name) =>
+        {
+            Cow::Owned(Bundle {
+                source: format!("{}\nconst {name} = {};\n", bundle.source, bundle.root),
+                ..bundle.clone()
+            })
+        }
+        _ => Cow::Borrowed(bundle),
     }
 }
 

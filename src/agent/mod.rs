@@ -17,6 +17,7 @@ mod environment;
 mod episode;
 mod evidence;
 mod examples;
+mod external;
 mod extract;
 mod journal;
 mod json;
@@ -34,6 +35,7 @@ pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Propo
 pub use environment::{CodeEnvironment, Environment, check_passed};
 pub use episode::{Agent, AgentConfig, EpisodeReport, Observer, Progress};
 pub use examples::{SkippedExample, TextExample, TextExamples, examples_in};
+pub use external::ExternalEnvironment;
 pub use extract::{ExtractError, Extracted, extract, extract_with_check};
 pub use journal::{AttemptOutcome, FailedTest, JournalEvent, RetrievedSkill};
 pub use prompts::report_summary;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::envproto::ResetParams;
 use crate::skill::{Analysis, RESERVED_NAMES, TestCase};
 
 use super::examples::{SkippedExample, examples_in};
@@ -28,6 +29,10 @@ pub struct Task {
     /// (see [`Task::from_text`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_examples: Vec<SkippedExample>,
+    /// For a task an external environment posed: the world its check resets to
+    /// ([`ExternalEnvironment`](super::ExternalEnvironment)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<ResetParams>,
 }
 
 /// A task whose text is a function stub to complete (see [`Task::stub`]).
@@ -70,6 +75,7 @@ impl Task {
             tests: Vec::new(),
             namespace: None,
             skipped_examples: Vec::new(),
+            world: None,
         }
     }
 

@@ -5,11 +5,13 @@ use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
 use skillforge::agent::{
-    Agent, AgentConfig, CodeEnvironment, Environment, EpisodeReport, Progress, Task,
+    Agent, AgentConfig, CodeEnvironment, Environment, EpisodeReport, ExternalEnvironment, Progress,
+    Task,
 };
+use skillforge::envproto::{ProcessConfig, ResetParams, textcraft};
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig};
-use skillforge::sandbox::HostFunctions;
+use skillforge::sandbox::{Capabilities, HostFunctions};
 use skillforge::skill::TestCase;
 use skillforge::store::EpisodeStatus;
 use std::process::ExitCode;
@@ -46,6 +48,19 @@ pub struct AgentArgs {
     pub domain: String,
 }
 
+/// The environment skills act on; `solve` and `run` take it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EnvArgs {
+    /// What skills act on: `code` (pure functions) or `textcraft` (text Minecraft crafting;
+    /// needs `scripts/setup textcraft`). See docs/environments.md.
+    #[arg(long, value_parser = ["code", "textcraft"], value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Any program speaking the environment protocol (docs/environments.md), with its
+    /// arguments separated by spaces (no quoting).
+    #[arg(long, value_name = "COMMAND", conflicts_with = "environment")]
+    pub env_command: Option<String>,
+}
+
 impl AgentArgs {
     /// The model these options name (starting the local one if no endpoint is given).
     pub async fn model(&self) -> anyhow::Result<Arc<dyn LanguageModel>> {
@@ -70,9 +85,60 @@ impl AgentArgs {
         Ok(model)
     }
 
+    /// The environment these options name, and the capabilities its skills may declare
+    /// (its actions). An external one is started, and its worlds are the warm-up tasks:
+    /// TextCraft's by increasing depth, another's by seed.
+    async fn environment(
+        &self,
+        env: &EnvArgs,
+    ) -> anyhow::Result<(Arc<dyn Environment>, Capabilities)> {
+        let (config, worlds) = match (&env.env_command, env.environment.as_deref()) {
+            (Some(command), _) => {
+                let mut words = command.split_whitespace();
+                let program = words.next().context("--env-command is empty")?;
+                let worlds = (0..5).map(|seed| ResetParams {
+                    seed,
+                    options: serde_json::Value::Null,
+                });
+                (ProcessConfig::new(program, words), worlds.collect())
+            }
+            (None, Some("textcraft")) => {
+                let worlds = (1..=4).flat_map(|depth| {
+                    (0..3).map(move |seed| ResetParams {
+                        seed,
+                        options: json!({ "depth": depth }),
+                    })
+                });
+                (
+                    textcraft::process_config().map_err(anyhow::Error::msg)?,
+                    worlds.collect(),
+                )
+            }
+            _ => {
+                let env = CodeEnvironment::new(self.domain.clone());
+                return Ok((Arc::new(env), Capabilities::none()));
+            }
+        };
+        let env = tokio::task::spawn_blocking(move || ExternalEnvironment::start(config))
+            .await?
+            .context("starting the environment")?
+            .with_seed_worlds(worlds);
+        let capabilities = env.capabilities();
+        Ok((Arc::new(env), capabilities))
+    }
+
     /// The agent: the library, the model and the `code` environment.
     pub async fn agent(&self, data: &DataArgs) -> anyhow::Result<Agent> {
-        let env: Arc<dyn Environment> = Arc::new(CodeEnvironment::new(self.domain.clone()));
+        self.agent_in(data, &EnvArgs::default()).await
+    }
+
+    /// The agent in the environment `env` names. The library's capability policy is
+    /// widened by the environment's actions.
+    pub async fn agent_in(&self, data: &DataArgs, env: &EnvArgs) -> anyhow::Result<Agent> {
+        let (env, capabilities) = self.environment(env).await?;
+        let mut data = data.clone();
+        data.allow_capabilities
+            .extend(capabilities.iter().map(String::from));
         let library = Arc::new(data.open(env.host_functions(), OpenMode::ReadWrite).await?);
         let model = self.model().await?;
         let config = AgentConfig {
@@ -106,6 +172,8 @@ pub struct SolveArgs {
     json: bool,
     #[command(flatten)]
     agent: AgentArgs,
+    #[command(flatten)]
+    env: EnvArgs,
 }
 
 /// `skillforge run`.
@@ -119,6 +187,8 @@ pub struct RunArgs {
     json: bool,
     #[command(flatten)]
     agent: AgentArgs,
+    #[command(flatten)]
+    env: EnvArgs,
 }
 
 /// `skillforge episodes ...`.
@@ -160,7 +230,7 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
     }
     task.namespace = args.namespace.clone();
     runtime()?.block_on(async {
-        let agent = args.agent.agent(data).await?;
+        let agent = args.agent.agent_in(data, &args.env).await?;
         let bar = spinner(format!("solving: {}", args.task));
         let agent = agent.with_observer(progress_observer(bar.clone(), None));
         let report = interruptible(agent.solve(task)).await?;
@@ -178,7 +248,7 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
 /// Runs `run`.
 pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let agent = args.agent.agent(data).await?;
+        let agent = args.agent.agent_in(data, &args.env).await?;
         let bar = if args.json {
             indicatif::ProgressBar::hidden()
         } else {

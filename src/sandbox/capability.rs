@@ -9,9 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::any::Any;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Grants the real clock (`Date.now()`, `performance.now()`).
@@ -98,12 +99,48 @@ impl HostError {
 
 /// What a host function learns about the call it serves.
 #[derive(Debug, Clone, Copy)]
-pub struct HostCallContext {
+pub struct HostCallContext<'a> {
     /// When the call's wall-clock limit runs out; a host function must return before it.
     pub deadline: Instant,
+    /// State kept for this one sandbox call, dropped when the call ends.
+    pub scope: &'a CallScope,
 }
 
-type Handler = dyn Fn(&HostCallContext, Value) -> Result<Value, HostError> + Send + Sync;
+/// State that host functions keep for the one sandbox call they serve (e.g. the environment
+/// world a skill acts in), by key. It is dropped when the call ends, so a value's `Drop`
+/// releases what it holds; nothing in it reaches another call.
+#[derive(Default)]
+pub struct CallScope(Mutex<HashMap<&'static str, Arc<dyn Any + Send + Sync>>>);
+
+impl CallScope {
+    /// The value kept under `key`, made by `init` on first use in this call. A value of
+    /// another type under the same key is replaced.
+    pub fn get_or_try_insert<T: Any + Send + Sync, E>(
+        &self,
+        key: &'static str,
+        init: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        let mut values = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(value) = values
+            .get(key)
+            .and_then(|v| Arc::clone(v).downcast::<T>().ok())
+        {
+            return Ok(value);
+        }
+        let value = Arc::new(init()?);
+        values.insert(key, Arc::clone(&value) as Arc<dyn Any + Send + Sync>);
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for CallScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let values = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f.debug_set().entries(values.keys()).finish()
+    }
+}
+
+type Handler = dyn Fn(&HostCallContext<'_>, Value) -> Result<Value, HostError> + Send + Sync;
 
 /// A function the host offers to skills, by name.
 #[derive(Clone)]
@@ -118,7 +155,10 @@ impl HostFunction {
     pub fn new(
         name: impl Into<String>,
         description: impl Into<String>,
-        handler: impl Fn(&HostCallContext, Value) -> Result<Value, HostError> + Send + Sync + 'static,
+        handler: impl Fn(&HostCallContext<'_>, Value) -> Result<Value, HostError>
+        + Send
+        + Sync
+        + 'static,
     ) -> Self {
         HostFunction {
             name: name.into(),
@@ -137,7 +177,7 @@ impl HostFunction {
         &self.description
     }
 
-    pub(crate) fn call(&self, ctx: &HostCallContext, args: Value) -> Result<Value, HostError> {
+    pub(crate) fn call(&self, ctx: &HostCallContext<'_>, args: Value) -> Result<Value, HostError> {
         (self.handler)(ctx, args)
     }
 }
@@ -194,5 +234,27 @@ mod tests {
         assert!(!caps.allows_host_call("fs"));
         assert!(!caps.clock() && !caps.random());
         assert!(Capabilities::none().grant(CLOCK).clock());
+    }
+
+    #[test]
+    fn a_call_scope_keeps_one_value_per_key_and_drops_it_with_the_scope() {
+        let scope = CallScope::default();
+        let first = scope
+            .get_or_try_insert("k", || Ok::<_, ()>(String::from("world")))
+            .unwrap();
+        let again = scope
+            .get_or_try_insert("k", || Ok::<_, ()>(String::from("other")))
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(
+            scope.get_or_try_insert::<String, _>("x", || Err("no")),
+            Err("no")
+        );
+        drop(scope);
+        assert_eq!(
+            Arc::strong_count(&first),
+            2,
+            "only the two handles above remain"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The host side of one call: the store, the guest's imports, and classification of how the
 //! call ended.
 
-use super::capability::{FROZEN_EPOCH_SECS, HostCallContext, HostFunctions};
+use super::capability::{CallScope, FROZEN_EPOCH_SECS, HostCallContext, HostFunctions};
 use super::outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};
 use super::{Call, SandboxError};
 use serde::{Deserialize, Serialize};
@@ -66,6 +66,8 @@ pub(super) struct HostState {
     max_host_calls: u32,
     capabilities: super::Capabilities,
     host_functions: HostFunctions,
+    /// What host functions keep for this call; dropped with the store when the call ends.
+    scope: CallScope,
     deadline: Instant,
     wall_clock: Duration,
 }
@@ -193,6 +195,7 @@ fn new_store(
         max_host_calls: limits.host_calls,
         capabilities: capabilities.clone(),
         host_functions: host_functions.clone(),
+        scope: CallScope::default(),
         deadline,
         wall_clock: limits.wall_clock,
     };
@@ -589,6 +592,7 @@ fn answer_host_call(state: &HostState, name: &str, args: &[u8]) -> Value {
     match function.call(
         &HostCallContext {
             deadline: state.deadline,
+            scope: &state.scope,
         },
         args,
     ) {

