@@ -634,7 +634,7 @@ async fn add(
             }
             Ok(EXIT_OK)
         }
-        Err(e) => match rejection_kind(&e) {
+        Err(e) => match e.rejection_kind() {
             Some(kind) => {
                 if as_json {
                     let mut error = json!({"kind": kind, "message": e.to_string()});
@@ -652,22 +652,6 @@ async fn add(
             None => Err(e).with_context(|| format!("adding {}", file.display())),
         },
     }
-}
-
-/// The kind of a rejection of the skill itself (exit code 1); other errors are failures of
-/// skillforge or its input (exit code 2).
-fn rejection_kind(e: &LibraryError) -> Option<&'static str> {
-    Some(match e {
-        LibraryError::TestsFailed { .. } => "tests_failed",
-        LibraryError::DependentRegression { .. } => "dependent_regression",
-        LibraryError::NoTests(_) => "no_tests",
-        LibraryError::Duplicate { .. } => "duplicate",
-        LibraryError::NotRunnable { .. } => "not_runnable",
-        LibraryError::Quarantined { .. } => "quarantined_dependency",
-        LibraryError::CapabilityNotAllowed { .. } => "capability_not_allowed",
-        LibraryError::Compose { .. } | LibraryError::Skill { .. } => "invalid_skill",
-        _ => return None,
-    })
 }
 
 fn print_list(skills: &[SkillSummary]) {

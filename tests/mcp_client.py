@@ -1,0 +1,144 @@
+"""Drives `skillforge mcp` with the official MCP Python SDK's client (PyPI `mcp` 2.x).
+
+Run by tests/mcp.rs with the interop venv's python (scripts/setup interop):
+
+    mcp_client.py stdio SKILLFORGE DATA_DIR     # launches `SKILLFORGE --data-dir DATA_DIR mcp --no-solve --resource-page 10`
+    mcp_client.py http URL                      # a server already listening at URL
+
+Each check raises on failure (exit code 1, the traceback says which); "ok" is printed last.
+"""
+
+import asyncio
+import json
+import os
+import sys
+
+from mcp import Client, MCPError, StdioServerParameters
+
+TOOLS = {"search_skills", "get_skill", "run_skill", "solve_task", "add_skill"}
+INVALID_PARAMS = -32602
+
+COUNT_TO = """/**
+ * Counts from 0 up to n, one step at a time, and returns n.
+ * @param {number} n how far to count
+ * @returns {number} n
+ * @example countTo(10) => 10
+ */
+function countTo(n) {
+  let i = 0;
+  while (i < n) i += 1;
+  return i;
+}
+"""
+
+WRONG = """/**
+ * Adds one to a number.
+ * @example addOne(1) => 3
+ */
+function addOne(x) { return x + 1; }
+"""
+
+
+def structured(result):
+    """The tool result's JSON (structured content, else its text)."""
+    if result.structured_content is not None:
+        return result.structured_content
+    return json.loads(result.content[0].text)
+
+
+async def expect_invalid_params(call, what):
+    try:
+        result = await call
+    except MCPError as error:
+        assert error.code == INVALID_PARAMS, f"{what}: {error.code} {error}"
+        return str(error)
+    raise AssertionError(f"{what}: no JSON-RPC error, got {result}")
+
+
+async def check(client):
+    tools = await client.list_tools()
+    names = {tool.name for tool in tools.tools}
+    assert names == TOOLS, names
+    assert tools.next_cursor is None
+
+    # add_skill validates like `skills add`: a passing skill is added, a failing one refused.
+    added = structured(await client.call_tool("add_skill", {"code": COUNT_TO}))
+    assert added["ok"] is True and added["skill"] == "countTo", added
+    refused = await client.call_tool("add_skill", {"code": WRONG})
+    assert refused.is_error, refused
+    assert structured(refused)["error"]["kind"] == "tests_failed", structured(refused)
+
+    # search_skills: names, signatures, descriptions and scores, best first.
+    found = structured(
+        await client.call_tool("search_skills", {"query": "split CSV text into rows of fields", "k": 3})
+    )["results"]
+    assert 1 <= len(found) <= 3, found
+    assert "default/parseCsv" in [r["name"] for r in found], found
+    assert all({"signature", "description", "score"} <= set(r) for r in found), found
+
+    # get_skill: code, tests, stats and the call graph.
+    median = structured(await client.call_tool("get_skill", {"name": "median"}))
+    assert "function median" in median["code"], median
+    assert "default/sortNumbers" in median["calls"], median
+    assert median["tests"], median
+
+    # run_skill: a result, or the sandbox's error kind.
+    ran = await client.call_tool("run_skill", {"name": "median", "input": [[4, 1, 3, 2]]})
+    assert not ran.is_error and structured(ran)["value"] == 2.5, ran
+    slow = await client.call_tool(
+        "run_skill", {"name": "countTo", "input": [1e15], "limits": {"timeout_ms": 300}}
+    )
+    assert slow.is_error, slow
+    assert structured(slow)["error"]["kind"] == "timeout", structured(slow)
+
+    # Bad arguments are JSON-RPC errors, and the server keeps serving.
+    await expect_invalid_params(client.call_tool("run_skill", {"name": 42}), "a name that is a number")
+    await expect_invalid_params(client.call_tool("run_skill", {"nom": "median"}), "an unknown argument")
+    await expect_invalid_params(client.call_tool("search_skills", {"query": "x", "k": 0}), "k = 0")
+    await expect_invalid_params(
+        client.call_tool("search_skills", {"query": "x", "namespace": "../etc"}), "a namespace that is a path"
+    )
+    await expect_invalid_params(client.call_tool("get_skill", {"name": "noSuchSkill"}), "an unknown skill")
+    await expect_invalid_params(
+        client.call_tool("run_skill", {"name": "median", "input": [[1]], "limits": {"timeout_ms": 10**9}}),
+        "limits above the server's",
+    )
+    await expect_invalid_params(client.call_tool("solve_task", {"task": "double a number"}), "solve without a model")
+    again = await client.call_tool("run_skill", {"name": "clamp", "input": [15, 0, 10]})
+    assert structured(again)["value"] == 10, again
+
+    # Resources: every skill, a page at a time, in (namespace, name) order.
+    uris, cursor, pages = [], None, 0
+    while True:
+        page = await client.list_resources(cursor=cursor, cache_mode="bypass")
+        uris += [str(r.uri) for r in page.resources]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert uris == sorted(uris) and len(uris) == len(set(uris)), uris
+    assert "skill://default/countTo" in uris and "skill://default/median" in uris, uris
+    assert pages == (len(uris) + 9) // 10, (pages, len(uris))
+    await expect_invalid_params(client.list_resources(cursor="not-a-cursor", cache_mode="bypass"), "a bad cursor")
+    read = await client.read_resource("skill://default/median")
+    assert "function median" in read.contents[0].text, read
+    return {"resources": len(uris), "pages": pages}
+
+
+async def main():
+    mode = sys.argv[1]
+    if mode == "stdio":
+        binary, data_dir = sys.argv[2], sys.argv[3]
+        env = {k: v for k, v in os.environ.items() if k not in ("SKILLFORGE_DATABASE_URL", "QDRANT_URL")}
+        server = StdioServerParameters(command=binary, args=["--data-dir", data_dir, "mcp", "--no-solve", "--resource-page", "10"], env=env)
+    elif mode == "http":
+        server = sys.argv[2]
+    else:
+        raise SystemExit(f"usage: {sys.argv[0]} stdio SKILLFORGE DATA_DIR | http URL")
+    async with Client(server, read_timeout_seconds=120) as client:
+        summary = await check(client)
+    print(json.dumps({"ok": True, **summary}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
