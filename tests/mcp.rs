@@ -1,7 +1,8 @@
 //! `skillforge mcp` driven by a real MCP client: the official Python SDK (PyPI `mcp` 2.x,
 //! installed by `scripts/setup interop`) runs `tests/mcp_client.py` against the stdio and the
 //! streamable HTTP transports: the tool list, add, search, get, a run, a run that times out,
-//! bad arguments (JSON-RPC errors, and the server keeps serving), resources a page at a time.
+//! bad arguments (JSON-RPC errors, and the server keeps serving), resources a page at a time,
+//! and `solve_task` against a fake model endpoint (progress notifications, the outcome).
 //! Needs `scripts/setup embed`.
 
 mod common;
@@ -67,6 +68,7 @@ fn a_real_client_uses_the_stdio_server() {
     // The starter library and the skill the client added, listed 10 a page.
     assert_eq!(summary["resources"], common::starter_count() + 1);
     assert_eq!(summary["pages"], (common::starter_count() + 1).div_ceil(10));
+    assert_eq!(summary["protocol"], "2026-07-28", "{summary}");
 }
 
 /// The HTTP server, killed when dropped.
@@ -120,4 +122,16 @@ fn a_real_client_uses_the_streamable_http_server() {
         server.0.try_wait().unwrap().is_none(),
         "the server is still serving"
     );
+}
+
+#[test]
+fn solve_task_runs_an_episode_with_progress_notifications() {
+    let Some(python) = client_python() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    // The client serves a fake OpenAI-compatible endpoint whose coder writes `double`.
+    let summary = run_client(&python, &["solve", BINARY, data.path().to_str().unwrap()]);
+    assert_eq!(summary["status"], "admitted");
+    assert!(summary["progress"].as_u64().unwrap() >= 2, "{summary}");
 }

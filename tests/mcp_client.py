@@ -4,14 +4,17 @@ Run by tests/mcp.rs with the interop venv's python (scripts/setup interop):
 
     mcp_client.py stdio SKILLFORGE DATA_DIR     # launches `SKILLFORGE --data-dir DATA_DIR mcp --no-solve --resource-page 10`
     mcp_client.py http URL                      # a server already listening at URL
+    mcp_client.py solve SKILLFORGE DATA_DIR     # solve_task over stdio, with a fake model endpoint
 
 Each check raises on failure (exit code 1, the traceback says which); "ok" is printed last.
 """
 
 import asyncio
+import http.server
 import json
 import os
 import sys
+import threading
 
 from mcp import Client, MCPError, StdioServerParameters
 
@@ -125,6 +128,57 @@ async def check(client):
     return {"resources": len(uris), "pages": pages}
 
 
+DOUBLE = """/**
+ * Doubles a number.
+ * @example double(2) => 4
+ * @example double(-3) => -6
+ */
+function double(x) {
+  return x * 2;
+}"""
+
+
+class FakeModel(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint whose coder always writes `double`."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        content = f"Here it is:\n```javascript\n{DOUBLE}\n```"
+        body = json.dumps({
+            "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-coder",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140},
+        }).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+async def check_solve(client):
+    notes = []
+
+    async def progress(value, total, message):
+        notes.append((value, total, message))
+
+    result = await client.call_tool(
+        "solve_task",
+        {"task": "Double a number", "name": "double", "examples": ["double(5) => 10"]},
+        progress_callback=progress,
+    )
+    report = structured(result)
+    assert not result.is_error and report["status"] == "admitted", report
+    assert any("round 1/" in (message or "") for _, _, message in notes), notes
+    ran = await client.call_tool("run_skill", {"name": "double", "input": [21]})
+    assert structured(ran)["value"] == 42, ran
+    await expect_invalid_params(client.call_tool("solve_task", {"task": ""}), "an empty task")
+    return {"progress": len(notes), "status": report["status"]}
+
+
 async def main():
     mode = sys.argv[1]
     if mode == "stdio":
@@ -133,10 +187,25 @@ async def main():
         server = StdioServerParameters(command=binary, args=["--data-dir", data_dir, "mcp", "--no-solve", "--resource-page", "10"], env=env)
     elif mode == "http":
         server = sys.argv[2]
+    elif mode == "solve":
+        binary, data_dir = sys.argv[2], sys.argv[3]
+        model = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeModel)
+        threading.Thread(target=model.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{model.server_address[1]}/v1"
+        env = {k: v for k, v in os.environ.items() if k not in ("SKILLFORGE_DATABASE_URL", "QDRANT_URL")}
+        args = ["--data-dir", data_dir, "mcp", "--llm-url", url, "--llm-model", "fake-coder", "--no-critic"]
+        async with Client(StdioServerParameters(command=binary, args=args, env=env), read_timeout_seconds=120) as client:
+            summary = await check_solve(client)
+        print(json.dumps({"ok": True, **summary}))
+        return
     else:
-        raise SystemExit(f"usage: {sys.argv[0]} stdio SKILLFORGE DATA_DIR | http URL")
-    async with Client(server, read_timeout_seconds=120) as client:
+        raise SystemExit(f"usage: {sys.argv[0]} stdio|solve SKILLFORGE DATA_DIR | http URL")
+    # Over HTTP the client uses the 2025 handshake (`initialize`); over stdio it negotiates the
+    # newest revision both sides know.
+    connect = "legacy" if mode == "http" else "auto"
+    async with Client(server, read_timeout_seconds=120, mode=connect) as client:
         summary = await check(client)
+        summary["protocol"] = client.session.protocol_version
     print(json.dumps({"ok": True, **summary}))
 
 
