@@ -229,3 +229,109 @@ async fn an_import_takes_javascript_with_passing_tests_and_says_why_it_skips_the
     assert!(reason("linked-script").contains("link"), "{reasons:?}");
     assert_eq!(reasons.len(), 6, "{reasons:?}");
 }
+
+fn skillforge(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    command.arg("--data-dir").arg(data_dir).args(args);
+    for var in common::SHARED_SERVER_VARIABLES {
+        command.env_remove(var);
+    }
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn the_cli_exports_and_imports_agent_skills_folders() {
+    let first = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let exported = out_dir.path().join("skills");
+    let dir = exported.to_str().unwrap();
+    let out = skillforge(
+        first.path(),
+        &[
+            "skills",
+            "export",
+            "--format",
+            "agent-skills",
+            dir,
+            "--license",
+            "MIT",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = common::json_of(&out);
+    assert_eq!(
+        report["exported"].as_array().unwrap().len(),
+        common::starter_count()
+    );
+    let skill_md = std::fs::read_to_string(exported.join("slugify/SKILL.md")).unwrap();
+    assert!(skill_md.contains("\nlicense: MIT\n"), "{skill_md}");
+    // The exported script runs in the sandbox as it is, its dependencies inside it.
+    let script = exported.join("median/scripts/median.js");
+    let out = skillforge(
+        first.path(),
+        &[
+            "exec",
+            script.to_str().unwrap(),
+            "--input",
+            "[[5, 1, 3]]",
+            "--json",
+        ],
+    );
+    assert_eq!(common::json_of(&out)["value"], 3, "{out:?}");
+
+    // A folder without a script is reported on stderr; the rest is read. A new data dir
+    // holds the starter library already: the same code and tests, so nothing changes.
+    std::fs::create_dir(exported.join("empty")).unwrap();
+    std::fs::write(
+        exported.join("empty/SKILL.md"),
+        "---\nname: empty\ndescription: Nothing.\n---\n",
+    )
+    .unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let out = skillforge(
+        second.path(),
+        &["skills", "import", "--format", "agent-skills", dir],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "0 added, {} unchanged, 0 failed, 1 skipped",
+        common::starter_count()
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("empty: no script"),
+        "{out:?}"
+    );
+    // Into another namespace they are exact duplicates of the starter skills: refused.
+    let out = skillforge(
+        second.path(),
+        &[
+            "skills",
+            "import",
+            "--format",
+            "agent-skills",
+            dir,
+            "--namespace",
+            "imported",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("exact duplicate of 'default/median'"),
+        "{out:?}"
+    );
+    let out = skillforge(
+        second.path(),
+        &[
+            "skills",
+            "import",
+            "--format",
+            "agent-skills",
+            "--voyager",
+            dir,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -41,6 +41,14 @@ WRONG = """/**
 function addOne(x) { return x + 1; }
 """
 
+CLOCK = """/**
+ * The current year.
+ * @capability clock
+ * @example typeof currentYear() => "number"
+ */
+function currentYear() { return new Date().getFullYear(); }
+"""
+
 
 def structured(result):
     """The tool result's JSON (structured content, else its text)."""
@@ -70,6 +78,13 @@ async def check(client):
     refused = await client.call_tool("add_skill", {"code": WRONG})
     assert refused.is_error, refused
     assert structured(refused)["error"]["kind"] == "tests_failed", structured(refused)
+    # The operator's capability policy holds (none is allowed here), and namespaces are names.
+    clock = await client.call_tool("add_skill", {"code": CLOCK})
+    assert clock.is_error, clock
+    assert structured(clock)["error"]["kind"] == "capability_not_allowed", structured(clock)
+    await expect_invalid_params(
+        client.call_tool("add_skill", {"code": COUNT_TO, "namespace": "../up"}), "a namespace that is a path"
+    )
 
     # search_skills: names, signatures, descriptions and scores, best first.
     found = structured(

@@ -404,10 +404,12 @@ impl SkillServer {
         let source = parse_stored(&skill).map_err(internal)?;
         let bundle = match self.library.bundle(&source, &skill.record.namespace).await {
             Ok(bundle) => bundle,
-            Err(e) if e.rejection_kind().is_some() => {
-                let failure =
-                    Failure::new(crate::sandbox::FailureKind::InvalidSkill, e.to_string());
-                return Ok(CallToolResult::structured_error(failure_json(&failure)));
+            // The skill cannot run as stored (its dependency is gone, or it declares a
+            // capability the policy no longer allows): the skill's failure, not the call's.
+            Err(e) if let Some(kind) = e.rejection_kind() => {
+                return Ok(CallToolResult::structured_error(json!({
+                    "ok": false, "error": {"kind": kind, "message": e.to_string()}
+                })));
             }
             Err(e) => return Err(internal(e)),
         };
