@@ -66,20 +66,6 @@ impl Solver {
         }
     }
 
-    /// A solver with a model already built (e.g. `llm::ScriptedModel` in tests).
-    pub fn with_model(
-        model: Arc<dyn LanguageModel>,
-        environment: Arc<dyn Environment>,
-        config: AgentConfig,
-    ) -> Self {
-        Self {
-            llm: LlmConfig::default(),
-            environment,
-            config,
-            model: tokio::sync::OnceCell::new_with(Some(model)),
-        }
-    }
-
     async fn model(&self) -> Result<Arc<dyn LanguageModel>, ErrorData> {
         self.model
             .get_or_try_init(|| self.llm.build())
@@ -308,11 +294,6 @@ impl SkillServer {
     pub fn with_resource_page(mut self, page: usize) -> Self {
         self.page = page.max(1);
         self
-    }
-
-    /// The library served.
-    pub fn library(&self) -> &Arc<Library> {
-        &self.library
     }
 
     #[tool(
