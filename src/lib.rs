@@ -13,6 +13,7 @@
 //! - [`redact`]: URLs without their passwords, for errors, logs and `Debug`.
 //! - [`agent`]: the learning agent's parts: tasks, environments, prompts, curriculum, coder,
 //!   critic, and extraction of skills from model replies.
+//! - [`mcp`]: the MCP server (official `rmcp` SDK) over the library and the agent.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
@@ -24,6 +25,7 @@ pub mod envproto;
 pub mod index;
 pub mod library;
 pub mod llm;
+pub mod mcp;
 pub mod redact;
 pub mod sandbox;
 pub mod skill;

@@ -64,13 +64,7 @@ pub struct EnvArgs {
 impl AgentArgs {
     /// The model these options name (starting the local one if no endpoint is given).
     pub async fn model(&self) -> anyhow::Result<Arc<dyn LanguageModel>> {
-        let config = LlmConfig {
-            base_url: self.llm_url.clone(),
-            model: self.llm_model.clone(),
-            api_key_env: self.llm_api_key_env.clone(),
-            context_tokens: self.llm_context_tokens,
-            ..LlmConfig::default()
-        };
+        let config = self.llm_config();
         let local = config.endpoint().is_none();
         let spinner = spinner(if local {
             "starting the local model".into()
@@ -127,6 +121,27 @@ impl AgentArgs {
         Ok((Arc::new(env), capabilities))
     }
 
+    /// The model configuration these options name.
+    pub fn llm_config(&self) -> LlmConfig {
+        LlmConfig {
+            base_url: self.llm_url.clone(),
+            model: self.llm_model.clone(),
+            api_key_env: self.llm_api_key_env.clone(),
+            context_tokens: self.llm_context_tokens,
+            ..LlmConfig::default()
+        }
+    }
+
+    /// How the agent works, from these options.
+    pub fn agent_config(&self) -> AgentConfig {
+        AgentConfig {
+            max_rounds: self.max_rounds,
+            retrieve: self.retrieve,
+            critic: !self.no_critic,
+            ..AgentConfig::default()
+        }
+    }
+
     /// The agent: the library, the model and the `code` environment.
     pub async fn agent(&self, data: &DataArgs) -> anyhow::Result<Agent> {
         self.agent_in(data, &EnvArgs::default()).await
@@ -141,13 +156,7 @@ impl AgentArgs {
             .extend(capabilities.iter().map(String::from));
         let library = Arc::new(data.open(env.host_functions(), OpenMode::ReadWrite).await?);
         let model = self.model().await?;
-        let config = AgentConfig {
-            max_rounds: self.max_rounds,
-            retrieve: self.retrieve,
-            critic: !self.no_critic,
-            ..AgentConfig::default()
-        };
-        Ok(Agent::new(library, model, env, config))
+        Ok(Agent::new(library, model, env, self.agent_config()))
     }
 }
 

@@ -6,6 +6,7 @@ mod bench_baseline;
 mod bench_episode;
 mod embed;
 mod exec;
+mod mcp;
 mod skills;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +57,9 @@ enum Command {
     Episodes(agent::EpisodesCommand),
     /// Rebuild the vector index from the SQL store (re-embedding every skill).
     Reindex(skills::ReindexArgs),
+    /// Serve the library to MCP clients (stdio, or streamable HTTP with --http): tools
+    /// search_skills, get_skill, run_skill, solve_task, add_skill; skills as resources.
+    Mcp(mcp::McpArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Solve(args) => agent::solve(&cli.data, args),
         Command::Run(args) => agent::run(&cli.data, args),
         Command::Episodes(command) => agent::episodes(&cli.data, command),
+        Command::Mcp(args) => mcp::mcp(&cli.data, args),
         Command::Bench(command) => bench::run(command),
     }
 }

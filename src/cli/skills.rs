@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use skillforge::embed::OnnxEmbedder;
 use skillforge::index::SearchFilter;
 use skillforge::library::{
-    AddOptions, DEFAULT_LOCK_TIMEOUT, ENV_ALLOW_CAPABILITIES, Library, LibraryConfig, LibraryError,
-    OpenMode, SkillSummary,
+    AddOptions, AgentSkillsExport, DEFAULT_LOCK_TIMEOUT, ENV_ALLOW_CAPABILITIES, Library,
+    LibraryConfig, LibraryError, OpenMode, SkillSummary,
 };
 use skillforge::redact::redact_url;
 use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
@@ -218,28 +218,50 @@ pub enum SkillsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write every skill to DIR/NAMESPACE/NAME.js.
+    /// Write every skill to DIR/NAMESPACE/NAME.js, or (`--format agent-skills`) every active
+    /// skill whose tests pass as an Agent Skills folder DIR/NAME/ (SKILL.md, scripts/).
     Export {
         /// Target directory.
         dir: PathBuf,
+        /// What to write.
+        #[arg(long, value_enum, default_value_t = Format::Skillforge)]
+        format: Format,
+        /// The license written in each Agent Skills folder's front matter (an SPDX id).
+        #[arg(long, default_value = "Apache-2.0", value_name = "SPDX")]
+        license: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Import skill files (DIR/*.js and DIR/NAMESPACE/*.js), or a Voyager skills.json.
+    /// Import skill files (DIR/*.js and DIR/NAMESPACE/*.js), Agent Skills folders
+    /// (`--format agent-skills`: DIR/NAME/SKILL.md with a JavaScript script), or a Voyager
+    /// skills.json.
     Import {
         /// A directory or file of skills; with --voyager, a Voyager skills.json.
         path: PathBuf,
+        /// What the directory holds.
+        #[arg(long, value_enum, default_value_t = Format::Skillforge)]
+        format: Format,
         /// The file is a Voyager skills.json ({name: {code, description}}).
         #[arg(long)]
         voyager: bool,
-        /// Namespace for a Voyager import (default: voyager-<folder name>).
+        /// Namespace for a Voyager import (default: voyager-<folder name>) or an Agent Skills
+        /// import (default: each folder's metadata `namespace`, else the default).
         #[arg(long, value_parser = namespace_arg)]
         namespace: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The layout of an export or import directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// skillforge's own skill files: DIR/NAMESPACE/NAME.js.
+    Skillforge,
+    /// Agent Skills folders: DIR/NAME/SKILL.md and DIR/NAME/scripts/FUNCTION.js.
+    AgentSkills,
 }
 
 /// `skillforge reindex`.
@@ -455,7 +477,29 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
             }
             Ok(EXIT_OK)
         }
-        SkillsCommand::Export { dir, json } => {
+        SkillsCommand::Export {
+            dir,
+            format: Format::AgentSkills,
+            license,
+            json,
+        } => {
+            let options = AgentSkillsExport { license };
+            let report = library.export_agent_skills(&dir, &options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "exported {} skills as Agent Skills folders to {}",
+                    report.exported.len(),
+                    dir.display()
+                );
+                for (skill, reason) in &report.skipped {
+                    eprintln!("SKIPPED {skill}: {reason}");
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        SkillsCommand::Export { dir, json, .. } => {
             let count = library.export(&dir).await?;
             if json {
                 println!("{}", json!({"exported": count, "dir": dir}));
@@ -466,12 +510,35 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
         }
         SkillsCommand::Import {
             path,
+            format,
             voyager,
             namespace,
             json,
         } => {
+            anyhow::ensure!(
+                !(voyager && format == Format::AgentSkills),
+                "--voyager and --format agent-skills are two different imports; choose one"
+            );
             let spinner = spinner(format!("importing {}", path.display()));
-            let (printed, report) = if voyager {
+            let (printed, report) = if format == Format::AgentSkills {
+                let report = library
+                    .import_agent_skills(&path, namespace.as_deref())
+                    .await?;
+                spinner.finish_and_clear();
+                if !json {
+                    println!(
+                        "{} added, {} unchanged, {} failed, {} skipped",
+                        report.import.added.len(),
+                        report.import.unchanged.len(),
+                        report.import.failed.len(),
+                        report.import.skipped.len()
+                    );
+                    for warning in &report.warnings {
+                        eprintln!("WARNING {}: {}", warning.path.display(), warning.reason);
+                    }
+                }
+                (serde_json::to_value(&report)?, report.import)
+            } else if voyager {
                 let report = library.import_voyager(&path, namespace.as_deref()).await?;
                 spinner.finish_and_clear();
                 if !json {
@@ -567,7 +634,7 @@ async fn add(
             }
             Ok(EXIT_OK)
         }
-        Err(e) => match rejection_kind(&e) {
+        Err(e) => match e.rejection_kind() {
             Some(kind) => {
                 if as_json {
                     let mut error = json!({"kind": kind, "message": e.to_string()});
@@ -585,22 +652,6 @@ async fn add(
             None => Err(e).with_context(|| format!("adding {}", file.display())),
         },
     }
-}
-
-/// The kind of a rejection of the skill itself (exit code 1); other errors are failures of
-/// skillforge or its input (exit code 2).
-fn rejection_kind(e: &LibraryError) -> Option<&'static str> {
-    Some(match e {
-        LibraryError::TestsFailed { .. } => "tests_failed",
-        LibraryError::DependentRegression { .. } => "dependent_regression",
-        LibraryError::NoTests(_) => "no_tests",
-        LibraryError::Duplicate { .. } => "duplicate",
-        LibraryError::NotRunnable { .. } => "not_runnable",
-        LibraryError::Quarantined { .. } => "quarantined_dependency",
-        LibraryError::CapabilityNotAllowed { .. } => "capability_not_allowed",
-        LibraryError::Compose { .. } | LibraryError::Skill { .. } => "invalid_skill",
-        _ => return None,
-    })
 }
 
 fn print_list(skills: &[SkillSummary]) {

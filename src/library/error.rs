@@ -236,3 +236,23 @@ fn failures(report: &TestReport) -> String {
 
 /// Result of library operations.
 pub type Result<T, E = LibraryError> = std::result::Result<T, E>;
+
+impl LibraryError {
+    /// The kind of a rejection of the skill itself (`tests_failed`, `no_tests`, `duplicate`,
+    /// `capability_not_allowed`, `invalid_skill`, ...), or `None` for a failure of the
+    /// library or its input. The CLI exits 1 on a rejection, 2 otherwise; the MCP server
+    /// answers a rejection with a tool error and anything else with a JSON-RPC error.
+    pub fn rejection_kind(&self) -> Option<&'static str> {
+        Some(match self {
+            LibraryError::TestsFailed { .. } => "tests_failed",
+            LibraryError::DependentRegression { .. } => "dependent_regression",
+            LibraryError::NoTests(_) => "no_tests",
+            LibraryError::Duplicate { .. } => "duplicate",
+            LibraryError::NotRunnable { .. } => "not_runnable",
+            LibraryError::Quarantined { .. } => "quarantined_dependency",
+            LibraryError::CapabilityNotAllowed { .. } => "capability_not_allowed",
+            LibraryError::Compose { .. } | LibraryError::Skill { .. } => "invalid_skill",
+            _ => return None,
+        })
+    }
+}

@@ -243,7 +243,7 @@ impl Library {
     }
 
     /// Adds skills callees first (within each namespace), reporting each one.
-    async fn import_all(
+    pub(super) async fn import_all(
         &self,
         sources: Vec<(Option<String>, SkillSource)>,
         provenance: Provenance,
@@ -442,7 +442,7 @@ impl Scan {
 }
 
 /// The entries of `dir`, sorted by name, each with its own type (links not followed).
-fn list_dir(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::FileType)>> {
+pub(super) fn list_dir(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::FileType)>> {
     let mut entries = std::fs::read_dir(dir)?
         .map(|entry| entry.and_then(|e| Ok((e.path(), e.file_type()?))))
         .collect::<std::io::Result<Vec<_>>>()?;
@@ -453,7 +453,7 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::FileType)>> {
 /// The text of the regular file at `path`, at most `max` bytes, or why it was not read. The
 /// file is opened with `O_NOFOLLOW | O_NONBLOCK` (a link is refused, a FIFO cannot block the
 /// open) and its type and size are checked on the open descriptor before it is read.
-fn read_regular_file(path: &Path, max: u64) -> std::result::Result<String, String> {
+pub(super) fn read_regular_file(path: &Path, max: u64) -> std::result::Result<String, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
@@ -483,7 +483,7 @@ fn read_regular_file(path: &Path, max: u64) -> std::result::Result<String, Strin
 }
 
 /// `dir/NAMESPACE/NAME.js` for a stored skill, if its namespace and name are safe names.
-fn export_path(dir: &Path, record: &SkillRecord) -> Result<PathBuf> {
+pub(super) fn export_path(dir: &Path, record: &SkillRecord) -> Result<PathBuf> {
     let unsafe_export = |problem: String| LibraryError::UnsafeExport {
         skill: record.qualified_name(),
         problem,

@@ -22,6 +22,7 @@
 //! The library knows nothing of agents: the agent calls [`Library::prepare`] and
 //! [`Library::write`] to admit a skill inside its own transaction (with its journal).
 
+mod agent_skills;
 mod error;
 mod import;
 mod lock;
@@ -49,8 +50,12 @@ use crate::store::{
 };
 use crate::validate::{self, Job, TestReport};
 
+pub use agent_skills::{
+    AgentSkillsExport, AgentSkillsExportReport, AgentSkillsImportReport, ExportedFolder,
+    agent_skill_name, folder_names,
+};
 pub use error::{LibraryError, Result};
-pub use import::{ImportReport, ImportedSkill, VoyagerReport, starter_skills};
+pub use import::{ImportReport, ImportedSkill, SkippedFile, VoyagerReport, starter_skills};
 pub use lock::{DataDirLock, LOCK_FILE, LockHolder};
 
 /// The namespace of skills that declare none.
