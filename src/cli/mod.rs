@@ -5,6 +5,7 @@ mod bench;
 mod bench_baseline;
 mod bench_episode;
 mod embed;
+mod eval;
 mod exec;
 mod skills;
 
@@ -56,6 +57,9 @@ enum Command {
     Episodes(agent::EpisodesCommand),
     /// Rebuild the vector index from the SQL store (re-embedding every skill).
     Reindex(skills::ReindexArgs),
+    /// Run a suite or an environment with a library and without one; compare the arms
+    /// (`eval list` and `eval show ID` for stored runs).
+    Eval(eval::EvalArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Solve(args) => agent::solve(&cli.data, args),
         Command::Run(args) => agent::run(&cli.data, args),
         Command::Episodes(command) => agent::episodes(&cli.data, command),
+        Command::Eval(args) => eval::run(&cli.data, args),
         Command::Bench(command) => bench::run(command),
     }
 }
