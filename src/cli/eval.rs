@@ -344,8 +344,8 @@ async fn list(store: &Store, limit: i64, as_json: bool) -> anyhow::Result<ExitCo
                 "cut short"
             },
             run.source,
-            row["solved"]["without_library"],
-            row["solved"]["with_library"],
+            row["solved"]["without_library"].as_str().unwrap_or("?"),
+            row["solved"]["with_library"].as_str().unwrap_or("?"),
         );
     }
     Ok(EXIT_OK)
@@ -393,4 +393,28 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
         println!("plot: {plot}");
     }
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges_are_read_as_rust_ranges() {
+        assert_eq!(seeds("0..3").unwrap(), [0, 1, 2]);
+        assert_eq!(seeds("2..=4").unwrap(), [2, 3, 4]);
+        assert_eq!(seeds("7").unwrap(), [7]);
+        assert!(
+            seeds("3..3")
+                .unwrap_err()
+                .to_string()
+                .contains("names no seed")
+        );
+        assert!(
+            seeds("a..3")
+                .unwrap_err()
+                .to_string()
+                .contains("not a seed")
+        );
+    }
 }

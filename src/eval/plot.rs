@@ -64,9 +64,11 @@ pub fn write_plot(report: &EvalReport, path: &Path) -> Result<(), PlotError> {
         .draw()
         .map_err(|e| error(&e))?;
     for arm in &report.arms {
-        let color = match arm.kind {
-            ArmKind::WithLibrary => BLUE,
-            ArmKind::WithoutLibrary => RED,
+        // The arm without a library is drawn first and wider, so it shows where the curves
+        // overlap.
+        let (color, width) = match arm.kind {
+            ArmKind::WithLibrary => (BLUE, 2),
+            ArmKind::WithoutLibrary => (RED, 6),
         };
         let points = std::iter::once((0, 0)).chain(
             arm.summary()
@@ -76,10 +78,12 @@ pub fn write_plot(report: &EvalReport, path: &Path) -> Result<(), PlotError> {
                 .map(|(i, solved)| (i + 1, solved)),
         );
         chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .draw_series(LineSeries::new(points, color.stroke_width(width)))
             .map_err(|e| error(&e))?
             .label(arm.kind.label())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 20, y)], color.stroke_width(width))
+            });
     }
     chart
         .configure_series_labels()

@@ -43,7 +43,7 @@ pub struct TaskOutcome {
     pub calls: Vec<String>,
     /// The skills retrieved for the coder (`namespace/name`).
     pub retrieved: Vec<String>,
-    /// How many of the retrieved skills the final code calls.
+    /// How many of the retrieved skills the final code calls (or is, when one is reused).
     pub retrieved_called: usize,
     /// Coder rounds (the first attempt included).
     pub rounds: u32,
@@ -58,10 +58,11 @@ impl TaskOutcome {
     pub fn new(task_id: String, report: &EpisodeReport, solved: bool, wall_ms: f64) -> Self {
         let short = |name: &str| name.rsplit('/').next().unwrap_or(name).to_string();
         let calls: Vec<String> = report.calls.iter().map(|c| short(c)).collect();
+        // A retrieved skill is used when the final code calls it, or is it (reuse).
         let retrieved_called = report
             .retrieved
             .iter()
-            .filter(|r| calls.contains(&short(r)))
+            .filter(|r| calls.contains(&short(r)) || report.skill.as_ref() == Some(*r))
             .count();
         TaskOutcome {
             task_id,
@@ -118,7 +119,7 @@ pub struct ArmSummary {
     pub composition_rate: Option<f64>,
     /// Skills retrieved for the coder, over all tasks.
     pub retrieved: usize,
-    /// Retrieved skills the final code calls, over all tasks.
+    /// Retrieved skills the final code calls or is (reused), over all tasks.
     pub retrieved_called: usize,
     /// Skills in the arm's library at the end (for the arm without a library: the last
     /// task's fresh library).
