@@ -826,6 +826,17 @@ fn agent_with(library: &Arc<Library>, model: &Arc<ScriptedModel>, config: AgentC
     )
 }
 
+/// The strategy of each model call in `events`, in order.
+fn coder_strategies(events: &[JournalEvent]) -> Vec<Option<Strategy>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::LlmCall { strategy, .. } => Some(*strategy),
+            _ => None,
+        })
+        .collect()
+}
+
 async fn journal(library: &Library, episode: &str) -> Vec<JournalEvent> {
     library
         .store()
@@ -945,15 +956,8 @@ async fn an_unchanged_refinement_is_not_run_and_the_next_round_starts_afresh() {
         .collect();
     assert_eq!(ran, [1, 3]);
     // Each coder call's strategy is journalled; the third starts afresh.
-    let strategies: Vec<Option<Strategy>> = events
-        .iter()
-        .filter_map(|e| match e {
-            JournalEvent::LlmCall { strategy, .. } => Some(*strategy),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        strategies,
+        coder_strategies(&events),
         [
             Some(Strategy::First),
             Some(Strategy::Refine),
@@ -1006,15 +1010,8 @@ async fn an_unusable_reply_repeated_word_for_word_is_refused_and_the_next_round_
         )),
         "{events:#?}"
     );
-    let strategies: Vec<Option<Strategy>> = events
-        .iter()
-        .filter_map(|e| match e {
-            JournalEvent::LlmCall { strategy, .. } => Some(*strategy),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        strategies,
+        coder_strategies(&events),
         [
             Some(Strategy::First),
             Some(Strategy::Refine),

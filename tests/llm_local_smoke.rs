@@ -37,6 +37,40 @@ async fn local_model() -> Option<Arc<dyn LanguageModel>> {
     Some(config.build().await.expect("the local model server starts"))
 }
 
+/// An agent on `model` over a fresh library without the starter skills (in `dir`), in a
+/// code environment about `domain`, without the critic.
+async fn agent_on_empty_library(
+    model: Arc<dyn LanguageModel>,
+    dir: &std::path::Path,
+    domain: &str,
+    max_rounds: u32,
+) -> skillforge::agent::Agent {
+    use skillforge::agent::{Agent, AgentConfig, CodeEnvironment};
+    use skillforge::embed::OnnxEmbedder;
+    use skillforge::library::{Library, LibraryConfig};
+    use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+
+    let mut config = LibraryConfig::new(dir);
+    config.load_starter = false;
+    let library = Library::open(
+        &config,
+        Arc::new(OnnxEmbedder::from_env().unwrap()),
+        Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap()),
+    )
+    .await
+    .unwrap();
+    Agent::new(
+        Arc::new(library),
+        model,
+        Arc::new(CodeEnvironment::new(domain)),
+        AgentConfig {
+            critic: false,
+            max_rounds,
+            ..AgentConfig::default()
+        },
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_model_writes_a_javascript_function() {
     let Some(model) = local_model().await else {
@@ -340,35 +374,14 @@ async fn local_model_proposes_a_task_as_json() {
 /// report (and stored outcome) lists them; whatever is admitted has the `--name` given.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_model_gets_a_doctest_prompts_examples_as_its_check() {
-    use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Task};
-    use skillforge::embed::OnnxEmbedder;
-    use skillforge::library::{Library, LibraryConfig};
-    use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+    use skillforge::agent::Task;
     use skillforge::store::EpisodeStatus;
 
     let Some(model) = local_model().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut config = LibraryConfig::new(dir.path());
-    config.load_starter = false;
-    let library = Library::open(
-        &config,
-        Arc::new(OnnxEmbedder::from_env().unwrap()),
-        Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap()),
-    )
-    .await
-    .unwrap();
-    let agent = Agent::new(
-        Arc::new(library),
-        model,
-        Arc::new(CodeEnvironment::new("string utilities")),
-        AgentConfig {
-            critic: false,
-            max_rounds: 2,
-            ..AgentConfig::default()
-        },
-    );
+    let agent = agent_on_empty_library(model, dir.path(), "string utilities", 2).await;
     let prompt = "/**\n * Return the last word of a sentence; words are separated by single spaces.\n * >>> last_word('the quick brown fox')\n * 'fox'\n * >>> last_word('hello')\n * 'hello'\n */\nfunction last_word(sentence) {\n";
     let task = Task::from_text(prompt, Some("lastWord")).unwrap();
     let report = agent.solve(task).await.expect("the episode runs");
@@ -404,35 +417,16 @@ async fn local_model_gets_a_doctest_prompts_examples_as_its_check() {
 /// stub's examples as tests, and passes checks the episode never saw.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_model_completes_a_pasted_stub_into_a_verified_skill() {
-    use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Environment, Task};
-    use skillforge::embed::OnnxEmbedder;
-    use skillforge::library::{Library, LibraryConfig, parse_stored};
-    use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+    use skillforge::agent::{CodeEnvironment, Environment, Task};
+    use skillforge::library::parse_stored;
     use skillforge::store::EpisodeStatus;
 
     let Some(model) = local_model().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut config = LibraryConfig::new(dir.path());
-    config.load_starter = false;
-    let library = Library::open(
-        &config,
-        Arc::new(OnnxEmbedder::from_env().unwrap()),
-        Arc::new(Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap()),
-    )
-    .await
-    .unwrap();
-    let env = Arc::new(CodeEnvironment::new("string utilities"));
-    let agent = Agent::new(
-        Arc::new(library),
-        model,
-        env.clone(),
-        AgentConfig {
-            critic: false,
-            ..AgentConfig::default()
-        },
-    );
+    let agent = agent_on_empty_library(model, dir.path(), "string utilities", 4).await;
+    let env = CodeEnvironment::new("string utilities");
     let stub = "/**\n * Count the vowels (a, e, i, o, u, in either case) in a string.\n * >>> count_vowels('Hello World')\n * 3\n * >>> count_vowels('sky')\n * 0\n */\nfunction count_vowels(text) {\n";
     let task = Task::from_text(stub, Some("count_vowels")).unwrap();
     assert!(task.stub().is_some());
