@@ -22,6 +22,7 @@ pub mod bench;
 pub mod compose;
 pub mod embed;
 pub mod envproto;
+pub mod eval;
 pub mod index;
 pub mod library;
 pub mod llm;

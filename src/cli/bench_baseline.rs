@@ -17,15 +17,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Environment, Task};
+use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Task};
 use skillforge::compose::Bundle;
 use skillforge::embed::OnnxEmbedder;
+use skillforge::eval::{Problem, passes, read_suite};
 use skillforge::library::{Library, LibraryConfig, parse_stored};
 use skillforge::llm::{ChatRequest, LanguageModel, Message};
 use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
-use skillforge::skill::TestCase;
 use skillforge::store::EpisodeStatus;
 
 use super::EXIT_OK;
@@ -45,15 +45,6 @@ pub struct BaselineArgs {
     json: bool,
     #[command(flatten)]
     agent: AgentArgs,
-}
-
-/// One problem of the suite.
-#[derive(Debug, Clone, Deserialize)]
-struct Problem {
-    task_id: String,
-    entry_point: String,
-    prompt: String,
-    tests: String,
 }
 
 /// One arm's result on one problem.
@@ -97,43 +88,6 @@ impl Arm {
     }
 }
 
-/// Reads the suite's problems (the first `limit`).
-fn read_suite(path: &PathBuf, limit: Option<usize>) -> anyhow::Result<Vec<Problem>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the suite {}", path.display()))?;
-    let mut problems = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let problem: Problem = serde_json::from_str(line).with_context(|| {
-            format!(
-                "{} line {}: not a HumanEval-JS problem (task_id, entry_point, prompt, tests)",
-                path.display(),
-                i + 1
-            )
-        })?;
-        problems.push(problem);
-    }
-    problems.truncate(limit.unwrap_or(usize::MAX));
-    anyhow::ensure!(!problems.is_empty(), "{} has no problems", path.display());
-    Ok(problems)
-}
-
-/// The suite's tests of `problem` as one test: its script without the `require` of
-/// `node:assert` (the sandbox's `assert` is a global).
-fn suite_test(problem: &Problem) -> TestCase {
-    let code: Vec<&str> = problem
-        .tests
-        .lines()
-        .filter(|line| !line.contains("require("))
-        .collect();
-    TestCase::Assert {
-        name: format!("{} (suite tests)", problem.task_id),
-        code: code.join("\n"),
-    }
-}
-
 /// Whether `bundle` passes the suite's tests (called as the problem's entry point).
 fn passes_suite(
     env: &CodeEnvironment,
@@ -141,12 +95,7 @@ fn passes_suite(
     bundle: &Bundle,
     problem: &Problem,
 ) -> anyhow::Result<bool> {
-    let mut task = Task::from_user(problem.prompt.clone()).with_name(problem.entry_point.clone());
-    task.tests = vec![suite_test(problem)];
-    let report = env
-        .check(sandbox, bundle, &task)
-        .context("running the suite's tests")?;
-    Ok(report.all_passed() && !report.tests.is_empty())
+    passes(env, sandbox, bundle, &problem.judge()).context("running the suite's tests")
 }
 
 /// The code of a direct answer: the fenced block declaring the entry point, else the prompt

@@ -5,6 +5,7 @@ mod bench;
 mod bench_baseline;
 mod bench_episode;
 mod embed;
+mod eval;
 mod exec;
 mod mcp;
 mod skills;
@@ -60,6 +61,9 @@ enum Command {
     /// Serve the library to MCP clients (stdio, or streamable HTTP with --http): tools
     /// search_skills, get_skill, run_skill, solve_task, add_skill; skills as resources.
     Mcp(mcp::McpArgs),
+    /// Run a suite or an environment with a library and without one; compare the arms
+    /// (`eval list` and `eval show ID` for stored runs).
+    Eval(eval::EvalArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -110,6 +114,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => agent::run(&cli.data, args),
         Command::Episodes(command) => agent::episodes(&cli.data, command),
         Command::Mcp(args) => mcp::mcp(&cli.data, args),
+        Command::Eval(args) => eval::run(&cli.data, args),
         Command::Bench(command) => bench::run(command),
     }
 }

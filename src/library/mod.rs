@@ -151,7 +151,8 @@ impl LibraryConfig {
         }
     }
 
-    fn database_url(&self) -> String {
+    /// The SQL store's URL: `database_url`, else the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir.join("skillforge.db").display())
         })

@@ -12,9 +12,9 @@ use sqlx::{ColumnIndex, Decode, PgConnection, Row, SqliteConnection, Type};
 
 use super::error::DbInfo;
 use super::types::{
-    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, Expect, ListFilter, NewEpisode,
-    NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId, SkillRecord, SkillRef,
-    SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
+    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, EvalRunRecord, Expect, ListFilter,
+    NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId, SkillRecord,
+    SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
 };
 use super::{Result, StoreError};
 
@@ -79,6 +79,7 @@ const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version
 const STATS_COLUMNS: &str =
     "calls, successes, failures, total_latency_ms, last_verified_at, last_used_at";
 const EPISODE_COLUMNS: &str = "id, task, source, status, started_at, finished_at, outcome";
+const EVAL_RUN_COLUMNS: &str = "id, source, started_at, finished_at, report";
 const EVENT_COLUMNS: &str = "id, episode_id, seq, kind, payload, created_at";
 /// The statuses of an episode that is not finished, as SQL literals.
 const OPEN_STATUSES: &str = "'running', 'interrupted'";
@@ -1051,5 +1052,86 @@ impl Conn<'_> {
             let rows = query.fetch_all(&mut *c).await.map_err(|e| db.err(e))?;
             rows.iter().map(|r| EpisodeRecord::decode(db, r)).collect()
         })
+    }
+}
+
+impl Record for EvalRunRecord {
+    fn from_columns(r: &Columns<'_, impl RowExt>) -> Result<Self> {
+        Ok(EvalRunRecord {
+            id: r.text("id")?,
+            source: r.text("source")?,
+            started_at: r.time("started_at")?,
+            finished_at: r.opt_time("finished_at")?,
+            report: r.json("report", "eval_runs.report")?,
+        })
+    }
+}
+
+/// Runs of `skillforge eval`.
+impl Conn<'_> {
+    pub(crate) async fn create_eval_run(
+        &mut self,
+        db: &DbInfo,
+        source: &str,
+        report: &serde_json::Value,
+    ) -> Result<EvalRunRecord> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let sql = "INSERT INTO eval_runs (id, source, started_at, report) VALUES ($1, $2, $3, $4)";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(&id)
+            .bind(source)
+            .bind(now())
+            .bind(report.to_string())
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))?;
+        self.eval_run(db, &id).await
+    }
+
+    pub(crate) async fn update_eval_run(
+        &mut self,
+        db: &DbInfo,
+        id: &str,
+        report: &serde_json::Value,
+        finished: bool,
+    ) -> Result<()> {
+        let sql = "UPDATE eval_runs SET report = $2, \
+                   finished_at = CASE WHEN $3 THEN $4 ELSE finished_at END WHERE id = $1";
+        let affected = on_conn!(self, |c| sqlx::query(sql)
+            .bind(id)
+            .bind(report.to_string())
+            .bind(finished)
+            .bind(now())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| db.err(e))?;
+        if affected == 0 {
+            return Err(StoreError::NotFound(format!("eval run {id}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn eval_run(&mut self, db: &DbInfo, id: &str) -> Result<EvalRunRecord> {
+        let sql = format!("SELECT {EVAL_RUN_COLUMNS} FROM eval_runs WHERE id = $1");
+        fetch_optional!(self, db, &sql, [id], |r| EvalRunRecord::decode(db, r))?
+            .ok_or_else(|| StoreError::NotFound(format!("eval run {id}")))
+    }
+
+    pub(crate) async fn list_eval_runs(
+        &mut self,
+        db: &DbInfo,
+        limit: i64,
+    ) -> Result<Vec<EvalRunRecord>> {
+        if limit < 0 {
+            return Err(StoreError::Invalid(format!(
+                "cannot list {limit} eval runs: the limit must be zero or more"
+            )));
+        }
+        let sql = format!(
+            "SELECT {EVAL_RUN_COLUMNS} FROM eval_runs ORDER BY started_at DESC, id DESC LIMIT $1"
+        );
+        fetch_all!(self, db, &sql, [limit], |r| EvalRunRecord::decode(db, r))
     }
 }

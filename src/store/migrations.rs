@@ -24,6 +24,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "episodes",
         include_str!("../../migrations/sqlite/0002_episodes.sql"),
     ),
+    (
+        3,
+        "eval_runs",
+        include_str!("../../migrations/sqlite/0003_eval_runs.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -36,6 +41,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         2,
         "episodes",
         include_str!("../../migrations/postgres/0002_episodes.sql"),
+    ),
+    (
+        3,
+        "eval_runs",
+        include_str!("../../migrations/postgres/0003_eval_runs.sql"),
     ),
 ];
 

@@ -11,6 +11,8 @@
 //! and its [`EpisodeEvent`]s, append-only and numbered 1, 2, ... per episode, so that an
 //! admission can write its `admission` event in the transaction that admits the skill.
 //!
+//! Runs of `skillforge eval` are kept as [`EvalRunRecord`]s, their reports opaque JSON.
+//!
 //! The store knows nothing of agents, models or the sandbox: it stores plain records
 //! (event kinds and payloads are the caller's strings and JSON).
 //! Several operations can share one transaction through [`Tx`] (admission writes a
@@ -36,9 +38,9 @@ use conn::Conn;
 use error::DbInfo;
 pub use error::{Backend, StoreError};
 pub use types::{
-    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeSource, EpisodeStatus, Expect, ListFilter,
-    NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId, SkillRecord,
-    SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
+    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeSource, EpisodeStatus, EvalRunRecord,
+    Expect, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId,
+    SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
 };
 
 /// Result of store operations.
@@ -331,6 +333,10 @@ operations! {
         /// Open episodes (`running` or `interrupted`), oldest first: after a restart, the
         /// ones a crash or an error cut short, to resume.
         fn unfinished_episodes() -> Vec<EpisodeRecord>;
+        /// One eval run by id.
+        fn eval_run(id: &str) -> EvalRunRecord;
+        /// The `limit` most recently started eval runs, newest first.
+        fn list_eval_runs(limit: i64) -> Vec<EvalRunRecord>;
     }
     writes {
         /// Add a version: creates the skill at version 1 (and its namespace and stats)
@@ -364,6 +370,10 @@ operations! {
         /// Mark an open episode `interrupted`: a run of it stopped before it finished; it
         /// stays open for the next run to resume. [`StoreError::Conflict`] once finished.
         fn interrupt_episode(episode: &str) -> ();
+        /// Start an eval run of `source` with its first report, under a fresh UUID.
+        fn create_eval_run(source: &str, report: &serde_json::Value) -> EvalRunRecord;
+        /// Replace an eval run's report; `finished` also sets its finish time.
+        fn update_eval_run(id: &str, report: &serde_json::Value, finished: bool) -> ();
     }
 }
 

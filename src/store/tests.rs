@@ -917,6 +917,54 @@ async fn read_only_beside_a_writer(fx: &Fixture) {
     writer.close().await;
 }
 
+async fn eval_runs(fx: &Fixture) {
+    let store = fx.open().await;
+    let first = store
+        .create_eval_run("suite a.jsonl", &json!({"arms": []}))
+        .await
+        .unwrap();
+    assert_eq!(first.source, "suite a.jsonl");
+    assert_eq!(first.report, json!({"arms": []}));
+    assert_eq!(first.finished_at, None);
+    let second = store
+        .create_eval_run("textcraft", &json!({"arms": [1]}))
+        .await
+        .unwrap();
+
+    // Reports are rewritten as tasks finish; the last one finishes the run.
+    store
+        .update_eval_run(&first.id, &json!({"arms": [2]}), false)
+        .await
+        .unwrap();
+    assert_eq!(store.eval_run(&first.id).await.unwrap().finished_at, None);
+    store
+        .update_eval_run(&first.id, &json!({"arms": [3]}), true)
+        .await
+        .unwrap();
+    let done = store.eval_run(&first.id).await.unwrap();
+    assert_eq!(done.report, json!({"arms": [3]}));
+    assert!(done.finished_at.is_some_and(|t| t >= done.started_at));
+
+    let listed: Vec<String> = store
+        .list_eval_runs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, [second.id.clone(), first.id.clone()]);
+    assert_eq!(store.list_eval_runs(1).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.eval_run("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.update_eval_run("nope", &json!({}), true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.close().await;
+}
+
 macro_rules! store_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -955,6 +1003,7 @@ store_suite!(
     episode_journal,
     admission_event_shares_the_transaction,
     read_only_beside_a_writer,
+    eval_runs,
 );
 
 #[tokio::test]

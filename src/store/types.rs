@@ -479,3 +479,18 @@ pub struct EpisodeEvent {
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
 }
+
+/// One run of `skillforge eval`, as stored. The store keeps its report as opaque JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRunRecord {
+    /// Its id, a UUID.
+    pub id: String,
+    /// What was evaluated (a suite file, an environment and its seeds).
+    pub source: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished (`None` while running, or when it was cut short).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// What it measured so far, as JSON.
+    pub report: serde_json::Value,
+}

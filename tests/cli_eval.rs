@@ -1,0 +1,223 @@
+//! `skillforge eval` as a user runs it, against an OpenAI-compatible server on loopback that
+//! stands for the network (everything else is real: sandbox, ONNX embedder, SQLite,
+//! qdrant-edge). Needs `scripts/setup embed`.
+
+mod common;
+
+use common::json_of;
+
+use std::path::Path;
+use std::process::Output;
+
+use axum::Router;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+const DOUBLE: &str = "/**\n * Doubles a number.\n * @example double(2) => 4\n * @example double(-3) => -6\n */\nfunction double(x) {\n  return x * 2;\n}";
+const QUADRUPLE: &str = "/**\n * Multiplies a number by four by doubling it twice.\n * @example quadruple(3) => 12\n */\nfunction quadruple(x) {\n  return double(double(x));\n}";
+
+/// Every reply of the fake model costs this many tokens (prompt and completion).
+const TOKENS_PER_CALL: u64 = 140;
+
+/// The coder's answer: quadruple (which calls double) for the task that asks for it,
+/// double otherwise.
+async fn complete(body: String) -> axum::Json<Value> {
+    let request: Value = serde_json::from_str(&body).unwrap();
+    let prompt = request["messages"].to_string();
+    let code = if prompt.contains("Multiply a number by four") {
+        QUADRUPLE
+    } else {
+        DOUBLE
+    };
+    axum::Json(json!({
+        "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-coder",
+        "choices": [{"index": 0, "message": {"role": "assistant",
+                     "content": format!("Here it is:\n```javascript\n{code}\n```")},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140}
+    }))
+}
+
+async fn fake_model() -> String {
+    let app = Router::new().route("/v1/chat/completions", post(complete));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+async fn skillforge(data_dir: &Path, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    command.arg("--data-dir").arg(data_dir).args(args);
+    for var in common::SHARED_SERVER_VARIABLES {
+        command.env_remove(var);
+    }
+    command.output().await.unwrap()
+}
+
+/// A HumanEval-JS problem: the prompt's `>>>` example is the agent's check, `tests` the
+/// suite's own (stricter) ones.
+fn problem(id: usize, name: &str, what: &str, example: (&str, &str), tests: &[&str]) -> String {
+    let asserts: String = tests
+        .iter()
+        .map(|t| format!("  assert.deepStrictEqual({t});\n"))
+        .collect();
+    json!({
+        "task_id": format!("Tiny/{id}"),
+        "entry_point": name,
+        "prompt": format!("/**\n * {what}\n * >>> {}\n * {}\n */\nfunction {name}(x) {{\n", example.0, example.1),
+        "tests": format!("const assert = require('node:assert');\n\nfunction test() {{\n  const candidate = {name};\n{asserts}}}\n\ntest();"),
+    })
+    .to_string()
+}
+
+/// A JSON number within rounding of `expected` (JSON text does not round-trip every f64).
+fn assert_close(value: &Value, expected: f64) {
+    let actual = value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{value} is not a number"));
+    assert!((actual - expected).abs() < 1e-9, "{actual} != {expected}");
+}
+
+/// The summary of the arm `kind` in a report.
+fn summary<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    let arm = report["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == kind)
+        .unwrap();
+    &arm["summary"]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("tiny.jsonl");
+    let lines = [
+        problem(
+            0,
+            "double",
+            "Double a number.",
+            ("double(2)", "4"),
+            &["candidate(2), 4", "candidate(-3), -6", "candidate(0), 0"],
+        ),
+        problem(
+            1,
+            "quadruple",
+            "Multiply a number by four.",
+            ("quadruple(3)", "12"),
+            &["candidate(3), 12", "candidate(-1), -4"],
+        ),
+        problem(
+            2,
+            "twice",
+            "Twice a number: the number added to itself.",
+            ("twice(3)", "6"),
+            &["candidate(3), 6", "candidate(10), 20"],
+        ),
+    ];
+    std::fs::write(&suite, lines.join("\n") + "\n").unwrap();
+    let data = dir.path().join("data");
+    let plot = dir.path().join("curve.png");
+    let out = skillforge(
+        &data,
+        &[
+            "eval",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--plot",
+            plot.to_str().unwrap(),
+            "--max-rounds",
+            "2",
+            "--json",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(report["planned_tasks"], 3);
+    assert_eq!(report["model"], "fake-coder");
+
+    // Without a library, quadruple's code calls a double that is not there: it fails every
+    // round. double and twice are each written by one coder call.
+    let without = summary(&report, "without_library");
+    assert_eq!(without["tasks"], 3);
+    assert_eq!(without["solved"], 2);
+    assert_eq!(without["reused"], 0);
+    assert_eq!(without["composed"], 0);
+    assert_eq!(without["admitted"], 2);
+    assert_eq!(without["cumulative_solved"], json!([1, 1, 2]));
+    assert_eq!(without["library_size"], 1, "the last task's fresh library");
+    let without_calls = 1 + 2 + 1;
+    assert_eq!(without["tokens"], TOKENS_PER_CALL * without_calls);
+    assert_close(
+        &without["tokens_per_solved"],
+        (TOKENS_PER_CALL * without_calls) as f64 / 2.0,
+    );
+    assert_eq!(without["refinement_rounds"], 1);
+
+    // With the library, quadruple calls the admitted double (composition, and a retrieved
+    // skill used), and twice is solved by double as it is (reuse, no model call).
+    let with = summary(&report, "with_library");
+    assert_eq!(with["tasks"], 3);
+    assert_eq!(with["solved"], 3);
+    assert_eq!(with["reused"], 1);
+    assert_eq!(with["admitted"], 2);
+    assert_eq!(with["composed"], 1);
+    assert_eq!(with["composition_rate"], 0.5);
+    // double, retrieved for quadruple (which calls it) and for twice (solved by it).
+    assert_eq!(with["retrieved_called"], 2);
+    assert_eq!(with["library_size"], 2);
+    assert_eq!(with["cumulative_solved"], json!([1, 2, 3]));
+    assert_eq!(with["tokens"], TOKENS_PER_CALL * 2);
+    assert_close(
+        &with["tokens_per_solved"],
+        (TOKENS_PER_CALL * 2) as f64 / 3.0,
+    );
+    assert_eq!(with["refinement_rounds"], 0);
+    let outcomes = report["arms"][1]["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes[1]["calls"], json!(["double"]));
+    assert_eq!(outcomes[2]["status"], "solved_with_existing");
+    assert_eq!(outcomes[2]["skill"], "default/double");
+
+    // The plot is a PNG of the promised size.
+    let png = std::fs::read(&plot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 800);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 500);
+    assert_eq!(report["plot"], json!(plot));
+
+    // The run is stored: listed, and shown as the same report.
+    let id = report["id"].as_str().unwrap();
+    let out = skillforge(&data, &["eval", "list", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let runs = json_of(&out);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["id"], id);
+    assert_eq!(
+        runs[0]["solved"],
+        json!({"without_library": "2/3", "with_library": "3/3"})
+    );
+    assert!(runs[0]["finished_at"].is_string());
+
+    let out = skillforge(&data, &["eval", "show", id, "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let shown = json_of(&out);
+    assert_eq!(shown["arms"], report["arms"]);
+
+    let out = skillforge(&data, &["eval", "show", id]).await;
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("tasks solved"), "{table}");
+    assert!(table.contains("3/3"), "{table}");
+
+    let out = skillforge(&data, &["eval", "show", "no-such-run"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("eval list"));
+}
