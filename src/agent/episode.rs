@@ -26,7 +26,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::coder::{Feedback, SkillBrief, Strategy, skill_from_reply, write_skill_with};
-use super::critic::critique;
+use super::critic::{Critiqued, critique};
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
 use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
@@ -804,6 +804,20 @@ impl Agent {
             }
             Err(e) => return Err(e),
         };
+        self.critique_objection(run, round, &judged, &source.name, &source.code)
+            .await
+    }
+
+    /// Journals the critic's call and verdict on the function `name` in `code`; its
+    /// objection, if any ([`critic_says_no`]).
+    pub(super) async fn critique_objection(
+        &self,
+        run: &mut Run,
+        round: u32,
+        judged: &Critiqued,
+        name: &str,
+        code: &str,
+    ) -> Result<Option<String>, AgentError> {
         self.exchange(run, &judged.exchange, Some(round)).await?;
         let event = JournalEvent::Critique {
             round,
@@ -814,8 +828,8 @@ impl Agent {
         Ok(critic_says_no(
             judged.critique.success,
             &judged.critique.feedback,
-            &source.name,
-            &source.code,
+            name,
+            code,
         ))
     }
 

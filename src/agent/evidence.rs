@@ -214,19 +214,8 @@ impl Agent {
             }
             Err(e) => return Err(e),
         };
-        self.exchange(run, &judged.exchange, Some(round)).await?;
-        let event = JournalEvent::Critique {
-            round,
-            success: judged.critique.success,
-            feedback: judged.critique.feedback.clone(),
-        };
-        self.log(run, event).await?;
-        Ok(critic_says_no(
-            judged.critique.success,
-            &judged.critique.feedback,
-            name,
-            &skill.version.code,
-        ))
+        self.critique_objection(run, round, &judged, name, &skill.version.code)
+            .await
     }
 }
 

@@ -78,3 +78,34 @@ pub fn json_of(output: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// A TextCraft skill: oak planks from the logs it fetches (the `get` and `craft` actions).
+pub const PLANKS: &str = r#"/**
+ * Crafts oak planks from oak logs it fetches, four planks a log.
+ * @param {number} [count] planks wanted (rounded up to a multiple of 4)
+ * @returns {object} the inventory afterwards
+ * @capability get
+ * @capability craft
+ * @test const inventory = craftOakPlanks(8); assert.strictEqual(inventory["oak planks"], 8);
+ */
+function craftOakPlanks(count = 4) {
+  const logs = Math.ceil(count / 4);
+  host.call("get", { item: "oak logs", count: logs });
+  let step;
+  for (let i = 0; i < logs; i++) {
+    step = host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
+  }
+  return step.state.inventory;
+}"#;
+
+/// A TextCraft skill that calls [`PLANKS`]'s `craftOakPlanks`: a crafting table.
+pub const TABLE: &str = r#"/**
+ * Crafts a crafting table from four oak planks.
+ * @returns {object} the inventory afterwards
+ * @capability craft
+ * @test const inventory = craftCraftingTable(); assert.strictEqual(inventory["crafting table"], 1);
+ */
+function craftCraftingTable() {
+  craftOakPlanks(4);
+  return host.call("craft", { item: "crafting table", count: 1, ingredients: [{ item: "oak planks", count: 4 }] }).state.inventory;
+}"#;
