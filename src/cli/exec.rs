@@ -72,18 +72,9 @@ fn library(args: &LibraryArgs) -> anyhow::Result<HashMap<String, SkillSource>> {
     Ok(library)
 }
 
-fn failure_json(failure: &Failure) -> Value {
-    json!({"ok": false, "error": {
-        "kind": failure.kind,
-        "name": failure.name,
-        "message": failure.message,
-        "stack": failure.stack,
-    }})
-}
-
 fn print_failure(failure: &Failure, as_json: bool) {
     if as_json {
-        println!("{}", failure_json(failure));
+        println!("{}", failure.to_json());
     } else {
         eprintln!("{failure}");
         if let Some(stack) = &failure.stack {
@@ -144,13 +135,7 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
         limits: &limits,
     })?;
     if args.json {
-        let mut printed = match &outcome.result {
-            Ok(value) => json!({"ok": true, "value": value}),
-            Err(failure) => failure_json(failure),
-        };
-        printed["stats"] = json!(outcome.stats);
-        printed["logs"] = json!(outcome.logs);
-        println!("{printed}");
+        println!("{}", outcome.to_json());
     } else {
         for line in &outcome.logs {
             eprintln!("{}", line.text);

@@ -35,7 +35,7 @@ use crate::agent::{Agent, AgentConfig, Environment, Progress, Task};
 use crate::index::SearchFilter;
 use crate::library::{AddOptions, Library, LibraryError, parse_stored, split_name};
 use crate::llm::{LanguageModel, LlmConfig};
-use crate::sandbox::{Call, Failure, Limits, Outcome};
+use crate::sandbox::{Call, Limits};
 use crate::skill::{SkillSource, check_namespace};
 use crate::store::{ListFilter, SkillStatus};
 
@@ -196,26 +196,6 @@ fn namespace_arg(namespace: Option<String>) -> Result<Option<String>, ErrorData>
             .map_err(|e| invalid(e.to_string())),
         None => Ok(None),
     }
-}
-
-fn failure_json(failure: &Failure) -> Value {
-    json!({"ok": false, "error": {
-        "kind": failure.kind,
-        "name": failure.name,
-        "message": failure.message,
-        "stack": failure.stack,
-    }})
-}
-
-/// `skillforge exec --json`'s object for an outcome.
-fn outcome_json(outcome: &Outcome) -> Value {
-    let mut printed = match &outcome.result {
-        Ok(value) => json!({"ok": true, "value": value}),
-        Err(failure) => failure_json(failure),
-    };
-    printed["stats"] = json!(outcome.stats);
-    printed["logs"] = json!(outcome.logs);
-    printed
 }
 
 /// The library's limits, tightened by `requested`; a request above them is refused.
@@ -412,7 +392,7 @@ impl SkillServer {
         .await
         .map_err(internal)?
         .map_err(internal)?;
-        let printed = outcome_json(&outcome);
+        let printed = outcome.to_json();
         Ok(if outcome.is_ok() {
             CallToolResult::structured(printed)
         } else {

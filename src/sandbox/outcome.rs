@@ -63,6 +63,17 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The failure as `skillforge exec --json` (and MCP's `run_skill`) report it:
+    /// `{"ok": false, "error": {"kind", "name", "message", "stack"}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"ok": false, "error": {
+            "kind": self.kind,
+            "name": self.name,
+            "message": self.message,
+            "stack": self.stack,
+        }})
+    }
+
     /// A failure with no JS name or stack.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Failure {
@@ -129,6 +140,18 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome as `skillforge exec --json` (and MCP's `run_skill`) report it:
+    /// `{"ok": true, "value"}` or [`Failure::to_json`], with `stats` and `logs`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut printed = match &self.result {
+            Ok(value) => serde_json::json!({"ok": true, "value": value}),
+            Err(failure) => failure.to_json(),
+        };
+        printed["stats"] = serde_json::json!(self.stats);
+        printed["logs"] = serde_json::json!(self.logs);
+        printed
+    }
+
     /// True when the call returned a value.
     pub fn is_ok(&self) -> bool {
         self.result.is_ok()
