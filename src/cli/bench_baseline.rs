@@ -21,11 +21,10 @@ use serde::Serialize;
 use serde_json::json;
 use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Task};
 use skillforge::compose::Bundle;
-use skillforge::embed::OnnxEmbedder;
 use skillforge::eval::{Problem, passes, read_suite};
 use skillforge::library::{Library, LibraryConfig, parse_stored};
 use skillforge::llm::{ChatRequest, LanguageModel, Message};
-use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+use skillforge::sandbox::{HostFunctions, Sandbox};
 use skillforge::store::EpisodeStatus;
 
 use super::EXIT_OK;
@@ -207,15 +206,7 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir().context("creating a temporary data directory")?;
     let arms = super::runtime()?.block_on(async {
         let model = args.agent.model().await?;
-        let embedder = Arc::new(
-            tokio::task::spawn_blocking(OnnxEmbedder::from_env)
-                .await?
-                .context("loading the embedding model")?,
-        );
-        let sandbox = Arc::new(
-            Sandbox::new(SandboxConfig::default(), HostFunctions::empty())
-                .context("starting the sandbox")?,
-        );
+        let (embedder, sandbox) = super::embedder_and_sandbox(HostFunctions::empty()).await?;
         let env = Arc::new(CodeEnvironment::new(args.agent.domain.clone()));
         let config = AgentConfig {
             max_rounds: args.agent.max_rounds,
@@ -311,6 +302,7 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use skillforge::sandbox::SandboxConfig;
 
     fn problem() -> Problem {
         Problem {

@@ -11,13 +11,12 @@ use serde_json::json;
 use skillforge::agent::{
     AgentConfig, CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress,
 };
-use skillforge::embed::OnnxEmbedder;
 use skillforge::envproto::{ResetParams, textcraft};
 use skillforge::eval::{
     ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, read_suite, write_plot,
 };
 use skillforge::library::OpenMode;
-use skillforge::sandbox::{Capabilities, Sandbox, SandboxConfig};
+use skillforge::sandbox::Capabilities;
 use skillforge::store::{EvalRunRecord, Store};
 
 use super::agent::AgentArgs;
@@ -182,15 +181,7 @@ async fn evaluate(
 ) -> anyhow::Result<ExitCode> {
     let (env, capabilities, tasks, source) = tasks_of(&args).await?;
     let model = args.agent.model().await?;
-    let embedder = Arc::new(
-        tokio::task::spawn_blocking(OnnxEmbedder::from_env)
-            .await?
-            .context("loading the embedding model")?,
-    );
-    let sandbox = Arc::new(
-        Sandbox::new(SandboxConfig::default(), env.host_functions())
-            .context("starting the sandbox")?,
-    );
+    let (embedder, sandbox) = super::embedder_and_sandbox(env.host_functions()).await?;
     let workdir = tempfile::tempdir().context("creating a directory for the arms' libraries")?;
     let bar = indicatif::ProgressBar::new(2 * tasks.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")

@@ -3,19 +3,17 @@
 use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::{Value, json};
-use skillforge::embed::OnnxEmbedder;
 use skillforge::index::SearchFilter;
 use skillforge::library::{
     AddOptions, AgentSkillsExport, DEFAULT_LOCK_TIMEOUT, ENV_ALLOW_CAPABILITIES, Library,
     LibraryConfig, LibraryError, OpenMode, SkillSummary,
 };
 use skillforge::redact::redact_url;
-use skillforge::sandbox::{HostFunctions, Sandbox, SandboxConfig};
+use skillforge::sandbox::HostFunctions;
 use skillforge::skill;
 use skillforge::store::{ListFilter, SkillStatus};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Where the library lives and what its skills may be granted; shared by every command that
 /// opens it. Its `Debug` shows no password.
@@ -119,12 +117,8 @@ impl DataArgs {
             "opening the library in {}",
             config.data_dir.display()
         ));
-        let embedder = tokio::task::spawn_blocking(OnnxEmbedder::from_env)
-            .await?
-            .context("loading the embedding model")?;
-        let sandbox = Sandbox::new(SandboxConfig::default(), host_functions)
-            .context("starting the sandbox")?;
-        let library = Library::open(&config, Arc::new(embedder), Arc::new(sandbox))
+        let (embedder, sandbox) = super::embedder_and_sandbox(host_functions).await?;
+        let library = Library::open(&config, embedder, sandbox)
             .await
             .with_context(|| format!("opening the library in {}", config.data_dir.display()))?;
         spinner.finish_and_clear();
