@@ -188,10 +188,91 @@ async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
         .iter()
         .map(|m| m.content.as_str())
         .collect();
-    assert!(prompt.contains("host.call(\"craft\", args)"), "{prompt}");
+    assert!(
+        prompt.contains("host.call(\"craft\", {item: string, count: integer, ingredients: [{item: string, count: integer}, ...]})"),
+        "{prompt}"
+    );
     assert!(
         prompt.contains("craft 1 crafting table using 4 planks"),
         "{prompt}"
     );
     assert!(prompt.contains("craftOakPlanks"), "{prompt}");
+}
+
+/// One TextCraft episode with the real local model (the smoke test issue 8 asks CI for): the
+/// model is shown the environment's actions and the world, its code runs in the sandbox
+/// against the live environment, and the episode ends (admitted or failed) instead of
+/// erroring or hanging. Whether the 0.5B model reaches the goal is the benchmark's question,
+/// not this test's; when it does, the admitted skill acts through the environment's actions.
+#[tokio::test]
+async fn the_local_model_plays_one_textcraft_episode_to_its_end() {
+    let Some(env) = textcraft() else { return };
+    let Some(model) = common::local_model().await else {
+        return;
+    };
+    let env = Arc::new(env);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.allowed_capabilities = env.capabilities();
+    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap());
+    let library = Arc::new(
+        Library::open(&config, common::embedder(), sandbox)
+            .await
+            .unwrap(),
+    );
+    let agent_config = AgentConfig {
+        max_rounds: 2,
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(library.clone(), model, env.clone(), agent_config);
+    let task = {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || env.task(goal("oak planks")))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let report = agent.solve(task).await.expect("the episode ends");
+    eprintln!(
+        "TextCraft with the local model: {:?} after {} round(s), skill {:?}",
+        report.status, report.rounds, report.skill
+    );
+    assert!(
+        matches!(
+            report.status,
+            EpisodeStatus::Admitted | EpisodeStatus::Failed
+        ),
+        "{report:#?}"
+    );
+    assert!(report.rounds >= 1, "{report:#?}");
+    let events = library
+        .store()
+        .episode_events(&report.episode)
+        .await
+        .unwrap();
+    for event in events
+        .iter()
+        .filter(|e| e.kind == "verdict" || e.kind == "attempt")
+    {
+        eprintln!("  {}: {}", event.kind, event.payload);
+    }
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"llm_call"), "{kinds:?}");
+    let prompt = events
+        .iter()
+        .find(|e| e.kind == "llm_call")
+        .map(|e| e.payload.to_string())
+        .unwrap();
+    assert!(
+        prompt.contains("host.call"),
+        "the actions were not shown: {prompt}"
+    );
+    if let Some(name) = &report.skill {
+        let skill = library.get(name).await.unwrap().skill;
+        assert!(
+            skill.version.code.contains("host.call"),
+            "{}",
+            skill.version.code
+        );
+    }
 }

@@ -63,15 +63,20 @@ pub fn coder_messages(
     retrieved: &[SkillBrief],
     feedback: Option<&Feedback>,
 ) -> Result<Vec<Message>, AgentError> {
+    // An environment whose skills act is described; a pure-function one needs no words.
+    let acts = !env.host_functions().list().is_empty();
     let mut messages = match task.stub() {
         Some(stub) => vec![
             Message::system(render(
                 "coder_complete.md",
-                &serde_json::json!({ "skills": retrieved }),
+                &serde_json::json!({
+                    "skills": retrieved,
+                    "environment": acts.then(|| env.describe()),
+                }),
             )?),
             Message::user(stub.text.to_string()),
         ],
-        None => general_messages(env, task, retrieved)?,
+        None => general_messages(env, task, retrieved, acts)?,
     };
     if let Some(feedback) = feedback {
         messages.push(Message::assistant(feedback.previous_reply.clone()));
@@ -88,12 +93,13 @@ fn general_messages(
     env: &dyn Environment,
     task: &Task,
     retrieved: &[SkillBrief],
+    acts: bool,
 ) -> Result<Vec<Message>, AgentError> {
     let system = render(
         "coder_system.md",
         &serde_json::json!({
             "environment": env.describe(),
-            "worked_example": worked_example(task),
+            "worked_example": worked_example(task, acts),
         }),
     )?;
     let checks: Vec<String> = task

@@ -76,15 +76,19 @@ impl ExternalEnvironment {
         let reply = self
             .actions
             .reset(&world, Instant::now() + self.limits.wall_clock)?;
-        let mut task = Task::from_user(format!(
+        let words = format!(
             "{}\n\nWhat the environment shows at the start:\n{}\n\nState: {}",
             reply.task.description, reply.observation, reply.state
-        ));
-        if let Some(name) = reply
+        );
+        let name = reply
             .task
             .name
-            .filter(|name| crate::sandbox::is_identifier(name))
-        {
+            .filter(|name| crate::sandbox::is_identifier(name));
+        let mut task = match &name {
+            Some(name) => Task::from_user(self.stub(&words, name)),
+            None => Task::from_user(words),
+        };
+        if let Some(name) = name {
             task.tests.push(TestCase::Assert {
                 name: format!("the environment's check of {name}()"),
                 code: format!("await {name}();"),
@@ -93,6 +97,25 @@ impl ExternalEnvironment {
         }
         task.world = Some(world);
         Ok(task)
+    }
+
+    /// A task whose function is named as a stub to complete ([`Task::stub`]): its words and
+    /// the world at the start as the JSDoc comment, a `@capability` line per action, then
+    /// `function NAME() {`. A small code model completes a stub far more often than it
+    /// writes a skill file from instructions (docs/benchmarks.md).
+    fn stub(&self, words: &str, name: &str) -> String {
+        let mut stub = String::from("/**\n");
+        for line in words.lines() {
+            let line = line.trim_end().replace("*/", "* /");
+            stub.push_str(if line.is_empty() { " *" } else { " * " });
+            stub.push_str(&line);
+            stub.push('\n');
+        }
+        for action in &self.description().actions {
+            stub.push_str(&format!(" * @capability {}\n", action.name));
+        }
+        stub.push_str(&format!(" */\nfunction {name}() {{"));
+        stub
     }
 
     /// Runs one task test in a world: reset to `world` first and checked after, or, for a
@@ -163,8 +186,10 @@ impl Environment for ExternalEnvironment {
             .iter()
             .map(|a| {
                 format!(
-                    "- `host.call(\"{}\", args)`: {} Arguments: {}\n",
-                    a.name, a.description, a.schema
+                    "- `host.call(\"{}\", {})`: {}\n",
+                    a.name,
+                    schema_shape(&a.schema),
+                    a.description
                 )
             })
             .collect();
@@ -235,5 +260,64 @@ impl Environment for ExternalEnvironment {
             tests,
             call_graph: bundle.call_graph.clone(),
         })
+    }
+}
+
+/// A JSON schema as the shape of a value a model writes: `{item: string, count: integer}`,
+/// arrays as `[shape]`, optional properties marked `?`. A small model shown the schema
+/// itself copies its `type`/`properties` keys into the arguments.
+fn schema_shape(schema: &serde_json::Value) -> String {
+    match schema["type"].as_str() {
+        Some("object") => {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            let fields: Vec<String> = schema["properties"]
+                .as_object()
+                .map(|properties| {
+                    properties
+                        .iter()
+                        .map(|(name, property)| {
+                            let optional = if required.contains(&name.as_str()) {
+                                ""
+                            } else {
+                                "?"
+                            };
+                            format!("{name}{optional}: {}", schema_shape(property))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{{{}}}", fields.join(", "))
+        }
+        Some("array") => format!("[{}, ...]", schema_shape(&schema["items"])),
+        Some(other) => other.to_string(),
+        None => "any".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schema_shape;
+    use serde_json::json;
+
+    #[test]
+    fn a_schema_reads_as_the_shape_of_its_value() {
+        let schema = json!({"type": "object", "properties": {
+            "item": {"type": "string", "description": "a name"},
+            "count": {"type": "integer", "minimum": 1},
+            "uses": {"type": "array", "items": {"type": "object",
+                "properties": {"item": {"type": "string"}}, "required": ["item"]}}},
+            "required": ["item", "count"]});
+        assert_eq!(
+            schema_shape(&schema),
+            "{item: string, count: integer, uses?: [{item: string}, ...]}"
+        );
+        assert_eq!(
+            schema_shape(&json!({"type": "object", "properties": {}})),
+            "{}"
+        );
+        assert_eq!(schema_shape(&json!({})), "any");
     }
 }

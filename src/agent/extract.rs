@@ -236,12 +236,12 @@ pub fn extract_with_check(
         ));
     }
     if skill.tests.is_empty() {
-        let Some(code) = with_examples(&skill, check) else {
+        let Some(code) = with_check_as_tests(&skill, check) else {
             return Err(ExtractError::NoTests { name: skill.name });
         };
         skill = SkillSource::parse(&code, Some(&skill.name))?;
         notes.push(format!(
-            "{} came with no tests; the task's examples are its tests",
+            "{} came with no tests; the task's check is its tests",
             skill.name
         ));
     }
@@ -295,10 +295,10 @@ fn with_doc(skill: &SkillSource, doc: &str) -> Option<String> {
     Some(code)
 }
 
-/// `skill`'s code with the `check`'s examples that call it added to its JSDoc as
-/// `@example` lines; `None` when there are none, or the skill has no JSDoc comment to hold
-/// them.
-fn with_examples(skill: &SkillSource, check: &[TestCase]) -> Option<String> {
+/// `skill`'s code with the `check`'s tests that call it added to its JSDoc (examples as
+/// `@example` lines, one-line assertions as `@test` lines); `None` when there are none, or
+/// the skill has no JSDoc comment to hold them.
+fn with_check_as_tests(skill: &SkillSource, check: &[TestCase]) -> Option<String> {
     let call = format!("{}(", skill.name);
     let lines: Vec<String> = check
         .iter()
@@ -306,6 +306,20 @@ fn with_examples(skill: &SkillSource, check: &[TestCase]) -> Option<String> {
             TestCase::Example {
                 call: c, expected, ..
             } if c.starts_with(&call) => Some(format!(" * @example {c} => {expected}\n ")),
+            // An environment task's check is a call of the skill (`await name();`) in the
+            // task's world; as the skill's own test it runs in a fresh world, where an
+            // action the game refuses still fails it.
+            TestCase::Assert { code, .. }
+                if code.contains(&call) && !code.contains('\n') && !code.contains("*/") =>
+            {
+                // A test's code is checked as a plain function's body: an awaited call is
+                // returned instead, which the async test runner awaits all the same.
+                let code = match code.strip_prefix("await ") {
+                    Some(call) => format!("return {call}"),
+                    None => code.clone(),
+                };
+                Some(format!(" * @test calls like the task check: {code}\n "))
+            }
             _ => None,
         })
         .collect();
@@ -316,7 +330,17 @@ fn with_examples(skill: &SkillSource, check: &[TestCase]) -> Option<String> {
     let close = skill.code[..declared].rfind("*/")?;
     skill.code[..close].rfind("/**")?;
     let mut code = skill.code.clone();
-    code.insert_str(close, &lines.concat());
+    // On a line of its own, `*/` keeps its indentation: the tags go on lines before it.
+    let line_start = code[..close].rfind('\n').map_or(0, |i| i + 1);
+    if code[line_start..close].trim().is_empty() {
+        let tags: String = lines
+            .iter()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect();
+        code.insert_str(line_start, &tags);
+    } else {
+        code.insert_str(close, &lines.concat());
+    }
     Some(code)
 }
 
@@ -1063,7 +1087,7 @@ console.log(result);
             );
             let got = extract_with_check(&reply, Some("product"), &check, None).unwrap();
             assert_eq!(got.skill.tests, check, "{}", got.skill.code);
-            assert!(got.notes.iter().any(|n| n.contains("the task's examples")));
+            assert!(got.notes.iter().any(|n| n.contains("the task's check")));
         }
         // A JSDoc comment the model did not close before its function is closed for it.
         let unclosed = "```javascript\n/**\n * The product of all numbers in a list.\n * @example product([2, 3, 4]) => 24\n\nfunction product(xs) {\n  return xs.reduce((p, x) => p * x, 1);\n}\n```\n";
@@ -1078,6 +1102,43 @@ console.log(result);
         }];
         assert!(matches!(
             extract_with_check(code, Some("product"), &other, None),
+            Err(ExtractError::NoTests { .. })
+        ));
+    }
+
+    /// An environment task's check (a call of the skill in the task's world) becomes the
+    /// skill's test when the model wrote none, as the 0.5B model did on TextCraft.
+    #[test]
+    fn a_skill_without_tests_takes_an_environment_checks_call_as_its_test() {
+        let reply = "```javascript\n/**\n * Crafts oak planks.\n * @capability craft\n */\nfunction craftOakPlanks() {\n  return host.call(\"craft\", {item: \"oak planks\", count: 4, ingredients: [{item: \"oak logs\", count: 1}]});\n}\n```";
+        let check = [TestCase::Assert {
+            name: "the environment's check of craftOakPlanks()".into(),
+            code: "await craftOakPlanks();".into(),
+        }];
+        let got = extract_with_check(reply, Some("craftOakPlanks"), &check, None).unwrap();
+        assert_eq!(
+            got.skill.tests,
+            [TestCase::Assert {
+                name: "calls like the task check".into(),
+                code: "return craftOakPlanks();".into(),
+            }],
+            "{}",
+            got.skill.code
+        );
+        assert!(
+            got.skill
+                .code
+                .contains("\n * @test calls like the task check: return craftOakPlanks();\n */"),
+            "{}",
+            got.skill.code
+        );
+        // A multi-line assertion does not fit a JSDoc line: still no tests.
+        let long = [TestCase::Assert {
+            name: "suite".into(),
+            code: "const x = craftOakPlanks();\nassert.ok(x);".into(),
+        }];
+        assert!(matches!(
+            extract_with_check(reply, Some("craftOakPlanks"), &long, None),
             Err(ExtractError::NoTests { .. })
         ));
     }

@@ -49,11 +49,24 @@ const WORKED_EXAMPLES: [&str; 4] = [
     include_str!("../../prompts/worked/parse_duration.js"),
 ];
 
+/// The worked examples shown in an environment with actions: skills acting through
+/// `host.call` in made-up worlds (a bakery, a garden) whose actions no real environment has.
+const WORKED_ENV_EXAMPLES: [&str; 2] = [
+    include_str!("../../prompts/worked/env_bake_bread.js"),
+    include_str!("../../prompts/worked/env_water_beds.js"),
+];
+
 /// The worked example shown for `task`: chosen by a stable hash of the task's key, so that
-/// the tasks of a run see different ones and a task sees the same one every round.
-pub(crate) fn worked_example(task: &Task) -> &'static str {
+/// the tasks of a run see different ones and a task sees the same one every round. In an
+/// environment whose skills act (`acts`), one that calls host functions.
+pub(crate) fn worked_example(task: &Task, acts: bool) -> &'static str {
+    let examples: &[&str] = if acts {
+        &WORKED_ENV_EXAMPLES
+    } else {
+        &WORKED_EXAMPLES
+    };
     let hash = xxhash_rust::xxh3::xxh3_64(task.key().as_bytes());
-    WORKED_EXAMPLES[(hash % WORKED_EXAMPLES.len() as u64) as usize].trim()
+    examples[(hash % examples.len() as u64) as usize].trim()
 }
 
 /// The name of the worked example `code` reproduces, if any: it declares a function with
@@ -69,13 +82,16 @@ pub(crate) fn copied_worked_example(code: &str, task: &Task) -> Option<String> {
                 && !code[at + name.len()..].chars().next().is_some_and(is_word)
         })
     };
-    WORKED_EXAMPLES.iter().find_map(|example| {
-        let (name, shape) = function_shapes(example).into_iter().next()?;
-        let asked =
-            task.name.as_deref() == Some(name.as_str()) || task.description.contains(name.as_str());
-        let copied = mentions(&name) || shapes.iter().any(|(_, s)| *s == shape);
-        (copied && !asked).then_some(name)
-    })
+    WORKED_EXAMPLES
+        .iter()
+        .chain(&WORKED_ENV_EXAMPLES)
+        .find_map(|example| {
+            let (name, shape) = function_shapes(example).into_iter().next()?;
+            let asked = task.name.as_deref() == Some(name.as_str())
+                || task.description.contains(name.as_str());
+            let copied = mentions(&name) || shapes.iter().any(|(_, s)| *s == shape);
+            (copied && !asked).then_some(name)
+        })
 }
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
@@ -183,15 +199,39 @@ mod tests {
         let tasks: Vec<Task> = (0..12)
             .map(|i| Task::from_user(format!("task number {i}")))
             .collect();
-        let shown: std::collections::BTreeSet<&str> = tasks.iter().map(worked_example).collect();
+        let shown: std::collections::BTreeSet<&str> =
+            tasks.iter().map(|t| worked_example(t, false)).collect();
         assert!(shown.len() >= 3, "{shown:?}");
-        assert_eq!(worked_example(&tasks[0]), worked_example(&tasks[0].clone()));
+        assert_eq!(
+            worked_example(&tasks[0], false),
+            worked_example(&tasks[0].clone(), false)
+        );
         let system = render(
             "coder_system.md",
-            &json!({"environment": "pure functions", "worked_example": worked_example(&tasks[0])}),
+            &json!({"environment": "pure functions", "worked_example": worked_example(&tasks[0], false)}),
         )
         .unwrap();
-        assert!(system.contains(worked_example(&tasks[0])), "{system}");
+        assert!(
+            system.contains(worked_example(&tasks[0], false)),
+            "{system}"
+        );
+
+        // An environment with actions is shown skills that act through host.call, declaring
+        // each action they use; they are recognised when copied too.
+        let acting: std::collections::BTreeSet<&str> =
+            tasks.iter().map(|t| worked_example(t, true)).collect();
+        assert_eq!(acting.len(), WORKED_ENV_EXAMPLES.len(), "{acting:?}");
+        for example in WORKED_ENV_EXAMPLES {
+            let skill = SkillSource::parse(example, None).unwrap();
+            assert!(example.contains("host.call("), "{example}");
+            assert_eq!(skill.capabilities.iter().count(), 2, "{example}");
+            assert!(!skill.tests.is_empty(), "{example}");
+            let other = Task::from_user("craft a table").with_name("craftTable");
+            assert_eq!(
+                copied_worked_example(example, &other).as_deref(),
+                Some(skill.name.as_str())
+            );
+        }
 
         // A copy is recognised under its own name, or renamed with other spacing; a task
         // that asks for that very function may have it.

@@ -109,3 +109,22 @@ function craftCraftingTable() {
   craftOakPlanks(4);
   return host.call("craft", { item: "crafting table", count: 1, ingredients: [{ item: "oak planks", count: 4 }] }).state.inventory;
 }"#;
+
+/// The offline default model (`scripts/setup llm`), started on loopback; `None` after saying
+/// why on stderr when it is not installed, or a panic when `SKILLFORGE_REQUIRE_LOCAL_LLM=1`
+/// (as `scripts/test` sets it) demands it.
+pub async fn local_model() -> Option<Arc<dyn skillforge::llm::LanguageModel>> {
+    use std::io::Write;
+    let config = skillforge::llm::LlmConfig::default();
+    if let Err(error) = config.local_server_config().check_installed() {
+        if std::env::var("SKILLFORGE_REQUIRE_LOCAL_LLM").is_ok_and(|v| v == "1") {
+            panic!("SKILLFORGE_REQUIRE_LOCAL_LLM=1 but {error}");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!! SKIPPED a local-model test: {error}\n"
+        );
+        return None;
+    }
+    Some(config.build().await.expect("the local model server starts"))
+}
