@@ -28,6 +28,7 @@ pub mod library;
 pub mod llm;
 pub mod mcp;
 pub mod redact;
+pub mod runtime;
 pub mod sandbox;
 pub mod skill;
 pub mod store;
