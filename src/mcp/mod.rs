@@ -3,9 +3,9 @@
 //!
 //! The tool list is small and fixed, whatever the library's size: a client finds skills
 //! with `search_skills` instead of loading a catalog. `search_skills`, `get_skill`,
-//! `run_skill`, `solve_task` and `add_skill` are thin layers over [`Library`] and [`Agent`],
-//! so the capability policy, the namespace checks and the validation of `add` hold as on the
-//! CLI. Skills are also resources (`skill://NAMESPACE/NAME`, the skill's file), listed a page
+//! `run_skill`, `solve_task` and `add_skill` are thin layers over the [`Runtime`], so the
+//! capability policy, the namespace checks, the limits and the validation of `add` hold as
+//! on the CLI. Skills are also resources (`skill://NAMESPACE/NAME`, the skill's file), listed a page
 //! at a time in (namespace, name) order.
 //!
 //! Arguments a tool cannot use (wrong types, an unknown skill, a bad namespace, limits above
