@@ -17,13 +17,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use skillforge::agent::Environment;
+use skillforge::embed::Embedder;
+use skillforge::index::{
+    EdgeIndex, IndexError, IndexPoint, IndexSpec, SearchHit, SearchQuery, VectorIndex,
+};
 use skillforge::llm::{
     ChatRequest, ChatResponse, LanguageModel, LlmError, Message, ScriptedModel, UsageCounter,
 };
 use skillforge::runtime::{
     CancellationToken, LimitOverrides, Runtime, RuntimeBuilder, RuntimeError, SkillRun,
 };
-use skillforge::store::EpisodeStatus;
+use skillforge::store::{EpisodeStatus, SkillId};
 
 /// A reply the way a small model writes it: prose around a fenced block.
 fn reply(code: &str) -> String {
@@ -47,11 +51,24 @@ const CAN_FILL: &str = "/**\n * Tells whether the warehouse holds enough of ever
 async fn the_embedding_example_learns_a_skill_and_a_later_episode_calls_it() {
     let dir = tempfile::tempdir().unwrap();
     let model = Arc::new(ScriptedModel::queue([reply(STOCK_OF), reply(CAN_FILL)]));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let counter = finished.clone();
+    let observer: skillforge::agent::Observer = Arc::new(move |progress| {
+        if let skillforge::agent::Progress::Finished(_) = progress {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
     let runtime = embed_agent::with_warehouse(builder(dir.path()).model(model.clone()))
+        .observer(observer)
         .build()
         .await
         .unwrap();
     let (first, second) = embed_agent::learn_and_reuse(&runtime).await.unwrap();
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        2,
+        "the builder's observer saw both"
+    );
     assert_eq!(first.status, EpisodeStatus::Admitted, "{first:#?}");
     assert_eq!(first.skill.as_deref(), Some("default/stockOf"));
     assert_eq!(second.status, EpisodeStatus::Admitted, "{second:#?}");
@@ -157,6 +174,82 @@ async fn the_library_only_example_adds_searches_and_runs_a_skill_without_a_model
         .unwrap_err();
     assert!(error.is_bad_request(), "{error}");
     runtime.close().await;
+}
+
+/// A vector index of the caller's: qdrant-edge in a directory of its own, counting writes.
+struct CountingIndex {
+    inner: EdgeIndex,
+    upserts: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl VectorIndex for CountingIndex {
+    fn spec(&self) -> &IndexSpec {
+        self.inner.spec()
+    }
+    async fn upsert(&self, points: Vec<IndexPoint>) -> Result<(), IndexError> {
+        self.upserts.fetch_add(points.len(), Ordering::SeqCst);
+        self.inner.upsert(points).await
+    }
+    async fn delete(&self, ids: &[SkillId]) -> Result<(), IndexError> {
+        self.inner.delete(ids).await
+    }
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, IndexError> {
+        self.inner.search(query).await
+    }
+    async fn count(&self) -> Result<usize, IndexError> {
+        self.inner.count().await
+    }
+    async fn skill_ids(&self) -> Result<Vec<SkillId>, IndexError> {
+        self.inner.skill_ids().await
+    }
+    async fn optimize(&self) -> Result<(), IndexError> {
+        self.inner.optimize().await
+    }
+}
+
+#[tokio::test]
+async fn a_vector_index_of_the_callers_is_the_one_the_library_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedder = common::embedder();
+    let spec = IndexSpec {
+        embedder_id: embedder.id().to_string(),
+        dimension: embedder.dimension(),
+    };
+    let index = Arc::new(CountingIndex {
+        inner: EdgeIndex::open(&dir.path().join("own-index"), spec).unwrap(),
+        upserts: AtomicUsize::new(0),
+    });
+    let runtime = builder(&dir.path().join("data"))
+        .index(index.clone())
+        .build()
+        .await
+        .unwrap();
+    let (hits, run) = library_only::add_search_run(&runtime, "A B").await.unwrap();
+    assert_eq!(index.upserts.load(Ordering::SeqCst), 1);
+    assert_eq!(hits[0].skill.record.name, "slugify");
+    assert_eq!(run.to_json()["value"], "a-b");
+    // The library's own in-process index was never made.
+    assert!(!dir.path().join("data").join("index").exists());
+    runtime.close().await;
+    drop(runtime);
+
+    // An index made for another embedder is refused, not mixed.
+    let other = IndexSpec {
+        embedder_id: "another-model@0".into(),
+        dimension: 384,
+    };
+    let foreign = Arc::new(CountingIndex {
+        inner: EdgeIndex::open(&dir.path().join("foreign"), other).unwrap(),
+        upserts: AtomicUsize::new(0),
+    });
+    let error = builder(&dir.path().join("data"))
+        .index(foreign)
+        .build()
+        .await
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("another-model@0"), "{error}");
 }
 
 /// A scripted model whose calls past the first `free` wait until the gate opens.

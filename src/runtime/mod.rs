@@ -108,7 +108,8 @@ impl RuntimeBuilder {
     /// Reads the settings the CLI also reads from the environment, where set:
     /// `SKILLFORGE_DATA_DIR`, `SKILLFORGE_DATABASE_URL`, `QDRANT_URL`, `QDRANT_API_KEY`,
     /// `QDRANT_COLLECTION`, `SKILLFORGE_ALLOW_CAPABILITIES` (comma-separated),
-    /// `SKILLFORGE_LLM_URL`, `SKILLFORGE_LLM_MODEL`, `SKILLFORGE_LLM_CONTEXT_TOKENS`.
+    /// `SKILLFORGE_LOCK_TIMEOUT` (seconds), `SKILLFORGE_LLM_URL`, `SKILLFORGE_LLM_MODEL`,
+    /// `SKILLFORGE_LLM_CONTEXT_TOKENS`. A value that does not parse is ignored.
     pub fn from_env(mut self) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         if let Some(dir) = var(crate::library::ENV_DATA_DIR) {
@@ -128,6 +129,12 @@ impl RuntimeBuilder {
         }
         if let Some(list) = var(crate::library::ENV_ALLOW_CAPABILITIES) {
             self = self.allow_capabilities(list.split(',').map(str::trim));
+        }
+        if let Some(timeout) = var("SKILLFORGE_LOCK_TIMEOUT")
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        {
+            self.library.lock_timeout = timeout;
         }
         if let Some(url) = var("SKILLFORGE_LLM_URL") {
             self.llm.base_url = Some(url);
