@@ -374,6 +374,16 @@ impl StartedEpisode {
     pub fn stop(&self) {
         self.stop.cancel();
     }
+
+    /// The token [`StartedEpisode::stop`] cancels, to stop the episode from elsewhere.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// True once the episode's work has ended (its report is ready).
+    pub fn is_finished(&self) -> bool {
+        self.report.is_finished()
+    }
 }
 
 impl Runtime {
@@ -414,7 +424,8 @@ impl Runtime {
     }
 
     /// An agent over this runtime's library, model and environment, reporting to the
-    /// builder's observers and `observer`.
+    /// builder's observers and `observer`. What it runs is outside the runtime's gate and
+    /// stop (see [`Runtime::solve`] and [`Runtime::shutdown`]): prefer those.
     pub async fn agent(&self, observer: Option<Observer>) -> Result<Agent, RuntimeError> {
         let agent = Agent::new(
             Arc::clone(&self.inner.library),
