@@ -363,6 +363,11 @@ impl StartedEpisode {
         &self.id
     }
 
+    /// True once the episode's work has ended (its report is ready).
+    pub fn is_finished(&self) -> bool {
+        self.report.is_finished()
+    }
+
     /// Waits for the episode to end ([`RuntimeError::Stopped`] after a stop).
     pub async fn report(self) -> Result<EpisodeReport, RuntimeError> {
         self.report.await?
@@ -375,14 +380,10 @@ impl StartedEpisode {
         self.stop.cancel();
     }
 
-    /// The token [`StartedEpisode::stop`] cancels, to stop the episode from elsewhere.
+    /// The token [`StartedEpisode::stop`] cancels, for a caller that stops the episode while
+    /// it waits on [`StartedEpisode::report`] (a server stopping).
     pub fn stop_token(&self) -> CancellationToken {
         self.stop.clone()
-    }
-
-    /// True once the episode's work has ended (its report is ready).
-    pub fn is_finished(&self) -> bool {
-        self.report.is_finished()
     }
 }
 
