@@ -20,6 +20,10 @@
 //!   [`Library`] through [`Runtime::library`]).
 //! - **skills**: [`Runtime::run_skill`] runs one with an input under the sandbox's limits
 //!   (tightened per call), with the `skillforge exec --json` outcome.
+//! - **stopping**: a run's [`CancellationToken`], [`StartedEpisode::stop`] or
+//!   [`Runtime::shutdown`] stop episodes at their next step and checkpoint them
+//!   (`interrupted`) for a later resume. Episodes being solved run side by side; the loop
+//!   and resumes, which read every open journal, run alone.
 
 mod environment;
 mod error;
