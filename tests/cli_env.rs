@@ -56,7 +56,10 @@ async fn run_learns_a_skill_in_an_external_environment() {
     // The warm-up world of seed 0: the counter's target is 3.
     let task = report["task"]["description"].as_str().unwrap();
     // Posed as a stub to complete: the world's words as its comment, then the function.
-    assert!(task.starts_with("/**\n * Bring the counter to 3.\n"), "{task}");
+    assert!(
+        task.starts_with("/**\n * Bring the counter to 3.\n"),
+        "{task}"
+    );
     assert!(task.ends_with("function reachTarget() {"), "{task}");
     assert_eq!(report["task"]["world"], json!({"seed": 0}));
 }

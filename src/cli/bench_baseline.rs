@@ -37,9 +37,12 @@ pub struct BaselineArgs {
     /// The suite: JSON lines with task_id, entry_point, prompt and tests (HumanEval-JS).
     #[arg(long, value_name = "FILE.jsonl")]
     suite: PathBuf,
-    /// Only the first N problems.
+    /// Only the first N problems (after --skip).
     #[arg(long)]
     limit: Option<usize>,
+    /// Leave out the first N problems of the suite (to run it in parts).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    skip: usize,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -232,7 +235,11 @@ async fn looped(
 
 /// Runs the benchmark in temporary libraries.
 pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
-    let problems = read_suite(&args.suite, args.limit)?;
+    let problems: Vec<_> = read_suite(&args.suite, None)?
+        .into_iter()
+        .skip(args.skip)
+        .take(args.limit.unwrap_or(usize::MAX))
+        .collect();
     let dir = tempfile::tempdir().context("creating a temporary data directory")?;
     let arms = super::runtime()?.block_on(async {
         let model = args.agent.model().await?;
