@@ -131,19 +131,24 @@ fn reply(code: &str) -> String {
     format!("Here is the skill:\n\n```javascript\n{code}\n```\n")
 }
 
+/// A fresh library in `dir` whose skills may use `env`'s actions and run against it.
+async fn library_in(env: &ExternalEnvironment, dir: &std::path::Path) -> Arc<Library> {
+    let mut config = common::config(dir);
+    config.allowed_capabilities = env.capabilities();
+    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap());
+    Arc::new(
+        Library::open(&config, common::embedder(), sandbox)
+            .await
+            .unwrap(),
+    )
+}
+
 #[tokio::test]
 async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
     let Some(env) = textcraft() else { return };
     let env = Arc::new(env);
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::config(dir.path());
-    config.allowed_capabilities = env.capabilities();
-    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap());
-    let library = Arc::new(
-        Library::open(&config, common::embedder(), sandbox)
-            .await
-            .unwrap(),
-    );
+    let library = library_in(&env, dir.path()).await;
     let model = Arc::new(ScriptedModel::queue([reply(PLANKS), reply(TABLE)]));
     let agent = Agent::new(
         library.clone(),
@@ -212,14 +217,7 @@ async fn the_local_model_plays_one_textcraft_episode_to_its_end() {
     };
     let env = Arc::new(env);
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::config(dir.path());
-    config.allowed_capabilities = env.capabilities();
-    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap());
-    let library = Arc::new(
-        Library::open(&config, common::embedder(), sandbox)
-            .await
-            .unwrap(),
-    );
+    let library = library_in(&env, dir.path()).await;
     let agent_config = AgentConfig {
         max_rounds: 2,
         ..AgentConfig::default()
