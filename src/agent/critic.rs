@@ -15,7 +15,7 @@ use super::prompts::{render, report_summary};
 use super::task::Task;
 use super::{AgentError, Exchange, Purpose};
 
-/// The critic's verdict. Its JSON schema ([`critique_schema`]) constrains the model's reply.
+/// The critic's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Critique {
     /// Whether the skill does the task.
@@ -26,7 +26,7 @@ pub struct Critique {
     pub feedback: String,
 }
 
-/// The JSON schema of [`Critique`], sent with the critic's request so that a server that
+/// The JSON schema of [`Critique`] (derived, doc comments as descriptions), sent with the critic's request so that a server that
 /// supports it (llama.cpp's does) can only answer with a verdict. The reply is still parsed
 /// leniently ([`parse_verdict`]): an endpoint may ignore the schema.
 pub(crate) fn critique_schema() -> Value {

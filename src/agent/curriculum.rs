@@ -223,9 +223,11 @@ pub(crate) fn proposal_schema() -> serde_json::Value {
                 "maxItems": 4,
                 "items": {
                     "type": "array",
-                    // The call, then its expected result: any JSON value.
+                    // The call (a name, then parentheses: without the pattern the 0.5B
+                    // model often writes the expected result inside the call's string), then
+                    // its expected result, any JSON value.
                     "prefixItems": [
-                        {"type": "string", "minLength": 1, "maxLength": MAX_CALL_CHARS},
+                        {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]*\\(.*\\)$", "maxLength": MAX_CALL_CHARS},
                         {}
                     ],
                     "minItems": 2,
@@ -361,7 +363,12 @@ mod tests {
             (&examples["minItems"], &examples["maxItems"]),
             (&2.into(), &4.into())
         );
-        assert_eq!(examples["items"]["prefixItems"][0]["type"], "string");
+        // A call is a name and parentheses: the 0.5B model otherwise writes the expected
+        // result inside the call's string.
+        assert_eq!(
+            examples["items"]["prefixItems"][0]["pattern"],
+            "^[A-Za-z_$][A-Za-z0-9_$]*\\(.*\\)$"
+        );
         // The expected value may be any JSON (`{}`: llama.cpp refuses `true` there).
         assert_eq!(examples["items"]["prefixItems"][1], serde_json::json!({}));
     }
