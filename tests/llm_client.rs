@@ -228,6 +228,26 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
 }
 
 #[tokio::test]
+async fn a_json_schema_is_sent_as_openai_response_format() {
+    let server = TestServer::start(vec![Canned::ok("{\"ok\": true}", 9, 4)]).await;
+    let schema = json!({
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"]
+    });
+    client(&server.base_url, 1)
+        .complete(ask("answer in JSON").with_json_schema("verdict", schema.clone()))
+        .await
+        .unwrap();
+    server.with_received(|received| {
+        assert_eq!(
+            received[0].body["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}})
+        );
+    });
+}
+
+#[tokio::test]
 async fn no_api_key_sends_no_authorization_header() {
     let server = TestServer::start(vec![Canned::ok("ok", 1, 1)]).await;
     let config = OpenAiConfig::new(&server.base_url, "m")

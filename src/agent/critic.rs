@@ -2,6 +2,7 @@
 //! test results. Advisory when the task has a check (the check decides); the critique feeds
 //! the next refinement. A yes that describes another function ([`foreign_names`]) is no yes.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,12 +16,21 @@ use super::task::Task;
 use super::{AgentError, Exchange, Purpose};
 
 /// The critic's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Critique {
     /// Whether the skill does the task.
     pub success: bool,
     /// What is wrong and how to fix it, or why it is right.
+    // Bounded, so that a small model looping inside the string must close it.
+    #[schemars(length(max = 600))]
     pub feedback: String,
+}
+
+/// The JSON schema of [`Critique`] (derived, doc comments as descriptions), sent with the critic's request so that a server that
+/// supports it (llama.cpp's does) can only answer with a verdict. The reply is still parsed
+/// leniently ([`parse_verdict`]): an endpoint may ignore the schema.
+pub(crate) fn critique_schema() -> Value {
+    schemars::schema_for!(Critique).to_value()
 }
 
 /// A verdict with the call that produced it.
@@ -75,7 +85,7 @@ pub async fn critique(
     let request = ChatRequest::new(messages)
         .with_temperature(0.0)
         .with_max_tokens(MAX_TOKENS)
-        .with_json_object();
+        .with_json_schema("critique", critique_schema());
     let exchange = Exchange::run(model, Purpose::Critic, request).await?;
     match parse_verdict(&exchange.reply) {
         Ok(critique) => Ok(Critiqued { critique, exchange }),
@@ -153,7 +163,7 @@ fn parse_verdict(reply: &str) -> Result<Critique, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::ScriptedModel;
+    use crate::llm::{ResponseFormat, ScriptedModel};
     use crate::sandbox::{Failure, FailureKind};
     use crate::validate::TestOutcome;
 
@@ -196,6 +206,24 @@ mod tests {
             prompt.contains("0 of 1 tests passed\n- isEven(-2) => true failed"),
             "{prompt}"
         );
+        // The verdict's schema, derived from `Critique`, goes with the request.
+        let Some(ResponseFormat::JsonSchema { json_schema }) = &model.requests()[0].response_format
+        else {
+            panic!(
+                "no JSON schema sent: {:?}",
+                model.requests()[0].response_format
+            );
+        };
+        assert_eq!(json_schema.name, "critique");
+        let schema = &json_schema.schema;
+        assert_eq!(schema["type"], "object");
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["success", "feedback"])
+        );
+        assert_eq!(schema["properties"]["success"]["type"], "boolean");
+        assert_eq!(schema["properties"]["feedback"]["type"], "string");
+        assert_eq!(schema["properties"]["feedback"]["maxLength"], 600);
     }
 
     #[tokio::test]

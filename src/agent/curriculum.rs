@@ -114,7 +114,7 @@ pub async fn propose(
             // A proposal is under 100 tokens; a reply running past this is stuck (the 0.5B
             // model can loop inside a JSON string) and is cut short rather than waited for.
             .with_max_tokens(REPLY_TOKENS)
-            .with_json_object();
+            .with_json_schema("task_proposal", proposal_schema());
         let exchange = Exchange::run(model, Purpose::Curriculum, request).await?;
         let reply = exchange.reply.clone();
         exchanges.push(exchange);
@@ -201,6 +201,45 @@ fn curriculum_prompt(
     )
 }
 
+/// Longest task sentence the schema allows, in characters: a small model looping inside the
+/// string must close it.
+const MAX_TASK_CHARS: u32 = 300;
+/// Longest example call the schema allows, in characters.
+const MAX_CALL_CHARS: u32 = 200;
+
+/// The JSON schema of a proposal as the prompt asks for it: `{"task": sentence, "name":
+/// identifier, "examples": [[call, expected], ...]}` with 2 to 4 examples. It is sent with the
+/// request so that a server that supports it (llama.cpp's does) can only answer in that shape;
+/// the reply is still parsed leniently ([`Task::from_proposal`]): an endpoint may ignore it.
+pub(crate) fn proposal_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "task": {"type": "string", "minLength": 1, "maxLength": MAX_TASK_CHARS},
+            "name": {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]*$"},
+            "examples": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 4,
+                "items": {
+                    "type": "array",
+                    // The call (a name, then parentheses: without the pattern the 0.5B
+                    // model often writes the expected result inside the call's string), then
+                    // its expected result, any JSON value.
+                    "prefixItems": [
+                        {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]*\\(.*\\)$", "maxLength": MAX_CALL_CHARS},
+                        {}
+                    ],
+                    "minItems": 2,
+                    "maxItems": 2
+                }
+            }
+        },
+        "required": ["task", "name", "examples"],
+        "additionalProperties": false
+    })
+}
+
 /// The task in `reply`, or what is wrong with it, in words for the model.
 fn parse_proposal(reply: &str, state: &CurriculumState) -> Result<Task, String> {
     let object = find_object(reply).ok_or_else(|| {
@@ -248,7 +287,7 @@ const MAX_TASK_FAILURES: usize = 2;
 mod tests {
     use super::*;
     use crate::agent::CodeEnvironment;
-    use crate::llm::ScriptedModel;
+    use crate::llm::{ResponseFormat, ScriptedModel};
 
     fn state() -> CurriculumState {
         CurriculumState {
@@ -303,6 +342,35 @@ mod tests {
         }
         // Untested and weak skills are listed first.
         assert!(prompt.find("- chunk").unwrap() < prompt.find("- words").unwrap());
+
+        // The proposal's schema goes with the request: the shape the prompt asks for.
+        let Some(ResponseFormat::JsonSchema { json_schema }) = &model.requests()[0].response_format
+        else {
+            panic!(
+                "no JSON schema sent: {:?}",
+                model.requests()[0].response_format
+            );
+        };
+        assert_eq!(json_schema.name, "task_proposal");
+        let schema = &json_schema.schema;
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["task", "name", "examples"])
+        );
+        assert_eq!(schema["additionalProperties"], false);
+        let examples = &schema["properties"]["examples"];
+        assert_eq!(
+            (&examples["minItems"], &examples["maxItems"]),
+            (&2.into(), &4.into())
+        );
+        // A call is a name and parentheses: the 0.5B model otherwise writes the expected
+        // result inside the call's string.
+        assert_eq!(
+            examples["items"]["prefixItems"][0]["pattern"],
+            "^[A-Za-z_$][A-Za-z0-9_$]*\\(.*\\)$"
+        );
+        // The expected value may be any JSON (`{}`: llama.cpp refuses `true` there).
+        assert_eq!(examples["items"]["prefixItems"][1], serde_json::json!({}));
     }
 
     #[tokio::test]

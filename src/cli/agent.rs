@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde_json::json;
 use skillforge::agent::{AgentConfig, EpisodeReport, Progress};
 use skillforge::library::OpenMode;
-use skillforge::llm::{LanguageModel, LlmConfig};
+use skillforge::llm::{LanguageModel, LlmConfig, LocalConfig, LocalModelChoice};
 use skillforge::runtime::{CancellationToken, EnvironmentSpec, Runtime, TaskRequest};
 use skillforge::skill::TestCase;
 use skillforge::store::EpisodeStatus;
@@ -23,6 +23,10 @@ pub struct AgentArgs {
     /// The model name at --llm-url.
     #[arg(long, env = "SKILLFORGE_LLM_MODEL", value_name = "NAME")]
     pub llm_model: Option<String>,
+    /// The offline local model served without --llm-url: qwen2.5-coder-0.5b or the slower,
+    /// stronger qwen2.5-coder-1.5b (install it with the same variable: `scripts/setup llm`).
+    #[arg(long, env = "SKILLFORGE_LOCAL_MODEL", default_value_t = LocalModelChoice::default(), value_name = "NAME")]
+    pub local_model: LocalModelChoice,
     /// The context window of the model at --llm-url, in tokens (prompts are fitted to it; the
     /// local model's is 4096).
     #[arg(long, env = "SKILLFORGE_LLM_CONTEXT_TOKENS", default_value_t = LlmConfig::default().context_tokens, value_name = "N")]
@@ -86,6 +90,10 @@ impl AgentArgs {
             model: self.llm_model.clone(),
             api_key_env: self.llm_api_key_env.clone(),
             context_tokens: self.llm_context_tokens,
+            local: LocalConfig {
+                model: self.local_model,
+                ..LocalConfig::default()
+            },
             ..LlmConfig::default()
         }
     }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::LlmError;
-use super::local::{LocalModel, LocalModelServer, LocalServerConfig, default_cache_dir};
+use super::local::{
+    LocalModel, LocalModelChoice, LocalModelServer, LocalServerConfig, default_cache_dir,
+};
 use super::openai::{OpenAiClient, OpenAiConfig};
 use super::retry::RetryPolicy;
 use super::tokens::DEFAULT_CONTEXT_TOKENS;
@@ -71,6 +73,8 @@ impl Default for LlmConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocalConfig {
+    /// Which model to serve (`qwen2.5-coder-0.5b`, the default, or `qwen2.5-coder-1.5b`).
+    pub model: LocalModelChoice,
     /// The asset cache; `None` uses `$SKILLFORGE_CACHE` or `$HOME/.cache/skillforge`.
     pub cache_dir: Option<PathBuf>,
     /// CPU threads.
@@ -84,6 +88,7 @@ pub struct LocalConfig {
 impl Default for LocalConfig {
     fn default() -> Self {
         Self {
+            model: LocalModelChoice::default(),
             cache_dir: None,
             n_threads: 1,
             n_ctx: 4096,
@@ -140,7 +145,7 @@ impl LlmConfig {
             n_threads: self.local.n_threads.max(1),
             n_ctx: self.local.n_ctx,
             startup_timeout: Duration::from_millis(self.local.startup_timeout_ms),
-            ..LocalServerConfig::in_cache(&cache_dir)
+            ..LocalServerConfig::for_model(&cache_dir, self.local.model)
         }
     }
 
@@ -240,6 +245,47 @@ mod tests {
         assert!(
             error.to_string().contains("run `scripts/setup llm`"),
             "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_larger_local_model_is_chosen_by_name_and_says_how_to_install_it() {
+        let empty =
+            std::env::temp_dir().join(format!("skillforge-llm-empty-1.5b-{}", std::process::id()));
+        let config: LlmConfig = serde_json::from_value(serde_json::json!({
+            "local": {"model": "qwen2.5-coder-1.5b", "cache_dir": empty}
+        }))
+        .unwrap();
+        let server = config.local_server_config();
+        assert_eq!(
+            server.model,
+            empty
+                .join("models")
+                .join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+        );
+        assert_eq!(server.model_id, "qwen2.5-coder-1.5b-instruct-q4_k_m");
+        let error = config.build().await.err().expect("must fail");
+        assert!(
+            error
+                .to_string()
+                .contains("run `SKILLFORGE_LOCAL_MODEL=qwen2.5-coder-1.5b scripts/setup llm`"),
+            "{error}"
+        );
+        // The default stays the 0.5B model; an unknown name lists the choices.
+        assert_eq!(
+            LlmConfig::default().local_server_config().model_id,
+            "qwen2.5-coder-0.5b-instruct-q4_k_m"
+        );
+        let unknown = "qwen2.5-coder-7b".parse::<LocalModelChoice>().unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains("choose one of qwen2.5-coder-0.5b, qwen2.5-coder-1.5b"),
+            "{unknown}"
+        );
+        assert!(
+            serde_json::from_value::<LlmConfig>(serde_json::json!({"local": {"model": "big"}}))
+                .is_err()
         );
     }
 }

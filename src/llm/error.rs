@@ -140,13 +140,15 @@ pub enum LlmError {
 
     /// Something the local model needs is not installed.
     #[error(
-        "the offline model is not installed: {what} is missing at {path}; run `scripts/setup llm`"
+        "the offline model is not installed: {what} is missing at {path}; run `{setup_command}`"
     )]
     LocalNotInstalled {
         /// What is missing.
         what: &'static str,
         /// Where it was looked for.
         path: PathBuf,
+        /// The command that installs it.
+        setup_command: String,
     },
 
     /// The local model server did not come up.

