@@ -14,12 +14,15 @@
 //! - [`agent`]: the learning agent's parts: tasks, environments, prompts, curriculum, coder,
 //!   critic, and extraction of skills from model replies.
 //! - [`mcp`]: the MCP server (official `rmcp` SDK) over the library and the agent.
+//! - [`daemon`]: `skillforge serve`, the HTTP API (axum) over the library and the agent:
+//!   tokens, background episodes, graceful stop and resume.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
 pub mod agent;
 pub mod bench;
 pub mod compose;
+pub mod daemon;
 pub mod embed;
 pub mod envproto;
 pub mod eval;

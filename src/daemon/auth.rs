@@ -1,0 +1,330 @@
+//! Access to the daemon: bearer tokens scoped to namespaces.
+//!
+//! A token is 32 random bytes, shown once when it is made (`skillforge token add`) and
+//! kept only as its sha256 in the token file (TOML, one `[[token]]` table each). A request
+//! names its token in `Authorization: Bearer ...`; the daemon hashes it and looks the hash
+//! up. A token may act on the namespaces it lists (`*` for every namespace) and nowhere else.
+//! Without any token configured, a daemon on loopback lets every local caller act on every
+//! namespace; bound beyond loopback it refuses to start ([`Access::check_bind`]).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::skill::check_namespace;
+
+/// The prefix of every token, so that one is recognisable in a leak scanner.
+pub const TOKEN_PREFIX: &str = "sfk_";
+/// The namespace pattern of a token that may act on every namespace.
+pub const ALL_NAMESPACES: &str = "*";
+
+/// Errors of the token file and of binding.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The token file could not be read or written.
+    #[error("token file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token file is not the TOML expected.
+    #[error("token file {path} is not valid: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A namespace of a token is not a namespace name.
+    #[error("{0}")]
+    Namespace(String),
+    /// Bound beyond loopback with no token configured.
+    #[error(
+        "refusing to serve on {addr} without access tokens: anyone who can reach it could \
+         run code and spend the model's tokens. Create one with `skillforge token add \
+         --namespace NS` (tokens go to {tokens}), or listen on 127.0.0.1"
+    )]
+    OpenBeyondLoopback {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The token file the daemon read.
+        tokens: PathBuf,
+    },
+}
+
+/// One token as the file keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    /// A name for people (who holds it), unique in the file.
+    pub name: String,
+    /// Hex sha256 of the token.
+    pub sha256: String,
+    /// The namespaces it may act on (`*`: all).
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFile {
+    #[serde(default, rename = "token")]
+    tokens: Vec<TokenEntry>,
+}
+
+/// Who is calling: what the request's token lets it touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// No tokens are configured (loopback only): every namespace.
+    Local,
+    /// A token's holder.
+    Token {
+        /// The token's name.
+        name: String,
+        /// Its namespaces; `None` is every namespace.
+        namespaces: Option<BTreeSet<String>>,
+    },
+}
+
+impl Caller {
+    /// Whether this caller may act on `namespace`.
+    pub fn may(&self, namespace: &str) -> bool {
+        match self {
+            Caller::Local => true,
+            Caller::Token { namespaces, .. } => namespaces
+                .as_ref()
+                .is_none_or(|allowed| allowed.contains(namespace)),
+        }
+    }
+
+    /// The namespaces this caller is limited to; `None` is every namespace.
+    pub fn namespaces(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            Caller::Local => None,
+            Caller::Token { namespaces, .. } => namespaces.as_ref(),
+        }
+    }
+
+    /// The token's name, for logs (`local` without tokens).
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::Local => "local",
+            Caller::Token { name, .. } => name,
+        }
+    }
+}
+
+/// What a request's `Authorization` header came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The caller, allowed in.
+    Allowed(Caller),
+    /// No token, or one the daemon does not know: 401.
+    Unauthenticated(&'static str),
+}
+
+/// The tokens the daemon accepts, read once at start.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    tokens: Vec<TokenEntry>,
+    path: PathBuf,
+}
+
+/// The hex sha256 of `token`: what the file keeps.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Access {
+    /// The tokens of the file at `path` (none when it does not exist).
+    pub fn load(path: &Path) -> Result<Access, AccessError> {
+        let file = read_file(path)?;
+        Ok(Access {
+            tokens: file.tokens,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Whether any token is configured (then every API request needs one).
+    pub fn required(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// Refuses an address beyond loopback when no token is configured.
+    pub fn check_bind(&self, addr: SocketAddr) -> Result<(), AccessError> {
+        if addr.ip().is_loopback() || self.required() {
+            Ok(())
+        } else {
+            Err(AccessError::OpenBeyondLoopback {
+                addr,
+                tokens: self.path.clone(),
+            })
+        }
+    }
+
+    /// Who sends `authorization` (the header's value, if any).
+    pub fn verify(&self, authorization: Option<&str>) -> Verdict {
+        if !self.required() {
+            return Verdict::Allowed(Caller::Local);
+        }
+        let Some(value) = authorization else {
+            return Verdict::Unauthenticated(
+                "this daemon needs a token: send `Authorization: Bearer TOKEN`",
+            );
+        };
+        let Some(token) = value.strip_prefix("Bearer ") else {
+            return Verdict::Unauthenticated("the Authorization header is not `Bearer TOKEN`");
+        };
+        let hash = token_hash(token.trim());
+        // Hashes of unknown tokens are compared in full against every entry: the time taken
+        // does not depend on where they differ.
+        let found = self.tokens.iter().fold(None, |found, entry| {
+            if constant_time_eq(entry.sha256.as_bytes(), hash.as_bytes()) {
+                Some(entry)
+            } else {
+                found
+            }
+        });
+        match found {
+            Some(entry) => Verdict::Allowed(Caller::Token {
+                name: entry.name.clone(),
+                namespaces: (!entry.namespaces.iter().any(|n| n == ALL_NAMESPACES))
+                    .then(|| entry.namespaces.iter().cloned().collect()),
+            }),
+            None => Verdict::Unauthenticated("this token is not known to the daemon"),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn read_file(path: &Path) -> Result<TokenFile, AccessError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TokenFile::default()),
+        Err(source) => {
+            return Err(AccessError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    toml::from_str(&text).map_err(|e| AccessError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Makes a token named `name` for `namespaces`, adds its hash to the file at `path` (created
+/// owner-only if missing) and returns the token: the only time it is ever seen.
+pub fn add_token(path: &Path, name: &str, namespaces: &[String]) -> Result<String, AccessError> {
+    if namespaces.is_empty() {
+        return Err(AccessError::Namespace(
+            "a token needs at least one namespace (`*` for all)".into(),
+        ));
+    }
+    for namespace in namespaces {
+        if namespace != ALL_NAMESPACES {
+            check_namespace(namespace).map_err(|e| AccessError::Namespace(e.to_string()))?;
+        }
+    }
+    let mut file = read_file(path)?;
+    if file.tokens.iter().any(|t| t.name == name) {
+        return Err(AccessError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("a token named {name:?} exists already; choose another name"),
+        });
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
+    file.tokens.push(TokenEntry {
+        name: name.to_string(),
+        sha256: token_hash(&token),
+        namespaces: namespaces.to_vec(),
+    });
+    let text = toml::to_string(&file).map_err(|e| AccessError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_private(path, &text).map_err(|source| AccessError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(token)
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, readable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension("toml.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_kept_hashed_and_scoped_to_its_namespaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.toml");
+        let token = add_token(&path, "ci", &["team-a".into()]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&token), "the file holds the token itself");
+        assert!(text.contains(&token_hash(&token)));
+        let access = Access::load(&path).unwrap();
+        let Verdict::Allowed(caller) = access.verify(Some(&format!("Bearer {token}"))) else {
+            panic!("the token was refused");
+        };
+        assert!(caller.may("team-a"));
+        assert!(!caller.may("default"));
+        assert!(matches!(
+            access.verify(Some("Bearer sfk_wrong")),
+            Verdict::Unauthenticated(_)
+        ));
+        assert!(matches!(access.verify(None), Verdict::Unauthenticated(_)));
+        assert!(
+            add_token(&path, "ci", &["x".into()]).is_err(),
+            "names are unique"
+        );
+        assert!(add_token(&path, "bad", &["../up".into()]).is_err());
+    }
+
+    #[test]
+    fn beyond_loopback_needs_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.toml");
+        let open = Access::load(&path).unwrap();
+        assert!(open.check_bind("127.0.0.1:0".parse().unwrap()).is_ok());
+        assert!(open.check_bind("0.0.0.0:0".parse().unwrap()).is_err());
+        add_token(&path, "all", &["*".into()]).unwrap();
+        let closed = Access::load(&path).unwrap();
+        assert!(closed.check_bind("0.0.0.0:0".parse().unwrap()).is_ok());
+        let Verdict::Allowed(caller) = closed.verify(None) else {
+            // Expected: tokens configured, none sent.
+            return;
+        };
+        panic!("allowed without a token: {caller:?}");
+    }
+}
