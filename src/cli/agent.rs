@@ -4,14 +4,10 @@ use super::skills::{DataArgs, spinner};
 use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{
-    Agent, AgentConfig, CodeEnvironment, Environment, EpisodeReport, ExternalEnvironment, Progress,
-    Task,
-};
-use skillforge::envproto::{ProcessConfig, ResetParams, textcraft};
+use skillforge::agent::{AgentConfig, EpisodeReport, Progress};
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig};
-use skillforge::sandbox::{Capabilities, HostFunctions};
+use skillforge::runtime::{CancellationToken, EnvironmentSpec, Runtime, TaskRequest};
 use skillforge::skill::TestCase;
 use skillforge::store::EpisodeStatus;
 use std::process::ExitCode;
@@ -64,14 +60,9 @@ pub struct EnvArgs {
 impl AgentArgs {
     /// The model these options name (starting the local one if no endpoint is given).
     pub async fn model(&self) -> anyhow::Result<Arc<dyn LanguageModel>> {
-        let config = self.llm_config();
-        let local = config.endpoint().is_none();
-        let spinner = spinner(if local {
-            "starting the local model".into()
-        } else {
-            "connecting to the model".into()
-        });
-        let model = config
+        let spinner = self.model_spinner();
+        let model = self
+            .llm_config()
             .build()
             .await
             .context("setting up the language model")?;
@@ -79,46 +70,13 @@ impl AgentArgs {
         Ok(model)
     }
 
-    /// The environment these options name, and the capabilities its skills may declare
-    /// (its actions). An external one is started, and its worlds are the warm-up tasks:
-    /// TextCraft's by increasing depth, another's by seed.
-    async fn environment(
-        &self,
-        env: &EnvArgs,
-    ) -> anyhow::Result<(Arc<dyn Environment>, Capabilities)> {
-        let (config, worlds) = match (&env.env_command, env.environment.as_deref()) {
-            (Some(command), _) => {
-                let mut words = command.split_whitespace();
-                let program = words.next().context("--env-command is empty")?;
-                let worlds = (0..5).map(|seed| ResetParams {
-                    seed,
-                    options: serde_json::Value::Null,
-                });
-                (ProcessConfig::new(program, words), worlds.collect())
-            }
-            (None, Some("textcraft")) => {
-                let worlds = (1..=4).flat_map(|depth| {
-                    (0..3).map(move |seed| ResetParams {
-                        seed,
-                        options: json!({ "depth": depth }),
-                    })
-                });
-                (
-                    textcraft::process_config().map_err(anyhow::Error::msg)?,
-                    worlds.collect(),
-                )
-            }
-            _ => {
-                let env = CodeEnvironment::new(self.domain.clone());
-                return Ok((Arc::new(env), Capabilities::none()));
-            }
-        };
-        let env = tokio::task::spawn_blocking(move || ExternalEnvironment::start(config))
-            .await?
-            .context("starting the environment")?
-            .with_seed_worlds(worlds);
-        let capabilities = env.capabilities();
-        Ok((Arc::new(env), capabilities))
+    /// A spinner for the time the model takes to start.
+    fn model_spinner(&self) -> indicatif::ProgressBar {
+        spinner(if self.llm_config().endpoint().is_none() {
+            "starting the local model".into()
+        } else {
+            "connecting to the model".into()
+        })
     }
 
     /// The model configuration these options name.
@@ -142,21 +100,35 @@ impl AgentArgs {
         }
     }
 
-    /// The agent: the library, the model and the `code` environment.
-    pub async fn agent(&self, data: &DataArgs) -> anyhow::Result<Agent> {
-        self.agent_in(data, &EnvArgs::default()).await
+    /// The runtime over the library of `data` in the environment `env` names (its actions
+    /// widen the capability policy), with the model started.
+    pub async fn runtime(&self, data: &DataArgs, env: &EnvArgs) -> anyhow::Result<Runtime> {
+        let builder = data
+            .builder(OpenMode::ReadWrite)?
+            .llm_config(self.llm_config())
+            .agent_config(self.agent_config())
+            .environment_spec(env.spec(&self.domain));
+        let runtime = data.build(builder).await?;
+        let spinner = self.model_spinner();
+        runtime
+            .model()
+            .await
+            .context("setting up the language model")?;
+        spinner.finish_and_clear();
+        Ok(runtime)
     }
+}
 
-    /// The agent in the environment `env` names. The library's capability policy is
-    /// widened by the environment's actions.
-    pub async fn agent_in(&self, data: &DataArgs, env: &EnvArgs) -> anyhow::Result<Agent> {
-        let (env, capabilities) = self.environment(env).await?;
-        let mut data = data.clone();
-        data.allow_capabilities
-            .extend(capabilities.iter().map(String::from));
-        let library = Arc::new(data.open(env.host_functions(), OpenMode::ReadWrite).await?);
-        let model = self.model().await?;
-        Ok(Agent::new(library, model, env, self.agent_config()))
+impl EnvArgs {
+    /// The environment these options name; `code` in `domain` by default.
+    pub fn spec(&self, domain: &str) -> EnvironmentSpec {
+        match (&self.env_command, self.environment.as_deref()) {
+            (Some(command), _) => EnvironmentSpec::Command(command.clone()),
+            (None, Some("textcraft")) => EnvironmentSpec::TextCraft,
+            _ => EnvironmentSpec::Code {
+                domain: domain.to_string(),
+            },
+        }
     }
 }
 
@@ -224,28 +196,21 @@ pub enum EpisodesCommand {
 
 /// Runs `solve`.
 pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
-    // Examples written in the task's text (`>>> f(x)`, `f(x) => y`, ...) become its check.
-    let mut task = Task::from_text(args.task.clone(), args.name.as_deref())
-        .context("the task cannot be solved as given")?;
-    anyhow::ensure!(
-        args.examples.is_empty() || task.name.is_some(),
-        "--example needs --name: the examples call the function by that name"
-    );
-    for example in &args.examples {
-        let (call, expected) = example
-            .rsplit_once("=>")
-            .with_context(|| format!("--example {example:?} is not `CALL => EXPECTED`"))?;
-        task = task.with_example(call.trim(), expected.trim());
+    let task = TaskRequest {
+        task: args.task.clone(),
+        name: args.name.clone(),
+        examples: args.examples.clone(),
+        namespace: args.namespace.clone(),
     }
-    task.namespace = args.namespace.clone();
+    .to_task()?;
     runtime()?.block_on(async {
-        let agent = args.agent.agent_in(data, &args.env).await?;
+        let runtime = args.agent.runtime(data, &args.env).await?;
         let bar = spinner(format!("solving: {}", args.task));
-        let agent = agent.with_observer(progress_observer(bar.clone(), None));
-        let report = interruptible(agent.solve(task)).await?;
+        let observer = progress_observer(bar.clone(), None);
+        let report = interruptible(runtime.solve_observed(task, Some(observer))).await?;
         bar.finish_and_clear();
         print_report(&report, args.json)?;
-        agent.library().store().close().await;
+        runtime.close().await;
         Ok(if report.status == EpisodeStatus::Failed {
             exit_skill_failure()
         } else {
@@ -257,16 +222,20 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
 /// Runs `run`.
 pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let agent = args.agent.agent_in(data, &args.env).await?;
+        let runtime = args.agent.runtime(data, &args.env).await?;
         let bar = if args.json {
             indicatif::ProgressBar::hidden()
         } else {
             spinner("starting".into())
         };
-        let size = agent.library().list(&Default::default()).await?.len();
-        let json = args.json;
-        let agent = agent.with_observer(progress_observer(bar.clone(), Some((json, size))));
-        let reports = interruptible(agent.run(args.iterations)).await?;
+        let size = runtime.list(&Default::default()).await?.len();
+        let observer = progress_observer(bar.clone(), Some((args.json, size)));
+        let reports = interruptible(runtime.run_observed(
+            args.iterations,
+            CancellationToken::new(),
+            Some(observer),
+        ))
+        .await?;
         bar.finish_and_clear();
         let count = |s| reports.iter().filter(|r| r.status == s).count();
         if !args.json {
@@ -278,7 +247,7 @@ pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
                 count(EpisodeStatus::Failed)
             );
         }
-        agent.library().store().close().await;
+        runtime.close().await;
         Ok(EXIT_OK)
     })
 }
@@ -286,13 +255,10 @@ pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
 /// Runs `episodes ...`.
 pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let library = data
-            .open(HostFunctions::empty(), OpenMode::ReadOnly)
-            .await?;
-        let store = library.store();
+        let runtime = data.open(OpenMode::ReadOnly).await?;
         match command {
             EpisodesCommand::List { limit, json } => {
-                let episodes = store.list_episodes(limit).await?;
+                let episodes = runtime.episodes(limit).await?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&episodes)?);
                 } else {
@@ -308,8 +274,8 @@ pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<Exi
                 }
             }
             EpisodesCommand::Show { id, json } => {
-                let episode = store.episode(&id).await?;
-                let events = store.episode_events(&id).await?;
+                let episode = runtime.episode(&id).await?;
+                let events = runtime.episode_events(&id).await?;
                 if json {
                     println!(
                         "{}",
@@ -334,21 +300,23 @@ pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<Exi
                 }
             }
         }
-        library.store().close().await;
+        runtime.close().await;
         Ok(EXIT_OK)
     })
 }
 
+/// What an interrupted `solve` or `run` says.
+const INTERRUPTED: &str =
+    "interrupted: the unfinished episode is kept and `skillforge run` resumes it";
+
 /// Runs `work` until it ends or Ctrl-C; an interrupted episode stays `running` and is resumed
 /// by the next `skillforge run`.
 async fn interruptible<T>(
-    work: impl std::future::Future<Output = Result<T, skillforge::agent::AgentError>>,
+    work: impl std::future::Future<Output = Result<T, skillforge::runtime::RuntimeError>>,
 ) -> anyhow::Result<T> {
     tokio::select! {
         result = work => Ok(result?),
-        _ = tokio::signal::ctrl_c() => anyhow::bail!(
-            "interrupted: the unfinished episode is kept and `skillforge run` resumes it"
-        ),
+        _ = tokio::signal::ctrl_c() => anyhow::bail!(INTERRUPTED),
     }
 }
 

@@ -19,11 +19,12 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
-use skillforge::agent::{Agent, AgentConfig, CodeEnvironment, Task};
+use skillforge::agent::{CodeEnvironment, Task};
 use skillforge::compose::Bundle;
 use skillforge::eval::{Problem, passes, read_suite};
-use skillforge::library::{Library, LibraryConfig, parse_stored};
+use skillforge::library::parse_stored;
 use skillforge::llm::{ChatRequest, LanguageModel, Message};
+use skillforge::runtime::Runtime;
 use skillforge::sandbox::{HostFunctions, Sandbox};
 use skillforge::store::EpisodeStatus;
 
@@ -171,15 +172,15 @@ fn direct_bundle(problem: &Problem, reply: &str) -> Bundle {
 
 /// One episode of the loop on `library`, judged by the suite's tests.
 async fn looped(
-    agent: &Agent,
+    runtime: &Runtime,
     env: &CodeEnvironment,
     problem: &Problem,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let task = Task::from_text(problem.prompt.clone(), Some(&problem.entry_point))
         .with_context(|| format!("{}: the prompt is not a task", problem.task_id))?;
-    let report = agent.solve(task).await?;
-    let library = agent.library();
+    let report = runtime.solve(task).await?;
+    let library = runtime.library();
     let passed = match &report.skill {
         Some(name) => {
             let skill = library.get(name).await?.skill;
@@ -206,33 +207,24 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir().context("creating a temporary data directory")?;
     let arms = super::runtime()?.block_on(async {
         let model = args.agent.model().await?;
-        let (embedder, sandbox) = super::embedder_and_sandbox(HostFunctions::empty()).await?;
+        let embedder = skillforge::runtime::default_embedder().await?;
+        let sandbox = skillforge::runtime::default_sandbox(HostFunctions::empty())?;
         let env = Arc::new(CodeEnvironment::new(args.agent.domain.clone()));
-        let config = AgentConfig {
-            max_rounds: args.agent.max_rounds,
-            retrieve: args.agent.retrieve,
-            critic: !args.agent.no_critic,
-            ..AgentConfig::default()
-        };
+        // Every arm's runtime shares the model, the embedder and the sandbox.
         let open = |name: String, starter: bool| {
-            let mut library = LibraryConfig::new(dir.path().join(name));
-            library.load_starter = starter;
-            let (embedder, sandbox) = (embedder.clone(), sandbox.clone());
-            async move {
-                Library::open(&library, embedder, sandbox)
-                    .await
-                    .context("opening a temporary library")
-            }
+            Runtime::builder()
+                .data_dir(dir.path().join(name))
+                .load_starter(starter)
+                .model(model.clone())
+                .embedder(embedder.clone())
+                .sandbox(sandbox.clone())
+                .environment(env.clone())
+                .agent_config(args.agent.agent_config())
+                .build()
         };
-        let agent_on = |library: Library| {
-            Agent::new(
-                Arc::new(library),
-                model.clone(),
-                env.clone(),
-                config.clone(),
-            )
-        };
-        let shared = agent_on(open("shared".into(), true).await?);
+        let shared = open("shared".into(), true)
+            .await
+            .context("opening a temporary library")?;
         let mut arms = [
             Arm {
                 name: "model alone",
@@ -252,12 +244,14 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
             arms[0]
                 .outcomes
                 .push(direct(model.as_ref(), &env, &sandbox, problem).await?);
-            let fresh = agent_on(open(format!("fresh-{i}"), false).await?);
+            let fresh = open(format!("fresh-{i}"), false)
+                .await
+                .context("opening a temporary library")?;
             arms[1].outcomes.push(looped(&fresh, &env, problem).await?);
-            fresh.library().store().close().await;
+            fresh.close().await;
             arms[2].outcomes.push(looped(&shared, &env, problem).await?);
         }
-        shared.library().store().close().await;
+        shared.close().await;
         anyhow::Ok(arms)
     })?;
     if args.json {

@@ -5,7 +5,7 @@ use super::agent::AgentArgs;
 use super::skills::DataArgs;
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{CodeEnvironment, Environment, EpisodeReport};
+use skillforge::agent::EpisodeReport;
 use std::process::ExitCode;
 
 /// `skillforge bench episode` options.
@@ -33,13 +33,13 @@ pub fn run(args: EpisodeBenchArgs) -> anyhow::Result<ExitCode> {
         lock_timeout: skillforge::library::DEFAULT_LOCK_TIMEOUT.as_secs_f64(),
     };
     let reports: Vec<EpisodeReport> = super::runtime()?.block_on(async {
-        let agent = args.agent.agent(&data).await?;
-        let tasks = CodeEnvironment::new(args.agent.domain.clone()).seed_tasks();
+        let runtime = args.agent.runtime(&data, &Default::default()).await?;
+        let tasks = runtime.environment().seed_tasks();
         let mut reports = Vec::new();
         for task in tasks.into_iter().take(args.tasks.max(1)) {
-            reports.push(agent.solve(task).await?);
+            reports.push(runtime.solve(task).await?);
         }
-        agent.library().store().close().await;
+        runtime.close().await;
         anyhow::Ok(reports)
     })?;
     let (llm, total): (f64, f64) = reports

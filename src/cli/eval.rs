@@ -181,7 +181,8 @@ async fn evaluate(
 ) -> anyhow::Result<ExitCode> {
     let (env, capabilities, tasks, source) = tasks_of(&args).await?;
     let model = args.agent.model().await?;
-    let (embedder, sandbox) = super::embedder_and_sandbox(env.host_functions()).await?;
+    let embedder = skillforge::runtime::default_embedder().await?;
+    let sandbox = skillforge::runtime::default_sandbox(env.host_functions())?;
     let workdir = tempfile::tempdir().context("creating a directory for the arms' libraries")?;
     let bar = indicatif::ProgressBar::new(2 * tasks.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")

@@ -9,13 +9,12 @@ use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
-use skillforge::agent::{CodeEnvironment, Environment};
 use skillforge::library::OpenMode;
-use skillforge::mcp::{SkillServer, Solver};
+use skillforge::mcp::SkillServer;
+use skillforge::runtime::EnvironmentSpec;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// The address `--http` serves on when given without one.
 const DEFAULT_HTTP: &str = "127.0.0.1:8765";
@@ -44,23 +43,21 @@ pub struct McpArgs {
 /// Runs `mcp`.
 pub fn mcp(data: &DataArgs, args: McpArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let environment: Arc<dyn Environment> =
-            Arc::new(CodeEnvironment::new(args.agent.domain.clone()));
         let mode = if args.read_only {
             OpenMode::ReadOnly
         } else {
             OpenMode::ReadWrite
         };
-        let library = Arc::new(data.open(environment.host_functions(), mode).await?);
-        let solver = (!args.no_solve).then(|| {
-            Solver::new(
-                args.agent.llm_config(),
-                environment,
-                args.agent.agent_config(),
-            )
-        });
-        let server =
-            SkillServer::new(Arc::clone(&library), solver).with_resource_page(args.resource_page);
+        let builder = data
+            .builder(mode)?
+            .llm_config(args.agent.llm_config())
+            .agent_config(args.agent.agent_config())
+            .environment_spec(EnvironmentSpec::Code {
+                domain: args.agent.domain.clone(),
+            });
+        let runtime = data.build(builder).await?;
+        let server = SkillServer::new(runtime.clone(), !args.no_solve)
+            .with_resource_page(args.resource_page);
         match args.http {
             None => {
                 let running = server
@@ -71,7 +68,7 @@ pub fn mcp(data: &DataArgs, args: McpArgs) -> anyhow::Result<ExitCode> {
             }
             Some(addr) => serve_http(server, addr).await?,
         }
-        library.store().close().await;
+        runtime.close().await;
         Ok(EXIT_OK)
     })
 }

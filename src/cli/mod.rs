@@ -85,26 +85,6 @@ pub struct LibraryArgs {
 }
 
 /// The async runtime of the commands that need one.
-/// What every library the CLI opens runs on: the embedding model (loaded on a blocking
-/// thread) and a sandbox serving `host_functions`.
-async fn embedder_and_sandbox(
-    host_functions: skillforge::sandbox::HostFunctions,
-) -> anyhow::Result<(
-    std::sync::Arc<skillforge::embed::OnnxEmbedder>,
-    std::sync::Arc<skillforge::sandbox::Sandbox>,
-)> {
-    use anyhow::Context;
-    let embedder = tokio::task::spawn_blocking(skillforge::embed::OnnxEmbedder::from_env)
-        .await?
-        .context("loading the embedding model")?;
-    let sandbox = skillforge::sandbox::Sandbox::new(
-        skillforge::sandbox::SandboxConfig::default(),
-        host_functions,
-    )
-    .context("starting the sandbox")?;
-    Ok((std::sync::Arc::new(embedder), std::sync::Arc::new(sandbox)))
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     tokio::runtime::Builder::new_multi_thread()

@@ -5,9 +5,9 @@ use super::agent::AgentArgs;
 use super::skills::{DataArgs, namespace_arg};
 use super::{EXIT_OK, runtime};
 use anyhow::Context;
-use skillforge::agent::{CodeEnvironment, Environment};
-use skillforge::daemon::{self, Access, Daemon, FileConfig, Policies, Solver};
+use skillforge::daemon::{self, Access, Daemon, FileConfig, Policies};
 use skillforge::library::{LibraryConfig, OpenMode};
+use skillforge::runtime::{CancellationToken, EnvironmentSpec};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -136,22 +136,24 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let policies = Policies::new(file.namespaces.clone());
 
     runtime()?.block_on(async {
-        let environment: Arc<dyn Environment> =
-            Arc::new(CodeEnvironment::new(agent.domain.clone()));
-        let library = Arc::new(
-            data.open(environment.host_functions(), OpenMode::ReadWrite)
-                .await?,
-        );
-        let solver = (!args.no_agent)
-            .then(|| Solver::new(agent.llm_config(), environment, agent.agent_config()));
-        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let builder = data
+            .builder(OpenMode::ReadWrite)?
+            .llm_config(agent.llm_config())
+            .agent_config(agent.agent_config())
+            .environment_spec(EnvironmentSpec::Code {
+                domain: agent.domain.clone(),
+            });
+        let runtime = data.build(builder).await?;
+        let stop = CancellationToken::new();
         let daemon = Daemon::new(
-            Arc::clone(&library),
-            solver,
+            runtime.clone(),
+            !args.no_agent,
             access,
             policies,
-            stopping.clone(),
-        );
+            stop.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -159,7 +161,7 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("skillforge serve: listening on http://{local}");
         std::io::stdout().flush()?;
         tracing::info!(%local, tokens_required, "serving");
-        tokio::spawn(stop_on_signal(stop));
+        tokio::spawn(stop_on_signal(stop.clone()));
         let resumed = daemon
             .resume_unfinished()
             .await
@@ -168,20 +170,20 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing::info!(episodes = resumed, "resuming unfinished episodes");
         }
         let router = daemon::router(Arc::clone(&daemon), body_limit);
-        daemon::serve(listener, router, stopping)
+        daemon::serve(listener, router, stop)
             .await
             .context("serving HTTP")?;
         tracing::info!("stopped accepting; checkpointing episodes in progress");
         daemon.wait_for_work().await;
         drop(daemon);
-        library.store().close().await;
+        runtime.close().await;
         tracing::info!("stopped");
         Ok(EXIT_OK)
     })
 }
 
-/// Turns `stop` true on SIGTERM or SIGINT.
-async fn stop_on_signal(stop: tokio::sync::watch::Sender<bool>) {
+/// Cancels `stop` on SIGTERM or SIGINT.
+async fn stop_on_signal(stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let terminate = async {
@@ -196,5 +198,5 @@ async fn stop_on_signal(stop: tokio::sync::watch::Sender<bool>) {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
         _ = terminate => tracing::info!("SIGTERM: stopping"),
     }
-    let _ = stop.send(true);
+    stop.cancel();
 }

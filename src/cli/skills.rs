@@ -9,7 +9,7 @@ use skillforge::library::{
     LibraryConfig, LibraryError, OpenMode, SkillSummary,
 };
 use skillforge::redact::redact_url;
-use skillforge::sandbox::HostFunctions;
+use skillforge::runtime::{Runtime, RuntimeBuilder};
 use skillforge::skill;
 use skillforge::store::{ListFilter, SkillStatus};
 use std::path::PathBuf;
@@ -105,24 +105,30 @@ impl DataArgs {
         Ok(config)
     }
 
-    /// Opens the library in `mode` with the default embedder and a sandbox offering
-    /// `host_functions`.
-    pub async fn open(
-        &self,
-        host_functions: HostFunctions,
-        mode: OpenMode,
-    ) -> anyhow::Result<Library> {
-        let config = self.config(mode)?;
-        let spinner = spinner(format!(
-            "opening the library in {}",
-            config.data_dir.display()
-        ));
-        let (embedder, sandbox) = super::embedder_and_sandbox(host_functions).await?;
-        let library = Library::open(&config, embedder, sandbox)
+    /// A runtime builder over the library these options describe, opened in `mode`.
+    pub fn builder(&self, mode: OpenMode) -> anyhow::Result<RuntimeBuilder> {
+        Ok(Runtime::builder().library_config(self.config(mode)?))
+    }
+
+    /// Builds `builder` (which opens the library), showing a spinner meanwhile.
+    pub async fn build(&self, builder: RuntimeBuilder) -> anyhow::Result<Runtime> {
+        let dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(LibraryConfig::default_data_dir);
+        let spinner = spinner(format!("opening the library in {}", dir.display()));
+        let runtime = builder
+            .build()
             .await
-            .with_context(|| format!("opening the library in {}", config.data_dir.display()))?;
+            .with_context(|| format!("opening the library in {}", dir.display()))?;
         spinner.finish_and_clear();
-        Ok(library)
+        Ok(runtime)
+    }
+
+    /// The runtime of the library alone (the `code` environment; no model is started), in
+    /// `mode`.
+    pub async fn open(&self, mode: OpenMode) -> anyhow::Result<Runtime> {
+        self.build(self.builder(mode)?).await
     }
 }
 
@@ -279,9 +285,9 @@ pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> 
         | SkillsCommand::Import { .. } => OpenMode::ReadWrite,
     };
     runtime()?.block_on(async {
-        let library = data.open(HostFunctions::empty(), mode).await?;
-        let code = dispatch(&library, command).await;
-        library.store().close().await;
+        let runtime = data.open(mode).await?;
+        let code = dispatch(runtime.library(), command).await;
+        runtime.close().await;
         code
     })
 }
@@ -289,9 +295,8 @@ pub fn run(data: &DataArgs, command: SkillsCommand) -> anyhow::Result<ExitCode> 
 /// Runs `reindex`.
 pub fn reindex(data: &DataArgs, args: ReindexArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let library = data
-            .open(HostFunctions::empty(), OpenMode::ReadWrite)
-            .await?;
+        let runtime = data.open(OpenMode::ReadWrite).await?;
+        let library = runtime.library();
         let spinner = spinner("re-embedding and indexing every skill".into());
         let count = library.reindex().await.context("rebuilding the index")?;
         spinner.finish_and_clear();
@@ -301,7 +306,7 @@ pub fn reindex(data: &DataArgs, args: ReindexArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("indexed {count} skills with {embedder}");
         }
-        library.store().close().await;
+        runtime.close().await;
         Ok(EXIT_OK)
     })
 }

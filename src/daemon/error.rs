@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::library::LibraryError;
+use crate::runtime::RuntimeError;
 
 /// The body of every error the API answers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -124,6 +125,23 @@ impl From<LibraryError> for ApiError {
             )),
             LibraryError::ReadOnly { .. } | LibraryError::Busy { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    /// A request the caller can fix is 400 (an unknown skill 404, a rejected skill 422, as
+    /// for the library); a model that cannot be reached or a stopped job 503; else 500.
+    fn from(error: RuntimeError) -> Self {
+        match error {
+            RuntimeError::Library(error) => error.into(),
+            RuntimeError::Task(_) | RuntimeError::BadRequest(_) => {
+                ApiError::bad_request(error.to_string())
+            }
+            RuntimeError::Model(_) | RuntimeError::Stopped => {
+                ApiError::unavailable(error.to_string())
             }
             other => ApiError::internal(other),
         }

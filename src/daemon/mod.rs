@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod quota;
 mod routes;
 pub mod work;
 
@@ -29,88 +30,63 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::agent::{AgentConfig, Environment};
-use crate::library::Library;
-use crate::llm::{LanguageModel, LlmConfig};
+use crate::runtime::Runtime;
 
 pub use auth::{Access, Caller};
 pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, FileConfig, NamespacePolicy, Policies};
 pub use error::ApiError;
 
-/// What `solve` and `run` need beyond the library: the model (built on first use), the
-/// environment and the agent's settings.
-pub struct Solver {
-    llm: LlmConfig,
-    environment: Arc<dyn Environment>,
-    config: AgentConfig,
-    model: tokio::sync::OnceCell<Arc<dyn LanguageModel>>,
-}
-
-impl Solver {
-    /// A solver that builds the model of `llm` when first asked.
-    pub fn new(llm: LlmConfig, environment: Arc<dyn Environment>, config: AgentConfig) -> Self {
-        Self {
-            llm,
-            environment,
-            config,
-            model: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    async fn model(&self) -> Result<Arc<dyn LanguageModel>, ApiError> {
-        self.model
-            .get_or_try_init(|| self.llm.build())
-            .await
-            .cloned()
-            .map_err(|e| ApiError::unavailable(format!("the language model is not available: {e}")))
-    }
-}
-
 /// Everything a request can reach. Shared by every connection.
 pub struct Daemon {
-    library: Arc<Library>,
-    solver: Option<Solver>,
+    runtime: Runtime,
+    agent: bool,
     access: Access,
     policies: Policies,
+    usage: Arc<quota::Usage>,
     work: work::Work,
-    stopping: watch::Receiver<bool>,
+    stopping: CancellationToken,
 }
 
 impl Daemon {
-    /// A daemon over `library`; `solver` enables tasks and runs. `stopping` turns true when
-    /// the daemon is asked to stop.
-    pub fn new(
-        library: Arc<Library>,
-        solver: Option<Solver>,
+    /// A daemon over `runtime`; `agent` enables tasks and runs (the runtime's model is built
+    /// on the first). `stopping` is cancelled when the daemon is asked to stop.
+    pub async fn new(
+        runtime: Runtime,
+        agent: bool,
         access: Access,
         policies: Policies,
-        stopping: watch::Receiver<bool>,
-    ) -> Arc<Daemon> {
-        Arc::new(Daemon {
+        stopping: CancellationToken,
+    ) -> Result<Arc<Daemon>, ApiError> {
+        let usage = quota::Usage::load(&runtime).await?;
+        Ok(Arc::new(Daemon {
             work: work::Work::new(),
-            library,
-            solver,
+            runtime,
+            agent,
             access,
             policies,
+            usage,
             stopping,
-        })
+        }))
     }
 
-    /// The library served.
-    pub fn library(&self) -> &Arc<Library> {
-        &self.library
+    /// The runtime served.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
-    /// Resumes, in the background, the episodes a previous stop or crash left open.
+    /// Resumes, in the background, the episodes a previous stop or crash left open; returns
+    /// how many.
     pub async fn resume_unfinished(self: &Arc<Self>) -> Result<usize, ApiError> {
         work::resume_unfinished(self).await
     }
 
-    /// Waits until every episode the daemon runs has ended or been checkpointed after a stop.
+    /// Waits until every episode the daemon runs has ended or been checkpointed after a
+    /// stop, and saves the namespaces' usage.
     pub async fn wait_for_work(&self) {
         self.work.wait().await;
+        self.usage.save(&self.runtime).await;
     }
 }
 
@@ -128,6 +104,7 @@ pub fn router(daemon: Arc<Daemon>, body_limit: usize) -> Router {
             post(routes::deprecate_skill),
         )
         .route("/v1/search", get(routes::search_skills))
+        .route("/v1/usage", get(routes::usage))
         .route("/v1/export", get(routes::export_skills))
         .route(
             "/v1/episodes",
@@ -187,17 +164,17 @@ async fn authenticate(
     }
 }
 
-/// Serves `router` on `listener` until `stopping` turns true, then lets the requests in
+/// Serves `router` on `listener` until `stopping` is cancelled, then lets the requests in
 /// flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
-    stopping: watch::Receiver<bool>,
+    stopping: CancellationToken,
 ) -> std::io::Result<()> {
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(work::stopped(Some(stopping)))
+    .with_graceful_shutdown(stopping.cancelled_owned())
     .await
 }

@@ -16,10 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::work::{self, RunState, task_namespace};
 use super::{ApiError, Caller, Daemon};
-use crate::agent::Task;
 use crate::index::SearchFilter;
-use crate::library::{AddOptions, DEFAULT_NAMESPACE, parse_stored};
-use crate::sandbox::Call;
+use crate::library::{AddOptions, DEFAULT_NAMESPACE};
+use crate::runtime::LimitOverrides;
+use crate::sandbox::Capabilities;
 use crate::skill::{SkillSource, check_namespace};
 use crate::store::{EpisodeStatus, ListFilter, SkillStatus};
 
@@ -192,6 +192,13 @@ fn namespace_for(caller: &Caller, namespace: &str) -> Result<String, ApiError> {
     Ok(namespace.to_string())
 }
 
+/// 503: the daemon was started without the agent.
+fn no_agent() -> ApiError {
+    ApiError::unavailable(
+        "this daemon serves the library only (--no-agent): tasks and runs are off",
+    )
+}
+
 fn internal_json(e: serde_json::Error) -> ApiError {
     ApiError::internal(e)
 }
@@ -209,11 +216,12 @@ pub(super) async fn health() -> Json<Health> {
 #[utoipa::path(get, path = "/ready", responses(
     (status = 200, body = Ready), (status = 503, body = super::error::ErrorBody)))]
 pub(super) async fn ready(State(daemon): State<Arc<Daemon>>) -> ApiResult<Ready> {
-    if *daemon.stopping.borrow() {
+    if daemon.stopping.is_cancelled() {
         return Err(ApiError::unavailable("the daemon is stopping"));
     }
     let skills = daemon
-        .library
+        .runtime
+        .library()
         .store()
         .list(&ListFilter::default())
         .await
@@ -222,7 +230,7 @@ pub(super) async fn ready(State(daemon): State<Arc<Daemon>>) -> ApiResult<Ready>
     Ok(Json(Ready {
         ready: true,
         skills,
-        agent: daemon.solver.is_some(),
+        agent: daemon.agent,
     }))
 }
 
@@ -249,7 +257,7 @@ pub(super) async fn list_skills(
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let skills = daemon
-        .library
+        .runtime
         .list(&ListFilter {
             namespace,
             statuses,
@@ -290,11 +298,17 @@ pub(super) async fn add_skill(
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
     let namespace = namespace_for(&caller, &namespace)?;
     check_skill_quota(&daemon, &namespace, &source.name).await?;
+    check_capabilities(
+        &daemon,
+        &namespace,
+        &source.name,
+        source.capabilities.iter(),
+    )?;
     let options = AddOptions {
         namespace: Some(namespace),
         ..AddOptions::default()
     };
-    let added = daemon.library.add(source, options).await?;
+    let added = daemon.runtime.add(source, options).await?;
     let printed = json!({"ok": true, "namespace": added.skill.namespace, "skill": added.skill.name,
         "version": added.version.version, "changed": added.changed, "calls": added.calls,
         "dependents_retested": added.dependents_retested, "tests": added.report.tests});
@@ -313,7 +327,8 @@ async fn check_skill_quota(daemon: &Daemon, namespace: &str, name: &str) -> Resu
         return Ok(());
     };
     let stored = daemon
-        .library
+        .runtime
+        .library()
         .store()
         .list(&ListFilter {
             namespace: Some(namespace.to_string()),
@@ -330,6 +345,35 @@ async fn check_skill_quota(daemon: &Daemon, namespace: &str, name: &str) -> Resu
     Ok(())
 }
 
+/// Refuses (422 `capability_not_allowed`) a skill of `namespace` declaring a capability
+/// the namespace's policy (`allow_capabilities`) does not cover, the way the library's
+/// policy covers one (a name, or a `prefix.*` pattern).
+fn check_capabilities<'a>(
+    daemon: &Daemon,
+    namespace: &str,
+    skill: &str,
+    declared: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    let Some(allowed) = daemon.policies.of(namespace).allow_capabilities else {
+        return Ok(());
+    };
+    let allowed = allowed.iter().fold(Capabilities::none(), |grant, name| {
+        grant.grant(name.as_str())
+    });
+    match declared.into_iter().find(|c| !allowed.allows_host_call(c)) {
+        Some(capability) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "capability_not_allowed",
+            format!(
+                "skill '{skill}' declares capability '{capability}', which the operator does \
+                 not allow in the namespace {namespace} (allow_capabilities of \
+                 [namespaces.{namespace}] in the daemon's configuration)"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// One skill (as `skills show --json`): code, tests, stats, call-graph neighbours.
 #[utoipa::path(get, path = "/v1/skills/{namespace}/{name}", params(
     ("namespace" = String, Path), ("name" = String, Path)), responses(
@@ -341,7 +385,7 @@ pub(super) async fn show_skill(
     Path((namespace, name)): Path<(String, String)>,
 ) -> ApiResult<Document> {
     let namespace = namespace_for(&caller, &namespace)?;
-    let detail = daemon.library.get(&format!("{namespace}/{name}")).await?;
+    let detail = daemon.runtime.show(&format!("{namespace}/{name}")).await?;
     Ok(Json(Document(
         serde_json::to_value(&detail).map_err(internal_json)?,
     )))
@@ -359,7 +403,7 @@ pub(super) async fn deprecate_skill(
 ) -> ApiResult<Document> {
     let namespace = namespace_for(&caller, &namespace)?;
     let record = daemon
-        .library
+        .runtime
         .deprecate(&format!("{namespace}/{name}"))
         .await?;
     Ok(Json(Document(
@@ -383,87 +427,35 @@ pub(super) async fn run_skill(
 ) -> ApiResult<Document> {
     let request = json_body(body)?;
     let namespace = namespace_for(&caller, &namespace)?;
-    let limits = run_limits(daemon.library.limits(), request.limits)?;
-    let skill = daemon
-        .library
-        .get(&format!("{namespace}/{name}"))
-        .await?
-        .skill;
-    if !skill.version.runnable {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not_runnable",
-            format!(
-                "{} needs another environment and cannot run here",
-                skill.record.qualified_name()
-            ),
-        ));
-    }
-    let source = parse_stored(&skill)?;
-    let bundle = daemon.library.bundle(&source, &namespace).await?;
-    let arguments = match request.input.unwrap_or_else(|| json!([])) {
-        Value::Array(items) => items,
-        other => vec![other],
+    let policy = daemon.policies.of(&namespace);
+    daemon.usage.check_sandbox(&namespace, &policy)?;
+    let qualified = format!("{namespace}/{name}");
+    let skill = daemon.runtime.show(&qualified).await?.skill;
+    check_capabilities(
+        &daemon,
+        &namespace,
+        &skill.record.name,
+        skill.version.capabilities.iter().map(String::as_str),
+    )?;
+    let limits = request.limits.unwrap_or_default();
+    let overrides = LimitOverrides {
+        timeout_ms: limits.timeout_ms,
+        memory_mb: limits.memory_mb,
+        fuel: limits.fuel,
     };
-    let sandbox = Arc::clone(daemon.library.sandbox());
-    let entry = source.name.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        sandbox.run(Call {
-            source: &bundle.source,
-            entry: &entry,
-            args: &arguments,
-            capabilities: &bundle.capabilities,
-            limits: &limits,
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    Ok(Json(Document(outcome.to_json())))
-}
-
-/// The daemon's limits, tightened by `requested`; a request above them is refused (400).
-fn run_limits(
-    base: &crate::sandbox::Limits,
-    requested: Option<RunLimits>,
-) -> Result<crate::sandbox::Limits, ApiError> {
-    let mut limits = base.clone();
-    let Some(requested) = requested else {
-        return Ok(limits);
-    };
-    if let Some(ms) = requested.timeout_ms {
-        let wanted = Duration::from_millis(ms);
-        if wanted > base.wall_clock {
-            return Err(ApiError::bad_request(format!(
-                "limits.timeout_ms {ms} is above the daemon's {} ms",
-                base.wall_clock.as_millis()
-            )));
-        }
-        limits.wall_clock = wanted;
-    }
-    if let Some(mb) = requested.memory_mb {
-        let wanted = mb.saturating_mul(1 << 20);
-        if wanted > base.memory_bytes {
-            return Err(ApiError::bad_request(format!(
-                "limits.memory_mb {mb} is above the daemon's {} MiB",
-                base.memory_bytes >> 20
-            )));
-        }
-        limits.memory_bytes = wanted;
-    }
-    if let Some(fuel) = requested.fuel {
-        if fuel > base.fuel {
-            return Err(ApiError::bad_request(format!(
-                "limits.fuel {fuel} is above the daemon's {}",
-                base.fuel
-            )));
-        }
-        limits.fuel = fuel;
-    }
-    limits
-        .validate()
-        .map_err(|e| ApiError::bad_request(format!("limits: {e}")))?;
-    Ok(limits)
+    let started = std::time::Instant::now();
+    let run = daemon
+        .runtime
+        .run_skill(
+            &qualified,
+            request.input.unwrap_or_else(|| json!([])),
+            overrides,
+        )
+        .await;
+    let spent = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    daemon.usage.add_sandbox_ms(&namespace, spent);
+    daemon.usage.save(&daemon.runtime).await;
+    Ok(Json(Document(run?.to_json())))
 }
 
 /// Hybrid (dense + BM25) search, best first (as `skills search --json`); without a
@@ -504,7 +496,7 @@ pub(super) async fn search_skills(
             namespace,
             statuses: statuses.clone(),
         };
-        hits.extend(daemon.library.search(&params.q, k, filter).await?);
+        hits.extend(daemon.runtime.search(&params.q, k, filter).await?);
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
     hits.truncate(k);
@@ -535,7 +527,8 @@ pub(super) async fn export_skills(
         .map(|ns| namespace_for(&caller, ns))
         .transpose()?;
     let skills = daemon
-        .library
+        .runtime
+        .library()
         .store()
         .list_skills(&ListFilter {
             namespace,
@@ -572,25 +565,19 @@ pub(super) async fn submit_task(
         &caller,
         request.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE),
     )?;
-    if daemon.solver.is_none() {
-        return Err(ApiError::unavailable(
-            "no language model is configured: start the daemon with --llm-url (or [llm] url)",
-        ));
+    if !daemon.agent {
+        return Err(no_agent());
     }
-    let mut task = Task::from_text(request.task, request.name.as_deref())
-        .map_err(|e| ApiError::bad_request(format!("the task cannot be solved as given: {e}")))?;
-    if !request.examples.is_empty() && task.name.is_none() {
-        return Err(ApiError::bad_request(
-            "examples need name: they call the function by that name",
-        ));
+    daemon
+        .usage
+        .check_tokens(&namespace, &daemon.policies.of(&namespace))?;
+    let task = crate::runtime::TaskRequest {
+        task: request.task,
+        name: request.name,
+        examples: request.examples,
+        namespace: Some(namespace),
     }
-    for example in &request.examples {
-        let (call, expected) = example.rsplit_once("=>").ok_or_else(|| {
-            ApiError::bad_request(format!("example {example:?} is not `CALL => EXPECTED`"))
-        })?;
-        task = task.with_example(call.trim(), expected.trim());
-    }
-    task.namespace = Some(namespace);
+    .to_task()?;
     let episode = work::submit(&daemon, task).await?;
     tracing::info!(caller = caller.name(), episode, "task submitted");
     Ok((
@@ -613,7 +600,8 @@ pub(super) async fn list_episodes(
 ) -> ApiResult<Items> {
     let limit = query(params)?.limit.unwrap_or(20).clamp(1, 1000);
     let episodes = daemon
-        .library
+        .runtime
+        .library()
         .store()
         .list_episodes(limit)
         .await
@@ -634,7 +622,8 @@ async fn episode_for(
     id: &str,
 ) -> Result<crate::store::EpisodeRecord, ApiError> {
     let episode = daemon
-        .library
+        .runtime
+        .library()
         .store()
         .episode(id)
         .await
@@ -663,7 +652,8 @@ pub(super) async fn show_episode(
 ) -> ApiResult<Document> {
     let episode = episode_for(&daemon, &caller, &id).await?;
     let events = daemon
-        .library
+        .runtime
+        .library()
         .store()
         .episode_events(&id)
         .await
@@ -726,7 +716,7 @@ impl Follow {
             if self.done {
                 return None;
             }
-            let store = self.daemon.library.store();
+            let store = self.daemon.runtime.library().store();
             // The record first: events written before it says "finished" are all read below.
             let episode = match store.episode(&self.id).await {
                 Ok(episode) => episode,
@@ -763,7 +753,7 @@ impl Follow {
             }
             tokio::select! {
                 _ = tokio::time::sleep(FOLLOW_POLL) => {}
-                _ = work::stopped(Some(self.daemon.stopping.clone())) => {
+                _ = self.daemon.stopping.cancelled() => {
                     return self.end("stopping", json!({
                         "message": "the daemon is stopping; the episode resumes on its next start"
                     }));
@@ -803,11 +793,12 @@ pub(super) async fn start_run(
 ) -> Result<(StatusCode, Json<RunState>), ApiError> {
     let request = json_body(body)?;
     namespace_for(&caller, DEFAULT_NAMESPACE)?;
-    if daemon.solver.is_none() {
-        return Err(ApiError::unavailable(
-            "no language model is configured: start the daemon with --llm-url (or [llm] url)",
-        ));
+    if !daemon.agent {
+        return Err(no_agent());
     }
+    daemon
+        .usage
+        .check_tokens(DEFAULT_NAMESPACE, &daemon.policies.of(DEFAULT_NAMESPACE))?;
     if request.iterations == 0 {
         return Err(ApiError::bad_request("iterations must be at least 1"));
     }
@@ -824,4 +815,50 @@ pub(super) async fn stop_run(
 ) -> ApiResult<RunState> {
     namespace_for(&caller, DEFAULT_NAMESPACE)?;
     work::stop_run(&daemon).map(Json)
+}
+
+/// What a namespace has spent and may spend.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamespaceQuota {
+    /// The namespace.
+    pub namespace: String,
+    /// What it has spent.
+    pub usage: super::quota::NamespaceUsage,
+    /// Most skills stored (unset: no limit).
+    pub max_skills: Option<usize>,
+    /// Most LLM tokens (unset: no limit).
+    pub max_llm_tokens: Option<u64>,
+    /// Most sandbox seconds (unset: no limit).
+    pub max_sandbox_seconds: Option<f64>,
+}
+
+/// `GET /v1/usage` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// The namespace (default `default`).
+    pub namespace: Option<String>,
+}
+
+/// What a namespace has spent (LLM tokens, sandbox time) against its quotas.
+#[utoipa::path(get, path = "/v1/usage", params(UsageQuery), responses(
+    (status = 200, body = NamespaceQuota), (status = 403, body = super::error::ErrorBody)))]
+pub(super) async fn usage(
+    State(daemon): State<Arc<Daemon>>,
+    Extension(caller): Extension<Caller>,
+    params: Result<Query<UsageQuery>, QueryRejection>,
+) -> ApiResult<NamespaceQuota> {
+    let params = query(params)?;
+    let namespace = namespace_for(
+        &caller,
+        params.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE),
+    )?;
+    let policy = daemon.policies.of(&namespace);
+    Ok(Json(NamespaceQuota {
+        usage: daemon.usage.of(&namespace),
+        max_skills: policy.max_skills,
+        max_llm_tokens: policy.max_llm_tokens,
+        max_sandbox_seconds: policy.max_sandbox_seconds,
+        namespace,
+    }))
 }

@@ -1,27 +1,30 @@
-//! The episodes the daemon runs in the background: submitted tasks, the open-ended `run`,
-//! and the resume of unfinished episodes at start.
+//! The episodes the daemon runs in the background: submitted tasks
+//! ([`Runtime::start`](crate::runtime::Runtime::start)), the open-ended `run` and the resume
+//! of unfinished episodes at start ([`Runtime::spawn_run`](crate::runtime::Runtime::spawn_run);
+//! a run of zero iterations only resumes).
 //!
-//! Each job drives an [`Agent`] on a blocking thread of the runtime (an episode's future is
-//! not `Send`), watching the daemon's stop signal (and a run's own): when it fires, the
-//! job's future is dropped at its next await (a sandbox call in progress finishes on its
-//! thread first) and the episode it was in is marked `interrupted`. Its journal is already
-//! in SQL, so the next start resumes it where it stopped.
+//! Each job is stopped by the daemon's stop token (a run also by its own, a child of it):
+//! the runtime drops the agent's future at its next step (a sandbox call in progress
+//! finishes first), and the job marks the episode it was in `interrupted`. Its journal is
+//! already in SQL, so the next start resumes it where it stopped.
 //!
 //! Submitted tasks run side by side (`solve` never resumes anything); `run` and the resume
 //! read every open episode's journal, so they hold the gate alone: a submission while one
 //! of them holds it is refused (409), and they wait for submitted tasks to end first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, oneshot, watch};
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 use super::{ApiError, Daemon};
-use crate::agent::{Agent, AgentError, EpisodeReport, Progress, Task};
+use crate::agent::{Progress, Task};
 use crate::library::DEFAULT_NAMESPACE;
+use crate::runtime::RuntimeError;
 use crate::store::StoreError;
 
 /// The episodes in the background and the gate between them.
@@ -33,7 +36,7 @@ pub(crate) struct Work {
 
 /// The open-ended run, while it lasts (and its last state after).
 struct ActiveRun {
-    stop: watch::Sender<bool>,
+    stop: CancellationToken,
     state: Arc<Mutex<RunState>>,
 }
 
@@ -48,9 +51,9 @@ pub struct RunState {
     pub episodes: Vec<String>,
     /// The episode in progress.
     pub current: Option<String>,
-    /// Episodes finished by status.
+    /// Episodes finished, by status.
     pub finished: HashMap<String, usize>,
-    /// Why the run stopped early: `stopped` (asked to), or the agent's error.
+    /// Why the run ended early: `stopped` (asked to), or the agent's error.
     pub stopped: Option<String>,
 }
 
@@ -60,22 +63,13 @@ enum Guard {
     Exclusive { _held: OwnedRwLockWriteGuard<()> },
 }
 
-/// What a job does with its agent.
-enum Job {
-    Solve(Task),
-    Run(usize),
-    Resume,
-}
-
-/// What a job's observer records; shared with whoever asked for the job.
+/// What the observer of a run (or resume) records.
 #[derive(Default)]
 struct Tracker {
     /// The episode in progress.
     current: Option<String>,
-    /// Told the first episode's id (or why none started).
-    first: Option<oneshot::Sender<Result<String, ApiError>>>,
-    /// The run's state, for a run.
-    run: Option<Arc<Mutex<RunState>>>,
+    /// The namespaces of the episodes seen, to count their model tokens.
+    namespaces: BTreeMap<String, String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -113,7 +107,7 @@ impl Work {
 
 /// Starts an episode for `task` in the background; returns its id once it exists.
 pub(crate) async fn submit(daemon: &Arc<Daemon>, task: Task) -> Result<String, ApiError> {
-    if *daemon.stopping.borrow() {
+    if daemon.stopping.is_cancelled() {
         return Err(ApiError::unavailable("the daemon is stopping"));
     }
     let guard = Arc::clone(&daemon.work.gate)
@@ -124,26 +118,43 @@ pub(crate) async fn submit(daemon: &Arc<Daemon>, task: Task) -> Result<String, A
                  alone; stop the run (DELETE /v1/run) or submit again when it ends",
             )
         })?;
-    let (sender, receiver) = oneshot::channel();
-    let tracker = Tracker {
-        first: Some(sender),
-        ..Tracker::default()
-    };
-    spawn(
-        daemon,
-        Guard::Shared { _held: guard },
-        Job::Solve(task),
-        tracker,
-        None,
-    );
-    receiver
-        .await
-        .map_err(|_| ApiError::internal("the episode's job ended before it started"))?
+    let namespace = task
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+    let observer = daemon.usage.token_counter(namespace);
+    let started = daemon.runtime.start(task, Some(observer)).await?;
+    let id = started.id().to_string();
+    let stop = started.stop_token();
+    let daemon_for_job = Arc::clone(daemon);
+    let episode = id.clone();
+    let job = tokio::spawn(async move {
+        let daemon = daemon_for_job;
+        let _guard = Guard::Shared { _held: guard };
+        let mut report = std::pin::pin!(started.report());
+        let result = tokio::select! {
+            result = &mut report => result,
+            _ = daemon.stopping.cancelled() => {
+                stop.cancel();
+                report.await
+            }
+        };
+        match result {
+            Ok(report) => {
+                tracing::info!(episode, status = report.status.as_str(), "episode finished")
+            }
+            Err(RuntimeError::Stopped) => checkpoint(&daemon, &episode).await,
+            Err(error) => tracing::warn!(episode, "the episode stopped on an error: {error}"),
+        }
+        daemon.usage.save(&daemon.runtime).await;
+    });
+    daemon.work.keep(job);
+    Ok(id)
 }
 
 /// Starts the open-ended loop for `iterations` episodes; 409 while one is active.
 pub(crate) fn start_run(daemon: &Arc<Daemon>, iterations: usize) -> Result<RunState, ApiError> {
-    if *daemon.stopping.borrow() {
+    if daemon.stopping.is_cancelled() {
         return Err(ApiError::unavailable("the daemon is stopping"));
     }
     let mut run = lock(&daemon.work.run);
@@ -157,30 +168,14 @@ pub(crate) fn start_run(daemon: &Arc<Daemon>, iterations: usize) -> Result<RunSt
         iterations,
         ..RunState::default()
     }));
-    let (stop, stop_receiver) = watch::channel(false);
+    let stop = daemon.stopping.child_token();
     *run = Some(ActiveRun {
-        stop,
+        stop: stop.clone(),
         state: Arc::clone(&state),
     });
     let snapshot = lock(&state).clone();
-    let waiting = Arc::clone(daemon);
-    let gate = Arc::clone(&daemon.work.gate);
-    let job = tokio::spawn(async move {
-        let daemon = waiting;
-        let guard = gate.write_owned().await;
-        let tracker = Tracker {
-            run: Some(state),
-            ..Tracker::default()
-        };
-        spawn(
-            &daemon,
-            Guard::Exclusive { _held: guard },
-            Job::Run(iterations),
-            tracker,
-            Some(stop_receiver),
-        );
-    });
     drop(run);
+    let job = tokio::spawn(drive_run(Arc::clone(daemon), iterations, stop, Some(state)));
     daemon.work.keep(job);
     Ok(snapshot)
 }
@@ -198,7 +193,7 @@ pub(crate) fn stop_run(daemon: &Daemon) -> Result<RunState, ApiError> {
     let run = lock(&daemon.work.run);
     match run.as_ref() {
         Some(active) if lock(&active.state).active => {
-            let _ = active.stop.send(true);
+            active.stop.cancel();
             Ok(lock(&active.state).clone())
         }
         _ => Err(ApiError::not_found(
@@ -210,187 +205,163 @@ pub(crate) fn stop_run(daemon: &Daemon) -> Result<RunState, ApiError> {
 /// Resumes the episodes left open, in the background; returns how many there are.
 pub(crate) async fn resume_unfinished(daemon: &Arc<Daemon>) -> Result<usize, ApiError> {
     let open = daemon
-        .library
+        .runtime
+        .library()
         .store()
         .unfinished_episodes()
         .await
         .map_err(ApiError::internal)?;
-    if open.is_empty() || daemon.solver.is_none() {
-        if !open.is_empty() {
-            tracing::warn!(
-                "{} unfinished episodes are left for a daemon with a language model",
-                open.len()
-            );
-        }
+    if open.is_empty() {
         return Ok(0);
     }
-    tracing::info!("resuming {} unfinished episodes", open.len());
+    if !daemon.agent {
+        tracing::warn!(
+            "{} unfinished episodes are left for a daemon with the agent",
+            open.len()
+        );
+        return Ok(0);
+    }
+    // Taken now, so that no submission slips in before the resume holds the gate.
     let guard = Arc::clone(&daemon.work.gate).write_owned().await;
-    spawn(
-        daemon,
-        Guard::Exclusive { _held: guard },
-        Job::Resume,
-        Tracker::default(),
-        None,
-    );
+    let daemon_for_job = Arc::clone(daemon);
+    let job = tokio::spawn(async move {
+        let _guard = guard;
+        let stop = daemon_for_job.stopping.child_token();
+        // A run of zero episodes finishes the open ones and proposes nothing.
+        drive_run_held(&daemon_for_job, 0, stop, None).await;
+    });
+    daemon.work.keep(job);
     Ok(open.len())
 }
 
-/// Runs `job` on a blocking thread until it ends or a stop (the daemon's, or `stop`).
-fn spawn(
-    daemon: &Arc<Daemon>,
-    guard: Guard,
-    job: Job,
-    tracker: Tracker,
-    stop: Option<watch::Receiver<bool>>,
-) {
-    let daemon_for_job = Arc::clone(daemon);
-    let runtime = tokio::runtime::Handle::current();
-    let handle = tokio::task::spawn_blocking(move || {
-        runtime.block_on(run_job(daemon_for_job, guard, job, tracker, stop));
-    });
-    daemon.work.keep(handle);
-}
-
-async fn run_job(
+/// A run (or, with zero iterations, a resume), once it holds the gate alone.
+async fn drive_run(
     daemon: Arc<Daemon>,
-    guard: Guard,
-    job: Job,
-    tracker: Tracker,
-    stop: Option<watch::Receiver<bool>>,
+    iterations: usize,
+    stop: CancellationToken,
+    state: Option<Arc<Mutex<RunState>>>,
 ) {
-    let tracker = Arc::new(Mutex::new(tracker));
-    if *daemon.stopping.borrow() {
-        fail_before_start(&tracker, ApiError::unavailable("the daemon is stopping"));
-        finish_run(&tracker, "stopped".into());
-        return;
-    }
-    let Some(solver) = daemon.solver.as_ref() else {
-        fail_before_start(
-            &tracker,
-            ApiError::unavailable("no language model is configured"),
-        );
-        finish_run(&tracker, "no language model is configured".into());
-        return;
-    };
-    let model = match solver.model().await {
-        Ok(model) => model,
-        Err(e) => {
-            finish_run(&tracker, e.message.clone());
-            fail_before_start(&tracker, e);
+    let guard = tokio::select! {
+        guard = Arc::clone(&daemon.work.gate).write_owned() => guard,
+        _ = stop.cancelled() => {
+            if let Some(state) = &state {
+                let mut state = lock(state);
+                state.active = false;
+                state.stopped = Some("stopped".into());
+            }
             return;
         }
     };
-    let agent = Agent::new(
-        Arc::clone(&daemon.library),
-        model,
-        Arc::clone(&solver.environment),
-        solver.config.clone(),
-    )
-    .with_observer(observer(Arc::clone(&tracker)));
-    let result = tokio::select! {
-        result = drive(&agent, job) => Some(result),
-        _ = stopped(Some(daemon.stopping.clone())) => None,
-        _ = stopped(stop) => None,
-    };
-    drop(agent);
+    let _guard = Guard::Exclusive { _held: guard };
+    drive_run_held(&daemon, iterations, stop, state).await;
+}
+
+async fn drive_run_held(
+    daemon: &Arc<Daemon>,
+    iterations: usize,
+    stop: CancellationToken,
+    state: Option<Arc<Mutex<RunState>>>,
+) {
+    let tracker = Arc::new(Mutex::new(Tracker::default()));
+    // The namespaces of the open episodes the run resumes first; curriculum tasks work in
+    // the default one.
+    if let Ok(open) = daemon.runtime.library().store().unfinished_episodes().await {
+        let mut t = lock(&tracker);
+        for episode in open {
+            t.namespaces
+                .insert(episode.id, task_namespace(&episode.task).to_string());
+        }
+    }
+    let observer = run_observer(daemon, Arc::clone(&tracker), state.clone());
+    let result = daemon
+        .runtime
+        .spawn_run(iterations, stop.clone(), Some(observer))
+        .await
+        .map_err(|e| RuntimeError::Background(e.to_string()))
+        .and_then(|r| r);
     let current = lock(&tracker).current.take();
     let stopped = match result {
-        Some(Ok(_)) => None,
-        Some(Err(error)) => {
-            tracing::warn!("the agent stopped: {error}");
-            fail_before_start(&tracker, ApiError::internal(&error));
+        Ok(_) if stop.is_cancelled() => {
+            if let Some(id) = current {
+                checkpoint(daemon, &id).await;
+            }
+            Some("stopped".to_string())
+        }
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!("the run stopped on an error: {error}");
             Some(error.to_string())
         }
-        None => {
-            if let Some(id) = current {
-                checkpoint(&daemon, &id).await;
-            }
-            fail_before_start(&tracker, ApiError::unavailable("the daemon is stopping"));
-            Some("stopped".into())
-        }
     };
-    if let Some(reason) = stopped {
-        finish_run(&tracker, reason);
+    if let Some(state) = &state {
+        let mut state = lock(state);
+        state.active = false;
+        state.current = None;
+        state.stopped = stopped;
     }
-    if let Some(run) = &lock(&tracker).run {
-        let mut run = lock(run);
-        run.active = false;
-        run.current = None;
-    }
-    drop(guard);
-}
-
-/// Records why a run ended early (nothing for other jobs).
-fn finish_run(tracker: &Mutex<Tracker>, reason: String) {
-    if let Some(run) = &lock(tracker).run {
-        let mut run = lock(run);
-        run.stopped = Some(reason);
-        run.active = false;
-        run.current = None;
-    }
-}
-
-/// Resolves when `signal` turns true (never without one, or once its sender is gone).
-pub(crate) async fn stopped(signal: Option<watch::Receiver<bool>>) {
-    if let Some(mut signal) = signal
-        && signal.wait_for(|stop| *stop).await.is_ok()
-    {
-        return;
-    }
-    std::future::pending::<()>().await
-}
-
-async fn drive(agent: &Agent, job: Job) -> Result<Vec<EpisodeReport>, AgentError> {
-    match job {
-        Job::Solve(task) => agent.solve(task).await.map(|r| vec![r]),
-        Job::Run(iterations) => agent.run(iterations).await,
-        Job::Resume => agent.resume_unfinished().await,
-    }
+    daemon.usage.save(&daemon.runtime).await;
 }
 
 /// Marks episode `id` `interrupted`: cut short by a stop, to be resumed.
 async fn checkpoint(daemon: &Daemon, id: &str) {
-    match daemon.library.store().interrupt_episode(id).await {
-        Ok(()) => tracing::info!("episode {id} checkpointed; the next start resumes it"),
+    match daemon.runtime.library().store().interrupt_episode(id).await {
+        Ok(()) => tracing::info!(
+            episode = id,
+            "episode checkpointed; the next start resumes it"
+        ),
         // It finished as the stop came.
         Err(StoreError::Conflict(_)) => {}
-        Err(e) => tracing::warn!("episode {id} stays running (resumed all the same): {e}"),
+        Err(e) => tracing::warn!(
+            episode = id,
+            "episode stays running (resumed all the same): {e}"
+        ),
     }
 }
 
-fn fail_before_start(tracker: &Mutex<Tracker>, error: ApiError) {
-    if let Some(first) = lock(tracker).first.take() {
-        let _ = first.send(Err(error));
-    }
-}
-
-fn observer(tracker: Arc<Mutex<Tracker>>) -> crate::agent::Observer {
+fn run_observer(
+    daemon: &Arc<Daemon>,
+    tracker: Arc<Mutex<Tracker>>,
+    state: Option<Arc<Mutex<RunState>>>,
+) -> crate::agent::Observer {
+    let usage = Arc::clone(&daemon.usage);
     Arc::new(move |progress: &Progress| {
         let mut t = lock(&tracker);
         match progress {
             Progress::Episode { id, .. } => {
                 t.current = Some(id.clone());
-                if let Some(first) = t.first.take() {
-                    let _ = first.send(Ok(id.clone()));
+                if let Some(state) = &state {
+                    let mut state = lock(state);
+                    state.current = Some(id.clone());
+                    state.episodes.push(id.clone());
                 }
-                if let Some(run) = &t.run {
-                    let mut run = lock(run);
-                    run.current = Some(id.clone());
-                    run.episodes.push(id.clone());
-                }
+            }
+            Progress::Model {
+                prompt_tokens,
+                completion_tokens,
+                ..
+            } => {
+                let namespace = t
+                    .current
+                    .as_ref()
+                    .and_then(|id| t.namespaces.get(id))
+                    .map_or(DEFAULT_NAMESPACE, String::as_str);
+                usage.add_tokens(
+                    namespace,
+                    u64::from(*prompt_tokens) + u64::from(*completion_tokens),
+                );
             }
             Progress::Finished(report) => {
                 t.current = None;
-                if let Some(run) = &t.run {
-                    let mut run = lock(run);
-                    run.current = None;
-                    *run.finished
+                if let Some(state) = &state {
+                    let mut state = lock(state);
+                    state.current = None;
+                    *state
+                        .finished
                         .entry(report.status.as_str().to_string())
                         .or_default() += 1;
                 }
             }
-            Progress::Round { .. } | Progress::Model { .. } => {}
+            Progress::Round { .. } => {}
         }
     })
 }

@@ -84,7 +84,7 @@ pub struct AgentSkillsImportReport {
 
 /// The Agent Skills name of a skill: its name in kebab case (`parseCsv` -> `parse-csv`,
 /// `toHTMLString` -> `to-html-string`), lowercase letters, digits and single hyphens, at
-/// most [`MAX_NAME_CHARS`], never empty.
+/// most `MAX_NAME_CHARS`, never empty.
 pub fn agent_skill_name(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
@@ -292,7 +292,7 @@ impl Library {
     /// client guide asks, a name that is too long or differs from the folder's, and a value
     /// with an unquoted colon, are accepted with a warning. The hardening of
     /// [`Library::import_dir`] holds: links are never followed, special files never opened,
-    /// files over [`MAX_IMPORT_FILE_BYTES`] never read, nothing outside `dir` is read.
+    /// files over `MAX_IMPORT_FILE_BYTES` never read, nothing outside `dir` is read.
     pub async fn import_agent_skills(
         &self,
         dir: &Path,

@@ -90,7 +90,7 @@ impl Library {
     /// as not runnable, but never replace a runnable version. Skills are added callees first.
     ///
     /// The directory may be hostile: nothing outside it is read. Symbolic links, FIFOs,
-    /// sockets and devices are never opened, files over [`MAX_IMPORT_FILE_BYTES`] are not
+    /// sockets and devices are never opened, files over `MAX_IMPORT_FILE_BYTES` are not
     /// read, and folders whose name is not a namespace are not entered; each is listed in
     /// [`ImportReport::skipped`] with the reason. A file that does not parse and a skill that
     /// is refused are listed in [`ImportReport::failed`]; the rest go on.

@@ -345,6 +345,57 @@ impl Library {
         Ok(library)
     }
 
+    /// Opens the library of `config` over a vector index of the caller's instead of the one
+    /// `config` names. No data directory lock is taken (the caller owns the index); in
+    /// [`OpenMode::ReadWrite`] the index is brought up to date with the store as by
+    /// [`Library::open`] (rebuilt when it is empty), and the starter library loaded.
+    pub async fn open_with_index(
+        config: &LibraryConfig,
+        embedder: Arc<dyn Embedder>,
+        sandbox: Arc<Sandbox>,
+        index: Arc<dyn VectorIndex>,
+    ) -> Result<Library> {
+        config
+            .limits
+            .validate()
+            .map_err(crate::sandbox::SandboxError::Limits)?;
+        let requested = IndexSpec {
+            embedder_id: embedder.id().to_string(),
+            dimension: embedder.dimension(),
+        };
+        if index.spec() != &requested {
+            return Err(IndexError::EmbedderMismatch {
+                location: "the given index".into(),
+                stored: index.spec().clone(),
+                requested,
+            }
+            .into());
+        }
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| LibraryError::Io {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let store = Store::open(&config.database_url()).await?;
+        let mut library = Library {
+            store,
+            index,
+            embedder,
+            sandbox,
+            limits: config.limits.clone(),
+            allowed_capabilities: config.allowed_capabilities.clone(),
+            data_dir: config.data_dir.clone(),
+            read_only: None,
+            lock: None,
+        };
+        if config.mode == OpenMode::ReadWrite {
+            let empty = library.index.count().await? == 0;
+            library.upkeep(config, empty).await?;
+        } else {
+            library.read_only = Some("opened with OpenMode::ReadOnly".into());
+        }
+        Ok(library)
+    }
+
     /// Read-only access while `holder` holds the library: SQL read beside it, searches on
     /// a snapshot of the index. Nothing is written.
     async fn open_beside(

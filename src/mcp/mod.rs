@@ -3,9 +3,9 @@
 //!
 //! The tool list is small and fixed, whatever the library's size: a client finds skills
 //! with `search_skills` instead of loading a catalog. `search_skills`, `get_skill`,
-//! `run_skill`, `solve_task` and `add_skill` are thin layers over [`Library`] and [`Agent`],
-//! so the capability policy, the namespace checks and the validation of `add` hold as on the
-//! CLI. Skills are also resources (`skill://NAMESPACE/NAME`, the skill's file), listed a page
+//! `run_skill`, `solve_task` and `add_skill` are thin layers over the [`Runtime`], so the
+//! capability policy, the namespace checks, the limits and the validation of `add` hold as
+//! on the CLI. Skills are also resources (`skill://NAMESPACE/NAME`, the skill's file), listed a page
 //! at a time in (namespace, name) order.
 //!
 //! Arguments a tool cannot use (wrong types, an unknown skill, a bad namespace, limits above
@@ -14,7 +14,6 @@
 //! `skillforge exec --json` / `skills add --json`. Either way the server goes on serving.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -31,11 +30,10 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, schemars, tool, tool_hand
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::agent::{Agent, AgentConfig, Environment, Progress, Task};
+use crate::agent::{Observer, Progress, Task};
 use crate::index::SearchFilter;
-use crate::library::{AddOptions, Library, LibraryError, parse_stored, split_name};
-use crate::llm::{LanguageModel, LlmConfig};
-use crate::sandbox::{Call, Limits};
+use crate::library::{AddOptions, LibraryError, split_name};
+use crate::runtime::{LimitOverrides, Runtime, RuntimeError, TaskRequest};
 use crate::skill::{SkillSource, check_namespace};
 use crate::store::{ListFilter, SkillStatus};
 
@@ -46,43 +44,12 @@ pub const RESOURCE_PAGE: usize = 100;
 /// The scheme of skill resources: `skill://NAMESPACE/NAME`.
 pub const RESOURCE_SCHEME: &str = "skill://";
 
-/// What `solve_task` needs beyond the library: the model (started on the first call), the
-/// environment and the agent's settings.
-pub struct Solver {
-    llm: LlmConfig,
-    environment: Arc<dyn Environment>,
-    config: AgentConfig,
-    model: tokio::sync::OnceCell<Arc<dyn LanguageModel>>,
-}
-
-impl Solver {
-    /// A solver that builds the model of `llm` when first asked to solve.
-    pub fn new(llm: LlmConfig, environment: Arc<dyn Environment>, config: AgentConfig) -> Self {
-        Self {
-            llm,
-            environment,
-            config,
-            model: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    async fn model(&self) -> Result<Arc<dyn LanguageModel>, ErrorData> {
-        self.model
-            .get_or_try_init(|| self.llm.build())
-            .await
-            .cloned()
-            .map_err(|e| {
-                ErrorData::internal_error(format!("the language model is not available: {e}"), None)
-            })
-    }
-}
-
-/// The MCP server over one library. Cheap to clone: every session of the HTTP transport
-/// shares the library.
+/// The MCP server over one [`Runtime`]. Cheap to clone: every session of the HTTP
+/// transport shares the runtime.
 #[derive(Clone)]
 pub struct SkillServer {
-    library: Arc<Library>,
-    solver: Option<Arc<Solver>>,
+    runtime: Runtime,
+    solve: bool,
     page: usize,
     tool_router: ToolRouter<SkillServer>,
 }
@@ -109,7 +76,8 @@ pub struct GetArgs {
     pub name: String,
 }
 
-/// Limits of one `run_skill` call; each may only tighten the server's own.
+/// Limits of one `run_skill` call; each may only tighten the server's own (the runtime's
+/// [`LimitOverrides`]).
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunLimits {
@@ -198,45 +166,14 @@ fn namespace_arg(namespace: Option<String>) -> Result<Option<String>, ErrorData>
     }
 }
 
-/// The library's limits, tightened by `requested`; a request above them is refused.
-fn run_limits(base: &Limits, requested: Option<RunLimits>) -> Result<Limits, ErrorData> {
-    let mut limits = base.clone();
-    let Some(requested) = requested else {
-        return Ok(limits);
-    };
-    if let Some(ms) = requested.timeout_ms {
-        let wanted = Duration::from_millis(ms);
-        if wanted > base.wall_clock {
-            return Err(invalid(format!(
-                "limits.timeout_ms {ms} is above the server's {} ms",
-                base.wall_clock.as_millis()
-            )));
-        }
-        limits.wall_clock = wanted;
+/// A runtime error as a JSON-RPC error: a request the caller can fix (`-32602`), or a
+/// failure of the server (`-32603`).
+fn runtime_error(e: RuntimeError) -> ErrorData {
+    match e {
+        RuntimeError::Library(e) => library_error(e),
+        e if e.is_bad_request() => invalid(e.to_string()),
+        e => internal(e),
     }
-    if let Some(mb) = requested.memory_mb {
-        let wanted = mb.saturating_mul(1 << 20);
-        if wanted > base.memory_bytes {
-            return Err(invalid(format!(
-                "limits.memory_mb {mb} is above the server's {} MiB",
-                base.memory_bytes >> 20
-            )));
-        }
-        limits.memory_bytes = wanted;
-    }
-    if let Some(fuel) = requested.fuel {
-        if fuel > base.fuel {
-            return Err(invalid(format!(
-                "limits.fuel {fuel} is above the server's {}",
-                base.fuel
-            )));
-        }
-        limits.fuel = fuel;
-    }
-    limits
-        .validate()
-        .map_err(|e| invalid(format!("limits: {e}")))?;
-    Ok(limits)
 }
 
 /// `skill://NAMESPACE/NAME`.
@@ -260,11 +197,12 @@ fn parse_cursor(cursor: &str) -> Result<(String, String), ErrorData> {
 
 #[tool_router]
 impl SkillServer {
-    /// The server over `library`; `solver` enables `solve_task`.
-    pub fn new(library: Arc<Library>, solver: Option<Solver>) -> Self {
+    /// The server over `runtime`; `solve` enables `solve_task` (the runtime's model is
+    /// built on its first call).
+    pub fn new(runtime: Runtime, solve: bool) -> Self {
         Self {
-            library,
-            solver: solver.map(Arc::new),
+            runtime,
+            solve,
             page: RESOURCE_PAGE,
             tool_router: Self::tool_router(),
         }
@@ -299,10 +237,10 @@ impl SkillServer {
             statuses: vec![SkillStatus::Active],
         };
         let hits = self
-            .library
+            .runtime
             .search(&args.query, k, filter)
             .await
-            .map_err(library_error)?;
+            .map_err(runtime_error)?;
         let results: Vec<Value> = hits
             .iter()
             .map(|h| {
@@ -324,7 +262,7 @@ impl SkillServer {
         &self,
         Parameters(args): Parameters<GetArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let detail = self.library.get(&args.name).await.map_err(library_error)?;
+        let detail = self.runtime.show(&args.name).await.map_err(runtime_error)?;
         let s = &detail.skill;
         let refs = |refs: &[crate::store::SkillRef]| {
             refs.iter()
@@ -353,45 +291,19 @@ impl SkillServer {
         &self,
         Parameters(args): Parameters<RunArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let limits = run_limits(self.library.limits(), args.limits)?;
-        let detail = self.library.get(&args.name).await.map_err(library_error)?;
-        let skill = detail.skill;
-        if !skill.version.runnable {
-            return Err(invalid(format!(
-                "{} needs another environment and cannot run here",
-                skill.record.qualified_name()
-            )));
-        }
-        let source = parse_stored(&skill).map_err(internal)?;
-        let bundle = match self.library.bundle(&source, &skill.record.namespace).await {
-            Ok(bundle) => bundle,
-            // The skill cannot run as stored (its dependency is gone, or it declares a
-            // capability the policy no longer allows): the skill's failure, not the call's.
-            Err(e) if let Some(kind) = e.rejection_kind() => {
-                return Ok(CallToolResult::structured_error(json!({
-                    "ok": false, "error": {"kind": kind, "message": e.to_string()}
-                })));
-            }
-            Err(e) => return Err(internal(e)),
-        };
-        let arguments = match args.input.unwrap_or_else(|| json!([])) {
-            Value::Array(items) => items,
-            other => vec![other],
-        };
-        let sandbox = Arc::clone(self.library.sandbox());
-        let entry = source.name.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            sandbox.run(Call {
-                source: &bundle.source,
-                entry: &entry,
-                args: &arguments,
-                capabilities: &bundle.capabilities,
-                limits: &limits,
-            })
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
+        let overrides = args
+            .limits
+            .map_or_else(LimitOverrides::default, |l| LimitOverrides {
+                timeout_ms: l.timeout_ms,
+                memory_mb: l.memory_mb,
+                fuel: l.fuel,
+            });
+        let input = args.input.unwrap_or_else(|| json!([]));
+        let outcome = self
+            .runtime
+            .run_skill(&args.name, input, overrides)
+            .await
+            .map_err(runtime_error)?;
         let printed = outcome.to_json();
         Ok(if outcome.is_ok() {
             CallToolResult::structured(printed)
@@ -412,33 +324,20 @@ impl SkillServer {
         meta: RequestMetaObject,
         client: Peer<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let solver = self.solver.as_ref().ok_or_else(|| {
-            invalid("this server was started without a language model: solve_task is off")
-        })?;
-        let mut task = Task::from_text(args.task, args.name.as_deref())
-            .map_err(|e| invalid(format!("the task cannot be solved as given: {e}")))?;
-        if !args.examples.is_empty() && task.name.is_none() {
+        if !self.solve {
             return Err(invalid(
-                "examples need name: they call the function by that name",
+                "this server was started without a language model: solve_task is off",
             ));
         }
-        for example in &args.examples {
-            let (call, expected) = example
-                .rsplit_once("=>")
-                .ok_or_else(|| invalid(format!("example {example:?} is not `CALL => EXPECTED`")))?;
-            task = task.with_example(call.trim(), expected.trim());
+        let task = TaskRequest {
+            task: args.task,
+            name: args.name,
+            examples: args.examples,
+            namespace: args.namespace,
         }
-        task.namespace = namespace_arg(args.namespace)?;
-        // The episode's future is not `Send` for every lifetime (what the tool router needs),
-        // so it runs to completion on a blocking thread of the runtime, owning what it uses.
-        let solver = Arc::clone(solver);
-        let library = Arc::clone(&self.library);
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            runtime.block_on(solve(solver, library, task, meta, client))
-        })
-        .await
-        .map_err(internal)?
+        .to_task()
+        .map_err(runtime_error)?;
+        solve(&self.runtime, task, meta, client).await
     }
 
     #[tool(
@@ -464,7 +363,7 @@ impl SkillServer {
             namespace,
             ..AddOptions::default()
         };
-        match self.library.add(source, options).await {
+        match self.runtime.add(source, options).await {
             Ok(added) => Ok(CallToolResult::structured(json!({
                 "ok": true, "namespace": added.skill.namespace, "skill": added.skill.name,
                 "version": added.version.version, "changed": added.changed,
@@ -472,7 +371,7 @@ impl SkillServer {
                 "tests": added.report.tests,
                 "uri": resource_uri(&added.skill.namespace, &added.skill.name),
             }))),
-            Err(e) => match e.rejection_kind() {
+            Err(RuntimeError::Library(e)) => match e.rejection_kind() {
                 Some(kind) => {
                     let mut error = json!({"kind": kind, "message": e.to_string()});
                     if let LibraryError::TestsFailed { report, .. }
@@ -486,6 +385,7 @@ impl SkillServer {
                 }
                 None => Err(library_error(e)),
             },
+            Err(e) => Err(runtime_error(e)),
         }
     }
 }
@@ -493,22 +393,15 @@ impl SkillServer {
 /// Runs one episode for `solve_task`, forwarding its progress to `client` when the request
 /// has a progress token.
 async fn solve(
-    solver: Arc<Solver>,
-    library: Arc<Library>,
+    runtime: &Runtime,
     task: Task,
     meta: RequestMetaObject,
     client: Peer<RoleServer>,
 ) -> Result<CallToolResult, ErrorData> {
-    let model = solver.model().await?;
-    let agent = Agent::new(
-        library,
-        model,
-        Arc::clone(&solver.environment),
-        solver.config.clone(),
-    );
+    let max_rounds = runtime.agent_config().max_rounds;
     let forward = meta.get_progress_token().map(|token| {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(f64, String)>();
-        let max = f64::from(solver.config.max_rounds);
+        let max = f64::from(max_rounds);
         let task = tokio::spawn(async move {
             while let Some((progress, message)) = receiver.recv().await {
                 let note = ProgressNotificationParam::new(token.clone(), progress)
@@ -521,10 +414,10 @@ async fn solve(
         });
         (sender, task)
     });
-    let agent = match &forward {
+    let observer: Option<Observer> = match &forward {
         Some((sender, _)) => {
             let sender = sender.clone();
-            agent.with_observer(Arc::new(move |progress: &Progress| {
+            Some(Arc::new(move |progress: &Progress| {
                 let note = match progress {
                     Progress::Episode { task, .. } => Some((0.0, format!("episode: {task}"))),
                     Progress::Round { round, max } => Some((
@@ -542,15 +435,19 @@ async fn solve(
                 }
             }))
         }
-        None => agent,
+        None => None,
     };
-    let report = agent.solve(task).await;
-    drop(agent);
+    // The episode runs in the runtime's background (its future is not `Send` for every
+    // lifetime, what the tool router needs); this waits for its report.
+    let report = match runtime.start(task, observer).await {
+        Ok(started) => started.report().await,
+        Err(e) => Err(e),
+    };
     if let Some((sender, task)) = forward {
         drop(sender);
         let _ = task.await;
     }
-    let report = report.map_err(internal)?;
+    let report = report.map_err(runtime_error)?;
     let value = serde_json::to_value(&report).map_err(internal)?;
     Ok(if report.status == crate::store::EpisodeStatus::Failed {
         CallToolResult::structured_error(value)
@@ -608,7 +505,7 @@ impl ServerHandler for SkillServer {
             None => None,
         };
         let skills = self
-            .library
+            .runtime
             .list(&ListFilter::default())
             .await
             .map_err(internal)?;
@@ -670,11 +567,11 @@ impl ServerHandler for SkillServer {
         let (namespace, name) = split_name(path);
         check_namespace(namespace).map_err(|e| invalid(e.to_string()))?;
         let detail = self
-            .library
-            .get(&format!("{namespace}/{name}"))
+            .runtime
+            .show(&format!("{namespace}/{name}"))
             .await
             .map_err(|e| match e {
-                LibraryError::NotFound(_) => {
+                RuntimeError::Library(LibraryError::NotFound(_)) => {
                     ErrorData::resource_not_found(format!("no skill at {uri}"), None)
                 }
                 other => internal(other),
@@ -704,29 +601,5 @@ mod tests {
                 rmcp::model::ErrorCode::INVALID_PARAMS
             );
         }
-    }
-
-    #[test]
-    fn limits_only_tighten_the_servers() {
-        let base = Limits::default();
-        let tighter = run_limits(
-            &base,
-            Some(RunLimits {
-                timeout_ms: Some(100),
-                ..RunLimits::default()
-            }),
-        )
-        .unwrap();
-        assert_eq!(tighter.wall_clock, Duration::from_millis(100));
-        let looser = RunLimits {
-            timeout_ms: Some(base.wall_clock.as_millis() as u64 + 1),
-            ..RunLimits::default()
-        };
-        assert!(run_limits(&base, Some(looser)).is_err());
-        let memory = RunLimits {
-            memory_mb: Some(usize::MAX),
-            ..RunLimits::default()
-        };
-        assert!(run_limits(&base, Some(memory)).is_err());
     }
 }

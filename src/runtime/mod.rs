@@ -1,0 +1,729 @@
+//! The runtime: one object that assembles skillforge (library, sandbox, embedder, index,
+//! environment, language model, agent) and offers what its users do with it. The CLI, the
+//! MCP server and the daemon are thin edges over a [`Runtime`]; a Rust program embeds
+//! skillforge by building one.
+//!
+//! [`Runtime::builder`] starts from the CLI's defaults (the data directory of
+//! [`LibraryConfig::default_data_dir`], SQLite and the in-process index there, the
+//! embedding model and compiled-module cache in `~/.cache/skillforge`, the local model when
+//! no endpoint is set, the `code` environment, no capabilities allowed); every part can be
+//! replaced through its trait: [`LanguageModel`], [`Embedder`], [`VectorIndex`],
+//! [`Environment`], and [`Observer`]s of the agent's progress.
+//!
+//! What a runtime does:
+//! - **episodes**: [`Runtime::solve`] one task to its report, or [`Runtime::start`] it and
+//!   get the episode id at once (its journal grows in the store while it runs);
+//!   [`Runtime::run`] the open-ended loop until a number of episodes or a stop signal;
+//!   [`Runtime::resume`] episodes a crash or a stop left open.
+//! - **the library**: [`Runtime::list`], [`Runtime::search`], [`Runtime::show`],
+//!   [`Runtime::add`], [`Runtime::deprecate`], [`Runtime::export`] (and everything else of
+//!   [`Library`] through [`Runtime::library`]).
+//! - **skills**: [`Runtime::run_skill`] runs one with an input under the sandbox's limits
+//!   (tightened per call), with the `skillforge exec --json` outcome.
+
+mod environment;
+mod error;
+mod request;
+
+pub use environment::{DEFAULT_DOMAIN, EnvironmentSpec};
+pub use error::RuntimeError;
+pub use request::{LimitOverrides, SkillRun, TaskRequest};
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+pub use tokio_util::sync::CancellationToken;
+
+use crate::agent::{Agent, AgentConfig, Environment, EpisodeReport, Observer, Progress, Task};
+use crate::embed::{Embedder, OnnxEmbedder};
+use crate::index::{SearchFilter, VectorIndex};
+use crate::library::{
+    AddOptions, Added, AgentSkillsExport, AgentSkillsExportReport, Library, LibraryConfig,
+    LibraryError, OpenMode, SearchResult, SkillDetail, SkillSummary, parse_stored,
+};
+use crate::llm::{LanguageModel, LlmConfig};
+use crate::sandbox::{Call, Capabilities, Limits, Sandbox, SandboxConfig};
+use crate::skill::SkillSource;
+use crate::store::{EpisodeEvent, EpisodeRecord, ListFilter, SkillRecord};
+
+/// Loads the default embedding model (all-MiniLM-L6-v2 from the asset cache,
+/// [`OnnxEmbedder::from_env`]) on a blocking thread.
+pub async fn default_embedder() -> Result<Arc<OnnxEmbedder>, RuntimeError> {
+    let embedder = tokio::task::spawn_blocking(OnnxEmbedder::from_env)
+        .await?
+        .map_err(RuntimeError::Embedder)?;
+    Ok(Arc::new(embedder))
+}
+
+/// Starts a sandbox with the default configuration (compiled modules cached in
+/// `~/.cache/skillforge/modules`) offering `host_functions`.
+pub fn default_sandbox(
+    host_functions: crate::sandbox::HostFunctions,
+) -> Result<Arc<Sandbox>, RuntimeError> {
+    Ok(Arc::new(Sandbox::new(
+        SandboxConfig::default(),
+        host_functions,
+    )?))
+}
+
+/// Where the environment comes from.
+enum EnvironmentSource {
+    Spec(EnvironmentSpec),
+    Given(Arc<dyn Environment>),
+}
+
+/// Builds a [`Runtime`]; made by [`Runtime::builder`]. Every setting has the CLI's default.
+pub struct RuntimeBuilder {
+    library: LibraryConfig,
+    llm: LlmConfig,
+    model: Option<Arc<dyn LanguageModel>>,
+    embedder: Option<Arc<dyn Embedder>>,
+    index: Option<Arc<dyn VectorIndex>>,
+    sandbox: Option<Arc<Sandbox>>,
+    sandbox_config: SandboxConfig,
+    environment: EnvironmentSource,
+    agent: AgentConfig,
+    observers: Vec<Observer>,
+}
+
+impl RuntimeBuilder {
+    fn new() -> Self {
+        RuntimeBuilder {
+            library: LibraryConfig::new(LibraryConfig::default_data_dir()),
+            llm: LlmConfig::default(),
+            model: None,
+            embedder: None,
+            index: None,
+            sandbox: None,
+            sandbox_config: SandboxConfig::default(),
+            environment: EnvironmentSource::Spec(EnvironmentSpec::default()),
+            agent: AgentConfig::default(),
+            observers: Vec::new(),
+        }
+    }
+
+    /// Reads the settings the CLI also reads from the environment, where set:
+    /// `SKILLFORGE_DATA_DIR`, `SKILLFORGE_DATABASE_URL`, `QDRANT_URL`, `QDRANT_API_KEY`,
+    /// `QDRANT_COLLECTION`, `SKILLFORGE_ALLOW_CAPABILITIES` (comma-separated),
+    /// `SKILLFORGE_LOCK_TIMEOUT` (seconds), `SKILLFORGE_LLM_URL`, `SKILLFORGE_LLM_MODEL`,
+    /// `SKILLFORGE_LLM_CONTEXT_TOKENS`. A value that does not parse is ignored.
+    pub fn from_env(mut self) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(dir) = var(crate::library::ENV_DATA_DIR) {
+            self.library.data_dir = dir.into();
+        }
+        if let Some(url) = var("SKILLFORGE_DATABASE_URL") {
+            self.library.database_url = Some(url);
+        }
+        if let Some(url) = var("QDRANT_URL") {
+            self.library.qdrant_url = Some(url);
+        }
+        if let Some(key) = var("QDRANT_API_KEY") {
+            self.library.qdrant_api_key = Some(key);
+        }
+        if let Some(name) = var("QDRANT_COLLECTION") {
+            self.library.qdrant_collection = name;
+        }
+        if let Some(list) = var(crate::library::ENV_ALLOW_CAPABILITIES) {
+            self = self.allow_capabilities(list.split(',').map(str::trim));
+        }
+        if let Some(timeout) = var("SKILLFORGE_LOCK_TIMEOUT")
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        {
+            self.library.lock_timeout = timeout;
+        }
+        if let Some(url) = var("SKILLFORGE_LLM_URL") {
+            self.llm.base_url = Some(url);
+        }
+        if let Some(model) = var("SKILLFORGE_LLM_MODEL") {
+            self.llm.model = Some(model);
+        }
+        if let Some(tokens) = var("SKILLFORGE_LLM_CONTEXT_TOKENS").and_then(|t| t.parse().ok()) {
+            self.llm.context_tokens = tokens;
+        }
+        self
+    }
+
+    /// The whole library configuration at once (data directory, store URL, Qdrant, limits,
+    /// capability policy, mode, lock timeout, starter skills).
+    pub fn library_config(mut self, config: LibraryConfig) -> Self {
+        self.library = config;
+        self
+    }
+
+    /// The directory of the library (SQLite file and in-process index).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.library.data_dir = dir.into();
+        self
+    }
+
+    /// The SQL store: `sqlite://...` or `postgres://...` instead of the data directory's
+    /// SQLite file.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.library.database_url = Some(url.into());
+        self
+    }
+
+    /// A Qdrant server (gRPC URL) instead of the in-process index, with its API key.
+    pub fn qdrant(mut self, url: impl Into<String>, api_key: Option<String>) -> Self {
+        self.library.qdrant_url = Some(url.into());
+        self.library.qdrant_api_key = api_key;
+        self
+    }
+
+    /// Limits of every sandbox call the library makes (tests, checks) and the ceiling of
+    /// [`Runtime::run_skill`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.library.limits = limits;
+        self
+    }
+
+    /// Adds to the capability policy: what skills may be granted (a host function name,
+    /// `prefix.*`, `clock` or `random`). Default: nothing. A named external environment's
+    /// actions are added by [`RuntimeBuilder::build`]; a custom environment's host functions
+    /// must be allowed here.
+    pub fn allow_capabilities<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        self.library.allowed_capabilities = self
+            .library
+            .allowed_capabilities
+            .iter()
+            .map(String::from)
+            .chain(names.into_iter().filter(|n| !n.is_empty()))
+            .collect();
+        self
+    }
+
+    /// Read-write (the default) or read-only ([`OpenMode`]).
+    pub fn mode(mut self, mode: OpenMode) -> Self {
+        self.library.mode = mode;
+        self
+    }
+
+    /// How long a read-write open waits for another process holding the data directory.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.library.lock_timeout = timeout;
+        self
+    }
+
+    /// Whether a never-loaded library gets the starter skills (default: yes).
+    pub fn load_starter(mut self, load: bool) -> Self {
+        self.library.load_starter = load;
+        self
+    }
+
+    /// The model configuration: an OpenAI-compatible endpoint, or (no `base_url`) the
+    /// offline local model. Built when first needed ([`Runtime::model`]).
+    pub fn llm_config(mut self, config: LlmConfig) -> Self {
+        self.llm = config;
+        self
+    }
+
+    /// A language model to use instead of building one from the configuration (e.g.
+    /// [`ScriptedModel`](crate::llm::ScriptedModel) in tests, or your own client).
+    pub fn model(mut self, model: Arc<dyn LanguageModel>) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// An embedder instead of the default ONNX model.
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// A vector index instead of the one the configuration names (in process or Qdrant).
+    /// It must have been made for the embedder's id and dimension; no data directory lock
+    /// is taken for it.
+    pub fn index(mut self, index: Arc<dyn VectorIndex>) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// A sandbox to share (e.g. between runtimes) instead of starting one. It must offer
+    /// the environment's host functions.
+    pub fn sandbox(mut self, sandbox: Arc<Sandbox>) -> Self {
+        self.sandbox = Some(sandbox);
+        self
+    }
+
+    /// How the runtime's own sandbox is set up (module cache, concurrent calls).
+    pub fn sandbox_config(mut self, config: SandboxConfig) -> Self {
+        self.sandbox_config = config;
+        self
+    }
+
+    /// The environment skills act on: your own implementation, with its host functions.
+    pub fn environment(mut self, environment: Arc<dyn Environment>) -> Self {
+        self.environment = EnvironmentSource::Given(environment);
+        self
+    }
+
+    /// An environment by name, started by [`RuntimeBuilder::build`] (default: `code` in
+    /// [`DEFAULT_DOMAIN`]).
+    pub fn environment_spec(mut self, spec: EnvironmentSpec) -> Self {
+        self.environment = EnvironmentSource::Spec(spec);
+        self
+    }
+
+    /// How the agent works (rounds, retrieval, critic, ...).
+    pub fn agent_config(mut self, config: AgentConfig) -> Self {
+        self.agent = config;
+        self
+    }
+
+    /// Adds an observer of every episode's progress (rounds, model calls, reports).
+    pub fn observer(mut self, observer: Observer) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// Starts the environment, loads the embedder, starts the sandbox and opens the
+    /// library. The language model is built when first needed.
+    pub async fn build(self) -> Result<Runtime, RuntimeError> {
+        let (environment, capabilities) = match self.environment {
+            EnvironmentSource::Given(env) => (env, Capabilities::none()),
+            EnvironmentSource::Spec(spec) => spec.start().await?,
+        };
+        let mut config = self.library;
+        config.allowed_capabilities = config
+            .allowed_capabilities
+            .iter()
+            .chain(capabilities.iter())
+            .collect();
+        let embedder: Arc<dyn Embedder> = match self.embedder {
+            Some(embedder) => embedder,
+            None => default_embedder().await?,
+        };
+        let sandbox = match self.sandbox {
+            Some(sandbox) => sandbox,
+            None => Arc::new(Sandbox::new(
+                self.sandbox_config,
+                environment.host_functions(),
+            )?),
+        };
+        let library = match self.index {
+            Some(index) => Library::open_with_index(&config, embedder, sandbox, index).await?,
+            None => Library::open(&config, embedder, sandbox).await?,
+        };
+        let model = tokio::sync::OnceCell::new_with(self.model);
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                library: Arc::new(library),
+                environment,
+                llm: self.llm,
+                model,
+                agent: self.agent,
+                observers: self.observers,
+            }),
+        })
+    }
+}
+
+/// skillforge assembled: a library, an environment, a language model (built when first
+/// needed) and the agent's settings. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    library: Arc<Library>,
+    environment: Arc<dyn Environment>,
+    llm: LlmConfig,
+    model: tokio::sync::OnceCell<Arc<dyn LanguageModel>>,
+    agent: AgentConfig,
+    observers: Vec<Observer>,
+}
+
+/// An episode started by [`Runtime::start`]: its id at once, its report when it ends.
+pub struct StartedEpisode {
+    id: String,
+    stop: CancellationToken,
+    report: tokio::task::JoinHandle<Result<EpisodeReport, RuntimeError>>,
+}
+
+impl StartedEpisode {
+    /// The episode's id (its journal is in the store under it while it runs).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Waits for the episode to end ([`RuntimeError::Stopped`] after [`StartedEpisode::stop`]).
+    pub async fn report(self) -> Result<EpisodeReport, RuntimeError> {
+        self.report.await?
+    }
+
+    /// Stops the episode at its next step (a sandbox call in progress finishes first); it
+    /// stays open where its journal ends, and [`Runtime::resume`] finishes it.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// The token [`StartedEpisode::stop`] cancels, for a caller that stops the episode while
+    /// it waits on [`StartedEpisode::report`] (a server stopping).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
+impl Runtime {
+    /// A builder with the CLI's defaults.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::new()
+    }
+
+    /// The library (store, index, embedder, sandbox).
+    pub fn library(&self) -> &Arc<Library> {
+        &self.inner.library
+    }
+
+    /// The environment skills act on.
+    pub fn environment(&self) -> &Arc<dyn Environment> {
+        &self.inner.environment
+    }
+
+    /// How the agent works.
+    pub fn agent_config(&self) -> &AgentConfig {
+        &self.inner.agent
+    }
+
+    /// The model configuration (unused when a model was given to the builder).
+    pub fn llm_config(&self) -> &LlmConfig {
+        &self.inner.llm
+    }
+
+    /// The language model, built on the first call (starting the local model, or checking
+    /// the endpoint's configuration).
+    pub async fn model(&self) -> Result<Arc<dyn LanguageModel>, RuntimeError> {
+        self.inner
+            .model
+            .get_or_try_init(|| self.inner.llm.build())
+            .await
+            .cloned()
+            .map_err(RuntimeError::Model)
+    }
+
+    /// An agent over this runtime's library, model and environment, reporting to the
+    /// builder's observers and `observer`.
+    pub async fn agent(&self, observer: Option<Observer>) -> Result<Agent, RuntimeError> {
+        let agent = Agent::new(
+            Arc::clone(&self.inner.library),
+            self.model().await?,
+            Arc::clone(&self.inner.environment),
+            self.inner.agent.clone(),
+        );
+        let mut observers = self.inner.observers.clone();
+        observers.extend(observer);
+        Ok(match observers.len() {
+            0 => agent,
+            1 => agent.with_observer(observers.remove(0)),
+            _ => agent.with_observer(Arc::new(move |progress: &Progress| {
+                for observer in &observers {
+                    observer(progress);
+                }
+            })),
+        })
+    }
+
+    /// Solves one task: one episode, to its report.
+    pub async fn solve(&self, task: Task) -> Result<EpisodeReport, RuntimeError> {
+        self.solve_observed(task, None).await
+    }
+
+    /// [`Runtime::solve`], also reporting this episode's progress to `observer`.
+    pub async fn solve_observed(
+        &self,
+        task: Task,
+        observer: Option<Observer>,
+    ) -> Result<EpisodeReport, RuntimeError> {
+        Ok(self.agent(observer).await?.solve(task).await?)
+    }
+
+    /// Starts an episode for `task` in the background and returns once it exists, with its
+    /// id: its journal can be followed in the store ([`Runtime::episode_events`]) while it
+    /// runs. Needs a multi-threaded tokio runtime.
+    pub async fn start(
+        &self,
+        task: Task,
+        observer: Option<Observer>,
+    ) -> Result<StartedEpisode, RuntimeError> {
+        let (id_sender, id_receiver) = oneshot::channel::<String>();
+        let id_sender = Mutex::new(Some(id_sender));
+        let announce: Observer = Arc::new(move |progress: &Progress| {
+            if let Progress::Episode { id, .. } = progress
+                && let Some(sender) = id_sender.lock().unwrap_or_else(|e| e.into_inner()).take()
+            {
+                let _ = sender.send(id.clone());
+            }
+            if let Some(observer) = &observer {
+                observer(progress);
+            }
+        });
+        let agent = self.agent(Some(announce)).await?;
+        let stop = CancellationToken::new();
+        let report = spawn_agent_work(
+            stop.clone(),
+            move || async move { Ok(agent.solve(task).await?) },
+        );
+        match id_receiver.await {
+            Ok(id) => Ok(StartedEpisode { id, stop, report }),
+            // The episode ended before it began: its creation failed.
+            Err(_) => match report.await? {
+                Err(error) => Err(error),
+                Ok(report) => Ok(StartedEpisode {
+                    id: report.episode.clone(),
+                    stop,
+                    report: tokio::spawn(async move { Ok(report) }),
+                }),
+            },
+        }
+    }
+
+    /// The open-ended loop: finishes the episodes left open, then lets the curriculum
+    /// propose tasks, until `iterations` episodes have run or `stop` is cancelled. On a
+    /// stop, the episode in progress stays open where its journal ends (the next run or
+    /// [`Runtime::resume`] finishes it), and the reports of the episodes finished so far
+    /// are returned.
+    pub async fn run(
+        &self,
+        iterations: usize,
+        stop: CancellationToken,
+    ) -> Result<Vec<EpisodeReport>, RuntimeError> {
+        self.run_observed(iterations, stop, None).await
+    }
+
+    /// [`Runtime::run`], also reporting progress to `observer`.
+    pub async fn run_observed(
+        &self,
+        iterations: usize,
+        stop: CancellationToken,
+        observer: Option<Observer>,
+    ) -> Result<Vec<EpisodeReport>, RuntimeError> {
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let collect = {
+            let finished = Arc::clone(&finished);
+            let observer: Observer = Arc::new(move |progress: &Progress| {
+                if let Progress::Finished(report) = progress {
+                    finished
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((**report).clone());
+                }
+                if let Some(observer) = &observer {
+                    observer(progress);
+                }
+            });
+            observer
+        };
+        let agent = self.agent(Some(collect)).await?;
+        tokio::select! {
+            reports = agent.run(iterations) => Ok(reports?),
+            _ = stop.cancelled() => {
+                let reports = std::mem::take(
+                    &mut *finished.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+                Ok(reports)
+            }
+        }
+    }
+
+    /// [`Runtime::run_observed`] in the background: the future of `run` is not `Send`, this
+    /// handle is (for a server that starts and stops runs on request). Needs a
+    /// multi-threaded tokio runtime.
+    pub fn spawn_run(
+        &self,
+        iterations: usize,
+        stop: CancellationToken,
+        observer: Option<Observer>,
+    ) -> tokio::task::JoinHandle<Result<Vec<EpisodeReport>, RuntimeError>> {
+        let runtime = self.clone();
+        // Not the run's own stop: a stopped run still returns the reports it has.
+        let never = CancellationToken::new();
+        spawn_agent_work(never, move || async move {
+            runtime.run_observed(iterations, stop, observer).await
+        })
+    }
+
+    /// [`Runtime::resume`] in the background (see [`Runtime::spawn_run`]).
+    pub fn spawn_resume(
+        &self,
+    ) -> tokio::task::JoinHandle<Result<Vec<EpisodeReport>, RuntimeError>> {
+        let runtime = self.clone();
+        spawn_agent_work(CancellationToken::new(), move || async move {
+            runtime.resume().await
+        })
+    }
+
+    /// Finishes every episode left open (by a crash, a kill or a stop), oldest first.
+    pub async fn resume(&self) -> Result<Vec<EpisodeReport>, RuntimeError> {
+        Ok(self.agent(None).await?.resume_unfinished().await?)
+    }
+
+    /// The latest episodes, newest first.
+    pub async fn episodes(&self, limit: i64) -> Result<Vec<EpisodeRecord>, RuntimeError> {
+        Ok(self
+            .inner
+            .library
+            .store()
+            .list_episodes(limit)
+            .await
+            .map_err(LibraryError::from)?)
+    }
+
+    /// One episode's record.
+    pub async fn episode(&self, id: &str) -> Result<EpisodeRecord, RuntimeError> {
+        Ok(self
+            .inner
+            .library
+            .store()
+            .episode(id)
+            .await
+            .map_err(LibraryError::from)?)
+    }
+
+    /// One episode's journal, in order (append-only: poll it to follow a running episode).
+    pub async fn episode_events(&self, id: &str) -> Result<Vec<EpisodeEvent>, RuntimeError> {
+        Ok(self
+            .inner
+            .library
+            .store()
+            .episode_events(id)
+            .await
+            .map_err(LibraryError::from)?)
+    }
+
+    /// The library's skills.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<SkillSummary>, RuntimeError> {
+        Ok(self.inner.library.list(filter).await?)
+    }
+
+    /// The `k` skills that best match `query` (hybrid dense + BM25 retrieval).
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        filter: SearchFilter,
+    ) -> Result<Vec<SearchResult>, RuntimeError> {
+        Ok(self.inner.library.search(query, k, filter).await?)
+    }
+
+    /// One skill (NAME or NAMESPACE/NAME) with its call-graph neighbours.
+    pub async fn show(&self, name: &str) -> Result<SkillDetail, RuntimeError> {
+        Ok(self.inner.library.get(name).await?)
+    }
+
+    /// Validates a skill (its tests and those of the skills that call it) and adds it.
+    pub async fn add(
+        &self,
+        source: SkillSource,
+        options: AddOptions,
+    ) -> Result<Added, RuntimeError> {
+        Ok(self.inner.library.add(source, options).await?)
+    }
+
+    /// Marks a skill deprecated (kept for its callers, not offered by searches).
+    pub async fn deprecate(&self, name: &str) -> Result<SkillRecord, RuntimeError> {
+        Ok(self.inner.library.deprecate(name).await?)
+    }
+
+    /// Writes every skill to `DIR/NAMESPACE/NAME.js`; returns how many.
+    pub async fn export(&self, dir: &Path) -> Result<usize, RuntimeError> {
+        Ok(self.inner.library.export(dir).await?)
+    }
+
+    /// Writes every active skill whose tests pass as an Agent Skills folder `DIR/NAME/`.
+    pub async fn export_agent_skills(
+        &self,
+        dir: &Path,
+        options: &AgentSkillsExport,
+    ) -> Result<AgentSkillsExportReport, RuntimeError> {
+        Ok(self.inner.library.export_agent_skills(dir, options).await?)
+    }
+
+    /// Runs the library skill `name` with `input` (a JSON array is the argument list, any
+    /// other value the one argument) under the library's limits tightened by `overrides`,
+    /// granted exactly the capabilities its bundle declares. What the skill did is the
+    /// [`SkillRun`]; an unknown skill, one that cannot run here or limits above the
+    /// library's are errors ([`RuntimeError::is_bad_request`]).
+    pub async fn run_skill(
+        &self,
+        name: &str,
+        input: Value,
+        overrides: LimitOverrides,
+    ) -> Result<SkillRun, RuntimeError> {
+        let library = &self.inner.library;
+        let limits = overrides.apply(library.limits())?;
+        let skill = library.get(name).await?.skill;
+        if !skill.version.runnable {
+            return Err(RuntimeError::BadRequest(format!(
+                "{} needs another environment and cannot run here",
+                skill.record.qualified_name()
+            )));
+        }
+        let source = parse_stored(&skill)?;
+        let bundle = match library.bundle(&source, &skill.record.namespace).await {
+            Ok(bundle) => bundle,
+            Err(e) if let Some(kind) = e.rejection_kind() => {
+                return Ok(SkillRun::Refused {
+                    kind,
+                    message: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let arguments = match input {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        let sandbox = Arc::clone(library.sandbox());
+        let entry = source.name;
+        let outcome = tokio::task::spawn_blocking(move || {
+            sandbox.run(Call {
+                source: &bundle.source,
+                entry: &entry,
+                args: &arguments,
+                capabilities: &bundle.capabilities,
+                limits: &limits,
+            })
+        })
+        .await??;
+        Ok(SkillRun::Ran(outcome))
+    }
+
+    /// Closes the store's connections (the library's lock is released when the last
+    /// clone of the runtime is dropped).
+    pub async fn close(&self) {
+        self.inner.library.store().close().await;
+    }
+}
+
+/// Runs agent work in the background until it ends or `stop` is cancelled
+/// ([`RuntimeError::Stopped`]). The agent's futures are not `Send` for every lifetime (what
+/// `tokio::spawn` requires), so the work is made and run to completion on a blocking thread
+/// of the current runtime.
+fn spawn_agent_work<T, F>(
+    stop: CancellationToken,
+    work: impl FnOnce() -> F + Send + 'static,
+) -> tokio::task::JoinHandle<Result<T, RuntimeError>>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, RuntimeError>>,
+{
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        handle.block_on(async move {
+            tokio::select! {
+                result = work() => result,
+                _ = stop.cancelled() => Err(RuntimeError::Stopped),
+            }
+        })
+    })
+}
