@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use skillforge::agent::Environment;
-use skillforge::embed::Embedder;
 use skillforge::index::{
     EdgeIndex, IndexError, IndexPoint, IndexSpec, SearchHit, SearchQuery, VectorIndex,
 };
