@@ -330,7 +330,130 @@ async fn skills_over_http_with_json_errors_and_a_hostile_skill() {
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
     );
+
+    // Prometheus metrics: the sandbox calls above by outcome, the library's size.
+    let metrics = daemon
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let metrics = metrics.text().await.unwrap();
+    for line in [
+        "skillforge_sandbox_call_seconds_bucket{outcome=\"timeout\"",
+        "skillforge_sandbox_call_seconds_count{outcome=\"ok\"}",
+        "skillforge_library_skills{status=\"deprecated\"} 1",
+        "skillforge_index_outbox_backlog 0",
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
     assert_eq!(daemon.terminate().await, Some(0));
+}
+
+const YEAR: &str = "/**\n * The current year.\n * @capability clock\n * @test year();\n */\nfunction year() {\n  return new Date().getFullYear();\n}";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespace_quotas_and_capability_policy_hold_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("skillforge.toml");
+    std::fs::write(
+        &config,
+        "log_json = true\n[namespaces.limited]\nmax_skills = 2\nmax_sandbox_seconds = 0.2\n\
+         allow_capabilities = []\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let args = [
+        "--no-agent",
+        "--config",
+        config,
+        "--allow-capability",
+        "clock",
+    ];
+    let daemon = Daemon::start(data.path(), &args).await;
+
+    // The library allows `clock`; the namespace's policy does not.
+    let (status, _) = daemon.post("/v1/skills", json!({"code": YEAR})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_error(
+        &daemon
+            .post("/v1/skills", json!({"code": YEAR, "namespace": "limited"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "capability_not_allowed",
+    );
+    // Two skills at most.
+    for code in [DOUBLE, SPIN] {
+        let (status, added) = daemon
+            .post("/v1/skills", json!({"code": code, "namespace": "limited"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{added:#}");
+    }
+    assert_error(
+        &daemon
+            .post(
+                "/v1/skills",
+                json!({"code": TRIPLE, "namespace": "limited"}),
+            )
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+    // A new version of a skill it holds is not a new skill.
+    let (status, _) = daemon
+        .post(
+            "/v1/skills",
+            json!({"code": DOUBLE.replace("x * 2", "2 * x"), "namespace": "limited"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // 0.2 s of sandbox time: one 300 ms timeout spends it.
+    let (_, spun) = daemon
+        .post(
+            "/v1/skills/limited/spin/run",
+            json!({"input": [true], "limits": {"timeout_ms": 300}}),
+        )
+        .await;
+    assert_eq!(spun["error"]["kind"], "timeout");
+    let spent = daemon
+        .post("/v1/skills/limited/double/run", json!({"input": [1]}))
+        .await;
+    assert_error(&spent, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded");
+    let (status, ran) = daemon
+        .post(
+            "/v1/skills/default/median/run",
+            json!({"input": [[3, 1, 2]]}),
+        )
+        .await;
+    assert_eq!(
+        (status, &ran["value"]),
+        (StatusCode::OK, &json!(2)),
+        "{ran:#}"
+    );
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    // The usage is kept in the store: the quota still holds after a restart.
+    let daemon = Daemon::start(data.path(), &args).await;
+    let (_, usage) = daemon.get("/v1/usage?namespace=limited").await;
+    assert!(
+        usage["usage"]["sandbox_ms"].as_u64().unwrap() >= 300,
+        "{usage:#}"
+    );
+    assert_eq!(usage["max_skills"], 2);
+    let spent = daemon
+        .post("/v1/skills/limited/double/run", json!({"input": [1]}))
+        .await;
+    assert_error(&spent, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded");
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    // `log_json = true`: every line of the log is a JSON object.
+    let log = std::fs::read_to_string(data.path().join("serve.log")).unwrap();
+    assert!(log.lines().count() > 2, "{log}");
+    for line in log.lines() {
+        let entry: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -450,7 +573,38 @@ fn kinds(events: &[(String, Value)]) -> Vec<&str> {
 async fn a_submitted_task_is_followed_to_its_end_and_a_run_starts_and_stops() {
     let model = FakeModel::start(agent_reply).await;
     let data = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(data.path(), &model.args()).await;
+    let config = data.path().join("skillforge.toml");
+    std::fs::write(&config, "[namespaces.tight]\nmax_llm_tokens = 100\n").unwrap();
+    let mut args = model.args().to_vec();
+    args.extend(["--config", config.to_str().unwrap()]);
+    let daemon = Daemon::start(data.path(), &args).await;
+
+    // A namespace of 100 LLM tokens: its first task spends them (140 a call), the next is
+    // refused.
+    let (status, submitted) = daemon
+        .post(
+            "/v1/episodes",
+            json!({"task": "Halve a number", "name": "half", "examples": ["half(4) => 2"],
+                   "namespace": "tight"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
+    daemon.follow(submitted["episode"].as_str().unwrap()).await;
+    let (_, usage) = daemon.get("/v1/usage?namespace=tight").await;
+    assert!(
+        usage["usage"]["llm_tokens"].as_u64().unwrap() >= 140,
+        "{usage:#}"
+    );
+    assert_error(
+        &daemon
+            .post(
+                "/v1/episodes",
+                json!({"task": "Halve a number", "namespace": "tight"}),
+            )
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
 
     let (status, submitted) = daemon
         .post(

@@ -136,13 +136,15 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let policies = Policies::new(file.namespaces.clone());
 
     runtime()?.block_on(async {
+        let metrics = daemon::metrics::install()?;
         let builder = data
             .builder(OpenMode::ReadWrite)?
             .llm_config(agent.llm_config())
             .agent_config(agent.agent_config())
             .environment_spec(EnvironmentSpec::Code {
                 domain: agent.domain.clone(),
-            });
+            })
+            .observer(daemon::metrics::episode_observer());
         let runtime = data.build(builder).await?;
         let stop = CancellationToken::new();
         let daemon = Daemon::new(
@@ -151,6 +153,7 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             access,
             policies,
             stop.clone(),
+            Some(metrics),
         )
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;

@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod quota;
 mod routes;
@@ -47,17 +48,20 @@ pub struct Daemon {
     usage: Arc<quota::Usage>,
     work: work::Work,
     stopping: CancellationToken,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl Daemon {
     /// A daemon over `runtime`; `agent` enables tasks and runs (the runtime's model is built
-    /// on the first). `stopping` is cancelled when the daemon is asked to stop.
+    /// on the first). `stopping` is cancelled when the daemon is asked to stop; `metrics`
+    /// (from [`metrics::install`]) is what `/metrics` renders.
     pub async fn new(
         runtime: Runtime,
         agent: bool,
         access: Access,
         policies: Policies,
         stopping: CancellationToken,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Result<Arc<Daemon>, ApiError> {
         let usage = quota::Usage::load(&runtime).await?;
         Ok(Arc::new(Daemon {
@@ -68,6 +72,7 @@ impl Daemon {
             policies,
             usage,
             stopping,
+            metrics,
         }))
     }
 
@@ -126,6 +131,7 @@ pub fn router(daemon: Arc<Daemon>, body_limit: usize) -> Router {
         .route("/health", get(routes::health))
         .route("/ready", get(routes::ready))
         .route("/openapi.json", get(openapi::document))
+        .route("/metrics", get(metrics::render))
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such route; GET /openapi.json lists them") })
         .layer(DefaultBodyLimit::max(body_limit))

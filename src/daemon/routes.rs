@@ -297,13 +297,13 @@ pub(super) async fn add_skill(
         .or_else(|| source.namespace.clone())
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
     let namespace = namespace_for(&caller, &namespace)?;
-    check_skill_quota(&daemon, &namespace, &source.name).await?;
     check_capabilities(
         &daemon,
         &namespace,
         &source.name,
         source.capabilities.iter(),
     )?;
+    check_skill_quota(&daemon, &namespace, &source.name).await?;
     let options = AddOptions {
         namespace: Some(namespace),
         ..AddOptions::default()
