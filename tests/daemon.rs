@@ -318,6 +318,14 @@ async fn skills_over_http_with_json_errors_and_a_hostile_skill() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_request",
     );
+    // Without tokens, only requests addressed to this machine (no DNS rebinding).
+    let rebound = answer(
+        daemon
+            .request(reqwest::Method::GET, "/v1/skills")
+            .header("host", "evil.example:8420"),
+    )
+    .await;
+    assert_error(&rebound, StatusCode::FORBIDDEN, "forbidden");
     assert_error(
         &daemon.get("/v1/nowhere").await,
         StatusCode::NOT_FOUND,
@@ -347,7 +355,24 @@ async fn skills_over_http_with_json_errors_and_a_hostile_skill() {
     ] {
         assert!(metrics.contains(line), "no {line} in\n{metrics}");
     }
+
+    // SIGTERM while a skill runs: the call finishes and its answer is sent, then the daemon
+    // exits.
+    let in_flight = daemon
+        .request(reqwest::Method::POST, "/v1/skills/default/spin/run")
+        .json(&json!({"input": [true]}))
+        .send();
+    let in_flight = tokio::spawn(in_flight);
+    tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(daemon.terminate().await, Some(0));
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let spun: Value = response.json().await.unwrap();
+    // Stopped by its own limits (fuel runs out in about 0.4 s), not by the shutdown.
+    assert!(
+        ["cpu_limit", "timeout"].contains(&spun["error"]["kind"].as_str().unwrap()),
+        "{spun:#}"
+    );
 }
 
 const YEAR: &str = "/**\n * The current year.\n * @capability clock\n * @test year();\n */\nfunction year() {\n  return new Date().getFullYear();\n}";

@@ -149,7 +149,21 @@ async fn authenticate(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     match daemon.access.verify(header) {
+        // Without tokens only this machine may call: a request addressed to another name
+        // is a web page's, through DNS rebinding.
+        auth::Verdict::Allowed(Caller::Local) if !auth::is_loopback_host(host) => {
+            ApiError::forbidden(format!(
+                "without tokens this daemon answers requests addressed to localhost only, \
+                 not to {host:?}; create one with `skillforge token add`"
+            ))
+            .into_response()
+        }
         auth::Verdict::Allowed(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
