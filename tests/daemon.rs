@@ -569,6 +569,18 @@ async fn tokens_are_required_beyond_loopback_and_scoped_to_namespaces() {
         "{found:#}"
     );
 
+    // Revoked while the daemon runs: refused at the next request.
+    let removed = command(data.path(), &["token", "remove", "team"])
+        .output()
+        .await
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
+    assert_error(
+        &team_daemon.get("/v1/skills").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+
     let admin_daemon = team_daemon.with_token(&admin);
     let (status, _) = admin_daemon.get("/v1/skills/default/median").await;
     assert_eq!(status, StatusCode::OK);

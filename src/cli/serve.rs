@@ -1,13 +1,13 @@
 //! `skillforge serve` and `skillforge token ...`: the daemon's command line. The daemon
 //! itself is `skillforge::daemon`.
 
-use super::agent::AgentArgs;
+use super::agent::{AgentArgs, EnvArgs};
 use super::skills::{DataArgs, namespace_arg};
 use super::{EXIT_OK, runtime};
 use anyhow::Context;
 use skillforge::daemon::{self, Access, Daemon, FileConfig, Policies};
 use skillforge::library::{LibraryConfig, OpenMode};
-use skillforge::runtime::{CancellationToken, EnvironmentSpec};
+use skillforge::runtime::CancellationToken;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +39,8 @@ pub struct ServeArgs {
     no_agent: bool,
     #[command(flatten)]
     agent: AgentArgs,
+    #[command(flatten)]
+    env: EnvArgs,
 }
 
 /// `skillforge token ...`.
@@ -52,6 +54,20 @@ pub enum TokenCommand {
         /// A namespace it may act on (repeatable; `*` for all).
         #[arg(long = "namespace", required = true, value_name = "NS", value_parser = token_namespace)]
         namespaces: Vec<String>,
+        /// The token file (default DATA_DIR/tokens.toml).
+        #[arg(long, env = "SKILLFORGE_TOKENS_FILE", value_name = "FILE")]
+        tokens_file: Option<PathBuf>,
+    },
+    /// List the tokens' names and namespaces.
+    List {
+        /// The token file (default DATA_DIR/tokens.toml).
+        #[arg(long, env = "SKILLFORGE_TOKENS_FILE", value_name = "FILE")]
+        tokens_file: Option<PathBuf>,
+    },
+    /// Revoke a token (a running daemon sees it at its next request).
+    Remove {
+        /// The token's name.
+        name: String,
         /// The token file (default DATA_DIR/tokens.toml).
         #[arg(long, env = "SKILLFORGE_TOKENS_FILE", value_name = "FILE")]
         tokens_file: Option<PathBuf>,
@@ -74,13 +90,32 @@ fn data_dir(data: &DataArgs) -> PathBuf {
 
 /// Runs `token ...`.
 pub fn token(data: &DataArgs, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let file = |tokens_file: Option<PathBuf>| {
+        tokens_file.unwrap_or_else(|| data_dir(data).join("tokens.toml"))
+    };
     match command {
+        TokenCommand::List { tokens_file } => {
+            for token in daemon::auth::list_tokens(&file(tokens_file))? {
+                println!("{}  {}", token.name, token.namespaces.join(","));
+            }
+            Ok(EXIT_OK)
+        }
+        TokenCommand::Remove { name, tokens_file } => {
+            let path = file(tokens_file);
+            anyhow::ensure!(
+                daemon::auth::remove_token(&path, &name)?,
+                "no token named {name:?} in {}; `skillforge token list` shows them",
+                path.display()
+            );
+            eprintln!("token {name} removed from {}", path.display());
+            Ok(EXIT_OK)
+        }
         TokenCommand::Add {
             name,
             namespaces,
             tokens_file,
         } => {
-            let path = tokens_file.unwrap_or_else(|| data_dir(data).join("tokens.toml"));
+            let path = file(tokens_file);
             let token = daemon::auth::add_token(&path, &name, &namespaces)?;
             eprintln!(
                 "token {name} for {} added to {}; it is shown only now:",
@@ -141,9 +176,7 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .builder(OpenMode::ReadWrite)?
             .llm_config(agent.llm_config())
             .agent_config(agent.agent_config())
-            .environment_spec(EnvironmentSpec::Code {
-                domain: agent.domain.clone(),
-            })
+            .environment_spec(args.env.spec(&agent.domain))
             .observer(daemon::metrics::episode_observer());
         let runtime = data.build(builder).await?;
         let stop = CancellationToken::new();

@@ -5,11 +5,15 @@
 //! names its token in `Authorization: Bearer ...`; the daemon hashes it and looks the hash
 //! up. A token may act on the namespaces it lists (`*` for every namespace) and nowhere else.
 //! Without any token configured, a daemon on loopback lets every local caller act on every
-//! namespace; bound beyond loopback it refuses to start ([`Access::check_bind`]).
+//! namespace; bound beyond loopback it refuses to start ([`Access::check_bind`]). The file
+//! is read again whenever it changes, so `skillforge token remove` revokes a token at once.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -129,11 +133,23 @@ pub enum Verdict {
     Unauthenticated(&'static str),
 }
 
-/// The tokens the daemon accepts, read once at start.
-#[derive(Debug, Clone, Default)]
+/// The tokens the daemon accepts: the token file, read again when it changes.
+#[derive(Debug)]
 pub struct Access {
-    tokens: Vec<TokenEntry>,
     path: PathBuf,
+    loaded: Mutex<Loaded>,
+    beyond_loopback: AtomicBool,
+}
+
+/// The token file as last read.
+#[derive(Debug)]
+struct Loaded {
+    modified: Option<SystemTime>,
+    tokens: Vec<TokenEntry>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The hex sha256 of `token`: what the file keeps.
@@ -144,33 +160,68 @@ pub fn token_hash(token: &str) -> String {
 impl Access {
     /// The tokens of the file at `path` (none when it does not exist).
     pub fn load(path: &Path) -> Result<Access, AccessError> {
+        let modified = modified(path);
         let file = read_file(path)?;
         Ok(Access {
-            tokens: file.tokens,
             path: path.to_path_buf(),
+            loaded: Mutex::new(Loaded {
+                modified,
+                tokens: file.tokens,
+            }),
+            beyond_loopback: AtomicBool::new(false),
         })
+    }
+
+    /// The tokens now: the file is read again if it changed since (a file that cannot be
+    /// read keeps the tokens last read, with a warning).
+    fn tokens(&self) -> Vec<TokenEntry> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let now = modified(&self.path);
+        if now != loaded.modified {
+            match read_file(&self.path) {
+                Ok(file) => {
+                    tracing::info!(tokens = file.tokens.len(), "token file reloaded");
+                    *loaded = Loaded {
+                        modified: now,
+                        tokens: file.tokens,
+                    };
+                }
+                Err(e) => tracing::warn!("keeping the tokens last read: {e}"),
+            }
+        }
+        loaded.tokens.clone()
     }
 
     /// Whether any token is configured (then every API request needs one).
     pub fn required(&self) -> bool {
-        !self.tokens.is_empty()
+        !self.tokens().is_empty()
     }
 
-    /// Refuses an address beyond loopback when no token is configured.
+    /// Refuses an address beyond loopback when no token is configured; remembers where the
+    /// daemon listens, so that removing the last token later closes it instead of opening it.
     pub fn check_bind(&self, addr: SocketAddr) -> Result<(), AccessError> {
-        if addr.ip().is_loopback() || self.required() {
-            Ok(())
-        } else {
+        let beyond = !addr.ip().is_loopback();
+        self.beyond_loopback.store(beyond, Ordering::SeqCst);
+        if beyond && !self.required() {
             Err(AccessError::OpenBeyondLoopback {
                 addr,
                 tokens: self.path.clone(),
             })
+        } else {
+            Ok(())
         }
     }
 
     /// Who sends `authorization` (the header's value, if any).
     pub fn verify(&self, authorization: Option<&str>) -> Verdict {
-        if !self.required() {
+        let tokens = self.tokens();
+        if tokens.is_empty() {
+            if self.beyond_loopback.load(Ordering::SeqCst) {
+                return Verdict::Unauthenticated(
+                    "no token is configured any more; this daemon listens beyond loopback \
+                     and admits nobody until `skillforge token add` makes one",
+                );
+            }
             return Verdict::Allowed(Caller::Local);
         }
         let Some(value) = authorization else {
@@ -184,7 +235,7 @@ impl Access {
         let hash = token_hash(token.trim());
         // Hashes of unknown tokens are compared in full against every entry: the time taken
         // does not depend on where they differ.
-        let found = self.tokens.iter().fold(None, |found, entry| {
+        let found = tokens.iter().fold(None, |found, entry| {
             if constant_time_eq(entry.sha256.as_bytes(), hash.as_bytes()) {
                 Some(entry)
             } else {
@@ -268,15 +319,36 @@ pub fn add_token(path: &Path, name: &str, namespaces: &[String]) -> Result<Strin
         sha256: token_hash(&token),
         namespaces: namespaces.to_vec(),
     });
-    let text = toml::to_string(&file).map_err(|e| AccessError::Invalid {
+    write_file(path, &file)?;
+    Ok(token)
+}
+
+/// The tokens of the file at `path` (their names and namespaces; the file has no secret).
+pub fn list_tokens(path: &Path) -> Result<Vec<TokenEntry>, AccessError> {
+    Ok(read_file(path)?.tokens)
+}
+
+/// Removes the token named `name` from the file at `path`; false when there is none.
+pub fn remove_token(path: &Path, name: &str) -> Result<bool, AccessError> {
+    let mut file = read_file(path)?;
+    let before = file.tokens.len();
+    file.tokens.retain(|t| t.name != name);
+    if file.tokens.len() == before {
+        return Ok(false);
+    }
+    write_file(path, &file)?;
+    Ok(true)
+}
+
+fn write_file(path: &Path, file: &TokenFile) -> Result<(), AccessError> {
+    let text = toml::to_string(file).map_err(|e| AccessError::Invalid {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     write_private(path, &text).map_err(|source| AccessError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    Ok(token)
+    })
 }
 
 /// Writes `text` to `path` through a temporary file and a rename, readable by its owner only.
@@ -326,6 +398,24 @@ mod tests {
             "names are unique"
         );
         assert!(add_token(&path, "bad", &["../up".into()]).is_err());
+    }
+
+    #[test]
+    fn removing_the_last_token_closes_a_daemon_beyond_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.toml");
+        let token = add_token(&path, "only", &["*".into()]).unwrap();
+        let access = Access::load(&path).unwrap();
+        access.check_bind("0.0.0.0:0".parse().unwrap()).unwrap();
+        let bearer = format!("Bearer {token}");
+        assert!(matches!(access.verify(Some(&bearer)), Verdict::Allowed(_)));
+        assert!(remove_token(&path, "only").unwrap());
+        assert!(!remove_token(&path, "only").unwrap());
+        assert!(matches!(
+            access.verify(Some(&bearer)),
+            Verdict::Unauthenticated(_)
+        ));
+        assert!(matches!(access.verify(None), Verdict::Unauthenticated(_)));
     }
 
     #[test]

@@ -135,7 +135,25 @@ pub fn router(daemon: Arc<Daemon>, body_limit: usize) -> Router {
         .merge(api)
         .fallback(|| async { ApiError::not_found("no such route; GET /openapi.json lists them") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(daemon)
+}
+
+/// Logs each request when its answer is ready: method, path, status and milliseconds
+/// (server errors as errors, refusals as warnings).
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    match status {
+        500.. => tracing::error!(%method, path, status, ms, "request"),
+        400.. => tracing::warn!(%method, path, status, ms, "request"),
+        _ => tracing::info!(%method, path, status, ms, "request"),
+    }
+    response
 }
 
 /// Checks the request's bearer token and hands its [`Caller`] to the handler; 401 without a
