@@ -1320,3 +1320,74 @@ async fn the_admitted_skill_has_the_name_the_user_gave_or_the_episode_says_why_n
     );
     assert!(library.get("feed").await.is_err());
 }
+
+const WORDS: &str = "/**\n * Splits a text into its words.\n * @example words(\"a b\") => [\"a\", \"b\"]\n */\nfunction words(text) {\n  return text.split(/\\s+/).filter((w) => w.length > 0);\n}";
+
+/// The retrieval event's (skill, shown) pairs of an episode.
+async fn shown_in_retrieval(library: &Library, episode: &str) -> Vec<(String, bool)> {
+    let events = journal(library, episode).await;
+    let Some(JournalEvent::Retrieval { skills, .. }) = events.first() else {
+        panic!("the journal starts with the retrieval: {events:#?}")
+    };
+    skills.iter().map(|s| (s.name.clone(), s.shown)).collect()
+}
+
+/// Retrieved skills unrelated to the task stay out of the coder's prompt (where they distract
+/// a small model); a skill the task names is shown whatever its similarity.
+#[tokio::test]
+async fn the_coder_is_shown_only_retrieved_skills_that_the_task_names_or_resembles() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    for code in [DOUBLE, WORDS] {
+        let source = SkillSource::parse(code, None).unwrap();
+        library.add(source, AddOptions::default()).await.unwrap();
+    }
+    let reverse = "/**\n * Reverses a list.\n * @example reverseItems([1, 2]) => [2, 1]\n */\nfunction reverseItems(xs) {\n  return xs.slice().reverse();\n}";
+    let count = "/**\n * Counts the words of a text.\n * @example countWords(\"a b c\") => 3\n */\nfunction countWords(text) {\n  return words(text).length;\n}";
+    let model = Arc::new(ScriptedModel::queue([reply(reverse), reply(count)]));
+    let agent = agent(&library, &model, false);
+
+    let unrelated = agent
+        .solve(
+            Task::from_user("Reverse the order of the items of a list")
+                .with_name("reverseItems")
+                .with_example("reverseItems([1, 2, 3])", "[3, 2, 1]"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(unrelated.status, EpisodeStatus::Admitted, "{unrelated:#?}");
+    // Both skills were retrieved (the library holds only these two) and tried against the
+    // task's check, but neither was shown to the coder.
+    let mut retrieved = shown_in_retrieval(&library, &unrelated.episode).await;
+    retrieved.sort();
+    assert_eq!(
+        retrieved,
+        [
+            ("default/double".to_string(), false),
+            ("default/words".to_string(), false)
+        ]
+    );
+    let prompt = &model.requests()[0].messages[1].content;
+    assert!(
+        !prompt.contains("double") && !prompt.contains("words"),
+        "{prompt}"
+    );
+
+    let named = agent
+        .solve(
+            Task::from_user("Count how many entries words(text) returns for a text")
+                .with_name("countWords")
+                .with_example("countWords(\"to be or not\")", "4"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(named.status, EpisodeStatus::Admitted, "{named:#?}");
+    assert_eq!(named.calls, ["words"]);
+    let shown = shown_in_retrieval(&library, &named.episode).await;
+    assert!(
+        shown.contains(&("default/words".to_string(), true)),
+        "{shown:?}"
+    );
+    let prompt = &model.requests()[1].messages[1].content;
+    assert!(prompt.contains("function words(text)"), "{prompt}");
+}

@@ -332,13 +332,13 @@ async fn start_gives_the_episode_id_while_it_runs_and_a_stopped_one_is_resumed()
         .collect();
     assert_eq!(kinds, ["retrieval"]);
 
-    // Stopped, it stays open; a resume finishes it from where its journal ends.
+    // Stopped, it is checkpointed; a resume finishes it from where its journal ends.
     started.stop();
     let id = started.id().to_string();
     assert!(matches!(started.report().await, Err(RuntimeError::Stopped)));
     assert_eq!(
         runtime.episode(&id).await.unwrap().status,
-        EpisodeStatus::Running
+        EpisodeStatus::Interrupted
     );
     model.open.send_replace(true);
     let resumed = runtime.spawn_resume().await.unwrap().unwrap();
@@ -392,12 +392,15 @@ async fn a_stopped_run_returns_and_leaves_its_episode_for_the_next_run() {
     let stop = CancellationToken::new();
     let run = runtime.spawn_run(5, stop.clone(), None);
     model.reached.notified().await;
+    // The loop runs alone: it reads every open episode's journal to resume it.
+    let refused = runtime.start(product_task(), None).await.err().unwrap();
+    assert!(matches!(refused, RuntimeError::Busy), "{refused}");
     stop.cancel();
     let reports = run.await.unwrap().unwrap();
     assert!(reports.is_empty(), "{reports:#?}");
     let open = runtime.episodes(10).await.unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].status, EpisodeStatus::Running);
+    assert_eq!(open[0].status, EpisodeStatus::Interrupted);
 
     // The next run finishes it first.
     model.open.send_replace(true);
@@ -413,6 +416,40 @@ async fn a_stopped_run_returns_and_leaves_its_episode_for_the_next_run() {
     runtime.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_checkpoints_every_episode_in_progress_and_refuses_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Gated::new(0, vec![reply(PRODUCT), reply(PRODUCT)]);
+    let runtime = builder(dir.path())
+        .model(model.clone())
+        .build()
+        .await
+        .unwrap();
+    let started = runtime.start(product_task(), None).await.unwrap();
+    model.reached.notified().await;
+    let id = started.id().to_string();
+    runtime.shutdown().await;
+    assert!(runtime.is_shut_down());
+    assert!(matches!(started.report().await, Err(RuntimeError::Stopped)));
+    assert_eq!(
+        runtime.episode(&id).await.unwrap().status,
+        EpisodeStatus::Interrupted
+    );
+    let refused = runtime.start(product_task(), None).await.err().unwrap();
+    assert!(matches!(refused, RuntimeError::Stopped), "{refused}");
+    runtime.close().await;
+    drop(runtime);
+
+    // The next runtime on the library resumes it.
+    model.open.send_replace(true);
+    let runtime = builder(dir.path()).model(model).build().await.unwrap();
+    let resumed = runtime.spawn_resume().await.unwrap().unwrap();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].episode, id);
+    assert_eq!(resumed[0].status, EpisodeStatus::Admitted, "{resumed:#?}");
+    runtime.close().await;
+}
+
 /// The daemon hands these futures to `tokio::spawn` and axum: they must be `Send`.
 #[allow(dead_code)]
 fn the_runtime_calls_a_server_makes_are_send(runtime: Runtime, task: skillforge::agent::Task) {
@@ -424,5 +461,6 @@ fn the_runtime_calls_a_server_makes_are_send(runtime: Runtime, task: skillforge:
     send(runtime.episode_events("x"));
     send(runtime.model());
     send(runtime.spawn_run(1, CancellationToken::new(), None));
+    send(runtime.shutdown());
     send(runtime.environment().name().to_string());
 }

@@ -67,6 +67,11 @@ pub struct AgentConfig {
     /// Cosine similarity of a library skill's description to a task's below which the skill
     /// is never reused for a task that has no programmatic check (see `evidence.rs`).
     pub reuse_similarity: f32,
+    /// Cosine similarity of a retrieved skill's description to the task's from which the
+    /// coder is shown the skill; a skill the task names is always shown. Below it a skill is
+    /// still tried against the task's check, but kept out of the prompt, where an unrelated
+    /// skill distracts a small model (see `docs/benchmarks.md`).
+    pub show_similarity: f32,
 }
 
 impl Default for AgentConfig {
@@ -79,6 +84,7 @@ impl Default for AgentConfig {
             max_curriculum_failures: 3,
             max_interruptions: 3,
             reuse_similarity: 0.8,
+            show_similarity: 0.5,
         }
     }
 }
@@ -170,6 +176,8 @@ pub(super) struct Run {
     pub task: Task,
     pub namespace: String,
     pub retrieved: Vec<Skill>,
+    /// The retrieved skills the coder is shown.
+    pub shown: Vec<Skill>,
     pub rounds: u32,
     pub resumed: bool,
     pub clock: Arc<Clock>,
@@ -191,6 +199,7 @@ impl Run {
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
             task,
             retrieved: Vec::new(),
+            shown: Vec::new(),
             rounds,
             resumed,
             clock,
@@ -388,9 +397,12 @@ impl Agent {
                     return self.reuse(run, existing).await;
                 }
             }
-            Some(names) => {
-                for name in names {
-                    if let Ok(detail) = self.library.get(name).await {
+            Some(retrieved) => {
+                for hit in retrieved {
+                    if let Ok(detail) = self.library.get(&hit.name).await {
+                        if hit.shown {
+                            run.shown.push(detail.skill.clone());
+                        }
                         run.retrieved.push(detail.skill);
                     }
                 }
@@ -443,7 +455,7 @@ impl Agent {
                 round,
                 max: self.config.max_rounds,
             });
-            let briefs: Vec<SkillBrief> = run.retrieved.iter().map(brief).collect();
+            let briefs: Vec<SkillBrief> = run.shown.iter().map(brief).collect();
             let strategy = match (run.repeated.take(), &feedback) {
                 (Some(repeated_round), _) => Strategy::FreshStart { repeated_round },
                 (None, Some(_)) => Strategy::Refine,
@@ -564,30 +576,41 @@ impl Agent {
         }
     }
 
-    /// Searches the library for the task and journals what it found.
+    /// Searches the library for the task, decides which hits the coder is shown (those the
+    /// task names or whose description is close to the task's), and journals both.
     async fn retrieve(&self, run: &mut Run) -> Result<(), AgentError> {
         let filter = SearchFilter {
             namespace: Some(run.namespace.clone()),
             statuses: vec![SkillStatus::Active],
         };
-        let hits = {
-            let _retrieval = run.clock.time(Phase::Retrieval);
-            self.library
-                .search(&run.task.description, self.config.retrieve, filter)
-                .await?
-        };
-        let skills = hits
-            .iter()
-            .map(|h| RetrievedSkill {
-                name: qualified(&h.skill),
-                score: h.score,
-            })
-            .collect();
-        run.retrieved = hits
+        let timing = run.clock.time(Phase::Retrieval);
+        let hits: Vec<_> = self
+            .library
+            .search(&run.task.description, self.config.retrieve, filter)
+            .await?
             .into_iter()
             .filter(|h| h.skill.version.runnable)
-            .map(|h| h.skill)
             .collect();
+        let mut texts = vec![run.task.description.clone()];
+        texts.extend(hits.iter().map(|h| h.skill.version.description.clone()));
+        let vectors = self.library.embed(texts).await?;
+        let mut skills = Vec::with_capacity(hits.len());
+        for (hit, vector) in hits.into_iter().zip(&vectors[1..]) {
+            let similarity: f32 = vectors[0].iter().zip(vector).map(|(a, b)| a * b).sum();
+            let shown = similarity >= self.config.show_similarity
+                || names(&run.task.description, &hit.skill.record.name);
+            skills.push(RetrievedSkill {
+                name: qualified(&hit.skill),
+                score: hit.score,
+                similarity: Some(similarity),
+                shown,
+            });
+            if shown {
+                run.shown.push(hit.skill.clone());
+            }
+            run.retrieved.push(hit.skill);
+        }
+        drop(timing);
         let query = run.task.description.clone();
         self.log(run, JournalEvent::Retrieval { query, skills })
             .await
@@ -1052,6 +1075,17 @@ fn is_rejection(e: &LibraryError) -> bool {
 
 pub(super) fn qualified(skill: &Skill) -> String {
     skill.record.qualified_name()
+}
+
+/// Whether `text` names `name` as a whole identifier (`tokenize(text)` names `tokenize`,
+/// `detokenize` does not).
+fn names(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
 }
 
 /// Longest function body (JSDoc header removed) shown to the coder; longer skills are shown

@@ -142,6 +142,21 @@ pub struct RetrievedSkill {
     pub name: String,
     /// The fused rank score.
     pub score: f32,
+    /// Cosine similarity of the skill's description to the task's (absent in journals
+    /// written before it was recorded).
+    #[serde(default)]
+    pub similarity: Option<f32>,
+    /// Whether the coder was shown the skill (see [`AgentConfig::show_similarity`]);
+    /// journals written before the gate showed every retrieved skill.
+    ///
+    /// [`AgentConfig::show_similarity`]: super::AgentConfig::show_similarity
+    #[serde(default = "shown_before_the_gate")]
+    pub shown: bool,
+}
+
+/// What [`RetrievedSkill::shown`] was before the relevance gate existed: every skill shown.
+fn shown_before_the_gate() -> bool {
+    true
 }
 
 /// A model-written test that failed, as the coder and the journal see it.
@@ -227,8 +242,8 @@ pub(super) enum Pending {
 /// Where an unfinished episode stands, read from its journal.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Position {
-    /// The retrieved skills' names (`None`: retrieval did not finish).
-    pub retrieved: Option<Vec<String>>,
+    /// The retrieved skills (`None`: retrieval did not finish).
+    pub retrieved: Option<Vec<RetrievedSkill>>,
     /// Coder rounds begun.
     pub rounds_done: u32,
     /// The last failed round's feedback.
@@ -251,7 +266,7 @@ impl Position {
         for event in events {
             match JournalEvent::from_stored(event)? {
                 JournalEvent::Retrieval { skills, .. } => {
-                    position.retrieved = Some(skills.into_iter().map(|s| s.name).collect());
+                    position.retrieved = Some(skills);
                 }
                 JournalEvent::LlmCall {
                     round: Some(round),
@@ -356,12 +371,15 @@ mod tests {
 
     #[test]
     fn the_journal_says_where_an_episode_stopped() {
+        let words = RetrievedSkill {
+            name: "default/words".into(),
+            score: 0.5,
+            similarity: Some(0.7),
+            shown: true,
+        };
         let retrieval = JournalEvent::Retrieval {
             query: "words".into(),
-            skills: vec![RetrievedSkill {
-                name: "default/words".into(),
-                score: 0.5,
-            }],
+            skills: vec![words.clone()],
         };
         let journal: Vec<EpisodeEvent> = [
             retrieval.clone(),
@@ -379,7 +397,7 @@ mod tests {
 
         // Killed after the first verdict: round 2 starts with its feedback.
         let at = Position::of(&journal[..4]).unwrap();
-        assert_eq!(at.retrieved, Some(vec!["default/words".to_string()]));
+        assert_eq!(at.retrieved, Some(vec![words]));
         assert_eq!(at.rounds_done, 1);
         assert_eq!(at.pending, None);
         let feedback = at.feedback.unwrap();

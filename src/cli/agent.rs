@@ -207,7 +207,7 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
         let runtime = args.agent.runtime(data, &args.env).await?;
         let bar = spinner(format!("solving: {}", args.task));
         let observer = progress_observer(bar.clone(), None);
-        let report = interruptible(runtime.solve_observed(task, Some(observer))).await?;
+        let report = interruptible(&runtime, runtime.solve_observed(task, Some(observer))).await?;
         bar.finish_and_clear();
         print_report(&report, args.json)?;
         runtime.close().await;
@@ -230,11 +230,10 @@ pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         let size = runtime.list(&Default::default()).await?.len();
         let observer = progress_observer(bar.clone(), Some((args.json, size)));
-        let reports = interruptible(runtime.run_observed(
-            args.iterations,
-            CancellationToken::new(),
-            Some(observer),
-        ))
+        let reports = interruptible(
+            &runtime,
+            runtime.run_observed(args.iterations, CancellationToken::new(), Some(observer)),
+        )
         .await?;
         bar.finish_and_clear();
         let count = |s| reports.iter().filter(|r| r.status == s).count();
@@ -309,15 +308,25 @@ pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<Exi
 const INTERRUPTED: &str =
     "interrupted: the unfinished episode is kept and `skillforge run` resumes it";
 
-/// Runs `work` until it ends or Ctrl-C; an interrupted episode stays `running` and is resumed
-/// by the next `skillforge run`.
+/// Runs `work` until it ends or Ctrl-C; on Ctrl-C the runtime stops its episode, which is
+/// checkpointed (`interrupted`) and resumed by the next `skillforge run`.
 async fn interruptible<T>(
+    runtime: &Runtime,
     work: impl std::future::Future<Output = Result<T, skillforge::runtime::RuntimeError>>,
 ) -> anyhow::Result<T> {
+    tokio::pin!(work);
     tokio::select! {
-        result = work => Ok(result?),
-        _ = tokio::signal::ctrl_c() => anyhow::bail!(INTERRUPTED),
+        result = &mut work => return Ok(result?),
+        _ = tokio::signal::ctrl_c() => {}
     }
+    // The stop is signalled at once; the work ends at its next step, after its checkpoint.
+    drop(runtime.shutdown());
+    if let Err(error) = work.await
+        && !matches!(error, skillforge::runtime::RuntimeError::Stopped)
+    {
+        tracing::warn!("while stopping: {error}");
+    }
+    anyhow::bail!(INTERRUPTED)
 }
 
 /// Shows the agent's progress on `bar`: the task, the round, tokens used and the library's

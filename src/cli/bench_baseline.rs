@@ -43,8 +43,37 @@ pub struct BaselineArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// The arms to run (comma-separated), in this order; all three by default.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "model,loop,library"
+    )]
+    arms: Vec<ArmKind>,
     #[command(flatten)]
     agent: AgentArgs,
+}
+
+/// The benchmark's arms.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+enum ArmKind {
+    /// The model alone, one request per problem.
+    Model,
+    /// `solve` in a fresh empty library per problem.
+    Loop,
+    /// `solve` in one library shared across the suite.
+    Library,
+}
+
+impl ArmKind {
+    fn title(self) -> &'static str {
+        match self {
+            ArmKind::Model => "model alone",
+            ArmKind::Loop => "loop, no library",
+            ArmKind::Library => "loop + library",
+        }
+    }
 }
 
 /// One arm's result on one problem.
@@ -225,32 +254,36 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
         let shared = open("shared".into(), true)
             .await
             .context("opening a temporary library")?;
-        let mut arms = [
-            Arm {
-                name: "model alone",
-                outcomes: Vec::new(),
-            },
-            Arm {
-                name: "loop, no library",
-                outcomes: Vec::new(),
-            },
-            Arm {
-                name: "loop + library",
-                outcomes: Vec::new(),
-            },
-        ];
+        let mut arms: Vec<(ArmKind, Arm)> = args
+            .arms
+            .iter()
+            .map(|&kind| {
+                let arm = Arm {
+                    name: kind.title(),
+                    outcomes: Vec::new(),
+                };
+                (kind, arm)
+            })
+            .collect();
         for (i, problem) in problems.iter().enumerate() {
             eprintln!("[{}/{}] {}", i + 1, problems.len(), problem.task_id);
-            arms[0]
-                .outcomes
-                .push(direct(model.as_ref(), &env, &sandbox, problem).await?);
-            let fresh = open(format!("fresh-{i}"), false)
-                .await
-                .context("opening a temporary library")?;
-            arms[1].outcomes.push(looped(&fresh, &env, problem).await?);
-            fresh.close().await;
-            arms[2].outcomes.push(looped(&shared, &env, problem).await?);
+            for (kind, arm) in &mut arms {
+                let outcome = match kind {
+                    ArmKind::Model => direct(model.as_ref(), &env, &sandbox, problem).await?,
+                    ArmKind::Loop => {
+                        let fresh = open(format!("fresh-{i}"), false)
+                            .await
+                            .context("opening a temporary library")?;
+                        let outcome = looped(&fresh, &env, problem).await?;
+                        fresh.close().await;
+                        outcome
+                    }
+                    ArmKind::Library => looped(&shared, &env, problem).await?,
+                };
+                arm.outcomes.push(outcome);
+            }
         }
+        let arms: Vec<Arm> = arms.into_iter().map(|(_, arm)| arm).collect();
         shared.close().await;
         anyhow::Ok(arms)
     })?;

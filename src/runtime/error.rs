@@ -10,6 +10,7 @@ use crate::sandbox::SandboxError;
 
 /// Errors of the runtime. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// The embedding model could not be loaded.
     #[error("cannot load the embedding model: {0}; `scripts/setup embed` installs it")]
@@ -38,8 +39,15 @@ pub enum RuntimeError {
     BadRequest(String),
     /// The work was stopped on request; an episode in progress stays open where its journal
     /// ends, and [`Runtime::resume`](super::Runtime::resume) finishes it.
-    #[error("stopped: the unfinished episode is kept and a resume finishes it")]
+    #[error("stopped: the unfinished episode is kept (interrupted) and a resume finishes it")]
     Stopped,
+    /// An episode cannot start now: the open-ended loop or a resume is running, and they
+    /// run alone.
+    #[error(
+        "the open-ended loop or a resume of episodes is running, and it runs alone; stop it \
+         or start the episode when it ends"
+    )]
+    Busy,
     /// A background task of the runtime panicked or was cancelled.
     #[error("a background task of the runtime ended abnormally: {0}")]
     Background(String),

@@ -20,6 +20,10 @@
 //!   [`Library`] through [`Runtime::library`]).
 //! - **skills**: [`Runtime::run_skill`] runs one with an input under the sandbox's limits
 //!   (tightened per call), with the `skillforge exec --json` outcome.
+//! - **stopping**: a run's [`CancellationToken`], [`StartedEpisode::stop`] or
+//!   [`Runtime::shutdown`] stop episodes at their next step and checkpoint them
+//!   (`interrupted`) for a later resume. Episodes being solved run side by side; the loop
+//!   and resumes, which read every open journal, run alone.
 
 mod environment;
 mod error;
@@ -34,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{RwLock, oneshot};
 pub use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, AgentConfig, Environment, EpisodeReport, Observer, Progress, Task};
@@ -322,6 +326,8 @@ impl RuntimeBuilder {
                 model,
                 agent: self.agent,
                 observers: self.observers,
+                gate: Arc::new(RwLock::new(())),
+                shutdown: CancellationToken::new(),
             }),
         })
     }
@@ -341,6 +347,11 @@ struct Inner {
     model: tokio::sync::OnceCell<Arc<dyn LanguageModel>>,
     agent: AgentConfig,
     observers: Vec<Observer>,
+    /// Held shared by each episode solved, alone by the loop and resumes: those read every
+    /// open episode's journal, and would otherwise drive one that is running.
+    gate: Arc<RwLock<()>>,
+    /// Cancelled by [`Runtime::shutdown`]: every episode stops and is checkpointed.
+    shutdown: CancellationToken,
 }
 
 /// An episode started by [`Runtime::start`]: its id at once, its report when it ends.
@@ -356,13 +367,19 @@ impl StartedEpisode {
         &self.id
     }
 
-    /// Waits for the episode to end ([`RuntimeError::Stopped`] after [`StartedEpisode::stop`]).
+    /// True once the episode's work has ended (its report is ready).
+    pub fn is_finished(&self) -> bool {
+        self.report.is_finished()
+    }
+
+    /// Waits for the episode to end ([`RuntimeError::Stopped`] after a stop).
     pub async fn report(self) -> Result<EpisodeReport, RuntimeError> {
         self.report.await?
     }
 
     /// Stops the episode at its next step (a sandbox call in progress finishes first); it
-    /// stays open where its journal ends, and [`Runtime::resume`] finishes it.
+    /// is checkpointed (`interrupted`, where its journal ends), and [`Runtime::resume`]
+    /// finishes it.
     pub fn stop(&self) {
         self.stop.cancel();
     }
@@ -412,7 +429,8 @@ impl Runtime {
     }
 
     /// An agent over this runtime's library, model and environment, reporting to the
-    /// builder's observers and `observer`.
+    /// builder's observers and `observer`. What it runs is outside the runtime's gate and
+    /// stop (see [`Runtime::solve`] and [`Runtime::shutdown`]): prefer those.
     pub async fn agent(&self, observer: Option<Observer>) -> Result<Agent, RuntimeError> {
         let agent = Agent::new(
             Arc::clone(&self.inner.library),
@@ -433,7 +451,8 @@ impl Runtime {
         })
     }
 
-    /// Solves one task: one episode, to its report.
+    /// Solves one task: one episode, to its report. Waits while the open-ended loop or a
+    /// resume runs (they run alone).
     pub async fn solve(&self, task: Task) -> Result<EpisodeReport, RuntimeError> {
         self.solve_observed(task, None).await
     }
@@ -444,22 +463,33 @@ impl Runtime {
         task: Task,
         observer: Option<Observer>,
     ) -> Result<EpisodeReport, RuntimeError> {
-        Ok(self.agent(observer).await?.solve(task).await?)
+        let _held = Arc::clone(&self.inner.gate).read_owned().await;
+        let (observer, current) = tracking(observer);
+        let agent = self.agent(Some(observer)).await?;
+        self.until_stopped(&CancellationToken::new(), &current, agent.solve(task))
+            .await
     }
 
     /// Starts an episode for `task` in the background and returns once it exists, with its
     /// id: its journal can be followed in the store ([`Runtime::episode_events`]) while it
-    /// runs. Needs a multi-threaded tokio runtime.
+    /// runs. Never waits: while the open-ended loop or a resume runs it is
+    /// [`RuntimeError::Busy`]. Needs a multi-threaded tokio runtime.
     pub async fn start(
         &self,
         task: Task,
         observer: Option<Observer>,
     ) -> Result<StartedEpisode, RuntimeError> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(RuntimeError::Stopped);
+        }
+        let held = Arc::clone(&self.inner.gate)
+            .try_read_owned()
+            .map_err(|_| RuntimeError::Busy)?;
         let (id_sender, id_receiver) = oneshot::channel::<String>();
         let id_sender = Mutex::new(Some(id_sender));
         let announce: Observer = Arc::new(move |progress: &Progress| {
             if let Progress::Episode { id, .. } = progress
-                && let Some(sender) = id_sender.lock().unwrap_or_else(|e| e.into_inner()).take()
+                && let Some(sender) = lock(&id_sender).take()
             {
                 let _ = sender.send(id.clone());
             }
@@ -467,12 +497,17 @@ impl Runtime {
                 observer(progress);
             }
         });
-        let agent = self.agent(Some(announce)).await?;
+        let (observer, current) = tracking(Some(announce));
+        let agent = self.agent(Some(observer)).await?;
         let stop = CancellationToken::new();
-        let report = spawn_agent_work(
-            stop.clone(),
-            move || async move { Ok(agent.solve(task).await?) },
-        );
+        let runtime = self.clone();
+        let stopping = stop.clone();
+        let report = spawn_agent_work(move || async move {
+            let _held = held;
+            runtime
+                .until_stopped(&stopping, &current, agent.solve(task))
+                .await
+        });
         match id_receiver.await {
             Ok(id) => Ok(StartedEpisode { id, stop, report }),
             // The episode ended before it began: its creation failed.
@@ -488,10 +523,11 @@ impl Runtime {
     }
 
     /// The open-ended loop: finishes the episodes left open, then lets the curriculum
-    /// propose tasks, until `iterations` episodes have run or `stop` is cancelled. On a
-    /// stop, the episode in progress stays open where its journal ends (the next run or
-    /// [`Runtime::resume`] finishes it), and the reports of the episodes finished so far
-    /// are returned.
+    /// propose tasks, until `iterations` episodes have run or `stop` is cancelled (or the
+    /// runtime shut down). On a stop, the episode in progress is checkpointed
+    /// (`interrupted`, where its journal ends; the next run or [`Runtime::resume`] finishes
+    /// it), and the reports of the episodes finished so far are returned. Runs alone: waits
+    /// for episodes being solved to end, and episodes started meanwhile are refused.
     pub async fn run(
         &self,
         iterations: usize,
@@ -507,31 +543,31 @@ impl Runtime {
         stop: CancellationToken,
         observer: Option<Observer>,
     ) -> Result<Vec<EpisodeReport>, RuntimeError> {
+        let _held = tokio::select! {
+            held = Arc::clone(&self.inner.gate).write_owned() => held,
+            _ = stop.cancelled() => return Ok(Vec::new()),
+            _ = self.inner.shutdown.cancelled() => return Ok(Vec::new()),
+        };
         let finished = Arc::new(Mutex::new(Vec::new()));
-        let collect = {
+        let collect: Observer = {
             let finished = Arc::clone(&finished);
-            let observer: Observer = Arc::new(move |progress: &Progress| {
+            Arc::new(move |progress: &Progress| {
                 if let Progress::Finished(report) = progress {
-                    finished
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((**report).clone());
+                    lock(&finished).push((**report).clone());
                 }
                 if let Some(observer) = &observer {
                     observer(progress);
                 }
-            });
-            observer
+            })
         };
-        let agent = self.agent(Some(collect)).await?;
-        tokio::select! {
-            reports = agent.run(iterations) => Ok(reports?),
-            _ = stop.cancelled() => {
-                let reports = std::mem::take(
-                    &mut *finished.lock().unwrap_or_else(|e| e.into_inner()),
-                );
-                Ok(reports)
-            }
+        let (observer, current) = tracking(Some(collect));
+        let agent = self.agent(Some(observer)).await?;
+        match self
+            .until_stopped(&stop, &current, agent.run(iterations))
+            .await
+        {
+            Err(RuntimeError::Stopped) => Ok(std::mem::take(&mut *lock(&finished))),
+            other => other,
         }
     }
 
@@ -545,11 +581,9 @@ impl Runtime {
         observer: Option<Observer>,
     ) -> tokio::task::JoinHandle<Result<Vec<EpisodeReport>, RuntimeError>> {
         let runtime = self.clone();
-        // Not the run's own stop: a stopped run still returns the reports it has.
-        let never = CancellationToken::new();
-        spawn_agent_work(never, move || async move {
-            runtime.run_observed(iterations, stop, observer).await
-        })
+        spawn_agent_work(
+            move || async move { runtime.run_observed(iterations, stop, observer).await },
+        )
     }
 
     /// [`Runtime::resume`] in the background (see [`Runtime::spawn_run`]).
@@ -557,14 +591,63 @@ impl Runtime {
         &self,
     ) -> tokio::task::JoinHandle<Result<Vec<EpisodeReport>, RuntimeError>> {
         let runtime = self.clone();
-        spawn_agent_work(CancellationToken::new(), move || async move {
-            runtime.resume().await
-        })
+        spawn_agent_work(move || async move { runtime.resume().await })
     }
 
-    /// Finishes every episode left open (by a crash, a kill or a stop), oldest first.
+    /// Finishes every episode left open (by a crash, a kill or a stop), oldest first. Runs
+    /// alone, like [`Runtime::run`].
     pub async fn resume(&self) -> Result<Vec<EpisodeReport>, RuntimeError> {
-        Ok(self.agent(None).await?.resume_unfinished().await?)
+        let _held = Arc::clone(&self.inner.gate).write_owned().await;
+        let (observer, current) = tracking(None);
+        let agent = self.agent(Some(observer)).await?;
+        self.until_stopped(
+            &CancellationToken::new(),
+            &current,
+            agent.resume_unfinished(),
+        )
+        .await
+    }
+
+    /// Stops every episode of this runtime (solved, started, of a run or a resume) at its
+    /// next step, letting a sandbox call in progress finish; each is checkpointed
+    /// (`interrupted`, resumed by the next run or [`Runtime::resume`]). The stop is
+    /// signalled when this is called; the future it returns ends when all have stopped.
+    /// Episodes started after it are refused ([`RuntimeError::Stopped`]).
+    pub fn shutdown(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.inner.shutdown.cancel();
+        let gate = Arc::clone(&self.inner.gate);
+        async move { drop(gate.write_owned().await) }
+    }
+
+    /// True once [`Runtime::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// Runs `work` until it ends, `stop` is cancelled or the runtime shuts down; then the
+    /// episode in progress (`current`) is checkpointed and the result is
+    /// [`RuntimeError::Stopped`].
+    async fn until_stopped<T>(
+        &self,
+        stop: &CancellationToken,
+        current: &Mutex<Option<String>>,
+        work: impl std::future::Future<Output = Result<T, crate::agent::AgentError>>,
+    ) -> Result<T, RuntimeError> {
+        tokio::select! {
+            result = work => return Ok(result?),
+            _ = stop.cancelled() => {}
+            _ = self.inner.shutdown.cancelled() => {}
+        }
+        let episode = lock(current).take();
+        if let Some(id) = episode {
+            match self.inner.library.store().interrupt_episode(&id).await {
+                Ok(()) => tracing::info!("episode {id} stopped; a resume finishes it"),
+                // It finished as the stop came.
+                Err(crate::store::StoreError::Conflict(_)) => {}
+                Err(e) => tracing::warn!("episode {id} stays running (resumed all the same): {e}"),
+            }
+        }
+        Err(RuntimeError::Stopped)
     }
 
     /// The latest episodes, newest first.
@@ -705,12 +788,10 @@ impl Runtime {
     }
 }
 
-/// Runs agent work in the background until it ends or `stop` is cancelled
-/// ([`RuntimeError::Stopped`]). The agent's futures are not `Send` for every lifetime (what
-/// `tokio::spawn` requires), so the work is made and run to completion on a blocking thread
-/// of the current runtime.
+/// Runs agent work in the background. The agent's futures are not `Send` for every
+/// lifetime (what `tokio::spawn` requires), so the work is made and run to completion on a
+/// blocking thread of the current runtime.
 fn spawn_agent_work<T, F>(
-    stop: CancellationToken,
     work: impl FnOnce() -> F + Send + 'static,
 ) -> tokio::task::JoinHandle<Result<T, RuntimeError>>
 where
@@ -718,12 +799,26 @@ where
     F: std::future::Future<Output = Result<T, RuntimeError>>,
 {
     let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        handle.block_on(async move {
-            tokio::select! {
-                result = work() => result,
-                _ = stop.cancelled() => Err(RuntimeError::Stopped),
-            }
-        })
-    })
+    tokio::task::spawn_blocking(move || handle.block_on(work()))
+}
+
+/// `observer` (if any) and the id of the episode it sees in progress, for a checkpoint.
+fn tracking(observer: Option<Observer>) -> (Observer, Arc<Mutex<Option<String>>>) {
+    let current = Arc::new(Mutex::new(None));
+    let tracked = Arc::clone(&current);
+    let tracker: Observer = Arc::new(move |progress: &Progress| {
+        match progress {
+            Progress::Episode { id, .. } => *lock(&tracked) = Some(id.clone()),
+            Progress::Finished(_) => *lock(&tracked) = None,
+            Progress::Round { .. } | Progress::Model { .. } => {}
+        }
+        if let Some(observer) = &observer {
+            observer(progress);
+        }
+    });
+    (tracker, current)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
