@@ -197,7 +197,7 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("skillforge serve: listening on http://{local}");
         std::io::stdout().flush()?;
         tracing::info!(%local, tokens_required, "serving");
-        tokio::spawn(stop_on_signal(stop.clone()));
+        tokio::spawn(stop_on_signal(stop.clone(), runtime.clone()));
         let resumed = daemon
             .resume_unfinished()
             .await
@@ -210,6 +210,7 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("serving HTTP")?;
         tracing::info!("stopped accepting; checkpointing episodes in progress");
+        runtime.shutdown().await;
         daemon.wait_for_work().await;
         drop(daemon);
         runtime.close().await;
@@ -218,8 +219,9 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Cancels `stop` on SIGTERM or SIGINT.
-async fn stop_on_signal(stop: CancellationToken) {
+/// On SIGTERM or SIGINT: cancels `stop` (no more connections; event streams end) and shuts
+/// the runtime down (its episodes stop at their next step and are checkpointed).
+async fn stop_on_signal(stop: CancellationToken, runtime: skillforge::Runtime) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let terminate = async {
@@ -235,4 +237,6 @@ async fn stop_on_signal(stop: CancellationToken) {
         _ = terminate => tracing::info!("SIGTERM: stopping"),
     }
     stop.cancel();
+    // Signals the stop now; `serve` waits for it once the requests in flight are answered.
+    drop(runtime.shutdown());
 }

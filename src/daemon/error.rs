@@ -143,6 +143,9 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Model(_) | RuntimeError::Stopped => {
                 ApiError::unavailable(error.to_string())
             }
+            RuntimeError::Busy => {
+                ApiError::busy(format!("{error} (DELETE /v1/run stops the loop)"))
+            }
             other => ApiError::internal(other),
         }
     }

@@ -1,17 +1,17 @@
 //! The daemon: skillforge as a long-running HTTP service (`skillforge serve`).
 //!
-//! A thin edge over the library and the agent: each route checks its caller's access
-//! ([`auth`]), turns JSON into the calls the command line makes, and turns their results
-//! and errors into JSON ([`error::ApiError`]: `{"kind", "message"}` with a status code).
-//! Episodes run in the background ([`work`]); their journals are the SQL store's, so a
-//! follower reads them as they grow, and a daemon stopped mid-episode resumes it on its
-//! next start. The OpenAPI document is generated from the handlers ([`openapi`]).
+//! A thin edge over a [`Runtime`], like the CLI: each route checks its caller's access
+//! ([`auth`]) and quotas ([`quota`]), turns JSON into the runtime calls the command line
+//! makes, and turns their results and errors into JSON ([`error::ApiError`]: `{"kind",
+//! "message"}` with a status code). Episodes run in the background ([`work`]); their
+//! journals are the SQL store's, so a follower reads them as they grow, and a daemon
+//! stopped mid-episode resumes it on its next start. The OpenAPI document is generated
+//! from the handlers ([`openapi`]); Prometheus metrics are at `/metrics` ([`metrics`]).
 //!
 //! Invariants: a request never waits for an episode (a submission returns its id once the
-//! episode exists); episodes that use the journal to resume (`run`, the resume at start)
-//! never run beside any other episode, so no episode is driven twice; a stop (SIGTERM,
-//! Ctrl-C) lets requests in flight and sandbox calls finish, and leaves every episode it
-//! cut short `interrupted`, to be resumed.
+//! episode exists); the runtime never drives one episode twice (a submission during a run
+//! is refused); a stop (SIGTERM, Ctrl-C) lets requests in flight and sandbox calls finish,
+//! and leaves every episode it cut short `interrupted`, to be resumed.
 
 pub mod auth;
 pub mod config;

@@ -1,22 +1,15 @@
-//! The episodes the daemon runs in the background: submitted tasks
-//! ([`Runtime::start`](crate::runtime::Runtime::start)), the open-ended `run` and the resume
-//! of unfinished episodes at start ([`Runtime::spawn_run`](crate::runtime::Runtime::spawn_run);
-//! a run of zero iterations only resumes).
-//!
-//! Each job is stopped by the daemon's stop token (a run also by its own, a child of it):
-//! the runtime drops the agent's future at its next step (a sandbox call in progress
-//! finishes first), and the job marks the episode it was in `interrupted`. Its journal is
-//! already in SQL, so the next start resumes it where it stopped.
-//!
-//! Submitted tasks run side by side (`solve` never resumes anything); `run` and the resume
-//! read every open episode's journal, so they hold the gate alone: a submission while one
-//! of them holds it is refused (409), and they wait for submitted tasks to end first.
+//! The episodes the daemon runs in the background, through the runtime: submitted tasks
+//! ([`Runtime::start`](crate::runtime::Runtime::start)), the open-ended `run` and the
+//! resume of unfinished episodes at start ([`Runtime::spawn_run`](crate::runtime::Runtime::spawn_run);
+//! zero iterations only resumes). The runtime keeps them from driving one episode twice
+//! (a start during a run or a resume is `Busy`: 409) and checkpoints an episode a stop cuts
+//! short; the daemon keeps the run's state for `GET /v1/run`, counts each namespace's
+//! model tokens, and waits for its jobs when it stops.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
@@ -25,11 +18,9 @@ use super::{ApiError, Daemon};
 use crate::agent::{Progress, Task};
 use crate::library::DEFAULT_NAMESPACE;
 use crate::runtime::RuntimeError;
-use crate::store::StoreError;
 
-/// The episodes in the background and the gate between them.
+/// The daemon's jobs and its run.
 pub(crate) struct Work {
-    gate: Arc<RwLock<()>>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
     run: Mutex<Option<ActiveRun>>,
 }
@@ -57,12 +48,6 @@ pub struct RunState {
     pub stopped: Option<String>,
 }
 
-/// The gate a job holds while it runs (released when dropped).
-enum Guard {
-    Shared { _held: OwnedRwLockReadGuard<()> },
-    Exclusive { _held: OwnedRwLockWriteGuard<()> },
-}
-
 /// What the observer of a run (or resume) records.
 #[derive(Default)]
 struct Tracker {
@@ -79,7 +64,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Work {
     pub(crate) fn new() -> Work {
         Work {
-            gate: Arc::new(RwLock::new(())),
             jobs: Mutex::new(Vec::new()),
             run: Mutex::new(None),
         }
@@ -110,14 +94,6 @@ pub(crate) async fn submit(daemon: &Arc<Daemon>, task: Task) -> Result<String, A
     if daemon.stopping.is_cancelled() {
         return Err(ApiError::unavailable("the daemon is stopping"));
     }
-    let guard = Arc::clone(&daemon.work.gate)
-        .try_read_owned()
-        .map_err(|_| {
-            ApiError::busy(
-                "the agent is running the open-ended loop or resuming episodes, which run \
-                 alone; stop the run (DELETE /v1/run) or submit again when it ends",
-            )
-        })?;
     let namespace = task
         .namespace
         .clone()
@@ -125,25 +101,17 @@ pub(crate) async fn submit(daemon: &Arc<Daemon>, task: Task) -> Result<String, A
     let observer = daemon.usage.token_counter(namespace);
     let started = daemon.runtime.start(task, Some(observer)).await?;
     let id = started.id().to_string();
-    let stop = started.stop_token();
     let daemon_for_job = Arc::clone(daemon);
     let episode = id.clone();
     let job = tokio::spawn(async move {
         let daemon = daemon_for_job;
-        let _guard = Guard::Shared { _held: guard };
-        let mut report = std::pin::pin!(started.report());
-        let result = tokio::select! {
-            result = &mut report => result,
-            _ = daemon.stopping.cancelled() => {
-                stop.cancel();
-                report.await
-            }
-        };
-        match result {
+        match started.report().await {
             Ok(report) => {
                 tracing::info!(episode, status = report.status.as_str(), "episode finished")
             }
-            Err(RuntimeError::Stopped) => checkpoint(&daemon, &episode).await,
+            Err(RuntimeError::Stopped) => {
+                tracing::info!(episode, "episode checkpointed; the next start resumes it")
+            }
             Err(error) => tracing::warn!(episode, "the episode stopped on an error: {error}"),
         }
         daemon.usage.save(&daemon.runtime).await;
@@ -221,43 +189,16 @@ pub(crate) async fn resume_unfinished(daemon: &Arc<Daemon>) -> Result<usize, Api
         );
         return Ok(0);
     }
-    // Taken now, so that no submission slips in before the resume holds the gate.
-    let guard = Arc::clone(&daemon.work.gate).write_owned().await;
-    let daemon_for_job = Arc::clone(daemon);
-    let job = tokio::spawn(async move {
-        let _guard = guard;
-        let stop = daemon_for_job.stopping.child_token();
-        // A run of zero episodes finishes the open ones and proposes nothing.
-        drive_run_held(&daemon_for_job, 0, stop, None).await;
-    });
+    let stop = daemon.stopping.child_token();
+    // A run of zero episodes finishes the open ones and proposes nothing.
+    let job = tokio::spawn(drive_run(Arc::clone(daemon), 0, stop, None));
     daemon.work.keep(job);
     Ok(open.len())
 }
 
-/// A run (or, with zero iterations, a resume), once it holds the gate alone.
+/// A run (or, with zero iterations, a resume), to its end or a stop.
 async fn drive_run(
     daemon: Arc<Daemon>,
-    iterations: usize,
-    stop: CancellationToken,
-    state: Option<Arc<Mutex<RunState>>>,
-) {
-    let guard = tokio::select! {
-        guard = Arc::clone(&daemon.work.gate).write_owned() => guard,
-        _ = stop.cancelled() => {
-            if let Some(state) = &state {
-                let mut state = lock(state);
-                state.active = false;
-                state.stopped = Some("stopped".into());
-            }
-            return;
-        }
-    };
-    let _guard = Guard::Exclusive { _held: guard };
-    drive_run_held(&daemon, iterations, stop, state).await;
-}
-
-async fn drive_run_held(
-    daemon: &Arc<Daemon>,
     iterations: usize,
     stop: CancellationToken,
     state: Option<Arc<Mutex<RunState>>>,
@@ -272,19 +213,15 @@ async fn drive_run_held(
                 .insert(episode.id, task_namespace(&episode.task).to_string());
         }
     }
-    let observer = run_observer(daemon, Arc::clone(&tracker), state.clone());
+    let observer = run_observer(&daemon, Arc::clone(&tracker), state.clone());
     let result = daemon
         .runtime
         .spawn_run(iterations, stop.clone(), Some(observer))
         .await
         .map_err(|e| RuntimeError::Background(e.to_string()))
         .and_then(|r| r);
-    let current = lock(&tracker).current.take();
     let stopped = match result {
-        Ok(_) if stop.is_cancelled() => {
-            if let Some(id) = current {
-                checkpoint(daemon, &id).await;
-            }
+        Ok(_) if stop.is_cancelled() || daemon.runtime.is_shut_down() => {
             Some("stopped".to_string())
         }
         Ok(_) => None,
@@ -300,22 +237,6 @@ async fn drive_run_held(
         state.stopped = stopped;
     }
     daemon.usage.save(&daemon.runtime).await;
-}
-
-/// Marks episode `id` `interrupted`: cut short by a stop, to be resumed.
-async fn checkpoint(daemon: &Daemon, id: &str) {
-    match daemon.runtime.library().store().interrupt_episode(id).await {
-        Ok(()) => tracing::info!(
-            episode = id,
-            "episode checkpointed; the next start resumes it"
-        ),
-        // It finished as the stop came.
-        Err(StoreError::Conflict(_)) => {}
-        Err(e) => tracing::warn!(
-            episode = id,
-            "episode stays running (resumed all the same): {e}"
-        ),
-    }
 }
 
 fn run_observer(
