@@ -64,6 +64,12 @@ impl Daemon {
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Result<Arc<Daemon>, ApiError> {
         let usage = quota::Usage::load(&runtime).await?;
+        tokio::spawn(quota::save_every(
+            quota::SAVE_EVERY,
+            Arc::clone(&usage),
+            runtime.clone(),
+            stopping.clone(),
+        ));
         Ok(Arc::new(Daemon {
             work: work::Work::new(),
             runtime,

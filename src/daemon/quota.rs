@@ -1,7 +1,7 @@
 //! Per-namespace usage and quotas: LLM tokens spent on a namespace's tasks and sandbox time
 //! spent running its skills over the API, counted as they are spent and kept in the store's
-//! `meta` table (saved after every skill run and every job), so quotas hold across
-//! restarts. A quota is checked when work is asked for: a task (or run) is refused once
+//! `meta` table (saved every [`SAVE_EVERY`] when it changed, after every job and at a
+//! stop), so quotas hold across restarts. A quota is checked when work is asked for: a task (or run) is refused once
 //! its namespace has spent its tokens, a skill run once it has spent its sandbox time; an
 //! episode in progress finishes. Skills stored are counted in the store itself.
 
@@ -14,7 +14,10 @@ use utoipa::ToSchema;
 
 use super::{ApiError, NamespacePolicy};
 use crate::agent::{Observer, Progress};
-use crate::runtime::Runtime;
+use crate::runtime::{CancellationToken, Runtime};
+
+/// How often changed usage is written to the store (a crash loses at most this much).
+pub const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The `meta` key usage is kept under.
 const META_KEY: &str = "daemon_usage";
@@ -149,6 +152,21 @@ impl Usage {
                 spent as f64 / 1000.0
             ))),
             _ => Ok(()),
+        }
+    }
+}
+
+/// Writes `usage` to the store every `period` while it changes, until `stopping`.
+pub(crate) async fn save_every(
+    period: std::time::Duration,
+    usage: Arc<Usage>,
+    runtime: Runtime,
+    stopping: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => usage.save(&runtime).await,
+            _ = stopping.cancelled() => return,
         }
     }
 }

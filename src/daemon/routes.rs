@@ -454,7 +454,6 @@ pub(super) async fn run_skill(
         .await;
     let spent = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     daemon.usage.add_sandbox_ms(&namespace, spent);
-    daemon.usage.save(&daemon.runtime).await;
     Ok(Json(Document(run?.to_json())))
 }
 
