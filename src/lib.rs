@@ -114,6 +114,8 @@
 //! - [`runtime`]: the SDK: [`Runtime`], which the CLI, the MCP server and
 //!   the daemon are thin edges over.
 //! - [`mcp`]: the MCP server (official `rmcp` SDK) over the runtime.
+//! - [`daemon`]: `skillforge serve`, the HTTP API (axum) over the runtime: tokens, background
+//!   episodes, graceful stop and resume.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
@@ -122,6 +124,7 @@
 pub mod agent;
 pub mod bench;
 pub mod compose;
+pub mod daemon;
 pub mod embed;
 pub mod envproto;
 pub mod eval;

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_tracing(args.verbose);
+    if let Err(err) = cli::init_tracing(&args) {
+        eprintln!("error: {err:#}");
+        return cli::exit_usage();
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

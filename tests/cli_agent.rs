@@ -12,43 +12,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::post;
 use serde_json::{Value, json};
 
 const DOUBLE: &str = "/**\n * Doubles a number.\n * @example double(2) => 4\n * @example double(-3) => -6\n */\nfunction double(x) {\n  return x * 2;\n}";
 const QUADRUPLE: &str = "/**\n * Multiplies a number by four by doubling it twice.\n * @example quadruple(3) => 12\n */\nfunction quadruple(x) {\n  return double(double(x));\n}";
 const TRIPLE: &str = "/**\n * Triples a number.\n * @example triple(2) => 6\n */\nfunction triple(x) {\n  return x * 3;\n}";
 
-/// A fake model server: answers by what the prompt asks, after `delay_ms`.
+/// The fake model server of `common`, answering by what the prompt asks; it counts the
+/// coder's requests besides all of them.
 struct FakeModel {
-    base_url: String,
+    server: common::fake_model::FakeModel,
     requests: Arc<AtomicUsize>,
     coder_requests: Arc<AtomicUsize>,
     delay_ms: Arc<AtomicU64>,
 }
 
-#[derive(Clone)]
-struct ServerState {
-    requests: Arc<AtomicUsize>,
-    coder_requests: Arc<AtomicUsize>,
-    delay_ms: Arc<AtomicU64>,
-}
-
-async fn complete(State(state): State<ServerState>, body: String) -> axum::Json<Value> {
-    state.requests.fetch_add(1, Ordering::SeqCst);
-    let delay = state.delay_ms.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(delay)).await;
-    let request: Value = serde_json::from_str(&body).unwrap();
-    let prompt = request["messages"].to_string();
-    let content = if prompt.contains("You propose the next") {
+fn complete(prompt: &str, coder_requests: &AtomicUsize) -> String {
+    if prompt.contains("You propose the next") {
         json!({"task": "Triple a number", "name": "triple", "examples": [["triple(5)", "15"]]})
             .to_string()
     } else if prompt.contains("You review") {
         r#"{"success": true, "feedback": "Looks right."}"#.to_string()
     } else {
-        state.coder_requests.fetch_add(1, Ordering::SeqCst);
+        coder_requests.fetch_add(1, Ordering::SeqCst);
         let code = if prompt.contains("Multiply a number by four") {
             QUADRUPLE
         } else if prompt.contains("Triple") {
@@ -56,34 +42,21 @@ async fn complete(State(state): State<ServerState>, body: String) -> axum::Json<
         } else {
             DOUBLE
         };
-        format!("Here it is:\n```javascript\n{code}\n```")
-    };
-    axum::Json(json!({
-        "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-coder",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140}
-    }))
+        common::fake_model::code_reply(code)
+    }
 }
 
 impl FakeModel {
     async fn start() -> FakeModel {
-        let state = ServerState {
-            requests: Arc::new(AtomicUsize::new(0)),
-            coder_requests: Arc::new(AtomicUsize::new(0)),
-            delay_ms: Arc::new(AtomicU64::new(0)),
-        };
-        let app = Router::new()
-            .route("/v1/chat/completions", post(complete))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let coder_requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&coder_requests);
+        let server =
+            common::fake_model::FakeModel::start(move |prompt| complete(prompt, &counter)).await;
         FakeModel {
-            base_url: format!("http://{addr}/v1"),
-            requests: state.requests,
-            coder_requests: state.coder_requests,
-            delay_ms: state.delay_ms,
+            requests: Arc::clone(&server.requests),
+            delay_ms: Arc::clone(&server.delay_ms),
+            coder_requests,
+            server,
         }
     }
 
@@ -93,7 +66,7 @@ impl FakeModel {
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
-            .args(["--llm-url", &self.base_url, "--llm-model", "fake-coder"])
+            .args(self.server.args())
             .kill_on_drop(true);
         for var in common::SHARED_SERVER_VARIABLES {
             command.env_remove(var);

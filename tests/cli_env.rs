@@ -6,36 +6,23 @@ mod common;
 
 use common::json_of;
 
-use axum::Router;
-use axum::routing::post;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const REACH: &str = "/**\n * Brings the counter to its target.\n * @capability read\n * @capability add\n * @test reachTarget();\n */\nfunction reachTarget() {\n  const { state } = host.call('read', {});\n  let left = state.target - state.value;\n  while (left !== 0) {\n    const n = Math.max(-10, Math.min(10, left));\n    host.call('add', { n });\n    left -= n;\n  }\n}";
 
 /// The curriculum gets no usable proposal (so `run` takes the environment's warm-up world);
 /// the coder gets the skill.
-async fn complete(body: String) -> axum::Json<Value> {
-    let request: Value = serde_json::from_str(&body).unwrap();
-    let prompt = request["messages"].to_string();
-    let content = if prompt.contains("You propose the next") {
+fn complete(prompt: &str) -> String {
+    if prompt.contains("You propose the next") {
         "I cannot think of a task.".to_string()
     } else {
-        format!("Here it is:\n```javascript\n{REACH}\n```")
-    };
-    axum::Json(json!({
-        "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-coder",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140}
-    }))
+        common::fake_model::code_reply(REACH)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_learns_a_skill_in_an_external_environment() {
-    let app = Router::new().route("/v1/chat/completions", post(complete));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let model = common::fake_model::FakeModel::start(complete).await;
     let data = tempfile::tempdir().unwrap();
     let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envs/counter.py");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
@@ -44,7 +31,7 @@ async fn run_learns_a_skill_in_an_external_environment() {
         .arg(data.path())
         .args(["run", "--iterations", "1", "--json", "--env-command"])
         .arg(format!("python3 {counter}"))
-        .args(["--llm-url", &url, "--llm-model", "fake-coder"]);
+        .args(model.args());
     for var in common::SHARED_SERVER_VARIABLES {
         command.env_remove(var);
     }

@@ -9,8 +9,6 @@ use common::json_of;
 use std::path::Path;
 use std::process::Output;
 
-use axum::Router;
-use axum::routing::post;
 use serde_json::{Value, json};
 
 const DOUBLE: &str = "/**\n * Doubles a number.\n * @example double(2) => 4\n * @example double(-3) => -6\n */\nfunction double(x) {\n  return x * 2;\n}";
@@ -21,29 +19,20 @@ const TOKENS_PER_CALL: u64 = 140;
 
 /// The coder's answer: quadruple (which calls double) for the task that asks for it,
 /// double otherwise.
-async fn complete(body: String) -> axum::Json<Value> {
-    let request: Value = serde_json::from_str(&body).unwrap();
-    let prompt = request["messages"].to_string();
+fn complete(prompt: &str) -> String {
     let code = if prompt.contains("Multiply a number by four") {
         QUADRUPLE
     } else {
         DOUBLE
     };
-    axum::Json(json!({
-        "id": "chatcmpl-test", "object": "chat.completion", "model": "fake-coder",
-        "choices": [{"index": 0, "message": {"role": "assistant",
-                     "content": format!("Here it is:\n```javascript\n{code}\n```")},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140}
-    }))
+    common::fake_model::code_reply(code)
 }
 
+/// The fake model's URL (the server runs as long as the test's runtime).
 async fn fake_model() -> String {
-    let app = Router::new().route("/v1/chat/completions", post(complete));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/v1")
+    common::fake_model::FakeModel::start(complete)
+        .await
+        .base_url
 }
 
 async fn skillforge(data_dir: &Path, args: &[&str]) -> Output {

@@ -48,6 +48,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::llm::{ChatRequest, FinishReason, LanguageModel, LlmError, Message};
 
+/// The histogram of model calls' latency in seconds (retries included), labelled by
+/// `purpose`, recorded through the `metrics` facade.
+pub const METRIC_LLM_SECONDS: &str = "skillforge_llm_call_seconds";
+/// The counter of model tokens, labelled by `purpose` and `kind` (`prompt`, `completion`).
+pub const METRIC_LLM_TOKENS: &str = "skillforge_llm_tokens_total";
+
 /// Which part of the agent made a model call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +110,14 @@ impl Exchange {
             .complete(request)
             .await
             .map_err(|source| AgentError::Llm { purpose, source })?;
+        // For whoever installed a `metrics` recorder (the daemon's /metrics); a no-op else.
+        let purpose_label = purpose.to_string();
+        metrics::histogram!(METRIC_LLM_SECONDS, "purpose" => purpose_label.clone())
+            .record(response.latency.as_secs_f64());
+        metrics::counter!(METRIC_LLM_TOKENS, "purpose" => purpose_label.clone(), "kind" => "prompt")
+            .increment(u64::from(response.prompt_tokens));
+        metrics::counter!(METRIC_LLM_TOKENS, "purpose" => purpose_label, "kind" => "completion")
+            .increment(u64::from(response.completion_tokens));
         Ok(Exchange {
             purpose,
             model: response.model,

@@ -8,6 +8,7 @@ mod embed;
 mod eval;
 mod exec;
 mod mcp;
+mod serve;
 mod skills;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +62,12 @@ enum Command {
     /// Serve the library to MCP clients (stdio, or streamable HTTP with --http): tools
     /// search_skills, get_skill, run_skill, solve_task, add_skill; skills as resources.
     Mcp(mcp::McpArgs),
+    /// Serve the library and the agent over HTTP (JSON API, OpenAPI at /openapi.json)
+    /// until SIGTERM or Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Manage the daemon's access tokens.
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
     /// Run a suite or an environment with a library and without one; compare the arms
     /// (`eval list` and `eval show ID` for stored runs).
     Eval(eval::EvalArgs),
@@ -86,20 +93,30 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// Sets up logging to stderr.
-pub fn init_tracing(verbose: u8) {
+/// Sets up logging to stderr: text, or JSON lines for `serve --log-json`. `serve` logs at
+/// info level by default (a daemon's log is its record), other commands at warn.
+pub fn init_tracing(cli: &Cli) -> anyhow::Result<()> {
+    let (json, daemon) = match &cli.command {
+        Command::Serve(args) => (serve::logs_json(args)?, true),
+        _ => (false, false),
+    };
     // qdrant-edge warns about process-wide flags that only its own server initialises.
-    let default = match verbose {
-        0 => "warn,qdrant_edge=error",
-        1 => "info,qdrant_edge=error",
+    let default = match cli.verbose {
+        0 if !daemon => "warn,qdrant_edge=error",
+        0 | 1 => "info,qdrant_edge=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    Ok(())
 }
 
 /// Runs the parsed command.
@@ -114,6 +131,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => agent::run(&cli.data, args),
         Command::Episodes(command) => agent::episodes(&cli.data, command),
         Command::Mcp(args) => mcp::mcp(&cli.data, args),
+        Command::Serve(args) => serve::serve(&cli.data, args),
+        Command::Token(command) => serve::token(&cli.data, command),
         Command::Eval(args) => eval::run(&cli.data, args),
         Command::Bench(command) => bench::run(command),
     }

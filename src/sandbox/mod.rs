@@ -36,6 +36,10 @@ use std::time::Instant;
 use ticker::Ticker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, PoolingAllocationConfig};
 
+/// The histogram of sandbox calls' wall time in seconds, labelled by `outcome` (`ok`, a
+/// failure kind such as `timeout`, or `host_error`), recorded through the `metrics` facade.
+pub const METRIC_CALL_SECONDS: &str = "skillforge_sandbox_call_seconds";
+
 /// Memory a finished call may leave resident in its instance slot (see `build_engine`). A
 /// trivial call dirties under 512 KiB of the snapshot's memory.
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
@@ -170,11 +174,25 @@ impl Sandbox {
                 stats: RunStats::default(),
             });
         }
-        std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.run(call))).unwrap_or_else(|_| {
-            Err(SandboxError::Host(
-                "the host side of a sandbox call panicked".into(),
-            ))
-        })
+        let started = std::time::Instant::now();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.run(call)))
+            .unwrap_or_else(|_| {
+                Err(SandboxError::Host(
+                    "the host side of a sandbox call panicked".into(),
+                ))
+            });
+        // For whoever installed a `metrics` recorder (the daemon's /metrics); a no-op else.
+        let outcome = match &result {
+            Ok(outcome) => outcome
+                .result
+                .as_ref()
+                .err()
+                .map_or("ok", |failure| failure.kind.as_str()),
+            Err(_) => "host_error",
+        };
+        metrics::histogram!(METRIC_CALL_SECONDS, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 
     /// Runs many calls on `parallelism` threads (at most `max_concurrent_calls`), each taking

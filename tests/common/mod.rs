@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod fake_model;
+
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 

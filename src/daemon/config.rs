@@ -1,0 +1,155 @@
+//! The daemon's configuration: a TOML file (`skillforge serve --config FILE`, see
+//! `docs/skillforge.example.toml`) under the command line and the environment, which win.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where the daemon listens when nothing says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
+/// The largest request body accepted by default (bigger ones are answered 413).
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// Errors of the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not the TOML expected.
+    #[error("the configuration {path} is not valid: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its line.
+        message: String,
+    },
+}
+
+/// The whole file. Every key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// The largest request body, in bytes.
+    pub body_limit_bytes: Option<usize>,
+    /// The token file (default `DATA_DIR/tokens.toml`).
+    pub tokens_file: Option<PathBuf>,
+    /// Logs as JSON lines instead of text.
+    pub log_json: Option<bool>,
+    /// Where the library lives.
+    #[serde(default)]
+    pub library: LibrarySection,
+    /// The language model.
+    #[serde(default)]
+    pub llm: LlmSection,
+    /// Per-namespace quotas and capability policy; the table `"*"` applies to namespaces
+    /// without their own.
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, NamespacePolicy>,
+}
+
+/// `[library]`: as the command line's `--data-dir`, `--database-url`, `--qdrant-url`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibrarySection {
+    /// The data dir.
+    pub data_dir: Option<PathBuf>,
+    /// SQL store URL.
+    pub database_url: Option<String>,
+    /// Qdrant server URL.
+    pub qdrant_url: Option<String>,
+}
+
+/// `[llm]`: as `--llm-url`, `--llm-model`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSection {
+    /// OpenAI-compatible endpoint.
+    pub url: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+}
+
+/// What the operator allows a namespace: quotas (unset: unlimited) and the capabilities its
+/// skills may be granted (unset: the library's policy).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespacePolicy {
+    /// Most skills stored in the namespace.
+    pub max_skills: Option<usize>,
+    /// Most sandbox time spent running the namespace's skills over the API, in seconds.
+    pub max_sandbox_seconds: Option<f64>,
+    /// Most LLM tokens (prompt + completion) spent on the namespace's tasks.
+    pub max_llm_tokens: Option<u64>,
+    /// The capabilities its skills may declare: a subset of the library's policy.
+    pub allow_capabilities: Option<Vec<String>>,
+}
+
+impl FileConfig {
+    /// Reads the file at `path`.
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The namespace policies of a configuration, looked up by namespace.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    namespaces: BTreeMap<String, NamespacePolicy>,
+}
+
+impl Policies {
+    /// The policies of the file's `[namespaces.*]` tables.
+    pub fn new(namespaces: BTreeMap<String, NamespacePolicy>) -> Policies {
+        Policies { namespaces }
+    }
+
+    /// The policy of `namespace`: its own table, else `"*"`, else no limits.
+    pub fn of(&self, namespace: &str) -> NamespacePolicy {
+        self.namespaces
+            .get(namespace)
+            .or_else(|| self.namespaces.get("*"))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/skillforge.example.toml");
+        let config = FileConfig::load(&path).unwrap();
+        assert_eq!(config.listen, Some(DEFAULT_LISTEN.parse().unwrap()));
+        let policies = Policies::new(config.namespaces);
+        assert!(policies.of("no-such-namespace").max_skills.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap();
+        let error = FileConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("listen_port"), "{error}");
+    }
+}

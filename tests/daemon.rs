@@ -1,0 +1,775 @@
+//! `skillforge serve` as an operator runs it: the real binary on a loopback port the kernel
+//! picks, a temporary data dir, driven over HTTP with reqwest; the language model is the
+//! fake OpenAI-compatible server of `common`. Needs `scripts/setup embed`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::fake_model::{FakeModel, code_reply};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const DOUBLE: &str = "/**\n * Doubles a number.\n * @example double(2) => 4\n * @example double(-3) => -6\n */\nfunction double(x) {\n  return x * 2;\n}";
+const TRIPLE: &str = "/**\n * Triples a number.\n * @example triple(2) => 6\n */\nfunction triple(x) {\n  return x * 3;\n}";
+const SPIN: &str = "/**\n * Never returns.\n * @test spin(false);\n */\nfunction spin(really) {\n  while (really) {}\n  return 1;\n}";
+const WRONG: &str = "/**\n * Halves a number, wrongly.\n * @example halve(4) => 2\n */\nfunction halve(x) {\n  return x;\n}";
+
+/// A running `skillforge serve`.
+struct Daemon {
+    child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    url: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+fn command(data_dir: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .kill_on_drop(true);
+    for var in common::SHARED_SERVER_VARIABLES.iter().chain(&[
+        "SKILLFORGE_LLM_URL",
+        "SKILLFORGE_CONFIG",
+        "SKILLFORGE_LISTEN",
+    ]) {
+        command.env_remove(var);
+    }
+    command
+}
+
+impl Daemon {
+    /// Starts `serve --listen 127.0.0.1:0 ARGS` in `data_dir` and waits for the address it
+    /// prints. Its log goes to `data_dir/serve.log`.
+    async fn start(data_dir: &Path, args: &[&str]) -> Daemon {
+        Self::start_on(data_dir, "127.0.0.1:0", args).await
+    }
+
+    async fn start_on(data_dir: &Path, listen: &str, args: &[&str]) -> Daemon {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("serve.log"))
+            .unwrap();
+        let mut serve = vec!["serve", "--listen", listen];
+        serve.extend_from_slice(args);
+        let mut child = command(data_dir, &serve)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+            .await
+            .expect("the daemon printed no address within 120 s")
+            .unwrap()
+            .unwrap_or_else(|| {
+                panic!(
+                    "the daemon exited: {}",
+                    std::fs::read_to_string(data_dir.join("serve.log")).unwrap()
+                )
+            });
+        let url = line
+            .strip_prefix("skillforge serve: listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .replace("0.0.0.0", "127.0.0.1");
+        Daemon {
+            child,
+            url,
+            http: reqwest::Client::new(),
+            token: None,
+        }
+    }
+
+    fn with_token(mut self, token: &str) -> Daemon {
+        self.token = Some(token.to_string());
+        self
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.url));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        answer(self.request(reqwest::Method::GET, path)).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        answer(self.request(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit code.
+    async fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().unwrap().to_string();
+        let killed = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(killed.success());
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the daemon did not stop within 60 s of SIGTERM")
+            .unwrap()
+            .code()
+    }
+
+    /// The episode's journal as server-sent events, read to the end of the stream: (event
+    /// name, data) pairs.
+    async fn follow(&self, episode: &str) -> Vec<(String, Value)> {
+        let mut response = self
+            .request(
+                reqwest::Method::GET,
+                &format!("/v1/episodes/{episode}/events"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "not an event stream"
+        );
+        let mut text = String::new();
+        let read = async {
+            while let Some(chunk) = response.chunk().await.unwrap() {
+                text.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), read)
+            .await
+            .expect("the event stream did not end within 120 s");
+        text.split("\n\n")
+            .filter_map(|block| {
+                let mut name = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(n) = line.strip_prefix("event:") {
+                        name = Some(n.trim().to_string());
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        data = Some(serde_json::from_str(d.trim()).unwrap());
+                    }
+                }
+                Some((name?, data?))
+            })
+            .collect()
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text:?}"));
+    (status, body)
+}
+
+/// An error answer: the status, and a JSON body with a `kind` and a message.
+fn assert_error(answer: &(StatusCode, Value), status: StatusCode, kind: &str) {
+    assert_eq!(answer.0, status, "{:#}", answer.1);
+    assert_eq!(answer.1["kind"], kind, "{:#}", answer.1);
+    assert!(
+        answer.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{:#}",
+        answer.1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skills_over_http_with_json_errors_and_a_hostile_skill() {
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(data.path(), &["--no-agent", "--body-limit", "65536"]).await;
+
+    let (status, health) = daemon.get("/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    let (status, ready) = daemon.get("/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready:#}");
+    assert_eq!(ready["skills"], common::starter_count());
+    assert_eq!(ready["agent"], false);
+
+    let (status, openapi) = daemon.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/skills",
+        "/v1/skills/{namespace}/{name}/run",
+        "/v1/episodes/{id}/events",
+        "/v1/run",
+    ] {
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} is not documented"
+        );
+    }
+
+    // Add, add the same again, show, search, list, run.
+    let (status, added) = daemon.post("/v1/skills", json!({"code": DOUBLE})).await;
+    assert_eq!(status, StatusCode::CREATED, "{added:#}");
+    assert_eq!(added["skill"], "double");
+    assert_eq!(added["version"], 1);
+    let (status, again) = daemon.post("/v1/skills", json!({"code": DOUBLE})).await;
+    assert_eq!(status, StatusCode::OK, "{again:#}");
+    assert_eq!(again["changed"], false);
+    let (status, shown) = daemon.get("/v1/skills/default/double").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["version"]["code"], DOUBLE, "{shown:#}");
+    let (status, found) = daemon.get("/v1/search?q=double%20a%20number&k=3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["items"][0]["name"], "double", "{found:#}");
+    let (_, listed) = daemon.get("/v1/skills?namespace=default").await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "double")
+    );
+    let (status, ran) = daemon
+        .post("/v1/skills/default/double/run", json!({"input": [21]}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ran["ok"], true, "{ran:#}");
+    assert_eq!(ran["value"], 42);
+
+    // A rejected skill: 422 with the rejection's kind and the test report.
+    let rejected = daemon.post("/v1/skills", json!({"code": WRONG})).await;
+    assert_error(&rejected, StatusCode::UNPROCESSABLE_ENTITY, "tests_failed");
+    assert!(rejected.1["report"].is_object(), "{:#}", rejected.1);
+
+    // A hostile skill: an endless loop is cut by the wall clock, reported as `exec --json`
+    // reports it, and the daemon goes on serving.
+    let (status, _) = daemon.post("/v1/skills", json!({"code": SPIN})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, spun) = daemon
+        .post(
+            "/v1/skills/default/spin/run",
+            json!({"input": [true], "limits": {"timeout_ms": 300}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(spun["ok"], false, "{spun:#}");
+    assert_eq!(spun["error"]["kind"], "timeout", "{spun:#}");
+    let (status, _) = daemon.get("/health").await;
+    assert_eq!(status, StatusCode::OK);
+    let looser = daemon
+        .post(
+            "/v1/skills/default/spin/run",
+            json!({"limits": {"timeout_ms": 10_000_000}}),
+        )
+        .await;
+    assert_error(&looser, StatusCode::BAD_REQUEST, "bad_request");
+
+    // Deprecate, export.
+    let (status, deprecated) = daemon
+        .post("/v1/skills/default/spin/deprecate", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(deprecated["status"], "deprecated");
+    let (_, exported) = daemon.get("/v1/export?namespace=default").await;
+    let spin = exported["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "spin")
+        .expect("spin is exported");
+    assert_eq!(spin["path"], "default/spin.js");
+    assert_eq!(spin["code"], SPIN);
+
+    // Errors are JSON with a kind.
+    assert_error(
+        &daemon.get("/v1/skills/default/nothing").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &daemon.get("/v1/skills/..%2Fetc/x").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    let big = "x".repeat(70_000);
+    assert_error(
+        &daemon.post("/v1/skills", json!({"code": big})).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    let bad_json = answer(
+        daemon
+            .request(reqwest::Method::POST, "/v1/skills")
+            .header("content-type", "application/json")
+            .body("{\"code\": "),
+    )
+    .await;
+    assert_error(&bad_json, StatusCode::BAD_REQUEST, "bad_request");
+    assert_error(
+        &daemon.post("/v1/skills", json!({"cod": DOUBLE})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_request",
+    );
+    // Without tokens, only requests addressed to this machine (no DNS rebinding).
+    let rebound = answer(
+        daemon
+            .request(reqwest::Method::GET, "/v1/skills")
+            .header("host", "evil.example:8420"),
+    )
+    .await;
+    assert_error(&rebound, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(
+        &daemon.get("/v1/nowhere").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &daemon
+            .post("/v1/episodes", json!({"task": "Double a number"}))
+            .await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    );
+
+    // Prometheus metrics: the sandbox calls above by outcome, the library's size.
+    let metrics = daemon
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let metrics = metrics.text().await.unwrap();
+    for line in [
+        "skillforge_sandbox_call_seconds_bucket{outcome=\"timeout\"",
+        "skillforge_sandbox_call_seconds_count{outcome=\"ok\"}",
+        "skillforge_library_skills{status=\"deprecated\"} 1",
+        "skillforge_index_outbox_backlog 0",
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
+
+    // SIGTERM while a skill runs: the call finishes and its answer is sent, then the daemon
+    // exits.
+    let in_flight = daemon
+        .request(reqwest::Method::POST, "/v1/skills/default/spin/run")
+        .json(&json!({"input": [true]}))
+        .send();
+    let in_flight = tokio::spawn(in_flight);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(daemon.terminate().await, Some(0));
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let spun: Value = response.json().await.unwrap();
+    // Stopped by its own limits (fuel runs out in about 0.4 s), not by the shutdown.
+    assert!(
+        ["cpu_limit", "timeout"].contains(&spun["error"]["kind"].as_str().unwrap()),
+        "{spun:#}"
+    );
+}
+
+const YEAR: &str = "/**\n * The current year.\n * @capability clock\n * @test year();\n */\nfunction year() {\n  return new Date().getFullYear();\n}";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespace_quotas_and_capability_policy_hold_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("skillforge.toml");
+    std::fs::write(
+        &config,
+        "log_json = true\n[namespaces.limited]\nmax_skills = 2\nmax_sandbox_seconds = 0.2\n\
+         allow_capabilities = []\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let args = [
+        "--no-agent",
+        "--config",
+        config,
+        "--allow-capability",
+        "clock",
+    ];
+    let daemon = Daemon::start(data.path(), &args).await;
+
+    // The library allows `clock`; the namespace's policy does not.
+    let (status, _) = daemon.post("/v1/skills", json!({"code": YEAR})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_error(
+        &daemon
+            .post("/v1/skills", json!({"code": YEAR, "namespace": "limited"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "capability_not_allowed",
+    );
+    // Two skills at most.
+    for code in [DOUBLE, SPIN] {
+        let (status, added) = daemon
+            .post("/v1/skills", json!({"code": code, "namespace": "limited"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{added:#}");
+    }
+    assert_error(
+        &daemon
+            .post(
+                "/v1/skills",
+                json!({"code": TRIPLE, "namespace": "limited"}),
+            )
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+    // A new version of a skill it holds is not a new skill.
+    let (status, _) = daemon
+        .post(
+            "/v1/skills",
+            json!({"code": DOUBLE.replace("x * 2", "2 * x"), "namespace": "limited"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // 0.2 s of sandbox time: one 300 ms timeout spends it.
+    let (_, spun) = daemon
+        .post(
+            "/v1/skills/limited/spin/run",
+            json!({"input": [true], "limits": {"timeout_ms": 300}}),
+        )
+        .await;
+    assert_eq!(spun["error"]["kind"], "timeout");
+    let spent = daemon
+        .post("/v1/skills/limited/double/run", json!({"input": [1]}))
+        .await;
+    assert_error(&spent, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded");
+    let (status, ran) = daemon
+        .post(
+            "/v1/skills/default/median/run",
+            json!({"input": [[3, 1, 2]]}),
+        )
+        .await;
+    assert_eq!(
+        (status, &ran["value"]),
+        (StatusCode::OK, &json!(2)),
+        "{ran:#}"
+    );
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    // The usage is kept in the store: the quota still holds after a restart.
+    let daemon = Daemon::start(data.path(), &args).await;
+    let (_, usage) = daemon.get("/v1/usage?namespace=limited").await;
+    assert!(
+        usage["usage"]["sandbox_ms"].as_u64().unwrap() >= 300,
+        "{usage:#}"
+    );
+    assert_eq!(usage["max_skills"], 2);
+    let spent = daemon
+        .post("/v1/skills/limited/double/run", json!({"input": [1]}))
+        .await;
+    assert_error(&spent, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded");
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    // `log_json = true`: every line of the log is a JSON object.
+    let log = std::fs::read_to_string(data.path().join("serve.log")).unwrap();
+    assert!(log.lines().count() > 2, "{log}");
+    for line in log.lines() {
+        let entry: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_required_beyond_loopback_and_scoped_to_namespaces() {
+    let data = tempfile::tempdir().unwrap();
+    // Beyond loopback without a token: refused before anything is opened.
+    let refused = command(
+        data.path(),
+        &["serve", "--listen", "0.0.0.0:0", "--no-agent"],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_ne!(refused.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("token add"), "{stderr}");
+
+    let make = |args: &'static [&'static str]| {
+        let mut all = vec!["token", "add"];
+        all.extend_from_slice(args);
+        command(data.path(), &all).output()
+    };
+    let team = make(&["--name", "team", "--namespace", "team-a"])
+        .await
+        .unwrap();
+    assert!(team.status.success(), "{team:?}");
+    let team = String::from_utf8(team.stdout).unwrap().trim().to_string();
+    let admin = make(&["--name", "admin", "--namespace", "*"])
+        .await
+        .unwrap();
+    let admin = String::from_utf8(admin.stdout).unwrap().trim().to_string();
+    let tokens = std::fs::read_to_string(data.path().join("tokens.toml")).unwrap();
+    assert!(
+        !tokens.contains(&team) && !tokens.contains(&admin),
+        "tokens kept in clear"
+    );
+
+    let open = Daemon::start_on(data.path(), "0.0.0.0:0", &["--no-agent"]).await;
+    let (status, _) = open.get("/health").await;
+    assert_eq!(status, StatusCode::OK, "health needs no token");
+    assert_error(
+        &open.get("/v1/skills").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    let stranger = Daemon {
+        token: Some("sfk_0000".into()),
+        ..open
+    };
+    assert_error(
+        &stranger.get("/v1/skills").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+
+    let team_daemon = stranger.with_token(&team);
+    let (status, added) = team_daemon
+        .post("/v1/skills", json!({"code": DOUBLE, "namespace": "team-a"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added:#}");
+    assert_error(
+        &team_daemon
+            .post("/v1/skills", json!({"code": TRIPLE}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &team_daemon.get("/v1/skills/default/median").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let (_, listed) = team_daemon.get("/v1/skills").await;
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["team-a"], "a token sees its namespaces only");
+    let (_, found) = team_daemon.get("/v1/search?q=median%20of%20numbers").await;
+    assert!(
+        found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["namespace"] == "team-a"),
+        "{found:#}"
+    );
+
+    // Revoked while the daemon runs: refused at the next request.
+    let removed = command(data.path(), &["token", "remove", "team"])
+        .output()
+        .await
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
+    assert_error(
+        &team_daemon.get("/v1/skills").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+
+    let admin_daemon = team_daemon.with_token(&admin);
+    let (status, _) = admin_daemon.get("/v1/skills/default/median").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(admin_daemon.terminate().await, Some(0));
+}
+
+/// The fake model: the curriculum proposes tripling, the critic agrees, the coder writes
+/// what the task asks for.
+fn agent_reply(prompt: &str) -> String {
+    if prompt.contains("You propose the next") {
+        json!({"task": "Triple a number", "name": "triple", "examples": [["triple(5)", 15]]})
+            .to_string()
+    } else if prompt.contains("You review") {
+        r#"{"success": true, "feedback": "Looks right."}"#.to_string()
+    } else if prompt.contains("Triple") {
+        code_reply(TRIPLE)
+    } else {
+        code_reply(DOUBLE)
+    }
+}
+
+fn kinds(events: &[(String, Value)]) -> Vec<&str> {
+    events.iter().map(|(name, _)| name.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submitted_task_is_followed_to_its_end_and_a_run_starts_and_stops() {
+    let model = FakeModel::start(agent_reply).await;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("skillforge.toml");
+    std::fs::write(&config, "[namespaces.tight]\nmax_llm_tokens = 100\n").unwrap();
+    let mut args = model.args().to_vec();
+    args.extend(["--config", config.to_str().unwrap()]);
+    let daemon = Daemon::start(data.path(), &args).await;
+
+    // A namespace of 100 LLM tokens: its first task spends them (140 a call), the next is
+    // refused.
+    let (status, submitted) = daemon
+        .post(
+            "/v1/episodes",
+            json!({"task": "Halve a number", "name": "half", "examples": ["half(4) => 2"],
+                   "namespace": "tight"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
+    daemon.follow(submitted["episode"].as_str().unwrap()).await;
+    let (_, usage) = daemon.get("/v1/usage?namespace=tight").await;
+    assert!(
+        usage["usage"]["llm_tokens"].as_u64().unwrap() >= 140,
+        "{usage:#}"
+    );
+    assert_error(
+        &daemon
+            .post(
+                "/v1/episodes",
+                json!({"task": "Halve a number", "namespace": "tight"}),
+            )
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+
+    let (status, submitted) = daemon
+        .post(
+            "/v1/episodes",
+            json!({"task": "Double a number", "name": "double", "examples": ["double(4) => 8"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
+    let episode = submitted["episode"].as_str().unwrap();
+    let events = daemon.follow(episode).await;
+    let names = kinds(&events);
+    assert_eq!(names.last(), Some(&"end"), "{names:?}");
+    assert!(names.contains(&"llm_call"), "{names:?}");
+    let (_, end) = events.last().unwrap();
+    assert_eq!(end["status"], "admitted", "{end:#}");
+    let seqs: Vec<i64> = events[..events.len() - 1]
+        .iter()
+        .map(|(_, e)| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "each event once, in order"
+    );
+    let (status, _) = daemon.get("/v1/skills/default/double").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The open-ended run: one episode, proposed by the curriculum.
+    assert_error(
+        &answer(daemon.request(reqwest::Method::DELETE, "/v1/run")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let (status, run) = daemon.post("/v1/run", json!({"iterations": 1})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run:#}");
+    let run = wait_for_run(&daemon).await;
+    let (_, journal) = daemon
+        .get(&format!(
+            "/v1/episodes/{}",
+            run["episodes"][0].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(run["finished"]["admitted"], 1, "{run:#} {journal:#}");
+    let (status, _) = daemon.get("/v1/skills/default/triple").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A run stopped while the model thinks: its episode is checkpointed, not lost.
+    model.delay_ms.store(60_000, Ordering::SeqCst);
+    let before = model.requests.load(Ordering::SeqCst);
+    let (status, _) = daemon.post("/v1/run", json!({"iterations": 3})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    while model.requests.load(Ordering::SeqCst) == before {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let busy = daemon.post("/v1/run", json!({"iterations": 1})).await;
+    assert_error(&busy, StatusCode::CONFLICT, "busy");
+    let (status, _) = answer(daemon.request(reqwest::Method::DELETE, "/v1/run")).await;
+    assert_eq!(status, StatusCode::OK);
+    let run = wait_for_run(&daemon).await;
+    assert_eq!(run["stopped"], "stopped", "{run:#}");
+    assert_eq!(daemon.terminate().await, Some(0));
+}
+
+/// Polls `GET /v1/run` until the run is no longer active; returns its state.
+async fn wait_for_run(daemon: &Daemon) -> Value {
+    let wait = async {
+        loop {
+            let (status, run) = daemon.get("/v1/run").await;
+            assert_eq!(status, StatusCode::OK, "{run:#}");
+            if run["active"] == false {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), wait)
+        .await
+        .expect("the run did not end within 120 s")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_an_episode_checkpoints_it_and_the_next_start_finishes_it_once() {
+    let model = FakeModel::start(agent_reply).await;
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(data.path(), &model.args()).await;
+    // The model takes a minute: SIGTERM comes while the episode waits for it.
+    model.delay_ms.store(60_000, Ordering::SeqCst);
+    let (status, submitted) = daemon
+        .post(
+            "/v1/episodes",
+            json!({"task": "Double a number", "name": "double", "examples": ["double(4) => 8"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
+    let episode = submitted["episode"].as_str().unwrap().to_string();
+    while model.requests.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(daemon.terminate().await, Some(0));
+    let shown = command(data.path(), &["episodes", "show", &episode, "--json"])
+        .output()
+        .await
+        .unwrap();
+    let shown = common::json_of(&shown);
+    assert_eq!(shown["episode"]["status"], "interrupted", "{shown:#}");
+
+    // The next start resumes it, and it finishes once.
+    model.delay_ms.store(0, Ordering::SeqCst);
+    let daemon = Daemon::start(data.path(), &model.args()).await;
+    let events = daemon.follow(&episode).await;
+    let (name, end) = events.last().unwrap();
+    assert_eq!(name, "end", "{:?}", kinds(&events));
+    assert_eq!(end["status"], "admitted", "{end:#}");
+    let (_, episodes) = daemon.get("/v1/episodes").await;
+    assert_eq!(
+        episodes["items"].as_array().unwrap().len(),
+        1,
+        "{episodes:#}"
+    );
+    let (_, skill) = daemon.get("/v1/skills/default/double").await;
+    assert_eq!(skill["version"]["version"], 1, "admitted once: {skill:#}");
+    let (_, journal) = daemon.get(&format!("/v1/episodes/{episode}")).await;
+    let admissions = journal["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "admission")
+        .count();
+    assert_eq!(admissions, 1, "{journal:#}");
+    assert_eq!(daemon.terminate().await, Some(0));
+}
