@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::serde_json::json;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
@@ -33,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
-    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, RRF_K, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
     SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
     skill_point_id,
 };
@@ -431,28 +432,35 @@ impl VectorIndex for EdgeIndex {
                 filter: filter.clone(),
                 score_threshold: None,
             };
-        let mut prefetches = vec![
-            prefetch(
-                DESCRIPTION_VECTOR,
-                VectorInternal::from(query.vector.clone()),
-                Some(dense_search_params()),
-            ),
-            prefetch(
-                SIGNATURE_VECTOR,
-                VectorInternal::from(query.vector.clone()),
-                Some(dense_search_params()),
-            ),
-        ];
+        let mut prefetches = Vec::new();
+        let mut weights = Vec::new();
+        for (view, weight) in [
+            (DESCRIPTION_VECTOR, query.weights.description),
+            (SIGNATURE_VECTOR, query.weights.signature),
+        ] {
+            if weight > 0.0 {
+                prefetches.push(prefetch(
+                    view,
+                    VectorInternal::from(query.vector.clone()),
+                    Some(dense_search_params()),
+                ));
+                weights.push(OrderedFloat(weight));
+            }
+        }
         let (indices, values) = self.lexical.query(&query.text);
-        if !indices.is_empty() {
+        if !indices.is_empty() && query.weights.bm25 > 0.0 {
             let sparse = SparseVector { indices, values };
             prefetches.push(prefetch(BM25_VECTOR, VectorInternal::from(sparse), None));
+            weights.push(OrderedFloat(query.weights.bm25));
+        }
+        if prefetches.is_empty() {
+            return Ok(Vec::new());
         }
         let request = QueryRequest {
             prefetches,
             query: Some(ScoringQuery::Fusion(Fusion::Rrf {
-                k: RRF_K as usize,
-                weights: None,
+                k: query.weights.k as usize,
+                weights: Some(weights),
             })),
             filter,
             score_threshold: None,

@@ -61,6 +61,12 @@ pub(crate) fn expand_identifiers(text: &str) -> String {
     out
 }
 
+/// The words of one identifier, separated by spaces: `parseCsvLine` is `parse Csv Line`,
+/// `fetch_url2` is `fetch url 2`.
+pub fn identifier_words(identifier: &str) -> String {
+    identifier_parts(identifier).join(" ")
+}
+
 fn identifier_parts(word: &str) -> Vec<&str> {
     #[derive(PartialEq, Clone, Copy)]
     enum Kind {

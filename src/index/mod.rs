@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use crate::store::{SkillId, SkillStatus, VersionId};
 
 pub use edge::{EdgeIndex, EdgeLayout};
+pub use lexical::identifier_words;
 pub use server::QdrantServerIndex;
 
 /// Name of the dense vector of the description.
@@ -34,7 +35,7 @@ pub const DESCRIPTION_VECTOR: &str = "description";
 pub const SIGNATURE_VECTOR: &str = "signature";
 /// Name of the sparse BM25 vector.
 pub const BM25_VECTOR: &str = "bm25";
-/// Reciprocal rank fusion constant: score = sum over views of 1 / (k + rank).
+/// Reciprocal rank fusion constant of [`FusionWeights::EQUAL`] (Qdrant's default).
 pub const RRF_K: u32 = 60;
 
 // Dense-view search structures, the same for both implementations (measured in
@@ -115,6 +116,33 @@ pub struct SearchQuery {
     pub limit: usize,
     /// Restrictions.
     pub filter: SearchFilter,
+    /// Weight of each view in the fusion.
+    pub weights: FusionWeights,
+}
+
+/// How the views' rankings are fused (reciprocal rank fusion): a skill at 1-based `rank` in
+/// a view's ranking gets `weight / (k + rank)` from it; a view of weight 0 is not searched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusionWeights {
+    /// The dense description view.
+    pub description: f32,
+    /// The dense name + signature view.
+    pub signature: f32,
+    /// The BM25 view.
+    pub bm25: f32,
+    /// The rank constant: the smaller, the more a view's first places count against
+    /// being found by several views.
+    pub k: u32,
+}
+
+impl FusionWeights {
+    /// Every view counts the same, with [`RRF_K`].
+    pub const EQUAL: FusionWeights = FusionWeights {
+        description: 1.0,
+        signature: 1.0,
+        bm25: 1.0,
+        k: RRF_K,
+    };
 }
 
 impl SearchQuery {

@@ -25,7 +25,7 @@ use qdrant_client::{Payload, Qdrant, QdrantError};
 use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
-    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, RRF_K, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
     SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
     skill_point_id,
 };
@@ -377,20 +377,32 @@ impl VectorIndex for QdrantServerIndex {
                     .quantization(QuantizationSearchParamsBuilder::default().rescore(true)),
             )
         };
-        let mut request = QueryPointsBuilder::new(&self.collection)
-            .add_prefetch(dense(DESCRIPTION_VECTOR))
-            .add_prefetch(dense(SIGNATURE_VECTOR));
+        let mut request = QueryPointsBuilder::new(&self.collection);
+        let mut weights = Vec::new();
+        for (view, weight) in [
+            (DESCRIPTION_VECTOR, query.weights.description),
+            (SIGNATURE_VECTOR, query.weights.signature),
+        ] {
+            if weight > 0.0 {
+                request = request.add_prefetch(dense(view));
+                weights.push(weight);
+            }
+        }
         let (indices, values) = self.lexical.query(&query.text);
-        if !indices.is_empty() {
+        if !indices.is_empty() && query.weights.bm25 > 0.0 {
             request = request.add_prefetch(prefetch(
                 BM25_VECTOR,
                 VectorInput::new_sparse(indices, values),
             ));
+            weights.push(query.weights.bm25);
+        }
+        if weights.is_empty() {
+            return Ok(Vec::new());
         }
         request = request
             .query(Query::new_rrf(Rrf {
-                k: Some(RRF_K),
-                weights: vec![],
+                k: Some(query.weights.k),
+                weights,
             }))
             .limit(query.limit as u64)
             .with_payload(false);

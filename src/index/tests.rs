@@ -135,6 +135,7 @@ fn query(vector: Vec<f32>, text: &str, limit: usize, filter: SearchFilter) -> Se
         text: text.into(),
         limit,
         filter,
+        weights: FusionWeights::EQUAL,
     }
 }
 
