@@ -249,7 +249,7 @@ async fn run(n: usize, data: Data, backend: &Backend) {
                     SkillStatus::Active
                 },
                 description_vector: vectors[i].clone(),
-                signature_vector: vectors[i].clone(),
+                summary_vector: vectors[i].clone(),
                 text: texts[i].clone(),
             })
             .collect();

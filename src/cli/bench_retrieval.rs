@@ -76,9 +76,9 @@ struct CandidateReport {
 
 /// The candidates measured beside the library's own search.
 fn candidates() -> Vec<(&'static str, Recipe)> {
-    let only = |description: f32, signature: f32, bm25: f32| FusionWeights {
+    let only = |description: f32, summary: f32, bm25: f32| FusionWeights {
         description,
-        signature,
+        summary,
         bm25,
         k: FusionWeights::EQUAL.k,
     };
@@ -149,8 +149,8 @@ fn candidates() -> Vec<(&'static str, Recipe)> {
             recipe(Summary, HeaderAndCode, only(1.0, 1.0, 0.0)),
         ),
         (
-            "summary view + bm25 with code, k 10",
-            recipe(Summary, HeaderAndCode, with_k(10, FusionWeights::EQUAL)),
+            "summary view + bm25 with code, k 10 (Recipe::CURRENT)",
+            Recipe::CURRENT,
         ),
         (
             "summary x2 + description + bm25 with code, k 10",
@@ -266,7 +266,7 @@ async fn measure(dir: &Path, voyager: &Path, queries: &[Query]) -> anyhow::Resul
             .embed(
                 texts
                     .iter()
-                    .flat_map(|t| [t.description.clone(), t.signature.clone()])
+                    .flat_map(|t| [t.description.clone(), t.summary.clone()])
                     .collect(),
             )
             .await?
@@ -277,8 +277,8 @@ async fn measure(dir: &Path, voyager: &Path, queries: &[Query]) -> anyhow::Resul
             .zip(texts)
             .map(|(v, t)| {
                 let description = vectors.next().expect("two vectors per skill");
-                let signature = vectors.next().expect("two vectors per skill");
-                recipe.point(v, t, description, signature)
+                let summary = vectors.next().expect("two vectors per skill");
+                recipe.point(v, t, description, summary)
             })
             .collect();
         index.upsert(points).await?;

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
-    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SUMMARY_VECTOR,
     SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
     skill_point_id,
 };
@@ -376,7 +376,7 @@ impl VectorIndex for EdgeIndex {
                     DESCRIPTION_VECTOR,
                     Vector::new_dense(point.description_vector),
                 ),
-                (SIGNATURE_VECTOR, Vector::new_dense(point.signature_vector)),
+                (SUMMARY_VECTOR, Vector::new_dense(point.summary_vector)),
             ];
             if !indices.is_empty() {
                 let sparse = SparseVector { indices, values };
@@ -436,7 +436,7 @@ impl VectorIndex for EdgeIndex {
         let mut weights = Vec::new();
         for (view, weight) in [
             (DESCRIPTION_VECTOR, query.weights.description),
-            (SIGNATURE_VECTOR, query.weights.signature),
+            (SUMMARY_VECTOR, query.weights.summary),
         ] {
             if weight > 0.0 {
                 prefetches.push(prefetch(
@@ -582,7 +582,7 @@ fn edge_config(dimension: usize) -> EdgeConfig {
             ..EdgeOptimizersConfig::default()
         })
         .vector(DESCRIPTION_VECTOR, dense.clone())
-        .vector(SIGNATURE_VECTOR, dense)
+        .vector(SUMMARY_VECTOR, dense)
         .sparse_vector(
             BM25_VECTOR,
             EdgeSparseVectorParams::builder()

@@ -3,12 +3,17 @@
 //! Each skill is one point (id = [`SkillId`]) holding several views, because a task
 //! can match a skill by what it does, by how it is called, or by exact words:
 //! - `description`: dense vector of the description,
-//! - `signature`: dense vector of the name and JSDoc signature,
-//! - `bm25`: sparse BM25 vector of name + description + signature (identifiers are
-//!   also split into words, `parseCsvLine` -> `parse csv line`), weighted by IDF.
+//! - `summary`: dense vector of a short text saying what the skill is (the name's words and
+//!   the description's first sentence),
+//! - `bm25`: sparse BM25 vector of name + description + signature and the words of the
+//!   code (identifiers are also split into words, `parseCsvLine` -> `parse csv line`),
+//!   weighted by IDF.
 //!
-//! A search runs one prefetch per view and fuses them with Qdrant's own reciprocal
-//! rank fusion, filtered by namespace and status. Both implementations,
+//! Which texts go into the views, and the fusion's weights, are the library's
+//! (`library::Recipe`); the index stores and searches whatever it is given.
+//!
+//! A search runs one prefetch per view and fuses them with Qdrant's own (weighted)
+//! reciprocal rank fusion, filtered by namespace and status. Both implementations,
 //! [`EdgeIndex`] (qdrant-edge in-process, the default) and [`QdrantServerIndex`]
 //! (a Qdrant server through qdrant-client), build the same points and the same query,
 //! and compute BM25 vectors with the same tokenizer on the client side.
@@ -31,8 +36,8 @@ pub use server::QdrantServerIndex;
 
 /// Name of the dense vector of the description.
 pub const DESCRIPTION_VECTOR: &str = "description";
-/// Name of the dense vector of name + signature.
-pub const SIGNATURE_VECTOR: &str = "signature";
+/// Name of the dense vector of the skill's summary.
+pub const SUMMARY_VECTOR: &str = "summary";
 /// Name of the sparse BM25 vector.
 pub const BM25_VECTOR: &str = "bm25";
 /// Reciprocal rank fusion constant of [`FusionWeights::EQUAL`] (Qdrant's default).
@@ -56,10 +61,11 @@ const INT8_QUANTILE: f32 = 0.99;
 
 /// Format of the index as this build creates it, recorded in every index (edge shard or
 /// server collection). Bumped when the layout, the payload indexes or the graph and
-/// quantization settings change: an index of another format is rebuilt from the store,
+/// quantization settings change, or the texts the library puts in the views
+/// (`library::Recipe::CURRENT`): an index of another format is rebuilt from the store,
 /// like one of another embedder (a server collection of another format is a new collection:
 /// see `library::server_collection`).
-pub const INDEX_FORMAT: u32 = 2;
+pub const INDEX_FORMAT: u32 = 3;
 
 /// Which embedder an index's dense vectors come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -89,9 +95,9 @@ pub struct IndexPoint {
     pub status: SkillStatus,
     /// Embedding of the description.
     pub description_vector: Vec<f32>,
-    /// Embedding of name + signature.
-    pub signature_vector: Vec<f32>,
-    /// Text for BM25: name, description and signature.
+    /// Embedding of a short summary of the skill.
+    pub summary_vector: Vec<f32>,
+    /// Text for BM25.
     pub text: String,
 }
 
@@ -126,8 +132,8 @@ pub struct SearchQuery {
 pub struct FusionWeights {
     /// The dense description view.
     pub description: f32,
-    /// The dense name + signature view.
-    pub signature: f32,
+    /// The dense summary view.
+    pub summary: f32,
     /// The BM25 view.
     pub bm25: f32,
     /// The rank constant: the smaller, the more a view's first places count against
@@ -139,7 +145,7 @@ impl FusionWeights {
     /// Every view counts the same, with [`RRF_K`].
     pub const EQUAL: FusionWeights = FusionWeights {
         description: 1.0,
-        signature: 1.0,
+        summary: 1.0,
         bm25: 1.0,
         k: RRF_K,
     };
@@ -312,8 +318,8 @@ fn check_point(spec: &IndexSpec, point: &IndexPoint) -> Result<()> {
     )?;
     check_dimension(
         spec,
-        || format!("signature vector of {}", point.skill_id),
-        point.signature_vector.len(),
+        || format!("summary vector of {}", point.skill_id),
+        point.summary_vector.len(),
     )
 }
 

@@ -25,7 +25,7 @@ use qdrant_client::{Payload, Qdrant, QdrantError};
 use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
-    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SUMMARY_VECTOR,
     SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
     skill_point_id,
 };
@@ -185,7 +185,7 @@ impl QdrantServerIndex {
     async fn create_collection(&self) -> Result<()> {
         let dimension = self.spec.dimension as u64;
         let mut vectors = VectorsConfigBuilder::default();
-        for name in [DESCRIPTION_VECTOR, SIGNATURE_VECTOR] {
+        for name in [DESCRIPTION_VECTOR, SUMMARY_VECTOR] {
             vectors.add_named_vector_params(
                 name,
                 VectorParamsBuilder::new(dimension, Distance::Cosine),
@@ -309,7 +309,7 @@ impl VectorIndex for QdrantServerIndex {
                     DESCRIPTION_VECTOR,
                     Vector::new_dense(point.description_vector),
                 )
-                .add_vector(SIGNATURE_VECTOR, Vector::new_dense(point.signature_vector));
+                .add_vector(SUMMARY_VECTOR, Vector::new_dense(point.summary_vector));
             if !indices.is_empty() {
                 vectors = vectors.add_vector(BM25_VECTOR, Vector::new_sparse(indices, values));
             }
@@ -381,7 +381,7 @@ impl VectorIndex for QdrantServerIndex {
         let mut weights = Vec::new();
         for (view, weight) in [
             (DESCRIPTION_VECTOR, query.weights.description),
-            (SIGNATURE_VECTOR, query.weights.signature),
+            (SUMMARY_VECTOR, query.weights.summary),
         ] {
             if weight > 0.0 {
                 request = request.add_prefetch(dense(view));

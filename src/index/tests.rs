@@ -124,7 +124,7 @@ fn point(
         namespace: namespace.into(),
         status,
         description_vector: vector.clone(),
-        signature_vector: vector,
+        summary_vector: vector,
         text: text.into(),
     }
 }
@@ -394,7 +394,7 @@ async fn embedder_change_is_reported(loc: &dyn Location) {
     let index = loc.recreate(bigger.clone()).await.unwrap();
     assert_eq!(index.count().await.unwrap(), 0);
     let mut p = point(1, "ns", SkillStatus::Active, vec![0.5; DIM * 2], "x");
-    p.signature_vector = vec![0.25; DIM * 2];
+    p.summary_vector = vec![0.25; DIM * 2];
     index.upsert(vec![p]).await.unwrap();
     drop(index);
     let index = loc.open(bigger).await.unwrap();

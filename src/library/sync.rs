@@ -101,7 +101,7 @@ impl Library {
             .embed(
                 texts
                     .iter()
-                    .flat_map(|t| [t.description.clone(), t.signature.clone()])
+                    .flat_map(|t| [t.description.clone(), t.summary.clone()])
                     .collect(),
             )
             .await?
@@ -111,8 +111,8 @@ impl Library {
             .zip(texts)
             .map(|(v, t)| {
                 let description = vectors.next().expect("two vectors per skill");
-                let signature = vectors.next().expect("two vectors per skill");
-                recipe.point(v, t, description, signature)
+                let summary = vectors.next().expect("two vectors per skill");
+                recipe.point(v, t, description, summary)
             })
             .collect();
         self.index.upsert(points).await?;
