@@ -235,6 +235,62 @@ async fn hybrid_fusion_finds_dense_and_lexical_matches(loc: &dyn Location) {
     assert_eq!(ids(&hits), [1]);
 }
 
+async fn fusion_weights_and_k_decide_the_ranking(loc: &dyn Location) {
+    let index = loc.open(spec()).await.unwrap();
+    index.upsert(hybrid_points()).await.unwrap();
+    index.optimize().await.unwrap();
+    // Skill 1 is first in both dense views; skill 2 is first by its words and last in both
+    // dense views.
+    let q = axis(0, 1, 0.0);
+    let search = |weights: FusionWeights| {
+        let mut search = query(q.clone(), "levenshtein", 6, SearchFilter::default());
+        search.weights = weights;
+        search
+    };
+    let weights = |description, summary, bm25, k| FusionWeights {
+        description,
+        summary,
+        bm25,
+        k,
+    };
+
+    // With k 60 the six ranks are nearly worth the same: being in every view wins.
+    let hits = index.search(&search(FusionWeights::EQUAL)).await.unwrap();
+    assert_eq!(ids(&hits)[..2], [2, 1], "{hits:?}");
+    // With k 1 a view's first place counts: the two dense first places win.
+    let hits = index
+        .search(&search(weights(1.0, 1.0, 1.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits)[..2], [1, 2], "{hits:?}");
+    // A heavier lexical view puts its first place back on top.
+    let hits = index
+        .search(&search(weights(1.0, 1.0, 3.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits)[..2], [2, 1], "{hits:?}");
+    // A view of weight 0 is not searched: the lexical view alone finds only skill 2, the
+    // dense views alone rank skill 2 last.
+    let hits = index
+        .search(&search(weights(0.0, 0.0, 1.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), [2], "{hits:?}");
+    let hits = index
+        .search(&search(weights(1.0, 1.0, 0.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 6);
+    assert_eq!(ids(&hits)[0], 1);
+    assert_eq!(ids(&hits)[5], 2, "{hits:?}");
+    // No view at all finds nothing.
+    let hits = index
+        .search(&search(weights(0.0, 0.0, 0.0, 1)))
+        .await
+        .unwrap();
+    assert!(hits.is_empty());
+}
+
 async fn filters_by_namespace_and_status(loc: &dyn Location) {
     let index = loc.open(spec()).await.unwrap();
     let v = axis(0, 1, 0.1);
@@ -443,6 +499,7 @@ macro_rules! index_suite {
 
 index_suite!(
     hybrid_fusion_finds_dense_and_lexical_matches,
+    fusion_weights_and_k_decide_the_ranking,
     filters_by_namespace_and_status,
     persists_across_reopen,
     embedder_change_is_reported,

@@ -206,6 +206,18 @@ mod tests {
     }
 
     #[test]
+    fn the_first_sentence_ends_at_a_period_and_a_space() {
+        assert_eq!(
+            first_sentence("The function is about mining 5 coal ores. First, equip a pick."),
+            "The function is about mining 5 coal ores."
+        );
+        assert_eq!(
+            first_sentence("Rounds to 1.5 places: no period"),
+            "Rounds to 1.5 places: no period"
+        );
+    }
+
+    #[test]
     fn name_words_split_identifiers() {
         assert_eq!(name_words("craftIronPickaxe"), "craft iron pickaxe");
         assert_eq!(name_words("parse_csv"), "parse csv");
