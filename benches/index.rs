@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use skillforge::index::{
-    EdgeIndex, IndexPoint, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery, VectorIndex,
-    FusionWeights,
+    EdgeIndex, FusionWeights, IndexPoint, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery,
+    VectorIndex,
 };
 use skillforge::store::{SkillId, SkillStatus, VersionId};
 

@@ -355,7 +355,10 @@ async fn lexical_hits(library: &Library, query: &str) -> Vec<skillforge::index::
 async fn library_with_route(dir: &Path) -> Library {
     let library = open(dir).await;
     for code in [CELSIUS, DOUBLE, QUADRUPLE, ROUTE] {
-        library.add(skill(code), AddOptions::default()).await.unwrap();
+        library
+            .add(skill(code), AddOptions::default())
+            .await
+            .unwrap();
     }
     library
 }

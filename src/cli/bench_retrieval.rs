@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use skillforge::embed::Embedder;
-use skillforge::index::{EdgeIndex, IndexSpec, SearchFilter, VectorIndex, FusionWeights};
-use skillforge::library::{DenseText, Library, LibraryConfig, LexicalText, Recipe};
+use skillforge::index::{EdgeIndex, FusionWeights, IndexSpec, SearchFilter, VectorIndex};
+use skillforge::library::{DenseText, LexicalText, Library, LibraryConfig, Recipe};
 use skillforge::sandbox::HostFunctions;
 use skillforge::store::{SkillId, SkillStatus};
 
@@ -259,8 +259,10 @@ async fn measure(dir: &Path, voyager: &Path, queries: &[Query]) -> anyhow::Resul
         if indexes.iter().any(|(k, _)| *k == key) {
             continue;
         }
-        let index =
-            EdgeIndex::recreate(&dir.join(format!("candidate-{}", indexes.len())), spec.clone())?;
+        let index = EdgeIndex::recreate(
+            &dir.join(format!("candidate-{}", indexes.len())),
+            spec.clone(),
+        )?;
         let texts: Vec<_> = versions.iter().map(|v| recipe.texts(v)).collect();
         let mut vectors = library
             .embed(

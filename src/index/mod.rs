@@ -126,8 +126,10 @@ pub struct SearchQuery {
     pub weights: FusionWeights,
 }
 
-/// How the views' rankings are fused (reciprocal rank fusion): a skill at 1-based `rank` in
-/// a view's ranking gets `weight / (k + rank)` from it; a view of weight 0 is not searched.
+/// How the views' rankings are fused (Qdrant's weighted reciprocal rank fusion): a skill at
+/// 1-based `rank` in a view's ranking gets `1 / (rank / weight + k - 1)` from it, so a
+/// weight stretches or shrinks a view's ranks; a view of weight 0 is not searched. Equal
+/// fused scores come back in no particular order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FusionWeights {
     /// The dense description view.

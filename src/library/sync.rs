@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Library, Result};
 use super::recipe::{Recipe, ViewTexts};
+use super::{Library, Result};
 use crate::store::{CurrentVersion, OutboxOp, SkillId, StoreError};
 
 /// Points embedded and written per batch when rebuilding.
