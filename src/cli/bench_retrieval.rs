@@ -406,13 +406,13 @@ fn print_table(report: &Report) {
         report.queries.len()
     );
     println!(
-        "{:<48} {:<9} {:>4} {:>6} {:>6} {:>6} {:>8} {:>8}",
+        "{:<54} {:<9} {:>4} {:>6} {:>6} {:>6} {:>8} {:>8}",
         "candidate", "split", "n", "r@1", "r@5", "MRR", "p50 ms", "p95 ms"
     );
     for candidate in &report.candidates {
         for (split, f) in &candidate.figures {
             println!(
-                "{:<48} {:<9} {:>4} {:>6.3} {:>6.3} {:>6.3} {:>8.2} {:>8.2}",
+                "{:<54} {:<9} {:>4} {:>6.3} {:>6.3} {:>6.3} {:>8.2} {:>8.2}",
                 candidate.name,
                 split,
                 f.queries,
