@@ -35,7 +35,7 @@ use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
     INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SUMMARY_VECTOR,
-    SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
+    SearchFilter, SearchHit, SearchQuery, VectorIndex, best_first, check_dimension, check_point,
     skill_point_id,
 };
 use crate::store::SkillId;
@@ -464,7 +464,7 @@ impl VectorIndex for EdgeIndex {
             })),
             filter,
             score_threshold: None,
-            limit: query.limit,
+            limit: query.fused_limit(),
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
@@ -477,7 +477,7 @@ impl VectorIndex for EdgeIndex {
                 "this is a bug; the index can be rebuilt with `skillforge reindex`",
             )
         })?;
-        Ok(points
+        let hits = points
             .into_iter()
             .filter_map(|p| match p.id {
                 PointId::NumId(n) => Some(SearchHit {
@@ -486,7 +486,8 @@ impl VectorIndex for EdgeIndex {
                 }),
                 PointId::Uuid(_) => None,
             })
-            .collect())
+            .collect();
+        Ok(best_first(hits, query.limit))
     }
 
     async fn count(&self) -> Result<usize> {

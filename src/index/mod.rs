@@ -129,7 +129,7 @@ pub struct SearchQuery {
 /// How the views' rankings are fused (Qdrant's weighted reciprocal rank fusion): a skill at
 /// 1-based `rank` in a view's ranking gets `1 / (rank / weight + k - 1)` from it, so a
 /// weight stretches or shrinks a view's ranks; a view of weight 0 is not searched. Equal
-/// fused scores come back in no particular order.
+/// fused scores are ordered by skill id.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FusionWeights {
     /// The dense description view.
@@ -158,6 +158,24 @@ impl SearchQuery {
     pub fn prefetch_limit(&self) -> usize {
         (self.limit * 4).max(32)
     }
+
+    /// How many fused results to ask the backend for: every candidate of every view, so
+    /// that [`best_first`] decides ties at the cut, not the backend's hash order.
+    fn fused_limit(&self) -> usize {
+        self.prefetch_limit() * 3
+    }
+}
+
+/// The `limit` best hits, best first; equal scores in skill id order (the fusion returns
+/// them in no particular order).
+fn best_first(mut hits: Vec<SearchHit>, limit: usize) -> Vec<SearchHit> {
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.skill_id.cmp(&b.skill_id))
+    });
+    hits.truncate(limit);
+    hits
 }
 
 /// One search result: a skill and its fused score (higher is better).

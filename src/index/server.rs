@@ -26,7 +26,7 @@ use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
     INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SUMMARY_VECTOR,
-    SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
+    SearchFilter, SearchHit, SearchQuery, VectorIndex, best_first, check_dimension, check_point,
     skill_point_id,
 };
 use crate::redact::redact_url;
@@ -404,13 +404,13 @@ impl VectorIndex for QdrantServerIndex {
                 k: Some(query.weights.k),
                 weights,
             }))
-            .limit(query.limit as u64)
+            .limit(query.fused_limit() as u64)
             .with_payload(false);
         if let Some(f) = filter {
             request = request.filter(f);
         }
         let response = self.client.query(request).await.map_err(|e| self.err(e))?;
-        Ok(response
+        let hits = response
             .result
             .into_iter()
             .filter_map(|p| match p.id?.point_id_options? {
@@ -420,7 +420,8 @@ impl VectorIndex for QdrantServerIndex {
                 }),
                 PointIdOptions::Uuid(_) => None,
             })
-            .collect())
+            .collect();
+        Ok(best_first(hits, query.limit))
     }
 
     async fn count(&self) -> Result<usize> {
