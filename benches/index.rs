@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use skillforge::index::{
-    EdgeIndex, IndexPoint, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery, VectorIndex,
+    EdgeIndex, FusionWeights, IndexPoint, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery,
+    VectorIndex,
 };
 use skillforge::store::{SkillId, SkillStatus, VersionId};
 
@@ -248,7 +249,7 @@ async fn run(n: usize, data: Data, backend: &Backend) {
                     SkillStatus::Active
                 },
                 description_vector: vectors[i].clone(),
-                signature_vector: vectors[i].clone(),
+                summary_vector: vectors[i].clone(),
                 text: texts[i].clone(),
             })
             .collect();
@@ -299,6 +300,7 @@ async fn run(n: usize, data: Data, backend: &Backend) {
             text: t.clone(),
             limit: K,
             filter: active.clone(),
+            weights: FusionWeights::EQUAL,
         };
         let cpu_start = thread_cpu_time();
         let start = Instant::now();
@@ -322,6 +324,7 @@ async fn run(n: usize, data: Data, backend: &Backend) {
             text: String::new(),
             limit: K,
             filter: SearchFilter::default(),
+            weights: FusionWeights::EQUAL,
         };
         let start = Instant::now();
         let hits = index.search(&query).await.unwrap();
@@ -352,6 +355,7 @@ async fn run(n: usize, data: Data, backend: &Backend) {
             text: String::new(),
             limit: K,
             filter: small.clone(),
+            weights: FusionWeights::EQUAL,
         };
         let start = Instant::now();
         let hits = index.search(&query).await.unwrap();

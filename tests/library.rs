@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use common::{config, embedder, open, sandbox, skill};
 use skillforge::embed::{Embedder, OnnxEmbedder, OnnxEmbedderConfig};
-use skillforge::index::SearchFilter;
+use skillforge::index::{FusionWeights, INDEX_FORMAT, SearchFilter};
 use skillforge::library::{
-    AddOptions, DataDirLock, Library, LibraryConfig, LibraryError, OpenMode,
+    AddOptions, DataDirLock, Library, LibraryConfig, LibraryError, OpenMode, Recipe,
 };
 use skillforge::skill::SkillSource;
 use skillforge::store::{
@@ -323,6 +323,107 @@ async fn index_writes_left_pending_by_a_crash_are_replayed_on_open() {
             .await
             .as_deref(),
         Some("fahrenheitToCelsius")
+    );
+}
+
+const ROUTE: &str = r#"
+/**
+ * Tells how a parcel should travel.
+ * @example route(3) => "ground"
+ * @example route(30) => "freight"
+ */
+function route(kg) {
+  // parcels above the zorblax threshold leave by freight
+  const ZORBLAX_THRESHOLD = 20;
+  return kg > ZORBLAX_THRESHOLD ? "freight" : "ground";
+}
+"#;
+
+/// What the index's lexical view alone finds for `query`.
+async fn lexical_hits(library: &Library, query: &str) -> Vec<skillforge::index::SearchHit> {
+    let vector = library.embed(vec![query.into()]).await.unwrap().remove(0);
+    let mut search = Recipe::CURRENT.query(query, vector, 4, SearchFilter::default());
+    search.weights = FusionWeights {
+        description: 0.0,
+        summary: 0.0,
+        ..search.weights
+    };
+    library.index().search(&search).await.unwrap()
+}
+
+/// A library holding ROUTE among skills that do other things.
+async fn library_with_route(dir: &Path) -> Library {
+    let library = open(dir).await;
+    for code in [CELSIUS, DOUBLE, QUADRUPLE, ROUTE] {
+        library
+            .add(skill(code), AddOptions::default())
+            .await
+            .unwrap();
+    }
+    library
+}
+
+#[tokio::test]
+async fn a_word_only_the_code_holds_finds_the_skill() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_with_route(dir.path()).await;
+    // "zorblax" is in neither the description nor the signature: only the lexical view,
+    // which holds the code's words, knows it; the identifier is split into words too.
+    for query in ["zorblax", "what is the zorblax threshold"] {
+        let hits = library
+            .search(query, 4, SearchFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(hits[0].skill.record.name, "route", "{query}: {hits:#?}");
+    }
+}
+
+#[tokio::test]
+async fn an_index_of_the_old_recipe_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_with_route(dir.path()).await;
+    // Put back the index as the recipe before issue 8 built it (header texts, format 2).
+    let versions = library.store().all_current_versions().await.unwrap();
+    let old = Recipe::HEADER;
+    let texts: Vec<_> = versions.iter().map(|v| old.texts(v)).collect();
+    let vectors = library
+        .embed(
+            texts
+                .iter()
+                .flat_map(|t| [t.description.clone(), t.summary.clone()])
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let points = versions
+        .into_iter()
+        .zip(texts)
+        .zip(vectors.chunks(2))
+        .map(|((v, t), pair)| old.point(v, t, pair[0].clone(), pair[1].clone()))
+        .collect();
+    library.index().upsert(points).await.unwrap();
+    assert!(
+        lexical_hits(&library, "zorblax").await.is_empty(),
+        "the old texts do not hold the code's words"
+    );
+    drop(library);
+    let meta_path = dir.path().join("index/index.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["format_version"] = serde_json::json!(2);
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+
+    let library = open(dir.path()).await;
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    assert_eq!(meta["format_version"], INDEX_FORMAT);
+    assert_eq!(library.index().count().await.unwrap(), 4);
+    assert_eq!(lexical_hits(&library, "zorblax").await.len(), 1);
+    assert_eq!(
+        top(&library, "zorblax", SearchFilter::default())
+            .await
+            .as_deref(),
+        Some("route")
     );
 }
 

@@ -23,12 +23,16 @@ pub enum BenchCommand {
     /// The model alone against the loop without and with a library, on a HumanEval-JS suite,
     /// judged by the suite's own tests in the sandbox.
     Baseline(super::bench_baseline::BaselineArgs),
+    /// Paraphrased queries against Voyager's libraries and the starter library: recall@1,
+    /// recall@5, MRR and latency of the library's search and of candidate recipes.
+    Retrieval(super::bench_retrieval::RetrievalArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Episode(args) => super::bench_episode::run(args),
         BenchCommand::Baseline(args) => super::bench_baseline::run(args),
+        BenchCommand::Retrieval(args) => super::bench_retrieval::run(args),
         BenchCommand::Sandbox { iterations, json } => {
             let report = skillforge::bench::run_sandbox_bench(iterations.max(10))
                 .context("running the sandbox benchmark")?;

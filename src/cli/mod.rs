@@ -4,6 +4,7 @@ mod agent;
 mod bench;
 mod bench_baseline;
 mod bench_episode;
+mod bench_retrieval;
 mod embed;
 mod eval;
 mod exec;

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::serde_json::json;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
@@ -33,8 +34,8 @@ use serde::{Deserialize, Serialize};
 use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
-    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, RRF_K, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
-    SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SUMMARY_VECTOR,
+    SearchFilter, SearchHit, SearchQuery, VectorIndex, best_first, check_dimension, check_point,
     skill_point_id,
 };
 use crate::store::SkillId;
@@ -375,7 +376,7 @@ impl VectorIndex for EdgeIndex {
                     DESCRIPTION_VECTOR,
                     Vector::new_dense(point.description_vector),
                 ),
-                (SIGNATURE_VECTOR, Vector::new_dense(point.signature_vector)),
+                (SUMMARY_VECTOR, Vector::new_dense(point.summary_vector)),
             ];
             if !indices.is_empty() {
                 let sparse = SparseVector { indices, values };
@@ -431,32 +432,39 @@ impl VectorIndex for EdgeIndex {
                 filter: filter.clone(),
                 score_threshold: None,
             };
-        let mut prefetches = vec![
-            prefetch(
-                DESCRIPTION_VECTOR,
-                VectorInternal::from(query.vector.clone()),
-                Some(dense_search_params()),
-            ),
-            prefetch(
-                SIGNATURE_VECTOR,
-                VectorInternal::from(query.vector.clone()),
-                Some(dense_search_params()),
-            ),
-        ];
+        let mut prefetches = Vec::new();
+        let mut weights = Vec::new();
+        for (view, weight) in [
+            (DESCRIPTION_VECTOR, query.weights.description),
+            (SUMMARY_VECTOR, query.weights.summary),
+        ] {
+            if weight > 0.0 {
+                prefetches.push(prefetch(
+                    view,
+                    VectorInternal::from(query.vector.clone()),
+                    Some(dense_search_params()),
+                ));
+                weights.push(OrderedFloat(weight));
+            }
+        }
         let (indices, values) = self.lexical.query(&query.text);
-        if !indices.is_empty() {
+        if !indices.is_empty() && query.weights.bm25 > 0.0 {
             let sparse = SparseVector { indices, values };
             prefetches.push(prefetch(BM25_VECTOR, VectorInternal::from(sparse), None));
+            weights.push(OrderedFloat(query.weights.bm25));
+        }
+        if prefetches.is_empty() {
+            return Ok(Vec::new());
         }
         let request = QueryRequest {
             prefetches,
             query: Some(ScoringQuery::Fusion(Fusion::Rrf {
-                k: RRF_K as usize,
-                weights: None,
+                k: query.weights.k as usize,
+                weights: Some(weights),
             })),
             filter,
             score_threshold: None,
-            limit: query.limit,
+            limit: query.fused_limit(),
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
@@ -469,7 +477,7 @@ impl VectorIndex for EdgeIndex {
                 "this is a bug; the index can be rebuilt with `skillforge reindex`",
             )
         })?;
-        Ok(points
+        let hits = points
             .into_iter()
             .filter_map(|p| match p.id {
                 PointId::NumId(n) => Some(SearchHit {
@@ -478,7 +486,8 @@ impl VectorIndex for EdgeIndex {
                 }),
                 PointId::Uuid(_) => None,
             })
-            .collect())
+            .collect();
+        Ok(best_first(hits, query.limit))
     }
 
     async fn count(&self) -> Result<usize> {
@@ -574,7 +583,7 @@ fn edge_config(dimension: usize) -> EdgeConfig {
             ..EdgeOptimizersConfig::default()
         })
         .vector(DESCRIPTION_VECTOR, dense.clone())
-        .vector(SIGNATURE_VECTOR, dense)
+        .vector(SUMMARY_VECTOR, dense)
         .sparse_vector(
             BM25_VECTOR,
             EdgeSparseVectorParams::builder()

@@ -7,8 +7,7 @@
 use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
 use qdrant_edge::external::ordered_float::NotNan;
 
-/// Expected length of an indexed text in tokens (name + description + signature);
-/// BM25 normalises term frequencies by it.
+/// Expected length of an indexed text in tokens; BM25 normalises term frequencies by it.
 const AVERAGE_DOCUMENT_TOKENS: f64 = 48.0;
 
 /// Client-side BM25 embedder.
@@ -59,6 +58,12 @@ pub(crate) fn expand_identifiers(text: &str) -> String {
         }
     }
     out
+}
+
+/// The words of one identifier, separated by spaces: `parseCsvLine` is `parse Csv Line`,
+/// `fetch_url2` is `fetch url 2`.
+pub fn identifier_words(identifier: &str) -> String {
+    identifier_parts(identifier).join(" ")
 }
 
 fn identifier_parts(word: &str) -> Vec<&str> {

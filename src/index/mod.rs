@@ -3,12 +3,17 @@
 //! Each skill is one point (id = [`SkillId`]) holding several views, because a task
 //! can match a skill by what it does, by how it is called, or by exact words:
 //! - `description`: dense vector of the description,
-//! - `signature`: dense vector of the name and JSDoc signature,
-//! - `bm25`: sparse BM25 vector of name + description + signature (identifiers are
-//!   also split into words, `parseCsvLine` -> `parse csv line`), weighted by IDF.
+//! - `summary`: dense vector of a short text saying what the skill is (the name's words and
+//!   the description's first sentence),
+//! - `bm25`: sparse BM25 vector of name + description + signature and the words of the
+//!   code (identifiers are also split into words, `parseCsvLine` -> `parse csv line`),
+//!   weighted by IDF.
 //!
-//! A search runs one prefetch per view and fuses them with Qdrant's own reciprocal
-//! rank fusion, filtered by namespace and status. Both implementations,
+//! Which texts go into the views, and the fusion's weights, are the library's
+//! (`library::Recipe`); the index stores and searches whatever it is given.
+//!
+//! A search runs one prefetch per view and fuses them with Qdrant's own (weighted)
+//! reciprocal rank fusion, filtered by namespace and status. Both implementations,
 //! [`EdgeIndex`] (qdrant-edge in-process, the default) and [`QdrantServerIndex`]
 //! (a Qdrant server through qdrant-client), build the same points and the same query,
 //! and compute BM25 vectors with the same tokenizer on the client side.
@@ -26,15 +31,16 @@ use async_trait::async_trait;
 use crate::store::{SkillId, SkillStatus, VersionId};
 
 pub use edge::{EdgeIndex, EdgeLayout};
+pub use lexical::identifier_words;
 pub use server::QdrantServerIndex;
 
 /// Name of the dense vector of the description.
 pub const DESCRIPTION_VECTOR: &str = "description";
-/// Name of the dense vector of name + signature.
-pub const SIGNATURE_VECTOR: &str = "signature";
+/// Name of the dense vector of the skill's summary.
+pub const SUMMARY_VECTOR: &str = "summary";
 /// Name of the sparse BM25 vector.
 pub const BM25_VECTOR: &str = "bm25";
-/// Reciprocal rank fusion constant: score = sum over views of 1 / (k + rank).
+/// Reciprocal rank fusion constant of [`FusionWeights::EQUAL`] (Qdrant's default).
 pub const RRF_K: u32 = 60;
 
 // Dense-view search structures, the same for both implementations (measured in
@@ -55,10 +61,11 @@ const INT8_QUANTILE: f32 = 0.99;
 
 /// Format of the index as this build creates it, recorded in every index (edge shard or
 /// server collection). Bumped when the layout, the payload indexes or the graph and
-/// quantization settings change: an index of another format is rebuilt from the store,
+/// quantization settings change, or the texts the library puts in the views
+/// (`library::Recipe::CURRENT`): an index of another format is rebuilt from the store,
 /// like one of another embedder (a server collection of another format is a new collection:
 /// see `library::server_collection`).
-pub const INDEX_FORMAT: u32 = 2;
+pub const INDEX_FORMAT: u32 = 3;
 
 /// Which embedder an index's dense vectors come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -88,9 +95,9 @@ pub struct IndexPoint {
     pub status: SkillStatus,
     /// Embedding of the description.
     pub description_vector: Vec<f32>,
-    /// Embedding of name + signature.
-    pub signature_vector: Vec<f32>,
-    /// Text for BM25: name, description and signature.
+    /// Embedding of a short summary of the skill.
+    pub summary_vector: Vec<f32>,
+    /// Text for BM25.
     pub text: String,
 }
 
@@ -115,6 +122,35 @@ pub struct SearchQuery {
     pub limit: usize,
     /// Restrictions.
     pub filter: SearchFilter,
+    /// Weight of each view in the fusion.
+    pub weights: FusionWeights,
+}
+
+/// How the views' rankings are fused (Qdrant's weighted reciprocal rank fusion): a skill at
+/// 1-based `rank` in a view's ranking gets `1 / (rank / weight + k - 1)` from it, so a
+/// weight stretches or shrinks a view's ranks; a view of weight 0 is not searched. Equal
+/// fused scores are ordered by skill id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusionWeights {
+    /// The dense description view.
+    pub description: f32,
+    /// The dense summary view.
+    pub summary: f32,
+    /// The BM25 view.
+    pub bm25: f32,
+    /// The rank constant: the smaller, the more a view's first places count against
+    /// being found by several views.
+    pub k: u32,
+}
+
+impl FusionWeights {
+    /// Every view counts the same, with [`RRF_K`].
+    pub const EQUAL: FusionWeights = FusionWeights {
+        description: 1.0,
+        summary: 1.0,
+        bm25: 1.0,
+        k: RRF_K,
+    };
 }
 
 impl SearchQuery {
@@ -122,6 +158,24 @@ impl SearchQuery {
     pub fn prefetch_limit(&self) -> usize {
         (self.limit * 4).max(32)
     }
+
+    /// How many fused results to ask the backend for: every candidate of every view, so
+    /// that [`best_first`] decides ties at the cut, not the backend's hash order.
+    fn fused_limit(&self) -> usize {
+        self.prefetch_limit() * 3
+    }
+}
+
+/// The `limit` best hits, best first; equal scores in skill id order (the fusion returns
+/// them in no particular order).
+fn best_first(mut hits: Vec<SearchHit>, limit: usize) -> Vec<SearchHit> {
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.skill_id.cmp(&b.skill_id))
+    });
+    hits.truncate(limit);
+    hits
 }
 
 /// One search result: a skill and its fused score (higher is better).
@@ -284,8 +338,8 @@ fn check_point(spec: &IndexSpec, point: &IndexPoint) -> Result<()> {
     )?;
     check_dimension(
         spec,
-        || format!("signature vector of {}", point.skill_id),
-        point.signature_vector.len(),
+        || format!("summary vector of {}", point.skill_id),
+        point.summary_vector.len(),
     )
 }
 

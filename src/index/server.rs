@@ -25,8 +25,8 @@ use qdrant_client::{Payload, Qdrant, QdrantError};
 use super::lexical::Lexical;
 use super::{
     BM25_VECTOR, DESCRIPTION_VECTOR, HNSW_EF, HNSW_EF_CONSTRUCT, HNSW_M, INDEX_FORMAT,
-    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, RRF_K, Result, SCROLL_PAGE, SIGNATURE_VECTOR,
-    SearchFilter, SearchHit, SearchQuery, VectorIndex, check_dimension, check_point,
+    INT8_QUANTILE, IndexError, IndexPoint, IndexSpec, Result, SCROLL_PAGE, SUMMARY_VECTOR,
+    SearchFilter, SearchHit, SearchQuery, VectorIndex, best_first, check_dimension, check_point,
     skill_point_id,
 };
 use crate::redact::redact_url;
@@ -185,7 +185,7 @@ impl QdrantServerIndex {
     async fn create_collection(&self) -> Result<()> {
         let dimension = self.spec.dimension as u64;
         let mut vectors = VectorsConfigBuilder::default();
-        for name in [DESCRIPTION_VECTOR, SIGNATURE_VECTOR] {
+        for name in [DESCRIPTION_VECTOR, SUMMARY_VECTOR] {
             vectors.add_named_vector_params(
                 name,
                 VectorParamsBuilder::new(dimension, Distance::Cosine),
@@ -309,7 +309,7 @@ impl VectorIndex for QdrantServerIndex {
                     DESCRIPTION_VECTOR,
                     Vector::new_dense(point.description_vector),
                 )
-                .add_vector(SIGNATURE_VECTOR, Vector::new_dense(point.signature_vector));
+                .add_vector(SUMMARY_VECTOR, Vector::new_dense(point.summary_vector));
             if !indices.is_empty() {
                 vectors = vectors.add_vector(BM25_VECTOR, Vector::new_sparse(indices, values));
             }
@@ -377,28 +377,40 @@ impl VectorIndex for QdrantServerIndex {
                     .quantization(QuantizationSearchParamsBuilder::default().rescore(true)),
             )
         };
-        let mut request = QueryPointsBuilder::new(&self.collection)
-            .add_prefetch(dense(DESCRIPTION_VECTOR))
-            .add_prefetch(dense(SIGNATURE_VECTOR));
+        let mut request = QueryPointsBuilder::new(&self.collection);
+        let mut weights = Vec::new();
+        for (view, weight) in [
+            (DESCRIPTION_VECTOR, query.weights.description),
+            (SUMMARY_VECTOR, query.weights.summary),
+        ] {
+            if weight > 0.0 {
+                request = request.add_prefetch(dense(view));
+                weights.push(weight);
+            }
+        }
         let (indices, values) = self.lexical.query(&query.text);
-        if !indices.is_empty() {
+        if !indices.is_empty() && query.weights.bm25 > 0.0 {
             request = request.add_prefetch(prefetch(
                 BM25_VECTOR,
                 VectorInput::new_sparse(indices, values),
             ));
+            weights.push(query.weights.bm25);
+        }
+        if weights.is_empty() {
+            return Ok(Vec::new());
         }
         request = request
             .query(Query::new_rrf(Rrf {
-                k: Some(RRF_K),
-                weights: vec![],
+                k: Some(query.weights.k),
+                weights,
             }))
-            .limit(query.limit as u64)
+            .limit(query.fused_limit() as u64)
             .with_payload(false);
         if let Some(f) = filter {
             request = request.filter(f);
         }
         let response = self.client.query(request).await.map_err(|e| self.err(e))?;
-        Ok(response
+        let hits = response
             .result
             .into_iter()
             .filter_map(|p| match p.id?.point_id_options? {
@@ -408,7 +420,8 @@ impl VectorIndex for QdrantServerIndex {
                 }),
                 PointIdOptions::Uuid(_) => None,
             })
-            .collect())
+            .collect();
+        Ok(best_first(hits, query.limit))
     }
 
     async fn count(&self) -> Result<usize> {

@@ -124,7 +124,7 @@ fn point(
         namespace: namespace.into(),
         status,
         description_vector: vector.clone(),
-        signature_vector: vector,
+        summary_vector: vector,
         text: text.into(),
     }
 }
@@ -135,6 +135,7 @@ fn query(vector: Vec<f32>, text: &str, limit: usize, filter: SearchFilter) -> Se
         text: text.into(),
         limit,
         filter,
+        weights: FusionWeights::EQUAL,
     }
 }
 
@@ -232,6 +233,74 @@ async fn hybrid_fusion_finds_dense_and_lexical_matches(loc: &dyn Location) {
         .await
         .unwrap();
     assert_eq!(ids(&hits), [1]);
+}
+
+async fn fusion_weights_and_k_decide_the_ranking(loc: &dyn Location) {
+    let index = loc.open(spec()).await.unwrap();
+    // The dense views rank 1, 3, 4, 2 (strictly: cosines 0.999, 0.89, 0.71, 0.32); only
+    // skill 2 holds the query's word.
+    let dense = |id, vector| point(id, "ns", SkillStatus::Active, vector, "unrelated words");
+    index
+        .upsert(vec![
+            dense(1, axis(0, 1, 0.05)),
+            dense(3, axis(0, 2, 0.5)),
+            dense(4, axis(0, 3, 1.0)),
+            point(
+                2,
+                "ns",
+                SkillStatus::Active,
+                axis(0, 4, 3.0),
+                "levenshteinDistance: edit distance between two strings",
+            ),
+        ])
+        .await
+        .unwrap();
+    index.optimize().await.unwrap();
+    let search = |weights: FusionWeights| {
+        let mut search = query(axis(0, 1, 0.0), "levenshtein", 4, SearchFilter::default());
+        search.weights = weights;
+        search
+    };
+    let weights = |description, summary, bm25, k| FusionWeights {
+        description,
+        summary,
+        bm25,
+        k,
+    };
+
+    // With k 60 the ranks are worth nearly the same: being in every view wins.
+    let hits = index.search(&search(FusionWeights::EQUAL)).await.unwrap();
+    assert_eq!(ids(&hits), [2, 1, 3, 4], "{hits:?}");
+    // With k 1 a view's first place counts: the two dense first places win.
+    let hits = index
+        .search(&search(weights(1.0, 1.0, 1.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), [1, 2, 3, 4], "{hits:?}");
+    // A heavier lexical view puts its first place back on top.
+    let hits = index
+        .search(&search(weights(1.0, 1.0, 3.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits)[0], 2, "{hits:?}");
+    // A view of weight 0 is not searched: the lexical view alone finds only skill 2, the
+    // dense views alone rank it last.
+    let hits = index
+        .search(&search(weights(0.0, 0.0, 1.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), [2], "{hits:?}");
+    let hits = index
+        .search(&search(weights(1.0, 1.0, 0.0, 1)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), [1, 3, 4, 2], "{hits:?}");
+    // No view at all finds nothing.
+    let hits = index
+        .search(&search(weights(0.0, 0.0, 0.0, 1)))
+        .await
+        .unwrap();
+    assert!(hits.is_empty());
 }
 
 async fn filters_by_namespace_and_status(loc: &dyn Location) {
@@ -393,7 +462,7 @@ async fn embedder_change_is_reported(loc: &dyn Location) {
     let index = loc.recreate(bigger.clone()).await.unwrap();
     assert_eq!(index.count().await.unwrap(), 0);
     let mut p = point(1, "ns", SkillStatus::Active, vec![0.5; DIM * 2], "x");
-    p.signature_vector = vec![0.25; DIM * 2];
+    p.summary_vector = vec![0.25; DIM * 2];
     index.upsert(vec![p]).await.unwrap();
     drop(index);
     let index = loc.open(bigger).await.unwrap();
@@ -442,6 +511,7 @@ macro_rules! index_suite {
 
 index_suite!(
     hybrid_fusion_finds_dense_and_lexical_matches,
+    fusion_weights_and_k_decide_the_ranking,
     filters_by_namespace_and_status,
     persists_across_reopen,
     embedder_change_is_reported,

@@ -26,6 +26,7 @@ mod agent_skills;
 mod error;
 mod import;
 mod lock;
+mod recipe;
 mod resolve;
 mod sync;
 
@@ -39,7 +40,7 @@ use serde::Serialize;
 use crate::compose::Bundle;
 use crate::embed::Embedder;
 use crate::index::{
-    EdgeIndex, IndexError, IndexSpec, QdrantServerIndex, SearchFilter, SearchQuery, VectorIndex,
+    EdgeIndex, IndexError, IndexSpec, QdrantServerIndex, SearchFilter, VectorIndex,
 };
 use crate::redact::redact_url;
 use crate::sandbox::{Capabilities, Limits, Sandbox};
@@ -57,6 +58,7 @@ pub use agent_skills::{
 pub use error::{LibraryError, Result};
 pub use import::{ImportReport, ImportedSkill, SkippedFile, VoyagerReport, starter_skills};
 pub use lock::{DataDirLock, LOCK_FILE, LockHolder};
+pub use recipe::{DenseText, LexicalText, Recipe, ViewTexts, code_words, name_words};
 
 /// The namespace of skills that declare none.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -687,12 +689,7 @@ impl Library {
         let vector = self.embed(vec![query.to_string()]).await?.remove(0);
         let hits = self
             .index
-            .search(&SearchQuery {
-                vector,
-                text: query.to_string(),
-                limit,
-                filter,
-            })
+            .search(&Recipe::CURRENT.query(query, vector, limit, filter))
             .await?;
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::recipe::{Recipe, ViewTexts};
 use super::{Library, Result};
-use crate::index::IndexPoint;
 use crate::store::{CurrentVersion, OutboxOp, SkillId, StoreError};
 
 /// Points embedded and written per batch when rebuilding.
@@ -95,30 +95,24 @@ impl Library {
         if versions.is_empty() {
             return Ok(());
         }
-        let mut texts = Vec::with_capacity(versions.len() * 2);
-        for v in &versions {
-            let description = if v.version.description.is_empty() {
-                v.skill.name.clone()
-            } else {
-                v.version.description.clone()
-            };
-            texts.push(description);
-            texts.push(format!("{} {}", v.skill.name, v.version.signature));
-        }
-        let mut vectors = self.embed(texts).await?.into_iter();
+        let recipe = Recipe::CURRENT;
+        let texts: Vec<ViewTexts> = versions.iter().map(|v| recipe.texts(v)).collect();
+        let mut vectors = self
+            .embed(
+                texts
+                    .iter()
+                    .flat_map(|t| [t.description.clone(), t.summary.clone()])
+                    .collect(),
+            )
+            .await?
+            .into_iter();
         let points = versions
             .into_iter()
-            .map(|v| IndexPoint {
-                skill_id: v.skill.id,
-                version_id: v.version.id,
-                status: v.skill.status,
-                description_vector: vectors.next().expect("two vectors per skill"),
-                signature_vector: vectors.next().expect("two vectors per skill"),
-                text: format!(
-                    "{} {} {}",
-                    v.skill.name, v.version.description, v.version.signature
-                ),
-                namespace: v.skill.namespace,
+            .zip(texts)
+            .map(|(v, t)| {
+                let description = vectors.next().expect("two vectors per skill");
+                let summary = vectors.next().expect("two vectors per skill");
+                recipe.point(v, t, description, summary)
             })
             .collect();
         self.index.upsert(points).await?;
