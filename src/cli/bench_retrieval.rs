@@ -207,7 +207,8 @@ struct Report {
 }
 
 async fn measure(dir: &Path, voyager: &Path, queries: &[Query]) -> anyhow::Result<Report> {
-    let (embedder, sandbox) = super::embedder_and_sandbox(HostFunctions::empty()).await?;
+    let embedder = skillforge::runtime::default_embedder().await?;
+    let sandbox = skillforge::runtime::default_sandbox(HostFunctions::empty())?;
     let library = Library::open(
         &LibraryConfig::new(dir.join("library")),
         embedder.clone(),

@@ -18,7 +18,7 @@ use super::work::{self, RunState, task_namespace};
 use super::{ApiError, Caller, Daemon};
 use crate::index::SearchFilter;
 use crate::library::{AddOptions, DEFAULT_NAMESPACE};
-use crate::runtime::LimitOverrides;
+use crate::runtime::{LimitOverrides, TaskRequest};
 use crate::sandbox::Capabilities;
 use crate::skill::{SkillSource, check_namespace};
 use crate::store::{EpisodeStatus, ListFilter, SkillStatus};
@@ -116,18 +116,6 @@ pub struct AddRequest {
     pub namespace: Option<String>,
 }
 
-/// Limits of one run; each may only tighten the daemon's own.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunLimits {
-    /// Wall-clock limit in milliseconds.
-    pub timeout_ms: Option<u64>,
-    /// Memory limit in MiB.
-    pub memory_mb: Option<usize>,
-    /// Fuel (about one unit per WebAssembly instruction).
-    pub fuel: Option<u64>,
-}
-
 /// `POST /v1/skills/{namespace}/{name}/run`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -137,23 +125,7 @@ pub struct RunSkillRequest {
     #[schema(value_type = Option<Object>)]
     pub input: Option<Value>,
     /// Tighter limits for this call.
-    pub limits: Option<RunLimits>,
-}
-
-/// `POST /v1/episodes`: a task for the agent.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TaskRequest {
-    /// The task in words; examples in it (`f(x) => y`, `>>> f(x)` then the value) become
-    /// its check.
-    pub task: String,
-    /// The function name the skill gets (default: the one the examples call).
-    pub name: Option<String>,
-    /// Checks of the task, `CALL => EXPECTED` (need `name`).
-    #[serde(default)]
-    pub examples: Vec<String>,
-    /// Namespace to solve in and admit to (default `default`).
-    pub namespace: Option<String>,
+    pub limits: Option<LimitOverrides>,
 }
 
 /// The answer to a submitted task.
@@ -437,12 +409,7 @@ pub(super) async fn run_skill(
         &skill.record.name,
         skill.version.capabilities.iter().map(String::as_str),
     )?;
-    let limits = request.limits.unwrap_or_default();
-    let overrides = LimitOverrides {
-        timeout_ms: limits.timeout_ms,
-        memory_mb: limits.memory_mb,
-        fuel: limits.fuel,
-    };
+    let overrides = request.limits.unwrap_or_default();
     let started = std::time::Instant::now();
     let run = daemon
         .runtime
@@ -570,11 +537,9 @@ pub(super) async fn submit_task(
     daemon
         .usage
         .check_tokens(&namespace, &daemon.policies.of(&namespace))?;
-    let task = crate::runtime::TaskRequest {
-        task: request.task,
-        name: request.name,
-        examples: request.examples,
+    let task = TaskRequest {
         namespace: Some(namespace),
+        ..request
     }
     .to_task()?;
     let episode = work::submit(&daemon, task).await?;

@@ -76,22 +76,6 @@ pub struct GetArgs {
     pub name: String,
 }
 
-/// Limits of one `run_skill` call; each may only tighten the server's own (the runtime's
-/// [`LimitOverrides`]).
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunLimits {
-    /// Wall-clock limit in milliseconds.
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
-    /// Memory limit in MiB.
-    #[serde(default)]
-    pub memory_mb: Option<usize>,
-    /// Fuel (about one unit per WebAssembly instruction).
-    #[serde(default)]
-    pub fuel: Option<u64>,
-}
-
 /// `run_skill` arguments.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,25 +88,7 @@ pub struct RunArgs {
     pub input: Option<Value>,
     /// Tighter limits for this call.
     #[serde(default)]
-    pub limits: Option<RunLimits>,
-}
-
-/// `solve_task` arguments.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SolveArgs {
-    /// The task in words; examples in it (`f(x) => y`, `>>> f(x)` then the value) become
-    /// its check.
-    pub task: String,
-    /// The function name the skill gets (default: the one the examples call).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Checks of the task, `CALL => EXPECTED` (need `name`).
-    #[serde(default)]
-    pub examples: Vec<String>,
-    /// Namespace to solve in and admit to.
-    #[serde(default)]
-    pub namespace: Option<String>,
+    pub limits: Option<LimitOverrides>,
 }
 
 /// `add_skill` arguments.
@@ -291,13 +257,7 @@ impl SkillServer {
         &self,
         Parameters(args): Parameters<RunArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let overrides = args
-            .limits
-            .map_or_else(LimitOverrides::default, |l| LimitOverrides {
-                timeout_ms: l.timeout_ms,
-                memory_mb: l.memory_mb,
-                fuel: l.fuel,
-            });
+        let overrides = args.limits.unwrap_or_default();
         let input = args.input.unwrap_or_else(|| json!([]));
         let outcome = self
             .runtime
@@ -320,7 +280,7 @@ impl SkillServer {
     )]
     async fn solve_task(
         &self,
-        Parameters(args): Parameters<SolveArgs>,
+        Parameters(args): Parameters<TaskRequest>,
         meta: RequestMetaObject,
         client: Peer<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
@@ -329,14 +289,7 @@ impl SkillServer {
                 "this server was started without a language model: solve_task is off",
             ));
         }
-        let task = TaskRequest {
-            task: args.task,
-            name: args.name,
-            examples: args.examples,
-            namespace: args.namespace,
-        }
-        .to_task()
-        .map_err(runtime_error)?;
+        let task = args.to_task().map_err(runtime_error)?;
         solve(&self.runtime, task, meta, client).await
     }
 
@@ -486,7 +439,7 @@ impl ServerHandler for SkillServer {
             "search_skills" => serde_json::from_value::<SearchArgs>(arguments).map(drop),
             "get_skill" => serde_json::from_value::<GetArgs>(arguments).map(drop),
             "run_skill" => serde_json::from_value::<RunArgs>(arguments).map(drop),
-            "solve_task" => serde_json::from_value::<SolveArgs>(arguments).map(drop),
+            "solve_task" => serde_json::from_value::<TaskRequest>(arguments).map(drop),
             "add_skill" => serde_json::from_value::<AddArgs>(arguments).map(drop),
             _ => Ok(()),
         };

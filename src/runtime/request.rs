@@ -10,8 +10,20 @@ use super::RuntimeError;
 use crate::agent::Task;
 use crate::sandbox::{Limits, Outcome};
 
-/// A task as a user gives it: words, perhaps a function name, checks and a namespace.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A task as a user gives it: words, perhaps a function name, checks and a namespace. The
+/// daemon's `POST /v1/episodes` body and MCP's `solve_task` arguments are this type (hence
+/// its OpenAPI and JSON schemas).
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRequest {
     /// The task in words; examples in it (`>>> f(x)` then the value, `f(x) => y`,
@@ -60,8 +72,20 @@ impl TaskRequest {
     }
 }
 
-/// Tighter limits for one skill run; each may only lower the runtime's own.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Tighter limits for one skill run; each may only lower the runtime's own. The daemon's and
+/// MCP's `limits` of a skill run are this type.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     /// Wall-clock limit in milliseconds.
