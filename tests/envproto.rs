@@ -202,7 +202,10 @@ fn the_agents_environment_checks_a_task_through_the_skills_host_calls() {
     let env = ExternalEnvironment::start(counter()).unwrap();
     assert_eq!(env.name(), "counter");
     let described = env.describe();
-    assert!(described.contains("host.call(\"add\", args)") && described.contains("@capability"));
+    assert!(
+        described.contains("host.call(\"add\", {n: integer})") && described.contains("@capability"),
+        "{described}"
+    );
     assert_eq!(
         env.capabilities().iter().collect::<Vec<_>>(),
         ["add", "read"]
