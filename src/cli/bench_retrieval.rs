@@ -264,26 +264,7 @@ async fn measure(dir: &Path, voyager: &Path, queries: &[Query]) -> anyhow::Resul
             &dir.join(format!("candidate-{}", indexes.len())),
             spec.clone(),
         )?;
-        let texts: Vec<_> = versions.iter().map(|v| recipe.texts(v)).collect();
-        let mut vectors = library
-            .embed(
-                texts
-                    .iter()
-                    .flat_map(|t| [t.description.clone(), t.summary.clone()])
-                    .collect(),
-            )
-            .await?
-            .into_iter();
-        let points = versions
-            .iter()
-            .cloned()
-            .zip(texts)
-            .map(|(v, t)| {
-                let description = vectors.next().expect("two vectors per skill");
-                let summary = vectors.next().expect("two vectors per skill");
-                recipe.point(v, t, description, summary)
-            })
-            .collect();
+        let points = library.points(*recipe, versions.clone()).await?;
         index.upsert(points).await?;
         index.optimize().await?;
         indexes.push((key, Arc::new(index)));

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::recipe::{Recipe, ViewTexts};
 use super::{Library, Result};
+use crate::index::IndexPoint;
 use crate::store::{CurrentVersion, OutboxOp, SkillId, StoreError};
 
 /// Points embedded and written per batch when rebuilding.
@@ -95,7 +96,18 @@ impl Library {
         if versions.is_empty() {
             return Ok(());
         }
-        let recipe = Recipe::CURRENT;
+        let points = self.points(Recipe::CURRENT, versions).await?;
+        self.index.upsert(points).await?;
+        Ok(())
+    }
+
+    /// The index points of these versions under `recipe`: its view texts, embedded (the
+    /// library's search uses [`Recipe::CURRENT`]; `bench retrieval` compares others).
+    pub async fn points(
+        &self,
+        recipe: Recipe,
+        versions: Vec<CurrentVersion>,
+    ) -> Result<Vec<IndexPoint>> {
         let texts: Vec<ViewTexts> = versions.iter().map(|v| recipe.texts(v)).collect();
         let mut vectors = self
             .embed(
@@ -106,7 +118,7 @@ impl Library {
             )
             .await?
             .into_iter();
-        let points = versions
+        Ok(versions
             .into_iter()
             .zip(texts)
             .map(|(v, t)| {
@@ -114,8 +126,6 @@ impl Library {
                 let summary = vectors.next().expect("two vectors per skill");
                 recipe.point(v, t, description, summary)
             })
-            .collect();
-        self.index.upsert(points).await?;
-        Ok(())
+            .collect())
     }
 }
