@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use skillforge::index::SearchFilter;
 use skillforge::library::{
     AddOptions, AgentSkillsExport, DEFAULT_LOCK_TIMEOUT, ENV_ALLOW_CAPABILITIES, Library,
-    LibraryConfig, LibraryError, OpenMode, SkillSummary,
+    LibraryConfig, LibraryError, OpenMode, SearchResult, SkillSummary,
 };
 use skillforge::redact::redact_url;
 use skillforge::runtime::{Runtime, RuntimeBuilder};
@@ -401,15 +401,7 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
             };
             let hits = library.search(&query, k, filter).await?;
             if json {
-                let rows: Vec<Value> = hits
-                    .iter()
-                    .map(|h| {
-                        json!({"score": h.score, "namespace": h.skill.record.namespace,
-                           "name": h.skill.record.name, "status": h.skill.record.status,
-                           "signature": h.skill.version.signature,
-                           "description": h.skill.version.description})
-                    })
-                    .collect();
+                let rows: Vec<Value> = hits.iter().map(SearchResult::to_json).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for h in &hits {

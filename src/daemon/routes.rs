@@ -468,12 +468,7 @@ pub(super) async fn search_skills(
     hits.truncate(k);
     let items = hits
         .iter()
-        .map(|h| {
-            json!({"score": h.score, "namespace": h.skill.record.namespace,
-                   "name": h.skill.record.name, "status": h.skill.record.status,
-                   "signature": h.skill.version.signature,
-                   "description": h.skill.version.description})
-        })
+        .map(crate::library::SearchResult::to_json)
         .collect();
     Ok(Json(Items { items }))
 }

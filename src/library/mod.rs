@@ -224,6 +224,17 @@ pub struct SearchResult {
     pub skill: Skill,
 }
 
+impl SearchResult {
+    /// The hit as `skills search --json` and the daemon's search answer it: score,
+    /// namespace, name, status, signature and description.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"score": self.score, "namespace": self.skill.record.namespace,
+                           "name": self.skill.record.name, "status": self.skill.record.status,
+                           "signature": self.skill.version.signature,
+                           "description": self.skill.version.description})
+    }
+}
+
 /// How a skill is added.
 #[derive(Debug, Clone, Default)]
 pub struct AddOptions {
