@@ -50,3 +50,58 @@ async fn run_learns_a_skill_in_an_external_environment() {
     assert!(task.ends_with("function reachTarget() {"), "{task}");
     assert_eq!(report["task"]["world"], json!({"seed": 0}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn solve_takes_the_task_of_a_chosen_world() {
+    let model = common::fake_model::FakeModel::start(complete).await;
+    let data = tempfile::tempdir().unwrap();
+    let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envs/counter.py");
+    let solve = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+        command
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("solve")
+            .args(args)
+            .args(model.args());
+        for var in common::SHARED_SERVER_VARIABLES {
+            command.env_remove(var);
+        }
+        command.output()
+    };
+    let command = format!("python3 {counter}");
+    let out = solve(&["--seed", "4", "--json", "--env-command", &command])
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(report["status"], "admitted", "{report:#}");
+    assert_eq!(report["skill"], "default/reachTarget");
+    // Seed 4's target is 3 + 4 % 5 = 7, and the environment's check judged the skill there.
+    let task = report["task"]["description"].as_str().unwrap();
+    assert!(
+        task.starts_with("/**\n * Bring the counter to 7.\n"),
+        "{task}"
+    );
+    assert_eq!(report["task"]["world"], json!({"seed": 4}));
+
+    // An environment without worlds says so; options that are not an object are refused.
+    let out = solve(&["--seed", "1", "--environment", "code"])
+        .await
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("has no worlds"), "{stderr}");
+    let out = solve(&[
+        "--seed",
+        "1",
+        "--world-options",
+        "[2]",
+        "--env-command",
+        &command,
+    ])
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JSON object"));
+}

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::compose::Bundle;
+use crate::envproto::{EnvError, ResetParams};
 use crate::sandbox::{HostFunctions, Limits, Sandbox, SandboxError};
 use crate::validate::{Job, TestReport, run_tests};
 
@@ -26,6 +27,14 @@ pub trait Environment: Send + Sync {
     /// curriculum's model proposes nothing usable (small models often cannot).
     fn seed_tasks(&self) -> Vec<Task> {
         Vec::new()
+    }
+
+    /// The task a world of this environment poses (its words, what the coder sees of the
+    /// world at the start, and the environment's check), for an environment that has
+    /// worlds; `None` for one that has none (the `code` environment). May block on the
+    /// environment.
+    fn pose(&self, _world: ResetParams) -> Option<Result<Task, EnvError>> {
+        None
     }
 
     /// What can be observed of it now, for the curriculum.

@@ -221,6 +221,10 @@ impl Environment for ExternalEnvironment {
             .collect()
     }
 
+    fn pose(&self, world: ResetParams) -> Option<Result<Task, EnvError>> {
+        Some(self.task(world))
+    }
+
     fn state(&self) -> serde_json::Value {
         let description = self.description();
         json!({

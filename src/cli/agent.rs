@@ -5,6 +5,7 @@ use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
 use skillforge::agent::{AgentConfig, EpisodeReport, Progress};
+use skillforge::envproto::ResetParams;
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig, LocalConfig, LocalModelChoice};
 use skillforge::runtime::{CancellationToken, EnvironmentSpec, Runtime, TaskRequest};
@@ -144,8 +145,17 @@ impl EnvArgs {
 #[derive(Debug, clap::Args)]
 pub struct SolveArgs {
     /// The task, in words; examples in it (`>>> f(x)` then the value, `f(x) => y`,
-    /// `Input:`/`Output:`) become its check.
-    task: String,
+    /// `Input:`/`Output:`) become its check. Not with `--seed`, whose world poses the task.
+    #[arg(required_unless_present = "seed", conflicts_with = "seed")]
+    task: Option<String>,
+    /// Solve the task an environment's world poses (TextCraft's goal, a protocol
+    /// environment's reset): the world of this seed, judged by the environment's check.
+    #[arg(long, requires = "EnvArgs")]
+    seed: Option<u64>,
+    /// The world's reset options as JSON, with `--seed` (TextCraft: `{"depth": 2}` or
+    /// `{"goal": "oak planks"}`).
+    #[arg(long, value_name = "JSON", requires = "seed", value_parser = world_options)]
+    world_options: Option<serde_json::Value>,
     /// The function name to use; the admitted skill has it (default: the one the task's
     /// examples call).
     #[arg(long)]
@@ -204,16 +214,38 @@ pub enum EpisodesCommand {
 
 /// Runs `solve`.
 pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
-    let task = TaskRequest {
-        task: args.task.clone(),
-        name: args.name.clone(),
-        examples: args.examples.clone(),
-        namespace: args.namespace.clone(),
-    }
-    .to_task()?;
+    let request = args
+        .task
+        .as_ref()
+        .map(|task| {
+            TaskRequest {
+                task: task.clone(),
+                name: args.name.clone(),
+                examples: args.examples.clone(),
+                namespace: args.namespace.clone(),
+            }
+            .to_task()
+        })
+        .transpose()?;
     runtime()?.block_on(async {
         let runtime = args.agent.runtime(data, &args.env).await?;
-        let bar = spinner(format!("solving: {}", args.task));
+        let task = match (request, args.seed) {
+            (Some(task), _) => task,
+            (None, seed) => {
+                let world = ResetParams {
+                    seed: seed.unwrap_or_default(),
+                    options: args.world_options.clone().unwrap_or_default(),
+                };
+                let mut task = runtime
+                    .pose(world)
+                    .await
+                    .context("posing the world's task")?;
+                task.namespace = args.namespace.clone();
+                task
+            }
+        };
+        let first_line = task.description.lines().next().unwrap_or_default();
+        let bar = spinner(format!("solving: {first_line}"));
         let observer = progress_observer(bar.clone(), None);
         let report = interruptible(&runtime, runtime.solve_observed(task, Some(observer))).await?;
         bar.finish_and_clear();
@@ -225,6 +257,15 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
             EXIT_OK
         })
     })
+}
+
+/// Parses `--world-options`: a JSON object.
+fn world_options(text: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str(text) {
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value),
+        Ok(_) => Err("the world's options are a JSON object, e.g. {\"depth\": 2}".into()),
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
 }
 
 /// Runs `run`.

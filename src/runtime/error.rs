@@ -27,8 +27,8 @@ pub enum RuntimeError {
     /// An agent's run stopped on an error (the episode stays open, to be resumed).
     #[error(transparent)]
     Agent(#[from] AgentError),
-    /// The environment could not be started.
-    #[error("cannot start the environment: {0}")]
+    /// The environment could not be started, or could not pose a world's task.
+    #[error("the environment failed: {0}")]
     Environment(String),
     /// A task as given cannot be solved (no function name for its examples, ...).
     #[error("the task cannot be solved as given: {0}")]

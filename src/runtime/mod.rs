@@ -43,6 +43,7 @@ pub use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, AgentConfig, Environment, EpisodeReport, Observer, Progress, Task};
 use crate::embed::{Embedder, OnnxEmbedder};
+use crate::envproto::ResetParams;
 use crate::index::{SearchFilter, VectorIndex};
 use crate::library::{
     AddOptions, Added, AgentSkillsExport, AgentSkillsExportReport, Library, LibraryConfig,
@@ -405,6 +406,25 @@ impl Runtime {
     /// The environment skills act on.
     pub fn environment(&self) -> &Arc<dyn Environment> {
         &self.inner.environment
+    }
+
+    /// The task that `world` of the environment poses (its goal, what the world shows at
+    /// the start, and the environment's check), ready for [`Runtime::solve`]. A request
+    /// error for an environment without worlds (`code`).
+    pub async fn pose(&self, world: ResetParams) -> Result<Task, RuntimeError> {
+        let environment = Arc::clone(&self.inner.environment);
+        tokio::task::spawn_blocking(move || {
+            let name = environment.name().to_string();
+            environment.pose(world).ok_or_else(|| {
+                RuntimeError::BadRequest(format!(
+                    "the `{name}` environment has no worlds to pose a task from; give the \
+                     task in words"
+                ))
+            })
+        })
+        .await
+        .map_err(|e| RuntimeError::Background(e.to_string()))??
+        .map_err(|e| RuntimeError::Environment(e.to_string()))
     }
 
     /// How the agent works.
