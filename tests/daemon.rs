@@ -53,6 +53,16 @@ impl Daemon {
     }
 
     async fn start_on(data_dir: &Path, listen: &str, args: &[&str]) -> Daemon {
+        Self::start_with_env(data_dir, listen, args, &[]).await
+    }
+
+    /// [`Daemon::start_on`] with these environment variables set.
+    async fn start_with_env(
+        data_dir: &Path,
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -61,6 +71,7 @@ impl Daemon {
         let mut serve = vec!["serve", "--listen", listen];
         serve.extend_from_slice(args);
         let mut child = command(data_dir, &serve)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -848,7 +859,14 @@ async fn two_daemons(
             store_url,
         ]);
         args.extend_from_slice(extra);
-        daemons.push(Daemon::start(dir.path(), &args).await);
+        // A Qdrant server's key, if it needs one (only the environment gives it).
+        let key: Vec<(&str, String)> = std::env::var("QDRANT_API_KEY")
+            .ok()
+            .filter(|_| extra.contains(&"--qdrant-url"))
+            .map(|key| ("QDRANT_API_KEY", key))
+            .into_iter()
+            .collect();
+        daemons.push(Daemon::start_with_env(dir.path(), "127.0.0.1:0", &args, &key).await);
     }
     let daemons: [Daemon; 2] = daemons.try_into().ok().unwrap();
     (dirs, daemons)
@@ -994,10 +1012,9 @@ async fn a_killed_daemons_episode_is_taken_over_on_postgres_and_finished_once() 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Qdrant server and PostgreSQL: QDRANT_URL=http://127.0.0.1:6334 SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres) cargo test -- --ignored qdrant_server"]
 async fn two_daemons_converge_on_one_qdrant_server() {
-    let Ok(qdrant) = std::env::var("QDRANT_URL") else {
-        eprintln!("SKIPPED: QDRANT_URL is not set");
-        return;
-    };
+    let qdrant = std::env::var("QDRANT_URL").expect(
+        "QDRANT_URL not set; point it at a Qdrant server's gRPC port (e.g. http://127.0.0.1:6334)",
+    );
     let schema = PgSchema::new().await;
     let collection = format!("skillforge_daemons_{}", uuid::Uuid::new_v4().simple());
     let model = FakeModel::start(shared_reply).await;
