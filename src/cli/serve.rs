@@ -175,9 +175,9 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("the configuration's {e}"))?;
     if data.database_url.is_some() && data.qdrant_url.is_none() {
         tracing::warn!(
-            "the store is a server but the index is this data dir's: skills other processes \
-             admit reach this daemon's search only through a Qdrant server shared by all \
-             (--qdrant-url) or `skillforge reindex`"
+            "the store is a server but the index is this data dir's: beside other daemons on \
+             this database, its search misses skills whose index entries they applied; share \
+             a Qdrant server (--qdrant-url) between them"
         );
     }
 

@@ -7,8 +7,8 @@
 //! from being driven twice, by this daemon or another (a start during a run is `Busy`:
 //! 409), and it checkpoints an episode a stop cuts short; the daemon keeps the run's state
 //! for `GET /v1/run`, counts each namespace's model tokens, drains the index outbox at
-//! every heartbeat (so the index converges on what other daemons admitted), and waits for
-//! its jobs when it stops.
+//! every heartbeat when the index is a Qdrant server's (so it converges on what other
+//! daemons admitted), and waits for its jobs when it stops.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,10 +222,13 @@ fn take_over(daemon: &Arc<Daemon>) {
     daemon.work.keep(job);
 }
 
-/// Every `every` until the daemon stops: applies the index outbox (entries other daemons
-/// committed and did not apply, e.g. as they died), and takes over the open episodes that
-/// are free or whose lease has expired.
+/// Every `every` until the daemon stops: applies the index outbox when the index is a
+/// server's that every daemon shares (entries other daemons committed and did not apply,
+/// e.g. as they died; a data dir's own index applies it after its own admissions only, the
+/// entries being as much another process's), and takes over the open episodes that are
+/// free or whose lease has expired.
 async fn watch(daemon: Arc<Daemon>, every: std::time::Duration) {
+    let shared_index = !daemon.runtime.library().holds_lock();
     let mut beats = tokio::time::interval(every);
     beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     beats.tick().await;
@@ -234,7 +237,7 @@ async fn watch(daemon: Arc<Daemon>, every: std::time::Duration) {
             _ = daemon.stopping.cancelled() => return,
             _ = beats.tick() => {}
         }
-        if let Err(error) = daemon.runtime.library().sync_index().await {
+        if shared_index && let Err(error) = daemon.runtime.library().sync_index().await {
             tracing::warn!("cannot apply the index outbox (tried again later): {error}");
         }
         let store = daemon.runtime.library().store();
