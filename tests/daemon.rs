@@ -952,6 +952,25 @@ async fn two_daemons_on_one_postgres_run_each_task_once_and_keep_every_admission
             assert_eq!(skill["version"]["version"], 1, "{skill:#}");
         }
     }
+    // The model tokens both spent (140 a call) add up in the usage either daemon shows,
+    // once each has saved its own and read the other's (every 5 s).
+    let spent = 140 * model.requests.load(Ordering::SeqCst) as u64;
+    let added_up = async {
+        for daemon in &daemons {
+            loop {
+                let (_, usage) = daemon.get("/v1/usage?namespace=default").await;
+                let tokens = usage["usage"]["llm_tokens"].as_u64().unwrap();
+                assert!(tokens <= spent, "{tokens} > {spent}: {usage:#}");
+                if tokens == spent {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), added_up)
+        .await
+        .expect("both daemons' usage shows every token spent within 30 s");
     let [first, second] = daemons;
     assert_eq!(first.terminate().await, Some(0));
     assert_eq!(second.terminate().await, Some(0));

@@ -859,11 +859,18 @@ impl Conn<'_> {
             .text("value"))
     }
 
-    pub(crate) async fn lock_outbox(&mut self, db: &DbInfo) -> Result<()> {
-        // An upsert locks its row until the transaction ends on PostgreSQL, so drainers
-        // take turns; a SQLite write transaction is exclusive already.
-        self.set_meta(db, "index_outbox_drained_at", &now().to_rfc3339())
+    pub(crate) async fn lock_meta(&mut self, db: &DbInfo, key: &str, initial: &str) -> Result<()> {
+        // An upsert locks its row until the transaction ends on PostgreSQL (one that changes
+        // nothing too); a SQLite write transaction is exclusive already.
+        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                   ON CONFLICT (key) DO UPDATE SET value = meta.value";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(key)
+            .bind(initial)
+            .execute(&mut *c)
             .await
+            .map(drop))
+        .map_err(|e| db.err(e))
     }
 
     pub(crate) async fn set_meta(&mut self, db: &DbInfo, key: &str, value: &str) -> Result<()> {

@@ -401,8 +401,15 @@ impl Tx {
     /// of several processes take turns, so none applies an older row of a skill after
     /// another applied a newer one, and none acknowledges an entry another did.
     pub async fn lock_outbox(&mut self) -> Result<()> {
+        self.lock_meta("index_outbox_drain", "").await
+    }
+
+    /// Locks the `meta` value of `key` (created as `initial` if missing) until this
+    /// transaction ends, so that a read, change and write of it by several processes take
+    /// turns and none is lost.
+    pub async fn lock_meta(&mut self, key: &str, initial: &str) -> Result<()> {
         let (mut conn, db) = self.parts();
-        conn.lock_outbox(db).await
+        conn.lock_meta(db, key, initial).await
     }
 
     fn parts(&mut self) -> (Conn<'_>, &DbInfo) {
