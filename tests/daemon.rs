@@ -834,7 +834,7 @@ impl PgSchema {
 }
 
 /// Two daemons on one store, each with its own data dir (and its own in-process index
-/// unless `extra` names a Qdrant server), short episode leases (2 s, renewed every 0.5 s)
+/// unless `extra` names a Qdrant server), short episode leases (3 s, renewed every 0.5 s)
 /// and the fake model.
 async fn two_daemons(
     store_url: &str,
@@ -848,7 +848,7 @@ async fn two_daemons(
         let config = dir.path().join("skillforge.toml");
         std::fs::write(
             &config,
-            "[episodes]\nlease_seconds = 2.0\nheartbeat_seconds = 0.5\n",
+            "[episodes]\nlease_seconds = 3.0\nheartbeat_seconds = 0.5\n",
         )
         .unwrap();
         let mut args = model.args().to_vec();
@@ -998,8 +998,8 @@ async fn a_killed_daemons_episode_is_taken_over_on_postgres_and_finished_once() 
     while model.requests.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Alive, its daemon renews the lease: past two lease durations it is still its own.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Alive, its daemon renews the lease: a lease duration later it is still its own.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let (_, journal) = second.get(&format!("/v1/episodes/{episode}")).await;
     assert_eq!(journal["episode"]["status"], "running", "{journal:#}");
     assert_eq!(journal["episode"]["owner"], first_id, "{journal:#}");
