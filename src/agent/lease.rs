@@ -78,7 +78,8 @@ impl Agent {
                     Ok(false) => match store.episode(episode).await {
                         Ok(record) if record.status.is_open() => return lost(record),
                         // Finished: `work` is returning.
-                        _ => std::future::pending::<()>().await,
+                        Ok(_) => std::future::pending::<()>().await,
+                        Err(e) => tracing::warn!("cannot read episode {episode}: {e}"),
                     },
                     // Tried again at the next beat; the lease runs out if the store stays
                     // away, and then the journal's writes refuse to go on.
