@@ -81,8 +81,9 @@ impl Agent {
                         Ok(_) => std::future::pending::<()>().await,
                         Err(e) => tracing::warn!("cannot read episode {episode}: {e}"),
                     },
-                    // Tried again at the next beat; the lease runs out if the store stays
-                    // away, and then the journal's writes refuse to go on.
+                    // Tried again at the next beat. If the store stays away past the
+                    // lease, another process may take the episode over, and then this
+                    // one's next renewal or journal write finds it gone.
                     Err(e) => tracing::warn!("cannot renew the lease of episode {episode}: {e}"),
                 }
             }
