@@ -53,6 +53,16 @@ impl Daemon {
     }
 
     async fn start_on(data_dir: &Path, listen: &str, args: &[&str]) -> Daemon {
+        Self::start_with_env(data_dir, listen, args, &[]).await
+    }
+
+    /// [`Daemon::start_on`] with these environment variables set.
+    async fn start_with_env(
+        data_dir: &Path,
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -61,6 +71,7 @@ impl Daemon {
         let mut serve = vec!["serve", "--listen", listen];
         serve.extend_from_slice(args);
         let mut child = command(data_dir, &serve)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -772,4 +783,322 @@ async fn sigterm_during_an_episode_checkpoints_it_and_the_next_start_finishes_it
         .count();
     assert_eq!(admissions, 1, "{journal:#}");
     assert_eq!(daemon.terminate().await, Some(0));
+}
+
+const SQUARE: &str = "/**\n * Squares a number.\n * @example square(3) => 9\n */\nfunction square(x) {\n  return x * x;\n}";
+const NEGATE: &str = "/**\n * Negates a number.\n * @example negate(3) => -3\n */\nfunction negate(x) {\n  return -x;\n}";
+
+/// The fake model of the shared-store tests: the critic agrees, the coder writes the skill
+/// the task names.
+fn shared_reply(prompt: &str) -> String {
+    if prompt.contains("You review") {
+        return r#"{"success": true, "feedback": "Looks right."}"#.to_string();
+    }
+    let code = [("Triple", TRIPLE), ("Square", SQUARE), ("Negate", NEGATE)]
+        .into_iter()
+        .find(|(word, _)| prompt.contains(word))
+        .map_or(DOUBLE, |(_, code)| code);
+    code_reply(code)
+}
+
+/// A fresh schema of the test PostgreSQL (`SKILLFORGE_TEST_POSTGRES_URL`), dropped with it.
+struct PgSchema {
+    admin: sqlx::PgPool,
+    name: String,
+    /// The URL whose connections use the schema.
+    url: String,
+}
+
+impl PgSchema {
+    async fn new() -> PgSchema {
+        let base = std::env::var("SKILLFORGE_TEST_POSTGRES_URL").expect(
+            "SKILLFORGE_TEST_POSTGRES_URL not set; run `export SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres)`",
+        );
+        let name = format!("daemons_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]={name}");
+        PgSchema { admin, name, url }
+    }
+
+    async fn drop(self) {
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// Two daemons on one store, each with its own data dir (and its own in-process index
+/// unless `extra` names a Qdrant server), short episode leases (3 s, renewed every 0.5 s)
+/// and the fake model.
+async fn two_daemons(
+    store_url: &str,
+    model: &FakeModel,
+    extra: &[&str],
+) -> ([tempfile::TempDir; 2], [Daemon; 2]) {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut daemons = Vec::new();
+    // One after the other: the first loads the starter library into the empty store.
+    for dir in &dirs {
+        let config = dir.path().join("skillforge.toml");
+        std::fs::write(
+            &config,
+            "[episodes]\nlease_seconds = 3.0\nheartbeat_seconds = 0.5\n",
+        )
+        .unwrap();
+        let mut args = model.args().to_vec();
+        args.extend([
+            "--config",
+            config.to_str().unwrap(),
+            "--database-url",
+            store_url,
+        ]);
+        args.extend_from_slice(extra);
+        // A Qdrant server's key, if it needs one (only the environment gives it).
+        let key: Vec<(&str, String)> = std::env::var("QDRANT_API_KEY")
+            .ok()
+            .filter(|_| extra.contains(&"--qdrant-url"))
+            .map(|key| ("QDRANT_API_KEY", key))
+            .into_iter()
+            .collect();
+        daemons.push(Daemon::start_with_env(dir.path(), "127.0.0.1:0", &args, &key).await);
+    }
+    let daemons: [Daemon; 2] = daemons.try_into().ok().unwrap();
+    (dirs, daemons)
+}
+
+impl Daemon {
+    /// The instance id this daemon writes on its episodes' leases (`GET /health`).
+    async fn instance(&self) -> String {
+        let (status, health) = self.get("/health").await;
+        assert_eq!(status, StatusCode::OK, "{health:#}");
+        health["instance"].as_str().unwrap().to_string()
+    }
+
+    /// Sends SIGKILL: the process dies at once, its leases left to expire.
+    async fn kill(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}
+
+/// The events of an episode's journal of this kind.
+fn events_of<'a>(journal: &'a Value, kind: &str) -> Vec<&'a Value> {
+    journal["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres) cargo test -- --ignored postgres"]
+async fn two_daemons_on_one_postgres_run_each_task_once_and_keep_every_admission() {
+    let schema = PgSchema::new().await;
+    let model = FakeModel::start(shared_reply).await;
+    let (_dirs, daemons) = two_daemons(&schema.url, &model, &[]).await;
+    let instances = [daemons[0].instance().await, daemons[1].instance().await];
+    assert_ne!(instances[0], instances[1]);
+
+    // Two tasks to each daemon, all at once.
+    let tasks = [
+        (0, "Double a number", "double", "double(4) => 8"),
+        (0, "Triple a number", "triple", "triple(4) => 12"),
+        (1, "Square a number", "square", "square(4) => 16"),
+        (1, "Negate a number", "negate", "negate(4) => -4"),
+    ];
+    let submissions = tasks.iter().map(|(to, task, name, example)| {
+        daemons[*to].post(
+            "/v1/episodes",
+            json!({"task": task, "name": name, "examples": [example]}),
+        )
+    });
+    let submitted: Vec<(StatusCode, Value)> = futures::future::join_all(submissions).await;
+    let mut episodes = Vec::new();
+    for ((status, body), (to, ..)) in submitted.iter().zip(&tasks) {
+        assert_eq!(*status, StatusCode::ACCEPTED, "{body:#}");
+        episodes.push((*to, body["episode"].as_str().unwrap().to_string()));
+    }
+    // Followed on the other daemon: the journal is the shared store's.
+    for (to, episode) in &episodes {
+        let events = daemons[1 - to].follow(episode).await;
+        let (name, end) = events.last().unwrap();
+        assert_eq!(name, "end", "{:?}", kinds(&events));
+        assert_eq!(end["status"], "admitted", "{end:#}");
+    }
+
+    for (to, episode) in &episodes {
+        let (_, journal) = daemons[1 - to]
+            .get(&format!("/v1/episodes/{episode}"))
+            .await;
+        // Run by the daemon it was submitted to, once: one admission, no takeover.
+        assert_eq!(journal["episode"]["owner"], instances[*to], "{journal:#}");
+        assert_eq!(events_of(&journal, "admission").len(), 1, "{journal:#}");
+        assert!(events_of(&journal, "taken_over").is_empty(), "{journal:#}");
+    }
+    // Every admission is in the shared library, seen from either daemon.
+    for daemon in &daemons {
+        let (_, listed) = daemon.get("/v1/episodes").await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 4, "{listed:#}");
+        for (_, _, name, _) in &tasks {
+            let (status, skill) = daemon.get(&format!("/v1/skills/default/{name}")).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {skill:#}");
+            assert_eq!(skill["version"]["version"], 1, "{skill:#}");
+        }
+    }
+    // The model tokens both spent (140 a call) add up in the usage either daemon shows,
+    // once each has saved its own and read the other's (every 5 s).
+    let spent = 140 * model.requests.load(Ordering::SeqCst) as u64;
+    let added_up = async {
+        for daemon in &daemons {
+            loop {
+                let (_, usage) = daemon.get("/v1/usage?namespace=default").await;
+                let tokens = usage["usage"]["llm_tokens"].as_u64().unwrap();
+                assert!(tokens <= spent, "{tokens} > {spent}: {usage:#}");
+                if tokens == spent {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), added_up)
+        .await
+        .expect("both daemons' usage shows every token spent within 30 s");
+    let [first, second] = daemons;
+    assert_eq!(first.terminate().await, Some(0));
+    assert_eq!(second.terminate().await, Some(0));
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres) cargo test -- --ignored postgres"]
+async fn a_killed_daemons_episode_is_taken_over_on_postgres_and_finished_once() {
+    let schema = PgSchema::new().await;
+    let model = FakeModel::start(shared_reply).await;
+    let (_dirs, [first, second]) = two_daemons(&schema.url, &model, &[]).await;
+    let (first_id, second_id) = (first.instance().await, second.instance().await);
+
+    // The model holds its reply: the first daemon's episode waits in a model call.
+    model.delay_ms.store(120_000, Ordering::SeqCst);
+    let (status, submitted) = first
+        .post(
+            "/v1/episodes",
+            json!({"task": "Negate a number", "name": "negate", "examples": ["negate(4) => -4"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
+    let episode = submitted["episode"].as_str().unwrap().to_string();
+    while model.requests.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Alive, its daemon renews the lease: a lease duration later it is still its own.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, journal) = second.get(&format!("/v1/episodes/{episode}")).await;
+    assert_eq!(journal["episode"]["status"], "running", "{journal:#}");
+    assert_eq!(journal["episode"]["owner"], first_id, "{journal:#}");
+    assert!(events_of(&journal, "taken_over").is_empty(), "{journal:#}");
+
+    // Killed, it renews nothing; the other daemon takes the episode over once the lease
+    // has expired, and finishes it.
+    first.kill().await;
+    model.delay_ms.store(0, Ordering::SeqCst);
+    let events = second.follow(&episode).await;
+    let (name, end) = events.last().unwrap();
+    assert_eq!(name, "end", "{:?}", kinds(&events));
+    assert_eq!(end["status"], "admitted", "{end:#}");
+    let (_, journal) = second.get(&format!("/v1/episodes/{episode}")).await;
+    assert_eq!(journal["episode"]["owner"], second_id, "{journal:#}");
+    let taken = events_of(&journal, "taken_over");
+    assert_eq!(taken.len(), 1, "{journal:#}");
+    assert_eq!(taken[0]["payload"]["from"], first_id, "{journal:#}");
+    assert_eq!(taken[0]["payload"]["by"], second_id, "{journal:#}");
+    assert_eq!(events_of(&journal, "admission").len(), 1, "{journal:#}");
+    let (_, skill) = second.get("/v1/skills/default/negate").await;
+    assert_eq!(skill["version"]["version"], 1, "admitted once: {skill:#}");
+    let (_, listed) = second.get("/v1/episodes").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed:#}");
+    assert_eq!(second.terminate().await, Some(0));
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Qdrant server and PostgreSQL: QDRANT_URL=http://127.0.0.1:6334 SKILLFORGE_TEST_POSTGRES_URL=$(scripts/start-postgres) cargo test -- --ignored qdrant_server"]
+async fn two_daemons_converge_on_one_qdrant_server() {
+    let qdrant = std::env::var("QDRANT_URL").expect(
+        "QDRANT_URL not set; point it at a Qdrant server's gRPC port (e.g. http://127.0.0.1:6334)",
+    );
+    let schema = PgSchema::new().await;
+    let collection = format!("skillforge_daemons_{}", uuid::Uuid::new_v4().simple());
+    let model = FakeModel::start(shared_reply).await;
+    let (_dirs, daemons) = two_daemons(
+        &schema.url,
+        &model,
+        &["--qdrant-url", &qdrant, "--qdrant-collection", &collection],
+    )
+    .await;
+    // Each daemon admits one skill; each finds the other's in the shared index.
+    for (daemon, (task, name, example)) in daemons.iter().zip([
+        ("Square a number", "square", "square(4) => 16"),
+        ("Negate a number", "negate", "negate(4) => -4"),
+    ]) {
+        let (status, submitted) = daemon
+            .post(
+                "/v1/episodes",
+                json!({"task": task, "name": name, "examples": [example]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
+        let events = daemon.follow(submitted["episode"].as_str().unwrap()).await;
+        assert_eq!(events.last().unwrap().1["status"], "admitted");
+    }
+    // The admitting daemon applies its entry just after the commit the journal shows: the
+    // index converges within moments.
+    let converged = async {
+        for (daemon, (query, name)) in daemons.iter().zip([
+            ("negates a number", "negate"),
+            ("squares a number", "square"),
+        ]) {
+            loop {
+                let (status, found) = daemon
+                    .get(&format!("/v1/search?q={}&k=3", query.replace(' ', "%20")))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{found:#}");
+                let items = found["items"].as_array().unwrap();
+                if items.iter().any(|hit| hit["name"] == name) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        loop {
+            let metrics = daemons[0]
+                .request(reqwest::Method::GET, "/metrics")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if metrics.contains("skillforge_index_outbox_backlog 0") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), converged)
+        .await
+        .expect(
+            "each daemon's search finds the other's skill, and the outbox empties, within 30 s",
+        );
+    let [first, second] = daemons;
+    assert_eq!(first.terminate().await, Some(0));
+    assert_eq!(second.terminate().await, Some(0));
+    schema.drop().await;
 }

@@ -14,9 +14,10 @@ mod library_only;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde_json::json;
-use skillforge::agent::Environment;
+use skillforge::agent::{AgentError, Environment};
 use skillforge::index::{
     EdgeIndex, IndexError, IndexPoint, IndexSpec, SearchHit, SearchQuery, VectorIndex,
 };
@@ -24,9 +25,10 @@ use skillforge::llm::{
     ChatRequest, ChatResponse, LanguageModel, LlmError, Message, ScriptedModel, UsageCounter,
 };
 use skillforge::runtime::{
-    CancellationToken, LimitOverrides, Runtime, RuntimeBuilder, RuntimeError, SkillRun,
+    CancellationToken, EpisodeLeases, LimitOverrides, Runtime, RuntimeBuilder, RuntimeError,
+    SkillRun,
 };
-use skillforge::store::{EpisodeStatus, SkillId};
+use skillforge::store::{EpisodeStatus, Lease, SkillId};
 
 /// A reply the way a small model writes it: prose around a fenced block.
 fn reply(code: &str) -> String {
@@ -447,6 +449,53 @@ async fn shutdown_checkpoints_every_episode_in_progress_and_refuses_new_ones() {
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].episode, id);
     assert_eq!(resumed[0].status, EpisodeStatus::Admitted, "{resumed:#?}");
+    runtime.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_episode_whose_lease_another_process_took_stops_and_writes_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Gated::new(0, vec![reply(PRODUCT)]);
+    let leases = EpisodeLeases {
+        duration: Duration::from_secs(2),
+        heartbeat: Duration::from_millis(100),
+    };
+    let runtime = builder(dir.path())
+        .model(model.clone())
+        .episode_leases(leases)
+        .build()
+        .await
+        .unwrap();
+    let started = runtime.start(product_task(), None).await.unwrap();
+    model.reached.notified().await;
+    let id = started.id().to_string();
+    let store = runtime.library().store();
+    let held = store.episode(&id).await.unwrap();
+    assert_eq!(held.owner.as_deref(), Some(runtime.instance_id()));
+    assert!(held.lease_expires_at.is_some());
+
+    // Another process takes it over (as one would that found this one's lease expired).
+    let other = Lease {
+        owner: "another-process".into(),
+        duration: Duration::from_secs(60),
+    };
+    assert!(store.claim_episode(&id, &other, true).await.unwrap());
+    let journal = store.episode_events(&id).await.unwrap().len();
+    // The heartbeat finds the lease gone and stops the episode, ...
+    let error = started.report().await.unwrap_err();
+    assert!(
+        matches!(error, RuntimeError::Agent(AgentError::LeaseLost { .. })),
+        "{error}"
+    );
+    assert!(error.to_string().contains("another-process"), "{error}");
+    // ... which writes nothing more, even once the model answers.
+    model.open.send_replace(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = store.episode(&id).await.unwrap();
+    assert_eq!(after.status, EpisodeStatus::Running);
+    assert_eq!(after.owner.as_deref(), Some("another-process"));
+    assert_eq!(store.episode_events(&id).await.unwrap().len(), journal);
+    assert!(runtime.show("product").await.is_err(), "nothing admitted");
     runtime.close().await;
 }
 

@@ -158,6 +158,8 @@ pub struct Agent {
     pub(super) env: Arc<dyn Environment>,
     pub(super) config: AgentConfig,
     observer: Option<Observer>,
+    /// The lease this agent holds on the episodes it drives (`lease.rs`).
+    pub(super) lease: Option<super::EpisodeLease>,
 }
 
 /// The outcome of validating one attempt.
@@ -232,6 +234,7 @@ impl Agent {
             env,
             config,
             observer: None,
+            lease: None,
         }
     }
 
@@ -364,13 +367,17 @@ impl Agent {
         let clock = Clock::start();
         let record = {
             let _store = clock.time(Phase::Store);
-            self.library
-                .store()
+            // Leased as it is created: no other process ever sees it free.
+            let mut tx = self.library.store().begin().await?;
+            let record = tx
                 .create_episode(&NewEpisode {
                     task: serde_json::to_value(&task).expect("a task serializes"),
                     source,
                 })
-                .await?
+                .await?;
+            self.hold(&mut tx, &record.id).await?;
+            tx.commit().await?;
+            record
         };
         let mut run = Run::new(record.id, task, 0, false, clock);
         for exchange in proposal {
@@ -876,6 +883,7 @@ impl Agent {
     async fn admit(&self, run: Run, prepared: Prepared) -> Result<EpisodeReport, AgentError> {
         let store_timer = run.clock.time(Phase::Store);
         let mut tx = self.library.store().begin().await?;
+        self.hold(&mut tx, &run.id).await?;
         let added = self.library.write(&mut tx, &prepared).await?;
         // The callees ran in the new skill's tests, which all passed.
         let latency = test_time(&prepared.report);
@@ -948,6 +956,7 @@ impl Agent {
     ) -> Result<EpisodeReport, AgentError> {
         let store_timer = run.clock.time(Phase::Store);
         let mut tx = self.library.store().begin().await?;
+        self.hold(&mut tx, &run.id).await?;
         if let Some(event) = last {
             let (kind, payload) = event.record();
             tx.append_event(&run.id, &kind, &payload).await?;
@@ -995,10 +1004,10 @@ impl Agent {
     pub(super) async fn log(&self, run: &Run, event: JournalEvent) -> Result<(), AgentError> {
         let _store = run.clock.time(Phase::Store);
         let (kind, payload) = event.record();
-        self.library
-            .store()
-            .append_event(&run.id, &kind, &payload)
-            .await?;
+        let mut tx = self.library.store().begin().await?;
+        self.hold(&mut tx, &run.id).await?;
+        tx.append_event(&run.id, &kind, &payload).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -133,6 +133,17 @@ pub enum JournalEvent {
         /// The error.
         error: String,
     },
+    /// Another process took the episode over: the lease of the one running it had expired
+    /// (it died, or stopped on an error), and this one resumes it.
+    TakenOver {
+        /// The instance whose lease expired.
+        from: String,
+        /// The instance resuming it.
+        by: String,
+        /// When the expired lease ran out.
+        #[serde(default)]
+        lease_expired_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 /// One search hit of a [`JournalEvent::Retrieval`].

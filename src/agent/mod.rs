@@ -4,7 +4,7 @@
 //! and [`extract`], which turns a model's messy reply into a [`SkillSource`] or an error the
 //! model can act on. Every step is journalled as a typed [`JournalEvent`] (`journal.rs`),
 //! which resume reads back (`resume.rs`); the duplicate policy is `dedup.rs`, the time
-//! accounting `timing.rs`.
+//! accounting `timing.rs`, the leases of the episodes an agent drives `lease.rs`.
 //!
 //! [`SkillSource`]: crate::skill::SkillSource
 
@@ -21,6 +21,7 @@ mod external;
 mod extract;
 mod journal;
 mod json;
+mod lease;
 mod prompts;
 mod resume;
 mod task;
@@ -38,6 +39,7 @@ pub use examples::{SkippedExample, TextExample, TextExamples, examples_in};
 pub use external::ExternalEnvironment;
 pub use extract::{ExtractError, Extracted, extract, extract_with_check};
 pub use journal::{AttemptOutcome, FailedTest, JournalEvent, RetrievedSkill};
+pub use lease::EpisodeLease;
 pub use prompts::report_summary;
 pub use task::{Stub, Task, TaskError};
 pub use timing::Timing;
@@ -193,6 +195,18 @@ pub enum AgentError {
         budget: u32,
         /// The model's context window.
         context: u32,
+    },
+    /// Another process holds the episode's lease now (this one's expired and it was taken
+    /// over): this process stopped driving it and writes nothing more to it.
+    #[error(
+        "episode {episode} is run by {holder} now (this process's lease on it ran out and it \
+         was taken over); stopped here"
+    )]
+    LeaseLost {
+        /// The episode.
+        episode: String,
+        /// Who holds it (`nobody` once it is finished).
+        holder: String,
     },
     /// The critic's reply held no verdict. The critic is advisory: carry on without it.
     #[error("the critic's reply is not a verdict ({detail}); continue without the critique")]

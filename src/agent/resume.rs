@@ -9,7 +9,9 @@
 //! model failure) journals the error as an `interrupted` event and leaves the episode
 //! `interrupted`, to be resumed by the next run; after
 //! [`AgentConfig::max_interruptions`](super::AgentConfig::max_interruptions) such stops it
-//! is abandoned as `failed`, with its reasons in the journal.
+//! is abandoned as `failed`, with its reasons in the journal. An agent with a lease
+//! (`lease.rs`) resumes only the episodes it can claim, and an interrupted episode keeps its
+//! lease until it runs out, so another process retries it no sooner than that.
 
 use super::AgentError;
 use super::episode::{Agent, EpisodeReport, Run};
@@ -22,13 +24,20 @@ impl Agent {
     /// Finishes every episode left open (`running` after a crash or a kill, or
     /// `interrupted`), oldest first, from where its journal says it stopped. An episode
     /// whose resume fails is interrupted (or abandoned) and the others go on; only a store
-    /// that cannot record that is an error.
+    /// that cannot record that is an error. With a lease ([`Agent::with_lease`]), only the
+    /// episodes it can claim: free, or whose lease has expired.
     pub async fn resume_unfinished(&self) -> Result<Vec<EpisodeReport>, AgentError> {
         let mut reports = Vec::new();
         for record in self.library.store().unfinished_episodes().await? {
+            if !self.claim(&record).await? {
+                continue;
+            }
             let id = record.id.clone();
             match self.resume(record).await {
                 Ok(report) => reports.push(report),
+                Err(error @ AgentError::LeaseLost { .. }) => {
+                    tracing::warn!("episode {id} could not be resumed: {error}")
+                }
                 Err(error) => {
                     tracing::warn!("episode {id} could not be resumed: {error}");
                     self.interrupt(&id, &error).await?;
@@ -49,8 +58,9 @@ impl Agent {
             record.id,
             position.rounds_done
         );
+        let id = record.id.clone();
         let run = Run::new(record.id, task, position.rounds_done, true, Clock::start());
-        self.drive(run, position).await
+        self.leased(&id, self.drive(run, position)).await
     }
 
     /// Drives a new episode; on an error, interrupts it (see [`Agent::interrupt`]) and
@@ -61,8 +71,10 @@ impl Agent {
         position: Position,
     ) -> Result<EpisodeReport, AgentError> {
         let id = run.id.clone();
-        match self.drive(run, position).await {
+        match self.leased(&id, self.drive(run, position)).await {
             Ok(report) => Ok(report),
+            // Another process runs it now.
+            Err(error @ AgentError::LeaseLost { .. }) => Err(error),
             Err(error) => {
                 if let Err(e) = self.interrupt(&id, &error).await {
                     tracing::warn!("episode {id} stays running: {e}");
@@ -77,6 +89,11 @@ impl Agent {
     async fn interrupt(&self, id: &str, error: &AgentError) -> Result<(), AgentError> {
         let store = self.library.store();
         let mut tx = store.begin().await?;
+        match self.hold(&mut tx, id).await {
+            // Another process runs it now: not this one's to interrupt.
+            Err(AgentError::LeaseLost { .. }) => return Ok(()),
+            other => other?,
+        }
         let (kind, payload) = JournalEvent::Interrupted {
             error: error.to_string(),
         }

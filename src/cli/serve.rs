@@ -169,6 +169,17 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     access.check_bind(listen)?;
     let tokens_required = access.required();
     let policies = Policies::new(file.namespaces.clone());
+    let leases = file
+        .episodes
+        .leases()
+        .map_err(|e| anyhow::anyhow!("the configuration's {e}"))?;
+    if data.database_url.is_some() && data.qdrant_url.is_none() {
+        tracing::warn!(
+            "the store is a server but the index is this data dir's: beside other daemons on \
+             this database, its search misses skills whose index entries they applied; share \
+             a Qdrant server (--qdrant-url) between them"
+        );
+    }
 
     runtime()?.block_on(async {
         let metrics = daemon::metrics::install()?;
@@ -177,6 +188,7 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .llm_config(agent.llm_config())
             .agent_config(agent.agent_config())
             .environment_spec(args.env.spec(&agent.domain))
+            .episode_leases(leases)
             .observer(daemon::metrics::episode_observer());
         let runtime = data.build(builder).await?;
         let stop = CancellationToken::new();
@@ -196,7 +208,12 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let local = listener.local_addr()?;
         println!("skillforge serve: listening on http://{local}");
         std::io::stdout().flush()?;
-        tracing::info!(%local, tokens_required, "serving");
+        tracing::info!(
+            %local,
+            tokens_required,
+            instance = runtime.instance_id(),
+            "serving"
+        );
         tokio::spawn(stop_on_signal(stop.clone(), runtime.clone()));
         let resumed = daemon
             .resume_unfinished()

@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
+
+use crate::runtime::EpisodeLeases;
 
 /// Where the daemon listens when nothing says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
@@ -52,6 +56,9 @@ pub struct FileConfig {
     /// The language model.
     #[serde(default)]
     pub llm: LlmSection,
+    /// The leases of the episodes the daemon runs.
+    #[serde(default)]
+    pub episodes: EpisodesSection,
     /// Per-namespace quotas and capability policy; the table `"*"` applies to namespaces
     /// without their own.
     #[serde(default)]
@@ -68,6 +75,40 @@ pub struct LibrarySection {
     pub database_url: Option<String>,
     /// Qdrant server URL.
     pub qdrant_url: Option<String>,
+}
+
+/// `[episodes]`: how long the lease of an episode the daemon runs lasts, and how often it
+/// is renewed (see [`EpisodeLeases`]).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpisodesSection {
+    /// Seconds a lease lasts without renewal (default 30).
+    pub lease_seconds: Option<f64>,
+    /// Seconds between renewals while an episode runs (default 10; less than the lease).
+    pub heartbeat_seconds: Option<f64>,
+}
+
+impl EpisodesSection {
+    /// The leases this section describes, the defaults where it says nothing; an error
+    /// names a value that is not a duration or a heartbeat not shorter than the lease.
+    pub fn leases(&self) -> Result<EpisodeLeases, String> {
+        let defaults = EpisodeLeases::default();
+        let seconds = |key: &str, value: Option<f64>, default: Duration| match value {
+            None => Ok(default),
+            Some(s) => Duration::try_from_secs_f64(s)
+                .map_err(|_| format!("[episodes] {key} = {s} is not a duration in seconds")),
+        };
+        let leases = EpisodeLeases {
+            duration: seconds("lease_seconds", self.lease_seconds, defaults.duration)?,
+            heartbeat: seconds(
+                "heartbeat_seconds",
+                self.heartbeat_seconds,
+                defaults.heartbeat,
+            )?,
+        };
+        leases.validate().map_err(|e| format!("[episodes]: {e}"))?;
+        Ok(leases)
+    }
 }
 
 /// `[llm]`: as `--llm-url`, `--llm-model`.
@@ -142,6 +183,31 @@ mod tests {
         assert_eq!(config.listen, Some(DEFAULT_LISTEN.parse().unwrap()));
         let policies = Policies::new(config.namespaces);
         assert!(policies.of("no-such-namespace").max_skills.is_some());
+        assert_eq!(config.episodes.leases().unwrap(), EpisodeLeases::default());
+    }
+
+    #[test]
+    fn episode_leases_are_read_and_checked() {
+        let section = |lease, heartbeat| EpisodesSection {
+            lease_seconds: lease,
+            heartbeat_seconds: heartbeat,
+        };
+        assert_eq!(
+            section(Some(2.0), Some(0.5)).leases().unwrap(),
+            EpisodeLeases {
+                duration: Duration::from_secs(2),
+                heartbeat: Duration::from_millis(500),
+            }
+        );
+        for (lease, heartbeat, says) in [
+            (Some(5.0), Some(5.0), "shorter than the lease"),
+            (None, Some(0.0), "above zero"),
+            (Some(-1.0), None, "lease_seconds = -1"),
+            (Some(3.0), None, "renewed every 10s"),
+        ] {
+            let error = section(lease, heartbeat).leases().unwrap_err();
+            assert!(error.contains(says), "{error}");
+        }
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! from the handlers ([`openapi`]); Prometheus metrics are at `/metrics` ([`metrics`]).
 //!
 //! Invariants: a request never waits for an episode (a submission returns its id once the
-//! episode exists); the runtime never drives one episode twice (a submission during a run
-//! is refused); a stop (SIGTERM, Ctrl-C) lets requests in flight and sandbox calls finish,
-//! and leaves every episode it cut short `interrupted`, to be resumed.
+//! episode exists); no episode is driven twice, by this daemon or another on the same
+//! store (the runtime's leases; a submission during a run is refused); a stop (SIGTERM,
+//! Ctrl-C) lets requests in flight and sandbox calls finish, and leaves every episode it
+//! cut short `interrupted` and free, to be resumed (by another daemon at once).
 
 pub mod auth;
 pub mod config;
@@ -87,10 +88,12 @@ impl Daemon {
         &self.runtime
     }
 
-    /// Resumes, in the background, the episodes a previous stop or crash left open; returns
-    /// how many.
+    /// Resumes, in the background, the episodes a stop or crash left open (of this daemon
+    /// or another on the same store) that no live process runs, and from then on, at every
+    /// lease heartbeat, applies the index outbox and takes over the episodes whose lease
+    /// expired or was released. Returns how many episodes are open.
     pub async fn resume_unfinished(self: &Arc<Self>) -> Result<usize, ApiError> {
-        work::resume_unfinished(self).await
+        work::take_over_and_watch(self).await
     }
 
     /// Waits until every episode the daemon runs has ended or been checkpointed after a

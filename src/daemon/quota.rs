@@ -1,12 +1,14 @@
 //! Per-namespace usage and quotas: LLM tokens spent on a namespace's tasks and sandbox time
 //! spent running its skills over the API, counted as they are spent and kept in the store's
-//! `meta` table (saved every [`SAVE_EVERY`] when it changed, after every job and at a
-//! stop), so quotas hold across restarts. A quota is checked when work is asked for: a task (or run) is refused once
-//! its namespace has spent its tokens, a skill run once it has spent its sandbox time; an
-//! episode in progress finishes. Skills stored are counted in the store itself.
+//! `meta` table (saved every [`SAVE_EVERY`], after every job and at a stop), so quotas hold
+//! across restarts. Daemons sharing a store add what each spent to the stored totals (the
+//! value locked while it is read and written back, so no daemon's spending is lost) and
+//! read the others' at every save. A quota is checked when work is asked for: a task (or
+//! run) is refused once its namespace has spent its tokens, a skill run once it has spent
+//! its sandbox time; an episode in progress finishes. Skills stored are counted in the
+//! store itself.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -31,37 +33,98 @@ pub struct NamespaceUsage {
     pub sandbox_ms: u64,
 }
 
+impl NamespaceUsage {
+    /// Adds `other` (saturating).
+    fn add(&mut self, other: &NamespaceUsage) {
+        self.llm_tokens = self.llm_tokens.saturating_add(other.llm_tokens);
+        self.sandbox_ms = self.sandbox_ms.saturating_add(other.sandbox_ms);
+    }
+
+    /// Takes away `other` (saturating).
+    fn subtract(&mut self, other: &NamespaceUsage) {
+        self.llm_tokens = self.llm_tokens.saturating_sub(other.llm_tokens);
+        self.sandbox_ms = self.sandbox_ms.saturating_sub(other.sandbox_ms);
+    }
+}
+
+/// Usage by namespace.
+type ByNamespace = BTreeMap<String, NamespaceUsage>;
+
+/// What the daemon knows of the namespaces' usage.
+#[derive(Default)]
+struct Totals {
+    /// The stored totals of every daemon, as last read.
+    stored: ByNamespace,
+    /// What this daemon spent since it last added to them.
+    unsaved: ByNamespace,
+}
+
 /// Usage of every namespace, shared by the daemon's requests and jobs.
 pub(crate) struct Usage {
-    namespaces: Mutex<BTreeMap<String, NamespaceUsage>>,
-    dirty: AtomicBool,
+    totals: Mutex<Totals>,
+}
+
+/// Reads the stored usage (none yet: zero).
+fn parse_stored(text: Option<String>) -> Result<ByNamespace, String> {
+    match text {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| format!("the stored usage ({META_KEY}) is not valid: {e}")),
+        None => Ok(ByNamespace::new()),
+    }
+}
+
+/// Adds `spent` to the stored totals, the value locked while it is read and written back;
+/// returns the new totals. Nothing spent: only reads them.
+async fn add_to_store(runtime: &Runtime, spent: &ByNamespace) -> Result<ByNamespace, String> {
+    let store = runtime.library().store();
+    if spent.is_empty() {
+        return parse_stored(store.get_meta(META_KEY).await.map_err(|e| e.to_string())?);
+    }
+    let stored = async {
+        let mut tx = store.begin().await?;
+        tx.lock_meta(META_KEY, "{}").await?;
+        let text = tx.get_meta(META_KEY).await?;
+        Ok::<_, crate::store::StoreError>((tx, text))
+    };
+    let (mut tx, text) = stored.await.map_err(|e| e.to_string())?;
+    let mut totals = parse_stored(text)?;
+    for (namespace, usage) in spent {
+        totals.entry(namespace.clone()).or_default().add(usage);
+    }
+    let text = serde_json::to_string(&totals).unwrap_or_default();
+    let written = async {
+        tx.set_meta(META_KEY, &text).await?;
+        tx.commit().await
+    };
+    written.await.map_err(|e| e.to_string())?;
+    Ok(totals)
 }
 
 impl Usage {
     /// The usage the store keeps (none yet: zero).
     pub(crate) async fn load(runtime: &Runtime) -> Result<Arc<Usage>, ApiError> {
-        let stored = runtime
-            .library()
-            .store()
-            .get_meta(META_KEY)
+        let stored = add_to_store(runtime, &ByNamespace::new())
             .await
             .map_err(ApiError::internal)?;
-        let namespaces = match stored {
-            Some(text) => serde_json::from_str(&text).map_err(|e| {
-                ApiError::internal(format!("the stored usage ({META_KEY}) is not valid: {e}"))
-            })?,
-            None => BTreeMap::new(),
-        };
         Ok(Arc::new(Usage {
-            namespaces: Mutex::new(namespaces),
-            dirty: AtomicBool::new(false),
+            totals: Mutex::new(Totals {
+                stored,
+                unsaved: ByNamespace::new(),
+            }),
         }))
     }
 
+    fn totals(&self) -> std::sync::MutexGuard<'_, Totals> {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn update(&self, namespace: &str, change: impl FnOnce(&mut NamespaceUsage)) {
-        let mut namespaces = self.namespaces.lock().unwrap_or_else(|e| e.into_inner());
-        change(namespaces.entry(namespace.to_string()).or_default());
-        self.dirty.store(true, Ordering::SeqCst);
+        change(
+            self.totals()
+                .unsaved
+                .entry(namespace.to_string())
+                .or_default(),
+        );
     }
 
     /// Counts `tokens` LLM tokens for `namespace`.
@@ -78,14 +141,14 @@ impl Usage {
         });
     }
 
-    /// What `namespace` has spent.
+    /// What `namespace` has spent (on every daemon of the store, as of the last save).
     pub(crate) fn of(&self, namespace: &str) -> NamespaceUsage {
-        self.namespaces
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(namespace)
-            .cloned()
-            .unwrap_or_default()
+        let totals = self.totals();
+        let mut usage = totals.stored.get(namespace).cloned().unwrap_or_default();
+        if let Some(unsaved) = totals.unsaved.get(namespace) {
+            usage.add(unsaved);
+        }
+        usage
     }
 
     /// An observer counting the model tokens of an episode in `namespace`.
@@ -106,19 +169,26 @@ impl Usage {
         })
     }
 
-    /// Writes the usage to the store if it changed (a failure is logged: the counts stay in
-    /// memory and are written next time).
+    /// Adds what this daemon spent since the last save to the stored totals and reads what
+    /// the other daemons added (a failure is logged: the counts stay in memory and are
+    /// added next time).
     pub(crate) async fn save(&self, runtime: &Runtime) {
-        if !self.dirty.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        let text = {
-            let namespaces = self.namespaces.lock().unwrap_or_else(|e| e.into_inner());
-            serde_json::to_string(&*namespaces).unwrap_or_default()
-        };
-        if let Err(e) = runtime.library().store().set_meta(META_KEY, &text).await {
-            self.dirty.store(true, Ordering::SeqCst);
-            tracing::warn!("cannot save the namespaces' usage: {e}");
+        let spent = self.totals().unsaved.clone();
+        match add_to_store(runtime, &spent).await {
+            Ok(stored) => {
+                let mut totals = self.totals();
+                totals.stored = stored;
+                // Spent meanwhile stays unsaved.
+                for (namespace, usage) in &spent {
+                    if let Some(unsaved) = totals.unsaved.get_mut(namespace) {
+                        unsaved.subtract(usage);
+                    }
+                }
+                totals
+                    .unsaved
+                    .retain(|_, u| *u != NamespaceUsage::default());
+            }
+            Err(e) => tracing::warn!("cannot save the namespaces' usage: {e}"),
         }
     }
 
@@ -156,7 +226,8 @@ impl Usage {
     }
 }
 
-/// Writes `usage` to the store every `period` while it changes, until `stopping`.
+/// Saves `usage` every `period` (adding this daemon's spending, reading the others'), until
+/// `stopping`.
 pub(crate) async fn save_every(
     period: std::time::Duration,
     usage: Arc<Usage>,

@@ -37,6 +37,8 @@ pub struct Health {
     pub status: String,
     /// skillforge's version.
     pub version: String,
+    /// This daemon's instance id: the owner written on the leases of the episodes it runs.
+    pub instance: String,
 }
 
 /// `GET /ready`.
@@ -177,10 +179,11 @@ fn internal_json(e: serde_json::Error) -> ApiError {
 
 /// Liveness: the process serves HTTP.
 #[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
-pub(super) async fn health() -> Json<Health> {
+pub(super) async fn health(State(daemon): State<Arc<Daemon>>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        instance: daemon.runtime.instance_id().into(),
     })
 }
 

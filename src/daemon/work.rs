@@ -1,12 +1,17 @@
 //! The episodes the daemon runs in the background, through the runtime: submitted tasks
-//! ([`Runtime::start`](crate::runtime::Runtime::start)), the open-ended `run` and the
-//! resume of unfinished episodes at start ([`Runtime::spawn_run`](crate::runtime::Runtime::spawn_run);
-//! zero iterations only resumes). The runtime keeps them from driving one episode twice
-//! (a start during a run or a resume is `Busy`: 409) and checkpoints an episode a stop cuts
-//! short; the daemon keeps the run's state for `GET /v1/run`, counts each namespace's
-//! model tokens, and waits for its jobs when it stops.
+//! ([`Runtime::start`](crate::runtime::Runtime::start)), the open-ended `run`
+//! ([`Runtime::spawn_run`](crate::runtime::Runtime::spawn_run)), and the take-over of open
+//! episodes ([`Runtime::spawn_take_over`](crate::runtime::Runtime::spawn_take_over)) at
+//! start and then at every lease heartbeat, for those whose lease has expired (another
+//! daemon on the same store died) or was released. The runtime's leases keep one episode
+//! from being driven twice, by this daemon or another (a start during a run is `Busy`:
+//! 409), and it checkpoints an episode a stop cuts short; the daemon keeps the run's state
+//! for `GET /v1/run`, counts each namespace's model tokens, drains the index outbox at
+//! every heartbeat when the index is a Qdrant server's (so it converges on what other
+//! daemons admitted), and waits for its jobs when it stops.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -23,6 +28,8 @@ use crate::runtime::RuntimeError;
 pub(crate) struct Work {
     jobs: Mutex<Vec<JoinHandle<()>>>,
     run: Mutex<Option<ActiveRun>>,
+    /// A take-over of open episodes is under way (one at a time).
+    taking_over: AtomicBool,
 }
 
 /// The open-ended run, while it lasts (and its last state after).
@@ -66,6 +73,7 @@ impl Work {
         Work {
             jobs: Mutex::new(Vec::new()),
             run: Mutex::new(None),
+            taking_over: AtomicBool::new(false),
         }
     }
 
@@ -143,7 +151,7 @@ pub(crate) fn start_run(daemon: &Arc<Daemon>, iterations: usize) -> Result<RunSt
     });
     let snapshot = lock(&state).clone();
     drop(run);
-    let job = tokio::spawn(drive_run(Arc::clone(daemon), iterations, stop, Some(state)));
+    let job = tokio::spawn(drive_run(Arc::clone(daemon), iterations, stop, state));
     daemon.work.keep(job);
     Ok(snapshot)
 }
@@ -170,8 +178,11 @@ pub(crate) fn stop_run(daemon: &Daemon) -> Result<RunState, ApiError> {
     }
 }
 
-/// Resumes the episodes left open, in the background; returns how many there are.
-pub(crate) async fn resume_unfinished(daemon: &Arc<Daemon>) -> Result<usize, ApiError> {
+/// Takes over, in the background, the open episodes no live process runs (left by a stop
+/// or a crash of this daemon or another on the same store), and from then on, at every
+/// lease heartbeat, drains the index outbox and takes over the episodes whose lease has
+/// expired or was released. Returns how many episodes are open now.
+pub(crate) async fn take_over_and_watch(daemon: &Arc<Daemon>) -> Result<usize, ApiError> {
     let open = daemon
         .runtime
         .library()
@@ -179,33 +190,75 @@ pub(crate) async fn resume_unfinished(daemon: &Arc<Daemon>) -> Result<usize, Api
         .unfinished_episodes()
         .await
         .map_err(ApiError::internal)?;
-    if open.is_empty() {
-        return Ok(0);
-    }
-    if !daemon.agent {
+    if !daemon.agent && !open.is_empty() {
         tracing::warn!(
             "{} unfinished episodes are left for a daemon with the agent",
             open.len()
         );
-        return Ok(0);
     }
-    let stop = daemon.stopping.child_token();
-    // A run of zero episodes finishes the open ones and proposes nothing.
-    let job = tokio::spawn(drive_run(Arc::clone(daemon), 0, stop, None));
+    if !open.is_empty() {
+        take_over(daemon);
+    }
+    let every = daemon.runtime.episode_leases().heartbeat;
+    let job = tokio::spawn(watch(Arc::clone(daemon), every));
     daemon.work.keep(job);
     Ok(open.len())
 }
 
-/// A run (or, with zero iterations, a resume), to its end or a stop.
-async fn drive_run(
-    daemon: Arc<Daemon>,
-    iterations: usize,
-    stop: CancellationToken,
-    state: Option<Arc<Mutex<RunState>>>,
-) {
+/// Starts a take-over job unless the daemon has no agent, is stopping, runs its loop (which
+/// resumes first) or takes over already.
+fn take_over(daemon: &Arc<Daemon>) {
+    if !daemon.agent
+        || daemon.stopping.is_cancelled()
+        || run_state(daemon).is_some_and(|r| r.active)
+    {
+        return;
+    }
+    if daemon.work.taking_over.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let stop = daemon.stopping.child_token();
+    let job = tokio::spawn(drive_take_over(Arc::clone(daemon), stop));
+    daemon.work.keep(job);
+}
+
+/// Every `every` until the daemon stops: applies the index outbox when the index is a
+/// server's that every daemon shares (entries other daemons committed and did not apply,
+/// e.g. as they died; a data dir's own index applies it after its own admissions only, the
+/// entries being as much another process's), and takes over the open episodes that are
+/// free or whose lease has expired.
+async fn watch(daemon: Arc<Daemon>, every: std::time::Duration) {
+    let shared_index = !daemon.runtime.library().holds_lock();
+    let mut beats = tokio::time::interval(every);
+    beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beats.tick().await;
+    loop {
+        tokio::select! {
+            _ = daemon.stopping.cancelled() => return,
+            _ = beats.tick() => {}
+        }
+        if shared_index && let Err(error) = daemon.runtime.library().sync_index().await {
+            tracing::warn!("cannot apply the index outbox (tried again later): {error}");
+        }
+        let store = daemon.runtime.library().store();
+        let now = chrono::Utc::now();
+        match store.unfinished_episodes().await {
+            Ok(open)
+                if open
+                    .iter()
+                    .any(|e| e.lease_expires_at.is_none_or(|expiry| expiry < now)) =>
+            {
+                take_over(&daemon)
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("cannot read the open episodes: {error}"),
+        }
+    }
+}
+
+/// The namespaces of the open episodes (whose model tokens a resume spends).
+async fn open_namespaces(daemon: &Daemon) -> Arc<Mutex<Tracker>> {
     let tracker = Arc::new(Mutex::new(Tracker::default()));
-    // The namespaces of the open episodes the run resumes first; curriculum tasks work in
-    // the default one.
     if let Ok(open) = daemon.runtime.library().store().unfinished_episodes().await {
         let mut t = lock(&tracker);
         for episode in open {
@@ -213,7 +266,47 @@ async fn drive_run(
                 .insert(episode.id, task_namespace(&episode.task).to_string());
         }
     }
-    let observer = run_observer(&daemon, Arc::clone(&tracker), state.clone());
+    tracker
+}
+
+/// A take-over, to its end or a stop.
+async fn drive_take_over(daemon: Arc<Daemon>, stop: CancellationToken) {
+    let tracker = open_namespaces(&daemon).await;
+    let observer = run_observer(&daemon, tracker, None);
+    let result = daemon
+        .runtime
+        .spawn_take_over(stop, Some(observer))
+        .await
+        .map_err(|e| RuntimeError::Background(e.to_string()))
+        .and_then(|r| r);
+    match result {
+        Ok(reports) => {
+            for report in reports {
+                tracing::info!(
+                    episode = report.episode,
+                    status = report.status.as_str(),
+                    "resumed episode finished"
+                );
+            }
+        }
+        Err(RuntimeError::Stopped) => {}
+        Err(error) => tracing::warn!("taking over open episodes stopped on an error: {error}"),
+    }
+    daemon.work.taking_over.store(false, Ordering::SeqCst);
+    daemon.usage.save(&daemon.runtime).await;
+}
+
+/// A run, to its end or a stop.
+async fn drive_run(
+    daemon: Arc<Daemon>,
+    iterations: usize,
+    stop: CancellationToken,
+    state: Arc<Mutex<RunState>>,
+) {
+    // The namespaces of the open episodes the run resumes first; curriculum tasks work in
+    // the default one.
+    let tracker = open_namespaces(&daemon).await;
+    let observer = run_observer(&daemon, tracker, Some(Arc::clone(&state)));
     let result = daemon
         .runtime
         .spawn_run(iterations, stop.clone(), Some(observer))
@@ -230,8 +323,8 @@ async fn drive_run(
             Some(error.to_string())
         }
     };
-    if let Some(state) = &state {
-        let mut state = lock(state);
+    {
+        let mut state = lock(&state);
         state.active = false;
         state.current = None;
         state.stopped = stopped;

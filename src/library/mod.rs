@@ -296,6 +296,9 @@ pub struct Library {
     data_dir: PathBuf,
     /// Why writes are refused (`None`: this handle may write).
     read_only: Option<String>,
+    /// No other process can write the store: this one holds the data directory's lock and
+    /// the store is the data directory's SQLite file.
+    sole_writer: bool,
     /// The data directory's lock, when this process holds it. Declared last: released
     /// after the index is closed.
     lock: Option<DataDirLock>,
@@ -349,6 +352,7 @@ impl Library {
             allowed_capabilities: config.allowed_capabilities.clone(),
             data_dir: config.data_dir.clone(),
             read_only: None,
+            sole_writer: lock.is_some() && config.database_url.is_none(),
             lock,
         };
         library.upkeep(config, rebuild).await?;
@@ -398,6 +402,7 @@ impl Library {
             allowed_capabilities: config.allowed_capabilities.clone(),
             data_dir: config.data_dir.clone(),
             read_only: None,
+            sole_writer: false,
             lock: None,
         };
         if config.mode == OpenMode::ReadWrite {
@@ -446,6 +451,7 @@ impl Library {
             allowed_capabilities: config.allowed_capabilities.clone(),
             data_dir: config.data_dir.clone(),
             read_only: Some(format!("{holder} holds it")),
+            sole_writer: false,
             lock: None,
         })
     }
@@ -494,6 +500,13 @@ impl Library {
     /// The SQL store (for callers that combine library writes with their own in one [`Tx`]).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether no other process can write this library's store: this one holds the data
+    /// directory's lock and the store is the data directory's SQLite file (so whatever
+    /// another process left open in it, that process is gone).
+    pub fn is_sole_writer(&self) -> bool {
+        self.sole_writer
     }
 
     /// The vector index (derived from the store; see [`Library::reindex`]).

@@ -15,10 +15,20 @@ impl Library {
     /// acknowledges them. Returns how many entries were applied.
     ///
     /// Only the last entry per skill matters, and it is applied from the skill's current SQL
-    /// row, so replaying an entry twice is harmless.
+    /// row, so replaying an entry twice is harmless. Processes sharing the store (daemons on
+    /// one PostgreSQL and one Qdrant server) drain it in turns ([`Tx::lock_outbox`]): each
+    /// applies what is pending when its turn comes, so the index converges on the rows last
+    /// committed, and no entry is lost or acknowledged twice.
+    ///
+    /// [`Tx::lock_outbox`]: crate::store::Tx::lock_outbox
     pub async fn sync_index(&self) -> Result<usize> {
         self.check_writable("update the index")?;
-        let pending = self.store.pending().await?;
+        if self.store.pending().await?.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.lock_outbox().await?;
+        let pending = tx.pending().await?;
         if pending.is_empty() {
             return Ok(0);
         }
@@ -31,7 +41,7 @@ impl Library {
         for (id, op) in last {
             let found = match op {
                 OutboxOp::Delete => None,
-                OutboxOp::Upsert => match self.store.get_by_id(id).await {
+                OutboxOp::Upsert => match tx.get_by_id(id).await {
                     Ok(skill) => Some(skill),
                     Err(StoreError::NotFound(_)) => None,
                     Err(e) => return Err(e.into()),
@@ -50,8 +60,9 @@ impl Library {
         }
         self.upsert_points(current).await?;
         for entry in &pending {
-            self.store.ack(entry.id).await?;
+            tx.ack(entry.id).await?;
         }
+        tx.commit().await?;
         Ok(pending.len())
     }
 
@@ -84,9 +95,15 @@ impl Library {
             .collect();
         self.index.delete(&stale).await?;
         self.index.optimize().await?;
-        for entry in &pending {
-            self.store.ack(entry.id).await?;
+        // Acknowledged in the outbox's turn: of the entries read before the rebuild, those
+        // another process's sync has not acknowledged meanwhile.
+        let mut tx = self.store.begin().await?;
+        tx.lock_outbox().await?;
+        let still: BTreeSet<i64> = tx.pending().await?.iter().map(|e| e.id).collect();
+        for entry in pending.iter().filter(|e| still.contains(&e.id)) {
+            tx.ack(entry.id).await?;
         }
+        tx.commit().await?;
         tracing::info!("reindexed {count} skills");
         Ok(count)
     }

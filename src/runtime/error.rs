@@ -41,11 +41,10 @@ pub enum RuntimeError {
     /// ends, and [`Runtime::resume`](super::Runtime::resume) finishes it.
     #[error("stopped: the unfinished episode is kept (interrupted) and a resume finishes it")]
     Stopped,
-    /// An episode cannot start now: the open-ended loop or a resume is running, and they
-    /// run alone.
+    /// An episode cannot start now: the open-ended loop is running, and it runs alone.
     #[error(
-        "the open-ended loop or a resume of episodes is running, and it runs alone; stop it \
-         or start the episode when it ends"
+        "the open-ended loop is running, and it runs alone; stop it or start the episode \
+         when it ends"
     )]
     Busy,
     /// A background task of the runtime panicked or was cancelled.

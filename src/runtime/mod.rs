@@ -22,8 +22,12 @@
 //!   (tightened per call), with the `skillforge exec --json` outcome.
 //! - **stopping**: a run's [`CancellationToken`], [`StartedEpisode::stop`] or
 //!   [`Runtime::shutdown`] stop episodes at their next step and checkpoint them
-//!   (`interrupted`) for a later resume. Episodes being solved run side by side; the loop
-//!   and resumes, which read every open journal, run alone.
+//!   (`interrupted`) for a later resume. Episodes being solved and resumed run side by
+//!   side; the loop runs alone.
+//! - **leases**: every episode a runtime drives carries its lease in the store (the
+//!   runtime's [`Runtime::instance_id`], [`EpisodeLeases`]), renewed while it runs, so that
+//!   runtimes of several processes can share one store: a resume ([`Runtime::take_over`])
+//!   claims only episodes that are free or whose lease has expired (their process died).
 
 mod environment;
 mod error;
@@ -41,7 +45,9 @@ use serde_json::Value;
 use tokio::sync::{RwLock, oneshot};
 pub use tokio_util::sync::CancellationToken;
 
-use crate::agent::{Agent, AgentConfig, Environment, EpisodeReport, Observer, Progress, Task};
+use crate::agent::{
+    Agent, AgentConfig, Environment, EpisodeLease, EpisodeReport, Observer, Progress, Task,
+};
 use crate::embed::{Embedder, OnnxEmbedder};
 use crate::envproto::ResetParams;
 use crate::index::{SearchFilter, VectorIndex};
@@ -52,7 +58,55 @@ use crate::library::{
 use crate::llm::{LanguageModel, LlmConfig};
 use crate::sandbox::{Call, Capabilities, Limits, Sandbox, SandboxConfig};
 use crate::skill::SkillSource;
-use crate::store::{EpisodeEvent, EpisodeRecord, ListFilter, SkillRecord};
+use crate::store::{EpisodeEvent, EpisodeRecord, Lease, ListFilter, SkillRecord};
+
+/// How long a runtime's hold on an episode lasts, and how often it is renewed while the
+/// episode runs. A process that dies leaves its episodes to others once `duration` has
+/// passed since its last renewal; a renewal that comes later than `duration` (a process
+/// stalled that long, or clocks of two machines that far apart) lets another take the
+/// episode over, and this one then stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpisodeLeases {
+    /// How long a lease lasts without renewal (default 30 s).
+    pub duration: Duration,
+    /// How often a lease is renewed while its episode runs (default 10 s); shorter than
+    /// `duration`.
+    pub heartbeat: Duration,
+}
+
+impl Default for EpisodeLeases {
+    fn default() -> Self {
+        EpisodeLeases {
+            duration: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(10),
+        }
+    }
+}
+
+impl EpisodeLeases {
+    /// Checks that the heartbeat is positive and shorter than the lease.
+    pub fn validate(&self) -> Result<(), RuntimeError> {
+        if self.heartbeat.is_zero() || self.heartbeat >= self.duration {
+            return Err(RuntimeError::BadRequest(format!(
+                "an episode lease of {:?} renewed every {:?} cannot hold: the heartbeat must be \
+                 above zero and shorter than the lease (e.g. a third of it)",
+                self.duration, self.heartbeat
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A name for this process among those sharing a store: host, pid and a random part.
+fn new_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &nonce[..8])
+}
 
 /// Loads the default embedding model (all-MiniLM-L6-v2 from the asset cache,
 /// [`OnnxEmbedder::from_env`]) on a blocking thread.
@@ -92,6 +146,7 @@ pub struct RuntimeBuilder {
     environment: EnvironmentSource,
     agent: AgentConfig,
     observers: Vec<Observer>,
+    leases: EpisodeLeases,
 }
 
 impl RuntimeBuilder {
@@ -107,6 +162,7 @@ impl RuntimeBuilder {
             environment: EnvironmentSource::Spec(EnvironmentSpec::default()),
             agent: AgentConfig::default(),
             observers: Vec::new(),
+            leases: EpisodeLeases::default(),
         }
     }
 
@@ -284,6 +340,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How long the leases of this runtime's episodes last and how often they are renewed
+    /// (default 30 s and 10 s).
+    pub fn episode_leases(mut self, leases: EpisodeLeases) -> Self {
+        self.leases = leases;
+        self
+    }
+
     /// Adds an observer of every episode's progress (rounds, model calls, reports).
     pub fn observer(mut self, observer: Observer) -> Self {
         self.observers.push(observer);
@@ -293,6 +356,7 @@ impl RuntimeBuilder {
     /// Starts the environment, loads the embedder, starts the sandbox and opens the
     /// library. The language model is built when first needed.
     pub async fn build(self) -> Result<Runtime, RuntimeError> {
+        self.leases.validate()?;
         let (environment, capabilities) = match self.environment {
             EnvironmentSource::Given(env) => (env, Capabilities::none()),
             EnvironmentSource::Spec(spec) => spec.start().await?,
@@ -319,8 +383,17 @@ impl RuntimeBuilder {
             None => Library::open(&config, embedder, sandbox).await?,
         };
         let model = tokio::sync::OnceCell::new_with(self.model);
+        let lease = EpisodeLease {
+            lease: Lease {
+                owner: new_instance_id(),
+                duration: self.leases.duration,
+            },
+            heartbeat: self.leases.heartbeat,
+            others_stale: library.is_sole_writer(),
+        };
         Ok(Runtime {
             inner: Arc::new(Inner {
+                lease,
                 library: Arc::new(library),
                 environment,
                 llm: self.llm,
@@ -348,8 +421,10 @@ struct Inner {
     model: tokio::sync::OnceCell<Arc<dyn LanguageModel>>,
     agent: AgentConfig,
     observers: Vec<Observer>,
-    /// Held shared by each episode solved, alone by the loop and resumes: those read every
-    /// open episode's journal, and would otherwise drive one that is running.
+    /// The lease this runtime's episodes carry.
+    lease: EpisodeLease,
+    /// Held shared by each episode solved or resumed, alone by the loop (a submission
+    /// during it is refused rather than queued out of sight).
     gate: Arc<RwLock<()>>,
     /// Cancelled by [`Runtime::shutdown`]: every episode stops and is checkpointed.
     shutdown: CancellationToken,
@@ -401,6 +476,20 @@ impl Runtime {
     /// The library (store, index, embedder, sandbox).
     pub fn library(&self) -> &Arc<Library> {
         &self.inner.library
+    }
+
+    /// This runtime's name on the leases of the episodes it runs (host, pid and a random
+    /// part): unique among the processes sharing a store.
+    pub fn instance_id(&self) -> &str {
+        &self.inner.lease.lease.owner
+    }
+
+    /// How long this runtime's episode leases last and how often they are renewed.
+    pub fn episode_leases(&self) -> EpisodeLeases {
+        EpisodeLeases {
+            duration: self.inner.lease.lease.duration,
+            heartbeat: self.inner.lease.heartbeat,
+        }
     }
 
     /// The environment skills act on.
@@ -457,7 +546,8 @@ impl Runtime {
             self.model().await?,
             Arc::clone(&self.inner.environment),
             self.inner.agent.clone(),
-        );
+        )
+        .with_lease(self.inner.lease.clone());
         let mut observers = self.inner.observers.clone();
         observers.extend(observer);
         Ok(match observers.len() {
@@ -471,8 +561,8 @@ impl Runtime {
         })
     }
 
-    /// Solves one task: one episode, to its report. Waits while the open-ended loop or a
-    /// resume runs (they run alone).
+    /// Solves one task: one episode, to its report. Waits while the open-ended loop runs
+    /// (it runs alone).
     pub async fn solve(&self, task: Task) -> Result<EpisodeReport, RuntimeError> {
         self.solve_observed(task, None).await
     }
@@ -492,8 +582,8 @@ impl Runtime {
 
     /// Starts an episode for `task` in the background and returns once it exists, with its
     /// id: its journal can be followed in the store ([`Runtime::episode_events`]) while it
-    /// runs. Never waits: while the open-ended loop or a resume runs it is
-    /// [`RuntimeError::Busy`]. Needs a multi-threaded tokio runtime.
+    /// runs. Never waits: while the open-ended loop runs it is [`RuntimeError::Busy`].
+    /// Needs a multi-threaded tokio runtime.
     pub async fn start(
         &self,
         task: Task,
@@ -547,7 +637,8 @@ impl Runtime {
     /// runtime shut down). On a stop, the episode in progress is checkpointed
     /// (`interrupted`, where its journal ends; the next run or [`Runtime::resume`] finishes
     /// it), and the reports of the episodes finished so far are returned. Runs alone: waits
-    /// for episodes being solved to end, and episodes started meanwhile are refused.
+    /// for episodes being solved or resumed to end, and episodes started meanwhile are
+    /// refused.
     pub async fn run(
         &self,
         iterations: usize,
@@ -610,22 +701,43 @@ impl Runtime {
     pub fn spawn_resume(
         &self,
     ) -> tokio::task::JoinHandle<Result<Vec<EpisodeReport>, RuntimeError>> {
-        let runtime = self.clone();
-        spawn_agent_work(move || async move { runtime.resume().await })
+        self.spawn_take_over(CancellationToken::new(), None)
     }
 
-    /// Finishes every episode left open (by a crash, a kill or a stop), oldest first. Runs
-    /// alone, like [`Runtime::run`].
+    /// [`Runtime::take_over`] in the background (see [`Runtime::spawn_run`]).
+    pub fn spawn_take_over(
+        &self,
+        stop: CancellationToken,
+        observer: Option<Observer>,
+    ) -> tokio::task::JoinHandle<Result<Vec<EpisodeReport>, RuntimeError>> {
+        let runtime = self.clone();
+        spawn_agent_work(move || async move { runtime.take_over(stop, observer).await })
+    }
+
+    /// Finishes every episode left open (by a crash, a kill or a stop) that no live process
+    /// runs, oldest first: each is claimed (free, or its lease expired) before it is
+    /// resumed. Runs beside episodes being solved; waits while the loop runs.
     pub async fn resume(&self) -> Result<Vec<EpisodeReport>, RuntimeError> {
-        let _held = Arc::clone(&self.inner.gate).write_owned().await;
-        let (observer, current) = tracking(None);
+        self.take_over(CancellationToken::new(), None).await
+    }
+
+    /// [`Runtime::resume`], stopped by `stop` (the episode in progress is checkpointed) and
+    /// reporting progress to `observer`: what a server calls at its start and then
+    /// periodically, to finish the episodes of processes that died or stopped.
+    pub async fn take_over(
+        &self,
+        stop: CancellationToken,
+        observer: Option<Observer>,
+    ) -> Result<Vec<EpisodeReport>, RuntimeError> {
+        let _held = tokio::select! {
+            held = Arc::clone(&self.inner.gate).read_owned() => held,
+            _ = stop.cancelled() => return Ok(Vec::new()),
+            _ = self.inner.shutdown.cancelled() => return Ok(Vec::new()),
+        };
+        let (observer, current) = tracking(observer);
         let agent = self.agent(Some(observer)).await?;
-        self.until_stopped(
-            &CancellationToken::new(),
-            &current,
-            agent.resume_unfinished(),
-        )
-        .await
+        self.until_stopped(&stop, &current, agent.resume_unfinished())
+            .await
     }
 
     /// Stops every episode of this runtime (solved, started, of a run or a resume) at its
@@ -646,7 +758,8 @@ impl Runtime {
 
     /// Runs `work` until it ends, `stop` is cancelled or the runtime shuts down; then the
     /// episode in progress (`current`) is checkpointed and the result is
-    /// [`RuntimeError::Stopped`].
+    /// [`RuntimeError::Stopped`]. The checkpoint releases the episode's lease, so another
+    /// process may resume it at once.
     async fn until_stopped<T>(
         &self,
         stop: &CancellationToken,
@@ -660,11 +773,15 @@ impl Runtime {
         }
         let episode = lock(current).take();
         if let Some(id) = episode {
-            match self.inner.library.store().interrupt_episode(&id).await {
-                Ok(()) => tracing::info!("episode {id} stopped; a resume finishes it"),
-                // It finished as the stop came.
-                Err(crate::store::StoreError::Conflict(_)) => {}
-                Err(e) => tracing::warn!("episode {id} stays running (resumed all the same): {e}"),
+            let store = self.inner.library.store();
+            match store.release_episode(&id, self.instance_id()).await {
+                Ok(true) => tracing::info!("episode {id} stopped; a resume finishes it"),
+                // It finished as the stop came (or another process runs it).
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    "episode {id} stays running until its lease runs out (then resumed all \
+                     the same): {e}"
+                ),
             }
         }
         Err(RuntimeError::Stopped)

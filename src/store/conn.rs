@@ -12,9 +12,9 @@ use sqlx::{ColumnIndex, Decode, PgConnection, Row, SqliteConnection, Type};
 
 use super::error::DbInfo;
 use super::types::{
-    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, EvalRunRecord, Expect, ListFilter,
-    NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId, SkillRecord,
-    SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
+    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, EvalRunRecord, Expect, Lease,
+    ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId,
+    SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
 };
 use super::{Result, StoreError};
 
@@ -78,7 +78,8 @@ const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version
      v.runnable, v.provenance, v.created_at AS v_created_at";
 const STATS_COLUMNS: &str =
     "calls, successes, failures, total_latency_ms, last_verified_at, last_used_at";
-const EPISODE_COLUMNS: &str = "id, task, source, status, started_at, finished_at, outcome";
+const EPISODE_COLUMNS: &str =
+    "id, task, source, status, started_at, finished_at, outcome, owner, lease_expires_at";
 const EVAL_RUN_COLUMNS: &str = "id, source, started_at, finished_at, report";
 const EVENT_COLUMNS: &str = "id, episode_id, seq, kind, payload, created_at";
 /// The statuses of an episode that is not finished, as SQL literals.
@@ -88,6 +89,15 @@ const REF_COLUMNS: &str = "s.id AS skill_id, s.namespace, s.name, v.id AS versio
 /// Current time at the precision both backends store (microseconds; we keep millis).
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
+}
+
+/// When a lease taken now runs out.
+fn expiry(lease: &Lease) -> DateTime<Utc> {
+    let duration = chrono::TimeDelta::from_std(lease.duration).unwrap_or(chrono::TimeDelta::MAX);
+    now()
+        .checked_add_signed(duration)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        .trunc_subsecs(3)
 }
 
 /// Typed column access shared by `SqliteRow` and `PgRow`.
@@ -262,6 +272,8 @@ impl Record for EpisodeRecord {
                 .opt_text("outcome")?
                 .map(|text| json("episodes.outcome", &text))
                 .transpose()?,
+            owner: r.opt_text("owner")?,
+            lease_expires_at: r.opt_time("lease_expires_at")?,
         })
     }
 }
@@ -847,6 +859,20 @@ impl Conn<'_> {
             .text("value"))
     }
 
+    pub(crate) async fn lock_meta(&mut self, db: &DbInfo, key: &str, initial: &str) -> Result<()> {
+        // An upsert locks its row until the transaction ends on PostgreSQL (one that changes
+        // nothing too); a SQLite write transaction is exclusive already.
+        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                   ON CONFLICT (key) DO UPDATE SET value = meta.value";
+        on_conn!(self, |c| sqlx::query(sql)
+            .bind(key)
+            .bind(initial)
+            .execute(&mut *c)
+            .await
+            .map(drop))
+        .map_err(|e| db.err(e))
+    }
+
     pub(crate) async fn set_meta(&mut self, db: &DbInfo, key: &str, value: &str) -> Result<()> {
         let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) \
                    ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -1000,6 +1026,81 @@ impl Conn<'_> {
             .await
             .map(drop))
         .map_err(|e| db.err(e))
+    }
+
+    /// Gives `lease` (`SET owner = $2, lease_expires_at = $3`) to episode `$1` where `sql`'s
+    /// condition holds (`$4`, `$5`: the time before which leases have expired, and whether
+    /// every other owner's lease is stale): whether it did.
+    async fn take_lease(
+        &mut self,
+        db: &DbInfo,
+        sql: &str,
+        episode: &str,
+        lease: &Lease,
+        stale_before: Option<(DateTime<Utc>, bool)>,
+    ) -> Result<bool> {
+        let affected = on_conn!(self, |c| {
+            let mut query = sqlx::query(sql)
+                .bind(episode)
+                .bind(&lease.owner)
+                .bind(expiry(lease));
+            if let Some((now, others_stale)) = stale_before {
+                query = query.bind(now).bind(others_stale);
+            }
+            query.execute(&mut *c).await.map(|r| r.rows_affected())
+        })
+        .map_err(|e| db.err(e))?;
+        Ok(affected > 0)
+    }
+
+    pub(crate) async fn hold_episode(
+        &mut self,
+        db: &DbInfo,
+        episode: &str,
+        lease: &Lease,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE episodes SET owner = $2, lease_expires_at = $3 \
+             WHERE id = $1 AND status IN ({OPEN_STATUSES}) AND (owner IS NULL OR owner = $2)"
+        );
+        self.take_lease(db, &sql, episode, lease, None).await
+    }
+
+    pub(crate) async fn claim_episode(
+        &mut self,
+        db: &DbInfo,
+        episode: &str,
+        lease: &Lease,
+        others_stale: bool,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE episodes SET owner = $2, lease_expires_at = $3 \
+             WHERE id = $1 AND status IN ({OPEN_STATUSES}) \
+             AND (owner IS NULL OR lease_expires_at < $4 OR ($5 AND owner <> $2))"
+        );
+        let stale = Some((now(), others_stale));
+        self.take_lease(db, &sql, episode, lease, stale).await
+    }
+
+    pub(crate) async fn release_episode(
+        &mut self,
+        db: &DbInfo,
+        episode: &str,
+        owner: &str,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE episodes SET owner = NULL, lease_expires_at = NULL, status = $3 \
+             WHERE id = $1 AND status IN ({OPEN_STATUSES}) AND (owner IS NULL OR owner = $2)"
+        );
+        let affected = on_conn!(self, |c| sqlx::query(&sql)
+            .bind(episode)
+            .bind(owner)
+            .bind(EpisodeStatus::Interrupted.as_str())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| db.err(e))?;
+        Ok(affected > 0)
     }
 
     pub(crate) async fn episode_events(

@@ -29,6 +29,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "eval_runs",
         include_str!("../../migrations/sqlite/0003_eval_runs.sql"),
     ),
+    (
+        4,
+        "episode_leases",
+        include_str!("../../migrations/sqlite/0004_episode_leases.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -46,6 +51,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         3,
         "eval_runs",
         include_str!("../../migrations/postgres/0003_eval_runs.sql"),
+    ),
+    (
+        4,
+        "episode_leases",
+        include_str!("../../migrations/postgres/0004_episode_leases.sql"),
     ),
 ];
 

@@ -39,8 +39,9 @@ use error::DbInfo;
 pub use error::{Backend, StoreError};
 pub use types::{
     CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeSource, EpisodeStatus, EvalRunRecord,
-    Expect, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId,
-    SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
+    Expect, Lease, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill,
+    SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord,
+    content_hash,
 };
 
 /// Result of store operations.
@@ -370,6 +371,24 @@ operations! {
         /// Mark an open episode `interrupted`: a run of it stopped before it finished; it
         /// stays open for the next run to resume. [`StoreError::Conflict`] once finished.
         fn interrupt_episode(episode: &str) -> ();
+        /// Takes or renews `lease` on an open episode that is free or already the lease
+        /// owner's: true when it did; false when another owner holds it (even with an
+        /// expired lease: see [`Store::claim_episode`]) or it is finished. The owner of
+        /// an episode calls it in every transaction that writes the episode's journal, so
+        /// a process whose episode was taken over writes nothing more to it (on
+        /// PostgreSQL the row stays locked until the transaction ends, so a takeover
+        /// waits for a journal write in progress).
+        fn hold_episode(episode: &str, lease: &Lease) -> bool;
+        /// Takes `lease` on an open episode nobody runs: free (never leased, or released)
+        /// or whose lease has expired (its owner died, or stopped on an error and let it
+        /// run out); with `others_stale`, also one any other owner holds (the caller
+        /// knows no other process can be running episodes: a SQLite store under the data
+        /// directory's lock). One conditional UPDATE: of concurrent claims, one wins.
+        fn claim_episode(episode: &str, lease: &Lease, others_stale: bool) -> bool;
+        /// Marks an open episode `interrupted` and frees its lease, when `owner` holds it
+        /// or nobody does (a clean stop); false when another owner holds it or it is
+        /// finished.
+        fn release_episode(episode: &str, owner: &str) -> bool;
         /// Start an eval run of `source` with its first report, under a fresh UUID.
         fn create_eval_run(source: &str, report: &serde_json::Value) -> EvalRunRecord;
         /// Replace an eval run's report; `finished` also sets its finish time.
@@ -378,6 +397,21 @@ operations! {
 }
 
 impl Tx {
+    /// Makes this transaction the only one applying the index outbox until it ends: drainers
+    /// of several processes take turns, so none applies an older row of a skill after
+    /// another applied a newer one, and none acknowledges an entry another did.
+    pub async fn lock_outbox(&mut self) -> Result<()> {
+        self.lock_meta("index_outbox_drain", "").await
+    }
+
+    /// Locks the `meta` value of `key` (created as `initial` if missing) until this
+    /// transaction ends, so that a read, change and write of it by several processes take
+    /// turns and none is lost.
+    pub async fn lock_meta(&mut self, key: &str, initial: &str) -> Result<()> {
+        let (mut conn, db) = self.parts();
+        conn.lock_meta(db, key, initial).await
+    }
+
     fn parts(&mut self) -> (Conn<'_>, &DbInfo) {
         let conn = match &mut self.inner {
             TxInner::Sqlite(tx) => Conn::Sqlite(tx),

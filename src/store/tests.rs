@@ -965,6 +965,166 @@ async fn eval_runs(fx: &Fixture) {
     store.close().await;
 }
 
+fn lease(owner: &str, duration: Duration) -> Lease {
+    Lease {
+        owner: owner.into(),
+        duration,
+    }
+}
+
+async fn episode_leases(fx: &Fixture) {
+    let store = fx.open().await;
+    let new = NewEpisode {
+        task: json!({"description": "t"}),
+        source: EpisodeSource::User,
+    };
+    let episode = store.create_episode(&new).await.unwrap();
+    assert_eq!(
+        (episode.owner.clone(), episode.lease_expires_at),
+        (None, None)
+    );
+    let id = episode.id.clone();
+    let long = Duration::from_secs(30);
+
+    // Of eight processes claiming a free episode at once, one gets it.
+    let claims: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let owner = format!("p{i}");
+                (
+                    owner.clone(),
+                    store.claim_episode(&id, &lease(&owner, long), false).await,
+                )
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for claim in claims {
+        let (owner, won) = claim.await.unwrap();
+        if won.unwrap() {
+            winners.push(owner);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let a = lease(&winners[0], long);
+    let held = store.episode(&id).await.unwrap();
+    assert_eq!(held.owner.as_deref(), Some(a.owner.as_str()));
+    assert!(held.lease_expires_at.unwrap() > chrono::Utc::now() + chrono::TimeDelta::seconds(20));
+    let b = lease(if a.owner == "p0" { "p1" } else { "p0" }, long);
+    // A live lease is its owner's alone: renewed by it, refused to the others.
+    assert!(store.hold_episode(&id, &a).await.unwrap());
+    assert!(!store.hold_episode(&id, &b).await.unwrap());
+    assert!(!store.claim_episode(&id, &b, false).await.unwrap());
+    assert!(!store.release_episode(&id, &b.owner).await.unwrap());
+
+    // Expired (its owner stopped renewing), it is taken over, and its old owner is shut out.
+    assert!(
+        store
+            .hold_episode(&id, &lease(&a.owner, Duration::ZERO))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(store.claim_episode(&id, &b, false).await.unwrap());
+    assert!(!store.hold_episode(&id, &a).await.unwrap());
+    assert_eq!(
+        store.episode(&id).await.unwrap().owner,
+        Some(b.owner.clone())
+    );
+    // Its own live lease is not claimed back by its owner, whatever `others_stale` says.
+    assert!(!store.claim_episode(&id, &b, true).await.unwrap());
+    // `others_stale`: a sole writer takes what a dead predecessor holds.
+    let c = lease("c", long);
+    assert!(store.claim_episode(&id, &c, true).await.unwrap());
+
+    // Released on a clean stop: interrupted and free for anyone at once.
+    assert!(store.release_episode(&id, &c.owner).await.unwrap());
+    let released = store.episode(&id).await.unwrap();
+    assert_eq!(released.status, EpisodeStatus::Interrupted);
+    assert_eq!((released.owner, released.lease_expires_at), (None, None));
+    assert!(store.claim_episode(&id, &a, false).await.unwrap());
+
+    // A finished episode has no lease to take.
+    store
+        .finish_episode(&id, EpisodeStatus::Failed, &json!({}))
+        .await
+        .unwrap();
+    assert!(!store.hold_episode(&id, &a).await.unwrap());
+    assert!(!store.claim_episode(&id, &b, true).await.unwrap());
+    assert!(!store.release_episode(&id, &a.owner).await.unwrap());
+    store.close().await;
+}
+
+/// Processes admitting different skills at once all keep theirs: none is lost, the stats of
+/// a skill they all call count every call, and every admission queues its index entry.
+async fn concurrent_admissions_are_all_kept(fx: &Fixture) {
+    let store = fx.open().await;
+    let callee = store
+        .add_version(&new_version("base", "helper", "0"))
+        .await
+        .unwrap();
+    let admissions: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                let mut new = new_version("fresh", &format!("skill{i}"), &format!("{i}"));
+                new.calls = vec![callee.id];
+                tx.add_version(&new).await?;
+                tx.record_call(callee.skill_id, true, Duration::from_millis(1))
+                    .await?;
+                tx.commit().await
+            })
+        })
+        .collect();
+    for admission in admissions {
+        admission.await.unwrap().unwrap();
+    }
+    let fresh = ListFilter {
+        namespace: Some("fresh".into()),
+        statuses: vec![],
+    };
+    assert_eq!(store.list(&fresh).await.unwrap().len(), 8);
+    assert_eq!(store.stats(callee.skill_id).await.unwrap().calls, 8);
+    assert_eq!(store.callers(callee.skill_id).await.unwrap().len(), 8);
+    assert_eq!(store.pending().await.unwrap().len(), 9);
+    store.close().await;
+}
+
+/// Drainers of the outbox take turns: a second waits for the first to commit, and then sees
+/// none of the entries the first acknowledged.
+async fn outbox_drainers_take_turns(fx: &Fixture) {
+    let store = fx.open().await;
+    store
+        .add_version(&new_version("o", "a", "1"))
+        .await
+        .unwrap();
+    let mut first = store.begin().await.unwrap();
+    first.lock_outbox().await.unwrap();
+    let entries = first.pending().await.unwrap();
+    assert_eq!(entries.len(), 1);
+    let (locked, mut turn) = tokio::sync::oneshot::channel();
+    let second = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.lock_outbox().await.unwrap();
+            let _ = locked.send(());
+            let pending = tx.pending().await.unwrap();
+            tx.commit().await.unwrap();
+            pending
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(turn.try_recv().is_err(), "the second drainer did not wait");
+    first.ack(entries[0].id).await.unwrap();
+    first.commit().await.unwrap();
+    assert!(second.await.unwrap().is_empty());
+    store.close().await;
+}
+
 macro_rules! store_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1004,6 +1164,9 @@ store_suite!(
     admission_event_shares_the_transaction,
     read_only_beside_a_writer,
     eval_runs,
+    episode_leases,
+    concurrent_admissions_are_all_kept,
+    outbox_drainers_take_turns,
 );
 
 #[tokio::test]

@@ -461,6 +461,23 @@ pub struct EpisodeRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// What it came to, as JSON (`None` while running).
     pub outcome: Option<serde_json::Value>,
+    /// The instance holding its lease ([`Lease`]): the process running it, or the one that
+    /// last did and has not let go (`None`: free).
+    pub owner: Option<String>,
+    /// When the owner's lease runs out unless renewed (`None`: free).
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A hold on the open episodes a process runs: each episode row it runs carries `owner`
+/// and an expiry `duration` ahead, renewed while the process drives it. Another process
+/// takes an episode only when it is free or its lease has expired (its owner died), so two
+/// processes never run one episode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder's instance id, unique to a process.
+    pub owner: String,
+    /// How long a hold lasts without renewal.
+    pub duration: Duration,
 }
 
 /// One entry of an episode's journal. Events are append-only.
