@@ -778,6 +778,22 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_expected_value_is_skipped_and_the_others_kept() {
+        // HumanEval_js/158's third example, as the suite has it.
+        let text = " * find_max([\"name\", \"of\", \"string\"]) == \"string\"\n * find_max([\"aaaaaaa\", \"bb\" ,\"cc\"]) == \"\"aaaaaaa\"\n";
+        let found = examples_in(text, Some("find_max"));
+        assert_eq!(
+            pairs(&found),
+            [pair(
+                "find_max([\"name\", \"of\", \"string\"])",
+                "\"string\""
+            )]
+        );
+        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+        assert_eq!(found.skipped[0].line, 2);
+    }
+
+    #[test]
     fn a_doctest_value_may_span_lines_or_follow_on_the_same_line() {
         let text = ">>> pairs(2)\n[[0, 1],\n [1, 0]]\n>>> pairs(0) []\n";
         let found = examples_in(text, Some("pairs"));
