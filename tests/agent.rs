@@ -211,15 +211,19 @@ async fn rounds_run_out_into_a_failed_episode() {
     let dir = tempfile::tempdir().unwrap();
     let library = library(dir.path()).await;
     let wrong = reply(&DOUBLE.replace("x * 2", "x + 2"));
-    let model = Arc::new(ScriptedModel::queue(vec![wrong; 4]));
+    let config = AgentConfig::default();
+    let limit = config.max_rounds + config.repeat_allowance;
+    let model = Arc::new(ScriptedModel::queue(vec![wrong; limit as usize]));
     let agent = agent(&library, &model, false);
     let report = agent
         .solve(Task::from_user("Double a number").with_name("double"))
         .await
         .unwrap();
     assert_eq!(report.status, EpisodeStatus::Failed);
-    assert_eq!(report.rounds, AgentConfig::default().max_rounds);
-    // Rounds 2-4 repeated round 1's code: not run again, and said so.
+    // Every round after the first repeated it: two of those rounds were given back.
+    assert_eq!(report.rounds, limit);
+    assert_eq!(model.requests().len(), limit as usize);
+    // Rounds 2-6 repeated round 1's code: not run again, and said so.
     let problems = report.problems.unwrap();
     assert!(
         problems.contains("repeated round 1's code unchanged"),
@@ -977,6 +981,50 @@ async fn an_unchanged_refinement_is_not_run_and_the_next_round_starts_afresh() {
         fresh_text.contains("repeated round 1's code unchanged"),
         "{fresh_text}"
     );
+}
+
+#[tokio::test]
+async fn a_repeated_round_is_given_back_so_the_fresh_start_still_gets_its_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let wrong = reply(&DOUBLE.replace("x * 2", "x + 2"));
+    // Two rounds allowed: round 2 repeats round 1, and a third round (the fresh start) is
+    // still taken and solves the task.
+    let model = Arc::new(ScriptedModel::queue([wrong.clone(), wrong, reply(DOUBLE)]));
+    let task = Task::from_user("Double a number")
+        .with_name("double")
+        .with_example("double(21)", "42");
+    let report = agent_with(&library, &model, config(false, 2))
+        .solve(task.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.rounds, 3);
+    let events = journal(&library, &report.episode).await;
+    assert_eq!(
+        coder_strategies(&events),
+        [
+            Some(Strategy::First),
+            Some(Strategy::Refine),
+            Some(Strategy::FreshStart { repeated_round: 1 })
+        ]
+    );
+
+    // Without the allowance the same replies end the episode after round 2.
+    let dir = tempfile::tempdir().unwrap();
+    let library = crate::library(dir.path()).await;
+    let wrong = reply(&DOUBLE.replace("x * 2", "x + 2"));
+    let model = Arc::new(ScriptedModel::queue([wrong.clone(), wrong, reply(DOUBLE)]));
+    let strict = AgentConfig {
+        repeat_allowance: 0,
+        ..config(false, 2)
+    };
+    let report = agent_with(&library, &model, strict)
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Failed, "{report:#?}");
+    assert_eq!(report.rounds, 2);
 }
 
 #[tokio::test]

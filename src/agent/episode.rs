@@ -6,7 +6,9 @@
 //!    namespace). When the task has a programmatic check, each retrieved skill is first tried
 //!    as the solution (the environment binds the task's name to it); one that passes solves
 //!    the task with nothing new (`solved_with_existing`).
-//! 2. **Rounds** (up to [`AgentConfig::max_rounds`]): the coder writes a skill seeing the
+//! 2. **Rounds** (up to [`AgentConfig::max_rounds`], plus up to
+//!    [`AgentConfig::repeat_allowance`] rounds whose reply repeated an earlier round's and
+//!    was refused unrun): the coder writes a skill seeing the
 //!    retrieved skills; the library validates it (its own tests, and the skills that call it
 //!    when it replaces a version); the environment checks the task; the critic judges a
 //!    task that has no check. Any problem goes back to the coder as feedback.
@@ -72,6 +74,11 @@ pub struct AgentConfig {
     /// still tried against the task's check, but kept out of the prompt, where an unrelated
     /// skill distracts a small model (see `docs/benchmarks.md`).
     pub show_similarity: f32,
+    /// Rounds that do not count against `max_rounds` because their reply repeated an
+    /// earlier round's (refused unrun; the next round starts afresh), at most this many per
+    /// episode: a small model often answers a refinement with the same code, and that
+    /// round would otherwise be lost (see `docs/benchmarks.md`).
+    pub repeat_allowance: u32,
 }
 
 impl Default for AgentConfig {
@@ -85,6 +92,7 @@ impl Default for AgentConfig {
             max_interruptions: 3,
             reuse_similarity: 0.8,
             show_similarity: 0.5,
+            repeat_allowance: 2,
         }
     }
 }
@@ -189,6 +197,8 @@ pub(super) struct Run {
     pub fingerprints: Vec<(u32, String)>,
     /// The earlier round the last round repeated: the next round starts afresh.
     pub repeated: Option<u32>,
+    /// Rounds so far that repeated an earlier one.
+    pub repeats: u32,
 }
 
 impl Run {
@@ -208,7 +218,14 @@ impl Run {
             questioned: Vec::new(),
             fingerprints: Vec::new(),
             repeated: None,
+            repeats: 0,
         }
+    }
+
+    /// The rounds this episode may take: the configured ones, plus a round for each
+    /// repeated one within the allowance.
+    fn round_limit(&self, config: &AgentConfig) -> u32 {
+        config.max_rounds + self.repeats.min(config.repeat_allowance)
     }
 }
 
@@ -418,6 +435,7 @@ impl Agent {
         // Issue 12: what earlier rounds questioned and wrote, for the evidence rules.
         run.questioned = position.questioned;
         run.repeated = position.repeated;
+        run.repeats = position.repeats;
         for (round, skill, code) in &position.attempts {
             if let Ok(source) = SkillSource::parse(code, Some(skill)) {
                 run.fingerprints.push((*round, fingerprint(&source)));
@@ -453,14 +471,14 @@ impl Agent {
                 }
                 None => {}
             }
-            if run.rounds >= self.config.max_rounds {
+            if run.rounds >= run.round_limit(&self.config) {
                 break;
             }
             run.rounds += 1;
             let round = run.rounds;
             self.notify(Progress::Round {
                 round,
-                max: self.config.max_rounds,
+                max: run.round_limit(&self.config),
             });
             let briefs: Vec<SkillBrief> = run.shown.iter().map(brief).collect();
             let strategy = match (run.repeated.take(), &feedback) {

@@ -133,6 +133,7 @@ impl Agent {
         self.log(run, JournalEvent::Repeated { round, of_round })
             .await?;
         run.repeated = Some(of_round);
+        run.repeats += 1;
         let problems = if problem.is_empty() {
             format!(
                 "your last reply repeated round {of_round}'s code unchanged, so it was not run \

@@ -267,6 +267,8 @@ pub(super) struct Position {
     pub attempts: Vec<(u32, String, String)>,
     /// The earlier round the last round repeated, when it did and no round followed.
     pub repeated: Option<u32>,
+    /// How many rounds repeated an earlier one.
+    pub repeats: u32,
 }
 
 impl Position {
@@ -307,7 +309,10 @@ impl Position {
                         .questioned
                         .extend(tests.into_iter().map(|t| t.name));
                 }
-                JournalEvent::Repeated { of_round, .. } => position.repeated = Some(of_round),
+                JournalEvent::Repeated { of_round, .. } => {
+                    position.repeated = Some(of_round);
+                    position.repeats += 1;
+                }
                 JournalEvent::Verdict {
                     passed: false,
                     problems,
@@ -483,7 +488,10 @@ mod tests {
         // Once the next coder call is journalled, the fresh start is no longer pending.
         let mut more = journal.clone();
         more.push(stored(9, &coder_call(3, "third")));
-        assert_eq!(Position::of(&more).unwrap().repeated, None);
+        let later = Position::of(&more).unwrap();
+        assert_eq!(later.repeated, None);
+        // The repeat still counts against the episode's allowance after a resume.
+        assert_eq!((at.repeats, later.repeats), (1, 1));
     }
 
     #[test]
