@@ -111,6 +111,7 @@ memory() { # VmRSS/VmHWM in MiB
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' + uncommitted changes')"
 echo "# binary $binary; $(nproc) cores; wrk ${duration} per row, threads = min(2, connections)"
 echo "# sandbox slots (calls at once): the default, 4 per core and at least 8"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the rows' load column includes wrk and the daemon themselves)"
 echo
 echo "| endpoint | connections | requests/s | p50 ms | p99 ms | socket errors | non-2xx | RSS/HWM before MiB | RSS/HWM after MiB | load 1 min |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|---|---:|"
