@@ -807,7 +807,7 @@ struct FaultTally {
 const FAULT_MODEL_MS: u64 = 200;
 /// When the kill comes, after the episode's model call began: during the call (below
 /// [`FAULT_MODEL_MS`]: the first always lands mid-episode), while its reply is validated,
-/// admitted and indexed, or after the end. Trial `t` takes offset `t / 2`.
+/// admitted and indexed, or after the end. Trial `t` takes the offset at `t / 2`.
 const FAULT_OFFSETS_MS: [u64; 10] = [0, 215, 100, 205, 195, 230, 210, 240, 220, 400];
 
 /// The coder's skill for the trial task marked `[trial N]`.
