@@ -20,22 +20,37 @@ fn complete(prompt: &str) -> String {
     }
 }
 
+/// The example counter adapter as an `--env-command`.
+fn counter_command() -> String {
+    let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envs/counter.py");
+    format!("python3 {counter}")
+}
+
+/// `skillforge --data-dir DATA ARGS...` against `model`, away from any shared server.
+fn skillforge(
+    data: &tempfile::TempDir,
+    model: &common::fake_model::FakeModel,
+    args: &[&str],
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
+    command.arg("--data-dir").arg(data.path()).args(args);
+    command.args(model.args());
+    for var in common::SHARED_SERVER_VARIABLES {
+        command.env_remove(var);
+    }
+    command
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn run_learns_a_skill_in_an_external_environment() {
     let model = common::fake_model::FakeModel::start(complete).await;
     let data = tempfile::tempdir().unwrap();
-    let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envs/counter.py");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
-    command
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["run", "--iterations", "1", "--json", "--env-command"])
-        .arg(format!("python3 {counter}"))
-        .args(model.args());
-    for var in common::SHARED_SERVER_VARIABLES {
-        command.env_remove(var);
-    }
-    let out = command.output().await.unwrap();
+    let out = skillforge(&data, &model, &["run", "--iterations", "1", "--json"])
+        .arg("--env-command")
+        .arg(counter_command())
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let report = json_of(&out);
     assert_eq!(report["status"], "admitted", "{report:#}");
@@ -55,21 +70,8 @@ async fn run_learns_a_skill_in_an_external_environment() {
 async fn solve_takes_the_task_of_a_chosen_world() {
     let model = common::fake_model::FakeModel::start(complete).await;
     let data = tempfile::tempdir().unwrap();
-    let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envs/counter.py");
-    let solve = |args: &[&str]| {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
-        command
-            .arg("--data-dir")
-            .arg(data.path())
-            .arg("solve")
-            .args(args)
-            .args(model.args());
-        for var in common::SHARED_SERVER_VARIABLES {
-            command.env_remove(var);
-        }
-        command.output()
-    };
-    let command = format!("python3 {counter}");
+    let solve = |args: &[&str]| skillforge(&data, &model, &["solve"]).args(args).output();
+    let command = counter_command();
     let out = solve(&["--seed", "4", "--json", "--env-command", &command])
         .await
         .unwrap();

@@ -862,21 +862,27 @@ impl Conn<'_> {
     pub(crate) async fn lock_meta(&mut self, db: &DbInfo, key: &str, initial: &str) -> Result<()> {
         // An upsert locks its row until the transaction ends on PostgreSQL (one that changes
         // nothing too); a SQLite write transaction is exclusive already.
-        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) \
-                   ON CONFLICT (key) DO UPDATE SET value = meta.value";
-        on_conn!(self, |c| sqlx::query(sql)
-            .bind(key)
-            .bind(initial)
-            .execute(&mut *c)
-            .await
-            .map(drop))
-        .map_err(|e| db.err(e))
+        self.upsert_meta(db, key, initial, "meta.value").await
     }
 
     pub(crate) async fn set_meta(&mut self, db: &DbInfo, key: &str, value: &str) -> Result<()> {
-        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) \
-                   ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-        on_conn!(self, |c| sqlx::query(sql)
+        self.upsert_meta(db, key, value, "excluded.value").await
+    }
+
+    /// Inserts `key` with `value`, or sets an existing row's value to `on_conflict` (an SQL
+    /// expression: `excluded.value` to overwrite, `meta.value` to keep).
+    async fn upsert_meta(
+        &mut self,
+        db: &DbInfo,
+        key: &str,
+        value: &str,
+        on_conflict: &'static str,
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = {on_conflict}"
+        );
+        on_conn!(self, |c| sqlx::query(&sql)
             .bind(key)
             .bind(value)
             .execute(&mut *c)
