@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::coder::{Feedback, SkillBrief, Strategy, skill_from_reply, write_skill_with};
 use super::critic::{Critiqued, critique};
+use super::cross_check::{CrossCheck, Corroboration};
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
 use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
@@ -72,6 +73,10 @@ pub struct AgentConfig {
     /// still tried against the task's check, but kept out of the prompt, where an unrelated
     /// skill distracts a small model (see `docs/benchmarks.md`).
     pub show_similarity: f32,
+    /// How a skill whose task's check is only examples is cross-checked against independent
+    /// candidates before it counts as verified (`cross_check.rs`; [`CrossCheck::off`] to
+    /// admit on the examples alone).
+    pub cross_check: CrossCheck,
 }
 
 impl Default for AgentConfig {
@@ -85,6 +90,7 @@ impl Default for AgentConfig {
             max_interruptions: 3,
             reuse_similarity: 0.8,
             show_similarity: 0.5,
+            cross_check: CrossCheck::default(),
         }
     }
 }
@@ -112,6 +118,10 @@ pub struct EpisodeReport {
     pub problems: Option<String>,
     /// Whether this run continued an episode found unfinished.
     pub resumed: bool,
+    /// Why the admitted skill is marked unchecked although the task had a check: an
+    /// independent candidate that passes the same check behaved otherwise (`cross_check.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
     /// Where the time went.
     pub timing: Timing,
 }
@@ -187,6 +197,8 @@ pub(super) struct Run {
     pub fingerprints: Vec<(u32, String)>,
     /// The earlier round the last round repeated: the next round starts afresh.
     pub repeated: Option<u32>,
+    /// Why the skill about to be admitted is unverified, when a cross-check said so.
+    pub unverified: Option<String>,
 }
 
 impl Run {
@@ -206,6 +218,7 @@ impl Run {
             questioned: Vec::new(),
             fingerprints: Vec::new(),
             repeated: None,
+            unverified: None,
         }
     }
 }
@@ -681,7 +694,7 @@ impl Agent {
                     Err(verdict) => return Ok(verdict),
                 };
                 validation = run.clock.time(Phase::Validation);
-                match self.library.prepare(reduced, options).await {
+                match self.library.prepare(reduced, options.clone()).await {
                     Ok(prepared) => prepared,
                     Err(e) if is_rejection(&e) => {
                         drop(validation);
@@ -743,6 +756,18 @@ impl Agent {
         {
             self.verdict(run, round, false, &problems).await?;
             return Ok(Verdict::Retry(problems));
+        }
+        // Issue 12: a check of a few examples is weak evidence; an independent candidate
+        // must agree with the skill for it to count as verified.
+        let mut prepared = prepared;
+        run.unverified = None;
+        match self.cross_check(run, round, &prepared, &options).await? {
+            Corroboration::Keep => {}
+            Corroboration::Unverified(why) => {
+                prepared.provenance.unchecked = true;
+                run.unverified = Some(why);
+            }
+            Corroboration::Replace(replacement) => prepared = *replacement,
         }
         let mut duplicate = {
             let _validation = run.clock.time(Phase::Validation);
@@ -893,13 +918,16 @@ impl Agent {
         .record();
         tx.append_event(&run.id, &kind, &payload).await?;
         drop(store_timer);
-        let report = self.report(
-            &run,
-            EpisodeStatus::Admitted,
-            Some((skill, added.version.version)),
-            added.calls.clone(),
-            None,
-        );
+        let report = EpisodeReport {
+            unverified: run.unverified.clone(),
+            ..self.report(
+                &run,
+                EpisodeStatus::Admitted,
+                Some((skill, added.version.version)),
+                added.calls.clone(),
+                None,
+            )
+        };
         tx.finish_episode(&run.id, EpisodeStatus::Admitted, &serde_json::json!(report))
             .await?;
         tx.commit().await?;
@@ -987,6 +1015,7 @@ impl Agent {
             rounds: run.rounds,
             problems,
             resumed: run.resumed,
+            unverified: None,
             timing: run.clock.timing(),
         }
     }
@@ -1031,7 +1060,7 @@ impl Agent {
     }
 
     /// Journals a model call, with the strategy of a coder round.
-    async fn exchange_with(
+    pub(super) async fn exchange_with(
         &self,
         run: &mut Run,
         exchange: &Exchange,

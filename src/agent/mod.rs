@@ -11,6 +11,7 @@
 mod budget;
 mod coder;
 mod critic;
+mod cross_check;
 mod curriculum;
 mod dedup;
 mod environment;
@@ -31,6 +32,7 @@ pub use coder::{
     skill_from_reply, write_skill, write_skill_with,
 };
 pub use critic::{Critique, Critiqued, critique};
+pub use cross_check::{CandidateResult, CrossCheck, CrossCheckOutcome, Disagreement};
 pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Proposal, propose};
 pub use environment::{CodeEnvironment, Environment, check_passed};
 pub use episode::{Agent, AgentConfig, EpisodeReport, Observer, Progress};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::json;
 use skillforge::agent::{
-    AgentConfig, CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress,
+    CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress,
 };
 use skillforge::envproto::{ResetParams, textcraft};
 use skillforge::eval::{
@@ -195,12 +195,7 @@ async fn evaluate(
         embedder,
         sandbox,
         capabilities,
-        config: AgentConfig {
-            max_rounds: args.agent.max_rounds,
-            retrieve: args.agent.retrieve,
-            critic: !args.agent.no_critic,
-            ..AgentConfig::default()
-        },
+        config: args.agent.agent_config(),
         workdir: workdir.path().to_path_buf(),
         observer: Some(round_observer(bar.clone())),
     };
