@@ -1537,7 +1537,10 @@ async fn an_agreeing_candidate_corroborates_the_skill_which_is_admitted_as_befor
     let checks = cross_checks(&events);
     assert_eq!(
         checks,
-        [(CrossCheckOutcome::Corroborated, vec![CandidateResult::Agrees])]
+        [(
+            CrossCheckOutcome::Corroborated,
+            vec![CandidateResult::Agrees]
+        )]
     );
     // One agreeing candidate is enough: the second is never asked for. Its tokens count.
     assert_eq!(model.requests().len(), 2);
@@ -1574,5 +1577,14 @@ async fn a_strong_check_is_not_cross_checked() {
     assert_eq!(model.requests().len(), 1, "no candidate asked for");
     let events = journal(&library, &report.episode).await;
     assert!(cross_checks(&events).is_empty());
-    assert!(!library.get("sameChars").await.unwrap().skill.version.provenance.unchecked);
+    assert!(
+        !library
+            .get("sameChars")
+            .await
+            .unwrap()
+            .skill
+            .version
+            .provenance
+            .unchecked
+    );
 }

@@ -337,9 +337,7 @@ impl Agent {
             };
             let agrees_with: Vec<u32> = dissenters
                 .iter()
-                .filter(|d| {
-                    (0..probes.len()).all(|i| !d.behaviours[i].differs(&theirs[i]))
-                })
+                .filter(|d| (0..probes.len()).all(|i| !d.behaviours[i].differs(&theirs[i])))
                 .map(|d| d.index)
                 .collect();
             event.candidates.push(CandidateResult::Disagrees {
@@ -374,14 +372,17 @@ impl Agent {
                 behaviours: theirs,
             });
         }
-        let why = event.candidates.iter().find_map(|candidate| match candidate {
-            CandidateResult::Disagrees { first, .. } => Some(format!(
-                "an independent solution that also passes the task's check differs on {}: \
+        let why = event
+            .candidates
+            .iter()
+            .find_map(|candidate| match candidate {
+                CandidateResult::Disagrees { first, .. } => Some(format!(
+                    "an independent solution that also passes the task's check differs on {}: \
                  this skill gives {}, it gives {}",
-                first.call, first.skill, first.candidate
-            )),
-            _ => None,
-        });
+                    first.call, first.skill, first.candidate
+                )),
+                _ => None,
+            });
         let outcome = match why {
             Some(_) => CrossCheckOutcome::Unverified,
             None => CrossCheckOutcome::Inconclusive,

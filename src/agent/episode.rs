@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::coder::{Feedback, SkillBrief, Strategy, skill_from_reply, write_skill_with};
 use super::critic::{Critiqued, critique};
-use super::cross_check::{CrossCheck, Corroboration};
+use super::cross_check::{Corroboration, CrossCheck};
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
 use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};

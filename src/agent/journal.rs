@@ -497,7 +497,7 @@ mod tests {
         assert_eq!(journal[3].payload["candidates"][0]["result"], "agrees");
     }
 
-        #[test]
+    #[test]
     fn resume_reads_back_questioned_tests_attempts_and_a_pending_fresh_start() {
         let failed = FailedTest {
             name: "f([])".into(),

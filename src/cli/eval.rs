@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{
-    CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress,
-};
+use skillforge::agent::{CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress};
 use skillforge::envproto::{ResetParams, textcraft};
 use skillforge::eval::{
     ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, read_suite, write_plot,
