@@ -120,6 +120,10 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
             plot.to_str().unwrap(),
             "--max-rounds",
             "2",
+            // The model calls are counted exactly below; the cross-check of example checks
+            // (its own tests are in tests/agent.rs) would add its candidates' calls.
+            "--cross-check",
+            "0",
             "--json",
             "--llm-url",
             &url,
