@@ -21,7 +21,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
-use skillforge::agent::{CodeEnvironment, Task};
+use skillforge::agent::{CodeEnvironment, CrossCheckOutcome, JournalEvent, Task};
 use skillforge::compose::Bundle;
 use skillforge::eval::{Problem, passes, read_suite};
 use skillforge::library::parse_stored;
@@ -91,6 +91,9 @@ struct Outcome {
     wrong_admission: bool,
     /// The skill ended with is marked unchecked (the agent did not count it as verified).
     unverified: bool,
+    /// How the episode's last cross-check of its example check ended, if one ran (the
+    /// journal goes with the temporary library).
+    cross_check: Option<CrossCheckOutcome>,
     /// What the loop ended with (`None` for the model alone).
     status: Option<EpisodeStatus>,
     tokens: u64,
@@ -201,6 +204,7 @@ async fn direct(
         passed: passes_suite(env, sandbox, &bundle, problem)?,
         wrong_admission: false,
         unverified: false,
+        cross_check: None,
         status: None,
         tokens: u64::from(reply.prompt_tokens + reply.completion_tokens),
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
@@ -242,11 +246,22 @@ async fn looped(
         }
         None => (false, false),
     };
+    let cross_check = library
+        .store()
+        .episode_events(&report.episode)
+        .await?
+        .iter()
+        .filter_map(|event| match JournalEvent::from_stored(event) {
+            Ok(JournalEvent::CrossCheck { outcome, .. }) => Some(outcome),
+            _ => None,
+        })
+        .next_back();
     Ok(Outcome {
         task_id: problem.task_id.clone(),
         passed,
         wrong_admission: report.skill.is_some() && !passed,
         unverified,
+        cross_check,
         status: Some(report.status),
         tokens: report.timing.prompt_tokens + report.timing.completion_tokens,
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
