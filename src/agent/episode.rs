@@ -9,7 +9,9 @@
 //! 2. **Rounds** (up to [`AgentConfig::max_rounds`]): the coder writes a skill seeing the
 //!    retrieved skills; the library validates it (its own tests, and the skills that call it
 //!    when it replaces a version); the environment checks the task; the critic judges a
-//!    task that has no check. Any problem goes back to the coder as feedback.
+//!    task that has no check. Any problem goes back to the coder as feedback. A skill that
+//!    passes a check made only of examples is cross-checked against independent candidates
+//!    (`cross_check.rs`) before it counts as verified.
 //! 3. **Dedup** (`dedup.rs`): an exact or near duplicate that does the job is reused
 //!    instead.
 //! 4. **Admission**, in one SQL transaction: the version and its call edges
