@@ -10,8 +10,8 @@ use std::sync::Arc;
 use common::{embedder, sandbox};
 use serde_json::json;
 use skillforge::agent::{
-    Agent, AgentConfig, AttemptOutcome, CodeEnvironment, Environment, Exchange, JournalEvent,
-    Purpose, Strategy, Task,
+    Agent, AgentConfig, AttemptOutcome, CandidateResult, CodeEnvironment, CrossCheck,
+    CrossCheckOutcome, Environment, Exchange, JournalEvent, Purpose, Strategy, Task,
 };
 use skillforge::library::{AddOptions, Library, LibraryConfig};
 use skillforge::llm::{
@@ -28,9 +28,12 @@ async fn library(dir: &Path) -> Arc<Library> {
     Arc::new(Library::open(&config, embedder(), sandbox()).await.unwrap())
 }
 
+/// The agent without the cross-check of example checks: these tests script exactly the
+/// coder's rounds (the cross-check has tests of its own, at the end of this file).
 fn agent(library: &Arc<Library>, model: &Arc<ScriptedModel>, critic: bool) -> Agent {
     let config = AgentConfig {
         critic,
+        cross_check: CrossCheck::off(),
         ..AgentConfig::default()
     };
     Agent::new(
@@ -817,6 +820,7 @@ fn config(critic: bool, max_rounds: u32) -> AgentConfig {
     AgentConfig {
         critic,
         max_rounds,
+        cross_check: CrossCheck::off(),
         ..AgentConfig::default()
     }
 }
@@ -1354,7 +1358,9 @@ async fn the_admitted_skill_has_the_name_the_user_gave_or_the_episode_says_why_n
     // When the code uses the name for something else every round, the episode fails and
     // says so.
     let taken = "/**\n * Counts carrots.\n * @example feed(1) => 1\n */\nfunction feed(carrots) {\n  return carrots;\n}";
-    let model = Arc::new(ScriptedModel::queue(vec![reply(taken); 4]));
+    // Every round after the first repeats it, and two of those rounds are given back
+    // (`repeat_allowance`): six replies.
+    let model = Arc::new(ScriptedModel::queue(vec![reply(taken); 6]));
     let report = agent(&library, &model, false)
         .solve(Task::from_text("Count the carrots", Some("carrots")).unwrap())
         .await
@@ -1438,4 +1444,197 @@ async fn the_coder_is_shown_only_retrieved_skills_that_the_task_names_or_resembl
     );
     let prompt = &model.requests()[1].messages[1].content;
     assert!(prompt.contains("function words(text)"), "{prompt}");
+}
+
+// ---- Issue 12: a check of a few examples is cross-checked before a skill counts as
+// verified ----
+
+/// Passes both examples of [`same_chars_task`], but only looks one way (wrong).
+const SAME_CHARS_ONE_WAY: &str = "/**\n * Whether two words use the same characters.\n */\nfunction sameChars(a, b) {\n  return [...a].every((c) => b.includes(c));\n}";
+/// Right: the same set of characters.
+const SAME_CHARS_SETS: &str = "/**\n * Whether two words use the same characters.\n */\nfunction sameChars(a, b) {\n  const x = new Set(a), y = new Set(b);\n  return x.size === y.size && [...x].every((c) => y.has(c));\n}";
+/// Right too, written otherwise.
+const SAME_CHARS_SORTED: &str = "/**\n * Whether two words use the same characters.\n */\nfunction sameChars(a, b) {\n  const key = (s) => [...new Set(s)].sort().join('');\n  return key(a) === key(b);\n}";
+
+fn same_chars_task() -> Task {
+    Task::from_user("Tell whether two words use the same set of characters")
+        .with_name("sameChars")
+        .with_example("sameChars('abcd', 'dddabc')", "true")
+        .with_example("sameChars('eabcd', 'dddabc')", "false")
+}
+
+fn cross_checking(candidates: u32) -> AgentConfig {
+    AgentConfig {
+        critic: false,
+        cross_check: CrossCheck {
+            candidates,
+            ..CrossCheck::default()
+        },
+        ..AgentConfig::default()
+    }
+}
+
+/// The journal's cross-check events: (outcome, what each candidate came to).
+fn cross_checks(events: &[JournalEvent]) -> Vec<(CrossCheckOutcome, Vec<CandidateResult>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::CrossCheck {
+                outcome,
+                candidates,
+                probes,
+                ..
+            } => {
+                assert!(*probes > 2, "probes beyond the two examples: {probes}");
+                Some((*outcome, candidates.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn candidates_that_pass_the_examples_but_disagree_on_a_probe_leave_the_skill_unverified() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let model = Arc::new(ScriptedModel::queue([
+        reply(SAME_CHARS_ONE_WAY),
+        reply(SAME_CHARS_SETS),
+    ]));
+    let report = agent_with(&library, &model, cross_checking(1))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let why = report.unverified.as_deref().expect("not verified");
+    assert!(why.contains("sameChars("), "{why}");
+    let stored = library.get("sameChars").await.unwrap().skill;
+    assert!(stored.version.code.contains(".every((c) => b.includes(c))"));
+    assert!(
+        stored.version.provenance.unchecked,
+        "admitted, but not as verified"
+    );
+    let events = journal(&library, &report.episode).await;
+    let checks = cross_checks(&events);
+    assert_eq!(checks.len(), 1, "{events:#?}");
+    assert_eq!(checks[0].0, CrossCheckOutcome::Unverified);
+    let [CandidateResult::Disagrees { first, .. }] = &checks[0].1[..] else {
+        panic!("{:?}", checks[0].1)
+    };
+    // Where the one-way check and the set comparison part: one word's letters all in the
+    // other's, not the other way round.
+    assert_ne!(first.skill, first.candidate, "{first:?}");
+    // The candidate was asked afresh: the task alone, no earlier code, a higher temperature.
+    assert_eq!(
+        coder_strategies(&events),
+        [Some(Strategy::First), Some(Strategy::CrossCheck)]
+    );
+    let second = &model.requests()[1];
+    assert_eq!(second.temperature, Some(0.8));
+    assert_eq!(second.messages.len(), 2, "no earlier reply shown");
+    assert!(!second.messages[1].content.contains("includes(c)"));
+}
+
+#[tokio::test]
+async fn two_candidates_agreeing_against_the_skill_replace_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let model = Arc::new(ScriptedModel::queue([
+        reply(SAME_CHARS_ONE_WAY),
+        reply(SAME_CHARS_SETS),
+        reply(SAME_CHARS_SORTED),
+    ]));
+    let report = agent_with(&library, &model, cross_checking(2))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.unverified, None);
+    let stored = library.get("sameChars").await.unwrap().skill;
+    assert!(
+        stored.version.code.contains(".sort().join('')"),
+        "{}",
+        stored.version.code
+    );
+    assert!(!stored.version.provenance.unchecked);
+    let checks = cross_checks(&journal(&library, &report.episode).await);
+    assert_eq!(checks[0].0, CrossCheckOutcome::Replaced);
+    assert!(matches!(
+        &checks[0].1[1],
+        CandidateResult::Disagrees { agrees_with, .. } if agrees_with == &[1]
+    ));
+}
+
+#[tokio::test]
+async fn an_agreeing_candidate_corroborates_the_skill_which_is_admitted_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let model = Arc::new(ScriptedModel::queue([
+        reply(SAME_CHARS_SETS),
+        reply(SAME_CHARS_SORTED),
+    ]));
+    let report = agent_with(&library, &model, cross_checking(2))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.unverified, None);
+    assert_eq!(report.rounds, 1);
+    let stored = library.get("sameChars").await.unwrap().skill;
+    assert!(stored.version.code.contains("new Set(a)"));
+    assert!(!stored.version.provenance.unchecked);
+    let events = journal(&library, &report.episode).await;
+    let checks = cross_checks(&events);
+    assert_eq!(
+        checks,
+        [(
+            CrossCheckOutcome::Corroborated,
+            vec![CandidateResult::Agrees]
+        )]
+    );
+    // One agreeing candidate is enough: the second is never asked for. Its tokens count.
+    assert_eq!(model.requests().len(), 2);
+    let tokens = events
+        .iter()
+        .find_map(|e| match e {
+            JournalEvent::CrossCheck { tokens, .. } => Some(*tokens),
+            _ => None,
+        })
+        .unwrap();
+    assert!(tokens > 0);
+    assert!(report.timing.prompt_tokens + report.timing.completion_tokens > tokens);
+}
+
+#[tokio::test]
+async fn a_strong_check_is_not_cross_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // The one-way skill would be caught by a cross-check, but the task's check is an
+    // assertion (as a suite's own tests are): it is taken as it is.
+    let mut task = Task::from_user("Tell whether two words use the same set of characters")
+        .with_name("sameChars");
+    task.tests.push(skillforge::skill::TestCase::Assert {
+        name: "suite tests".into(),
+        code: "assert.equal(sameChars('abcd', 'dddabc'), true); assert.equal(sameChars('eabcd', 'dddabc'), false);".into(),
+    });
+    assert!(!task.check_is_examples());
+    let model = Arc::new(ScriptedModel::queue([reply(SAME_CHARS_ONE_WAY)]));
+    let report = agent_with(&library, &model, cross_checking(2))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(model.requests().len(), 1, "no candidate asked for");
+    let events = journal(&library, &report.episode).await;
+    assert!(cross_checks(&events).is_empty());
+    assert!(
+        !library
+            .get("sameChars")
+            .await
+            .unwrap()
+            .skill
+            .version
+            .provenance
+            .unchecked
+    );
 }

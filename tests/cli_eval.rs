@@ -120,6 +120,10 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
             plot.to_str().unwrap(),
             "--max-rounds",
             "2",
+            // The model calls are counted exactly below; the cross-check of example checks
+            // (its own tests are in tests/agent.rs) would add its candidates' calls.
+            "--cross-check",
+            "0",
             "--json",
             "--llm-url",
             &url,
@@ -134,7 +138,8 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
     assert_eq!(report["model"], "fake-coder");
 
     // Without a library, quadruple's code calls a double that is not there: it fails every
-    // round. double and twice are each written by one coder call.
+    // round, the same code each time, so its two repeated rounds are given back
+    // (`repeat_allowance`): 2 + 2 coder calls. double and twice are each written by one.
     let without = summary(&report, "without_library");
     assert_eq!(without["tasks"], 3);
     assert_eq!(without["solved"], 2);
@@ -143,13 +148,13 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
     assert_eq!(without["admitted"], 2);
     assert_eq!(without["cumulative_solved"], json!([1, 1, 2]));
     assert_eq!(without["library_size"], 1, "the last task's fresh library");
-    let without_calls = 1 + 2 + 1;
+    let without_calls = 1 + 4 + 1;
     assert_eq!(without["tokens"], TOKENS_PER_CALL * without_calls);
     assert_close(
         &without["tokens_per_solved"],
         (TOKENS_PER_CALL * without_calls) as f64 / 2.0,
     );
-    assert_eq!(without["refinement_rounds"], 1);
+    assert_eq!(without["refinement_rounds"], 3);
 
     // With the library, quadruple calls the admitted double (composition, and a retrieved
     // skill used), and twice is solved by double as it is (reuse, no model call).

@@ -207,6 +207,10 @@ pub enum Strategy {
         /// The earlier round whose code was repeated.
         repeated_round: u32,
     },
+    /// An independent second opinion on a skill that passed a check of examples only
+    /// (`cross_check.rs`): the task alone, no earlier code, a high temperature. Not a round
+    /// of its own.
+    CrossCheck,
 }
 
 impl Strategy {
@@ -216,6 +220,7 @@ impl Strategy {
         match self {
             Strategy::First => 0.2,
             Strategy::Refine => 0.7,
+            Strategy::CrossCheck => 0.8,
             Strategy::FreshStart { .. } => 1.0,
         }
     }

@@ -11,7 +11,9 @@
 //!    was refused unrun): the coder writes a skill seeing the
 //!    retrieved skills; the library validates it (its own tests, and the skills that call it
 //!    when it replaces a version); the environment checks the task; the critic judges a
-//!    task that has no check. Any problem goes back to the coder as feedback.
+//!    task that has no check. Any problem goes back to the coder as feedback. A skill that
+//!    passes a check made only of examples is cross-checked against independent candidates
+//!    (`cross_check.rs`) before it counts as verified.
 //! 3. **Dedup** (`dedup.rs`): an exact or near duplicate that does the job is reused
 //!    instead.
 //! 4. **Admission**, in one SQL transaction: the version and its call edges
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::coder::{Feedback, SkillBrief, Strategy, skill_from_reply, write_skill_with};
 use super::critic::{Critiqued, critique};
+use super::cross_check::{Corroboration, CrossCheck};
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
 use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
@@ -79,6 +82,10 @@ pub struct AgentConfig {
     /// episode: a small model often answers a refinement with the same code, and that
     /// round would otherwise be lost (see `docs/benchmarks.md`).
     pub repeat_allowance: u32,
+    /// How a skill whose task's check is only examples is cross-checked against independent
+    /// candidates before it counts as verified (`cross_check.rs`; [`CrossCheck::off`] to
+    /// admit on the examples alone).
+    pub cross_check: CrossCheck,
 }
 
 impl Default for AgentConfig {
@@ -93,6 +100,7 @@ impl Default for AgentConfig {
             reuse_similarity: 0.8,
             show_similarity: 0.5,
             repeat_allowance: 2,
+            cross_check: CrossCheck::default(),
         }
     }
 }
@@ -120,6 +128,10 @@ pub struct EpisodeReport {
     pub problems: Option<String>,
     /// Whether this run continued an episode found unfinished.
     pub resumed: bool,
+    /// Why the admitted skill is marked unchecked although the task had a check: an
+    /// independent candidate that passes the same check behaved otherwise (`cross_check.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
     /// Where the time went.
     pub timing: Timing,
 }
@@ -199,6 +211,8 @@ pub(super) struct Run {
     pub repeated: Option<u32>,
     /// Rounds so far that repeated an earlier one.
     pub repeats: u32,
+    /// Why the skill about to be admitted is unverified, when a cross-check said so.
+    pub unverified: Option<String>,
 }
 
 impl Run {
@@ -219,6 +233,7 @@ impl Run {
             fingerprints: Vec::new(),
             repeated: None,
             repeats: 0,
+            unverified: None,
         }
     }
 
@@ -706,7 +721,7 @@ impl Agent {
                     Err(verdict) => return Ok(verdict),
                 };
                 validation = run.clock.time(Phase::Validation);
-                match self.library.prepare(reduced, options).await {
+                match self.library.prepare(reduced, options.clone()).await {
                     Ok(prepared) => prepared,
                     Err(e) if is_rejection(&e) => {
                         drop(validation);
@@ -768,6 +783,18 @@ impl Agent {
         {
             self.verdict(run, round, false, &problems).await?;
             return Ok(Verdict::Retry(problems));
+        }
+        // Issue 12: a check of a few examples is weak evidence; an independent candidate
+        // must agree with the skill for it to count as verified.
+        let mut prepared = prepared;
+        run.unverified = None;
+        match self.cross_check(run, round, &prepared, &options).await? {
+            Corroboration::Keep => {}
+            Corroboration::Unverified(why) => {
+                prepared.provenance.unchecked = true;
+                run.unverified = Some(why);
+            }
+            Corroboration::Replace(replacement) => prepared = *replacement,
         }
         let mut duplicate = {
             let _validation = run.clock.time(Phase::Validation);
@@ -919,13 +946,16 @@ impl Agent {
         .record();
         tx.append_event(&run.id, &kind, &payload).await?;
         drop(store_timer);
-        let report = self.report(
-            &run,
-            EpisodeStatus::Admitted,
-            Some((skill, added.version.version)),
-            added.calls.clone(),
-            None,
-        );
+        let report = EpisodeReport {
+            unverified: run.unverified.clone(),
+            ..self.report(
+                &run,
+                EpisodeStatus::Admitted,
+                Some((skill, added.version.version)),
+                added.calls.clone(),
+                None,
+            )
+        };
         tx.finish_episode(&run.id, EpisodeStatus::Admitted, &serde_json::json!(report))
             .await?;
         tx.commit().await?;
@@ -1014,6 +1044,7 @@ impl Agent {
             rounds: run.rounds,
             problems,
             resumed: run.resumed,
+            unverified: None,
             timing: run.clock.timing(),
         }
     }
@@ -1058,7 +1089,7 @@ impl Agent {
     }
 
     /// Journals a model call, with the strategy of a coder round.
-    async fn exchange_with(
+    pub(super) async fn exchange_with(
         &self,
         run: &mut Run,
         exchange: &Exchange,

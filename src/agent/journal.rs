@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::coder::{Feedback, Strategy};
+use super::cross_check::{CandidateResult, CrossCheckOutcome};
 use super::{AgentError, Exchange, Purpose};
 use crate::store::EpisodeEvent;
 use crate::validate::TestReport;
@@ -108,6 +109,22 @@ pub enum JournalEvent {
         round: u32,
         /// The earlier round it repeats.
         of_round: u32,
+    },
+    /// A skill that passed a check of examples only was cross-checked against independent
+    /// candidates on probe inputs (`cross_check.rs`); their model calls are journalled before
+    /// it as `llm_call`s of the round with the `cross_check` strategy.
+    CrossCheck {
+        /// The round whose skill was cross-checked.
+        round: u32,
+        /// Probe inputs run.
+        probes: usize,
+        /// What each candidate asked for came to, in order.
+        candidates: Vec<CandidateResult>,
+        /// Tokens the candidates' model calls took (prompt and completion).
+        tokens: u64,
+        /// How it ended: corroborated, replaced by the candidates' answer, unverified, or
+        /// inconclusive.
+        outcome: CrossCheckOutcome,
     },
     /// An existing skill solves the task (written in the transaction that ends the episode).
     Reuse {
@@ -284,8 +301,10 @@ impl Position {
                 JournalEvent::LlmCall {
                     round: Some(round),
                     exchange,
-                    ..
-                } if exchange.purpose == Purpose::Coder => {
+                    strategy,
+                } if exchange.purpose == Purpose::Coder
+                    && strategy != Some(Strategy::CrossCheck) =>
+                {
                     position.repeated = None;
                     position.rounds_done = position.rounds_done.max(round);
                     last_reply = exchange.reply.clone();
@@ -453,6 +472,45 @@ mod tests {
         };
         let at = Position::of(&[stored(1, &retrieval), stored(2, &no_code)]).unwrap();
         assert_eq!((at.pending, at.rounds_done), (None, 1));
+    }
+
+    #[test]
+    fn a_cross_checks_candidate_is_not_a_round_to_resume() {
+        let mut candidate = coder_call(1, "another solution");
+        if let JournalEvent::LlmCall { strategy, .. } = &mut candidate {
+            *strategy = Some(Strategy::CrossCheck);
+        }
+        let cross_check = JournalEvent::CrossCheck {
+            round: 1,
+            probes: 12,
+            candidates: vec![CandidateResult::Agrees],
+            tokens: 2,
+            outcome: CrossCheckOutcome::Corroborated,
+        };
+        let journal: Vec<EpisodeEvent> = [
+            coder_call(1, "first"),
+            attempt(1, "f", "function f() {}"),
+            candidate,
+            cross_check.clone(),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| stored(i as i64 + 1, e))
+        .collect();
+        // Killed before the admission: round 1's own attempt is taken up again.
+        let at = Position::of(&journal).unwrap();
+        assert_eq!(at.rounds_done, 1);
+        assert_eq!(
+            at.pending,
+            Some(Pending::Attempt {
+                round: 1,
+                skill: "f".into(),
+                code: "function f() {}".into(),
+            })
+        );
+        assert_eq!(JournalEvent::from_stored(&journal[3]).unwrap(), cross_check);
+        assert_eq!(journal[3].payload["outcome"], "corroborated");
+        assert_eq!(journal[3].payload["candidates"][0]["result"], "agrees");
     }
 
     #[test]

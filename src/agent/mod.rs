@@ -3,14 +3,16 @@
 //! curriculum, the coder and the critic (each one LLM call, journalled as an [`Exchange`]),
 //! and [`extract`], which turns a model's messy reply into a [`SkillSource`] or an error the
 //! model can act on. Every step is journalled as a typed [`JournalEvent`] (`journal.rs`),
-//! which resume reads back (`resume.rs`); the duplicate policy is `dedup.rs`, the time
-//! accounting `timing.rs`, the leases of the episodes an agent drives `lease.rs`.
+//! which resume reads back (`resume.rs`); the duplicate policy is `dedup.rs`, the
+//! cross-check of checks made only of examples `cross_check.rs`, the time accounting
+//! `timing.rs`, the leases of the episodes an agent drives `lease.rs`.
 //!
 //! [`SkillSource`]: crate::skill::SkillSource
 
 mod budget;
 mod coder;
 mod critic;
+mod cross_check;
 mod curriculum;
 mod dedup;
 mod environment;
@@ -32,6 +34,7 @@ pub use coder::{
     skill_from_reply, write_skill, write_skill_with,
 };
 pub use critic::{Critique, Critiqued, critique};
+pub use cross_check::{CandidateResult, CrossCheck, CrossCheckOutcome, Disagreement};
 pub use curriculum::{CurriculumState, LibraryEntry, MAX_PROPOSAL_ATTEMPTS, Proposal, propose};
 pub use environment::{CodeEnvironment, Environment, check_passed};
 pub use episode::{Agent, AgentConfig, EpisodeReport, Observer, Progress};

@@ -132,6 +132,19 @@ impl Task {
         Some(Stub { text, doc })
     }
 
+    /// Whether the task's check is only `call => expected` examples (from its text, a user,
+    /// or the curriculum): weak evidence that the agent cross-checks before it counts a skill
+    /// as verified (`cross_check.rs`). A check with an assertion (a suite's own tests) or a
+    /// task an environment posed (with its world) is taken as it is, as is no check at all.
+    pub fn check_is_examples(&self) -> bool {
+        self.world.is_none()
+            && !self.tests.is_empty()
+            && self
+                .tests
+                .iter()
+                .all(|test| matches!(test, TestCase::Example { .. }))
+    }
+
     /// Suggests the function name.
     pub fn with_name(mut self, name: impl Into<String>) -> Task {
         self.name = Some(name.into());

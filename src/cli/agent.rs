@@ -4,7 +4,7 @@ use super::skills::{DataArgs, spinner};
 use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{AgentConfig, EpisodeReport, Progress};
+use skillforge::agent::{AgentConfig, CrossCheck, EpisodeReport, Progress};
 use skillforge::envproto::ResetParams;
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig, LocalConfig, LocalModelChoice};
@@ -44,6 +44,10 @@ pub struct AgentArgs {
     /// Skip the critic.
     #[arg(long)]
     pub no_critic: bool,
+    /// Independent candidates asked for, at most, to cross-check a skill whose task's check
+    /// is only examples (0: admit on the examples alone).
+    #[arg(long, default_value_t = AgentConfig::default().cross_check.candidates, value_name = "N")]
+    pub cross_check: u32,
     /// What kind of programming tasks the curriculum proposes.
     #[arg(long, default_value = "string, number and collection utilities")]
     pub domain: String,
@@ -105,6 +109,10 @@ impl AgentArgs {
             max_rounds: self.max_rounds,
             retrieve: self.retrieve,
             critic: !self.no_critic,
+            cross_check: CrossCheck {
+                candidates: self.cross_check,
+                ..CrossCheck::default()
+            },
             ..AgentConfig::default()
         }
     }
@@ -479,6 +487,9 @@ fn print_report(report: &EpisodeReport, as_json: bool) -> anyhow::Result<()> {
     }
     if let Some(problems) = &report.problems {
         println!("last problem: {problems}");
+    }
+    if let Some(why) = &report.unverified {
+        println!("admitted unverified: {why}");
     }
     let t = &report.timing;
     println!(

@@ -9,7 +9,9 @@
 //!   problems admitted).
 //!
 //! Every answer is judged by the suite's own tests, run in the sandbox (never by the model's).
-//! A wrong admission is a skill the loop admitted or reused that fails them.
+//! A wrong admission is a skill the loop admitted or reused that fails them; one the agent
+//! itself marked unverified (its cross-check found an independent solution that behaves
+//! otherwise) is counted apart, as the library does not count it as verified either.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +21,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
-use skillforge::agent::{CodeEnvironment, Task};
+use skillforge::agent::{CodeEnvironment, CrossCheckOutcome, JournalEvent, Task};
 use skillforge::compose::Bundle;
 use skillforge::eval::{Problem, passes, read_suite};
 use skillforge::library::parse_stored;
@@ -87,6 +89,11 @@ struct Outcome {
     passed: bool,
     /// A skill was admitted or reused that fails the suite's tests.
     wrong_admission: bool,
+    /// The skill ended with is marked unchecked (the agent did not count it as verified).
+    unverified: bool,
+    /// How the episode's last cross-check of its example check ended, if one ran (the
+    /// journal goes with the temporary library).
+    cross_check: Option<CrossCheckOutcome>,
     /// What the loop ended with (`None` for the model alone).
     status: Option<EpisodeStatus>,
     tokens: u64,
@@ -115,8 +122,19 @@ impl Arm {
         })
     }
 
+    /// Wrong admissions of skills the agent counted as verified.
     fn wrong_admissions(&self) -> usize {
-        self.outcomes.iter().filter(|o| o.wrong_admission).count()
+        self.outcomes
+            .iter()
+            .filter(|o| o.wrong_admission && !o.unverified)
+            .count()
+    }
+
+    /// (skills ended with that are marked unverified, how many of them are wrong).
+    fn unverified(&self) -> (usize, usize) {
+        let unverified = self.outcomes.iter().filter(|o| o.unverified);
+        let wrong = unverified.clone().filter(|o| o.wrong_admission).count();
+        (unverified.count(), wrong)
     }
 }
 
@@ -185,6 +203,8 @@ async fn direct(
         task_id: problem.task_id.clone(),
         passed: passes_suite(env, sandbox, &bundle, problem)?,
         wrong_admission: false,
+        unverified: false,
+        cross_check: None,
         status: None,
         tokens: u64::from(reply.prompt_tokens + reply.completion_tokens),
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
@@ -213,20 +233,35 @@ async fn looped(
         .with_context(|| format!("{}: the prompt is not a task", problem.task_id))?;
     let report = runtime.solve(task).await?;
     let library = runtime.library();
-    let passed = match &report.skill {
+    let (passed, unverified) = match &report.skill {
         Some(name) => {
             let skill = library.get(name).await?.skill;
             let bundle = library
                 .bundle(&parse_stored(&skill)?, &skill.record.namespace)
                 .await?;
-            passes_suite(env, library.sandbox(), &bundle, problem)?
+            (
+                passes_suite(env, library.sandbox(), &bundle, problem)?,
+                skill.version.provenance.unchecked,
+            )
         }
-        None => false,
+        None => (false, false),
     };
+    let cross_check = library
+        .store()
+        .episode_events(&report.episode)
+        .await?
+        .iter()
+        .filter_map(|event| match JournalEvent::from_stored(event) {
+            Ok(JournalEvent::CrossCheck { outcome, .. }) => Some(outcome),
+            _ => None,
+        })
+        .next_back();
     Ok(Outcome {
         task_id: problem.task_id.clone(),
         passed,
         wrong_admission: report.skill.is_some() && !passed,
+        unverified,
+        cross_check,
         status: Some(report.status),
         tokens: report.timing.prompt_tokens + report.timing.completion_tokens,
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
@@ -301,7 +336,9 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
                 json!({"arm": arm.name, "problems": arm.outcomes.len(), "passed": arm.passed(),
                        "tokens_per_solved": arm.cost_per_solved().map(|c| c.0),
                        "seconds_per_solved": arm.cost_per_solved().map(|c| c.1),
-                       "wrong_admissions": arm.wrong_admissions(), "outcomes": arm.outcomes})
+                       "wrong_admissions": arm.wrong_admissions(),
+                       "unverified": arm.unverified().0, "wrong_unverified": arm.unverified().1,
+                       "outcomes": arm.outcomes})
             })
             .collect();
         println!(
@@ -312,8 +349,8 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{} problems of {}", problems.len(), args.suite.display());
     println!(
-        "{:<18} {:>8} {:>15} {:>12} {:>17}",
-        "arm", "passed", "tokens/solved", "s/solved", "wrong admissions"
+        "{:<18} {:>8} {:>15} {:>12} {:>17} {:>18}",
+        "arm", "passed", "tokens/solved", "s/solved", "wrong admissions", "unverified (wrong)"
     );
     for arm in &arms {
         let (tokens, seconds) = arm
@@ -321,13 +358,15 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
             .map_or(("-".to_string(), "-".to_string()), |(t, s)| {
                 (format!("{t:.0}"), format!("{s:.1}"))
             });
+        let (unverified, wrong_unverified) = arm.unverified();
         println!(
-            "{:<18} {:>8} {:>15} {:>12} {:>17}",
+            "{:<18} {:>8} {:>15} {:>12} {:>17} {:>18}",
             arm.name,
             format!("{}/{}", arm.passed(), arm.outcomes.len()),
             tokens,
             seconds,
-            arm.wrong_admissions()
+            arm.wrong_admissions(),
+            format!("{unverified} ({wrong_unverified})")
         );
     }
     Ok(EXIT_OK)

@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{
-    AgentConfig, CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress,
-};
+use skillforge::agent::{CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress};
 use skillforge::envproto::{ResetParams, textcraft};
 use skillforge::eval::{
     ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, read_suite, write_plot,
@@ -195,12 +193,7 @@ async fn evaluate(
         embedder,
         sandbox,
         capabilities,
-        config: AgentConfig {
-            max_rounds: args.agent.max_rounds,
-            retrieve: args.agent.retrieve,
-            critic: !args.agent.no_critic,
-            ..AgentConfig::default()
-        },
+        config: args.agent.agent_config(),
         workdir: workdir.path().to_path_buf(),
         observer: Some(round_observer(bar.clone())),
     };

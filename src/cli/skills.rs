@@ -376,8 +376,9 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                 );
                 if s.version.provenance.unchecked {
                     println!(
-                        "unchecked: admitted for a task without a programmatic check; only its \
-                         own tests and a critic vouch for it (re-verify or deprecate it)"
+                        "unchecked: admitted unverified (its task had no programmatic check, or \
+                         only examples that an independent solution passes too while behaving \
+                         otherwise; the episode's journal says which); re-verify or deprecate it"
                     );
                 }
                 println!("\n{}", s.version.code.trim_end());

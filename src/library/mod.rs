@@ -210,8 +210,8 @@ pub struct SkillSummary {
     pub runnable: bool,
     /// Usage stats.
     pub stats: SkillStats,
-    /// The current version was admitted for a task without a programmatic check
-    /// ([`Provenance::unchecked`]): it does not count as verified.
+    /// The current version was admitted unverified ([`Provenance::unchecked`]): it does not
+    /// count as verified.
     pub unchecked: bool,
 }
 

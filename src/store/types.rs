@@ -111,9 +111,11 @@ pub struct Provenance {
     /// The model that wrote it, or the importer (e.g. `voyager-import`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// The agent admitted it for a task that had no programmatic check: only its own tests
-    /// (written by the same model) and a critic vouch for it. Such a version never counts
-    /// as verified; it is to be re-verified or pruned.
+    /// The agent admitted it unverified: for a task that had no programmatic check (only its
+    /// own tests, written by the same model, and a critic vouch for it), or for a task whose
+    /// check is only examples that an independent solution also passes while behaving
+    /// otherwise on some input (the agent's cross-check). Such a version never counts as
+    /// verified; it is to be re-verified or pruned.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unchecked: bool,
 }

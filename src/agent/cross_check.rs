@@ -1,0 +1,799 @@
+//! Cross-checking a skill whose task's check is only a few examples (issue 12): weak
+//! evidence is strengthened by agreement before the skill counts as verified.
+//!
+//! A check made of a handful of `call => expected` examples (a prompt's doctests, a user's
+//! examples, the curriculum's) can be passed by wrong code. When a skill passes such a check,
+//! the agent asks the coder again, afresh (no earlier code, a higher temperature:
+//! [`Strategy::CrossCheck`]), for an independent candidate; a candidate counts only if it too
+//! passes the task's check. Both run in the sandbox on *probe* inputs: the arguments of the
+//! examples (the task's and the skill's own), captured by running the example calls against
+//! a recording function, and mutations of them by type (strings emptied, reversed, sorted,
+//! doubled, cut; numbers 0, ±1, negated, off by one, large; arrays emptied, cut to one,
+//! reversed, sorted, doubled; arguments swapped or taken from another example).
+//!
+//! - The first candidate that behaves the same on every probe (or has the same code)
+//!   **corroborates** the skill: it is admitted as before.
+//! - A candidate that behaves otherwise is a disagreement; another candidate is asked for,
+//!   up to [`CrossCheck::candidates`]. When a later one agrees with the skill, the skill wins
+//!   by majority; when it agrees with an earlier dissenter instead, the **dissenters' answer
+//!   wins**: it is validated and admitted in the skill's place.
+//! - Disagreement without a majority: the skill is admitted **unverified** (its provenance
+//!   says `unchecked`, as for a task without a check), and the journal says on which input
+//!   the candidates differed.
+//! - No candidate could be had (none passed the examples, or the model failed): nothing
+//!   speaks against the skill; it is admitted as before, the journal says so.
+//!
+//! Tasks with a strong check (an assertion such as a suite's own tests, or an environment's
+//! check) and environments whose skills act are never cross-checked: re-running an acting
+//! skill outside its world proves nothing.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::AgentError;
+use super::coder::{SkillBrief, Strategy, write_skill_with};
+use super::environment::check_passed;
+use super::episode::{Agent, Run};
+use super::evidence::fingerprint;
+use super::journal::JournalEvent;
+use super::timing::Phase;
+use crate::compose::Bundle;
+use crate::library::{AddOptions, Prepared};
+use crate::sandbox::{Call, Capabilities, FailureKind, Limits};
+use crate::skill::TestCase;
+
+/// How the agent cross-checks a skill whose task's check is only examples. Plain data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossCheck {
+    /// Independent candidates asked for at most, per admission (0: never cross-check).
+    pub candidates: u32,
+    /// Probe inputs run at most, the examples' own included.
+    pub probes: usize,
+    /// Wall-clock limit of one probe call (the library's, if lower).
+    pub probe_timeout: Duration,
+}
+
+impl Default for CrossCheck {
+    fn default() -> Self {
+        Self {
+            candidates: 2,
+            probes: 40,
+            probe_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl CrossCheck {
+    /// No cross-check: a skill that passes its task's examples is admitted as verified.
+    pub fn off() -> Self {
+        Self {
+            candidates: 0,
+            ..Self::default()
+        }
+    }
+}
+
+/// What one independent candidate came to, as the journal records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CandidateResult {
+    /// No skill could be taken from the reply, or the model call failed.
+    Unusable {
+        /// Why.
+        reason: String,
+    },
+    /// The candidate fails the task's check: it is no evidence either way.
+    FailsCheck {
+        /// The check's summary.
+        reason: String,
+    },
+    /// Its code is the skill's (comments and whitespace aside): it agrees, unrun.
+    SameCode,
+    /// It behaved like the skill on every probe (resource failures aside).
+    Agrees,
+    /// It behaved otherwise on some probes.
+    Disagrees {
+        /// Probes on which it differed from the skill.
+        probes: usize,
+        /// The first of them.
+        first: Disagreement,
+        /// Earlier dissenting candidates (1-based) it agrees with.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        agrees_with: Vec<u32>,
+    },
+}
+
+/// One input on which two candidates behaved differently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disagreement {
+    /// The call, `name(args)`.
+    pub call: String,
+    /// What the skill did: the value's JSON, or `throws`.
+    pub skill: String,
+    /// What the candidate did.
+    pub candidate: String,
+}
+
+/// How a cross-check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossCheckOutcome {
+    /// An independent candidate agreed: the skill is admitted as verified.
+    Corroborated,
+    /// The candidates that disagreed with the skill agreed with each other: theirs is
+    /// admitted instead.
+    Replaced,
+    /// Candidates disagreed with no majority for the skill: admitted unverified.
+    Unverified,
+    /// No usable candidate (or no probe): nothing speaks against the skill, which is admitted
+    /// as before.
+    Inconclusive,
+}
+
+/// What the episode does with the skill after a cross-check.
+pub(super) enum Corroboration {
+    /// Admit it as it is (corroborated, or nothing against it).
+    Keep,
+    /// Admit it marked unverified, for this reason.
+    Unverified(String),
+    /// Admit this candidate instead.
+    Replace(Box<Prepared>),
+}
+
+/// One behaviour of a candidate on one probe.
+#[derive(Debug, Clone, PartialEq)]
+enum Behaviour {
+    /// It returned this value.
+    Returns(Value),
+    /// It threw.
+    Throws,
+    /// It ran out of time, fuel, memory or stack: no answer to compare.
+    NoAnswer,
+}
+
+impl Behaviour {
+    /// Whether two behaviours differ (a probe without an answer differs from nothing).
+    fn differs(&self, other: &Behaviour) -> bool {
+        match (self, other) {
+            (Behaviour::NoAnswer, _) | (_, Behaviour::NoAnswer) => false,
+            (Behaviour::Returns(a), Behaviour::Returns(b)) => !same_value(a, b),
+            (Behaviour::Throws, Behaviour::Throws) => false,
+            _ => true,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Behaviour::Returns(value) => value.to_string(),
+            Behaviour::Throws => "throws".into(),
+            Behaviour::NoAnswer => "no answer".into(),
+        }
+    }
+}
+
+/// JSON values equal, numbers within a relative 1e-9 (two right ways of computing a float
+/// differ in the last bits).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(xs), Value::Object(ys)) => {
+            xs.len() == ys.len()
+                && xs
+                    .iter()
+                    .all(|(k, x)| ys.get(k).is_some_and(|y| same_value(x, y)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A candidate that passed the task's check, and how it behaved on the probes.
+struct Dissenter {
+    index: u32,
+    behaviours: Vec<Behaviour>,
+}
+
+impl Agent {
+    /// Cross-checks `prepared`, which passed the run's task check, when that check is only
+    /// examples (see the module's documentation); journals a [`JournalEvent::CrossCheck`]
+    /// unless nothing was done.
+    pub(super) async fn cross_check(
+        &self,
+        run: &mut Run,
+        round: u32,
+        prepared: &Prepared,
+        options: &AddOptions,
+    ) -> Result<Corroboration, AgentError> {
+        let config = &self.config.cross_check;
+        if config.candidates == 0
+            || !run.task.check_is_examples()
+            || !self.env.host_functions().list().is_empty()
+        {
+            return Ok(Corroboration::Keep);
+        }
+        let name = prepared.source.name.clone();
+        let seeds: Vec<&str> = run
+            .task
+            .tests
+            .iter()
+            .chain(&prepared.source.tests)
+            .filter_map(|test| match test {
+                TestCase::Example { call, .. } => Some(call.as_str()),
+                TestCase::Assert { .. } => None,
+            })
+            .collect();
+        let limits = self.probe_limits();
+        let probes = {
+            let _validation = run.clock.time(Phase::Validation);
+            let captured = self.capture_arguments(&name, &seeds, &limits).await?;
+            probe_inputs(&captured, config.probes)
+        };
+        let mut event = CrossCheckEvent {
+            round,
+            probes: probes.len(),
+            candidates: Vec::new(),
+            tokens: 0,
+        };
+        if probes.is_empty() {
+            self.log_cross_check(run, event, CrossCheckOutcome::Inconclusive)
+                .await?;
+            return Ok(Corroboration::Keep);
+        }
+        let ours = self
+            .behaviours(&prepared.bundle, &probes, &limits, run)
+            .await?;
+        let briefs: Vec<SkillBrief> = Vec::new();
+        let mut dissenters: Vec<Dissenter> = Vec::new();
+        for index in 1..=config.candidates {
+            let written = {
+                let _llm = run.clock.time(Phase::Llm);
+                write_skill_with(
+                    self.model.as_ref(),
+                    self.env.as_ref(),
+                    &run.task,
+                    &briefs,
+                    None,
+                    Strategy::CrossCheck,
+                )
+                .await
+            };
+            let attempt = match written {
+                Ok(attempt) => attempt,
+                // A second opinion the model cannot give is no evidence either way.
+                Err(e @ (AgentError::Llm { .. } | AgentError::PromptTooLong { .. })) => {
+                    event.candidates.push(CandidateResult::Unusable {
+                        reason: format!("the model call failed: {e}"),
+                    });
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            event.tokens += u64::from(attempt.exchange.prompt_tokens)
+                + u64::from(attempt.exchange.completion_tokens);
+            self.exchange_with(
+                run,
+                &attempt.exchange,
+                Some(round),
+                Some(Strategy::CrossCheck),
+            )
+            .await?;
+            let source = match attempt.result {
+                Ok(extracted) => extracted.skill,
+                Err(e) => {
+                    event.candidates.push(CandidateResult::Unusable {
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            if fingerprint(&source) == fingerprint(&prepared.source)
+                || source.code == prepared.source.code
+            {
+                event.candidates.push(CandidateResult::SameCode);
+                self.log_cross_check(run, event, CrossCheckOutcome::Corroborated)
+                    .await?;
+                return Ok(Corroboration::Keep);
+            }
+            let bundle = {
+                let _validation = run.clock.time(Phase::Validation);
+                match self.library.bundle(&source, &run.namespace).await {
+                    Ok(bundle) => bundle,
+                    Err(e) => {
+                        event.candidates.push(CandidateResult::Unusable {
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
+                }
+            };
+            let check = {
+                let _validation = run.clock.time(Phase::Validation);
+                self.check(&bundle, &run.task).await?
+            };
+            if !check_passed(&check) {
+                event.candidates.push(CandidateResult::FailsCheck {
+                    reason: super::prompts::report_summary(&check),
+                });
+                continue;
+            }
+            let theirs = self.behaviours(&bundle, &probes, &limits, run).await?;
+            let differing: Vec<usize> = (0..probes.len())
+                .filter(|&i| ours[i].differs(&theirs[i]))
+                .collect();
+            let Some(&first) = differing.first() else {
+                event.candidates.push(CandidateResult::Agrees);
+                self.log_cross_check(run, event, CrossCheckOutcome::Corroborated)
+                    .await?;
+                return Ok(Corroboration::Keep);
+            };
+            let agrees_with: Vec<u32> = dissenters
+                .iter()
+                .filter(|d| (0..probes.len()).all(|i| !d.behaviours[i].differs(&theirs[i])))
+                .map(|d| d.index)
+                .collect();
+            event.candidates.push(CandidateResult::Disagrees {
+                probes: differing.len(),
+                first: Disagreement {
+                    call: call_text(&name, &probes[first]),
+                    skill: ours[first].describe(),
+                    candidate: theirs[first].describe(),
+                },
+                agrees_with: agrees_with.clone(),
+            });
+            if !agrees_with.is_empty() {
+                // Two independent candidates agree against the skill: theirs wins, if the
+                // library takes it.
+                let replaced = {
+                    let _validation = run.clock.time(Phase::Validation);
+                    self.library.prepare(source, options.clone()).await
+                };
+                match replaced {
+                    Ok(replacement) if replacement.unchanged.is_none() => {
+                        self.log_cross_check(run, event, CrossCheckOutcome::Replaced)
+                            .await?;
+                        return Ok(Corroboration::Replace(Box::new(replacement)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::info!("the majority's candidate is refused: {e}"),
+                }
+                break;
+            }
+            dissenters.push(Dissenter {
+                index,
+                behaviours: theirs,
+            });
+        }
+        let why = event
+            .candidates
+            .iter()
+            .find_map(|candidate| match candidate {
+                CandidateResult::Disagrees { first, .. } => Some(format!(
+                    "an independent solution that also passes the task's check differs on {}: \
+                 this skill gives {}, it gives {}",
+                    first.call, first.skill, first.candidate
+                )),
+                _ => None,
+            });
+        let outcome = match why {
+            Some(_) => CrossCheckOutcome::Unverified,
+            None => CrossCheckOutcome::Inconclusive,
+        };
+        self.log_cross_check(run, event, outcome).await?;
+        Ok(match why {
+            Some(why) => {
+                tracing::info!("{name} is admitted unverified: {why}");
+                Corroboration::Unverified(why)
+            }
+            None => Corroboration::Keep,
+        })
+    }
+
+    async fn log_cross_check(
+        &self,
+        run: &Run,
+        event: CrossCheckEvent,
+        outcome: CrossCheckOutcome,
+    ) -> Result<(), AgentError> {
+        self.log(
+            run,
+            JournalEvent::CrossCheck {
+                round: event.round,
+                probes: event.probes,
+                candidates: event.candidates,
+                tokens: event.tokens,
+                outcome,
+            },
+        )
+        .await
+    }
+
+    /// The limits of one probe call: the library's, with a shorter wall clock.
+    fn probe_limits(&self) -> Limits {
+        let mut limits = self.library.limits().clone();
+        limits.wall_clock = limits.wall_clock.min(self.config.cross_check.probe_timeout);
+        limits
+    }
+
+    /// The arguments of the example `calls` of the function `name`: each call is run against
+    /// a function of that name that records its arguments (only JSON values are kept).
+    async fn capture_arguments(
+        &self,
+        name: &str,
+        calls: &[&str],
+        limits: &Limits,
+    ) -> Result<Vec<Vec<Value>>, AgentError> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut program = format!(
+            "const __seen = [];\n{CAPTURE_HELPERS}\nfunction {name}(...args) {{\n  if (__plain(args, 0)) __seen.push(args);\n}}\nasync function __capture() {{\n"
+        );
+        for call in calls {
+            program.push_str(&format!("  try {{ await ({call}); }} catch (e) {{}}\n"));
+        }
+        program.push_str("  return __seen;\n}\n");
+        let sandbox = Arc::clone(self.library.sandbox());
+        let limits = limits.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            sandbox.run(Call {
+                source: &program,
+                entry: "__capture",
+                args: &[],
+                capabilities: &Capabilities::none(),
+                limits: &limits,
+            })
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        Ok(match outcome.result {
+            Ok(Value::Array(lists)) => lists
+                .into_iter()
+                .filter_map(|args| match args {
+                    Value::Array(args) => Some(args),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// How `bundle` behaves on each probe, one sandbox call per probe.
+    async fn behaviours(
+        &self,
+        bundle: &Bundle,
+        probes: &[Vec<Value>],
+        limits: &Limits,
+        run: &Run,
+    ) -> Result<Vec<Behaviour>, AgentError> {
+        let _validation = run.clock.time(Phase::Validation);
+        let sandbox = Arc::clone(self.library.sandbox());
+        let (bundle, probes, limits) = (bundle.clone(), probes.to_vec(), limits.clone());
+        let outcomes = tokio::task::spawn_blocking(move || {
+            let calls: Vec<Call<'_>> = probes
+                .iter()
+                .map(|args| Call {
+                    source: &bundle.source,
+                    entry: &bundle.root,
+                    args,
+                    capabilities: &bundle.capabilities,
+                    limits: &limits,
+                })
+                .collect();
+            let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
+            sandbox.run_many(&calls, parallelism)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                Ok(match outcome?.result {
+                    Ok(value) => Behaviour::Returns(value),
+                    Err(failure) => match failure.kind {
+                        FailureKind::JsError | FailureKind::CapabilityDenied => Behaviour::Throws,
+                        _ => Behaviour::NoAnswer,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+/// The fields of a [`JournalEvent::CrossCheck`] gathered while it runs.
+struct CrossCheckEvent {
+    round: u32,
+    probes: usize,
+    candidates: Vec<CandidateResult>,
+    tokens: u64,
+}
+
+/// `__plain(v, depth)`: whether `v` survives JSON unchanged (finite numbers, strings,
+/// booleans, null, arrays and plain objects of them, not too deep).
+const CAPTURE_HELPERS: &str = "function __plain(v, depth) {
+  if (depth > 8) return false;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!(i in v) || !__plain(v[i], depth + 1)) return false;
+    return true;
+  }
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.values(v).every((x) => __plain(x, depth + 1));
+  }
+  return false;
+}";
+
+/// `name(args)` as JavaScript, for the journal.
+fn call_text(name: &str, args: &[Value]) -> String {
+    let args: Vec<String> = args.iter().map(Value::to_string).collect();
+    format!("{name}({})", args.join(", "))
+}
+
+/// Probe inputs from the captured argument lists `seeds`: the seeds themselves, then their
+/// mutations (one argument changed by its type, two arguments swapped, one argument taken
+/// from another seed of the same arity), taken round-robin across seeds so that each
+/// contributes, without repeats, at most `max`.
+pub(super) fn probe_inputs(seeds: &[Vec<Value>], max: usize) -> Vec<Vec<Value>> {
+    let mut seen = HashSet::new();
+    let mut probes = Vec::new();
+    let mut push = |args: Vec<Value>, probes: &mut Vec<Vec<Value>>| {
+        if probes.len() < max && seen.insert(Value::Array(args.clone()).to_string()) {
+            probes.push(args);
+        }
+    };
+    for seed in seeds {
+        push(seed.clone(), &mut probes);
+    }
+    let per_seed: Vec<Vec<Vec<Value>>> = seeds
+        .iter()
+        .map(|seed| {
+            let mut mutated = Vec::new();
+            for i in 0..seed.len() {
+                for j in i + 1..seed.len() {
+                    if same_kind(&seed[i], &seed[j]) && seed[i] != seed[j] {
+                        let mut swapped = seed.clone();
+                        swapped.swap(i, j);
+                        mutated.push(swapped);
+                        // Two arguments alike: equal, or one the other reversed (ties and
+                        // symmetric cases, where comparisons go wrong).
+                        let mut equal = seed.clone();
+                        equal[j] = seed[i].clone();
+                        mutated.push(equal);
+                        if let Some(reversed) = reversed(&seed[i]) {
+                            let mut mirrored = seed.clone();
+                            mirrored[j] = reversed;
+                            mutated.push(mirrored);
+                        }
+                    }
+                }
+            }
+            let variants: Vec<Vec<Value>> = seed.iter().map(mutations).collect();
+            let deepest = variants.iter().map(Vec::len).max().unwrap_or(0);
+            for k in 0..deepest {
+                for (i, options) in variants.iter().enumerate() {
+                    if let Some(value) = options.get(k) {
+                        let mut args = seed.clone();
+                        args[i] = value.clone();
+                        mutated.push(args);
+                    }
+                }
+            }
+            for other in seeds {
+                if other.len() == seed.len() && other != seed {
+                    for i in 0..seed.len() {
+                        if same_kind(&seed[i], &other[i]) {
+                            let mut args = seed.clone();
+                            args[i] = other[i].clone();
+                            mutated.push(args);
+                        }
+                    }
+                }
+            }
+            mutated
+        })
+        .collect();
+    let longest = per_seed.iter().map(Vec::len).max().unwrap_or(0);
+    for k in 0..longest {
+        for mutated in &per_seed {
+            if let Some(args) = mutated.get(k) {
+                push(args.clone(), &mut probes);
+            }
+        }
+    }
+    probes
+}
+
+/// A string or an array reversed.
+fn reversed(value: &Value) -> Option<Value> {
+    match value {
+        Value::String(s) => Some(Value::String(s.chars().rev().collect())),
+        Value::Array(items) => Some(Value::Array(items.iter().rev().cloned().collect())),
+        _ => None,
+    }
+}
+
+/// Whether two values have the same JSON type.
+fn same_kind(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// Values of the type of `value` near it and at the edges of its type, most telling first.
+fn mutations(value: &Value) -> Vec<Value> {
+    match value {
+        Value::String(s) => {
+            let chars: Vec<char> = s.chars().collect();
+            let mut sorted = chars.clone();
+            sorted.sort_unstable();
+            let mut out = vec![
+                String::new(),
+                chars.iter().rev().collect(),
+                format!("{s}{s}"),
+                chars.iter().take(1).collect(),
+                chars.iter().take(chars.len().saturating_sub(1)).collect(),
+                sorted.into_iter().collect(),
+                s.to_uppercase(),
+                s.to_lowercase(),
+            ];
+            out.retain(|v| v != s);
+            out.into_iter().map(Value::String).collect()
+        }
+        Value::Number(n) => {
+            let candidates: Vec<f64> = match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => {
+                    let i = i as f64;
+                    vec![0.0, 1.0, -1.0, -i, i + 1.0, i - 1.0, i * 100.0]
+                }
+                (None, Some(x)) => vec![0.0, 1.0, -1.0, -x, x + 1.0, x.trunc(), x * 100.0],
+                _ => Vec::new(),
+            };
+            let mut out = Vec::new();
+            for x in candidates {
+                let mutated = number(x);
+                if mutated != *value && !out.contains(&mutated) && x.abs() < 1e12 {
+                    out.push(mutated);
+                }
+            }
+            out
+        }
+        Value::Bool(b) => vec![Value::Bool(!b)],
+        Value::Array(items) => {
+            let mut out = vec![Value::Array(Vec::new())];
+            if items.len() > 1 {
+                out.push(Value::Array(items[..1].to_vec()));
+                out.extend(reversed(value));
+                out.push(Value::Array(items[..items.len() - 1].to_vec()));
+            }
+            if let Some(sorted) = sorted(items) {
+                out.push(Value::Array(sorted));
+            }
+            if !items.is_empty() {
+                out.push(Value::Array(items.iter().chain(items).cloned().collect()));
+                for variant in mutations(&items[0]).into_iter().take(3) {
+                    let mut changed = items.clone();
+                    changed[0] = variant;
+                    out.push(Value::Array(changed));
+                }
+            }
+            out.retain(|v| v != value);
+            let mut unique = Vec::new();
+            for v in out {
+                if !unique.contains(&v) {
+                    unique.push(v);
+                }
+            }
+            unique
+        }
+        Value::Object(fields) => fields
+            .iter()
+            .flat_map(|(key, field)| {
+                mutations(field).into_iter().take(2).map(|variant| {
+                    let mut changed = fields.clone();
+                    changed.insert(key.clone(), variant);
+                    Value::Object(changed)
+                })
+            })
+            .collect(),
+        Value::Null => Vec::new(),
+    }
+}
+
+/// A JSON number: an integer when `x` is one.
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9e15 {
+        Value::from(x as i64)
+    } else {
+        Value::from(x)
+    }
+}
+
+/// `items` sorted, when they are all numbers or all strings.
+fn sorted(items: &[Value]) -> Option<Vec<Value>> {
+    let mut sorted = items.to_vec();
+    if items.iter().all(Value::is_number) {
+        sorted.sort_by(|a, b| {
+            a.as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&b.as_f64().unwrap_or(0.0))
+        });
+    } else if items.iter().all(Value::is_string) {
+        sorted.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    } else {
+        return None;
+    }
+    Some(sorted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn probes_start_with_the_seeds_then_mutate_each_argument_by_type() {
+        let seeds = vec![
+            vec![json!("abcd"), json!("dddabc")],
+            vec![json!("eabcd"), json!("dddabc")],
+        ];
+        let probes = probe_inputs(&seeds, 100);
+        assert_eq!(probes[..2], seeds[..]);
+        let has = |args: Value| probes.contains(args.as_array().unwrap());
+        assert!(has(json!(["dddabc", "abcd"])), "swapped: {probes:?}");
+        assert!(has(json!(["abcd", "abcd"])), "equal arguments");
+        assert!(has(json!(["abcd", "dcba"])), "one the other reversed");
+        assert!(has(json!(["", "dddabc"])), "emptied: {probes:?}");
+        assert!(has(json!(["dcba", "dddabc"])), "reversed");
+        assert!(has(json!(["abcd", ""])), "second argument emptied");
+        assert!(has(json!(["abcd", "abcddd"])), "sorted");
+        let unique: HashSet<String> = probes.iter().map(|p| json!(p).to_string()).collect();
+        assert_eq!(unique.len(), probes.len(), "no repeats");
+        // The cap keeps the seeds and a share of every seed's mutations.
+        let few = probe_inputs(&seeds, 6);
+        assert_eq!(few.len(), 6);
+        assert_eq!(few[..2], seeds[..]);
+        // An argument taken from another example of the same arity.
+        let seeds = vec![vec![json!([1]), json!("x")], vec![json!([2]), json!("y")]];
+        assert!(probe_inputs(&seeds, 100).contains(&vec![json!([1]), json!("y")]));
+    }
+
+    #[test]
+    fn numbers_and_arrays_mutate_to_their_edges() {
+        let numbers = mutations(&json!(5));
+        for edge in [0, 1, -1, -5, 6, 4, 500] {
+            assert!(numbers.contains(&json!(edge)), "{edge} in {numbers:?}");
+        }
+        assert!(!numbers.contains(&json!(5)));
+        let arrays = mutations(&json!([3, 1, 2]));
+        for edge in [
+            json!([]),
+            json!([3]),
+            json!([2, 1, 3]),
+            json!([1, 2, 3]),
+            json!([3, 1, 2, 3, 1, 2]),
+            json!([0, 1, 2]),
+        ] {
+            assert!(arrays.contains(&edge), "{edge} in {arrays:?}");
+        }
+        assert_eq!(mutations(&json!(true)), [json!(false)]);
+        assert!(mutations(&json!(null)).is_empty());
+    }
+
+    #[test]
+    fn behaviours_compare_values_loosely_for_floats_and_ignore_missing_answers() {
+        let value = |v: Value| Behaviour::Returns(v);
+        assert!(!value(json!(0.30000000000000004)).differs(&value(json!(0.3))));
+        assert!(value(json!([1, 2])).differs(&value(json!([2, 1]))));
+        assert!(value(json!(1)).differs(&Behaviour::Throws));
+        assert!(!Behaviour::Throws.differs(&Behaviour::Throws));
+        assert!(!Behaviour::NoAnswer.differs(&value(json!(1))));
+        assert!(!value(json!({"a": 1.0})).differs(&value(json!({"a": 1}))));
+    }
+}
