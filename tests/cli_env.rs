@@ -106,4 +106,9 @@ async fn solve_takes_the_task_of_a_chosen_world() {
     .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("JSON object"));
+    // The world names the function; a name of the user's own is refused, not ignored.
+    let out = solve(&["--seed", "1", "--name", "f", "--env-command", &command])
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }

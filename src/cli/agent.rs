@@ -158,7 +158,7 @@ pub struct SolveArgs {
     task: Option<String>,
     /// Solve the task an environment's world poses (TextCraft's goal, a protocol
     /// environment's reset): the world of this seed, judged by the environment's check.
-    #[arg(long, requires = "EnvArgs")]
+    #[arg(long, requires = "EnvArgs", conflicts_with_all = ["name", "examples"])]
     seed: Option<u64>,
     /// The world's reset options as JSON, with `--seed` (TextCraft: `{"depth": 2}` or
     /// `{"goal": "oak planks"}`).
@@ -252,8 +252,14 @@ pub fn solve(data: &DataArgs, args: SolveArgs) -> anyhow::Result<ExitCode> {
                 task
             }
         };
-        let first_line = task.description.lines().next().unwrap_or_default();
-        let bar = spinner(format!("solving: {first_line}"));
+        // The first line of words (a posed task is a stub whose comment opens with `/**`).
+        let headline = task
+            .description
+            .lines()
+            .map(|line| line.trim_start_matches(['/', '*', ' ']))
+            .find(|line| !line.is_empty())
+            .unwrap_or_default();
+        let bar = spinner(format!("solving: {headline}"));
         let observer = progress_observer(bar.clone(), None);
         let report = interruptible(&runtime, runtime.solve_observed(task, Some(observer))).await?;
         bar.finish_and_clear();
