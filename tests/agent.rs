@@ -1606,6 +1606,85 @@ async fn an_agreeing_candidate_corroborates_the_skill_which_is_admitted_as_befor
 }
 
 #[tokio::test]
+async fn a_candidate_repeating_the_skill_is_no_evidence_and_the_next_is_asked_to_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // The model repeats its own wrong answer, then gives the right one when asked for a
+    // different implementation: a repeat corroborates nothing.
+    let model = Arc::new(ScriptedModel::queue([
+        reply(SAME_CHARS_ONE_WAY),
+        reply(SAME_CHARS_ONE_WAY),
+        reply(SAME_CHARS_SETS),
+    ]));
+    let report = agent_with(&library, &model, cross_checking(2))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert!(report.unverified.is_some(), "{report:#?}");
+    let events = journal(&library, &report.episode).await;
+    let checks = cross_checks(&events);
+    assert_eq!(checks.len(), 1, "{events:#?}");
+    assert_eq!(checks[0].0, CrossCheckOutcome::Unverified);
+    assert!(matches!(
+        &checks[0].1[..],
+        [CandidateResult::SameCode, CandidateResult::Disagrees { .. }]
+    ));
+    assert_eq!(
+        coder_strategies(&events),
+        [
+            Some(Strategy::First),
+            Some(Strategy::CrossCheck),
+            Some(Strategy::CrossCheckAnew)
+        ]
+    );
+    let third = &model.requests()[2];
+    assert_eq!(third.temperature, Some(1.0));
+    assert!(
+        third.messages[1].content.contains("different way"),
+        "{}",
+        third.messages[1].content
+    );
+}
+
+#[tokio::test]
+async fn a_skill_no_candidate_could_corroborate_is_admitted_unverified() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // Both candidates repeat the skill's code: nothing beyond the two examples speaks for it.
+    let model = Arc::new(ScriptedModel::queue([
+        reply(SAME_CHARS_SETS),
+        reply(SAME_CHARS_SETS),
+        reply(SAME_CHARS_SETS),
+    ]));
+    let report = agent_with(&library, &model, cross_checking(2))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let why = report.unverified.as_deref().expect("not verified");
+    assert!(why.contains("only the examples"), "{why}");
+    assert!(
+        library
+            .get("sameChars")
+            .await
+            .unwrap()
+            .skill
+            .version
+            .provenance
+            .unchecked
+    );
+    let checks = cross_checks(&journal(&library, &report.episode).await);
+    assert_eq!(
+        checks,
+        [(
+            CrossCheckOutcome::Inconclusive,
+            vec![CandidateResult::SameCode, CandidateResult::SameCode]
+        )]
+    );
+}
+
+#[tokio::test]
 async fn a_strong_check_is_not_cross_checked() {
     let dir = tempfile::tempdir().unwrap();
     let library = library(dir.path()).await;

@@ -211,6 +211,10 @@ pub enum Strategy {
     /// (`cross_check.rs`): the task alone, no earlier code, a high temperature. Not a round
     /// of its own.
     CrossCheck,
+    /// A second opinion asked again after a candidate repeated the skill's code (a model
+    /// repeating itself is no independent evidence): a request for a different
+    /// implementation, the highest temperature.
+    CrossCheckAnew,
 }
 
 impl Strategy {
@@ -221,13 +225,13 @@ impl Strategy {
             Strategy::First => 0.2,
             Strategy::Refine => 0.7,
             Strategy::CrossCheck => 0.8,
-            Strategy::FreshStart { .. } => 1.0,
+            Strategy::FreshStart { .. } | Strategy::CrossCheckAnew => 1.0,
         }
     }
 }
 
-/// [`write_skill`] asked the way `strategy` says: a [`Strategy::FreshStart`] ignores
-/// `feedback` (the earlier code is not shown again).
+/// [`write_skill`] asked the way `strategy` says: a [`Strategy::FreshStart`] or
+/// [`Strategy::CrossCheckAnew`] ignores `feedback` (the earlier code is not shown again).
 pub async fn write_skill_with(
     model: &dyn LanguageModel,
     env: &dyn Environment,
@@ -242,6 +246,10 @@ pub async fn write_skill_with(
                 "fresh_start.md",
                 &serde_json::json!({ "round": repeated_round }),
             )?;
+            fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
+        }
+        Strategy::CrossCheckAnew => {
+            let note = render("cross_check_anew.md", &serde_json::json!({}))?;
             fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
         }
         _ => fitted_coder_messages(model, env, task, retrieved, feedback, None).await?,

@@ -11,8 +11,10 @@
 //! doubled, cut; numbers 0, ±1, negated, off by one, large; arrays emptied, cut to one,
 //! reversed, sorted, doubled; arguments swapped or taken from another example).
 //!
-//! - The first candidate that behaves the same on every probe (or has the same code)
-//!   **corroborates** the skill: it is admitted as before.
+//! - The first candidate that behaves the same on every probe **corroborates** the skill: it
+//!   is admitted as before. A candidate with the skill's own code is no evidence (the model
+//!   repeating itself, mistakes included): the next is asked for a different implementation
+//!   ([`Strategy::CrossCheckAnew`]).
 //! - A candidate that behaves otherwise is a disagreement; another candidate is asked for,
 //!   up to [`CrossCheck::candidates`]. When a later one agrees with the skill, the skill wins
 //!   by majority; when it agrees with an earlier dissenter instead, the **dissenters' answer
@@ -20,8 +22,9 @@
 //! - Disagreement without a majority: the skill is admitted **unverified** (its provenance
 //!   says `unchecked`, as for a task without a check), and the journal says on which input
 //!   the candidates differed.
-//! - No candidate could be had (none passed the examples, or the model failed): nothing
-//!   speaks against the skill; it is admitted as before, the journal says so.
+//! - No evidence either way (no candidate passed the examples or differed from the skill's
+//!   code, the model failed, or no probe could be made): the skill is admitted unverified
+//!   too. Nothing speaks against it, but nothing beyond a few examples speaks for it.
 //!
 //! Tasks with a strong check (an assertion such as a suite's own tests, or an environment's
 //! check) and environments whose skills act are never cross-checked: re-running an acting
@@ -91,7 +94,7 @@ pub enum CandidateResult {
         /// The check's summary.
         reason: String,
     },
-    /// Its code is the skill's (comments and whitespace aside): it agrees, unrun.
+    /// Its code is the skill's (comments and whitespace aside): no evidence either way.
     SameCode,
     /// It behaved like the skill on every probe (resource failures aside).
     Agrees,
@@ -129,14 +132,14 @@ pub enum CrossCheckOutcome {
     Replaced,
     /// Candidates disagreed with no majority for the skill: admitted unverified.
     Unverified,
-    /// No usable candidate (or no probe): nothing speaks against the skill, which is admitted
-    /// as before.
+    /// No evidence either way (no candidate that passes the check with code of its own, or
+    /// no probe): admitted unverified.
     Inconclusive,
 }
 
 /// What the episode does with the skill after a cross-check.
 pub(super) enum Corroboration {
-    /// Admit it as it is (corroborated, or nothing against it).
+    /// Admit it as it is: corroborated, or not cross-checked at all (a strong check).
     Keep,
     /// Admit it marked unverified, for this reason.
     Unverified(String),
@@ -246,13 +249,17 @@ impl Agent {
         if probes.is_empty() {
             self.log_cross_check(run, event, CrossCheckOutcome::Inconclusive)
                 .await?;
-            return Ok(Corroboration::Keep);
+            return Ok(Corroboration::Unverified(format!(
+                "no input could be made from the examples to compare {name} with an independent \
+                 solution, so only the examples speak for it"
+            )));
         }
         let ours = self
             .behaviours(&prepared.bundle, &probes, &limits, run)
             .await?;
         let briefs: Vec<SkillBrief> = Vec::new();
         let mut dissenters: Vec<Dissenter> = Vec::new();
+        let mut strategy = Strategy::CrossCheck;
         for index in 1..=config.candidates {
             let written = {
                 let _llm = run.clock.time(Phase::Llm);
@@ -262,7 +269,7 @@ impl Agent {
                     &run.task,
                     &briefs,
                     None,
-                    Strategy::CrossCheck,
+                    strategy,
                 )
                 .await
             };
@@ -279,13 +286,8 @@ impl Agent {
             };
             event.tokens += u64::from(attempt.exchange.prompt_tokens)
                 + u64::from(attempt.exchange.completion_tokens);
-            self.exchange_with(
-                run,
-                &attempt.exchange,
-                Some(round),
-                Some(Strategy::CrossCheck),
-            )
-            .await?;
+            self.exchange_with(run, &attempt.exchange, Some(round), Some(strategy))
+                .await?;
             let source = match attempt.result {
                 Ok(extracted) => extracted.skill,
                 Err(e) => {
@@ -299,9 +301,8 @@ impl Agent {
                 || source.code == prepared.source.code
             {
                 event.candidates.push(CandidateResult::SameCode);
-                self.log_cross_check(run, event, CrossCheckOutcome::Corroborated)
-                    .await?;
-                return Ok(Corroboration::Keep);
+                strategy = Strategy::CrossCheckAnew;
+                continue;
             }
             let bundle = {
                 let _validation = run.clock.time(Phase::Validation);
@@ -387,14 +388,16 @@ impl Agent {
             Some(_) => CrossCheckOutcome::Unverified,
             None => CrossCheckOutcome::Inconclusive,
         };
+        let why = why.unwrap_or_else(|| {
+            format!(
+                "no independent solution with code of its own passed the task's check ({} asked), \
+                 so only the examples speak for {name}",
+                event.candidates.len()
+            )
+        });
         self.log_cross_check(run, event, outcome).await?;
-        Ok(match why {
-            Some(why) => {
-                tracing::info!("{name} is admitted unverified: {why}");
-                Corroboration::Unverified(why)
-            }
-            None => Corroboration::Keep,
-        })
+        tracing::info!("{name} is admitted unverified: {why}");
+        Ok(Corroboration::Unverified(why))
     }
 
     async fn log_cross_check(

@@ -128,8 +128,9 @@ pub struct EpisodeReport {
     pub problems: Option<String>,
     /// Whether this run continued an episode found unfinished.
     pub resumed: bool,
-    /// Why the admitted skill is marked unchecked although the task had a check: an
-    /// independent candidate that passes the same check behaved otherwise (`cross_check.rs`).
+    /// Why the admitted skill is marked unchecked although the task had a check of examples:
+    /// an independent candidate that passes the same check behaved otherwise, or none could be
+    /// had to corroborate it (`cross_check.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unverified: Option<String>,
     /// Where the time went.

@@ -22,7 +22,7 @@ use super::extract::function_shapes;
 use super::task::Task;
 
 /// (file name, text) of every prompt.
-const PROMPTS: [(&str, &str); 7] = [
+const PROMPTS: [(&str, &str); 8] = [
     ("curriculum.md", include_str!("../../prompts/curriculum.md")),
     (
         "coder_system.md",
@@ -38,6 +38,10 @@ const PROMPTS: [(&str, &str); 7] = [
     (
         "fresh_start.md",
         include_str!("../../prompts/fresh_start.md"),
+    ),
+    (
+        "cross_check_anew.md",
+        include_str!("../../prompts/cross_check_anew.md"),
     ),
 ];
 
