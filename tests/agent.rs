@@ -109,6 +109,52 @@ const TRIPLE: &str = "/**\n * Triples a number.\n * @example triple(2) => 6\n */
 
 const CRITIC_OK: &str = r#"{"success": true, "feedback": "Correct."}"#;
 
+/// A stub to complete (as the suites give them) that builds on a library skill: the skill's
+/// code is shown above the stub, and the model's copy of it in the reply is dropped, so the
+/// admitted skill calls the library's `double` instead of carrying its own.
+#[tokio::test]
+async fn a_stub_sees_library_code_above_it_and_a_repeated_copy_becomes_a_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let copy_and_answer = "/**\n * Doubles a number.\n */\nfunction double(x) {\n  return x * 2;\n}\n\n/**\n * Multiply a number by four, by doubling it twice with double(x).\n */\nfunction quadruple(x) {\n  return double(double(x));\n}";
+    let model = Arc::new(ScriptedModel::queue([
+        reply(DOUBLE),
+        format!("```javascript\n{copy_and_answer}\n```"),
+    ]));
+    let agent = agent(&library, &model, false);
+    let first = agent
+        .solve(
+            Task::from_user("Double a number")
+                .with_name("double")
+                .with_example("double(21)", "42"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.status, EpisodeStatus::Admitted, "{first:#?}");
+    let stub = "/**\n * Multiply a number by four, by doubling it twice with double(x).\n * >>> quadruple(5)\n * 20\n */\nfunction quadruple(x) {\n";
+    let second = agent
+        .solve(Task::from_text(stub, Some("quadruple")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(second.status, EpisodeStatus::Admitted, "{second:#?}");
+    assert_eq!(second.calls, ["double"], "{second:#?}");
+    let prompt = &model.requests()[1].messages[1].content;
+    assert!(
+        prompt.starts_with("/**\n * Doubles a number.") && prompt.ends_with(stub.trim_end()),
+        "{prompt}"
+    );
+    let stored = library.get("quadruple").await.unwrap().skill;
+    assert!(
+        !stored.version.code.contains("function double"),
+        "{}",
+        stored.version.code
+    );
+    assert_eq!(
+        library.get("double").await.unwrap().called_by[0].name,
+        "quadruple"
+    );
+}
+
 #[tokio::test]
 async fn a_skill_learned_in_one_episode_is_called_by_a_later_one() {
     let dir = tempfile::tempdir().unwrap();

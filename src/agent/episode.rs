@@ -463,7 +463,8 @@ impl Agent {
         let mut judged = match position.pending {
             None => None,
             Some(Pending::Reply { round, reply }) => {
-                let extracted = skill_from_reply(&reply, &run.task);
+                let shown: Vec<&str> = run.shown.iter().map(|s| s.record.name.as_str()).collect();
+                let extracted = skill_from_reply(&reply, &run.task, &shown);
                 Some((
                     self.take_attempt(&mut run, round, &reply, extracted)
                         .await?,

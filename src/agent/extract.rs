@@ -22,6 +22,9 @@
 //!   fence open is reported as truncated, not as a syntax error.
 //! - **Repairs**: a JSDoc comment left open up to the function's declaration is closed, and
 //!   stray fences around unfenced code are ignored (both seen from the 0.5B model).
+//! - **Library copies**: a function of the library shown to the model (a completion prompt
+//!   shows their code above the stub, and small models repeat it) is dropped from the reply,
+//!   with a note, so that the skill calls the library's verified function instead of a copy.
 //! - **Tests**: a skill without any `@example` or `@test` is rejected, unless the task's check
 //!   has examples that call it ([`extract_with_check`]): those become its tests.
 //!
@@ -161,18 +164,21 @@ impl From<SkillError> for ExtractError {
 /// Takes the skill out of a model's `reply`. `wanted` is the function name the task
 /// suggested, if any. See the module documentation for the rules.
 pub fn extract(reply: &str, wanted: Option<&str>) -> Result<Extracted, ExtractError> {
-    extract_with_check(reply, wanted, &[], None)
+    extract_with_check(reply, wanted, &[], None, &[])
 }
 
 /// [`extract`] for a task whose check is `check`: a skill that comes with no tests of its
 /// own takes the check's examples that call it as its tests (written into its JSDoc, with a
 /// note), since the task's check is the authority on what the skill must do. A function
 /// without a JSDoc comment gets `doc` (the comment of the stub the task gave, if any).
+/// Functions named in `library` (the library skills shown to the model) are dropped from the
+/// reply unless one of them is `wanted`: the skill calls the library's own.
 pub fn extract_with_check(
     reply: &str,
     wanted: Option<&str>,
     check: &[TestCase],
     doc: Option<&str>,
+    library: &[&str],
 ) -> Result<Extracted, ExtractError> {
     let mut notes = Vec::new();
     let (mut code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
@@ -198,6 +204,14 @@ pub fn extract_with_check(
         }
         Err(error) => return Err(error),
     };
+    let library: Vec<&str> = library
+        .iter()
+        .copied()
+        .filter(|name| Some(*name) != wanted)
+        .collect();
+    if !library.is_empty() {
+        code = without_library_copies(&code, &library, &mut notes);
+    }
     let analysis = Analysis::of(&code)?;
     if analysis.references.contains("require") {
         return Err(ExtractError::Module);
@@ -766,6 +780,65 @@ fn clean(code: &str, notes: &mut Vec<String>) -> Result<String, ExtractError> {
     Ok(tidy(&out))
 }
 
+/// `code` (which parses) without its top-level declarations of the functions named in
+/// `library`, each with the comments right before it; a note names each one dropped.
+fn without_library_copies(code: &str, library: &[&str], notes: &mut Vec<String>) -> String {
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, code, SourceType::unambiguous()).parse();
+    if !parsed.diagnostics.is_empty() {
+        return code.to_string();
+    }
+    let program = &parsed.program;
+    let mut cuts: Vec<Span> = Vec::new();
+    for statement in &program.body {
+        let Statement::FunctionDeclaration(f) = statement else {
+            continue;
+        };
+        let Some(name) = f.id.as_ref().map(|id| id.name.as_str()) else {
+            continue;
+        };
+        if !library.contains(&name) {
+            continue;
+        }
+        let start =
+            with_comments_before(program.comments.iter().map(|c| c.span), f.span.start, code);
+        cuts.push(Span::new(start, f.span.end));
+        notes.push(format!(
+            "dropped the reply's copy of the library function {name}: the skill calls the library's"
+        ));
+    }
+    if cuts.is_empty() {
+        return code.to_string();
+    }
+    let mut out = String::with_capacity(code.len());
+    let mut at = 0;
+    for cut in cuts {
+        out.push_str(&code[at..cut.start as usize]);
+        at = cut.end as usize;
+    }
+    out.push_str(&code[at..]);
+    tidy(&out)
+}
+
+/// Where the comments right before `start` (nothing but blanks between) begin.
+fn with_comments_before(
+    comments: impl DoubleEndedIterator<Item = Span>,
+    start: u32,
+    code: &str,
+) -> u32 {
+    let mut start = start;
+    for comment in comments.rev() {
+        if comment.end > start {
+            continue;
+        }
+        if !code[comment.end as usize..start as usize].trim().is_empty() {
+            break;
+        }
+        start = comment.start;
+    }
+    start
+}
+
 /// `span` extended backwards over the plain comments (not `/** */`) right before it, such as
 /// `// Example usage:`.
 fn with_leading_comments(
@@ -1085,7 +1158,7 @@ console.log(result);
                 },
                 "{reply}"
             );
-            let got = extract_with_check(&reply, Some("product"), &check, None).unwrap();
+            let got = extract_with_check(&reply, Some("product"), &check, None, &[]).unwrap();
             assert_eq!(got.skill.tests, check, "{}", got.skill.code);
             assert!(got.notes.iter().any(|n| n.contains("the task's check")));
         }
@@ -1101,7 +1174,7 @@ console.log(result);
             expected: "1".into(),
         }];
         assert!(matches!(
-            extract_with_check(code, Some("product"), &other, None),
+            extract_with_check(code, Some("product"), &other, None, &[]),
             Err(ExtractError::NoTests { .. })
         ));
     }
@@ -1115,7 +1188,7 @@ console.log(result);
             name: "the environment's check of craftOakPlanks()".into(),
             code: "await craftOakPlanks();".into(),
         }];
-        let got = extract_with_check(reply, Some("craftOakPlanks"), &check, None).unwrap();
+        let got = extract_with_check(reply, Some("craftOakPlanks"), &check, None, &[]).unwrap();
         assert_eq!(
             got.skill.tests,
             [TestCase::Assert {
@@ -1138,7 +1211,7 @@ console.log(result);
             code: "const x = craftOakPlanks();\nassert.ok(x);".into(),
         }];
         assert!(matches!(
-            extract_with_check(reply, Some("craftOakPlanks"), &long, None),
+            extract_with_check(reply, Some("craftOakPlanks"), &long, None, &[]),
             Err(ExtractError::NoTests { .. })
         ));
     }
