@@ -79,11 +79,10 @@ fn summary<'a>(report: &'a Value, kind: &str) -> &'a Value {
     &arm["summary"]
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() {
-    let url = fake_model().await;
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("tiny.jsonl");
+/// The three-problem suite (double, quadruple calling double, twice) in `dir/tiny.jsonl`, or
+/// its first `limit` problems.
+fn tiny_suite(dir: &Path, limit: usize) -> std::path::PathBuf {
+    let suite = dir.join("tiny.jsonl");
     let lines = [
         problem(
             0,
@@ -107,7 +106,35 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
             &["candidate(3), 6", "candidate(10), 20"],
         ),
     ];
-    std::fs::write(&suite, lines.join("\n") + "\n").unwrap();
+    std::fs::write(&suite, lines[..limit].join("\n") + "\n").unwrap();
+    suite
+}
+
+/// The episodes of the library in `library` (its journals), as `episodes list --json` reads them.
+async fn episodes(library: &Path) -> Vec<Value> {
+    let out = skillforge(library, &["episodes", "list", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    json_of(&out).as_array().unwrap().clone()
+}
+
+/// The journal of episode `id` in `library`, as `episodes show ID --json` reads it: its
+/// events' kinds.
+async fn journal(library: &Path, id: &str) -> Vec<String> {
+    let out = skillforge(library, &["episodes", "show", id, "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    json_of(&out)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 3);
     let data = dir.path().join("data");
     let plot = dir.path().join("curve.png");
     let out = skillforge(
@@ -211,7 +238,190 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
     assert!(table.contains("tasks solved"), "{table}");
     assert!(table.contains("3/3"), "{table}");
 
+    // The arms' libraries are kept under the data dir, and the run says where: the journal
+    // of every episode can be read with the CLI afterwards.
+    let kept = std::path::absolute(data.join("eval").join(id)).unwrap();
+    assert_eq!(shown["libraries"]["dir"], json!(kept));
+    assert_eq!(report["libraries"], shown["libraries"]);
+    let with_library = kept.join("with-library");
+    assert_eq!(shown["libraries"]["with_library"], json!(with_library));
+    assert!(
+        table.contains(&format!(
+            "skillforge --data-dir {} episodes list",
+            with_library.display()
+        )),
+        "{table}"
+    );
+    let listed = episodes(&with_library).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for (outcome, status) in outcomes
+        .iter()
+        .zip(["admitted", "admitted", "solved_with_existing"])
+    {
+        let episode = outcome["episode"].as_str().unwrap();
+        let stored = listed.iter().find(|e| e["id"] == episode).unwrap();
+        assert_eq!(stored["status"], status, "{stored}");
+    }
+    // quadruple's journal: the retrieval that found double, the coder's call, its admission.
+    let quadruple = journal(&with_library, outcomes[1]["episode"].as_str().unwrap()).await;
+    for kind in ["retrieval", "llm_call", "admission"] {
+        assert!(quadruple.iter().any(|k| k == kind), "{kind}: {quadruple:?}");
+    }
+    // One library per task for the arm without: quadruple's holds its failed episode.
+    let fresh: Vec<std::path::PathBuf> = shown["libraries"]["without_library"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().into())
+        .collect();
+    assert_eq!(
+        fresh,
+        (0..3)
+            .map(|i| kept.join(format!("without-library-{i}")))
+            .collect::<Vec<_>>()
+    );
+    let without_outcomes = report["arms"][0]["outcomes"].as_array().unwrap();
+    for (library, outcome) in fresh.iter().zip(without_outcomes) {
+        let listed = episodes(library).await;
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0]["id"], outcome["episode"]);
+        assert_eq!(listed[0]["status"], outcome["status"]);
+    }
+    assert_eq!(without_outcomes[1]["status"], "failed");
+
     let out = skillforge(&data, &["eval", "show", "no-such-run"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("eval list"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_with_discard_libraries_keeps_none_and_says_so() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 1);
+    let data = dir.path().join("data");
+    let out = skillforge(
+        &data,
+        &[
+            "eval",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--discard-libraries",
+            "--cross-check",
+            "0",
+            "--json",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(summary(&report, "with_library")["solved"], 1);
+    assert!(report["libraries"].is_null(), "{report}");
+    let id = report["id"].as_str().unwrap();
+    // Only the plot is left in the data dir's eval directory.
+    let left: Vec<_> = std::fs::read_dir(data.join("eval"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, [format!("{id}.png")]);
+    let out = skillforge(&data, &["eval", "show", id]).await;
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("libraries: discarded"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_baseline_keeps_the_loop_arms_libraries_and_their_journals() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 2);
+    let data = dir.path().join("data");
+    let out = skillforge(
+        &data,
+        &[
+            "bench",
+            "baseline",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--arms",
+            "loop,library",
+            "--cross-check",
+            "0",
+            "--max-rounds",
+            "1",
+            "--json",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    let kept: std::path::PathBuf = report["libraries"].as_str().unwrap().into();
+    assert_eq!(
+        kept.parent().unwrap(),
+        std::path::absolute(data.join("bench/baseline")).unwrap()
+    );
+    let arms = report["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2);
+    // Each loop outcome names its library and episode, and the journal is there.
+    let expected = [
+        [kept.join("loop-0"), kept.join("loop-1")],
+        [kept.join("library"), kept.join("library")],
+    ];
+    for (arm, libraries) in arms.iter().zip(expected) {
+        let outcomes = arm["outcomes"].as_array().unwrap();
+        assert_eq!(outcomes.len(), 2, "{arm}");
+        for (outcome, library) in outcomes.iter().zip(libraries) {
+            assert_eq!(outcome["library"], json!(library), "{outcome}");
+            let episode = outcome["episode"].as_str().unwrap();
+            let listed = episodes(&library).await;
+            let stored = listed.iter().find(|e| e["id"] == episode).unwrap();
+            assert_eq!(stored["status"], outcome["status"]);
+            assert!(!journal(&library, episode).await.is_empty());
+        }
+    }
+    assert_eq!(episodes(&kept.join("library")).await.len(), 2);
+
+    // The table says where they are.
+    let out = skillforge(
+        &data,
+        &[
+            "bench",
+            "baseline",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--limit",
+            "1",
+            "--arms",
+            "library",
+            "--cross-check",
+            "0",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    let runs: Vec<_> = std::fs::read_dir(data.join("bench/baseline"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| *p != kept)
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert!(
+        table.contains(&format!(
+            "skillforge --data-dir {} episodes list",
+            runs[0].join("library").display()
+        )),
+        "{table}"
+    );
 }

@@ -2,7 +2,7 @@
 //! with a progress display, a table or JSON, a PNG plot, and the run kept in the data
 //! directory's store (`eval list`, `eval show ID`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use serde_json::json;
 use skillforge::agent::{CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress};
 use skillforge::envproto::{ResetParams, textcraft};
 use skillforge::eval::{
-    ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, read_suite, write_plot,
+    ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, library_dir, read_suite,
+    write_plot,
 };
 use skillforge::library::OpenMode;
 use skillforge::sandbox::Capabilities;
@@ -80,6 +81,10 @@ struct RunEvalArgs {
     /// Print the report as JSON instead of the table.
     #[arg(long)]
     json: bool,
+    /// Do not keep the arms' libraries (kept by default in DATA_DIR/eval/RUN_ID, with every
+    /// episode's journal): run them in a temporary directory deleted at the end.
+    #[arg(long)]
+    discard_libraries: bool,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -171,17 +176,37 @@ pub fn run(data: &DataArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs both arms task by task, saving the report after each task.
-async fn evaluate(
-    store: &Store,
-    data_dir: &std::path::Path,
-    args: RunEvalArgs,
-) -> anyhow::Result<ExitCode> {
+/// Runs both arms task by task, saving the report after each episode.
+async fn evaluate(store: &Store, data_dir: &Path, args: RunEvalArgs) -> anyhow::Result<ExitCode> {
     let (env, capabilities, tasks, source) = tasks_of(&args).await?;
     let model = args.agent.model().await?;
     let embedder = skillforge::runtime::default_embedder().await?;
     let sandbox = skillforge::runtime::default_sandbox(env.host_functions())?;
-    let workdir = tempfile::tempdir().context("creating a directory for the arms' libraries")?;
+    let config = args.agent.agent_config();
+    let empty = EvalReport::new(
+        source.clone(),
+        model.model_id().to_string(),
+        tasks.len(),
+        config.max_rounds,
+    );
+    let record = store
+        .create_eval_run(&source, &empty.to_json())
+        .await
+        .context("saving the eval run")?;
+    // The libraries are kept under the data dir unless asked otherwise; a temporary
+    // directory is deleted when `temporary` drops, at the end.
+    let temporary = args
+        .discard_libraries
+        .then(tempfile::tempdir)
+        .transpose()
+        .context("creating a directory for the arms' libraries")?;
+    let workdir = match &temporary {
+        Some(temporary) => temporary.path().to_path_buf(),
+        None => std::path::absolute(data_dir.join("eval").join(&record.id))
+            .context("resolving the data directory")?,
+    };
+    let kept = temporary.is_none().then(|| workdir.clone());
+    std::fs::create_dir_all(&workdir).with_context(|| format!("creating {}", workdir.display()))?;
     let bar = indicatif::ProgressBar::new(2 * tasks.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
             .expect("a valid template")
@@ -193,23 +218,35 @@ async fn evaluate(
         embedder,
         sandbox,
         capabilities,
-        config: args.agent.agent_config(),
-        workdir: workdir.path().to_path_buf(),
+        config,
+        workdir,
         observer: Some(round_observer(bar.clone())),
     };
     let mut evaluation = Evaluation::start(setup, source.clone(), tasks.len()).await?;
-    let record = store
-        .create_eval_run(&source, &evaluation.report().to_json())
-        .await
-        .context("saving the eval run")?;
+    let save = async |report: &EvalReport, finished: bool, plot: Option<&Path>| {
+        let mut stored = stored(report, kept.as_deref());
+        if let Some(plot) = plot {
+            stored["plot"] = json!(plot);
+        }
+        store
+            .update_eval_run(&record.id, &stored, finished)
+            .await
+            .context("saving the eval run")?;
+        anyhow::Ok(stored)
+    };
+    save(evaluation.report(), false, None).await?;
     let plot = args
         .plot
         .clone()
         .unwrap_or_else(|| data_dir.join("eval").join(format!("{}.png", record.id)));
     bar.println(format!(
-        "eval run {}: {} tasks of {source}",
+        "eval run {}: {} tasks of {source}{}",
         record.id,
-        tasks.len()
+        tasks.len(),
+        kept.as_ref().map_or(String::new(), |dir| format!(
+            ", libraries in {}",
+            dir.display()
+        ))
     ));
     for task in &tasks {
         for kind in ArmKind::BOTH {
@@ -220,11 +257,8 @@ async fn evaluate(
                 .await
                 .with_context(|| format!("eval run {} (kept as far as it got)", record.id))?;
             bar.inc(1);
+            save(evaluation.report(), false, None).await?;
         }
-        store
-            .update_eval_run(&record.id, &evaluation.report().to_json(), false)
-            .await
-            .context("saving the eval run")?;
     }
     bar.finish_and_clear();
     let report = evaluation.finish().await;
@@ -233,20 +267,65 @@ async fn evaluate(
             .with_context(|| format!("creating the plot's directory {}", dir.display()))?;
     }
     write_plot(&report, &plot)?;
-    let mut stored = report.to_json();
-    stored["plot"] = json!(plot);
-    store
-        .update_eval_run(&record.id, &stored, true)
-        .await
-        .context("saving the eval run")?;
+    let mut stored = save(&report, true, Some(&plot)).await?;
     if args.json {
         stored["id"] = json!(record.id);
         println!("{}", serde_json::to_string_pretty(&stored)?);
     } else {
         print_table(&record.id, &report);
         println!("plot: {}", plot.display());
+        print_libraries(&stored);
     }
+    drop(temporary);
     Ok(EXIT_OK)
+}
+
+/// The report as stored: its figures, and where the arms' libraries are kept (`null` when
+/// they were discarded): the directory, the arm with a library's, and the arm without's, one
+/// per task run, in task order.
+fn stored(report: &EvalReport, libraries: Option<&Path>) -> serde_json::Value {
+    let mut value = report.to_json();
+    value["libraries"] = match libraries {
+        Some(dir) => {
+            let fresh = report.arm(ArmKind::WithoutLibrary).outcomes.len();
+            let fresh: Vec<PathBuf> = (0..fresh)
+                .map(|i| library_dir(dir, ArmKind::WithoutLibrary, i))
+                .collect();
+            json!({
+                "dir": dir,
+                "with_library": library_dir(dir, ArmKind::WithLibrary, 0),
+                "without_library": fresh,
+            })
+        }
+        None => serde_json::Value::Null,
+    };
+    value
+}
+
+/// Where a stored run's libraries are and how to read their journals (nothing for runs
+/// stored before they were kept).
+fn print_libraries(stored: &serde_json::Value) {
+    let libraries = &stored["libraries"];
+    if libraries.is_null() {
+        if stored.get("libraries").is_some() {
+            println!("libraries: discarded (--discard-libraries)");
+        }
+        return;
+    }
+    let path = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    println!("libraries: {}", path(&libraries["dir"]));
+    println!(
+        "  with library:    skillforge --data-dir {} episodes list",
+        path(&libraries["with_library"])
+    );
+    let fresh = libraries["without_library"].as_array().map_or(0, Vec::len);
+    if fresh > 0 {
+        println!(
+            "  without library: skillforge --data-dir {} episodes list  (one library per task: without-library-0 to -{})",
+            path(&libraries["without_library"][0]),
+            fresh - 1
+        );
+    }
 }
 
 /// Shows the round and tokens of the episode in progress on `bar`.
@@ -377,6 +456,7 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
     if let Some(plot) = run.report["plot"].as_str() {
         println!("plot: {plot}");
     }
+    print_libraries(&run.report);
     Ok(EXIT_OK)
 }
 

@@ -33,6 +33,10 @@ impl ArmKind {
 pub struct TaskOutcome {
     /// The task's id (the suite's `task_id`, or the environment's seed and depth).
     pub task_id: String,
+    /// The episode's id in the arm's library (`episodes show ID` there shows its journal;
+    /// absent in runs stored before it was recorded).
+    #[serde(default)]
+    pub episode: Option<String>,
     /// The task's own check passes (the suite's tests, or the environment's check).
     pub solved: bool,
     /// What the episode came to.
@@ -66,6 +70,7 @@ impl TaskOutcome {
             .count();
         TaskOutcome {
             task_id,
+            episode: Some(report.episode.clone()),
             solved,
             status: report.status,
             skill: report.skill.clone(),

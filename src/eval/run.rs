@@ -1,7 +1,7 @@
 //! Running both arms task by task: the same model, environment, agent settings and tasks;
 //! one library that grows in one arm, a fresh empty library for every task in the other.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -86,7 +86,8 @@ pub struct EvalSetup {
     pub capabilities: Capabilities,
     /// How the agent works, the same in both arms.
     pub config: AgentConfig,
-    /// Where the arms' libraries are created (a directory of throwaway data).
+    /// Where the arms' libraries are created and left (see [`library_dir`]): the caller
+    /// keeps them for the journals, or discards them.
     pub workdir: PathBuf,
     /// Told of the agent's progress, in both arms.
     pub observer: Option<Observer>,
@@ -107,7 +108,8 @@ impl Evaluation {
         source: String,
         planned_tasks: usize,
     ) -> Result<Evaluation, EvalError> {
-        let with_library = agent(&setup, "with-library".into()).await?;
+        let with_library =
+            agent(&setup, library_dir(&setup.workdir, ArmKind::WithLibrary, 0)).await?;
         let report = EvalReport::new(
             source,
             setup.model.model_id().to_string(),
@@ -133,7 +135,8 @@ impl Evaluation {
         let agent = match kind {
             ArmKind::WithLibrary => &self.with_library,
             ArmKind::WithoutLibrary => {
-                fresh = agent(&self.setup, format!("without-library-{index}")).await?;
+                let dir = library_dir(&self.setup.workdir, kind, index);
+                fresh = agent(&self.setup, dir).await?;
                 &fresh
             }
         };
@@ -155,9 +158,19 @@ impl Evaluation {
     }
 }
 
-/// An agent on a new, empty library in `workdir/name`.
-async fn agent(setup: &EvalSetup, name: String) -> Result<Agent, EvalError> {
-    let mut config = LibraryConfig::new(setup.workdir.join(name));
+/// The directory of the library arm `kind` runs the task at `index` in, under `workdir`:
+/// one library for the arm with a library (`with-library`), a fresh one per task for the
+/// arm without (`without-library-INDEX`).
+pub fn library_dir(workdir: &Path, kind: ArmKind, index: usize) -> PathBuf {
+    match kind {
+        ArmKind::WithLibrary => workdir.join("with-library"),
+        ArmKind::WithoutLibrary => workdir.join(format!("without-library-{index}")),
+    }
+}
+
+/// An agent on the library in `dir` (new and empty the first time).
+async fn agent(setup: &EvalSetup, dir: PathBuf) -> Result<Agent, EvalError> {
+    let mut config = LibraryConfig::new(dir);
     config.load_starter = false;
     config.allowed_capabilities = setup.capabilities.clone();
     let library = Library::open(&config, setup.embedder.clone(), setup.sandbox.clone()).await?;
