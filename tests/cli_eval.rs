@@ -288,6 +288,10 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
         assert_eq!(listed[0]["status"], outcome["status"]);
     }
     assert_eq!(without_outcomes[1]["status"], "failed");
+    // Reading them did not fill them with the starter library: the arm's two skills only.
+    let out = skillforge(&with_library, &["skills", "list", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_of(&out).as_array().unwrap().len(), 2);
 
     let out = skillforge(&data, &["eval", "show", "no-such-run"]).await;
     assert_eq!(out.status.code(), Some(2));
@@ -387,6 +391,12 @@ async fn bench_baseline_keeps_the_loop_arms_libraries_and_their_journals() {
         }
     }
     assert_eq!(episodes(&kept.join("library")).await.len(), 2);
+    let out = skillforge(&kept.join("loop-0"), &["skills", "list", "--json"]).await;
+    assert_eq!(
+        json_of(&out).as_array().unwrap().len(),
+        1,
+        "double only, no starter"
+    );
 
     // The table says where they are.
     let out = skillforge(

@@ -358,6 +358,8 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
                         let fresh = open(fresh_dir.clone(), false).await.with_context(|| {
                             format!("opening a library in {}", fresh_dir.display())
                         })?;
+                        // Inspecting it later must not fill it with the starter library.
+                        fresh.library().forgo_starter().await?;
                         let outcome = looped(&fresh, &env, problem).await?;
                         fresh.close().await;
                         Outcome {

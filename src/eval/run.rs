@@ -174,6 +174,8 @@ async fn agent(setup: &EvalSetup, dir: PathBuf) -> Result<Agent, EvalError> {
     config.load_starter = false;
     config.allowed_capabilities = setup.capabilities.clone();
     let library = Library::open(&config, setup.embedder.clone(), setup.sandbox.clone()).await?;
+    // Inspecting it later (`episodes list`) must not fill it with the starter library.
+    library.forgo_starter().await?;
     let agent = Agent::new(
         Arc::new(library),
         setup.model.clone(),
