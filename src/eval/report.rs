@@ -55,6 +55,10 @@ pub struct TaskOutcome {
     pub tokens: u64,
     /// Wall time of the episode and its judging, in milliseconds.
     pub wall_ms: f64,
+    /// The episode was cut short and resumed from its journal (`eval resume`): its tokens
+    /// and wall time are the resumed run's only.
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 impl TaskOutcome {
@@ -80,6 +84,7 @@ impl TaskOutcome {
             rounds: report.rounds,
             tokens: report.timing.prompt_tokens + report.timing.completion_tokens,
             wall_ms,
+            resumed: report.resumed,
         }
     }
 
