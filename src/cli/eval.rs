@@ -357,7 +357,15 @@ async fn resume(store: &Store, data_dir: &Path, id: &str, json: bool) -> anyhow:
         2 * tasks.len(),
         setup.workdir.display()
     ));
+    // Holding the with-library arm's library now, it is the only process driving the run:
+    // one that did meanwhile (waited for above) may have changed or finished it.
     let evaluation = Evaluation::resume(setup, report).await?;
+    let now = store.eval_run(id).await.context("reading the eval run")?;
+    if now.finished_at.is_some() || now.report != run.report {
+        return Err(cannot(
+            "another process ran it meanwhile (`skillforge eval show` shows how far)".into(),
+        ));
+    }
     let plot = plot_path(&args, data_dir, &record.id);
     drive(&record, evaluation, &tasks, &plot, json, bar).await
 }
@@ -501,10 +509,14 @@ fn print_libraries(stored: &serde_json::Value) {
     );
     let fresh = libraries["without_library"].as_array().map_or(0, Vec::len);
     if fresh > 0 {
+        let more = if fresh > 1 {
+            format!("  (one library per task, to without-library-{})", fresh - 1)
+        } else {
+            String::new()
+        };
         println!(
-            "  without library: skillforge --data-dir {} episodes list  (one library per task: without-library-0 to -{})",
+            "  without library: skillforge --data-dir {} episodes list{more}",
             path(&libraries["without_library"][0]),
-            fresh - 1
         );
     }
 }
