@@ -4,10 +4,13 @@
 
 mod common;
 
+use common::fake_model::FakeModel;
 use common::json_of;
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -35,13 +38,59 @@ async fn fake_model() -> String {
         .base_url
 }
 
-async fn skillforge(data_dir: &Path, args: &[&str]) -> Output {
+/// `skillforge --data-dir DATA_DIR ARGS`, away from any shared server.
+fn command(data_dir: &Path, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_skillforge"));
     command.arg("--data-dir").arg(data_dir).args(args);
     for var in common::SHARED_SERVER_VARIABLES {
         command.env_remove(var);
     }
-    command.output().await.unwrap()
+    command
+}
+
+async fn skillforge(data_dir: &Path, args: &[&str]) -> Output {
+    command(data_dir, args).output().await.unwrap()
+}
+
+/// Starts `skillforge ARGS` in `data_dir` and kills it (SIGKILL) while it waits for the
+/// model's reply to request `held` (counting from 0), which `model` holds unanswered.
+/// Temporary files go to `tmp`.
+async fn kill_at_request(
+    model: &FakeModel,
+    data_dir: &Path,
+    tmp: &Path,
+    args: &[&str],
+    held: usize,
+) {
+    model.hold_from.store(held, Ordering::SeqCst);
+    let mut child = command(data_dir, args)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while model.requests.load(Ordering::SeqCst) <= held {
+        let status = child.try_wait().unwrap();
+        assert!(
+            status.is_none(),
+            "it ended ({status:?}) before request {held}"
+        );
+        assert!(Instant::now() < deadline, "no request {held} in 300 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().await.unwrap();
+    model.hold_from.store(usize::MAX, Ordering::SeqCst);
+}
+
+/// The only eval run stored in `data_dir`.
+async fn the_run(data_dir: &Path) -> Value {
+    let out = skillforge(data_dir, &["eval", "list", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let runs = json_of(&out);
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    runs[0].clone()
 }
 
 /// A HumanEval-JS problem: the prompt's `>>>` example is the agent's check, `tests` the
@@ -79,11 +128,10 @@ fn summary<'a>(report: &'a Value, kind: &str) -> &'a Value {
     &arm["summary"]
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() {
-    let url = fake_model().await;
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("tiny.jsonl");
+/// The three-problem suite (double, quadruple calling double, twice) in `dir/tiny.jsonl`, or
+/// its first `limit` problems.
+fn tiny_suite(dir: &Path, limit: usize) -> std::path::PathBuf {
+    let suite = dir.join("tiny.jsonl");
     let lines = [
         problem(
             0,
@@ -107,7 +155,35 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
             &["candidate(3), 6", "candidate(10), 20"],
         ),
     ];
-    std::fs::write(&suite, lines.join("\n") + "\n").unwrap();
+    std::fs::write(&suite, lines[..limit].join("\n") + "\n").unwrap();
+    suite
+}
+
+/// The episodes of the library in `library` (its journals), as `episodes list --json` reads them.
+async fn episodes(library: &Path) -> Vec<Value> {
+    let out = skillforge(library, &["episodes", "list", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    json_of(&out).as_array().unwrap().clone()
+}
+
+/// The journal of episode `id` in `library`, as `episodes show ID --json` reads it: its
+/// events' kinds.
+async fn journal(library: &Path, id: &str) -> Vec<String> {
+    let out = skillforge(library, &["episodes", "show", id, "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    json_of(&out)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 3);
     let data = dir.path().join("data");
     let plot = dir.path().join("curve.png");
     let out = skillforge(
@@ -211,7 +287,325 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
     assert!(table.contains("tasks solved"), "{table}");
     assert!(table.contains("3/3"), "{table}");
 
+    // The arms' libraries are kept under the data dir, and the run says where: the journal
+    // of every episode can be read with the CLI afterwards.
+    let kept = std::path::absolute(data.join("eval").join(id)).unwrap();
+    assert_eq!(shown["libraries"]["dir"], json!(kept));
+    assert_eq!(report["libraries"], shown["libraries"]);
+    let with_library = kept.join("with-library");
+    assert_eq!(shown["libraries"]["with_library"], json!(with_library));
+    assert!(
+        table.contains(&format!(
+            "skillforge --data-dir {} episodes list",
+            with_library.display()
+        )),
+        "{table}"
+    );
+    let listed = episodes(&with_library).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for (outcome, status) in outcomes
+        .iter()
+        .zip(["admitted", "admitted", "solved_with_existing"])
+    {
+        let episode = outcome["episode"].as_str().unwrap();
+        let stored = listed.iter().find(|e| e["id"] == episode).unwrap();
+        assert_eq!(stored["status"], status, "{stored}");
+    }
+    // quadruple's journal: the retrieval that found double, the coder's call, its admission.
+    let quadruple = journal(&with_library, outcomes[1]["episode"].as_str().unwrap()).await;
+    for kind in ["retrieval", "llm_call", "admission"] {
+        assert!(quadruple.iter().any(|k| k == kind), "{kind}: {quadruple:?}");
+    }
+    // One library per task for the arm without: quadruple's holds its failed episode.
+    let fresh: Vec<std::path::PathBuf> = shown["libraries"]["without_library"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().into())
+        .collect();
+    assert_eq!(
+        fresh,
+        (0..3)
+            .map(|i| kept.join(format!("without-library-{i}")))
+            .collect::<Vec<_>>()
+    );
+    let without_outcomes = report["arms"][0]["outcomes"].as_array().unwrap();
+    for (library, outcome) in fresh.iter().zip(without_outcomes) {
+        let listed = episodes(library).await;
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0]["id"], outcome["episode"]);
+        assert_eq!(listed[0]["status"], outcome["status"]);
+    }
+    assert_eq!(without_outcomes[1]["status"], "failed");
+    // Reading them did not fill them with the starter library: the arm's two skills only.
+    let out = skillforge(&with_library, &["skills", "list", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_of(&out).as_array().unwrap().len(), 2);
+
     let out = skillforge(&data, &["eval", "show", "no-such-run"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("eval list"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_with_discard_libraries_keeps_none_and_says_so() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 1);
+    let data = dir.path().join("data");
+    let out = skillforge(
+        &data,
+        &[
+            "eval",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--discard-libraries",
+            "--cross-check",
+            "0",
+            "--json",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(summary(&report, "with_library")["solved"], 1);
+    assert!(report["libraries"].is_null(), "{report}");
+    let id = report["id"].as_str().unwrap();
+    // Only the plot is left in the data dir's eval directory.
+    let left: Vec<_> = std::fs::read_dir(data.join("eval"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, [format!("{id}.png")]);
+    let out = skillforge(&data, &["eval", "show", id]).await;
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("libraries: discarded"), "{table}");
+
+    // A finished run is not resumed.
+    let out = skillforge(&data, &["eval", "resume", id]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing to resume"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_baseline_keeps_the_loop_arms_libraries_and_their_journals() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 2);
+    let data = dir.path().join("data");
+    let out = skillforge(
+        &data,
+        &[
+            "bench",
+            "baseline",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--arms",
+            "loop,library",
+            "--cross-check",
+            "0",
+            "--max-rounds",
+            "1",
+            "--json",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    let kept: std::path::PathBuf = report["libraries"].as_str().unwrap().into();
+    assert_eq!(
+        kept.parent().unwrap(),
+        std::path::absolute(data.join("bench/baseline")).unwrap()
+    );
+    let arms = report["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2);
+    // Each loop outcome names its library and episode, and the journal is there.
+    let expected = [
+        [kept.join("loop-0"), kept.join("loop-1")],
+        [kept.join("library"), kept.join("library")],
+    ];
+    for (arm, libraries) in arms.iter().zip(expected) {
+        let outcomes = arm["outcomes"].as_array().unwrap();
+        assert_eq!(outcomes.len(), 2, "{arm}");
+        for (outcome, library) in outcomes.iter().zip(libraries) {
+            assert_eq!(outcome["library"], json!(library), "{outcome}");
+            let episode = outcome["episode"].as_str().unwrap();
+            let listed = episodes(&library).await;
+            let stored = listed.iter().find(|e| e["id"] == episode).unwrap();
+            assert_eq!(stored["status"], outcome["status"]);
+            assert!(!journal(&library, episode).await.is_empty());
+        }
+    }
+    assert_eq!(episodes(&kept.join("library")).await.len(), 2);
+    let out = skillforge(&kept.join("loop-0"), &["skills", "list", "--json"]).await;
+    assert_eq!(
+        json_of(&out).as_array().unwrap().len(),
+        1,
+        "double only, no starter"
+    );
+
+    // The table says where they are.
+    let out = skillforge(
+        &data,
+        &[
+            "bench",
+            "baseline",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--limit",
+            "1",
+            "--arms",
+            "library",
+            "--cross-check",
+            "0",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    let runs: Vec<_> = std::fs::read_dir(data.join("bench/baseline"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| *p != kept)
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert!(
+        table.contains(&format!(
+            "skillforge --data-dir {} episodes list",
+            runs[0].join("library").display()
+        )),
+        "{table}"
+    );
+}
+
+/// The tiny suite's eval arguments with the model at `url`.
+fn eval_args<'a>(suite: &'a str, url: &'a str) -> [&'a str; 11] {
+    [
+        "eval",
+        "--suite",
+        suite,
+        "--max-rounds",
+        "2",
+        "--cross-check",
+        "0",
+        "--llm-url",
+        url,
+        "--llm-model",
+        "fake-coder",
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_killed_mid_run_resumes_to_the_figures_of_an_uncut_run() {
+    let model = FakeModel::start(complete).await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 3);
+    let data = dir.path().join("data");
+    let args = eval_args(suite.to_str().unwrap(), &model.base_url);
+    // Requests 0-5: double in both arms, quadruple's four without a library. Request 6 is
+    // quadruple's coder call with the library: killed while it waits for the reply.
+    kill_at_request(&model, &data, dir.path(), &args, 6).await;
+    let run = the_run(&data).await;
+    assert!(run["finished_at"].is_null(), "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    let out = skillforge(&data, &["eval", "show", &id, "--json"]).await;
+    let cut = json_of(&out);
+    assert_eq!(summary(&cut, "without_library")["tasks"], 2);
+    assert_eq!(summary(&cut, "with_library")["tasks"], 1);
+    let out = skillforge(&data, &["eval", "show", &id]).await;
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains(&format!("skillforge eval resume {id}")),
+        "{table}"
+    );
+    let with_library =
+        std::path::absolute(data.join("eval").join(&id).join("with-library")).unwrap();
+    let open: Vec<Value> = episodes(&with_library)
+        .await
+        .into_iter()
+        .filter(|e| e["status"] == "running")
+        .collect();
+    assert_eq!(open.len(), 1, "quadruple's episode, cut short");
+
+    // Resumed from another directory: the stored arguments, the kept libraries.
+    let mut resume = command(&data, &["eval", "resume", &id, "--json"]);
+    let out = resume.current_dir(dir.path()).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(report["id"], id.as_str());
+    // The figures of the uncut run (eval_runs_both_arms_...): nothing run twice or lost.
+    let without = summary(&report, "without_library");
+    assert_eq!(without["tasks"], 3);
+    assert_eq!(without["solved"], 2);
+    assert_eq!(without["cumulative_solved"], json!([1, 1, 2]));
+    assert_eq!(without["tokens"], TOKENS_PER_CALL * 6);
+    let with = summary(&report, "with_library");
+    assert_eq!(with["tasks"], 3);
+    assert_eq!(with["solved"], 3);
+    assert_eq!(with["reused"], 1);
+    assert_eq!(with["composed"], 1);
+    assert_eq!(with["library_size"], 2);
+    assert_eq!(with["cumulative_solved"], json!([1, 2, 3]));
+    assert_eq!(with["tokens"], TOKENS_PER_CALL * 2);
+    // The uncut run's 8 model calls, and the held one, lost with the process, asked again.
+    assert_eq!(model.requests.load(Ordering::SeqCst), 8 + 1);
+    // Quadruple's episode was resumed, not started again: the same episode, now admitted.
+    let outcomes = report["arms"][1]["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes[1]["episode"], open[0]["id"]);
+    assert_eq!(outcomes[1]["resumed"], true);
+    assert_eq!(outcomes[1]["status"], "admitted");
+    assert_eq!(outcomes[1]["calls"], json!(["double"]));
+    let listed = episodes(&with_library).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(
+        listed.iter().all(|e| e["status"] != "running"),
+        "{listed:?}"
+    );
+    assert!(
+        journal(&with_library, outcomes[1]["episode"].as_str().unwrap())
+            .await
+            .iter()
+            .any(|k| k == "admission")
+    );
+    assert!(the_run(&data).await["finished_at"].is_string());
+    assert!(data.join("eval").join(format!("{id}.png")).is_file());
+
+    // Finished now: not resumed again.
+    let out = skillforge(&data, &["eval", "resume", &id]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to resume"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_cut_short_with_discarded_libraries_is_not_resumed() {
+    let model = FakeModel::start(complete).await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 1);
+    let data = dir.path().join("data");
+    let mut args = eval_args(suite.to_str().unwrap(), &model.base_url).to_vec();
+    args.push("--discard-libraries");
+    kill_at_request(&model, &data, dir.path(), &args, 0).await;
+    let id = the_run(&data).await["id"].as_str().unwrap().to_string();
+    let out = skillforge(&data, &["eval", "resume", &id]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("libraries were discarded"), "{stderr}");
+    assert_eq!(
+        model.requests.load(Ordering::SeqCst),
+        1,
+        "no model call to refuse"
+    );
 }

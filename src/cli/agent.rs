@@ -14,8 +14,9 @@ use skillforge::store::EpisodeStatus;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-/// The model and how the agent works; shared by `solve`, `run` and `bench episode`.
-#[derive(Debug, Clone, clap::Args)]
+/// The model and how the agent works; shared by `solve`, `run` and `bench episode`, and
+/// stored with an eval run (serde) for `eval resume`.
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct AgentArgs {
     /// OpenAI-compatible endpoint (e.g. http://localhost:11434/v1); unset serves the offline
     /// local model (Qwen2.5-Coder-0.5B, installed by `scripts/setup llm`).

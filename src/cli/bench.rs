@@ -28,10 +28,11 @@ pub enum BenchCommand {
     Retrieval(super::bench_retrieval::RetrievalArgs),
 }
 
-pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+/// Runs `skillforge bench ...` (`bench baseline` keeps its libraries under `data`'s directory).
+pub fn run(data: &super::skills::DataArgs, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Episode(args) => super::bench_episode::run(args),
-        BenchCommand::Baseline(args) => super::bench_baseline::run(args),
+        BenchCommand::Baseline(args) => super::bench_baseline::run(data, args),
         BenchCommand::Retrieval(args) => super::bench_retrieval::run(args),
         BenchCommand::Sandbox { iterations, json } => {
             let report = skillforge::bench::run_sandbox_bench(iterations.max(10))

@@ -12,8 +12,12 @@
 //! A wrong admission is a skill the loop admitted or reused that fails them; one the agent
 //! itself marked unverified (its cross-check found an independent solution that behaves
 //! otherwise) is counted apart, as the library does not count it as verified either.
+//!
+//! The loop arms' libraries, with every episode's journal, are kept in
+//! `DATA_DIR/bench/baseline/RUN_ID` (`library`, and `loop-N` for problem N of the suite)
+//! unless `--discard-libraries` is given.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +28,7 @@ use serde_json::json;
 use skillforge::agent::{CodeEnvironment, CrossCheckOutcome, JournalEvent, Task};
 use skillforge::compose::Bundle;
 use skillforge::eval::{Problem, passes, read_suite};
-use skillforge::library::parse_stored;
+use skillforge::library::{LibraryConfig, parse_stored};
 use skillforge::llm::{ChatRequest, LanguageModel, Message};
 use skillforge::runtime::Runtime;
 use skillforge::sandbox::{HostFunctions, Sandbox};
@@ -32,6 +36,7 @@ use skillforge::store::EpisodeStatus;
 
 use super::EXIT_OK;
 use super::agent::AgentArgs;
+use super::skills::DataArgs;
 
 /// `skillforge bench baseline` options.
 #[derive(Debug, clap::Args)]
@@ -48,6 +53,11 @@ pub struct BaselineArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Do not keep the loop arms' libraries (kept by default in
+    /// DATA_DIR/bench/baseline/RUN_ID, with every episode's journal): run them in a
+    /// temporary directory deleted at the end.
+    #[arg(long)]
+    discard_libraries: bool,
     /// The arms to run (comma-separated), in this order; all three by default.
     #[arg(
         long,
@@ -91,9 +101,14 @@ struct Outcome {
     wrong_admission: bool,
     /// The skill ended with is marked unchecked (the agent did not count it as verified).
     unverified: bool,
-    /// How the episode's last cross-check of its example check ended, if one ran (the
-    /// journal goes with the temporary library).
+    /// How the episode's last cross-check of its example check ended, if one ran.
     cross_check: Option<CrossCheckOutcome>,
+    /// The loop's episode (`None` for the model alone).
+    episode: Option<String>,
+    /// The kept library the episode ran in: `skillforge --data-dir LIBRARY episodes show
+    /// EPISODE` shows its journal (`None` for the model alone, or with
+    /// `--discard-libraries`).
+    library: Option<PathBuf>,
     /// What the loop ended with (`None` for the model alone).
     status: Option<EpisodeStatus>,
     tokens: u64,
@@ -205,6 +220,8 @@ async fn direct(
         wrong_admission: false,
         unverified: false,
         cross_check: None,
+        episode: None,
+        library: None,
         status: None,
         tokens: u64::from(reply.prompt_tokens + reply.completion_tokens),
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
@@ -262,29 +279,52 @@ async fn looped(
         wrong_admission: report.skill.is_some() && !passed,
         unverified,
         cross_check,
+        episode: Some(report.episode.clone()),
+        library: None,
         status: Some(report.status),
         tokens: report.timing.prompt_tokens + report.timing.completion_tokens,
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
     })
 }
 
-/// Runs the benchmark in temporary libraries.
-pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
+/// Runs the benchmark, its loop arms' libraries kept under `data`'s directory (or in a
+/// temporary one with `--discard-libraries`).
+pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let problems: Vec<_> = read_suite(&args.suite, None)?
         .into_iter()
         .skip(args.skip)
         .take(args.limit.unwrap_or(usize::MAX))
         .collect();
-    let dir = tempfile::tempdir().context("creating a temporary data directory")?;
+    let temporary = args
+        .discard_libraries
+        .then(tempfile::tempdir)
+        .transpose()
+        .context("creating a temporary data directory")?;
+    let dir = match &temporary {
+        Some(temporary) => temporary.path().to_path_buf(),
+        None => {
+            let data_dir = data
+                .data_dir
+                .clone()
+                .unwrap_or_else(LibraryConfig::default_data_dir);
+            let id = uuid::Uuid::now_v7().to_string();
+            std::path::absolute(data_dir.join("bench").join("baseline").join(id))
+                .context("resolving the data directory")?
+        }
+    };
+    let kept = temporary.is_none().then_some(dir.as_path());
+    if let Some(dir) = kept {
+        eprintln!("libraries kept in {}", dir.display());
+    }
     let arms = super::runtime()?.block_on(async {
         let model = args.agent.model().await?;
         let embedder = skillforge::runtime::default_embedder().await?;
         let sandbox = skillforge::runtime::default_sandbox(HostFunctions::empty())?;
         let env = Arc::new(CodeEnvironment::new(args.agent.domain.clone()));
         // Every arm's runtime shares the model, the embedder and the sandbox.
-        let open = |name: String, starter: bool| {
+        let open = |library: PathBuf, starter: bool| {
             Runtime::builder()
-                .data_dir(dir.path().join(name))
+                .data_dir(library)
                 .load_starter(starter)
                 .model(model.clone())
                 .embedder(embedder.clone())
@@ -293,9 +333,10 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
                 .agent_config(args.agent.agent_config())
                 .build()
         };
-        let shared = open("shared".into(), true)
+        let shared_dir = dir.join("library");
+        let shared = open(shared_dir.clone(), true)
             .await
-            .context("opening a temporary library")?;
+            .with_context(|| format!("opening a library in {}", shared_dir.display()))?;
         let mut arms: Vec<(ArmKind, Arm)> = args
             .arms
             .iter()
@@ -313,14 +354,23 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
                 let outcome = match kind {
                     ArmKind::Model => direct(model.as_ref(), &env, &sandbox, problem).await?,
                     ArmKind::Loop => {
-                        let fresh = open(format!("fresh-{i}"), false)
-                            .await
-                            .context("opening a temporary library")?;
+                        let fresh_dir = dir.join(format!("loop-{}", args.skip + i));
+                        let fresh = open(fresh_dir.clone(), false).await.with_context(|| {
+                            format!("opening a library in {}", fresh_dir.display())
+                        })?;
+                        // Inspecting it later must not fill it with the starter library.
+                        fresh.library().forgo_starter().await?;
                         let outcome = looped(&fresh, &env, problem).await?;
                         fresh.close().await;
-                        outcome
+                        Outcome {
+                            library: kept.map(|_| fresh_dir),
+                            ..outcome
+                        }
                     }
-                    ArmKind::Library => looped(&shared, &env, problem).await?,
+                    ArmKind::Library => Outcome {
+                        library: kept.map(|_| shared_dir.clone()),
+                        ..looped(&shared, &env, problem).await?
+                    },
                 };
                 arm.outcomes.push(outcome);
             }
@@ -343,7 +393,9 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"suite": args.suite, "arms": rows}))?
+            serde_json::to_string_pretty(
+                &json!({"suite": args.suite, "libraries": kept, "arms": rows})
+            )?
         );
         return Ok(EXIT_OK);
     }
@@ -369,7 +421,27 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<ExitCode> {
             format!("{unverified} ({wrong_unverified})")
         );
     }
+    if let Some(dir) = kept {
+        print_libraries(dir, &args.arms);
+    }
     Ok(EXIT_OK)
+}
+
+/// Where the loop arms' libraries are kept and how to read their journals.
+fn print_libraries(dir: &Path, arms: &[ArmKind]) {
+    println!("libraries: {}", dir.display());
+    if arms.contains(&ArmKind::Library) {
+        println!(
+            "  loop + library:   skillforge --data-dir {} episodes list",
+            dir.join("library").display()
+        );
+    }
+    if arms.contains(&ArmKind::Loop) {
+        println!(
+            "  loop, no library: skillforge --data-dir {} episodes list  (loop-N for problem N)",
+            dir.join("loop-N").display()
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! `skillforge eval`: the same tasks with a library and without one (see `skillforge::eval`),
 //! with a progress display, a table or JSON, a PNG plot, and the run kept in the data
-//! directory's store (`eval list`, `eval show ID`).
+//! directory's store (`eval list`, `eval show ID`) with its arguments and, under
+//! `DATA_DIR/eval/RUN_ID`, its libraries, so that a run cut short can be continued
+//! (`eval resume ID`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -11,7 +13,8 @@ use serde_json::json;
 use skillforge::agent::{CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress};
 use skillforge::envproto::{ResetParams, textcraft};
 use skillforge::eval::{
-    ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, read_suite, write_plot,
+    ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, library_dir, read_suite,
+    write_plot,
 };
 use skillforge::library::OpenMode;
 use skillforge::sandbox::Capabilities;
@@ -21,7 +24,7 @@ use super::agent::AgentArgs;
 use super::skills::DataArgs;
 use super::{EXIT_OK, runtime};
 
-/// `skillforge eval` options: a run, or `list` / `show` of stored runs.
+/// `skillforge eval` options: a run, or `list` / `show` / `resume` of stored runs.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct EvalArgs {
@@ -51,10 +54,20 @@ enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Continue a run cut short (Ctrl-C, a crash) with the arguments it started with: the
+    /// tasks its report holds are skipped, an episode in progress is resumed from its
+    /// journal, and the rest run as they would have.
+    Resume {
+        /// The run's id (from `eval list`).
+        id: String,
+        /// Print the report as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// What to evaluate and how.
-#[derive(Debug, clap::Args)]
+/// What to evaluate and how; stored with the run (as JSON) for `eval resume`.
+#[derive(Debug, clap::Args, serde::Serialize, serde::Deserialize)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["suite", "environment"]))]
 struct RunEvalArgs {
     /// A suite: JSON lines with task_id, entry_point, prompt and tests (HumanEval-JS); each
@@ -79,7 +92,12 @@ struct RunEvalArgs {
     plot: Option<PathBuf>,
     /// Print the report as JSON instead of the table.
     #[arg(long)]
+    #[serde(skip)]
     json: bool,
+    /// Do not keep the arms' libraries (kept by default in DATA_DIR/eval/RUN_ID, with every
+    /// episode's journal): run them in a temporary directory deleted at the end.
+    #[arg(long)]
+    discard_libraries: bool,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -164,6 +182,7 @@ pub fn run(data: &DataArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
         let result = match args.command {
             Some(EvalCommand::List { limit, json }) => list(&store, limit, json).await,
             Some(EvalCommand::Show { id, json }) => show(&store, &id, json).await,
+            Some(EvalCommand::Resume { id, json }) => resume(&store, &data_dir, &id, json).await,
             None => evaluate(&store, &data_dir, args.run).await,
         };
         store.close().await;
@@ -171,22 +190,13 @@ pub fn run(data: &DataArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs both arms task by task, saving the report after each task.
-async fn evaluate(
-    store: &Store,
-    data_dir: &std::path::Path,
-    args: RunEvalArgs,
-) -> anyhow::Result<ExitCode> {
-    let (env, capabilities, tasks, source) = tasks_of(&args).await?;
+/// The tasks of `args`, their source, and what both arms share (but where their libraries
+/// go and who watches them).
+async fn setup(args: &RunEvalArgs) -> anyhow::Result<(EvalSetup, Vec<EvalTask>, String)> {
+    let (env, capabilities, tasks, source) = tasks_of(args).await?;
     let model = args.agent.model().await?;
     let embedder = skillforge::runtime::default_embedder().await?;
     let sandbox = skillforge::runtime::default_sandbox(env.host_functions())?;
-    let workdir = tempfile::tempdir().context("creating a directory for the arms' libraries")?;
-    let bar = indicatif::ProgressBar::new(2 * tasks.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
     let setup = EvalSetup {
         model,
         env,
@@ -194,37 +204,251 @@ async fn evaluate(
         sandbox,
         capabilities,
         config: args.agent.agent_config(),
-        workdir: workdir.path().to_path_buf(),
-        observer: Some(round_observer(bar.clone())),
+        workdir: PathBuf::new(),
+        observer: None,
     };
-    let mut evaluation = Evaluation::start(setup, source.clone(), tasks.len()).await?;
-    let record = store
-        .create_eval_run(&source, &evaluation.report().to_json())
+    Ok((setup, tasks, source))
+}
+
+/// Runs both arms task by task, saving the report after each episode.
+async fn evaluate(
+    store: &Store,
+    data_dir: &Path,
+    mut args: RunEvalArgs,
+) -> anyhow::Result<ExitCode> {
+    // Stored for `eval resume`, which may run from another directory.
+    for path in [&mut args.suite, &mut args.plot].into_iter().flatten() {
+        *path =
+            std::path::absolute(&*path).with_context(|| format!("resolving {}", path.display()))?;
+    }
+    let (mut setup, tasks, source) = setup(&args).await?;
+    let empty = EvalReport::new(
+        source.clone(),
+        setup.model.model_id().to_string(),
+        tasks.len(),
+        setup.config.max_rounds,
+    );
+    let id = store
+        .create_eval_run(&source, &empty.to_json())
         .await
-        .context("saving the eval run")?;
-    let plot = args
-        .plot
-        .clone()
-        .unwrap_or_else(|| data_dir.join("eval").join(format!("{}.png", record.id)));
+        .context("saving the eval run")?
+        .id;
+    // The libraries are kept under the data dir unless asked otherwise; a temporary
+    // directory is deleted when `temporary` drops, at the end.
+    let temporary = args
+        .discard_libraries
+        .then(tempfile::tempdir)
+        .transpose()
+        .context("creating a directory for the arms' libraries")?;
+    setup.workdir = match &temporary {
+        Some(temporary) => temporary.path().to_path_buf(),
+        None => std::path::absolute(data_dir.join("eval").join(&id))
+            .context("resolving the data directory")?,
+    };
+    std::fs::create_dir_all(&setup.workdir)
+        .with_context(|| format!("creating {}", setup.workdir.display()))?;
+    let record = Record {
+        store,
+        kept: temporary.is_none().then(|| setup.workdir.clone()),
+        arguments: serde_json::to_value(&args).context("storing the run's arguments")?,
+        id,
+    };
+    record.save(&empty, false, None).await?;
+    let bar = progress_bar(tasks.len());
+    setup.observer = Some(round_observer(bar.clone()));
+    let evaluation = Evaluation::start(setup, source.clone(), tasks.len()).await?;
     bar.println(format!(
-        "eval run {}: {} tasks of {source}",
+        "eval run {}: {} tasks of {source}{}",
         record.id,
-        tasks.len()
+        tasks.len(),
+        record.kept.as_ref().map_or(String::new(), |dir| format!(
+            ", libraries in {}",
+            dir.display()
+        ))
     ));
-    for task in &tasks {
-        for kind in ArmKind::BOTH {
-            bar.set_prefix(kind.label());
-            bar.set_message(task.id.clone());
-            evaluation
-                .run(kind, task)
-                .await
-                .with_context(|| format!("eval run {} (kept as far as it got)", record.id))?;
-            bar.inc(1);
+    let plot = plot_path(&args, data_dir, &record.id);
+    let code = drive(&record, evaluation, &tasks, &plot, args.json, bar).await?;
+    drop(temporary);
+    Ok(code)
+}
+
+/// Continues eval run `id`, cut short, with its stored arguments and kept libraries.
+async fn resume(store: &Store, data_dir: &Path, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let run = store
+        .eval_run(id)
+        .await
+        .with_context(|| format!("no eval run {id}; `skillforge eval list` shows the runs"))?;
+    if let Some(finished) = run.finished_at {
+        anyhow::bail!(
+            "eval run {id} finished at {}: there is nothing to resume (`skillforge eval show {id}`)",
+            finished.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    let dir = match run.report.get("libraries") {
+        None => anyhow::bail!(
+            "eval run {id} cannot be resumed: it names no libraries (made before eval runs kept \
+             them, or cut short before its first save)"
+        ),
+        Some(libraries) => match libraries["dir"].as_str() {
+            Some(dir) => PathBuf::from(dir),
+            None => anyhow::bail!(
+                "eval run {id} cannot be resumed: its libraries were discarded \
+                 (--discard-libraries); start a new run"
+            ),
+        },
+    };
+    let mut args: RunEvalArgs = run
+        .report
+        .get("arguments")
+        .map(|arguments| serde_json::from_value(arguments.clone()))
+        .with_context(|| format!("eval run {id} cannot be resumed: it holds no arguments"))?
+        .with_context(|| format!("eval run {id}'s arguments are not ones this version reads"))?;
+    args.json = json;
+    let report = EvalReport::from_json(&run.report)
+        .with_context(|| format!("eval run {id}'s report is not one this version reads"))?;
+    // Cut before its first episode, it may not have made it yet.
+    let with_library = library_dir(&dir, ArmKind::WithLibrary, 0);
+    anyhow::ensure!(
+        with_library.is_dir() || report.arm(ArmKind::WithLibrary).outcomes.is_empty(),
+        "eval run {id} cannot be resumed: its library {} is gone",
+        with_library.display()
+    );
+    let (mut setup, tasks, source) = setup(&args).await?;
+    let cannot = |why: String| anyhow::anyhow!("eval run {id} cannot be resumed: {why}");
+    if source != report.source || tasks.len() != report.planned_tasks {
+        return Err(cannot(format!(
+            "it ran {} tasks of {}, its arguments now give {} of {source}",
+            report.planned_tasks,
+            report.source,
+            tasks.len()
+        )));
+    }
+    for arm in &report.arms {
+        for (outcome, task) in arm.outcomes.iter().zip(&tasks) {
+            if outcome.task_id != task.id {
+                return Err(cannot(format!(
+                    "its tasks changed: it ran {} where its arguments now give {}",
+                    outcome.task_id, task.id
+                )));
+            }
         }
-        store
-            .update_eval_run(&record.id, &evaluation.report().to_json(), false)
+    }
+    if setup.model.model_id() != report.model {
+        return Err(cannot(format!(
+            "it ran with the model {}, its arguments now give {}",
+            report.model,
+            setup.model.model_id()
+        )));
+    }
+    setup.workdir = dir.clone();
+    let done: usize = report.arms.iter().map(|a| a.outcomes.len()).sum();
+    let bar = progress_bar(tasks.len());
+    bar.set_position(done as u64);
+    setup.observer = Some(round_observer(bar.clone()));
+    let record = Record {
+        store,
+        kept: Some(dir),
+        arguments: run.report["arguments"].clone(),
+        id: run.id,
+    };
+    bar.println(format!(
+        "eval run {}: resuming after {done} of {} episodes, libraries in {}",
+        record.id,
+        2 * tasks.len(),
+        setup.workdir.display()
+    ));
+    // Holding the with-library arm's library now, it is the only process driving the run:
+    // one that did meanwhile (waited for above) may have changed or finished it.
+    let evaluation = Evaluation::resume(setup, report).await?;
+    let now = store.eval_run(id).await.context("reading the eval run")?;
+    if now.finished_at.is_some() || now.report != run.report {
+        return Err(cannot(
+            "another process ran it meanwhile (`skillforge eval show` shows how far)".into(),
+        ));
+    }
+    let plot = plot_path(&args, data_dir, &record.id);
+    drive(&record, evaluation, &tasks, &plot, json, bar).await
+}
+
+/// Where a run's plot goes: `--plot`, else `DATA_DIR/eval/RUN_ID.png`.
+fn plot_path(args: &RunEvalArgs, data_dir: &Path, id: &str) -> PathBuf {
+    args.plot
+        .clone()
+        .unwrap_or_else(|| data_dir.join("eval").join(format!("{id}.png")))
+}
+
+/// The progress bar of a run of `tasks` tasks in both arms.
+fn progress_bar(tasks: usize) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(2 * tasks as u64).with_style(
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    )
+}
+
+/// A stored run, as `drive` saves it.
+struct Record<'a> {
+    store: &'a Store,
+    /// Its id.
+    id: String,
+    /// Where its libraries are kept (`None`: discarded).
+    kept: Option<PathBuf>,
+    /// Its arguments, as JSON.
+    arguments: serde_json::Value,
+}
+
+impl Record<'_> {
+    /// Saves `report` (with `plot`, finished or not) and returns it as stored.
+    async fn save(
+        &self,
+        report: &EvalReport,
+        finished: bool,
+        plot: Option<&Path>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut stored = stored(report, self.kept.as_deref());
+        stored["arguments"] = self.arguments.clone();
+        if let Some(plot) = plot {
+            stored["plot"] = json!(plot);
+        }
+        self.store
+            .update_eval_run(&self.id, &stored, finished)
             .await
             .context("saving the eval run")?;
+        Ok(stored)
+    }
+}
+
+/// Runs each arm on the tasks it has not run yet, saving the report after every episode;
+/// then draws the plot and prints the table or JSON.
+async fn drive(
+    record: &Record<'_>,
+    mut evaluation: Evaluation,
+    tasks: &[EvalTask],
+    plot: &Path,
+    as_json: bool,
+    bar: indicatif::ProgressBar,
+) -> anyhow::Result<ExitCode> {
+    for (index, task) in tasks.iter().enumerate() {
+        for kind in ArmKind::BOTH {
+            if evaluation.report().arm(kind).outcomes.len() > index {
+                continue;
+            }
+            bar.set_prefix(kind.label());
+            bar.set_message(task.id.clone());
+            evaluation.run(kind, task).await.with_context(|| {
+                format!(
+                    "eval run {} (kept as far as it got{})",
+                    record.id,
+                    if record.kept.is_some() {
+                        format!("; `skillforge eval resume {}` continues it", record.id)
+                    } else {
+                        String::new()
+                    }
+                )
+            })?;
+            bar.inc(1);
+            record.save(evaluation.report(), false, None).await?;
+        }
     }
     bar.finish_and_clear();
     let report = evaluation.finish().await;
@@ -232,21 +456,69 @@ async fn evaluate(
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the plot's directory {}", dir.display()))?;
     }
-    write_plot(&report, &plot)?;
-    let mut stored = report.to_json();
-    stored["plot"] = json!(plot);
-    store
-        .update_eval_run(&record.id, &stored, true)
-        .await
-        .context("saving the eval run")?;
-    if args.json {
+    write_plot(&report, plot)?;
+    let mut stored = record.save(&report, true, Some(plot)).await?;
+    if as_json {
         stored["id"] = json!(record.id);
         println!("{}", serde_json::to_string_pretty(&stored)?);
     } else {
         print_table(&record.id, &report);
         println!("plot: {}", plot.display());
+        print_libraries(&stored);
     }
     Ok(EXIT_OK)
+}
+
+/// The report as stored: its figures, and where the arms' libraries are kept (`null` when
+/// they were discarded): the directory, the arm with a library's, and the arm without's, one
+/// per task run, in task order.
+fn stored(report: &EvalReport, libraries: Option<&Path>) -> serde_json::Value {
+    let mut value = report.to_json();
+    value["libraries"] = match libraries {
+        Some(dir) => {
+            let fresh = report.arm(ArmKind::WithoutLibrary).outcomes.len();
+            let fresh: Vec<PathBuf> = (0..fresh)
+                .map(|i| library_dir(dir, ArmKind::WithoutLibrary, i))
+                .collect();
+            json!({
+                "dir": dir,
+                "with_library": library_dir(dir, ArmKind::WithLibrary, 0),
+                "without_library": fresh,
+            })
+        }
+        None => serde_json::Value::Null,
+    };
+    value
+}
+
+/// Where a stored run's libraries are and how to read their journals (nothing for runs
+/// stored before they were kept).
+fn print_libraries(stored: &serde_json::Value) {
+    let libraries = &stored["libraries"];
+    if libraries.is_null() {
+        if stored.get("libraries").is_some() {
+            println!("libraries: discarded (--discard-libraries)");
+        }
+        return;
+    }
+    let path = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    println!("libraries: {}", path(&libraries["dir"]));
+    println!(
+        "  with library:    skillforge --data-dir {} episodes list",
+        path(&libraries["with_library"])
+    );
+    let fresh = libraries["without_library"].as_array().map_or(0, Vec::len);
+    if fresh > 0 {
+        let more = if fresh > 1 {
+            format!("  (one library per task, to without-library-{})", fresh - 1)
+        } else {
+            String::new()
+        };
+        println!(
+            "  without library: skillforge --data-dir {} episodes list{more}",
+            path(&libraries["without_library"][0]),
+        );
+    }
 }
 
 /// Shows the round and tokens of the episode in progress on `bar`.
@@ -373,10 +645,14 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
     print_table(&run.id, &report);
     if run.finished_at.is_none() {
         println!("(cut short: the figures are of the tasks it finished)");
+        if run.report["libraries"].is_object() {
+            println!("(`skillforge eval resume {id}` continues it)");
+        }
     }
     if let Some(plot) = run.report["plot"].as_str() {
         println!("plot: {plot}");
     }
+    print_libraries(&run.report);
     Ok(EXIT_OK)
 }
 

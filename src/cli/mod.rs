@@ -135,6 +135,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(&cli.data, args),
         Command::Token(command) => serve::token(&cli.data, command),
         Command::Eval(args) => eval::run(&cli.data, args),
-        Command::Bench(command) => bench::run(command),
+        Command::Bench(command) => bench::run(&cli.data, command),
     }
 }

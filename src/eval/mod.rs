@@ -11,5 +11,5 @@ mod suite;
 
 pub use plot::{PlotError, write_plot};
 pub use report::{Arm, ArmKind, ArmSummary, EvalReport, TaskOutcome};
-pub use run::{EvalError, EvalSetup, EvalTask, Evaluation};
+pub use run::{EvalError, EvalSetup, EvalTask, Evaluation, library_dir};
 pub use suite::{Problem, SuiteError, passes, read_suite};

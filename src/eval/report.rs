@@ -33,6 +33,10 @@ impl ArmKind {
 pub struct TaskOutcome {
     /// The task's id (the suite's `task_id`, or the environment's seed and depth).
     pub task_id: String,
+    /// The episode's id in the arm's library (`episodes show ID` there shows its journal;
+    /// absent in runs stored before it was recorded).
+    #[serde(default)]
+    pub episode: Option<String>,
     /// The task's own check passes (the suite's tests, or the environment's check).
     pub solved: bool,
     /// What the episode came to.
@@ -51,6 +55,10 @@ pub struct TaskOutcome {
     pub tokens: u64,
     /// Wall time of the episode and its judging, in milliseconds.
     pub wall_ms: f64,
+    /// The episode was cut short and resumed from its journal (`eval resume`): its tokens
+    /// and wall time are the resumed run's only.
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 impl TaskOutcome {
@@ -66,6 +74,7 @@ impl TaskOutcome {
             .count();
         TaskOutcome {
             task_id,
+            episode: Some(report.episode.clone()),
             solved,
             status: report.status,
             skill: report.skill.clone(),
@@ -75,6 +84,7 @@ impl TaskOutcome {
             rounds: report.rounds,
             tokens: report.timing.prompt_tokens + report.timing.completion_tokens,
             wall_ms,
+            resumed: report.resumed,
         }
     }
 

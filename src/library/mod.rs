@@ -485,6 +485,18 @@ impl Library {
         self.lock.is_some()
     }
 
+    /// Marks this library as one the starter library is never loaded into, as if it had
+    /// been: later opens, read-only ones too (`episodes list`, `skills list`), leave its
+    /// skills as they are. For libraries that must hold only what a measurement put in them
+    /// (`skillforge eval`'s arms). Nothing changes in a library that had it loaded.
+    pub async fn forgo_starter(&self) -> Result<()> {
+        self.check_writable("forgo the starter library")?;
+        if self.store.get_meta(STARTER_LOADED).await?.is_none() {
+            self.store.set_meta(STARTER_LOADED, "forgone").await?;
+        }
+        Ok(())
+    }
+
     /// Fails with [`LibraryError::ReadOnly`] when this handle may not write.
     fn check_writable(&self, what: &'static str) -> Result<()> {
         match &self.read_only {

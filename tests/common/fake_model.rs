@@ -1,6 +1,6 @@
 //! An OpenAI-compatible chat server on loopback standing in for the network: it answers
 //! each request with what a test's reply function makes of the prompt, after a delay the
-//! test can change while it runs.
+//! test can change while it runs, or holds requests unanswered until the test lets them go.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -25,6 +25,9 @@ pub struct FakeModel {
     pub requests: Arc<AtomicUsize>,
     /// Milliseconds each reply waits before it is sent.
     pub delay_ms: Arc<AtomicU64>,
+    /// Requests from this one on (counting from 0) wait unanswered while it stays at most
+    /// their number (`usize::MAX`, the default: none waits).
+    pub hold_from: Arc<AtomicUsize>,
 }
 
 #[derive(Clone)]
@@ -32,10 +35,14 @@ struct ServerState {
     reply: Reply,
     requests: Arc<AtomicUsize>,
     delay_ms: Arc<AtomicU64>,
+    hold_from: Arc<AtomicUsize>,
 }
 
 async fn complete(State(state): State<ServerState>, body: String) -> axum::Json<Value> {
-    state.requests.fetch_add(1, Ordering::SeqCst);
+    let number = state.requests.fetch_add(1, Ordering::SeqCst);
+    while number >= state.hold_from.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let delay = state.delay_ms.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(delay)).await;
     let request: Value = serde_json::from_str(&body).unwrap();
@@ -65,6 +72,7 @@ impl FakeModel {
             reply: Arc::new(reply),
             requests: Arc::new(AtomicUsize::new(0)),
             delay_ms: Arc::new(AtomicU64::new(0)),
+            hold_from: Arc::new(AtomicUsize::new(usize::MAX)),
         };
         let app = Router::new()
             .route("/v1/chat/completions", post(complete))
@@ -76,6 +84,7 @@ impl FakeModel {
             base_url: format!("http://{addr}/v1"),
             requests: state.requests,
             delay_ms: state.delay_ms,
+            hold_from: state.hold_from,
         }
     }
 
