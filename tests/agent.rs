@@ -1595,14 +1595,16 @@ async fn two_candidates_agreeing_against_the_skill_replace_it() {
         .await
         .unwrap();
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
-    assert_eq!(report.unverified, None);
     let stored = library.get("sameChars").await.unwrap().skill;
     assert!(
         stored.version.code.contains(".sort().join('')"),
         "{}",
         stored.version.code
     );
-    assert!(!stored.version.provenance.unchecked);
+    // The majority's answer is admitted, but a vote of samples from one model is no proof.
+    let why = report.unverified.as_deref().expect("not verified");
+    assert!(why.contains("replaced the first solution"), "{why}");
+    assert!(stored.version.provenance.unchecked);
     let checks = cross_checks(&journal(&library, &report.episode).await);
     assert_eq!(checks[0].0, CrossCheckOutcome::Replaced);
     assert!(matches!(
@@ -1649,6 +1651,36 @@ async fn an_agreeing_candidate_corroborates_the_skill_which_is_admitted_as_befor
         .unwrap();
     assert!(tokens > 0);
     assert!(report.timing.prompt_tokens + report.timing.completion_tokens > tokens);
+}
+
+#[tokio::test]
+async fn a_later_candidate_agreeing_after_a_dissent_does_not_make_the_skill_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // The wrong one-way skill, a right dissenter, then a candidate with the same mistake
+    // written otherwise: two against one for the wrong skill.
+    const ONE_WAY_AGAIN: &str = "/**\n * Whether two words use the same characters.\n */\nfunction sameChars(a, b) {\n  for (const c of a) { if (b.indexOf(c) < 0) return false; }\n  return true;\n}";
+    let model = Arc::new(ScriptedModel::queue([
+        reply(SAME_CHARS_ONE_WAY),
+        reply(SAME_CHARS_SETS),
+        reply(ONE_WAY_AGAIN),
+    ]));
+    let report = agent_with(&library, &model, cross_checking(2))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let why = report.unverified.as_deref().expect("not verified");
+    assert!(why.contains("sameChars("), "{why}");
+    let stored = library.get("sameChars").await.unwrap().skill;
+    assert!(stored.version.code.contains(".every((c) => b.includes(c))"));
+    assert!(stored.version.provenance.unchecked);
+    let checks = cross_checks(&journal(&library, &report.episode).await);
+    assert_eq!(checks[0].0, CrossCheckOutcome::Unverified);
+    assert!(matches!(
+        &checks[0].1[..],
+        [CandidateResult::Disagrees { .. }, CandidateResult::Agrees]
+    ));
 }
 
 #[tokio::test]

@@ -16,12 +16,13 @@
 //!   repeating itself, mistakes included): the next is asked for a different implementation
 //!   ([`Strategy::CrossCheckAnew`]).
 //! - A candidate that behaves otherwise is a disagreement; another candidate is asked for,
-//!   up to [`CrossCheck::candidates`]. When a later one agrees with the skill, the skill wins
-//!   by majority; when it agrees with an earlier dissenter instead, the **dissenters' answer
-//!   wins**: it is validated and admitted in the skill's place.
-//! - Disagreement without a majority: the skill is admitted **unverified** (its provenance
-//!   says `unchecked`, as for a task without a check), and the journal says on which input
-//!   the candidates differed.
+//!   up to [`CrossCheck::candidates`]. When it agrees with an earlier dissenter, the
+//!   **dissenters' answer wins**: it is validated and admitted in the skill's place.
+//! - Any disagreement leaves what is admitted **unverified** (its provenance says
+//!   `unchecked`, as for a task without a check), the journal saying on which input the
+//!   candidates differed: a later candidate that agrees with the skill, or two dissenters
+//!   that agree with each other, make a majority of samples from one model, which can share
+//!   a mistake (docs/benchmarks.md: a wrong skill won such a vote).
 //! - No evidence either way (no candidate passed the examples or differed from the skill's
 //!   code, the model failed, or no probe could be made): the skill is admitted unverified
 //!   too. Nothing speaks against it, but nothing beyond a few examples speaks for it.
@@ -128,9 +129,9 @@ pub enum CrossCheckOutcome {
     /// An independent candidate agreed: the skill is admitted as verified.
     Corroborated,
     /// The candidates that disagreed with the skill agreed with each other: theirs is
-    /// admitted instead.
+    /// admitted instead, unverified (the skill disagreed with it).
     Replaced,
-    /// Candidates disagreed with no majority for the skill: admitted unverified.
+    /// A candidate disagreed with the skill (whatever a later one did): admitted unverified.
     Unverified,
     /// No evidence either way (no candidate that passes the check with code of its own, or
     /// no probe): admitted unverified.
@@ -143,8 +144,8 @@ pub(super) enum Corroboration {
     Keep,
     /// Admit it marked unverified, for this reason.
     Unverified(String),
-    /// Admit this candidate instead.
-    Replace(Box<Prepared>),
+    /// Admit this candidate instead, unverified for this reason.
+    Replace(Box<Prepared>, String),
 }
 
 /// One behaviour of a candidate on one probe.
@@ -332,6 +333,10 @@ impl Agent {
                 .collect();
             let Some(&first) = differing.first() else {
                 event.candidates.push(CandidateResult::Agrees);
+                if !dissenters.is_empty() {
+                    // Two samples against one is no proof: the skill stays, unverified.
+                    break;
+                }
                 self.log_cross_check(run, event, CrossCheckOutcome::Corroborated)
                     .await?;
                 return Ok(Corroboration::Keep);
@@ -359,9 +364,16 @@ impl Agent {
                 };
                 match replaced {
                     Ok(replacement) if replacement.unchanged.is_none() => {
+                        let why = format!(
+                            "it replaced the first solution, which passes the task's check too \
+                             and differs on {}: it gives {}, the replaced one {}",
+                            call_text(&name, &probes[first]),
+                            theirs[first].describe(),
+                            ours[first].describe()
+                        );
                         self.log_cross_check(run, event, CrossCheckOutcome::Replaced)
                             .await?;
-                        return Ok(Corroboration::Replace(Box::new(replacement)));
+                        return Ok(Corroboration::Replace(Box::new(replacement), why));
                     }
                     Ok(_) => {}
                     Err(e) => tracing::info!("the majority's candidate is refused: {e}"),

@@ -796,7 +796,11 @@ impl Agent {
                 prepared.provenance.unchecked = true;
                 run.unverified = Some(why);
             }
-            Corroboration::Replace(replacement) => prepared = *replacement,
+            Corroboration::Replace(replacement, why) => {
+                prepared = *replacement;
+                prepared.provenance.unchecked = true;
+                run.unverified = Some(why);
+            }
         }
         let mut duplicate = {
             let _validation = run.clock.time(Phase::Validation);

@@ -6,8 +6,9 @@
 //! - **doctest**: `>>> f(x)` with the value on the next line (or on several, until its
 //!   brackets close), or on the same line after the call (`>>> f(x) == y`, `>>> f(x) y`);
 //! - **inline**: a line that starts with a call (after an optional `Example:`/`Examples:`/
-//!   `For example:` label or a bullet), then `=>`, `==`, `===`, `==>`, `->`, `-->`, `→`,
-//!   `⇒`, `➞`, `=`, `returns`, `should return`, `should be` or `gives`, then the value;
+//!   `For example:` label, a bullet, or a `for` right before the call), then `=>`, `==`,
+//!   `===`, `==>`, `->`, `-->`, `→`, `⇒`, `➞`, `=`, `returns`, `should return`, `should be`
+//!   or `gives`, then the value;
 //! - **Input/Output blocks**: `Input: ARGS` and, on one of the next lines, `Output: VALUE`;
 //! - **"For ... the output should be"**: `For x = 1, y = [2] the output should be 3`.
 //!
@@ -509,8 +510,17 @@ fn strip_decoration(line: &str) -> &str {
     }
 }
 
-/// `line` without an `Example:`, `Examples:`, `Example 2:`, `For example:` or `e.g.` label.
+/// `line` without an `Example:`, `Examples:`, `Example 2:`, `For example:` or `e.g.` label,
+/// or a `for` right before a call (`for f(7, 34) == 34`).
 fn strip_label(line: &str) -> &str {
+    if let Some(rest) = line
+        .get(..4)
+        .filter(|start| start.eq_ignore_ascii_case("for "))
+        .map(|_| line[4..].trim_start())
+        && starts_with_call(rest)
+    {
+        return rest;
+    }
     for label in ["for example", "examples", "example", "e.g."] {
         if line
             .get(..label.len())
@@ -527,6 +537,16 @@ fn strip_label(line: &str) -> &str {
         }
     }
     line
+}
+
+/// Whether `text` starts with a call: an identifier right before `(`.
+fn starts_with_call(text: &str) -> bool {
+    let name_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+        .unwrap_or(text.len());
+    name_end > 0
+        && !text.starts_with(|c: char| c.is_ascii_digit())
+        && text[name_end..].starts_with('(')
 }
 
 /// Functions the text declares (`function NAME(a, b = 1)`), with their parameter names.
@@ -805,7 +825,7 @@ mod tests {
 
     #[test]
     fn inline_forms_with_every_separator() {
-        let text = "Count the vowels of a word.\nExamples:\n  vowels('tree') => 2\n  vowels('sky') == 0\n  vowels('AEI') ➞ 3\n  * vowels('') should return 0\n  vowels('oo') returns 2\n  For example: vowels('a') = 1\n  vowels('io') -> 2\n";
+        let text = "Count the vowels of a word.\nExamples:\n  vowels('tree') => 2\n  vowels('sky') == 0\n  vowels('AEI') ➞ 3\n  * vowels('') should return 0\n  vowels('oo') returns 2\n  For example: vowels('a') = 1\n  vowels('io') -> 2\n  for vowels('ea') == 2\n";
         let found = examples_in(text, Some("vowels"));
         assert_eq!(
             pairs(&found),
@@ -817,9 +837,17 @@ mod tests {
                 pair("vowels('oo')", "2"),
                 pair("vowels('a')", "1"),
                 pair("vowels('io')", "2"),
+                pair("vowels('ea')", "2"),
             ]
         );
         assert!(found.skipped.is_empty(), "{:?}", found.skipped);
+        // `for` is a label only right before a call: prose that starts with it is prose.
+        let prose = examples_in(
+            "for each word w, vowels(w) counts a e i o u
+",
+            Some("vowels"),
+        );
+        assert!(pairs(&prose).is_empty(), "{:?}", pairs(&prose));
     }
 
     #[test]

@@ -372,6 +372,17 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
                         ..looped(&shared, &env, problem).await?
                     },
                 };
+                // Each outcome as it comes, so that a run cut short still shows what it did.
+                eprintln!(
+                    "  {}: {}{}",
+                    arm.name,
+                    if outcome.passed { "passed" } else { "failed" },
+                    if outcome.wrong_admission {
+                        " (wrong admission)"
+                    } else {
+                        ""
+                    }
+                );
                 arm.outcomes.push(outcome);
             }
         }

@@ -598,7 +598,8 @@ async fn list(store: &Store, limit: i64, as_json: bool) -> anyhow::Result<ExitCo
             if run.finished_at.is_some() {
                 "finished"
             } else {
-                "cut short"
+                // Running, or stopped before its end: the store cannot tell which.
+                "unfinished"
             },
             run.source,
             row["solved"]["without_library"].as_str().unwrap_or("?"),
@@ -644,7 +645,9 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
         .with_context(|| format!("eval run {id}'s report is not one this version reads"))?;
     print_table(&run.id, &report);
     if run.finished_at.is_none() {
-        println!("(cut short: the figures are of the tasks it finished)");
+        println!(
+            "(unfinished: still running or cut short; the figures are of the tasks it finished)"
+        );
         if run.report["libraries"].is_object() {
             println!("(`skillforge eval resume {id}` continues it)");
         }

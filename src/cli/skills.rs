@@ -377,8 +377,9 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                 if s.version.provenance.unchecked {
                     println!(
                         "unchecked: admitted unverified (its task had no programmatic check, or \
-                         only examples that an independent solution passes too while behaving \
-                         otherwise; the episode's journal says which); re-verify or deprecate it"
+                         only examples, which no independent solution corroborated: one passed \
+                         them too while behaving otherwise, or none could be had; the episode's \
+                         journal says which); re-verify or deprecate it"
                     );
                 }
                 println!("\n{}", s.version.code.trim_end());
