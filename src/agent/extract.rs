@@ -25,6 +25,8 @@
 //! - **Library copies**: a function of the library shown to the model (a completion prompt
 //!   shows their code above the stub, and small models repeat it) is dropped from the reply,
 //!   with a note, so that the skill calls the library's verified function instead of a copy.
+//!   A local variable named like a library function it calls (`const mean = mean(xs)`, which
+//!   can never run) is renamed (`meanValue`), the calls left to the library.
 //! - **Tests**: a skill without any `@example` or `@test` is rejected, unless the task's check
 //!   has examples that call it ([`extract_with_check`]): those become its tests.
 //!
@@ -35,10 +37,10 @@ use std::collections::BTreeSet;
 
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
-    BindingIdentifier, Declaration, ExportDefaultDeclarationKind, Expression, IdentifierReference,
-    Statement,
+    BindingIdentifier, CallExpression, Declaration, ExportDefaultDeclarationKind, Expression,
+    IdentifierReference, Statement, VariableDeclarator,
 };
-use oxc_ast_visit::Visit;
+use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
 use oxc_span::{GetSpan, SourceType, Span};
 
@@ -211,6 +213,7 @@ pub fn extract_with_check(
         .collect();
     if !library.is_empty() {
         code = without_library_copies(&code, &library, &mut notes);
+        code = unshadowed(&code, &library, &mut notes);
     }
     let analysis = Analysis::of(&code)?;
     if analysis.references.contains("require") {
@@ -820,6 +823,104 @@ fn without_library_copies(code: &str, library: &[&str], notes: &mut Vec<String>)
     tidy(&out)
 }
 
+/// `code` (which parses) with each local variable named like a `library` function it calls
+/// renamed: `const mean = mean(xs)` can never run (the variable hides the function from its
+/// own initialiser), and small models write it as soon as a library function has a noun's
+/// name. The variable and its uses become `meanValue`; calls `mean(...)` stay the library's.
+fn unshadowed(code: &str, library: &[&str], notes: &mut Vec<String>) -> String {
+    #[derive(Default)]
+    struct Uses<'l> {
+        library: &'l [&'l str],
+        /// Local variables named like a library function.
+        shadows: BTreeSet<String>,
+        /// Every identifier of the code.
+        all: BTreeSet<String>,
+        /// (name, span) of every binding and reference of a library name.
+        mentions: Vec<(String, Span)>,
+        /// Spans of references that are called, `name(...)`.
+        called: Vec<Span>,
+    }
+    impl<'a> Visit<'a> for Uses<'_> {
+        fn visit_variable_declarator(&mut self, it: &VariableDeclarator<'a>) {
+            if let Some(id) = it.id.get_binding_identifier()
+                && self.library.contains(&id.name.as_str())
+            {
+                self.shadows.insert(id.name.to_string());
+            }
+            walk::walk_variable_declarator(self, it);
+        }
+        fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
+            if let Expression::Identifier(callee) = &it.callee {
+                self.called.push(callee.span);
+            }
+            walk::walk_call_expression(self, it);
+        }
+        fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+            self.all.insert(it.name.to_string());
+            if self.library.contains(&it.name.as_str()) {
+                self.mentions.push((it.name.to_string(), it.span));
+            }
+        }
+        fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
+            self.all.insert(it.name.to_string());
+            if self.library.contains(&it.name.as_str()) {
+                self.mentions.push((it.name.to_string(), it.span));
+            }
+        }
+    }
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, code, SourceType::unambiguous()).parse();
+    if !parsed.diagnostics.is_empty() {
+        return code.to_string();
+    }
+    let mut uses = Uses {
+        library,
+        ..Uses::default()
+    };
+    uses.visit_program(&parsed.program);
+    let mut renames: Vec<(Span, String)> = Vec::new();
+    for name in &uses.shadows {
+        let calls_it = uses
+            .mentions
+            .iter()
+            .any(|(n, span)| n == name && uses.called.contains(span));
+        if !calls_it {
+            continue;
+        }
+        let Some(new) = (0..)
+            .map(|i| match i {
+                0 => format!("{name}Value"),
+                i => format!("{name}Value{i}"),
+            })
+            .find(|candidate| !uses.all.contains(candidate))
+        else {
+            continue;
+        };
+        renames.extend(
+            uses.mentions
+                .iter()
+                .filter(|(n, span)| n == name && !uses.called.contains(span))
+                .map(|(_, span)| (*span, new.clone())),
+        );
+        notes.push(format!(
+            "renamed the variable {name}, which hid the library function {name} it calls, to {new}"
+        ));
+    }
+    if renames.is_empty() {
+        return code.to_string();
+    }
+    renames.sort_by_key(|(span, _)| span.start);
+    let mut out = String::with_capacity(code.len());
+    let mut at = 0;
+    for (span, new) in renames {
+        out.push_str(&code[at..span.start as usize]);
+        out.push_str(&new);
+        at = span.end as usize;
+    }
+    out.push_str(&code[at..]);
+    out
+}
+
 /// Where the comments right before `start` (nothing but blanks between) begin.
 fn with_comments_before(
     comments: impl DoubleEndedIterator<Item = Span>,
@@ -1214,6 +1315,30 @@ console.log(result);
             extract_with_check(reply, Some("craftOakPlanks"), &long, None, &[]),
             Err(ExtractError::NoTests { .. })
         ));
+    }
+
+    #[test]
+    fn a_variable_hiding_a_library_function_it_calls_is_renamed() {
+        let reply = "```js\n/**\n * Variance.\n * @example variance([1, 3]) => 1\n */\nfunction variance(xs) {\n  const mean = mean(xs);\n  return mean(xs.map((x) => (x - mean) ** 2));\n}\n```";
+        let got = extract_with_check(reply, Some("variance"), &[], None, &["mean"]).unwrap();
+        let code = &got.skill.code;
+        assert!(code.contains("const meanValue = mean(xs);"), "{code}");
+        assert!(
+            code.contains("return mean(xs.map((x) => (x - meanValue) ** 2));"),
+            "{code}"
+        );
+        assert!(
+            got.notes.iter().any(|n| n.contains("to meanValue")),
+            "{:?}",
+            got.notes
+        );
+        // Not a library function: left as written.
+        let plain = extract_with_check(reply, Some("variance"), &[], None, &[]).unwrap();
+        assert!(plain.skill.code.contains("const mean = mean(xs);"));
+        // A variable named like a library function it does not call is left alone.
+        let unrelated = "```js\n/**\n * Twice.\n * @example twice(2) => 4\n */\nfunction twice(x) {\n  const mean = x * 2;\n  return mean;\n}\n```";
+        let got = extract_with_check(unrelated, Some("twice"), &[], None, &["mean"]).unwrap();
+        assert!(got.skill.code.contains("const mean = x * 2;"));
     }
 
     #[test]
