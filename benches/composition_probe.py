@@ -3,8 +3,9 @@
 needs, for two ways of showing the library in the completion prompt:
 
 - `list`: the functions listed in the system message by signature and description (the
-  completion prompt before commit 8a6d772);
-- `file`: their code above the stub in the user message, as a file the stub ends (after).
+  agent's completion prompt);
+- `file`: their code, under a one-line JSDoc of the description, above the stub in the user
+  message, as a file the stub ends (tried in commit 8a6d772 and reverted).
 
 For each of the seven tasks of eval/compositional.jsonl that build on earlier ones, one
 reply per form and temperature, straight from the local llama.cpp server (started here as

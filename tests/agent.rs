@@ -109,11 +109,11 @@ const TRIPLE: &str = "/**\n * Triples a number.\n * @example triple(2) => 6\n */
 
 const CRITIC_OK: &str = r#"{"success": true, "feedback": "Correct."}"#;
 
-/// A stub to complete (as the suites give them) that builds on a library skill: the skill's
-/// code is shown above the stub, and the model's copy of it in the reply is dropped, so the
-/// admitted skill calls the library's `double` instead of carrying its own.
+/// A stub to complete (as the suites give them) that builds on a library skill: the model's
+/// copy of the skill in its reply is dropped, so the admitted skill calls the library's
+/// `double` instead of carrying its own.
 #[tokio::test]
-async fn a_stub_sees_library_code_above_it_and_a_repeated_copy_becomes_a_call() {
+async fn a_reply_repeating_a_library_skill_is_admitted_calling_the_library_one() {
     let dir = tempfile::tempdir().unwrap();
     let library = library(dir.path()).await;
     let copy_and_answer = "/**\n * Doubles a number.\n */\nfunction double(x) {\n  return x * 2;\n}\n\n/**\n * Multiply a number by four, by doubling it twice with double(x).\n */\nfunction quadruple(x) {\n  return double(double(x));\n}";
@@ -138,11 +138,8 @@ async fn a_stub_sees_library_code_above_it_and_a_repeated_copy_becomes_a_call() 
         .unwrap();
     assert_eq!(second.status, EpisodeStatus::Admitted, "{second:#?}");
     assert_eq!(second.calls, ["double"], "{second:#?}");
-    let prompt = &model.requests()[1].messages[1].content;
-    assert!(
-        prompt.starts_with("/**\n * Doubles a number.") && prompt.ends_with(stub.trim_end()),
-        "{prompt}"
-    );
+    let system = &model.requests()[1].messages[0].content;
+    assert!(system.contains("- double("), "{system}");
     let stored = library.get("quadruple").await.unwrap().skill;
     assert!(
         !stored.version.code.contains("function double"),

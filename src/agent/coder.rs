@@ -53,8 +53,8 @@ pub struct Attempt {
 /// The coder's prompt: the system prompt (the environment and the skill format), the task
 /// with its checks and the retrieved skills, then for a refinement the previous reply and
 /// its problems. A task that is a function stub ([`Task::stub`]) is asked for as a
-/// completion instead: a short instruction, then the retrieved skills' code and the stub
-/// as it was given (skills whose code was cut to fit are listed in the instruction). A small code model answers a stub the way it was trained to; the skill
+/// completion instead: a short instruction naming the retrieved skills, then the stub as
+/// it was given (listing them beat showing their code above the stub: docs/benchmarks.md). A small code model answers a stub the way it was trained to; the skill
 /// format and worked example of the general prompt cost it more than half its right
 /// answers (docs/benchmarks.md). Its comment becomes the skill's, its examples the tests.
 pub fn coder_messages(
@@ -66,34 +66,16 @@ pub fn coder_messages(
     // An environment whose skills act is described; a pure-function one needs no words.
     let acts = !env.host_functions().list().is_empty();
     let mut messages = match task.stub() {
-        Some(stub) => {
-            // Skills whose code fits go above the stub, as a file the stub ends: a small
-            // completion model calls functions defined above far more often than functions
-            // listed in prose (docs/benchmarks.md). The others are listed.
-            let (above, listed): (Vec<&SkillBrief>, Vec<&SkillBrief>) = retrieved
-                .iter()
-                .partition(|skill| !skill.code.trim().is_empty());
-            let mut file = String::new();
-            for skill in &above {
-                file.push_str(&format!(
-                    "/**\n * {}\n */\n{}\n\n",
-                    skill.description.trim(),
-                    skill.code.trim()
-                ));
-            }
-            file.push_str(stub.text);
-            vec![
-                Message::system(render(
-                    "coder_complete.md",
-                    &serde_json::json!({
-                        "above": !above.is_empty(),
-                        "skills": listed,
-                        "environment": acts.then(|| env.describe()),
-                    }),
-                )?),
-                Message::user(file),
-            ]
-        }
+        Some(stub) => vec![
+            Message::system(render(
+                "coder_complete.md",
+                &serde_json::json!({
+                    "skills": retrieved,
+                    "environment": acts.then(|| env.describe()),
+                }),
+            )?),
+            Message::user(stub.text.to_string()),
+        ],
         None => general_messages(env, task, retrieved, acts)?,
     };
     if let Some(feedback) = feedback {
@@ -367,7 +349,7 @@ mod tests {
     async fn a_library_function_the_reply_repeats_is_dropped_and_called() {
         let stub = "/**\n * Count the words of a text.\n * >>> count_words('a b')\n * 2\n */\nfunction count_words(text) {\n";
         let task = Task::from_text(stub, Some("count_words")).unwrap();
-        // Shown `words` above the stub, the model repeats it before its answer.
+        // Shown `words`, the model repeats it before its answer.
         let reply = "```javascript\n/**\n * Splits text into words.\n */\nfunction words(text) { return text.split(/\\s+/); }\n\n/**\n * Count the words of a text.\n * >>> count_words('a b')\n * 2\n */\nfunction count_words(text) {\n  return words(text).length;\n}\n```";
         let model = ScriptedModel::queue([reply]);
         let env = CodeEnvironment::new("text");
@@ -420,37 +402,14 @@ mod tests {
             "{system}"
         );
         assert!(
-            system.contains("The functions above the stub are library functions"),
+            system.contains("- words(text: string) -> string[]: Splits text into words."),
             "{system}"
         );
         assert!(
             !system.contains("@test"),
             "no skill format for a stub: {system}"
         );
-        // The retrieved skill's code comes first, as the file the stub ends.
-        assert_eq!(
-            request.messages[1].content,
-            format!(
-                "/**\n * Splits text into words.\n */\n{}\n\n{}",
-                words().code,
-                stub.trim_end()
-            )
-        );
-        // A skill whose code was cut to fit the context is listed instead.
-        let signature_only = SkillBrief {
-            code: String::new(),
-            ..words()
-        };
-        let messages = coder_messages(&env, &task, &[signature_only], None).unwrap();
-        assert!(
-            messages[0]
-                .content
-                .contains("- words(text: string) -> string[]: Splits text into words."),
-            "{}",
-            messages[0].content
-        );
-        assert!(!messages[0].content.contains("above the stub"));
-        assert_eq!(messages[1].content, stub.trim_end());
+        assert_eq!(request.messages[1].content, stub.trim_end());
         // Its refinement asks for the comment, not for tests.
         let feedback = Feedback {
             previous_reply: "function add_one(x) { return x; }".into(),
