@@ -11,7 +11,7 @@ use common::{embedder, sandbox};
 use serde_json::json;
 use skillforge::agent::{
     Agent, AgentConfig, AttemptOutcome, CandidateResult, CodeEnvironment, CrossCheck,
-    CrossCheckOutcome, Environment, Exchange, JournalEvent, Purpose, Strategy, Task,
+    CrossCheckOutcome, Environment, EpisodeReport, Exchange, JournalEvent, Purpose, Strategy, Task,
 };
 use skillforge::library::{AddOptions, Library, LibraryConfig};
 use skillforge::llm::{
@@ -1517,6 +1517,24 @@ fn cross_checking(candidates: u32) -> AgentConfig {
     }
 }
 
+/// Solves [`same_chars_task`] in a fresh library in `dir`, the coder answering with `codes` in
+/// turn (the skill, then the candidates), with at most `candidates` cross-check candidates;
+/// the episode must admit a skill.
+async fn cross_checked(
+    dir: &Path,
+    codes: &[&str],
+    candidates: u32,
+) -> (Arc<Library>, Arc<ScriptedModel>, EpisodeReport) {
+    let library = library(dir).await;
+    let model = Arc::new(ScriptedModel::queue(codes.iter().map(|code| reply(code))));
+    let report = agent_with(&library, &model, cross_checking(candidates))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    (library, model, report)
+}
+
 /// The journal's cross-check events: (outcome, what each candidate came to).
 fn cross_checks(events: &[JournalEvent]) -> Vec<(CrossCheckOutcome, Vec<CandidateResult>)> {
     events
@@ -1539,16 +1557,8 @@ fn cross_checks(events: &[JournalEvent]) -> Vec<(CrossCheckOutcome, Vec<Candidat
 #[tokio::test]
 async fn candidates_that_pass_the_examples_but_disagree_on_a_probe_leave_the_skill_unverified() {
     let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
-    let model = Arc::new(ScriptedModel::queue([
-        reply(SAME_CHARS_ONE_WAY),
-        reply(SAME_CHARS_SETS),
-    ]));
-    let report = agent_with(&library, &model, cross_checking(1))
-        .solve(same_chars_task())
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let (library, model, report) =
+        cross_checked(dir.path(), &[SAME_CHARS_ONE_WAY, SAME_CHARS_SETS], 1).await;
     let why = report.unverified.as_deref().expect("not verified");
     assert!(why.contains("sameChars("), "{why}");
     let stored = library.get("sameChars").await.unwrap().skill;
@@ -1581,17 +1591,12 @@ async fn candidates_that_pass_the_examples_but_disagree_on_a_probe_leave_the_ski
 #[tokio::test]
 async fn two_candidates_agreeing_against_the_skill_replace_it() {
     let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
-    let model = Arc::new(ScriptedModel::queue([
-        reply(SAME_CHARS_ONE_WAY),
-        reply(SAME_CHARS_SETS),
-        reply(SAME_CHARS_SORTED),
-    ]));
-    let report = agent_with(&library, &model, cross_checking(2))
-        .solve(same_chars_task())
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let (library, model, report) = cross_checked(
+        dir.path(),
+        &[SAME_CHARS_ONE_WAY, SAME_CHARS_SETS, SAME_CHARS_SORTED],
+        2,
+    )
+    .await;
     let stored = library.get("sameChars").await.unwrap().skill;
     assert!(
         stored.version.code.contains(".sort().join('')"),
@@ -1613,16 +1618,8 @@ async fn two_candidates_agreeing_against_the_skill_replace_it() {
 #[tokio::test]
 async fn an_agreeing_candidate_corroborates_the_skill_which_is_admitted_as_before() {
     let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
-    let model = Arc::new(ScriptedModel::queue([
-        reply(SAME_CHARS_SETS),
-        reply(SAME_CHARS_SORTED),
-    ]));
-    let report = agent_with(&library, &model, cross_checking(2))
-        .solve(same_chars_task())
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let (library, model, report) =
+        cross_checked(dir.path(), &[SAME_CHARS_SETS, SAME_CHARS_SORTED], 2).await;
     assert_eq!(report.unverified, None);
     assert_eq!(report.rounds, 1);
     let stored = library.get("sameChars").await.unwrap().skill;
@@ -1652,21 +1649,16 @@ async fn an_agreeing_candidate_corroborates_the_skill_which_is_admitted_as_befor
 
 #[tokio::test]
 async fn a_later_candidate_agreeing_after_a_dissent_does_not_make_the_skill_verified() {
-    let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
     // The wrong one-way skill, a right dissenter, then a candidate with the same mistake
     // written otherwise: two against one for the wrong skill.
     const ONE_WAY_AGAIN: &str = "/**\n * Whether two words use the same characters.\n */\nfunction sameChars(a, b) {\n  for (const c of a) { if (b.indexOf(c) < 0) return false; }\n  return true;\n}";
-    let model = Arc::new(ScriptedModel::queue([
-        reply(SAME_CHARS_ONE_WAY),
-        reply(SAME_CHARS_SETS),
-        reply(ONE_WAY_AGAIN),
-    ]));
-    let report = agent_with(&library, &model, cross_checking(2))
-        .solve(same_chars_task())
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let (library, model, report) = cross_checked(
+        dir.path(),
+        &[SAME_CHARS_ONE_WAY, SAME_CHARS_SETS, ONE_WAY_AGAIN],
+        2,
+    )
+    .await;
     let why = report.unverified.as_deref().expect("not verified");
     assert!(why.contains("sameChars("), "{why}");
     let stored = library.get("sameChars").await.unwrap().skill;
@@ -1682,20 +1674,15 @@ async fn a_later_candidate_agreeing_after_a_dissent_does_not_make_the_skill_veri
 
 #[tokio::test]
 async fn a_candidate_repeating_the_skill_is_no_evidence_and_the_next_is_asked_to_differ() {
-    let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
     // The model repeats its own wrong answer, then gives the right one when asked for a
     // different implementation: a repeat corroborates nothing.
-    let model = Arc::new(ScriptedModel::queue([
-        reply(SAME_CHARS_ONE_WAY),
-        reply(SAME_CHARS_ONE_WAY),
-        reply(SAME_CHARS_SETS),
-    ]));
-    let report = agent_with(&library, &model, cross_checking(2))
-        .solve(same_chars_task())
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let (library, model, report) = cross_checked(
+        dir.path(),
+        &[SAME_CHARS_ONE_WAY, SAME_CHARS_ONE_WAY, SAME_CHARS_SETS],
+        2,
+    )
+    .await;
     assert!(report.unverified.is_some(), "{report:#?}");
     let events = journal(&library, &report.episode).await;
     let checks = cross_checks(&events);
@@ -1724,19 +1711,14 @@ async fn a_candidate_repeating_the_skill_is_no_evidence_and_the_next_is_asked_to
 
 #[tokio::test]
 async fn a_skill_no_candidate_could_corroborate_is_admitted_unverified() {
-    let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
     // Both candidates repeat the skill's code: nothing beyond the two examples speaks for it.
-    let model = Arc::new(ScriptedModel::queue([
-        reply(SAME_CHARS_SETS),
-        reply(SAME_CHARS_SETS),
-        reply(SAME_CHARS_SETS),
-    ]));
-    let report = agent_with(&library, &model, cross_checking(2))
-        .solve(same_chars_task())
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let (library, model, report) = cross_checked(
+        dir.path(),
+        &[SAME_CHARS_SETS, SAME_CHARS_SETS, SAME_CHARS_SETS],
+        2,
+    )
+    .await;
     let why = report.unverified.as_deref().expect("not verified");
     assert!(why.contains("only the examples"), "{why}");
     assert!(
