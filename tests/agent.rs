@@ -1591,7 +1591,7 @@ async fn candidates_that_pass_the_examples_but_disagree_on_a_probe_leave_the_ski
 #[tokio::test]
 async fn two_candidates_agreeing_against_the_skill_replace_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (library, model, report) = cross_checked(
+    let (library, _model, report) = cross_checked(
         dir.path(),
         &[SAME_CHARS_ONE_WAY, SAME_CHARS_SETS, SAME_CHARS_SORTED],
         2,
@@ -1653,7 +1653,7 @@ async fn a_later_candidate_agreeing_after_a_dissent_does_not_make_the_skill_veri
     // written otherwise: two against one for the wrong skill.
     const ONE_WAY_AGAIN: &str = "/**\n * Whether two words use the same characters.\n */\nfunction sameChars(a, b) {\n  for (const c of a) { if (b.indexOf(c) < 0) return false; }\n  return true;\n}";
     let dir = tempfile::tempdir().unwrap();
-    let (library, model, report) = cross_checked(
+    let (library, _model, report) = cross_checked(
         dir.path(),
         &[SAME_CHARS_ONE_WAY, SAME_CHARS_SETS, ONE_WAY_AGAIN],
         2,
@@ -1713,7 +1713,7 @@ async fn a_candidate_repeating_the_skill_is_no_evidence_and_the_next_is_asked_to
 async fn a_skill_no_candidate_could_corroborate_is_admitted_unverified() {
     // Both candidates repeat the skill's code: nothing beyond the two examples speaks for it.
     let dir = tempfile::tempdir().unwrap();
-    let (library, model, report) = cross_checked(
+    let (library, _model, report) = cross_checked(
         dir.path(),
         &[SAME_CHARS_SETS, SAME_CHARS_SETS, SAME_CHARS_SETS],
         2,
