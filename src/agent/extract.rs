@@ -452,15 +452,14 @@ fn rename(code: &str, old: &str, new: &str) -> Option<String> {
     }
     identifiers.spans.sort_by_key(|s| s.start);
     identifiers.spans.dedup();
-    let mut out = String::with_capacity(code.len());
-    let mut at = 0;
-    for span in identifiers.spans {
-        out.push_str(&code[at..span.start as usize]);
-        out.push_str(new);
-        at = span.end as usize;
-    }
-    out.push_str(&code[at..]);
-    Some(out)
+    Some(spliced(
+        code,
+        identifiers
+            .spans
+            .into_iter()
+            .map(|span| (span, new))
+            .collect(),
+    ))
 }
 
 /// Each top-level function of `code` as (name, its parameters and body without
@@ -771,16 +770,26 @@ fn clean(code: &str, notes: &mut Vec<String>) -> Result<String, ExtractError> {
         notes.push("removed export: a skill is a plain function, not a module".into());
     }
 
-    cuts.sort_by_key(|s| s.start);
+    Ok(tidy(&spliced(
+        code,
+        cuts.into_iter().map(|cut| (cut, "")).collect(),
+    )))
+}
+
+/// `code` with each span replaced by its text, in order of position; a span that overlaps
+/// an earlier one is cut only where it goes beyond it.
+fn spliced(code: &str, mut edits: Vec<(Span, &str)>) -> String {
+    edits.sort_by_key(|(span, _)| span.start);
     let mut out = String::with_capacity(code.len());
     let mut at = 0;
-    for cut in cuts {
-        let start = (cut.start as usize).max(at);
+    for (span, text) in edits {
+        let start = (span.start as usize).max(at);
         out.push_str(&code[at..start]);
-        at = at.max(cut.end as usize);
+        out.push_str(text);
+        at = at.max(span.end as usize);
     }
     out.push_str(&code[at..]);
-    Ok(tidy(&out))
+    out
 }
 
 /// `code` (which parses) without its top-level declarations of the functions named in
@@ -813,14 +822,10 @@ fn without_library_copies(code: &str, library: &[&str], notes: &mut Vec<String>)
     if cuts.is_empty() {
         return code.to_string();
     }
-    let mut out = String::with_capacity(code.len());
-    let mut at = 0;
-    for cut in cuts {
-        out.push_str(&code[at..cut.start as usize]);
-        at = cut.end as usize;
-    }
-    out.push_str(&code[at..]);
-    tidy(&out)
+    tidy(&spliced(
+        code,
+        cuts.into_iter().map(|cut| (cut, "")).collect(),
+    ))
 }
 
 /// `code` (which parses) with each local variable named like a `library` function it calls
@@ -909,16 +914,13 @@ fn unshadowed(code: &str, library: &[&str], notes: &mut Vec<String>) -> String {
     if renames.is_empty() {
         return code.to_string();
     }
-    renames.sort_by_key(|(span, _)| span.start);
-    let mut out = String::with_capacity(code.len());
-    let mut at = 0;
-    for (span, new) in renames {
-        out.push_str(&code[at..span.start as usize]);
-        out.push_str(&new);
-        at = span.end as usize;
-    }
-    out.push_str(&code[at..]);
-    out
+    spliced(
+        code,
+        renames
+            .iter()
+            .map(|(span, new)| (*span, new.as_str()))
+            .collect(),
+    )
 }
 
 /// Where the comments right before `start` (nothing but blanks between) begin.
