@@ -15,7 +15,7 @@ src/llm/local.rs starts it, one thread). Each reply is judged by its task functi
 library's versions, pass the suite's hidden tests. Prints one JSON line per reply, then the
 totals.
 
-    python3 benches/composition_probe.py [--forms file,list] [--temperatures 0.2,0.7]
+    python3 benches/composition_probe.py [--forms file,list] [--temperatures 0.2,0.7] [--model qwen2.5-coder-1.5b]
 """
 import argparse, collections, glob, json, os, re, subprocess, sys, time, urllib.request
 
@@ -57,11 +57,11 @@ def messages(form, task, callees):
     return [{'role': 'system', 'content': system}, {'role': 'user', 'content': above + stub}]
 
 
-def start_server():
+def start_server(model_name):
     source = open(os.path.join(ROOT, 'src/llm/local.rs')).read()
     program = re.search(r'const SERVER_PROGRAM: &str = r#"(.*?)"#;', source, re.S).group(1)
     python = glob.glob(os.path.join(CACHE, 'xllamacpp-venv-*/bin/python'))[0]
-    model = os.path.join(CACHE, 'models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf')
+    model = os.path.join(CACHE, f'models/{model_name}-instruct-q4_k_m.gguf')
     server = subprocess.Popen([python, '-c', program, model, 'probe', '1', '4096'], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in server.stdout:
@@ -109,8 +109,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--forms', default='file,list')
     parser.add_argument('--temperatures', default='0.2,0.7')
+    parser.add_argument('--model', default='qwen2.5-coder-0.5b',
+                        help='the local model, as SKILLFORGE_LOCAL_MODEL names it')
     args = parser.parse_args()
-    server, url = start_server()
+    server, url = start_server(args.model)
     totals = collections.Counter()
     try:
         for form in args.forms.split(','):

@@ -15,14 +15,12 @@
 //!   is admitted as before. A candidate with the skill's own code is no evidence (the model
 //!   repeating itself, mistakes included): the next is asked for a different implementation
 //!   ([`Strategy::CrossCheckAnew`]).
-//! - A candidate that behaves otherwise is a disagreement; another candidate is asked for,
-//!   up to [`CrossCheck::candidates`]. When it agrees with an earlier dissenter, the
-//!   **dissenters' answer wins**: it is validated and admitted in the skill's place.
-//! - Any disagreement leaves what is admitted **unverified** (its provenance says
-//!   `unchecked`, as for a task without a check), the journal saying on which input the
-//!   candidates differed: a later candidate that agrees with the skill, or two dissenters
-//!   that agree with each other, make a majority of samples from one model, which can share
-//!   a mistake (docs/benchmarks.md: a wrong skill won such a vote).
+//! - A candidate that behaves otherwise is a disagreement, and it ends the cross-check: the
+//!   skill is admitted **unverified** (its provenance says `unchecked`, as for a task without
+//!   a check), the journal saying on which input the two differed. The skill stays as the
+//!   loop wrote it: more candidates could only vote, and a majority of samples from one
+//!   model can share a mistake either way (docs/benchmarks.md: a wrong skill won such a vote,
+//!   and two dissenters agreeing on the same mistake once replaced a right skill).
 //! - No evidence either way (no candidate passed the examples or differed from the skill's
 //!   code, the model failed, or no probe could be made): the skill is admitted unverified
 //!   too. Nothing speaks against it, but nothing beyond a few examples speaks for it.
@@ -46,7 +44,7 @@ use super::evidence::fingerprint;
 use super::journal::JournalEvent;
 use super::timing::Phase;
 use crate::compose::Bundle;
-use crate::library::{AddOptions, Prepared};
+use crate::library::Prepared;
 use crate::sandbox::{Call, Capabilities, FailureKind, Limits};
 use crate::skill::TestCase;
 
@@ -105,9 +103,6 @@ pub enum CandidateResult {
         probes: usize,
         /// The first of them.
         first: Disagreement,
-        /// Earlier dissenting candidates (1-based) it agrees with.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        agrees_with: Vec<u32>,
     },
 }
 
@@ -128,10 +123,11 @@ pub struct Disagreement {
 pub enum CrossCheckOutcome {
     /// An independent candidate agreed: the skill is admitted as verified.
     Corroborated,
-    /// The candidates that disagreed with the skill agreed with each other: theirs is
-    /// admitted instead, unverified (the skill disagreed with it).
+    /// Two candidates that disagreed with the skill agreed with each other, and theirs was
+    /// admitted instead. Only in journals of earlier versions, which replaced a skill this
+    /// way; read so that those journals still load.
     Replaced,
-    /// A candidate disagreed with the skill (whatever a later one did): admitted unverified.
+    /// A candidate disagreed with the skill: admitted unverified.
     Unverified,
     /// No evidence either way (no candidate that passes the check with code of its own, or
     /// no probe): admitted unverified.
@@ -144,8 +140,6 @@ pub(super) enum Corroboration {
     Keep,
     /// Admit it marked unverified, for this reason.
     Unverified(String),
-    /// Admit this candidate instead, unverified for this reason.
-    Replace(Box<Prepared>, String),
 }
 
 /// One behaviour of a candidate on one probe.
@@ -200,12 +194,6 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// A candidate that passed the task's check, and how it behaved on the probes.
-struct Dissenter {
-    index: u32,
-    behaviours: Vec<Behaviour>,
-}
-
 impl Agent {
     /// Cross-checks `prepared`, which passed the run's task check, when that check is only
     /// examples (see the module's documentation); journals a [`JournalEvent::CrossCheck`]
@@ -215,7 +203,6 @@ impl Agent {
         run: &mut Run,
         round: u32,
         prepared: &Prepared,
-        options: &AddOptions,
     ) -> Result<Corroboration, AgentError> {
         let config = &self.config.cross_check;
         if config.candidates == 0
@@ -259,9 +246,8 @@ impl Agent {
             .behaviours(&prepared.bundle, &probes, &limits, run)
             .await?;
         let briefs: Vec<SkillBrief> = Vec::new();
-        let mut dissenters: Vec<Dissenter> = Vec::new();
         let mut strategy = Strategy::CrossCheck;
-        for index in 1..=config.candidates {
+        for _ in 0..config.candidates {
             let written = {
                 let _llm = run.clock.time(Phase::Llm);
                 write_skill_with(
@@ -333,19 +319,10 @@ impl Agent {
                 .collect();
             let Some(&first) = differing.first() else {
                 event.candidates.push(CandidateResult::Agrees);
-                if !dissenters.is_empty() {
-                    // Two samples against one is no proof: the skill stays, unverified.
-                    break;
-                }
                 self.log_cross_check(run, event, CrossCheckOutcome::Corroborated)
                     .await?;
                 return Ok(Corroboration::Keep);
             };
-            let agrees_with: Vec<u32> = dissenters
-                .iter()
-                .filter(|d| (0..probes.len()).all(|i| !d.behaviours[i].differs(&theirs[i])))
-                .map(|d| d.index)
-                .collect();
             event.candidates.push(CandidateResult::Disagrees {
                 probes: differing.len(),
                 first: Disagreement {
@@ -353,37 +330,8 @@ impl Agent {
                     skill: ours[first].describe(),
                     candidate: theirs[first].describe(),
                 },
-                agrees_with: agrees_with.clone(),
             });
-            if !agrees_with.is_empty() {
-                // Two independent candidates agree against the skill: theirs wins, if the
-                // library takes it.
-                let replaced = {
-                    let _validation = run.clock.time(Phase::Validation);
-                    self.library.prepare(source, options.clone()).await
-                };
-                match replaced {
-                    Ok(replacement) if replacement.unchanged.is_none() => {
-                        let why = format!(
-                            "it replaced the first solution, which passes the task's check too \
-                             and differs on {}: it gives {}, the replaced one {}",
-                            call_text(&name, &probes[first]),
-                            theirs[first].describe(),
-                            ours[first].describe()
-                        );
-                        self.log_cross_check(run, event, CrossCheckOutcome::Replaced)
-                            .await?;
-                        return Ok(Corroboration::Replace(Box::new(replacement), why));
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::info!("the majority's candidate is refused: {e}"),
-                }
-                break;
-            }
-            dissenters.push(Dissenter {
-                index,
-                behaviours: theirs,
-            });
+            break;
         }
         let why = event
             .candidates

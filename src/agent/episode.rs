@@ -790,17 +790,9 @@ impl Agent {
         // must agree with the skill for it to count as verified.
         let mut prepared = prepared;
         run.unverified = None;
-        match self.cross_check(run, round, &prepared, &options).await? {
-            Corroboration::Keep => {}
-            Corroboration::Unverified(why) => {
-                prepared.provenance.unchecked = true;
-                run.unverified = Some(why);
-            }
-            Corroboration::Replace(replacement, why) => {
-                prepared = *replacement;
-                prepared.provenance.unchecked = true;
-                run.unverified = Some(why);
-            }
+        if let Corroboration::Unverified(why) = self.cross_check(run, round, &prepared).await? {
+            prepared.provenance.unchecked = true;
+            run.unverified = Some(why);
         }
         let mut duplicate = {
             let _validation = run.clock.time(Phase::Validation);
