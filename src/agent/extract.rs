@@ -302,10 +302,7 @@ fn with_doc(skill: &SkillSource, doc: &str) -> Option<String> {
     if analysis.function(&skill.name)?.jsdoc.is_some() {
         return None;
     }
-    let declared = skill
-        .code
-        .find(&format!("async function {}", skill.name))
-        .or_else(|| skill.code.find(&format!("function {}", skill.name)))?;
+    let declared = declaration_start(&skill.code, &skill.name)?;
     let line_start = skill.code[..declared].rfind('\n').map_or(0, |i| i + 1);
     let mut code = skill.code.clone();
     code.insert_str(line_start, &format!("{}\n", doc.trim()));
@@ -343,7 +340,7 @@ fn with_check_as_tests(skill: &SkillSource, check: &[TestCase]) -> Option<String
     if lines.is_empty() {
         return None;
     }
-    let declared = skill.code.find(&format!("function {}", skill.name))?;
+    let declared = declaration_start(&skill.code, &skill.name)?;
     let close = skill.code[..declared].rfind("*/")?;
     skill.code[..close].rfind("/**")?;
     let mut code = skill.code.clone();
@@ -359,6 +356,29 @@ fn with_check_as_tests(skill: &SkillSource, check: &[TestCase]) -> Option<String
         code.insert_str(close, &lines.concat());
     }
     Some(code)
+}
+
+/// Where the top-level declaration of the function `name` starts in `code` (its `function`
+/// or `async function` keyword, or its `const`/`let`): found by parsing, since the text
+/// `function name` often comes first in the comment above it ("Write a function name
+/// which ..."). `None` when `code` does not parse or declares no such function.
+fn declaration_start(code: &str, name: &str) -> Option<usize> {
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, code, SourceType::unambiguous()).parse();
+    if !parsed.diagnostics.is_empty() {
+        return None;
+    }
+    parsed.program.body.iter().find_map(|statement| {
+        let declares = match statement {
+            Statement::FunctionDeclaration(f) => f.id.as_ref().is_some_and(|id| id.name == name),
+            Statement::VariableDeclaration(v) => v.declarations.iter().any(|d| {
+                d.id.get_binding_identifier()
+                    .is_some_and(|id| id.name == name)
+            }),
+            _ => false,
+        };
+        declares.then_some(statement.span().start as usize)
+    })
 }
 
 /// The complete part of cut-off code: the longest prefix ending before a top-level item
@@ -1280,6 +1300,28 @@ console.log(result);
             extract_with_check(code, Some("product"), &other, None, &[]),
             Err(ExtractError::NoTests { .. })
         ));
+    }
+
+    /// HumanEval's `count_nums` (dev suite): the comment says "Write a function count_nums
+    /// which ...", so the text `function count_nums` comes first inside the comment. The
+    /// task's examples still go into the comment above the real declaration (they were
+    /// refused as "no tests" in every round of a real episode).
+    #[test]
+    fn the_tasks_examples_find_the_declaration_not_its_name_in_the_comment() {
+        let reply = "```javascript\n/**\n * Write a function count_nums which takes an array of integers.\n * >>> count_nums([]) == 0\n */\nfunction count_nums(arr) {\n  return arr.filter((n) => n > 0).length;\n}\n```\n";
+        let check = [TestCase::Example {
+            name: "count_nums([])".into(),
+            call: "count_nums([])".into(),
+            expected: "0".into(),
+        }];
+        let got = extract_with_check(reply, Some("count_nums"), &check, None, &[]).unwrap();
+        assert_eq!(got.skill.tests, check, "{}", got.skill.code);
+        // The same for a task's comment given to a function that came without one.
+        let bare = "```javascript\nfunction count_nums(arr) {\n  return arr.length;\n}\n```\n";
+        let doc = "/**\n * Write a function count_nums which counts.\n */";
+        let got = extract_with_check(bare, Some("count_nums"), &check, Some(doc), &[]).unwrap();
+        assert!(got.skill.code.starts_with("/**"), "{}", got.skill.code);
+        assert_eq!(got.skill.tests, check, "{}", got.skill.code);
     }
 
     /// An environment task's check (a call of the skill in the task's world) becomes the
