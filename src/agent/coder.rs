@@ -72,6 +72,7 @@ pub fn coder_messages(
                 &serde_json::json!({
                     "skills": retrieved,
                     "environment": acts.then(|| env.describe()),
+                    "write_examples": if task.tests.is_empty() { task.name.as_deref() } else { None },
                 }),
             )?),
             Message::user(stub.text.to_string()),
@@ -418,6 +419,38 @@ mod tests {
         let messages = coder_messages(&env, &task, &[], Some(&feedback)).unwrap();
         let refine = &messages.last().unwrap().content;
         assert!(refine.contains("its comment included"), "{refine}");
+    }
+
+    /// A stub whose comment shows no example gives the task no check: the completion asks
+    /// for `@example` lines, the skill's only tests (the dev suite's `reverse_delete` failed
+    /// every round as "no tests"); a stub with examples is not asked for more.
+    #[tokio::test]
+    async fn a_stub_without_examples_is_asked_for_example_lines_that_become_its_tests() {
+        let stub = "/**\n * Add one to a number.\n */\nfunction add_one(x) {\n";
+        let task = Task::from_text(stub, Some("add_one")).unwrap();
+        assert!(task.tests.is_empty());
+        let model = ScriptedModel::queue([
+            "```javascript\n/**\n * Add one to a number.\n * @example add_one(1) => 2\n */\nfunction add_one(x) {\n  return x + 1;\n}\n```",
+        ]);
+        let env = CodeEnvironment::new("numbers");
+        let attempt = write_skill(&model, &env, &task, &[], None).await.unwrap();
+        let system = &model.requests()[0].messages[0].content;
+        assert!(
+            system.contains("`@example add_one(ARGUMENTS) => RESULT`"),
+            "{system}"
+        );
+        assert_eq!(attempt.result.unwrap().skill.tests.len(), 1);
+        let with_examples = Task::from_text(
+            "/**\n * Add one.\n * >>> add_one(1)\n * 2\n */\nfunction add_one(x) {\n",
+            Some("add_one"),
+        )
+        .unwrap();
+        let messages = coder_messages(&env, &with_examples, &[], None).unwrap();
+        assert!(
+            !messages[0].content.contains("@example"),
+            "{}",
+            messages[0].content
+        );
     }
 
     #[tokio::test]
