@@ -11,7 +11,8 @@ use common::{embedder, sandbox};
 use serde_json::json;
 use skillforge::agent::{
     Agent, AgentConfig, AttemptOutcome, CandidateResult, CodeEnvironment, CrossCheck,
-    CrossCheckOutcome, Environment, EpisodeReport, Exchange, JournalEvent, Purpose, Strategy, Task,
+    CrossCheckOutcome, Environment, EpisodeReport, Exchange, JournalEvent, Purpose, Refinement,
+    Strategy, Task,
 };
 use skillforge::library::{AddOptions, Library, LibraryConfig};
 use skillforge::llm::{
@@ -965,6 +966,56 @@ async fn a_wrong_model_test_is_questioned_then_dropped_when_the_task_check_passe
     );
     assert!(stored.version.code.contains("reduce"));
     assert!(!stored.version.provenance.unchecked, "the task had a check");
+}
+
+#[tokio::test]
+async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let wrong = DOUBLE.replace("x * 2", "x + 2");
+    let model = Arc::new(ScriptedModel::queue([reply(&wrong), reply(DOUBLE)]));
+    let task = Task::from_user("Double a number")
+        .with_name("double")
+        .with_example("double(21)", "42");
+    let config = AgentConfig {
+        refinement: Refinement::Rewrite,
+        ..config(false, 2)
+    };
+    let report = agent_with(&library, &model, config)
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let events = journal(&library, &report.episode).await;
+    assert_eq!(
+        coder_strategies(&events),
+        [Some(Strategy::First), Some(Strategy::Rewrite)]
+    );
+    let requests = model.requests();
+    let (first, rewrite) = (&requests[0], &requests[1]);
+    assert_eq!(
+        rewrite.messages.len(),
+        first.messages.len(),
+        "no earlier reply"
+    );
+    assert_eq!(rewrite.temperature, Some(0.8));
+    let text: String = rewrite
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert!(
+        !text.contains("x + 2"),
+        "the earlier code is not shown: {text}"
+    );
+    assert!(
+        text.contains("expected -6, got -1"),
+        "its problems are: {text}"
+    );
+    assert!(
+        text.ends_with("so that it does what the task asks."),
+        "{text}"
+    );
 }
 
 #[tokio::test]

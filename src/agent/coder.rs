@@ -202,6 +202,9 @@ pub enum Strategy {
     First,
     /// A refinement: the previous reply and its problems, at a higher temperature.
     Refine,
+    /// A refinement without the previous code ([`Refinement::Rewrite`]): the task again
+    /// with what went wrong, at a higher temperature.
+    Rewrite,
     /// The previous reply repeated an earlier round's code unchanged: the task again without
     /// any earlier code, a request for a different implementation, the highest temperature.
     FreshStart {
@@ -218,6 +221,57 @@ pub enum Strategy {
     CrossCheckAnew,
 }
 
+/// How a round after a failed one asks again (`AgentConfig::refinement`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refinement {
+    /// Show the model its previous reply and what went wrong, and ask for a fix
+    /// ([`Strategy::Refine`]).
+    #[default]
+    Revise,
+    /// Ask for the task again with what went wrong but without the previous code
+    /// ([`Strategy::Rewrite`]): a small model shown its code tends to return it unchanged.
+    Rewrite,
+}
+
+impl Refinement {
+    /// Every way there is, the default first.
+    pub const ALL: [Self; 2] = [Self::Revise, Self::Rewrite];
+
+    /// The name it is chosen by (`--refinement`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Refinement::Revise => "revise",
+            Refinement::Rewrite => "rewrite",
+        }
+    }
+
+    /// The strategy of a round that follows a failed one.
+    pub fn strategy(self) -> Strategy {
+        match self {
+            Refinement::Revise => Strategy::Refine,
+            Refinement::Rewrite => Strategy::Rewrite,
+        }
+    }
+}
+
+impl std::fmt::Display for Refinement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Refinement {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|way| way.name() == name.trim())
+            .ok_or_else(|| format!("unknown refinement {name:?}; choose revise or rewrite"))
+    }
+}
+
 impl Strategy {
     /// The sampling temperature of a round asked this way. A retry at the same low
     /// temperature tends to repeat the failed answer word for word.
@@ -225,14 +279,15 @@ impl Strategy {
         match self {
             Strategy::First => 0.2,
             Strategy::Refine => 0.7,
-            Strategy::CrossCheck => 0.8,
+            Strategy::CrossCheck | Strategy::Rewrite => 0.8,
             Strategy::FreshStart { .. } | Strategy::CrossCheckAnew => 1.0,
         }
     }
 }
 
 /// [`write_skill`] asked the way `strategy` says: a [`Strategy::FreshStart`] or
-/// [`Strategy::CrossCheckAnew`] ignores `feedback` (the earlier code is not shown again).
+/// [`Strategy::CrossCheckAnew`] ignores `feedback`, and a [`Strategy::Rewrite`] takes only
+/// its problems (the earlier code is not shown again).
 pub async fn write_skill_with(
     model: &dyn LanguageModel,
     env: &dyn Environment,
@@ -251,6 +306,17 @@ pub async fn write_skill_with(
         }
         Strategy::CrossCheckAnew => {
             let note = render("cross_check_anew.md", &serde_json::json!({}))?;
+            fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
+        }
+        Strategy::Rewrite => {
+            let problems = feedback.map_or("", |f| f.problems.as_str());
+            let note = render(
+                "rewrite.md",
+                &serde_json::json!({
+                    "problems": truncate(problems, FEEDBACK_CUTS[0]),
+                    "stub": task.stub().is_some(),
+                }),
+            )?;
             fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
         }
         _ => fitted_coder_messages(model, env, task, retrieved, feedback, None).await?,

@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::coder::{Feedback, SkillBrief, Strategy, skill_from_reply, write_skill_with};
+use super::coder::{
+    Feedback, Refinement, SkillBrief, Strategy, skill_from_reply, write_skill_with,
+};
 use super::critic::{Critiqued, critique};
 use super::cross_check::{Corroboration, CrossCheck};
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
@@ -86,6 +88,8 @@ pub struct AgentConfig {
     /// candidates before it counts as verified (`cross_check.rs`; [`CrossCheck::off`] to
     /// admit on the examples alone).
     pub cross_check: CrossCheck,
+    /// How a round after a failed one asks again: showing the previous code or not.
+    pub refinement: Refinement,
 }
 
 impl Default for AgentConfig {
@@ -101,6 +105,7 @@ impl Default for AgentConfig {
             show_similarity: 0.5,
             repeat_allowance: 2,
             cross_check: CrossCheck::default(),
+            refinement: Refinement::default(),
         }
     }
 }
@@ -500,7 +505,7 @@ impl Agent {
             let briefs: Vec<SkillBrief> = run.shown.iter().map(brief).collect();
             let strategy = match (run.repeated.take(), &feedback) {
                 (Some(repeated_round), _) => Strategy::FreshStart { repeated_round },
-                (None, Some(_)) => Strategy::Refine,
+                (None, Some(_)) => self.config.refinement.strategy(),
                 (None, None) => Strategy::First,
             };
             let written = {

@@ -30,7 +30,7 @@ mod task;
 mod timing;
 
 pub use coder::{
-    Attempt, Feedback, SkillBrief, Strategy, coder_messages, fitted_coder_messages,
+    Attempt, Feedback, Refinement, SkillBrief, Strategy, coder_messages, fitted_coder_messages,
     skill_from_reply, write_skill, write_skill_with,
 };
 pub use critic::{Critique, Critiqued, critique};

@@ -22,7 +22,7 @@ use super::extract::function_shapes;
 use super::task::Task;
 
 /// (file name, text) of every prompt.
-const PROMPTS: [(&str, &str); 8] = [
+const PROMPTS: [(&str, &str); 9] = [
     ("curriculum.md", include_str!("../../prompts/curriculum.md")),
     (
         "coder_system.md",
@@ -35,6 +35,7 @@ const PROMPTS: [(&str, &str); 8] = [
     ),
     ("critic.md", include_str!("../../prompts/critic.md")),
     ("refine.md", include_str!("../../prompts/refine.md")),
+    ("rewrite.md", include_str!("../../prompts/rewrite.md")),
     (
         "fresh_start.md",
         include_str!("../../prompts/fresh_start.md"),

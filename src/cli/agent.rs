@@ -4,7 +4,7 @@ use super::skills::{DataArgs, spinner};
 use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{AgentConfig, CrossCheck, EpisodeReport, Progress};
+use skillforge::agent::{AgentConfig, CrossCheck, EpisodeReport, Progress, Refinement};
 use skillforge::envproto::ResetParams;
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig, LocalConfig, LocalModelChoice};
@@ -49,6 +49,11 @@ pub struct AgentArgs {
     /// is only examples (0: admit on the examples alone).
     #[arg(long, default_value_t = AgentConfig::default().cross_check.candidates, value_name = "N")]
     pub cross_check: u32,
+    /// How a round after a failed one asks again: `revise` shows the model its previous
+    /// code and what went wrong; `rewrite` asks for the task again with what went wrong but
+    /// not the code (a small model shown its code tends to return it unchanged).
+    #[arg(long, default_value_t = AgentConfig::default().refinement, value_name = "HOW")]
+    pub refinement: Refinement,
     /// What kind of programming tasks the curriculum proposes.
     #[arg(long, default_value = "string, number and collection utilities")]
     pub domain: String,
@@ -114,6 +119,7 @@ impl AgentArgs {
                 candidates: self.cross_check,
                 ..CrossCheck::default()
             },
+            refinement: self.refinement,
             ..AgentConfig::default()
         }
     }
