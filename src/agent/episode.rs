@@ -631,19 +631,35 @@ impl Agent {
             statuses: vec![SkillStatus::Active],
         };
         let timing = run.clock.time(Phase::Retrieval);
+        let description = &run.task.description;
+        let task_vector = self
+            .library
+            .embed(vec![description.clone()])
+            .await?
+            .remove(0);
         let hits: Vec<_> = self
             .library
-            .search(&run.task.description, self.config.retrieve, filter)
+            .search_embedded(
+                description,
+                task_vector.clone(),
+                self.config.retrieve,
+                filter,
+            )
             .await?
             .into_iter()
             .filter(|h| h.skill.version.runnable)
             .collect();
-        let mut texts = vec![run.task.description.clone()];
-        texts.extend(hits.iter().map(|h| h.skill.version.description.clone()));
-        let vectors = self.library.embed(texts).await?;
+        let texts: Vec<String> = hits
+            .iter()
+            .map(|h| h.skill.version.description.clone())
+            .collect();
+        let vectors = match texts.is_empty() {
+            true => Vec::new(),
+            false => self.library.embed(texts).await?,
+        };
         let mut skills = Vec::with_capacity(hits.len());
-        for (hit, vector) in hits.into_iter().zip(&vectors[1..]) {
-            let similarity: f32 = vectors[0].iter().zip(vector).map(|(a, b)| a * b).sum();
+        for (hit, vector) in hits.into_iter().zip(&vectors) {
+            let similarity: f32 = task_vector.iter().zip(vector).map(|(a, b)| a * b).sum();
             let shown = similarity >= self.config.show_similarity
                 || names(&run.task.description, &hit.skill.record.name);
             skills.push(RetrievedSkill {

@@ -723,6 +723,18 @@ impl Library {
         filter: SearchFilter,
     ) -> Result<Vec<SearchResult>> {
         let vector = self.embed(vec![query.to_string()]).await?.remove(0);
+        self.search_embedded(query, vector, limit, filter).await
+    }
+
+    /// [`Library::search`] for a query already embedded (`vector` is the library's embedding
+    /// of `query`), for a caller that needs the vector too.
+    pub async fn search_embedded(
+        &self,
+        query: &str,
+        vector: Vec<f32>,
+        limit: usize,
+        filter: SearchFilter,
+    ) -> Result<Vec<SearchResult>> {
         let hits = self
             .index
             .search(&Recipe::CURRENT.query(query, vector, limit, filter))
