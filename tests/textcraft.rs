@@ -101,6 +101,22 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         failure.message.contains("Could not find a valid recipe"),
         "{failure:?}"
     );
+
+    // An action's result passed as an ingredient (what the 1.5B model wrote) is named as
+    // such, with the shape an ingredient has.
+    let result_as_ingredient = common::skill(
+        "/**\n * Crafts oak planks.\n * @capability get\n * @capability craft\n * @example craftOakPlanks() => null\n */\nfunction craftOakPlanks() {\n  const logs = host.call(\"get\", { item: \"oak logs\", count: 1 });\n  return host.call(\"craft\", { item: \"oak planks\", count: 4, ingredients: [logs] });\n}",
+    );
+    let bundle = skillforge::compose::bundle(&result_as_ingredient, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &bundle, &task).unwrap();
+    let failure = report.tests[0].failure.as_ref().unwrap();
+    assert_eq!(failure.name.as_deref(), Some("TypeError"), "{failure:?}");
+    assert!(
+        failure
+            .message
+            .contains("ingredients[0] must be {item, count}, e.g. {item: \"oak logs\", count: 1}; got an object with keys done, observation, reward, state (an action's result, not an ingredient)"),
+        "{failure:?}"
+    );
 }
 
 #[test]

@@ -163,7 +163,7 @@ class Adapter:
             if not isinstance(ingredients, list) or not ingredients:
                 raise Refused("craft needs ingredients: [{item, count}, ...]", "TypeError")
             command = "craft {} {} using {}".format(
-                count(args), item(args), ", ".join("{} {}".format(count(i), item(i)) for i in ingredients)
+                count(args), item(args), ", ".join(ingredient(value, i) for i, value in enumerate(ingredients))
             )
         elif action == "inventory":
             command = "inventory"
@@ -188,6 +188,23 @@ class Adapter:
                 goal, json.dumps(self.state()["inventory"])
             ),
         }
+
+
+def ingredient(value, index):
+    """`COUNT ITEM` of the craft's ingredient number `index`; what is wrong with it, said so
+    that a model can fix its call (the usual mistake: an action's result passed as one)."""
+    if isinstance(value, dict) and "item" in value and "count" in value:
+        return "{} {}".format(count(value), item(value))
+    if isinstance(value, dict):
+        got = "an object with keys {}".format(", ".join(sorted(value)) or "none")
+        if "observation" in value:
+            got += " (an action's result, not an ingredient)"
+    else:
+        got = json.dumps(value)
+    raise Refused(
+        'ingredients[{}] must be {{item, count}}, e.g. {{item: "oak logs", count: 1}}; got {}'.format(index, got),
+        "TypeError",
+    )
 
 
 def item(args):
