@@ -32,9 +32,20 @@ async fn library(dir: &Path) -> Arc<Library> {
 /// The agent without the cross-check of example checks: these tests script exactly the
 /// coder's rounds (the cross-check has tests of its own, at the end of this file).
 fn agent(library: &Arc<Library>, model: &Arc<ScriptedModel>, critic: bool) -> Agent {
+    refining(library, model, critic, Refinement::default())
+}
+
+/// [`agent`] with the rounds after a failed one asked `refinement`'s way.
+fn refining(
+    library: &Arc<Library>,
+    model: &Arc<ScriptedModel>,
+    critic: bool,
+    refinement: Refinement,
+) -> Agent {
     let config = AgentConfig {
         critic,
         cross_check: CrossCheck::off(),
+        refinement,
         ..AgentConfig::default()
     };
     Agent::new(
@@ -236,7 +247,7 @@ async fn a_failing_attempt_is_fixed_by_refinement() {
         reply(&wrong),
         reply(DOUBLE),
     ]));
-    let agent = agent(&library, &model, false);
+    let agent = refining(&library, &model, false, Refinement::Revise);
     let report = agent
         .solve(Task::from_user("Double a number").with_name("double"))
         .await
@@ -1033,10 +1044,17 @@ async fn an_unchanged_refinement_is_not_run_and_the_next_round_starts_afresh() {
     let task = Task::from_user("Double a number")
         .with_name("double")
         .with_example("double(21)", "42");
-    let report = agent_with(&library, &model, config(false, 3))
-        .solve(task)
-        .await
-        .unwrap();
+    let report = agent_with(
+        &library,
+        &model,
+        AgentConfig {
+            refinement: Refinement::Revise,
+            ..config(false, 3)
+        },
+    )
+    .solve(task)
+    .await
+    .unwrap();
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
     assert_eq!(report.rounds, 3);
 
@@ -1092,10 +1110,17 @@ async fn a_repeated_round_is_given_back_so_the_fresh_start_still_gets_its_round(
     let task = Task::from_user("Double a number")
         .with_name("double")
         .with_example("double(21)", "42");
-    let report = agent_with(&library, &model, config(false, 2))
-        .solve(task.clone())
-        .await
-        .unwrap();
+    let report = agent_with(
+        &library,
+        &model,
+        AgentConfig {
+            refinement: Refinement::Revise,
+            ..config(false, 2)
+        },
+    )
+    .solve(task.clone())
+    .await
+    .unwrap();
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
     assert_eq!(report.rounds, 3);
     let events = journal(&library, &report.episode).await;
@@ -1135,7 +1160,7 @@ async fn an_unusable_reply_repeated_word_for_word_is_refused_and_the_next_round_
         format!("  {prose}\n"),
         reply(DOUBLE),
     ]));
-    let agent = agent(&library, &model, false);
+    let agent = refining(&library, &model, false, Refinement::Revise);
     let report = agent
         .solve(
             Task::from_user("Double a number")

@@ -303,7 +303,7 @@ impl Position {
                     exchange,
                     strategy,
                 } if exchange.purpose == Purpose::Coder
-                    && strategy != Some(Strategy::CrossCheck) =>
+                    && !strategy.is_some_and(Strategy::is_cross_check) =>
                 {
                     position.repeated = None;
                     position.rounds_done = position.rounds_done.max(round);
@@ -476,9 +476,15 @@ mod tests {
 
     #[test]
     fn a_cross_checks_candidate_is_not_a_round_to_resume() {
+        for asked in [Strategy::CrossCheck, Strategy::CrossCheckAnew] {
+            a_candidate_asked_so_is_not_a_round_to_resume(asked);
+        }
+    }
+
+    fn a_candidate_asked_so_is_not_a_round_to_resume(asked: Strategy) {
         let mut candidate = coder_call(1, "another solution");
         if let JournalEvent::LlmCall { strategy, .. } = &mut candidate {
-            *strategy = Some(Strategy::CrossCheck);
+            *strategy = Some(asked);
         }
         let cross_check = JournalEvent::CrossCheck {
             round: 1,
