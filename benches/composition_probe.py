@@ -70,9 +70,8 @@ def start_server(model_name):
     sys.exit('the local model server did not start (run scripts/setup llm)')
 
 
-def ask(url, msgs, temperature, max_tokens=400):
-    body = json.dumps({'model': 'probe', 'messages': msgs, 'temperature': temperature,
-                       'max_tokens': max_tokens}).encode()
+def ask(url, msgs, temperature):
+    body = json.dumps({'model': 'probe', 'messages': msgs, 'temperature': temperature, 'max_tokens': 400}).encode()
     request = urllib.request.Request(url + '/v1/chat/completions', body, {'Content-Type': 'application/json'})
     return json.load(urllib.request.urlopen(request, timeout=900))['choices'][0]['message']['content']
 
