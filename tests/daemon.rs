@@ -606,7 +606,7 @@ fn agent_reply(prompt: &str) -> String {
             .to_string()
     } else if prompt.contains("You review") {
         r#"{"success": true, "feedback": "Looks right."}"#.to_string()
-    } else if prompt.contains("Triple") {
+    } else if prompt.contains("Triple a number") {
         code_reply(TRIPLE)
     } else {
         code_reply(DOUBLE)
@@ -789,15 +789,21 @@ const SQUARE: &str = "/**\n * Squares a number.\n * @example square(3) => 9\n */
 const NEGATE: &str = "/**\n * Negates a number.\n * @example negate(3) => -3\n */\nfunction negate(x) {\n  return -x;\n}";
 
 /// The fake model of the shared-store tests: the critic agrees, the coder writes the skill
-/// the task names.
+/// the task names. The task is matched by its whole text: a library skill shown in the
+/// prompt ("Triples a number.") is not the task ("Triple a number"), and a reply that only
+/// repeats a shown skill is dropped as a copy of it.
 fn shared_reply(prompt: &str) -> String {
     if prompt.contains("You review") {
         return r#"{"success": true, "feedback": "Looks right."}"#.to_string();
     }
-    let code = [("Triple", TRIPLE), ("Square", SQUARE), ("Negate", NEGATE)]
-        .into_iter()
-        .find(|(word, _)| prompt.contains(word))
-        .map_or(DOUBLE, |(_, code)| code);
+    let code = [
+        ("Triple a number", TRIPLE),
+        ("Square a number", SQUARE),
+        ("Negate a number", NEGATE),
+    ]
+    .into_iter()
+    .find(|(word, _)| prompt.contains(word))
+    .map_or(DOUBLE, |(_, code)| code);
     code_reply(code)
 }
 
