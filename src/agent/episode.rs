@@ -653,9 +653,10 @@ impl Agent {
             .iter()
             .map(|h| h.skill.version.description.clone())
             .collect();
-        let vectors = match texts.is_empty() {
-            true => Vec::new(),
-            false => self.library.embed(texts).await?,
+        let vectors = if texts.is_empty() {
+            Vec::new()
+        } else {
+            self.library.embed(texts).await?
         };
         let mut skills = Vec::with_capacity(hits.len());
         for (hit, vector) in hits.into_iter().zip(&vectors) {
