@@ -142,6 +142,35 @@ fn goals_deepen_with_the_depth_option_and_each_seed_picks_one() {
     assert_ne!(depth_of(2, 1), depth_of(2, 2));
 }
 
+#[test]
+fn the_worked_example_is_shown_to_the_coder_reaches_its_goal_and_is_never_posed() {
+    let Some(env) = textcraft() else { return };
+    let example = env.description().example.clone().unwrap();
+    let shown = env.describe();
+    assert!(
+        shown.contains("as an example:\n```javascript\n/**"),
+        "{shown}"
+    );
+    assert!(shown.contains("function craftOakSign()"), "{shown}");
+
+    // It does what it says in the real game.
+    let task = env.task(goal("oak sign")).unwrap();
+    assert_eq!(task.name.as_deref(), Some("craftOakSign"));
+    let sandbox = Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap();
+    let bundle = skillforge::compose::bundle(&common::skill(&example), |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &bundle, &task).unwrap();
+    assert!(report.all_passed(), "{report:#?}");
+
+    // Its goal is never a task chosen by depth (it is one of depth 2: seeds 388 and 762
+    // chose it before it was left out) or by seed alone.
+    for seed in [0, 1, 388, 762] {
+        for options in [json!({ "depth": 2 }), json!(null)] {
+            let task = env.task(ResetParams { seed, options }).unwrap();
+            assert_ne!(task.name.as_deref(), Some("craftOakSign"), "seed {seed}");
+        }
+    }
+}
+
 /// A reply the way a model writes one.
 fn reply(code: &str) -> String {
     format!("Here is the skill:\n\n```javascript\n{code}\n```\n")

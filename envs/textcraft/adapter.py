@@ -7,7 +7,8 @@ refuses is an "ok": false reply (ActionFailed), so a skill sees a thrown error.
 
 Goals: reset's options choose the goal: {"goal": "crafting table"}, or {"depth": N} (an item
 whose shortest recipe chain is N crafts deep, chosen by the seed), or neither (TextCraft's own
-choice by seed, depth 2 or more). Run it with the venv of `scripts/setup textcraft`.
+choice by seed, depth 2 or more). The worked example's goal (EXAMPLE_GOAL) is posed only by name.
+Run it with the venv of `scripts/setup textcraft`.
 """
 
 import importlib.resources
@@ -32,6 +33,44 @@ TEXT = (
     "being {inventory: {item: count}, goal}; a refused action throws ActionFailed with the "
     "game's message. The task is done when the goal item has been crafted."
 )
+
+# A worked example for the model (describe's `example`): a skill for a goal that reset never
+# poses by depth or seed (EXAMPLE_GOAL), its crafting commands abridged. It shows the usual
+# plan: the goal's own command, then each ingredient's command, base items fetched.
+EXAMPLE_GOAL = "minecraft:oak_sign"
+EXAMPLE = """/**
+ * Craft oak sign in TextCraft.
+ *
+ * What the environment shows at the start:
+ * Crafting commands:
+ * craft 4 birch planks using 1 birch logs
+ * craft 3 oak sign using 6 oak planks, 1 stick
+ * craft 1 crafting table using 4 planks
+ * craft 4 stick using 2 planks
+ * craft 4 oak planks using 1 oak logs
+ * craft 3 oak fence using 2 stick, 4 oak planks
+ *
+ * Goal: craft oak sign.
+ * @capability get
+ * @capability craft
+ * @capability inventory
+ */
+function craftOakSign() {
+  // The goal's command: craft 3 oak sign using 6 oak planks, 1 stick.
+  // stick: craft 4 stick using 2 planks (a family: the oak planks we carry).
+  // oak planks: 6 + 2 for the stick = 8; craft 4 oak planks using 1 oak logs, twice.
+  // oak logs: no command makes them, so get them: 2.
+  host.call("get", { item: "oak logs", count: 2 });
+  for (let i = 0; i < 2; i++) {
+    host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
+  }
+  host.call("craft", { item: "stick", count: 4, ingredients: [{ item: "oak planks", count: 2 }] });
+  return host.call("craft", {
+    item: "oak sign",
+    count: 3,
+    ingredients: [{ item: "oak planks", count: 6 }, { item: "stick", count: 1 }],
+  });
+}"""
 
 ITEM = {"type": "string", "description": "an item's name in words, e.g. \"oak planks\""}
 COUNT = {"type": "integer", "minimum": 1}
@@ -110,7 +149,7 @@ class Adapter:
         return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
 
     def describe(self, _request):
-        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS}
+        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "example": EXAMPLE}
 
     def reset(self, request):
         seed = int(request.get("seed") or 0)
@@ -123,12 +162,14 @@ class Adapter:
             observation = self.pose(goal, seed)
         elif options.get("depth") is not None:
             depth = int(options["depth"])
-            items = sorted(i for i, d in self.tree.item_recipes_min_depth(1) if d == depth)
+            items = sorted(i for i, d in self.tree.item_recipes_min_depth(1) if d == depth and i != EXAMPLE_GOAL)
             if not items:
                 raise Refused("no goal is {} crafts deep".format(depth), "InvalidGoal")
             observation = self.pose(random.Random(seed).choice(items), seed)
         else:
             observation, _ = self.env.reset(seed=seed)
+            if self.env.goal == EXAMPLE_GOAL:  # the example's own goal: the next seed's instead
+                return self.reset({"seed": seed + 1, "options": options})
         self.goal = self.env.goal
         self.reached = False
         name = item_id_to_str(self.goal)
