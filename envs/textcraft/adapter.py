@@ -7,7 +7,7 @@ refuses is an "ok": false reply (ActionFailed), so a skill sees a thrown error.
 
 Goals: reset's options choose the goal: {"goal": "crafting table"}, or {"depth": N} (an item
 whose shortest recipe chain is N crafts deep, chosen by the seed), or neither (TextCraft's own
-choice by seed, depth 2 or more). The worked example's goal (EXAMPLE_GOAL) is posed only by name.
+choice by seed, depth 2 or more). The worked examples' goals (EXAMPLE_GOALS) are posed only by name.
 Run it with the venv of `scripts/setup textcraft`.
 """
 
@@ -34,11 +34,34 @@ TEXT = (
     "game's message. The task is done when the goal item has been crafted."
 )
 
-# A worked example for the model (describe's `example`): a skill for a goal that reset never
-# poses by depth or seed (EXAMPLE_GOAL), its crafting commands abridged. It shows the usual
-# plan: the goal's own command, then each ingredient's command, base items fetched.
-EXAMPLE_GOAL = "minecraft:oak_sign"
-EXAMPLE = """/**
+# Worked examples for the model (describe's `examples`): skills for goals that reset never
+# poses by depth or seed (EXAMPLE_GOALS), their crafting commands abridged. One goal is a
+# single craft from base items, one needs its ingredients crafted first: the plan is the
+# same (the goal's own command, each ingredient's command or `get`), its length is not.
+EXAMPLE_GOALS = ("minecraft:stone_button", "minecraft:oak_sign")
+STONE_BUTTON = """/**
+ * Craft stone button in TextCraft.
+ *
+ * What the environment shows at the start:
+ * Crafting commands:
+ * craft 4 stone bricks using 4 stone
+ * craft 1 stone button using 1 stone
+ * craft 1 lever using 1 cobblestone, 1 stick
+ *
+ * Goal: craft stone button.
+ * @capability get
+ * @capability craft
+ * @capability inventory
+ */
+function craftStoneButton() {
+  // The command whose result is the goal: craft 1 stone button using 1 stone.
+  // Each ingredient: the command whose result it is, or, when no command makes it, get it.
+  //   stone: no command makes it, so get it.
+  // The other commands make other items: not used.
+  host.call("get", { item: "stone", count: 1 });
+  return host.call("craft", { item: "stone button", count: 1, ingredients: [{ item: "stone", count: 1 }] });
+}"""
+OAK_SIGN = """/**
  * Craft oak sign in TextCraft.
  *
  * What the environment shows at the start:
@@ -56,14 +79,15 @@ EXAMPLE = """/**
  * @capability inventory
  */
 function craftOakSign() {
-  // The goal's command: craft 3 oak sign using 6 oak planks, 1 stick.
-  // stick: craft 4 stick using 2 planks (a family: the oak planks we carry).
-  // oak planks: 6 + 2 for the stick = 8; craft 4 oak planks using 1 oak logs, twice.
-  // oak logs: no command makes them, so get them: 2.
+  // The command whose result is the goal: craft 3 oak sign using 6 oak planks, 1 stick.
+  // Each ingredient: the command whose result it is, or, when no command makes it, get it.
+  //   oak planks: craft 4 oak planks using 1 oak logs (6 for the sign, 2 for the stick).
+  //   stick: craft 4 stick using 2 planks (the planks we carry: oak planks).
+  //   oak logs: no command makes them, so get them.
+  // The other commands make other items: not used.
   host.call("get", { item: "oak logs", count: 2 });
-  for (let i = 0; i < 2; i++) {
-    host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
-  }
+  host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
+  host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
   host.call("craft", { item: "stick", count: 4, ingredients: [{ item: "oak planks", count: 2 }] });
   return host.call("craft", {
     item: "oak sign",
@@ -149,7 +173,7 @@ class Adapter:
         return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
 
     def describe(self, _request):
-        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "example": EXAMPLE}
+        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "examples": [STONE_BUTTON, OAK_SIGN]}
 
     def reset(self, request):
         seed = int(request.get("seed") or 0)
@@ -162,13 +186,13 @@ class Adapter:
             observation = self.pose(goal, seed)
         elif options.get("depth") is not None:
             depth = int(options["depth"])
-            items = sorted(i for i, d in self.tree.item_recipes_min_depth(1) if d == depth and i != EXAMPLE_GOAL)
+            items = sorted(i for i, d in self.tree.item_recipes_min_depth(1) if d == depth and i not in EXAMPLE_GOALS)
             if not items:
                 raise Refused("no goal is {} crafts deep".format(depth), "InvalidGoal")
             observation = self.pose(random.Random(seed).choice(items), seed)
         else:
             observation, _ = self.env.reset(seed=seed)
-            if self.env.goal == EXAMPLE_GOAL:  # the example's own goal: the next seed's instead
+            if self.env.goal in EXAMPLE_GOALS:  # an example's own goal: the next seed's instead
                 return self.reset({"seed": seed + 1, "options": options})
         self.goal = self.env.goal
         self.reached = False

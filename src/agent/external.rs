@@ -199,17 +199,21 @@ impl Environment for ExternalEnvironment {
              `@capability NAME` line in its JSDoc.\n{actions}\
              A skill may call other skills of the library to reuse what they do. Its own @test \
              lines run each in a fresh world; the task's check resets the task's world, calls \
-             the skill, then asks the environment whether the task is done.{example}",
+             the skill, then asks the environment whether the task is done.{examples}",
             text = description.text,
-            example = description
-                .example
-                .as_deref()
-                .map(|code| format!(
-                    "\n\nA skill for another task of this environment, as an example:\n\
-                     ```javascript\n{}\n```",
-                    code.trim()
-                ))
-                .unwrap_or_default(),
+            examples = if description.examples.is_empty() {
+                String::new()
+            } else {
+                let blocks: Vec<String> = description
+                    .examples
+                    .iter()
+                    .map(|code| format!("```javascript\n{}\n```", code.trim()))
+                    .collect();
+                format!(
+                    "\n\nSkills for other tasks of this environment, as examples:\n{}",
+                    blocks.join("\n")
+                )
+            },
         )
     }
 

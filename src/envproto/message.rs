@@ -46,10 +46,10 @@ pub struct Description {
     pub text: String,
     /// The actions skills may call.
     pub actions: Vec<ActionSpec>,
-    /// A worked example for the model: a skill (JSDoc with its task, then the function) that
-    /// does a task of this environment the environment never poses. Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub example: Option<String>,
+    /// Worked examples for the model: skills (JSDoc with the task, then the function) that
+    /// do tasks of this environment it never poses. Optional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
 }
 
 /// One action: it becomes the host function of the same name.
