@@ -121,6 +121,9 @@
 
 #![warn(missing_docs)]
 
+#[macro_use]
+mod named;
+
 pub mod agent;
 pub mod bench;
 pub mod compose;

@@ -257,22 +257,7 @@ impl Refinement {
     }
 }
 
-impl std::fmt::Display for Refinement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Refinement {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|way| way.name() == name.trim())
-            .ok_or_else(|| format!("unknown refinement {name:?}; choose revise or rewrite"))
-    }
-}
+named_choices!(Refinement, name, "refinement", String, String::from);
 
 impl Strategy {
     /// Whether the call asked for a cross-check's candidate, which is not a round of its own.

@@ -280,7 +280,7 @@ mod tests {
         assert!(
             unknown
                 .to_string()
-                .contains("choose one of qwen2.5-coder-0.5b, qwen2.5-coder-1.5b"),
+                .contains("expected qwen2.5-coder-0.5b or qwen2.5-coder-1.5b"),
             "{unknown}"
         );
         assert!(

@@ -9,10 +9,8 @@
 //! when this process ends for any reason (so no orphan survives even a crash or `SIGKILL`).
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -99,28 +97,13 @@ impl LocalModelChoice {
     }
 }
 
-impl fmt::Display for LocalModelChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for LocalModelChoice {
-    type Err = LlmError;
-
-    fn from_str(name: &str) -> Result<Self, LlmError> {
-        Self::ALL
-            .into_iter()
-            .find(|choice| choice.name() == name.trim())
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|c| c.name()).collect();
-                LlmError::Config(format!(
-                    "unknown local model {name:?}; choose one of {}",
-                    names.join(", ")
-                ))
-            })
-    }
-}
+named_choices!(
+    LocalModelChoice,
+    name,
+    "local model",
+    LlmError,
+    LlmError::Config
+);
 
 /// Marker `scripts/setup llm` writes into the venv once the install finished and imports.
 const VENV_MARKER: &str = ".skillforge-complete";

@@ -1,7 +1,6 @@
 //! Plain records read from and written to the store.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,45 +8,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
-
-/// `Display` and `FromStr` for an enum of names stored in the database, from its `ALL` and
-/// `as_str`; an unknown name is a [`StoreError::Invalid`] listing the known ones.
-macro_rules! stored_names {
-    ($ty:ty, $what:literal) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = StoreError;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .into_iter()
-                    .find(|value| value.as_str() == s)
-                    .ok_or_else(|| {
-                        let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                        StoreError::Invalid(format!(
-                            "unknown {} {s:?}: expected {}",
-                            $what,
-                            one_of(&names)
-                        ))
-                    })
-            }
-        }
-    };
-}
-
-/// `a, b or c`.
-fn one_of(names: &[&str]) -> String {
-    match names.split_last() {
-        Some((last, [])) => last.to_string(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-        None => String::new(),
-    }
-}
 
 /// Id of a skill (stable across its versions). Also the skill's point id in the vector index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -97,7 +57,13 @@ impl SkillStatus {
     }
 }
 
-stored_names!(SkillStatus, "skill status");
+named_choices!(
+    SkillStatus,
+    as_str,
+    "skill status",
+    StoreError,
+    StoreError::Invalid
+);
 
 /// Where a version came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -389,7 +355,13 @@ impl EpisodeSource {
     }
 }
 
-stored_names!(EpisodeSource, "episode source");
+named_choices!(
+    EpisodeSource,
+    as_str,
+    "episode source",
+    StoreError,
+    StoreError::Invalid
+);
 
 /// Lifecycle state of an episode. `Running` and `Interrupted` are open (resumable); the
 /// others are final.
@@ -435,7 +407,13 @@ impl EpisodeStatus {
     }
 }
 
-stored_names!(EpisodeStatus, "episode status");
+named_choices!(
+    EpisodeStatus,
+    as_str,
+    "episode status",
+    StoreError,
+    StoreError::Invalid
+);
 
 /// An episode to start; the store gives it a fresh UUID (v7, so ids sort by start time).
 #[derive(Debug, Clone, PartialEq)]
