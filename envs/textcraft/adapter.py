@@ -186,10 +186,15 @@ class Adapter:
             observation = self.pose(goal, seed)
         elif options.get("depth") is not None:
             depth = int(options["depth"])
-            items = sorted(i for i, d in self.tree.item_recipes_min_depth(1) if d == depth and i not in EXAMPLE_GOALS)
-            if not items:
+            items = sorted(i for i, d in self.tree.item_recipes_min_depth(1) if d == depth)
+            if not set(items) - set(EXAMPLE_GOALS):
                 raise Refused("no goal is {} crafts deep".format(depth), "InvalidGoal")
-            observation = self.pose(random.Random(seed).choice(items), seed)
+            # An example's goal is drawn again: the other seeds keep the goals they had.
+            chooser = random.Random(seed)
+            goal = chooser.choice(items)
+            while goal in EXAMPLE_GOALS:
+                goal = chooser.choice(items)
+            observation = self.pose(goal, seed)
         else:
             observation, _ = self.env.reset(seed=seed)
             if self.env.goal in EXAMPLE_GOALS:  # an example's own goal: the next seed's instead
