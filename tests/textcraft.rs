@@ -86,7 +86,8 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     );
     assert!(failure.message.contains("\"oak planks\": 4"), "{failure:?}");
 
-    // A recipe the game refuses throws ActionFailed with the game's message.
+    // A recipe the game refuses throws ActionFailed with the game's message and what the
+    // skill carried then.
     let wrong = common::skill(&TABLE.replace("count: 4 }] }", "count: 3 }] }"));
     let wrong = skillforge::compose::bundle(
         &wrong,
@@ -99,6 +100,12 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     assert_eq!(failure.name.as_deref(), Some("ActionFailed"), "{failure:?}");
     assert!(
         failure.message.contains("Could not find a valid recipe"),
+        "{failure:?}"
+    );
+    assert!(
+        failure
+            .message
+            .contains("; the inventory holds {\"oak planks\": 4})"),
         "{failure:?}"
     );
 

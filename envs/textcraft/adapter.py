@@ -241,7 +241,12 @@ class Adapter:
             raise Refused("unknown action {!r}: use get, craft or inventory".format(action), "TypeError")
         observation, reward, done, _, _ = self.env.step(command)
         if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
-            raise Refused("{} (for `{}`)".format(observation, command))
+            # What the skill carried when the game refused: "not enough items" names none.
+            raise Refused(
+                "{} (for `{}`; the inventory holds {})".format(
+                    observation, command, json.dumps(self.state()["inventory"])
+                )
+            )
         self.reached = self.reached or reward >= 1
         return {"observation": observation, "reward": reward, "done": bool(done), "state": self.state()}
 
