@@ -318,7 +318,7 @@ impl Agent {
                     }),
                 ) => {
                     tracing::warn!("{error}");
-                    match self.next_seed_task(&state) {
+                    match self.next_seed_task(&state).await {
                         Some(task) => {
                             let exchanges = match error {
                                 AgentError::NoTask { exchanges, .. } => exchanges,
@@ -348,16 +348,19 @@ impl Agent {
         Ok(reports)
     }
 
-    /// The environment's first warm-up task not yet completed or failed.
-    fn next_seed_task(&self, state: &CurriculumState) -> Option<Task> {
+    /// The environment's first warm-up task not yet completed or failed. The environment
+    /// poses them on a blocking thread (an external one answers over a pipe).
+    async fn next_seed_task(&self, state: &CurriculumState) -> Option<Task> {
         let tried: std::collections::HashSet<String> = state
             .completed
             .iter()
             .chain(&state.failed)
             .map(|t| Task::from_user(t.as_str()).key())
             .collect();
-        self.env
-            .seed_tasks()
+        let env = Arc::clone(&self.env);
+        tokio::task::spawn_blocking(move || env.seed_tasks())
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
             .into_iter()
             .find(|task| !tried.contains(&task.key()))
     }
