@@ -1247,11 +1247,7 @@ async fn without_a_check_a_yes_about_another_function_admits_nothing_and_admissi
     assert!(stored.version.provenance.unchecked);
     let listed = serde_json::to_value(library.get("eat").await.unwrap()).unwrap();
     assert_eq!(listed["version"]["provenance"]["unchecked"], true);
-    let all = ListFilter {
-        namespace: None,
-        statuses: Vec::new(),
-    };
-    let listed = serde_json::to_value(library.list(&all).await.unwrap()).unwrap();
+    let listed = serde_json::to_value(library.list(&ListFilter::default()).await.unwrap()).unwrap();
     assert_eq!(listed[0]["name"], "eat");
     assert_eq!(listed[0]["unchecked"], true);
 }

@@ -385,6 +385,7 @@ impl Agent {
         let active = ListFilter {
             namespace: None,
             statuses: vec![SkillStatus::Active],
+            ..Default::default()
         };
         for skill in self.library.list(&active).await? {
             if skill.runnable {

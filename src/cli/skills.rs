@@ -331,6 +331,7 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                 .list(&ListFilter {
                     namespace,
                     statuses,
+                    ..Default::default()
                 })
                 .await?;
             if json {

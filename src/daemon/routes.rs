@@ -236,6 +236,7 @@ pub(super) async fn list_skills(
         .list(&ListFilter {
             namespace,
             statuses,
+            ..Default::default()
         })
         .await?;
     let items = skills
@@ -308,6 +309,7 @@ async fn check_skill_quota(daemon: &Daemon, namespace: &str, name: &str) -> Resu
         .list(&ListFilter {
             namespace: Some(namespace.to_string()),
             statuses: Vec::new(),
+            ..Default::default()
         })
         .await
         .map_err(ApiError::internal)?;
@@ -497,6 +499,7 @@ pub(super) async fn export_skills(
         .list_skills(&ListFilter {
             namespace,
             statuses: Vec::new(),
+            ..Default::default()
         })
         .await
         .map_err(ApiError::internal)?;

@@ -197,6 +197,7 @@ impl Library {
             .list_skills(&ListFilter {
                 namespace: None,
                 statuses: vec![SkillStatus::Active],
+                ..Default::default()
             })
             .await?;
         let mut report = AgentSkillsExportReport::default();

@@ -457,21 +457,16 @@ impl ServerHandler for SkillServer {
             Some(cursor) => Some(parse_cursor(&cursor)?),
             None => None,
         };
-        let skills = self
+        // One more than a page: whether there is a next one.
+        let mut page = self
             .runtime
-            .list(&ListFilter::default())
+            .list(&ListFilter {
+                after,
+                limit: Some(u32::try_from(self.page + 1).unwrap_or(u32::MAX)),
+                ..Default::default()
+            })
             .await
             .map_err(internal)?;
-        let mut page: Vec<_> = skills
-            .into_iter()
-            .filter(|s| {
-                after.as_ref().is_none_or(|(ns, name)| {
-                    (s.record.namespace.as_str(), s.record.name.as_str())
-                        > (ns.as_str(), name.as_str())
-                })
-            })
-            .take(self.page + 1)
-            .collect();
         let more = page.len() > self.page;
         page.truncate(self.page);
         let next_cursor = more

@@ -291,9 +291,9 @@ impl Record for EpisodeEvent {
     }
 }
 
-/// ` WHERE ...` for a [`ListFilter`] on `skills s`, with `$n` placeholders in the order
-/// [`bind_list_filter`] binds them (empty when the filter is).
-fn list_conditions(filter: &ListFilter) -> String {
+/// ` WHERE ... ORDER BY ... LIMIT ...` for a [`ListFilter`] on `skills s` (by namespace and
+/// name), with `$n` placeholders in the order [`bind_list_filter`] binds them.
+fn list_clauses(filter: &ListFilter) -> String {
     let mut conditions = Vec::new();
     let mut next = 1;
     if filter.namespace.is_some() {
@@ -305,15 +305,27 @@ fn list_conditions(filter: &ListFilter) -> String {
             .map(|i| format!("${i}"))
             .collect();
         conditions.push(format!("s.status IN ({})", marks.join(", ")));
+        next += filter.statuses.len();
     }
-    if conditions.is_empty() {
+    if filter.after.is_some() {
+        conditions.push(format!(
+            "(s.namespace > ${next} OR (s.namespace = ${next} AND s.name > ${}))",
+            next + 1
+        ));
+    }
+    let mut sql = if conditions.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
+    };
+    sql.push_str(" ORDER BY s.namespace, s.name");
+    if let Some(limit) = filter.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
     }
+    sql
 }
 
-/// Binds a [`ListFilter`]'s values to a query built with [`list_conditions`].
+/// Binds a [`ListFilter`]'s values to a query built with [`list_clauses`].
 fn bind_list_filter<'q, DB: sqlx::Database>(
     mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     filter: &'q ListFilter,
@@ -326,6 +338,9 @@ where
     }
     for status in &filter.statuses {
         query = query.bind(status.as_str());
+    }
+    if let Some((namespace, name)) = &filter.after {
+        query = query.bind(namespace.as_str()).bind(name.as_str());
     }
     query
 }
@@ -638,8 +653,8 @@ impl Conn<'_> {
         filter: &ListFilter,
     ) -> Result<Vec<SkillRecord>> {
         let sql = format!(
-            "SELECT {SKILL_COLUMNS} FROM skills s{} ORDER BY s.namespace, s.name",
-            list_conditions(filter)
+            "SELECT {SKILL_COLUMNS} FROM skills s{}",
+            list_clauses(filter)
         );
         on_conn!(self, |c| {
             let rows = bind_list_filter(sqlx::query(&sql), filter)
@@ -658,8 +673,8 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT {SKILL_COLUMNS}, {VERSION_COLUMNS}, {STATS_COLUMNS} FROM skills s \
              JOIN skill_versions v ON v.skill_id = s.id AND v.version = s.current_version \
-             JOIN skill_stats st ON st.skill_id = s.id{} ORDER BY s.namespace, s.name",
-            list_conditions(filter)
+             JOIN skill_stats st ON st.skill_id = s.id{}",
+            list_clauses(filter)
         );
         on_conn!(self, |c| {
             let rows = bind_list_filter(sqlx::query(&sql), filter)

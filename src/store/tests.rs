@@ -376,19 +376,55 @@ async fn stats_status_and_list(fx: &Fixture) {
     let active = ListFilter {
         namespace: None,
         statuses: vec![SkillStatus::Active],
+        ..Default::default()
     };
     assert_eq!(names(store.list(&active).await.unwrap()), ["a"]);
     let n1_any = ListFilter {
         namespace: Some("n1".into()),
         statuses: vec![],
+        ..Default::default()
     };
     assert_eq!(names(store.list(&n1_any).await.unwrap()), ["a", "b"]);
     let n2_not_active = ListFilter {
         namespace: Some("n2".into()),
         statuses: vec![SkillStatus::Deprecated, SkillStatus::Quarantined],
+        ..Default::default()
     };
     assert_eq!(names(store.list(&n2_not_active).await.unwrap()), ["c"]);
     assert_eq!(store.namespaces().await.unwrap(), ["n1", "n2"]);
+
+    // Pages: the skills after a (namespace, name), at most `limit` of them, with the other
+    // conditions still applied.
+    let page = |after: Option<(&str, &str)>, limit, filter: &ListFilter| ListFilter {
+        after: after.map(|(ns, name)| (ns.to_string(), name.to_string())),
+        limit,
+        ..filter.clone()
+    };
+    let any = ListFilter::default();
+    for (filter, expected) in [
+        (page(None, Some(2), &any), vec!["a", "b"]),
+        (page(Some(("n1", "b")), Some(2), &any), vec!["c"]),
+        (page(Some(("n1", "a")), None, &any), vec!["b", "c"]),
+        (page(Some(("n1", "zz")), Some(5), &any), vec!["c"]),
+        (page(Some(("n2", "c")), Some(5), &any), vec![]),
+        (page(Some(("n1", "a")), Some(5), &n1_any), vec!["b"]),
+        (page(Some(("n1", "a")), Some(5), &n2_not_active), vec!["c"]),
+        (page(Some(("n1", "")), Some(1), &active), vec!["a"]),
+    ] {
+        assert_eq!(
+            names(store.list(&filter).await.unwrap()),
+            expected,
+            "{filter:?}"
+        );
+        let joined: Vec<String> = store
+            .list_skills(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.record.name)
+            .collect();
+        assert_eq!(joined, expected, "{filter:?}");
+    }
 
     // The joined listing agrees with one `get` per skill, for every filter.
     for filter in [ListFilter::default(), active, n1_any, n2_not_active] {
@@ -1084,7 +1120,7 @@ async fn concurrent_admissions_are_all_kept(fx: &Fixture) {
     }
     let fresh = ListFilter {
         namespace: Some("fresh".into()),
-        statuses: vec![],
+        ..Default::default()
     };
     assert_eq!(store.list(&fresh).await.unwrap().len(), 8);
     assert_eq!(store.stats(callee.skill_id).await.unwrap().calls, 8);

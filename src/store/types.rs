@@ -248,6 +248,11 @@ pub struct ListFilter {
     pub namespace: Option<String>,
     /// Only these statuses (empty: any status).
     pub statuses: Vec<SkillStatus>,
+    /// Only the skills after this `(namespace, name)` in the listing's order: the next page
+    /// of a listing whose last skill it was.
+    pub after: Option<(String, String)>,
+    /// At most this many skills (none: all).
+    pub limit: Option<u32>,
 }
 
 /// An index write still to be applied.
