@@ -24,7 +24,9 @@ use crate::skill::{SkillSource, check_namespace};
 use crate::store::{EpisodeStatus, ListFilter, SkillStatus};
 
 /// How often a follower looks for new journal events.
-const FOLLOW_POLL: Duration = Duration::from_millis(200);
+/// How often a follower reads the journal when nothing was committed in this process: an
+/// episode may be run by another daemon on the same database.
+const FOLLOW_POLL: Duration = Duration::from_secs(1);
 /// The most results a search returns.
 pub const MAX_SEARCH_RESULTS: usize = 50;
 
@@ -648,10 +650,12 @@ pub(super) async fn follow_episode(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let commits = daemon.runtime.library().store().commits();
     let state = Follow {
         daemon,
         id,
         after,
+        commits,
         pending: std::collections::VecDeque::new(),
         done: false,
     };
@@ -667,6 +671,8 @@ struct Follow {
     daemon: Arc<Daemon>,
     id: String,
     after: i64,
+    /// This process's commits to the store: a change is a write to read at once.
+    commits: tokio::sync::watch::Receiver<u64>,
     pending: std::collections::VecDeque<Event>,
     done: bool,
 }
@@ -682,17 +688,18 @@ impl Follow {
                 return None;
             }
             let store = self.daemon.runtime.library().store();
+            // Commits from here on wake the wait below.
+            self.commits.mark_unchanged();
             // The record first: events written before it says "finished" are all read below.
             let episode = match store.episode(&self.id).await {
                 Ok(episode) => episode,
                 Err(e) => return self.end("error", json!({"message": e.to_string()})),
             };
-            let events = match store.episode_events(&self.id).await {
+            let events = match store.episode_events_after(&self.id, self.after).await {
                 Ok(events) => events,
                 Err(e) => return self.end("error", json!({"message": e.to_string()})),
             };
-            let after = self.after;
-            for event in events.into_iter().filter(|e| e.seq > after) {
+            for event in events {
                 self.after = event.seq;
                 let data = serde_json::to_string(&event).unwrap_or_default();
                 self.pending.push_back(
@@ -717,6 +724,7 @@ impl Follow {
                 continue;
             }
             tokio::select! {
+                Ok(()) = self.commits.changed() => {}
                 _ = tokio::time::sleep(FOLLOW_POLL) => {}
                 _ = self.daemon.stopping.cancelled() => {
                     return self.end("stopping", json!({

@@ -1129,11 +1129,21 @@ impl Conn<'_> {
         db: &DbInfo,
         id: &str,
     ) -> Result<Vec<EpisodeEvent>> {
+        self.episode_events_after(db, id, 0).await
+    }
+
+    pub(crate) async fn episode_events_after(
+        &mut self,
+        db: &DbInfo,
+        id: &str,
+        after: i64,
+    ) -> Result<Vec<EpisodeEvent>> {
         self.episode(db, id).await?;
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM episode_events WHERE episode_id = $1 ORDER BY seq"
+            "SELECT {EVENT_COLUMNS} FROM episode_events WHERE episode_id = $1 AND seq > $2 \
+             ORDER BY seq"
         );
-        fetch_all!(self, db, &sql, [id], |r| EpisodeEvent::decode(db, r))
+        fetch_all!(self, db, &sql, [id, after], |r| EpisodeEvent::decode(db, r))
     }
 
     pub(crate) async fn list_episodes(

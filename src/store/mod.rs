@@ -61,13 +61,19 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     db: DbInfo,
+    commits: Commits,
 }
+
+/// Counts this process's commits to one store: readers that follow the store (an episode's
+/// journal) wait for a change instead of polling for writes made here.
+type Commits = std::sync::Arc<tokio::sync::watch::Sender<u64>>;
 
 /// A transaction spanning several store operations. Dropped without
 /// [`commit`](Tx::commit), it rolls back and leaves nothing behind.
 pub struct Tx {
     inner: TxInner,
     db: DbInfo,
+    commits: Commits,
 }
 
 enum TxInner {
@@ -124,6 +130,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Sqlite(pool),
                 db,
+                commits: Commits::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)
@@ -139,6 +146,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Postgres(pool),
                 db,
+                commits: Commits::default(),
             })
         } else {
             Err(bad_url(url))
@@ -180,6 +188,7 @@ impl Store {
         Ok(Store {
             pool: Pool::Sqlite(pool),
             db,
+            commits: Commits::default(),
         })
     }
 
@@ -201,6 +210,7 @@ impl Store {
         Ok(Store {
             pool: Pool::Postgres(pool),
             db,
+            commits: Commits::default(),
         })
     }
 
@@ -223,7 +233,15 @@ impl Store {
         Ok(Tx {
             inner,
             db: self.db.clone(),
+            commits: std::sync::Arc::clone(&self.commits),
         })
+    }
+
+    /// Changes (its value counts up) whenever a transaction of this process commits to this
+    /// store (each write is one). Writes of other processes sharing the database do not
+    /// show here: a follower still reads now and then for those.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// Close the pool, waiting for connections in use to be returned.
@@ -329,6 +347,8 @@ operations! {
         fn episode(id: &str) -> EpisodeRecord;
         /// An episode's events in order (`seq` 1, 2, ...).
         fn episode_events(id: &str) -> Vec<EpisodeEvent>;
+        /// An episode's events after `seq` `after`, in order.
+        fn episode_events_after(id: &str, after: i64) -> Vec<EpisodeEvent>;
         /// The `limit` most recently started episodes, newest first.
         fn list_episodes(limit: i64) -> Vec<EpisodeRecord>;
         /// Open episodes (`running` or `interrupted`), oldest first: after a restart, the
@@ -427,7 +447,9 @@ impl Tx {
             TxInner::Sqlite(tx) => tx.commit().await,
             TxInner::Postgres(tx) => tx.commit().await,
         }
-        .map_err(|e| db.err(e))
+        .map_err(|e| db.err(e))?;
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
     }
 
     /// Undo every operation of the transaction (dropping the `Tx` does the same).

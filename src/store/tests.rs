@@ -513,6 +513,10 @@ async fn transaction_rollback_leaves_nothing(fx: &Fixture) {
         .await
         .unwrap();
 
+    // Followers of this process's writes (`commits`) hear of commits only.
+    let mut commits = store.clone().commits();
+    commits.mark_unchanged();
+
     // Dropped without commit.
     {
         let mut tx = store.begin().await.unwrap();
@@ -536,6 +540,10 @@ async fn transaction_rollback_leaves_nothing(fx: &Fixture) {
         .await
         .unwrap();
     tx.rollback().await.unwrap();
+    assert!(!commits.has_changed().unwrap(), "a rollback is no write");
+    store.set_meta("k2", "v").await.unwrap();
+    assert!(commits.has_changed().unwrap(), "a write is one commit");
+    commits.mark_unchanged();
 
     assert!(matches!(
         store.get("tx", "admitted").await,
