@@ -21,7 +21,8 @@
 //! **Python-isms.** `True`, `False` and `None` (outside strings) become `true`, `false` and
 //! `null`. A tuple `(1, 2)` becomes the array `[1, 2]`, as a JavaScript reader takes it and
 //! as HumanEval's JavaScript translations write it (`sum_product([])` is `(0, 1)` in the
-//! prompt and `[0, 1]` in the tests). A doctest whose value line is empty (Python prints
+//! prompt and `[0, 1]` in the tests); beside such results, `("Venus")` is a tuple of one,
+//! `["Venus"]`, and the empty tuple `()` is `[]`. A doctest whose value line is empty (Python prints
 //! nothing for `None`) is skipped.
 //!
 //! **Names.** The calls must name the task's function. When every example calls one and the
@@ -208,7 +209,31 @@ pub fn examples_in(text: &str, name: Option<&str>) -> TextExamples {
             Err(reason) => found.skipped.push(skip(reason)),
         }
     }
+    one_element_tuples(&mut found.examples);
     found
+}
+
+/// `("Venus")` among results such as `("Saturn", "Uranus")` is a tuple of one, the way the
+/// text writes its other results (Python would read a string; HumanEval's tests of such a
+/// problem expect `["Venus"]`): when some expected value is an array, a value that is one
+/// parenthesized expression becomes a one-element array.
+fn one_element_tuples(examples: &mut [TextExample]) {
+    if !examples.iter().any(|e| e.expected.starts_with('[')) {
+        return;
+    }
+    for example in examples {
+        let allocator = Allocator::default();
+        let parsed =
+            Parser::new(&allocator, &example.expected, SourceType::cjs()).parse_expression();
+        if let Ok(Expression::ParenthesizedExpression(inner)) = parsed
+            && !matches!(inner.expression, Expression::SequenceExpression(_))
+            && inner.span.start == 0
+            && inner.span.end as usize == example.expected.len()
+        {
+            let text = &example.expected;
+            example.expected = format!("[{}]", &text[1..text.len() - 1]);
+        }
+    }
 }
 
 /// The checked example for `candidate`, calling `entry`.
@@ -247,6 +272,8 @@ fn value(text: &str) -> Result<String, String> {
         if candidate.is_empty() {
             continue;
         }
+        // Python's empty tuple.
+        let candidate = if candidate == "()" { "[]" } else { candidate };
         match javascript(candidate) {
             Ok((js, refs)) if refs.iter().all(|r| GLOBALS.contains(&r.as_str())) => {
                 return Ok(js);
@@ -887,6 +914,34 @@ mod tests {
         // split_pair is another function than the task's, with several named: skipped.
         assert_eq!(reasons[0], (5, "it calls split_pair, not check"));
         assert!(reasons[1].1.contains("no value follows"), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_parenthesized_value_among_tuples_is_a_tuple_of_one() {
+        // HumanEval_js/148's examples; its tests expect ["Venus"].
+        let text = " * bf(\"Jupiter\", \"Neptune\") ==> (\"Saturn\", \"Uranus\")\n * bf(\"Earth\", \"Mercury\") ==> (\"Venus\")\n * bf(\"Mercury\", \"Mars\") ==> ()\n";
+        let found = examples_in(text, Some("bf"));
+        assert_eq!(
+            pairs(&found),
+            [
+                pair("bf(\"Jupiter\", \"Neptune\")", "[\"Saturn\", \"Uranus\"]"),
+                pair("bf(\"Earth\", \"Mercury\")", "[\"Venus\"]"),
+                pair("bf(\"Mercury\", \"Mars\")", "[]"),
+            ]
+        );
+        // Without a tuple beside it, parentheses are only parentheses.
+        let found = examples_in(
+            "f(1) => (2)\nf(2) => (\"a\")\nf(3) => (1 + 2) * 3\n",
+            Some("f"),
+        );
+        assert_eq!(
+            pairs(&found),
+            [
+                pair("f(1)", "(2)"),
+                pair("f(2)", "(\"a\")"),
+                pair("f(3)", "(1 + 2) * 3")
+            ]
+        );
     }
 
     #[test]
