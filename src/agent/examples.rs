@@ -10,7 +10,8 @@
 //!   `===`, `==>`, `->`, `-->`, `→`, `⇒`, `➞`, `=`, `returns`, `should return`, `should be`
 //!   or `gives`, then the value;
 //! - **Input/Output blocks**: `Input: ARGS` and, on one of the next lines, `Output: VALUE`;
-//! - **"For ... the output should be"**: `For x = 1, y = [2] the output should be 3`.
+//! - **"For ... the output should be"**: `For x = 1, y = [2] the output should be 3` (or
+//!   `the result should be`, `should return`, `the result is`, `the output is`).
 //!
 //! ARGS is an argument list (`[1, 2], 3`) or named arguments (`n = 3, xs = [1]`); named ones
 //! are put in the order of the parameters when the text declares `function NAME(params)`.
@@ -749,8 +750,10 @@ fn candidates(lines: &[&str]) -> Vec<Candidate> {
         if lower.starts_with("for ") {
             let phrase = [
                 " the output should be ",
+                " the result should be ",
                 " should return ",
                 " the result is ",
+                " the output is ",
             ]
             .iter()
             .find_map(|p| lower.find(p).map(|at| (at, p.len())));
@@ -914,6 +917,20 @@ mod tests {
         // split_pair is another function than the task's, with several named: skipped.
         assert_eq!(reasons[0], (5, "it calls split_pair, not check"));
         assert!(reasons[1].1.contains("no value follows"), "{reasons:?}");
+    }
+
+    #[test]
+    fn for_named_arguments_the_result_should_be_a_tuple() {
+        // HumanEval_js/112's examples (the second has no comma before "the result").
+        let text = " * Example\n * For s = \"abcde\", c = \"ae\", the result should be ('bcd',false)\n * For s = \"abcdef\", c = \"b\"  the result should be ('acdef',false)\n */\nfunction reverse_delete(s, c) {\n";
+        let found = examples_in(text, Some("reverse_delete"));
+        assert_eq!(
+            pairs(&found),
+            [
+                pair("reverse_delete(\"abcde\", \"ae\")", "['bcd',false]"),
+                pair("reverse_delete(\"abcdef\", \"b\")", "['acdef',false]"),
+            ]
+        );
     }
 
     #[test]
