@@ -23,7 +23,6 @@ use crate::sandbox::Capabilities;
 use crate::skill::{SkillSource, check_namespace};
 use crate::store::{EpisodeStatus, ListFilter, SkillStatus};
 
-/// How often a follower looks for new journal events.
 /// How often a follower reads the journal when nothing was committed in this process: an
 /// episode may be run by another daemon on the same database.
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
