@@ -188,6 +188,33 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
     }
 }
 
+#[test]
+fn a_goals_subgoals_are_the_crafted_items_its_recipes_need_each_after_its_own() {
+    let Some(env) = textcraft() else { return };
+    let goals = |item: &str| -> Vec<String> {
+        env.subgoal_worlds(&goal(item))
+            .unwrap()
+            .into_iter()
+            .map(|world| {
+                assert_eq!(world.seed, 7, "the goal's seed");
+                // Each is a world the environment poses.
+                let task = env.task(world.clone()).unwrap();
+                assert!(task.name.is_some(), "{world:?}");
+                world.options["goal"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert_eq!(goals("iron bars"), ["iron ingot"]);
+    // A family ("planks") stands for its first member a recipe makes.
+    assert_eq!(goals("crafting table"), ["acacia planks"]);
+    // Needs before what needs them: chest needs planks, the minecart iron ingots.
+    assert_eq!(
+        goals("chest minecart"),
+        ["acacia planks", "chest", "iron ingot", "minecart"]
+    );
+    assert!(goals("oak planks").is_empty(), "made from a base item");
+}
+
 /// A reply the way a model writes one.
 fn reply(code: &str) -> String {
     format!("Here is the skill:\n\n```javascript\n{code}\n```\n")

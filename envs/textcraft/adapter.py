@@ -206,7 +206,38 @@ class Adapter:
             "observation": observation,
             "task": {"description": "Craft {} in TextCraft.".format(name), "name": camel(name)},
             "state": dict(self.state(), depth=self.tree.get_min_depth(self.goal)),
+            "subgoals": [{"goal": item_id_to_str(i)} for i in self.subgoals(self.goal)],
         }
+
+    def subgoals(self, goal):
+        """The crafted items one of the goal's shallowest recipe chains needs, each after
+        those it needs itself (the goal left out). A family ingredient ("planks") stands
+        for its first member a recipe makes ("acacia planks")."""
+        order = []
+
+        def visit(item, path):
+            recipes = self.tree.itemid_recipes.get(item) or []
+            if not recipes or item in path:
+                return
+            depth = self.tree.get_min_depth(item)
+            recipe = next(
+                r
+                for r in recipes
+                if max(self.tree.get_min_depth(i.item_tag.name) + 1 for i in r.input_items) == depth
+            )
+            for ingredient in recipe.input_items:
+                name = ingredient.item_tag.name
+                if self.tree.is_tag(name):
+                    name = next(
+                        (m for m in sorted(self.tree.get_items_with_tags(name)) if m in self.tree.itemid_recipes),
+                        name,
+                    )
+                visit(name, path | {item})
+            if item != goal and item not in order:
+                order.append(item)
+
+        visit(goal, frozenset())
+        return order
 
     def pose(self, goal, seed):
         """TextCraft's reset for a goal of our choosing: its recipes and distractors."""

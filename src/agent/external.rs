@@ -99,6 +99,22 @@ impl ExternalEnvironment {
         Ok(task)
     }
 
+    /// The worlds of the tasks that `world`'s task builds on (the reset reply's `subgoals`,
+    /// with `world`'s seed), each after those it builds on itself. Blocks on the environment.
+    pub fn subgoal_worlds(&self, world: &ResetParams) -> Result<Vec<ResetParams>, EnvError> {
+        let reply = self
+            .actions
+            .reset(world, Instant::now() + self.limits.wall_clock)?;
+        Ok(reply
+            .subgoals
+            .into_iter()
+            .map(|options| ResetParams {
+                seed: world.seed,
+                options,
+            })
+            .collect())
+    }
+
     /// A task whose function is named as a stub to complete ([`Task::stub`]): its words and
     /// the world at the start as the JSDoc comment, a `@capability` line per action, then
     /// `function NAME() {`. A small code model completes a stub far more often than it

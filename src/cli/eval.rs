@@ -84,6 +84,12 @@ struct RunEvalArgs {
     /// TextCraft goal depths (repeatable): every seed at every depth.
     #[arg(long = "depth", default_values_t = [1u32], value_name = "N")]
     depths: Vec<u32>,
+    /// Before each goal, the goals of the crafted items its recipes need (TextCraft's
+    /// subgoals, each after those it needs; a goal already posed in the run is not posed
+    /// again): a curriculum whose later tasks can call the skills of earlier ones.
+    #[arg(long)]
+    #[serde(default)]
+    subgoals: bool,
     /// Only the first N tasks.
     #[arg(long, value_name = "N")]
     tasks: Option<usize>,
@@ -155,9 +161,18 @@ async fn tasks_of(
                 )
             })
         })
-        .take(args.tasks.unwrap_or(usize::MAX))
         .collect();
+    let worlds = if args.subgoals {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || {
+            with_subgoals(worlds, |world: &ResetParams| env.subgoal_worlds(world))
+        })
+        .await??
+    } else {
+        worlds
+    };
     let mut tasks = Vec::new();
+    let worlds = worlds.into_iter().take(args.tasks.unwrap_or(usize::MAX));
     for (id, world) in worlds {
         let posing = env.clone();
         let task = tokio::task::spawn_blocking(move || posing.task(world))
@@ -166,9 +181,43 @@ async fn tasks_of(
         tasks.push(EvalTask::from_environment(id, task));
     }
     let depths: Vec<String> = args.depths.iter().map(u32::to_string).collect();
-    let source = format!("textcraft seeds {} depth {}", args.seeds, depths.join(","));
+    let source = format!(
+        "textcraft seeds {} depth {}{}",
+        args.seeds,
+        depths.join(","),
+        if args.subgoals { " with subgoals" } else { "" }
+    );
     let capabilities = env.capabilities();
     Ok((env, capabilities, tasks, source))
+}
+
+/// `worlds` (id, world), each after the worlds of its subgoals (`subgoals_of`), a subgoal
+/// posed once per run (its options, whatever the seed): the first world with them keeps them.
+fn with_subgoals<E: std::error::Error + Send + Sync + 'static>(
+    worlds: Vec<(String, ResetParams)>,
+    mut subgoals_of: impl FnMut(&ResetParams) -> Result<Vec<ResetParams>, E>,
+) -> anyhow::Result<Vec<(String, ResetParams)>> {
+    let mut posed: Vec<serde_json::Value> = Vec::new();
+    let mut out = Vec::new();
+    for (id, world) in worlds {
+        let subgoals = subgoals_of(&world).with_context(|| format!("the subgoals of {id}"))?;
+        for subgoal in subgoals {
+            if !posed.contains(&subgoal.options) {
+                posed.push(subgoal.options.clone());
+                let name = match &subgoal.options {
+                    serde_json::Value::Object(o) => o
+                        .values()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.to_string(),
+                };
+                out.push((format!("{id}/needs/{name}"), subgoal));
+            }
+        }
+        out.push((id, world));
+    }
+    Ok(out)
 }
 
 /// Runs `skillforge eval ...`.
@@ -662,6 +711,44 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subgoals_come_first_and_once_per_run() {
+        let world = |seed, options: serde_json::Value| ResetParams { seed, options };
+        let worlds = vec![
+            ("bars".to_string(), world(3, json!({"depth": 2}))),
+            ("block".to_string(), world(4, json!({"depth": 2}))),
+        ];
+        let expanded = with_subgoals(worlds, |w: &ResetParams| {
+            Ok::<_, std::io::Error>(match w.seed {
+                3 => vec![world(3, json!({"goal": "iron ingot"}))],
+                _ => vec![
+                    world(4, json!({"goal": "iron nugget"})),
+                    world(4, json!({"goal": "iron ingot"})),
+                ],
+            })
+        })
+        .unwrap();
+        let ids: Vec<&str> = expanded.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "bars/needs/iron ingot",
+                "bars",
+                "block/needs/iron nugget",
+                "block"
+            ]
+        );
+        assert_eq!(expanded[0].1, world(3, json!({"goal": "iron ingot"})));
+        let failed = with_subgoals(vec![("x".into(), world(0, json!(null)))], |_| {
+            Err(std::io::Error::other("the environment hung up"))
+        })
+        .unwrap_err();
+        assert_eq!(
+            format!("{failed:#}"),
+            "the subgoals of x: the environment hung up"
+        );
+    }
 
     #[test]
     fn seed_ranges_are_read_as_rust_ranges() {

@@ -75,6 +75,11 @@ pub struct ResetReply {
     /// The observable state (for TextCraft, the inventory).
     #[serde(default)]
     pub state: Value,
+    /// Reset options of worlds whose tasks this one builds on (for TextCraft, goals of the
+    /// items its recipes need), each after those it builds on itself: what a curriculum may
+    /// pose first. Optional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subgoals: Vec<Value>,
 }
 
 /// The task a reset poses.
