@@ -184,6 +184,8 @@ pub fn extract_with_check(
 ) -> Result<Extracted, ExtractError> {
     let mut notes = Vec::new();
     let (mut code, fence_closed) = pick_code(reply, wanted, &mut notes)?;
+    // What the reply printed as its own tests, before top-level code is dropped.
+    let printed = code.clone();
     if Analysis::of(&code).is_err()
         && let Some(closed) = close_doc_comment(&code)
         && Analysis::of(&closed).is_ok()
@@ -253,16 +255,74 @@ pub fn extract_with_check(
         ));
     }
     if skill.tests.is_empty() {
-        let Some(code) = with_check_as_tests(&skill, check) else {
-            return Err(ExtractError::NoTests { name: skill.name });
+        let (code, from) = match with_check_as_tests(&skill, check) {
+            Some(code) => (code, "the task's check is its tests"),
+            None => with_check_as_tests(&skill, &printed_examples(&printed, &skill.name))
+                .map(|code| {
+                    (
+                        code,
+                        "its printed examples (`console.log(CALL); // VALUE`) are its tests",
+                    )
+                })
+                .ok_or_else(|| ExtractError::NoTests {
+                    name: skill.name.clone(),
+                })?,
         };
         skill = SkillSource::parse(&code, Some(&skill.name))?;
-        notes.push(format!(
-            "{} came with no tests; the task's check is its tests",
-            skill.name
-        ));
+        notes.push(format!("{} came with no tests; {from}", skill.name));
     }
     Ok(Extracted { skill, notes })
+}
+
+/// The examples `code` prints at its top level, a small model's usual tests:
+/// `console.log(NAME(ARGS)); // VALUE` (the comment may say `Output:`, `=>`, `Expected:`,
+/// `Should output`, ...), read as `NAME(ARGS) => VALUE` by the task-text reader
+/// ([`examples_in`]); a call of another function, a value that is no JavaScript value or
+/// an argument the code does not define is left out.
+fn printed_examples(code: &str, name: &str) -> Vec<TestCase> {
+    const SAYS: [&str; 9] = [
+        "expected output:",
+        "expected:",
+        "output:",
+        "should output",
+        "should return",
+        "should be",
+        "returns",
+        "=>",
+        "->",
+    ];
+    let call_start = format!("console.log({name}(");
+    let lines: Vec<String> = code
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if !line.starts_with(&call_start) {
+                return None;
+            }
+            let (statement, comment) = line.split_once("//")?;
+            let call = statement
+                .trim()
+                .trim_end_matches(';')
+                .trim_end()
+                .strip_suffix(')')?;
+            let call = &call["console.log(".len()..];
+            let mut value = comment.trim();
+            let lower = value.to_lowercase();
+            if let Some(says) = SAYS.iter().find(|says| lower.starts_with(*says)) {
+                value = value[says.len()..].trim();
+            }
+            (!value.is_empty()).then(|| format!("{call} => {value}"))
+        })
+        .collect();
+    crate::agent::examples_in(&lines.join("\n"), Some(name))
+        .examples
+        .into_iter()
+        .map(|example| TestCase::Example {
+            name: example.call.clone(),
+            call: example.call,
+            expected: example.expected,
+        })
+        .collect()
 }
 
 /// `code` with a `/**` comment that runs into a declaration closed just before it: small
@@ -1415,7 +1475,7 @@ console.log(result);
             extract("```js\nconst x = 1;\n```", None).unwrap_err(),
             ExtractError::NoFunction
         );
-        let untested = "```js\n/**\n * Adds.\n * @param {number} a\n */\nfunction add(a, b) { return a + b; }\nconsole.log(add(1, 2)); // 3\n```";
+        let untested = "```js\n/**\n * Adds.\n * @param {number} a\n */\nfunction add(a, b) { return a + b; }\nconsole.log(add(1, 2));\n```";
         let error = extract(untested, Some("add")).unwrap_err();
         assert_eq!(error, ExtractError::NoTests { name: "add".into() });
         assert!(
@@ -1427,6 +1487,49 @@ console.log(result);
             extract(bad_tag, None).unwrap_err(),
             ExtractError::Skill(SkillError::BadTag { .. })
         ));
+    }
+
+    #[test]
+    fn printed_examples_are_the_tests_of_a_skill_that_has_none() {
+        // What the 0.5B model wrote for the dev suite's `is_happy` and `do_algebra`.
+        let reply = "```javascript\n/**\n * Whether every 3 consecutive letters are distinct.\n */\nfunction is_happy(s) {\n  return s.length >= 3;\n}\n\n// Test cases\nconsole.log(is_happy(\"a\"));        // false\nconsole.log(is_happy(\"abcd\"));    // Output: true\nconsole.log(is_happy(adb));       // true\nconsole.log(other(\"xyz\")); // true\nconsole.log(is_happy(\"aabb\")); // Should output false\nconsole.log(is_happy(\"xy\"));\n```";
+        let extracted = extract(reply, Some("is_happy")).unwrap();
+        let tests: Vec<String> = extracted
+            .skill
+            .tests
+            .iter()
+            .map(|t| match t {
+                TestCase::Example { call, expected, .. } => format!("{call} => {expected}"),
+                TestCase::Assert { code, .. } => code.clone(),
+            })
+            .collect();
+        // An undefined argument (`adb`), another function and a line without a value are
+        // left out.
+        assert_eq!(
+            tests,
+            [
+                "is_happy(\"a\") => false",
+                "is_happy(\"abcd\") => true",
+                "is_happy(\"aabb\") => false"
+            ]
+        );
+        assert!(
+            extracted
+                .notes
+                .iter()
+                .any(|n| n.contains("its printed examples")),
+            "{:?}",
+            extracted.notes
+        );
+        assert!(!extracted.skill.code.contains("console.log"));
+        // The task's check comes first.
+        let check = [TestCase::Example {
+            name: "c".into(),
+            call: "is_happy(\"abc\")".into(),
+            expected: "true".into(),
+        }];
+        let extracted = extract_with_check(reply, Some("is_happy"), &check, None, &[]).unwrap();
+        assert_eq!(extracted.skill.tests.len(), 1);
     }
 
     #[test]
