@@ -260,15 +260,6 @@ impl Refinement {
 named_choices!(Refinement, name, "refinement", String, String::from);
 
 impl Strategy {
-    /// Whether the call is a round after a failed one (a refinement, a rewrite, a fresh
-    /// start).
-    pub fn follows_a_failure(self) -> bool {
-        matches!(
-            self,
-            Strategy::Refine | Strategy::Rewrite | Strategy::FreshStart { .. }
-        )
-    }
-
     /// Whether the call asked for a cross-check's candidate, which is not a round of its own.
     pub fn is_cross_check(self) -> bool {
         matches!(self, Strategy::CrossCheck | Strategy::CrossCheckAnew)
@@ -297,29 +288,17 @@ pub async fn write_skill_with(
     feedback: Option<&Feedback>,
     strategy: Strategy,
 ) -> Result<Attempt, AgentError> {
-    // A stub without a check: the completion asks for `@example` lines, its only possible
-    // tests, and a small model answers without them round after round (the dev suite's
-    // `reverse_delete`, four rounds of "has no tests"). After a failed round it is asked in
-    // the skill-file form, whose format and worked example have them.
-    let asked_whole;
-    let prompt_task = match task.without_stub() {
-        Some(whole) if task.tests.is_empty() && strategy.follows_a_failure() => {
-            asked_whole = whole;
-            &asked_whole
-        }
-        _ => task,
-    };
     let messages = match strategy {
         Strategy::FreshStart { repeated_round } => {
             let note = render(
                 "fresh_start.md",
                 &serde_json::json!({ "round": repeated_round }),
             )?;
-            fitted_coder_messages(model, env, prompt_task, retrieved, None, Some(&note)).await?
+            fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
         }
         Strategy::CrossCheckAnew => {
             let note = render("cross_check_anew.md", &serde_json::json!({}))?;
-            fitted_coder_messages(model, env, prompt_task, retrieved, None, Some(&note)).await?
+            fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
         }
         Strategy::Rewrite => {
             let problems = feedback.map_or("", |f| f.problems.as_str());
@@ -327,12 +306,12 @@ pub async fn write_skill_with(
                 "rewrite.md",
                 &serde_json::json!({
                     "problems": truncate(problems, FEEDBACK_CUTS[0]),
-                    "stub": prompt_task.stub().is_some(),
+                    "stub": task.stub().is_some(),
                 }),
             )?;
-            fitted_coder_messages(model, env, prompt_task, retrieved, None, Some(&note)).await?
+            fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
         }
-        _ => fitted_coder_messages(model, env, prompt_task, retrieved, feedback, None).await?,
+        _ => fitted_coder_messages(model, env, task, retrieved, feedback, None).await?,
     };
     let request = ChatRequest::new(messages)
         .with_temperature(strategy.temperature())
@@ -530,39 +509,6 @@ mod tests {
             "{}",
             messages[0].content
         );
-
-        // A round after a failed one asks for the stub without a check as a skill file,
-        // whose format has the tests; a stub with a check stays a completion.
-        let feedback = Feedback {
-            previous_reply: "```javascript\nfunction add_one(x) { return x + 1; }\n```".into(),
-            problems: "add_one has no tests".into(),
-        };
-        let reply = "```javascript\n/**\n * Add one to a number.\n * @example add_one(1) => 2\n */\nfunction add_one(x) {\n  return x + 1;\n}\n```";
-        for (task, whole) in [(&task, true), (&with_examples, false)] {
-            for strategy in [
-                Strategy::Rewrite,
-                Strategy::Refine,
-                Strategy::FreshStart { repeated_round: 1 },
-            ] {
-                let model = ScriptedModel::queue([reply]);
-                write_skill_with(&model, &env, task, &[], Some(&feedback), strategy)
-                    .await
-                    .unwrap();
-                let messages = &model.requests()[0].messages;
-                let system = &messages[0].content;
-                assert_eq!(
-                    system.starts_with("You write JavaScript skills"),
-                    whole,
-                    "{strategy:?}: {system}"
-                );
-                let user = &messages[1].content;
-                assert_eq!(
-                    user.contains("function add_one(x)\n") || user.ends_with("function add_one(x)"),
-                    whole,
-                    "{strategy:?}: {user}"
-                );
-            }
-        }
     }
 
     #[tokio::test]

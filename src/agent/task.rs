@@ -132,18 +132,6 @@ impl Task {
         Some(Stub { text, doc })
     }
 
-    /// The task with its stub's open body closed off (`function name(args)` without its
-    /// `{`): the same words, no longer a stub to complete, so the coder asks for a whole
-    /// skill file. `None` when the task is no stub.
-    pub(crate) fn without_stub(&self) -> Option<Task> {
-        let stub = self.stub()?;
-        let signature = stub.text.strip_suffix('{')?.trim_end();
-        Some(Task {
-            description: signature.to_string(),
-            ..self.clone()
-        })
-    }
-
     /// Whether the task's check is only `call => expected` examples (from its text, a user,
     /// or the curriculum): weak evidence that the agent cross-checks before it counts a skill
     /// as verified (`cross_check.rs`). A check with an assertion (a suite's own tests) or a
