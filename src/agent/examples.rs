@@ -26,6 +26,9 @@
 //! `["Venus"]`, and the empty tuple `()` is `[]`. A doctest whose value line is empty (Python prints
 //! nothing for `None`) is skipped.
 //!
+//! A bare word as a whole argument outside a doctest session (`is_happy(abcd) => true`) is a
+//! string without its quotes, unless it names one of the function's parameters.
+//!
 //! **Names.** The calls must name the task's function. When every example calls one and the
 //! same other name (the text's own spelling, e.g. `digitSum` for `--name digit_sum`), the
 //! calls are renamed to the task's function; with several names, the calls of other names
@@ -242,12 +245,19 @@ fn example(entry: &str, params: &[String], candidate: &Candidate) -> Result<Text
     let expected = candidate.expected.clone()?;
     let args = python_literals(&arguments(&candidate.args, params)?);
     let allowed = |name: &str| name == entry || GLOBALS.contains(&name);
-    let (call, call_refs) = javascript(&format!("{entry}({args})"))
+    let (mut call, call_refs) = javascript(&format!("{entry}({args})"))
         .map_err(|e| format!("the call is not JavaScript: {e}"))?;
     if let Some(unknown) = call_refs.iter().find(|r| !allowed(r)) {
-        return Err(format!(
-            "the call uses {unknown}, which the text does not define (a string without quotes?)"
-        ));
+        // In a doctest session a bare name is a variable of an earlier line.
+        let session = candidate.text.trim_start().starts_with(">>>");
+        call = (!session)
+            .then(|| unquoted_strings(entry, &args, params, &allowed))
+            .flatten()
+            .ok_or_else(|| {
+            format!(
+                "the call uses {unknown}, which the text does not define (a string without quotes?)"
+            )
+        })?;
     }
     let expected = value(&python_literals(&expected))?;
     Ok(TextExample {
@@ -255,6 +265,32 @@ fn example(entry: &str, params: &[String], candidate: &Candidate) -> Result<Text
         call,
         expected,
     })
+}
+
+/// `entry(args)` with each argument that is a bare word quoted, when every name the call
+/// does not know is such an argument: `is_happy(abcd) => true` is `is_happy("abcd")`
+/// (HumanEval's `is_happy` writes its strings so; not in a doctest session, whose names are
+/// its variables). A word that names one of the function's parameters is
+/// no string (`f(n)`, with `n` given in prose): `None` then, as for any other unknown name.
+fn unquoted_strings(
+    entry: &str,
+    args: &str,
+    params: &[String],
+    allowed: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    let quoted: Vec<String> = split_top_level(args, ',')
+        .into_iter()
+        .map(|arg| {
+            let word = arg.trim();
+            if is_identifier(word) && !allowed(word) && !params.iter().any(|p| p == word) {
+                serde_json::to_string(word).expect("a string serializes")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect();
+    let (call, refs) = javascript(&format!("{entry}({})", quoted.join(", "))).ok()?;
+    refs.iter().all(|r| allowed(r)).then_some(call)
 }
 
 /// The longest prefix of `text` (cut at spaces outside brackets and strings, final `.`, `,`
@@ -917,6 +953,30 @@ mod tests {
         // split_pair is another function than the task's, with several named: skipped.
         assert_eq!(reasons[0], (5, "it calls split_pair, not check"));
         assert!(reasons[1].1.contains("no value follows"), "{reasons:?}");
+    }
+
+    #[test]
+    fn bare_words_as_the_only_unknown_arguments_are_strings() {
+        // HumanEval_js/80's examples.
+        let text = "/**\n * For example:\n * is_happy(a) => false\n * is_happy(abcd) => true\n * is_happy(xyy, 2) => false\n * is_happy(s) => true\n * is_happy(a + b) => true\n */\nfunction is_happy(s) {\n";
+        let found = examples_in(text, Some("is_happy"));
+        assert_eq!(
+            pairs(&found),
+            [
+                pair("is_happy(\"a\")", "false"),
+                pair("is_happy(\"abcd\")", "true"),
+                pair("is_happy(\"xyy\", 2)", "false"),
+            ]
+        );
+        // A parameter's name, and a word inside an expression, are not strings.
+        let reasons: Vec<&str> = found.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "the call uses s, which the text does not define (a string without quotes?)",
+                "the call uses a, which the text does not define (a string without quotes?)"
+            ]
+        );
     }
 
     #[test]
