@@ -238,7 +238,16 @@ async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
     let env = Arc::new(env);
     let dir = tempfile::tempdir().unwrap();
     let library = library_in(&env, dir.path()).await;
-    let model = Arc::new(ScriptedModel::queue([reply(PLANKS), reply(TABLE)]));
+    // The model keeps the world it was shown in the skill's comment, as a real one does.
+    let planks_with_world = PLANKS.replacen(
+        " a log.\n",
+        " a log.\n *\n * What the environment shows at the start:\n * Crafting commands:\n * craft 4 oak planks using 1 oak logs\n",
+        1,
+    );
+    let model = Arc::new(ScriptedModel::queue([
+        reply(&planks_with_world),
+        reply(TABLE),
+    ]));
     let agent = Agent::new(
         library.clone(),
         model.clone(),
@@ -281,7 +290,8 @@ async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
         .messages
         .iter()
         .map(|m| m.content.as_str())
-        .collect();
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         prompt.contains("host.call(\"craft\", {item: string, count: integer, ingredients: [{item: string, count: integer}, ...]})"),
         "{prompt}"
@@ -290,7 +300,21 @@ async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
         prompt.contains("craft 1 crafting table using 4 planks"),
         "{prompt}"
     );
-    assert!(prompt.contains("craftOakPlanks"), "{prompt}");
+    // The library's skill is listed by what it does, without the world it was learned in.
+    let listed = prompt
+        .lines()
+        .find(|line| line.starts_with("- craftOakPlanks("))
+        .unwrap_or_else(|| panic!("{prompt}"));
+    assert!(listed.ends_with("four planks a log."), "{listed}");
+    let learned = library.get("craftOakPlanks").await.unwrap();
+    assert!(
+        learned
+            .skill
+            .version
+            .code
+            .contains("craft 4 oak planks using 1 oak logs"),
+        "the skill keeps its comment"
+    );
 }
 
 /// One TextCraft episode with the real local model (the smoke test issue 8 asks CI for): the

@@ -37,6 +37,7 @@ use super::cross_check::{Corroboration, CrossCheck};
 use super::curriculum::{CurriculumState, LibraryEntry, Proposal, propose};
 use super::environment::{Environment, check_passed};
 use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
+use super::external::WORLD_AT_START;
 use super::extract::{ExtractError, Extracted};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
 use super::prompts::report_summary;
@@ -1184,10 +1185,16 @@ fn brief(skill: &Skill) -> SkillBrief {
         Some((_, body)) => body.trim(),
         None => code,
     };
+    // A skill learned in an environment's world keeps that world's start in its comment:
+    // the brief leaves it out (it is another world than the task's, and long).
+    let description = match skill.version.description.split_once(WORLD_AT_START) {
+        Some((own, _)) => own.trim_end(),
+        None => skill.version.description.as_str(),
+    };
     SkillBrief {
         name: skill.record.name.clone(),
         signature: skill.version.signature.clone(),
-        description: skill.version.description.replace('\n', " "),
+        description: description.replace('\n', " "),
         code: if body.len() <= MAX_BRIEF_CODE {
             body.to_string()
         } else {

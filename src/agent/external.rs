@@ -21,6 +21,10 @@ use super::task::Task;
 
 const CHECK_ENTRY: &str = "__sf_env_check";
 
+/// Opens the part of a posed task's words that shows one world at its start (the
+/// observation and the state): true of that world only, not of a skill that solves the task.
+pub(crate) const WORLD_AT_START: &str = "What the environment shows at the start:";
+
 /// An environment run as a supervised process. A task it poses ([`ExternalEnvironment::task`])
 /// carries its world (`Task::world`); the check resets that world, runs the task's tests
 /// (which call the skill, whose host calls become `act` messages) and then asks the
@@ -77,7 +81,7 @@ impl ExternalEnvironment {
             .actions
             .reset(&world, Instant::now() + self.limits.wall_clock)?;
         let words = format!(
-            "{}\n\nWhat the environment shows at the start:\n{}\n\nState: {}",
+            "{}\n\n{WORLD_AT_START}\n{}\n\nState: {}",
             reply.task.description, reply.observation, reply.state
         );
         let name = reply
