@@ -277,7 +277,7 @@ pub fn extract_with_check(
 /// The examples `code` prints at its top level, a small model's usual tests:
 /// `console.log(NAME(ARGS)); // VALUE` (the comment may say `Output:`, `=>`, `Expected:`,
 /// `Should output`, ...), read as `NAME(ARGS) => VALUE` by the task-text reader
-/// ([`examples_in`]); a call of another function, a value that is no JavaScript value or
+/// ([`examples_in`](crate::agent::examples_in)); a call of another function, a value that is no JavaScript value or
 /// an argument the code does not define is left out.
 fn printed_examples(code: &str, name: &str) -> Vec<TestCase> {
     const SAYS: [&str; 9] = [
