@@ -199,10 +199,10 @@ pub(super) async fn ready(State(daemon): State<Arc<Daemon>>) -> ApiResult<Ready>
         .runtime
         .library()
         .store()
-        .list(&ListFilter::default())
+        .count_skills()
         .await
-        .map_err(|e| ApiError::unavailable(format!("the store does not answer: {e}")))?
-        .len();
+        .map_err(|e| ApiError::unavailable(format!("the store does not answer: {e}")))?;
+    let skills = usize::try_from(skills).unwrap_or_default();
     Ok(Json(Ready {
         ready: true,
         skills,

@@ -665,6 +665,16 @@ impl Conn<'_> {
         })
     }
 
+    pub(crate) async fn count_skills(&mut self, db: &DbInfo) -> Result<i64> {
+        on_conn!(self, |c| {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM skills")
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?;
+            Columns { row: &row, db }.int("n")
+        })
+    }
+
     pub(crate) async fn list_skills(
         &mut self,
         db: &DbInfo,
