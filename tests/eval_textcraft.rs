@@ -46,9 +46,10 @@ async fn only_the_arm_with_a_library_composes_the_deeper_goal() {
         }
     };
     let env = Arc::new(ExternalEnvironment::start(config).unwrap());
-    // The crafting table's world shows its recipe; every other coder prompt gets planks.
+    // The crafting table's task names its goal; every other coder prompt gets planks (the
+    // environment's worked examples, shown in every prompt, list a crafting table's recipe).
     let model = Arc::new(ScriptedModel::rules([
-        ("crafting table using", reply(TABLE)),
+        ("Goal: craft crafting table.", reply(TABLE)),
         ("", reply(PLANKS)),
     ]));
     let workdir = tempfile::tempdir().unwrap();

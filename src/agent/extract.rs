@@ -277,8 +277,8 @@ pub fn extract_with_check(
 /// The examples `code` prints at its top level, a small model's usual tests:
 /// `console.log(NAME(ARGS)); // VALUE` (the comment may say `Output:`, `=>`, `Expected:`,
 /// `Should output`, ...), read as `NAME(ARGS) => VALUE` by the task-text reader
-/// ([`examples_in`](crate::agent::examples_in)); a call of another function, a value that is no JavaScript value or
-/// an argument the code does not define is left out.
+/// ([`examples_in`](crate::agent::examples_in)); a call of another function, or a value that
+/// is no JavaScript value, is left out.
 fn printed_examples(code: &str, name: &str) -> Vec<TestCase> {
     const SAYS: [&str; 9] = [
         "expected output:",
@@ -1503,13 +1503,14 @@ console.log(result);
                 TestCase::Assert { code, .. } => code.clone(),
             })
             .collect();
-        // An undefined argument (`adb`), another function and a line without a value are
-        // left out.
+        // A bare word is a string, as in a task's text (`adb`); another function and a line
+        // without a value are left out.
         assert_eq!(
             tests,
             [
                 "is_happy(\"a\") => false",
                 "is_happy(\"abcd\") => true",
+                "is_happy(\"adb\") => true",
                 "is_happy(\"aabb\") => false"
             ]
         );
