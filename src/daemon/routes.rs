@@ -21,7 +21,7 @@ use crate::library::{AddOptions, DEFAULT_NAMESPACE};
 use crate::runtime::{LimitOverrides, TaskRequest};
 use crate::sandbox::Capabilities;
 use crate::skill::{SkillSource, check_namespace};
-use crate::store::{EpisodeStatus, ListFilter, SkillStatus};
+use crate::store::{EpisodeStatus, ListFilter, SkillStatus, StoreError};
 
 /// How often a follower reads the journal when nothing was committed in this process: an
 /// episode may be run by another daemon on the same database.
@@ -199,7 +199,7 @@ pub(super) async fn ready(State(daemon): State<Arc<Daemon>>) -> ApiResult<Ready>
         .runtime
         .library()
         .store()
-        .count_skills()
+        .count_skills(None)
         .await
         .map_err(|e| ApiError::unavailable(format!("the store does not answer: {e}")))?;
     let skills = usize::try_from(skills).unwrap_or_default();
@@ -303,22 +303,24 @@ async fn check_skill_quota(daemon: &Daemon, namespace: &str, name: &str) -> Resu
     let Some(max) = daemon.policies.of(namespace).max_skills else {
         return Ok(());
     };
-    let stored = daemon
-        .runtime
-        .library()
-        .store()
-        .list(&ListFilter {
-            namespace: Some(namespace.to_string()),
-            statuses: Vec::new(),
-            ..Default::default()
-        })
+    let store = daemon.runtime.library().store();
+    let stored = store
+        .count_skills(Some(namespace))
         .await
         .map_err(ApiError::internal)?;
-    if stored.len() >= max && !stored.iter().any(|s| s.name == name) {
-        return Err(ApiError::quota(format!(
-            "the namespace {namespace} holds its quota of {max} skills; deprecate is not \
-             enough: ask the operator to raise max_skills, or use another namespace"
-        )));
+    if usize::try_from(stored).unwrap_or_default() < max {
+        return Ok(());
+    }
+    match store.get(namespace, name).await {
+        // A new version of a stored skill takes no new place.
+        Ok(_) => {}
+        Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::quota(format!(
+                "the namespace {namespace} holds its quota of {max} skills; deprecate is not \
+                 enough: ask the operator to raise max_skills, or use another namespace"
+            )));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
     }
     Ok(())
 }

@@ -665,12 +665,20 @@ impl Conn<'_> {
         })
     }
 
-    pub(crate) async fn count_skills(&mut self, db: &DbInfo) -> Result<i64> {
+    pub(crate) async fn count_skills(
+        &mut self,
+        db: &DbInfo,
+        namespace: Option<&str>,
+    ) -> Result<i64> {
         on_conn!(self, |c| {
-            let row = sqlx::query("SELECT COUNT(*) AS n FROM skills")
-                .fetch_one(&mut *c)
-                .await
-                .map_err(|e| db.err(e))?;
+            let query = match namespace {
+                Some(namespace) => {
+                    sqlx::query("SELECT COUNT(*) AS n FROM skills WHERE namespace = $1")
+                        .bind(namespace)
+                }
+                None => sqlx::query("SELECT COUNT(*) AS n FROM skills"),
+            };
+            let row = query.fetch_one(&mut *c).await.map_err(|e| db.err(e))?;
             Columns { row: &row, db }.int("n")
         })
     }

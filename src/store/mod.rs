@@ -327,8 +327,8 @@ operations! {
         fn stats(skill: SkillId) -> SkillStats;
         /// Skill rows matching the filter, ordered by namespace and name.
         fn list(filter: &ListFilter) -> Vec<SkillRecord>;
-        /// How many skills the store holds, of any status.
-        fn count_skills() -> i64;
+        /// How many skills the store holds (in `namespace`, or in all), of any status.
+        fn count_skills(namespace: Option<&str>) -> i64;
         /// Skills matching the filter with their current versions and stats, ordered by
         /// namespace and name (one query).
         fn list_skills(filter: &ListFilter) -> Vec<Skill>;

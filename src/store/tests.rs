@@ -392,7 +392,9 @@ async fn stats_status_and_list(fx: &Fixture) {
     };
     assert_eq!(names(store.list(&n2_not_active).await.unwrap()), ["c"]);
     assert_eq!(store.namespaces().await.unwrap(), ["n1", "n2"]);
-    assert_eq!(store.count_skills().await.unwrap(), 3);
+    assert_eq!(store.count_skills(None).await.unwrap(), 3);
+    assert_eq!(store.count_skills(Some("n1")).await.unwrap(), 2);
+    assert_eq!(store.count_skills(Some("none")).await.unwrap(), 0);
 
     // Pages: the skills after a (namespace, name), at most `limit` of them, with the other
     // conditions still applied.
