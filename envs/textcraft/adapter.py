@@ -36,30 +36,31 @@ TEXT = (
 
 # Worked examples for the model (describe's `examples`): skills for goals that reset never
 # poses by depth or seed (EXAMPLE_GOALS), their crafting commands abridged. One goal is a
-# single craft from base items, one needs its ingredients crafted first: the plan is the
-# same (the goal's own command, each ingredient's command or `get`), its length is not.
-EXAMPLE_GOALS = ("minecraft:stone_button", "minecraft:oak_sign")
-STONE_BUTTON = """/**
- * Craft stone button in TextCraft.
+# single craft from a base item; the other needs it, and calls the first example's skill
+# for it, as a skill calls what the library of its task lists, instead of crafting it anew.
+EXAMPLE_GOALS = ("minecraft:oak_planks", "minecraft:oak_sign")
+OAK_PLANKS = """/**
+ * Craft oak planks in TextCraft.
  *
  * What the environment shows at the start:
  * Crafting commands:
- * craft 4 stone bricks using 4 stone
- * craft 1 stone button using 1 stone
- * craft 1 lever using 1 cobblestone, 1 stick
+ * craft 4 birch planks using 1 birch logs
+ * craft 4 oak planks using 1 oak logs
+ * craft 1 crafting table using 4 planks
  *
- * Goal: craft stone button.
+ * Goal: craft oak planks.
  * @capability get
  * @capability craft
  * @capability inventory
  */
-function craftStoneButton() {
-  // The command whose result is the goal: craft 1 stone button using 1 stone.
-  // Each ingredient: the command whose result it is, or, when no command makes it, get it.
-  //   stone: no command makes it, so get it.
+function craftOakPlanks() {
+  // The command whose result is the goal: craft 4 oak planks using 1 oak logs.
+  // Each ingredient: a library function that makes it, or the command whose result it is,
+  // or, when no command makes it, get it.
+  //   oak logs: no command makes them, so get them.
   // The other commands make other items: not used.
-  host.call("get", { item: "stone", count: 1 });
-  return host.call("craft", { item: "stone button", count: 1, ingredients: [{ item: "stone", count: 1 }] });
+  host.call("get", { item: "oak logs", count: 1 });
+  return host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
 }"""
 OAK_SIGN = """/**
  * Craft oak sign in TextCraft.
@@ -80,14 +81,14 @@ OAK_SIGN = """/**
  */
 function craftOakSign() {
   // The command whose result is the goal: craft 3 oak sign using 6 oak planks, 1 stick.
-  // Each ingredient: the command whose result it is, or, when no command makes it, get it.
-  //   oak planks: craft 4 oak planks using 1 oak logs (6 for the sign, 2 for the stick).
+  // Each ingredient: a library function that makes it, or the command whose result it is,
+  // or, when no command makes it, get it.
+  //   oak planks: the library lists craftOakPlanks(), which gets the logs and makes 4
+  //   (6 for the sign, 2 for the stick): call it twice.
   //   stick: craft 4 stick using 2 planks (the planks we carry: oak planks).
-  //   oak logs: no command makes them, so get them.
   // The other commands make other items: not used.
-  host.call("get", { item: "oak logs", count: 2 });
-  host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
-  host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
+  craftOakPlanks();
+  craftOakPlanks();
   host.call("craft", { item: "stick", count: 4, ingredients: [{ item: "oak planks", count: 2 }] });
   return host.call("craft", {
     item: "oak sign",
@@ -173,7 +174,7 @@ class Adapter:
         return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
 
     def describe(self, _request):
-        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "examples": [STONE_BUTTON, OAK_SIGN]}
+        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "examples": [OAK_PLANKS, OAK_SIGN]}
 
     def reset(self, request):
         seed = int(request.get("seed") or 0)
