@@ -491,6 +491,50 @@ async fn bench_baseline_keeps_the_loop_arms_libraries_and_their_journals() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_baseline_reports_tests_no_answer_passes_and_counts_no_admission_of_them_wrong() {
+    let url = fake_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("contradicts.jsonl");
+    // Translated from Python, where 2.0 is a float apart from the int 2 (HumanEval_js/92).
+    let tests = ["candidate(2), 4", "candidate(2.0), 5"];
+    let line = problem(0, "double", "Double a number.", ("double(2)", "4"), &tests);
+    std::fs::write(&suite, line + "\n").unwrap();
+    let out = skillforge(
+        &dir.path().join("data"),
+        &[
+            "bench",
+            "baseline",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--arms",
+            "loop",
+            "--cross-check",
+            "0",
+            "--max-rounds",
+            "1",
+            "--json",
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "fake-coder",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(
+        report["unsatisfiable"],
+        json!([{"task_id": "Tiny/0", "call": "double(2) is asserted to be 4 and 5"}])
+    );
+    let outcome = &report["arms"][0]["outcomes"][0];
+    // The right double was admitted; it fails the suite, as every answer does.
+    assert_eq!(outcome["status"], "admitted", "{outcome}");
+    assert_eq!(outcome["passed"], false, "{outcome}");
+    assert_eq!(outcome["wrong_admission"], false, "{outcome}");
+    assert_eq!(report["arms"][0]["wrong_admissions"], 0);
+}
+
 /// The tiny suite's eval arguments with the model at `url`.
 fn eval_args<'a>(suite: &'a str, url: &'a str) -> [&'a str; 11] {
     [

@@ -11,7 +11,10 @@
 //! Every answer is judged by the suite's own tests, run in the sandbox (never by the model's).
 //! A wrong admission is a skill the loop admitted or reused that fails them; one the agent
 //! itself marked unverified (its cross-check found an independent solution that behaves
-//! otherwise) is counted apart, as the library does not count it as verified either.
+//! otherwise) is counted apart, as the library does not count it as verified either. A
+//! problem whose tests assert one call with two results ([`Problem::contradiction`]) is
+//! reported as unsatisfiable: every answer fails it, so none of its admissions counts as
+//! wrong.
 //!
 //! The loop arms' libraries, with every episode's journal, are kept in
 //! `DATA_DIR/bench/baseline/RUN_ID` (`library`, and `loop-N` for problem N of the suite)
@@ -97,7 +100,8 @@ struct Outcome {
     task_id: String,
     /// The suite's tests pass.
     passed: bool,
-    /// A skill was admitted or reused that fails the suite's tests.
+    /// A skill was admitted or reused that fails the suite's tests (never on a problem whose
+    /// tests no answer passes).
     wrong_admission: bool,
     /// The skill ended with is marked unchecked (the agent did not count it as verified).
     unverified: bool,
@@ -113,6 +117,14 @@ struct Outcome {
     status: Option<EpisodeStatus>,
     tokens: u64,
     wall_ms: f64,
+}
+
+/// A problem whose tests no answer passes.
+#[derive(Debug, Clone, Serialize)]
+struct Unsatisfiable {
+    task_id: String,
+    /// The call its tests assert with two results, in words.
+    call: String,
 }
 
 /// One arm: its name and outcomes.
@@ -316,7 +328,7 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = kept {
         eprintln!("libraries kept in {}", dir.display());
     }
-    let arms = super::runtime()?.block_on(async {
+    let (arms, unsatisfiable) = super::runtime()?.block_on(async {
         let model = args.agent.model().await?;
         let embedder = skillforge::runtime::default_embedder().await?;
         let sandbox = skillforge::runtime::default_sandbox(HostFunctions::empty())?;
@@ -348,10 +360,21 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
                 (kind, arm)
             })
             .collect();
+        let mut unsatisfiable = Vec::new();
         for (i, problem) in problems.iter().enumerate() {
             eprintln!("[{}/{}] {}", i + 1, problems.len(), problem.task_id);
+            let contradiction = problem
+                .contradiction(env.as_ref(), &sandbox)
+                .context("reading the suite's tests")?;
+            if let Some(call) = &contradiction {
+                eprintln!("  unsatisfiable tests: {call}; no admission of it counts as wrong");
+                unsatisfiable.push(Unsatisfiable {
+                    task_id: problem.task_id.clone(),
+                    call: call.clone(),
+                });
+            }
             for (kind, arm) in &mut arms {
-                let outcome = match kind {
+                let mut outcome = match kind {
                     ArmKind::Model => direct(model.as_ref(), &env, &sandbox, problem).await?,
                     ArmKind::Loop => {
                         let fresh_dir = dir.join(format!("loop-{}", args.skip + i));
@@ -372,6 +395,7 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
                         ..looped(&shared, &env, problem).await?
                     },
                 };
+                outcome.wrong_admission &= contradiction.is_none();
                 // Each outcome as it comes, so that a run cut short still shows what it did.
                 eprintln!(
                     "  {}: {}{}",
@@ -388,7 +412,7 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
         }
         let arms: Vec<Arm> = arms.into_iter().map(|(_, arm)| arm).collect();
         shared.close().await;
-        anyhow::Ok(arms)
+        anyhow::Ok((arms, unsatisfiable))
     })?;
     if args.json {
         let rows: Vec<_> = arms
@@ -405,7 +429,8 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({"suite": args.suite, "libraries": kept, "arms": rows})
+                &json!({"suite": args.suite, "libraries": kept, "unsatisfiable": unsatisfiable,
+                        "arms": rows})
             )?
         );
         return Ok(EXIT_OK);
@@ -430,6 +455,12 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
             seconds,
             arm.wrong_admissions(),
             format!("{unverified} ({wrong_unverified})")
+        );
+    }
+    for problem in &unsatisfiable {
+        println!(
+            "unsatisfiable: {} ({}): no answer passes, no admission counted wrong",
+            problem.task_id, problem.call
         );
     }
     if let Some(dir) = kept {

@@ -62,15 +62,20 @@ impl Problem {
     /// The suite's tests as one test: the script without its `require` of `node:assert`
     /// (the sandbox's `assert` is a global).
     pub fn suite_test(&self) -> TestCase {
+        TestCase::Assert {
+            name: format!("{} (suite tests)", self.task_id),
+            code: self.suite_script(),
+        }
+    }
+
+    /// The suite's script without its `require` lines.
+    fn suite_script(&self) -> String {
         let code: Vec<&str> = self
             .tests
             .lines()
             .filter(|line| !line.contains("require("))
             .collect();
-        TestCase::Assert {
-            name: format!("{} (suite tests)", self.task_id),
-            code: code.join("\n"),
-        }
+        code.join("\n")
     }
 
     /// The task that judges an answer: the prompt, the entry point's name, and the suite's
@@ -80,7 +85,77 @@ impl Problem {
         task.tests = vec![self.suite_test()];
         task
     }
+
+    /// A call the suite's tests assert two different results for, in words (`any_int(3, 4,
+    /// 7) is asserted to be true and false`): no function passes such tests. A test
+    /// translated from Python can tell the float `3.0` from the int `3`, which JavaScript
+    /// reads as one number. `None` when every call is asserted with one result, or when the
+    /// tests cannot be read this way (they use a result other than by asserting it).
+    pub fn contradiction(
+        &self,
+        env: &dyn Environment,
+        sandbox: &Sandbox,
+    ) -> Result<Option<String>, SandboxError> {
+        let entry = &self.entry_point;
+        let recorder = Bundle {
+            source: format!("function {entry}(...args) {{ return {{ __sfCall: args }}; }}"),
+            root: entry.clone(),
+            dependencies: Vec::new(),
+            call_graph: Vec::new(),
+            capabilities: Default::default(),
+        };
+        let mut probe = Task::from_user(self.prompt.clone()).with_name(entry.clone());
+        probe.tests = vec![TestCase::Assert {
+            name: format!("{} (are its tests satisfiable?)", self.task_id),
+            code: format!("{CONTRADICTION_PROBE}{}", self.suite_script()),
+        }];
+        let report = env.check(sandbox, &recorder, &probe)?;
+        Ok(report
+            .tests
+            .iter()
+            .filter_map(|test| test.failure.as_ref())
+            .find(|failure| failure.name.as_deref() == Some(CONTRADICTION))
+            .map(|failure| format!("{entry}{}", failure.message)))
+    }
 }
+
+/// The name of the error [`Problem::contradiction`]'s probe throws for a call asserted
+/// with two results.
+const CONTRADICTION: &str = "UnsatisfiableTests";
+
+/// The probe of [`Problem::contradiction`]: an `assert` that records each call's asserted
+/// result (the entry point returns its arguments, marked) and throws [`CONTRADICTION`] when
+/// one call is asserted with two; it shadows the guest's global `assert` in the test.
+const CONTRADICTION_PROBE: &str = r#"const __sfAsserted = [];
+const __sfSame = (a, b) => {
+  try {
+    globalThis.assert.deepStrictEqual(a, b);
+    return true;
+  } catch (_) {
+    return false;
+  }
+};
+const __sfRecord = (actual, expected) => {
+  if (actual === null || typeof actual !== "object" || !("__sfCall" in actual)) return;
+  const call = actual.__sfCall;
+  for (const [args, value] of __sfAsserted) {
+    if (__sfSame(args, call) && !__sfSame(value, expected)) {
+      const error = new Error(
+        `(${JSON.stringify(call).slice(1, -1)}) is asserted to be ${JSON.stringify(value)} and ${JSON.stringify(expected)}`,
+      );
+      error.name = "UnsatisfiableTests";
+      throw error;
+    }
+  }
+  __sfAsserted.push([call, expected]);
+};
+const assert = Object.assign(() => {}, {
+  deepStrictEqual: __sfRecord,
+  strictEqual: __sfRecord,
+  deepEqual: __sfRecord,
+  equal: __sfRecord,
+});
+"#;
 
 /// Reads a suite's problems (the first `limit`).
 pub fn read_suite(path: &Path, limit: Option<usize>) -> Result<Vec<Problem>, SuiteError> {
@@ -176,6 +251,52 @@ mod tests {
             assert!(
                 !passes(&env, &sandbox, &reference(name, &wrong), &problem.judge()).unwrap(),
                 "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn tests_that_assert_one_call_two_ways_are_found_unsatisfiable() {
+        let sandbox = Sandbox::new(
+            crate::sandbox::SandboxConfig::default(),
+            HostFunctions::empty(),
+        )
+        .unwrap();
+        let env = CodeEnvironment::new("numbers");
+        let problem = |asserts: &str| Problem {
+            task_id: "T/92".into(),
+            entry_point: "any_int".into(),
+            prompt:
+                "/**\n * Whether one is the sum of the others.\n */\nfunction any_int(x, y, z) {\n"
+                    .into(),
+            tests: format!(
+                "const assert = require('node:assert');\n\nfunction test() {{\n  const candidate = any_int;\n{asserts}\n}}\n\ntest();\n"
+            ),
+        };
+        // Python's float 3.0 and int 3 are one number in JavaScript (HumanEval_js/92).
+        let translated = problem(
+            "  assert.deepStrictEqual(candidate(2, 3, 1), true);\n  assert.deepStrictEqual(candidate(3, 4, 7), true);\n  assert.deepStrictEqual(candidate(3.0, 4, 7), false);",
+        );
+        assert_eq!(
+            translated.contradiction(&env, &sandbox).unwrap().as_deref(),
+            Some("any_int(3,4,7) is asserted to be true and false")
+        );
+        // The same call asserted twice alike, and different calls: satisfiable.
+        let consistent = problem(
+            "  assert.deepStrictEqual(candidate(3, 4, 7), true);\n  assert.deepStrictEqual(candidate(3, 4, 7), true);\n  assert.deepStrictEqual(candidate(3.5, 4, 7), false);\n  assert.deepStrictEqual(candidate([1, 2], 4, 7), false);",
+        );
+        assert_eq!(consistent.contradiction(&env, &sandbox).unwrap(), None);
+        // Tests that use a result other than by asserting it cannot be read: no verdict.
+        let unread = problem(
+            "  assert.deepStrictEqual(candidate(1, 2, 3).length, 1);\n  assert.deepStrictEqual(candidate(1, 2, 3), 2);",
+        );
+        assert_eq!(unread.contradiction(&env, &sandbox).unwrap(), None);
+        for problem in curriculum() {
+            assert_eq!(
+                problem.contradiction(&env, &sandbox).unwrap(),
+                None,
+                "{}",
+                problem.task_id
             );
         }
     }
