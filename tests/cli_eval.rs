@@ -392,35 +392,38 @@ async fn eval_with_discard_libraries_keeps_none_and_says_so() {
     assert!(stderr.contains("nothing to resume"), "{stderr}");
 }
 
+/// `bench baseline --json` on `suite` with the fake model at `url`: the given arms, one
+/// round, no cross-check. Its report, after asserting it ended well.
+async fn baseline_json(data: &Path, suite: &Path, arms: &str, url: &str) -> Value {
+    let args = [
+        "bench",
+        "baseline",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--arms",
+        arms,
+        "--cross-check",
+        "0",
+        "--max-rounds",
+        "1",
+        "--json",
+        "--llm-url",
+        url,
+        "--llm-model",
+        "fake-coder",
+    ];
+    let out = skillforge(data, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    json_of(&out)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bench_baseline_keeps_the_loop_arms_libraries_and_their_journals() {
     let url = fake_model().await;
     let dir = tempfile::tempdir().unwrap();
     let suite = tiny_suite(dir.path(), 2);
     let data = dir.path().join("data");
-    let out = skillforge(
-        &data,
-        &[
-            "bench",
-            "baseline",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--arms",
-            "loop,library",
-            "--cross-check",
-            "0",
-            "--max-rounds",
-            "1",
-            "--json",
-            "--llm-url",
-            &url,
-            "--llm-model",
-            "fake-coder",
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let report = json_of(&out);
+    let report = baseline_json(&data, &suite, "loop,library", &url).await;
     let kept: std::path::PathBuf = report["libraries"].as_str().unwrap().into();
     assert_eq!(
         kept.parent().unwrap(),
@@ -500,29 +503,7 @@ async fn bench_baseline_reports_tests_no_answer_passes_and_counts_no_admission_o
     let tests = ["candidate(2), 4", "candidate(2.0), 5"];
     let line = problem(0, "double", "Double a number.", ("double(2)", "4"), &tests);
     std::fs::write(&suite, line + "\n").unwrap();
-    let out = skillforge(
-        &dir.path().join("data"),
-        &[
-            "bench",
-            "baseline",
-            "--suite",
-            suite.to_str().unwrap(),
-            "--arms",
-            "loop",
-            "--cross-check",
-            "0",
-            "--max-rounds",
-            "1",
-            "--json",
-            "--llm-url",
-            &url,
-            "--llm-model",
-            "fake-coder",
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let report = json_of(&out);
+    let report = baseline_json(&dir.path().join("data"), &suite, "loop", &url).await;
     assert_eq!(
         report["unsatisfiable"],
         json!([{"task_id": "Tiny/0", "call": "double(2) is asserted to be 4 and 5"}])
