@@ -107,7 +107,10 @@ impl Problem {
         let mut probe = Task::from_user(self.prompt.clone()).with_name(entry.clone());
         probe.tests = vec![TestCase::Assert {
             name: format!("{} (are its tests satisfiable?)", self.task_id),
-            code: format!("{CONTRADICTION_PROBE}{}", self.suite_script()),
+            code: format!(
+                "const __sfContradiction = {CONTRADICTION:?};\n{CONTRADICTION_PROBE}{}",
+                self.suite_script()
+            ),
         }];
         let report = env.check(sandbox, &recorder, &probe)?;
         Ok(report
@@ -124,8 +127,9 @@ impl Problem {
 const CONTRADICTION: &str = "UnsatisfiableTests";
 
 /// The probe of [`Problem::contradiction`]: an `assert` that records each call's asserted
-/// result (the entry point returns its arguments, marked) and throws [`CONTRADICTION`] when
-/// one call is asserted with two; it shadows the guest's global `assert` in the test.
+/// result (the entry point returns its arguments, marked) and throws an error named
+/// `__sfContradiction` ([`CONTRADICTION`], declared before it) when one call is asserted
+/// with two; it shadows the guest's global `assert` in the test.
 const CONTRADICTION_PROBE: &str = r#"const __sfAsserted = [];
 const __sfSame = (a, b) => {
   try {
@@ -143,7 +147,7 @@ const __sfRecord = (actual, expected) => {
       const error = new Error(
         `(${JSON.stringify(call).slice(1, -1)}) is asserted to be ${JSON.stringify(value)} and ${JSON.stringify(expected)}`,
       );
-      error.name = "UnsatisfiableTests";
+      error.name = __sfContradiction;
       throw error;
     }
   }
