@@ -55,9 +55,9 @@ OAK_PLANKS = """/**
  */
 function craftOakPlanks() {
   // The command whose result is the goal: craft 4 oak planks using 1 oak logs.
-  // Each ingredient: a library function that makes it, or the command whose result it is,
-  // or, when no command makes it, get it.
-  //   oak logs: no command makes them, so get them.
+  // Each ingredient: a function the library lists for it (no other exists), or the command
+  // whose result it is, or, when no command makes it, get it.
+  //   oak logs: the library lists none, and no command makes them, so get them.
   // The other commands make other items: not used.
   host.call("get", { item: "oak logs", count: 1 });
   return host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
@@ -81,11 +81,12 @@ OAK_SIGN = """/**
  */
 function craftOakSign() {
   // The command whose result is the goal: craft 3 oak sign using 6 oak planks, 1 stick.
-  // Each ingredient: a library function that makes it, or the command whose result it is,
-  // or, when no command makes it, get it.
+  // Each ingredient: a function the library lists for it (no other exists), or the command
+  // whose result it is, or, when no command makes it, get it.
   //   oak planks: the library lists craftOakPlanks(), which gets the logs and makes 4
   //   (6 for the sign, 2 for the stick): call it twice.
-  //   stick: craft 4 stick using 2 planks (the planks we carry: oak planks).
+  //   stick: the library lists none, so its command: craft 4 stick using 2 planks (the
+  //   planks we carry: oak planks).
   // The other commands make other items: not used.
   craftOakPlanks();
   craftOakPlanks();
