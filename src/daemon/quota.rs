@@ -2,8 +2,9 @@
 //! spent running its skills over the API, counted as they are spent and kept in the store's
 //! `meta` table (saved every [`SAVE_EVERY`], after every job and at a stop), so quotas hold
 //! across restarts. Daemons sharing a store add what each spent to the stored totals (the
-//! value locked while it is read and written back, so no daemon's spending is lost) and
-//! read the others' at every save. A quota is checked when work is asked for: a task (or
+//! value locked while it is read and written back, so no daemon's spending is lost; one
+//! save at a time within a daemon, so none is counted twice) and read the others' at every
+//! save. A quota is checked when work is asked for: a task (or
 //! run) is refused once its namespace has spent its tokens, a skill run once it has spent
 //! its sandbox time; an episode in progress finishes. Skills stored are counted in the
 //! store itself.
@@ -62,6 +63,9 @@ struct Totals {
 /// Usage of every namespace, shared by the daemon's requests and jobs.
 pub(crate) struct Usage {
     totals: Mutex<Totals>,
+    /// Held through a save: two saves at once (the periodic one and a job's) would each
+    /// add the same unsaved spending to the store.
+    saving: tokio::sync::Mutex<()>,
 }
 
 /// Reads the stored usage (none yet: zero).
@@ -111,6 +115,7 @@ impl Usage {
                 stored,
                 unsaved: ByNamespace::new(),
             }),
+            saving: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -173,6 +178,7 @@ impl Usage {
     /// the other daemons added (a failure is logged: the counts stay in memory and are
     /// added next time).
     pub(crate) async fn save(&self, runtime: &Runtime) {
+        let _saving = self.saving.lock().await;
         let spent = self.totals().unsaved.clone();
         match add_to_store(runtime, &spent).await {
             Ok(stored) => {
@@ -239,5 +245,34 @@ pub(crate) async fn save_every(
             _ = tokio::time::sleep(period) => usage.save(&runtime).await,
             _ = stopping.cancelled() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn saves_at_once_add_what_was_spent_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::builder()
+            .data_dir(dir.path())
+            .load_starter(false)
+            .build()
+            .await
+            .unwrap();
+        let usage = Usage::load(&runtime).await.unwrap();
+        for _ in 0..5 {
+            usage.add_tokens("default", 140);
+            // The periodic save and two jobs' saves, at once.
+            tokio::join!(
+                usage.save(&runtime),
+                usage.save(&runtime),
+                usage.save(&runtime)
+            );
+        }
+        let stored = Usage::load(&runtime).await.unwrap();
+        assert_eq!(stored.of("default").llm_tokens, 5 * 140);
+        runtime.close().await;
     }
 }
