@@ -103,14 +103,7 @@ fn general_messages(
             "worked_example": worked_example(task, acts),
         }),
     )?;
-    let checks: Vec<String> = task
-        .tests
-        .iter()
-        .map(|test| match test {
-            TestCase::Example { call, expected, .. } => format!("{call} => {expected}"),
-            TestCase::Assert { code, .. } => code.clone(),
-        })
-        .collect();
+    let checks: Vec<String> = task.tests.iter().map(TestCase::written).collect();
     let user = render(
         "coder_user.md",
         &serde_json::json!({

@@ -256,11 +256,7 @@ fn questioning(source: &SkillSource, failing: &[FailedTest], check: &TestReport)
             .tests
             .iter()
             .find(|t| t.name() == test.name)
-            .map(|t| match t {
-                TestCase::Example { call, expected, .. } => format!("{call} => {expected}"),
-                TestCase::Assert { code, .. } => code.clone(),
-            })
-            .unwrap_or_else(|| test.name.clone());
+            .map_or_else(|| test.name.clone(), TestCase::written);
         text.push_str(&format!("\n- test `{written}`: {}", test.failure));
     }
     text.push_str(&format!(

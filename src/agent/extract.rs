@@ -1498,10 +1498,7 @@ console.log(result);
             .skill
             .tests
             .iter()
-            .map(|t| match t {
-                TestCase::Example { call, expected, .. } => format!("{call} => {expected}"),
-                TestCase::Assert { code, .. } => code.clone(),
-            })
+            .map(TestCase::written)
             .collect();
         // A bare word is a string, as in a task's text (`adb`); another function and a line
         // without a value are left out.

@@ -46,6 +46,14 @@ impl TestCase {
         }
     }
 
+    /// The test as written, for a prompt or a report: `call => expected`, or its code.
+    pub fn written(&self) -> String {
+        match self {
+            TestCase::Example { call, expected, .. } => format!("{call} => {expected}"),
+            TestCase::Assert { code, .. } => code.clone(),
+        }
+    }
+
     /// The body of an `async function` that throws when the test fails.
     pub fn to_js(&self) -> String {
         match self {
