@@ -101,6 +101,20 @@ pub struct Bundle {
     pub capabilities: Capabilities,
 }
 
+impl Bundle {
+    /// A program of its own, called as `root`: no library skills, no capabilities (a
+    /// model's direct answer, a suite's reference solution, a probe).
+    pub fn standalone(root: &str, source: String) -> Bundle {
+        Bundle {
+            source,
+            root: root.to_string(),
+            dependencies: Vec::new(),
+            call_graph: Vec::new(),
+            capabilities: Capabilities::default(),
+        }
+    }
+}
+
 /// Bundles `root` with the library skills it calls, transitively. `lookup` resolves a name to
 /// a library skill (names it does not know are ordinary globals such as `Math`).
 pub fn bundle<'a>(

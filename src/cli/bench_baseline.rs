@@ -242,13 +242,7 @@ async fn direct(
 
 /// The model's direct answer to `problem` as a bundle of its own: no library, no capabilities.
 fn direct_bundle(problem: &Problem, reply: &str) -> Bundle {
-    Bundle {
-        source: direct_code(problem, reply),
-        root: problem.entry_point.clone(),
-        dependencies: Vec::new(),
-        call_graph: Vec::new(),
-        capabilities: Default::default(),
-    }
+    Bundle::standalone(&problem.entry_point, direct_code(problem, reply))
 }
 
 /// One episode of the loop on `library`, judged by the suite's tests.

@@ -97,13 +97,10 @@ impl Problem {
         sandbox: &Sandbox,
     ) -> Result<Option<String>, SandboxError> {
         let entry = &self.entry_point;
-        let recorder = Bundle {
-            source: format!("function {entry}(...args) {{ return {{ __sfCall: args }}; }}"),
-            root: entry.clone(),
-            dependencies: Vec::new(),
-            call_graph: Vec::new(),
-            capabilities: Default::default(),
-        };
+        let recorder = Bundle::standalone(
+            entry,
+            format!("function {entry}(...args) {{ return {{ __sfCall: args }}; }}"),
+        );
         let mut probe = Task::from_user(self.prompt.clone()).with_name(entry.clone());
         probe.tests = vec![TestCase::Assert {
             name: format!("{} (are its tests satisfiable?)", self.task_id),
@@ -213,13 +210,7 @@ mod tests {
 
     /// The reference solutions as a bundle rooted at `root` (they call one another).
     fn reference(root: &str, source: &str) -> Bundle {
-        Bundle {
-            source: source.to_string(),
-            root: root.to_string(),
-            dependencies: Vec::new(),
-            call_graph: Vec::new(),
-            capabilities: Default::default(),
-        }
+        Bundle::standalone(root, source.to_string())
     }
 
     #[test]
