@@ -49,7 +49,7 @@ impl Agent {
                 .bundle(&parse_stored(&skill)?, &skill.record.namespace)
                 .await?;
             let check = self.check(&bundle, &run.task).await?;
-            self.library.record_run(skill.record.id, &check).await?;
+            self.library.record_trial(skill.record.id, &check).await?;
             check
         };
         // Issue 12: a task without a check passes any skill; reuse needs evidence.

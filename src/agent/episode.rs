@@ -52,7 +52,8 @@ use crate::library::{
 use crate::llm::{LanguageModel, LlmError};
 use crate::skill::SkillSource;
 use crate::store::{
-    EpisodeSource, EpisodeStatus, ListFilter, NewEpisode, Provenance, Skill, SkillStatus,
+    CallOutcome, EpisodeSource, EpisodeStatus, ListFilter, NewEpisode, Provenance, Skill,
+    SkillStatus,
 };
 use crate::validate::TestReport;
 
@@ -686,7 +687,8 @@ impl Agent {
     }
 
     /// A retrieved skill that already passes the task's check, if the task has one. Each
-    /// check that runs counts as a call of the skill, passed or failed.
+    /// check that runs counts as a call of the skill: a success, or a miss when it is not
+    /// this task's answer ([`Library::record_trial`]).
     async fn existing_solution(&self, run: &mut Run) -> Result<Option<Skill>, AgentError> {
         if run.task.tests.is_empty() {
             return Ok(None);
@@ -702,7 +704,7 @@ impl Agent {
                 }
             };
             let check = self.check(&bundle, &run.task).await?;
-            self.library.record_run(skill.record.id, &check).await?;
+            self.library.record_trial(skill.record.id, &check).await?;
             if check_passed(&check) {
                 return Ok(Some(skill.clone()));
             }
@@ -958,7 +960,8 @@ impl Agent {
         // The callees ran in the new skill's tests, which all passed.
         let latency = test_time(&prepared.report);
         for call in &prepared.calls {
-            tx.record_call(call.skill_id, true, latency).await?;
+            tx.record_call(call.skill_id, CallOutcome::Success, latency)
+                .await?;
         }
         let skill = added.skill.qualified_name();
         let (kind, payload) = JournalEvent::Admission {

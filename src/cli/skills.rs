@@ -367,10 +367,12 @@ async fn dispatch(library: &Library, command: SkillsCommand) -> anyhow::Result<E
                 println!("calls: {}", names(&detail.calls).join(", "));
                 println!("called by: {}", names(&detail.called_by).join(", "));
                 println!(
-                    "stats: {} calls, {} ok, {} failed, last verified {}",
+                    "stats: {} calls, {} ok, {} failed, {} tried for other tasks and not their \
+                     answer, last verified {}",
                     s.stats.calls,
                     s.stats.successes,
                     s.stats.failures,
+                    s.stats.misses,
                     s.stats
                         .last_verified_at
                         .map_or("never".into(), |t| t.to_rfc3339())

@@ -46,8 +46,8 @@ use crate::redact::redact_url;
 use crate::sandbox::{Capabilities, Limits, Sandbox};
 use crate::skill::{SkillSource, check_namespace};
 use crate::store::{
-    Expect, ListFilter, NewVersion, Provenance, Skill, SkillId, SkillRecord, SkillRef, SkillStats,
-    SkillStatus, Store, StoreError, Tx, VersionRecord, content_hash,
+    CallOutcome, Expect, ListFilter, NewVersion, Provenance, Skill, SkillId, SkillRecord, SkillRef,
+    SkillStats, SkillStatus, Store, StoreError, Tx, VersionRecord, content_hash,
 };
 use crate::validate::{self, Job, TestReport};
 
@@ -870,14 +870,39 @@ impl Library {
     /// `report` passed, a failure otherwise, with the tests' time as its latency. A report
     /// without tests ran nothing and counts nothing.
     pub async fn record_run(&self, skill: SkillId, report: &TestReport) -> Result<()> {
+        let outcome = if report.all_passed() {
+            CallOutcome::Success
+        } else {
+            CallOutcome::Failure
+        };
+        self.record_call(skill, report, outcome).await
+    }
+
+    /// Counts a run of a stored skill tried as the answer to a task it was not written for,
+    /// against that task's check: a success when it passed, a [`CallOutcome::Miss`] (not
+    /// that task's answer, no failure of its own) otherwise. A report without tests counts
+    /// nothing.
+    pub async fn record_trial(&self, skill: SkillId, report: &TestReport) -> Result<()> {
+        let outcome = if report.all_passed() {
+            CallOutcome::Success
+        } else {
+            CallOutcome::Miss
+        };
+        self.record_call(skill, report, outcome).await
+    }
+
+    async fn record_call(
+        &self,
+        skill: SkillId,
+        report: &TestReport,
+        outcome: CallOutcome,
+    ) -> Result<()> {
         if report.tests.is_empty() {
             return Ok(());
         }
         let ms: f64 = report.tests.iter().map(|t| t.wall_ms).sum();
         let latency = std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3);
-        self.store
-            .record_call(skill, report.all_passed(), latency)
-            .await?;
+        self.store.record_call(skill, outcome, latency).await?;
         Ok(())
     }
 

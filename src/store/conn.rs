@@ -12,8 +12,8 @@ use sqlx::{ColumnIndex, Decode, PgConnection, Row, SqliteConnection, Type};
 
 use super::error::DbInfo;
 use super::types::{
-    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, EvalRunRecord, Expect, Lease,
-    ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId,
+    CallOutcome, CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, EvalRunRecord, Expect,
+    Lease, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId,
     SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
 };
 use super::{Result, StoreError};
@@ -77,7 +77,7 @@ const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version
      v.description, v.signature, v.code, v.tests, v.capabilities, v.content_hash, v.embedder_id, \
      v.runnable, v.provenance, v.created_at AS v_created_at";
 const STATS_COLUMNS: &str =
-    "calls, successes, failures, total_latency_ms, last_verified_at, last_used_at";
+    "calls, successes, failures, misses, total_latency_ms, last_verified_at, last_used_at";
 const EPISODE_COLUMNS: &str =
     "id, task, source, status, started_at, finished_at, outcome, owner, lease_expires_at";
 const EVAL_RUN_COLUMNS: &str = "id, source, started_at, finished_at, report";
@@ -229,6 +229,7 @@ impl Record for SkillStats {
             calls: r.int("calls")?,
             successes: r.int("successes")?,
             failures: r.int("failures")?,
+            misses: r.int("misses")?,
             total_latency_ms: r.int("total_latency_ms")?,
             last_verified_at: r.opt_time("last_verified_at")?,
             last_used_at: r.opt_time("last_used_at")?,
@@ -755,10 +756,11 @@ impl Conn<'_> {
                 Touch::Time(t) => query = query.bind(t),
                 Touch::TextTime(s, t) => query = query.bind(s).bind(t),
                 Touch::IntTime(i, t) => query = query.bind(i).bind(t),
-                Touch::Call(ok, ms, t) => {
+                Touch::Call(outcome, ms, t) => {
                     query = query
-                        .bind(i64::from(ok))
-                        .bind(i64::from(!ok))
+                        .bind(i64::from(outcome == CallOutcome::Success))
+                        .bind(i64::from(outcome == CallOutcome::Failure))
+                        .bind(i64::from(outcome == CallOutcome::Miss))
                         .bind(ms)
                         .bind(t)
                 }
@@ -810,14 +812,16 @@ impl Conn<'_> {
         &mut self,
         db: &DbInfo,
         skill: SkillId,
-        ok: bool,
+        outcome: CallOutcome,
         latency: Duration,
     ) -> Result<()> {
         let sql = "UPDATE skill_stats SET calls = calls + 1, successes = successes + $2, \
-                   failures = failures + $3, total_latency_ms = total_latency_ms + $4, \
-                   last_used_at = $5 WHERE skill_id = $1";
+                   failures = failures + $3, misses = misses + $4, \
+                   total_latency_ms = total_latency_ms + $5, last_used_at = $6 \
+                   WHERE skill_id = $1";
         let ms = i64::try_from(latency.as_millis()).unwrap_or(i64::MAX);
-        self.touch(db, sql, skill, Touch::Call(ok, ms, now())).await
+        self.touch(db, sql, skill, Touch::Call(outcome, ms, now()))
+            .await
     }
 
     pub(crate) async fn mark_verified(&mut self, db: &DbInfo, skill: SkillId) -> Result<()> {
@@ -931,7 +935,7 @@ enum Touch<'a> {
     Time(DateTime<Utc>),
     TextTime(&'a str, DateTime<Utc>),
     IntTime(i64, DateTime<Utc>),
-    Call(bool, i64, DateTime<Utc>),
+    Call(CallOutcome, i64, DateTime<Utc>),
 }
 
 /// The episode journal.

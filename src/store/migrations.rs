@@ -34,6 +34,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "episode_leases",
         include_str!("../../migrations/sqlite/0004_episode_leases.sql"),
     ),
+    (
+        5,
+        "skill_misses",
+        include_str!("../../migrations/sqlite/0005_skill_misses.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -56,6 +61,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         4,
         "episode_leases",
         include_str!("../../migrations/postgres/0004_episode_leases.sql"),
+    ),
+    (
+        5,
+        "skill_misses",
+        include_str!("../../migrations/postgres/0005_skill_misses.sql"),
     ),
 ];
 

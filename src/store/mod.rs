@@ -38,10 +38,10 @@ use conn::Conn;
 use error::DbInfo;
 pub use error::{Backend, StoreError};
 pub use types::{
-    CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeSource, EpisodeStatus, EvalRunRecord,
-    Expect, Lease, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill,
-    SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord,
-    content_hash,
+    CallOutcome, CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeSource, EpisodeStatus,
+    EvalRunRecord, Expect, Lease, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp,
+    Provenance, Skill, SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId,
+    VersionRecord, content_hash,
 };
 
 /// Result of store operations.
@@ -370,8 +370,8 @@ operations! {
         fn set_status(skill: SkillId, status: SkillStatus) -> ();
         /// Make an existing version current again (rollback); queues an index upsert.
         fn set_current_version(skill: SkillId, version: i64) -> ();
-        /// Count one call of a skill: success or failure, and its latency.
-        fn record_call(skill: SkillId, ok: bool, latency: Duration) -> ();
+        /// Count one call of a skill: how it went, and its latency.
+        fn record_call(skill: SkillId, outcome: CallOutcome, latency: Duration) -> ();
         /// Record that the skill just passed verification.
         fn mark_verified(skill: SkillId) -> ();
         /// Delete a skill and all its versions, and queue an index delete. Refused

@@ -314,20 +314,28 @@ async fn stats_status_and_list(fx: &Fixture) {
         .unwrap();
 
     store
-        .record_call(a.skill_id, true, Duration::from_millis(10))
+        .record_call(a.skill_id, CallOutcome::Success, Duration::from_millis(10))
         .await
         .unwrap();
     store
-        .record_call(a.skill_id, false, Duration::from_millis(30))
+        .record_call(a.skill_id, CallOutcome::Failure, Duration::from_millis(30))
         .await
         .unwrap();
     store
-        .record_call(a.skill_id, true, Duration::from_millis(20))
+        .record_call(a.skill_id, CallOutcome::Success, Duration::from_millis(20))
+        .await
+        .unwrap();
+    // A miss is a call, neither a success nor a failure, and leaves the rate alone.
+    store
+        .record_call(a.skill_id, CallOutcome::Miss, Duration::from_millis(20))
         .await
         .unwrap();
     let stats = store.stats(a.skill_id).await.unwrap();
-    assert_eq!((stats.calls, stats.successes, stats.failures), (3, 2, 1));
-    assert_eq!(stats.total_latency_ms, 60);
+    assert_eq!(
+        (stats.calls, stats.successes, stats.failures, stats.misses),
+        (4, 2, 1, 1)
+    );
+    assert_eq!(stats.total_latency_ms, 80);
     assert_eq!(stats.mean_latency(), Some(Duration::from_millis(20)));
     assert!((stats.success_rate().unwrap() - 2.0 / 3.0).abs() < 1e-9);
     assert!(stats.last_used_at.is_some());
@@ -340,9 +348,11 @@ async fn stats_status_and_list(fx: &Fixture) {
         .last_verified_at
         .unwrap();
     assert!(verified <= chrono::Utc::now());
+    let stats_of_a_after_verification = store.stats(a.skill_id).await.unwrap();
+    assert_eq!(stats_of_a_after_verification.misses, 1);
     assert!(matches!(
         store
-            .record_call(SkillId(777_777), true, Duration::ZERO)
+            .record_call(SkillId(777_777), CallOutcome::Success, Duration::ZERO)
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -445,7 +455,7 @@ async fn stats_status_and_list(fx: &Fixture) {
         assert_eq!(listed, one_by_one, "{filter:?}");
     }
     let a_listed = store.list_skills(&ListFilter::default()).await.unwrap();
-    assert_eq!(a_listed[0].stats.calls, 3);
+    assert_eq!(a_listed[0].stats, stats_of_a_after_verification);
     store.close().await;
 }
 
@@ -465,7 +475,7 @@ async fn outbox_replay(fx: &Fixture) {
         .unwrap();
     // Stats do not change what the index holds: no outbox entry.
     store
-        .record_call(b.skill_id, true, Duration::from_millis(1))
+        .record_call(b.skill_id, CallOutcome::Success, Duration::from_millis(1))
         .await
         .unwrap();
     let pending = store.pending().await.unwrap();
@@ -528,9 +538,13 @@ async fn transaction_rollback_leaves_nothing(fx: &Fixture) {
         let v = tx.add_version(&new).await.unwrap();
         // Reads inside the transaction see its writes.
         assert_eq!(tx.get("tx", "admitted").await.unwrap().version, v);
-        tx.record_call(base.skill_id, true, Duration::from_millis(5))
-            .await
-            .unwrap();
+        tx.record_call(
+            base.skill_id,
+            CallOutcome::Success,
+            Duration::from_millis(5),
+        )
+        .await
+        .unwrap();
         tx.mark_verified(base.skill_id).await.unwrap();
         tx.set_meta("k", "v").await.unwrap();
     }
@@ -585,9 +599,13 @@ async fn transaction_rollback_leaves_nothing(fx: &Fixture) {
     let mut new = new_version("tx", "admitted", "1");
     new.calls = vec![base.id];
     let v = tx.add_version(&new).await.unwrap();
-    tx.record_call(base.skill_id, true, Duration::from_millis(5))
-        .await
-        .unwrap();
+    tx.record_call(
+        base.skill_id,
+        CallOutcome::Success,
+        Duration::from_millis(5),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.get("tx", "admitted").await.unwrap().version, v);
     assert_eq!(store.stats(base.skill_id).await.unwrap().calls, 1);
@@ -1120,8 +1138,12 @@ async fn concurrent_admissions_are_all_kept(fx: &Fixture) {
                 let mut new = new_version("fresh", &format!("skill{i}"), &format!("{i}"));
                 new.calls = vec![callee.id];
                 tx.add_version(&new).await?;
-                tx.record_call(callee.skill_id, true, Duration::from_millis(1))
-                    .await?;
+                tx.record_call(
+                    callee.skill_id,
+                    CallOutcome::Success,
+                    Duration::from_millis(1),
+                )
+                .await?;
                 tx.commit().await
             })
         })

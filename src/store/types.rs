@@ -185,6 +185,18 @@ pub struct VersionRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// How one recorded call of a skill went ([`SkillStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// It did what was asked (every test or check of the run passed).
+    Success,
+    /// It failed at its own job: its tests, a caller's tests, an `exec`.
+    Failure,
+    /// It was tried as the answer to a task it was not written for and did not pass that
+    /// task's check: it is not that task's answer, which says nothing against it.
+    Miss,
+}
+
 /// Usage statistics of a skill (all versions together).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkillStats {
@@ -194,6 +206,10 @@ pub struct SkillStats {
     pub successes: i64,
     /// Calls that failed.
     pub failures: i64,
+    /// Calls that tried the skill as the answer to a task it was not written for and did not
+    /// pass that task's check ([`CallOutcome::Miss`]): neither successes nor failures.
+    #[serde(default)]
+    pub misses: i64,
     /// Sum of call latencies, in milliseconds.
     pub total_latency_ms: i64,
     /// Last time the skill passed verification (tests / dependents re-test).
@@ -203,9 +219,11 @@ pub struct SkillStats {
 }
 
 impl SkillStats {
-    /// Fraction of calls that succeeded, `None` before the first call.
+    /// Fraction of the calls that succeeded among those that succeeded or failed (misses
+    /// left out), `None` before the first such call.
     pub fn success_rate(&self) -> Option<f64> {
-        (self.calls > 0).then(|| self.successes as f64 / self.calls as f64)
+        let judged = self.successes + self.failures;
+        (judged > 0).then(|| self.successes as f64 / judged as f64)
     }
 
     /// Mean call latency, `None` before the first call.
