@@ -870,12 +870,7 @@ impl Library {
     /// `report` passed, a failure otherwise, with the tests' time as its latency. A report
     /// without tests ran nothing and counts nothing.
     pub async fn record_run(&self, skill: SkillId, report: &TestReport) -> Result<()> {
-        let outcome = if report.all_passed() {
-            CallOutcome::Success
-        } else {
-            CallOutcome::Failure
-        };
-        self.record_call(skill, report, outcome).await
+        self.record_call(skill, report, CallOutcome::Failure).await
     }
 
     /// Counts a run of a stored skill tried as the answer to a task it was not written for,
@@ -883,23 +878,25 @@ impl Library {
     /// that task's answer, no failure of its own) otherwise. A report without tests counts
     /// nothing.
     pub async fn record_trial(&self, skill: SkillId, report: &TestReport) -> Result<()> {
-        let outcome = if report.all_passed() {
-            CallOutcome::Success
-        } else {
-            CallOutcome::Miss
-        };
-        self.record_call(skill, report, outcome).await
+        self.record_call(skill, report, CallOutcome::Miss).await
     }
 
+    /// One call of `skill`: a success when every test of `report` passed, `otherwise` when
+    /// one did not; nothing for a report without tests.
     async fn record_call(
         &self,
         skill: SkillId,
         report: &TestReport,
-        outcome: CallOutcome,
+        otherwise: CallOutcome,
     ) -> Result<()> {
         if report.tests.is_empty() {
             return Ok(());
         }
+        let outcome = if report.all_passed() {
+            CallOutcome::Success
+        } else {
+            otherwise
+        };
         let ms: f64 = report.tests.iter().map(|t| t.wall_ms).sum();
         let latency = std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3);
         self.store.record_call(skill, outcome, latency).await?;
