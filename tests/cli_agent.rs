@@ -162,6 +162,94 @@ async fn solve_admits_then_reuses_across_processes_and_episodes_are_listed() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `episodes prune` deletes the journals of old episodes that admitted nothing, keeps the
+/// admission's, and leaves every episode listed with its status and outcome.
+#[tokio::test(flavor = "multi_thread")]
+async fn episodes_prune_deletes_the_journals_of_episodes_that_admitted_nothing() {
+    let model = FakeModel::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let solve = |args: &'static [&'static str]| model.run(data.path(), args);
+    let admitted = json_of(
+        &solve(&[
+            "solve",
+            "Double a number",
+            "--name",
+            "double",
+            "--example",
+            "double(21) => 42",
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(admitted["status"], "admitted");
+    // The model's triple cannot pass this example: the episode fails.
+    let out = solve(&[
+        "solve",
+        "Triple a number",
+        "--name",
+        "triple",
+        "--example",
+        "triple(2) => 7",
+        "--max-rounds",
+        "1",
+        "--json",
+    ])
+    .await;
+    let failed = json_of(&out);
+    assert_eq!(failed["status"], "failed", "{out:?}");
+    let events = |shown: &Value| shown["events"].as_array().unwrap().len();
+    let show = |id: &Value| {
+        let id = id.as_str().unwrap().to_string();
+        let dir = data.path().to_path_buf();
+        async move { json_of(&skillforge(&dir, &["episodes", "show", &id, "--json"]).await) }
+    };
+    assert!(events(&show(&failed["episode"]).await) > 0);
+
+    // Not old enough yet.
+    let out = skillforge(
+        data.path(),
+        &["episodes", "prune", "--older-than-days", "1", "--json"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json_of(&out), json!({"episodes": 0, "events": 0}));
+
+    let out = skillforge(
+        data.path(),
+        &["episodes", "prune", "--older-than-days", "0", "--json"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let pruned = json_of(&out);
+    assert_eq!(pruned["episodes"], 1, "{pruned}");
+    assert!(pruned["events"].as_u64().unwrap() > 0, "{pruned}");
+
+    let shown = show(&failed["episode"]).await;
+    assert_eq!(events(&shown), 0);
+    assert_eq!(shown["episode"]["status"], "failed");
+    assert!(shown["episode"]["journal_pruned_at"].is_string(), "{shown}");
+    assert!(shown["episode"]["outcome"].is_object(), "{shown}");
+    let kept = show(&admitted["episode"]).await;
+    assert!(
+        events(&kept) > 0,
+        "an admission's journal is its skill's evidence"
+    );
+    assert!(kept["episode"]["journal_pruned_at"].is_null());
+    let id = failed["episode"].as_str().unwrap();
+    let out = skillforge(data.path(), &["episodes", "show", id]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("journal: pruned"),
+        "{out:?}"
+    );
+
+    let out = skillforge(data.path(), &["episodes", "prune", "--older-than-days=-2"]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("zero or more days"),
+        "{out:?}"
+    );
+}
+
 /// What the open episodes' journals hold of a round that was never refused or admitted:
 /// `Some(true)` an attempt (the code taken from the coder's reply), `Some(false)` only the
 /// reply; work the restart must take up without asking the coder again.

@@ -617,6 +617,64 @@ fn kinds(events: &[(String, Value)]) -> Vec<&str> {
     events.iter().map(|(name, _)| name.as_str()).collect()
 }
 
+/// `[episodes] keep_journals_days`: a daemon prunes the journals of old episodes that
+/// admitted nothing when it starts (and every hour); the admission's journal stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_prunes_old_journals_of_episodes_that_admitted_nothing() {
+    let model = FakeModel::start(agent_reply).await;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("skillforge.toml");
+    std::fs::write(&config, "[episodes]\nkeep_journals_days = 0.0\n").unwrap();
+    let mut args = model.args().to_vec();
+    args.extend(["--config", config.to_str().unwrap()]);
+    let daemon = Daemon::start(data.path(), &args).await;
+    let mut episodes = Vec::new();
+    // The model's triple cannot pass this example: the episode fails; doubling is admitted.
+    for (task, name, example) in [
+        ("Triple a number", "triple", "triple(2) => 7"),
+        ("Double a number", "double", "double(4) => 8"),
+    ] {
+        let (status, submitted) = daemon
+            .post(
+                "/v1/episodes",
+                json!({"task": task, "name": name, "examples": [example]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
+        let episode = submitted["episode"].as_str().unwrap().to_string();
+        let events = daemon.follow(&episode).await;
+        episodes.push((episode, events.last().unwrap().1["status"].clone()));
+    }
+    assert_eq!(episodes[0].1, "failed");
+    assert_eq!(episodes[1].1, "admitted");
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    let daemon = Daemon::start(data.path(), &args).await;
+    let shown = |id: String| {
+        let daemon = &daemon;
+        async move {
+            for _ in 0..200 {
+                let (_, shown) = daemon.get(&format!("/v1/episodes/{id}")).await;
+                if !shown["episode"]["journal_pruned_at"].is_null() {
+                    return shown;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the journal of {id} was not pruned within 10 s");
+        }
+    };
+    let failed = shown(episodes[0].0.clone()).await;
+    assert_eq!(failed["events"], json!([]), "{failed:#}");
+    assert_eq!(failed["episode"]["status"], "failed");
+    let (_, admitted) = daemon.get(&format!("/v1/episodes/{}", episodes[1].0)).await;
+    assert!(
+        admitted["episode"]["journal_pruned_at"].is_null(),
+        "{admitted:#}"
+    );
+    assert!(!admitted["events"].as_array().unwrap().is_empty());
+    assert_eq!(daemon.terminate().await, Some(0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_submitted_task_is_followed_to_its_end_and_a_run_starts_and_stops() {
     let model = FakeModel::start(agent_reply).await;

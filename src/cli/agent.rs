@@ -13,6 +13,7 @@ use skillforge::skill::TestCase;
 use skillforge::store::EpisodeStatus;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The model and how the agent works; shared by `solve`, `run` and `bench episode`, and
 /// stored with an eval run (serde) for `eval resume`.
@@ -225,6 +226,27 @@ pub enum EpisodesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the journals of old episodes that admitted nothing (failed, or solved by a
+    /// skill the library had); their task, status and outcome stay listed. The journals of
+    /// admissions (a skill's evidence) and of unfinished episodes are kept.
+    Prune {
+        /// Prune the journals of episodes that finished more than this many days ago (0:
+        /// every finished one).
+        #[arg(long, value_name = "DAYS", value_parser = days)]
+        older_than_days: Duration,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A number of days, as a duration: zero or more, finite.
+fn days(text: &str) -> Result<Duration, String> {
+    let days: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of days"))?;
+    Duration::try_from_secs_f64(days * 86_400.0)
+        .map_err(|_| format!("{text} days is not a duration: give zero or more days"))
 }
 
 /// Runs `solve`.
@@ -323,8 +345,12 @@ pub fn run(data: &DataArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `episodes ...`.
 pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<ExitCode> {
+    let mode = match command {
+        EpisodesCommand::Prune { .. } => OpenMode::ReadWrite,
+        _ => OpenMode::ReadOnly,
+    };
     runtime()?.block_on(async {
-        let runtime = data.open(OpenMode::ReadOnly).await?;
+        let runtime = data.open(mode).await?;
         match command {
             EpisodesCommand::List { limit, json } => {
                 let episodes = runtime.episodes(limit).await?;
@@ -355,6 +381,12 @@ pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<Exi
                 } else {
                     println!("episode {} [{}]", episode.id, episode.status.as_str());
                     println!("task: {}", serde_json::to_string(&episode.task)?);
+                    if let Some(pruned) = episode.journal_pruned_at {
+                        println!(
+                            "journal: pruned {} (`episodes prune`; it admitted nothing)",
+                            pruned.format("%Y-%m-%d %H:%M:%S")
+                        );
+                    }
                     for e in &events {
                         let mut payload = e.payload.clone();
                         // Prompts are long; `--json` shows them whole.
@@ -366,6 +398,23 @@ pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<Exi
                     if let Some(outcome) = &episode.outcome {
                         println!("outcome: {outcome}");
                     }
+                }
+            }
+            EpisodesCommand::Prune {
+                older_than_days,
+                json,
+            } => {
+                let pruned = runtime.prune_journals(older_than_days).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&pruned)?);
+                } else {
+                    println!(
+                        "pruned the journals of {} episodes ({} events) that finished over {:.1} \
+                         days ago and admitted nothing; their task, status and outcome stay",
+                        pruned.episodes,
+                        pruned.events,
+                        older_than_days.as_secs_f64() / 86_400.0
+                    );
                 }
             }
         }

@@ -173,6 +173,10 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .episodes
         .leases()
         .map_err(|e| anyhow::anyhow!("the configuration's {e}"))?;
+    let journal_retention = file
+        .episodes
+        .journal_retention()
+        .map_err(|e| anyhow::anyhow!("the configuration's {e}"))?;
     if data.database_url.is_some() && data.qdrant_url.is_none() {
         tracing::warn!(
             "the store is a server but the index is this data dir's: beside other daemons on \
@@ -215,6 +219,14 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             "serving"
         );
         tokio::spawn(stop_on_signal(stop.clone(), runtime.clone()));
+        if let Some(keep) = journal_retention {
+            tokio::spawn(daemon::retention::prune_journals_every(
+                keep,
+                daemon::retention::PRUNE_EVERY,
+                runtime.clone(),
+                stop.clone(),
+            ));
+        }
         let resumed = daemon
             .resume_unfinished()
             .await

@@ -86,6 +86,10 @@ pub struct EpisodesSection {
     pub lease_seconds: Option<f64>,
     /// Seconds between renewals while an episode runs (default 10; less than the lease).
     pub heartbeat_seconds: Option<f64>,
+    /// Days the journal of a finished episode that admitted nothing is kept; the daemon
+    /// prunes older ones at start and every hour (as `skillforge episodes prune`). Unset:
+    /// every journal is kept.
+    pub keep_journals_days: Option<f64>,
 }
 
 impl EpisodesSection {
@@ -108,6 +112,18 @@ impl EpisodesSection {
         };
         leases.validate().map_err(|e| format!("[episodes]: {e}"))?;
         Ok(leases)
+    }
+
+    /// How long the journals of finished episodes that admitted nothing are kept (`None`:
+    /// for ever); an error names a value that is not a number of days.
+    pub fn journal_retention(&self) -> Result<Option<Duration>, String> {
+        self.keep_journals_days
+            .map(|days| {
+                Duration::try_from_secs_f64(days * 86_400.0).map_err(|_| {
+                    format!("[episodes] keep_journals_days = {days} is not zero or more days")
+                })
+            })
+            .transpose()
     }
 }
 
@@ -191,6 +207,7 @@ mod tests {
         let section = |lease, heartbeat| EpisodesSection {
             lease_seconds: lease,
             heartbeat_seconds: heartbeat,
+            keep_journals_days: None,
         };
         assert_eq!(
             section(Some(2.0), Some(0.5)).leases().unwrap(),
@@ -207,6 +224,27 @@ mod tests {
         ] {
             let error = section(lease, heartbeat).leases().unwrap_err();
             assert!(error.contains(says), "{error}");
+        }
+    }
+
+    #[test]
+    fn journal_retention_is_read_and_checked() {
+        let keep = |days| EpisodesSection {
+            keep_journals_days: days,
+            ..EpisodesSection::default()
+        };
+        assert_eq!(keep(None).journal_retention(), Ok(None));
+        assert_eq!(
+            keep(Some(1.5)).journal_retention(),
+            Ok(Some(Duration::from_secs(129_600)))
+        );
+        assert_eq!(
+            keep(Some(0.0)).journal_retention(),
+            Ok(Some(Duration::ZERO))
+        );
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let error = keep(Some(bad)).journal_retention().unwrap_err();
+            assert!(error.contains("keep_journals_days"), "{error}");
         }
     }
 

@@ -7,6 +7,7 @@
 //! journals are the SQL store's, so a follower reads them as they grow, and a daemon
 //! stopped mid-episode resumes it on its next start. The OpenAPI document is generated
 //! from the handlers ([`openapi`]); Prometheus metrics are at `/metrics` ([`metrics`]).
+//! Old journals of episodes that admitted nothing are pruned when configured ([`retention`]).
 //!
 //! Invariants: a request never waits for an episode (a submission returns its id once the
 //! episode exists); no episode is driven twice, by this daemon or another on the same
@@ -20,6 +21,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod quota;
+pub mod retention;
 mod routes;
 pub mod work;
 

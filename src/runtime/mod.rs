@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::{RwLock, oneshot};
 pub use tokio_util::sync::CancellationToken;
@@ -58,7 +59,7 @@ use crate::library::{
 use crate::llm::{LanguageModel, LlmConfig};
 use crate::sandbox::{Call, Capabilities, Limits, Sandbox, SandboxConfig};
 use crate::skill::SkillSource;
-use crate::store::{EpisodeEvent, EpisodeRecord, Lease, ListFilter, SkillRecord};
+use crate::store::{EpisodeEvent, EpisodeRecord, Lease, ListFilter, PrunedJournals, SkillRecord};
 
 /// How long a runtime's hold on an episode lasts, and how often it is renewed while the
 /// episode runs. A process that dies leaves its episodes to others once `duration` has
@@ -794,6 +795,30 @@ impl Runtime {
             .library
             .store()
             .list_episodes(limit)
+            .await
+            .map_err(LibraryError::from)?)
+    }
+
+    /// Deletes the journals of the episodes that finished more than `older_than` ago and
+    /// admitted nothing; their rows (task, status, outcome) stay, marked as pruned. The
+    /// journals of admissions and of open episodes are kept ([`Store::prune_journals`](crate::store::Store::prune_journals)).
+    pub async fn prune_journals(
+        &self,
+        older_than: Duration,
+    ) -> Result<PrunedJournals, RuntimeError> {
+        let cutoff = chrono::TimeDelta::from_std(older_than)
+            .ok()
+            .and_then(|age| Utc::now().checked_sub_signed(age))
+            .ok_or_else(|| {
+                RuntimeError::BadRequest(format!(
+                    "cannot prune journals older than {older_than:?}: that is before any date"
+                ))
+            })?;
+        Ok(self
+            .inner
+            .library
+            .store()
+            .prune_journals(cutoff)
             .await
             .map_err(LibraryError::from)?)
     }

@@ -13,8 +13,9 @@ use sqlx::{ColumnIndex, Decode, PgConnection, Row, SqliteConnection, Type};
 use super::error::DbInfo;
 use super::types::{
     CallOutcome, CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeStatus, EvalRunRecord, Expect,
-    Lease, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, Skill, SkillId,
-    SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord, content_hash,
+    Lease, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp, Provenance, PrunedJournals,
+    Skill, SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId, VersionRecord,
+    content_hash,
 };
 use super::{Result, StoreError};
 
@@ -78,12 +79,15 @@ const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version
      v.runnable, v.provenance, v.created_at AS v_created_at";
 const STATS_COLUMNS: &str =
     "calls, successes, failures, misses, total_latency_ms, last_verified_at, last_used_at";
-const EPISODE_COLUMNS: &str =
-    "id, task, source, status, started_at, finished_at, outcome, owner, lease_expires_at";
+const EPISODE_COLUMNS: &str = "id, task, source, status, started_at, finished_at, outcome, owner, lease_expires_at, \
+     journal_pruned_at";
 const EVAL_RUN_COLUMNS: &str = "id, source, started_at, finished_at, report";
 const EVENT_COLUMNS: &str = "id, episode_id, seq, kind, payload, created_at";
 /// The statuses of an episode that is not finished, as SQL literals.
 const OPEN_STATUSES: &str = "'running', 'interrupted'";
+/// The statuses of a finished episode whose journal may be pruned (it admitted nothing), as
+/// SQL literals.
+const PRUNABLE_STATUSES: &str = "'failed', 'solved_with_existing'";
 const REF_COLUMNS: &str = "s.id AS skill_id, s.namespace, s.name, v.id AS version_id, v.version";
 
 /// Current time at the precision both backends store (microseconds; we keep millis).
@@ -275,6 +279,7 @@ impl Record for EpisodeRecord {
                 .transpose()?,
             owner: r.opt_text("owner")?,
             lease_expires_at: r.opt_time("lease_expires_at")?,
+            journal_pruned_at: r.opt_time("journal_pruned_at")?,
         })
     }
 }
@@ -1166,6 +1171,37 @@ impl Conn<'_> {
              ORDER BY seq"
         );
         fetch_all!(self, db, &sql, [id, after], |r| EpisodeEvent::decode(db, r))
+    }
+
+    pub(crate) async fn prune_journals(
+        &mut self,
+        db: &DbInfo,
+        finished_before: DateTime<Utc>,
+    ) -> Result<PrunedJournals> {
+        let prunable = format!(
+            "SELECT id FROM episodes WHERE status IN ({PRUNABLE_STATUSES}) \
+             AND finished_at < $1 AND journal_pruned_at IS NULL"
+        );
+        let events = format!("DELETE FROM episode_events WHERE episode_id IN ({prunable})");
+        let episodes =
+            format!("UPDATE episodes SET journal_pruned_at = $2 WHERE id IN ({prunable})");
+        let (events, episodes) = on_conn!(self, |c| {
+            let events = sqlx::query(&events)
+                .bind(finished_before)
+                .execute(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?
+                .rows_affected();
+            let episodes = sqlx::query(&episodes)
+                .bind(finished_before)
+                .bind(now())
+                .execute(&mut *c)
+                .await
+                .map_err(|e| db.err(e))?
+                .rows_affected();
+            (events, episodes)
+        });
+        Ok(PrunedJournals { episodes, events })
     }
 
     pub(crate) async fn list_episodes(

@@ -39,6 +39,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "skill_misses",
         include_str!("../../migrations/sqlite/0005_skill_misses.sql"),
     ),
+    (
+        6,
+        "journal_pruning",
+        include_str!("../../migrations/sqlite/0006_journal_pruning.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -66,6 +71,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         5,
         "skill_misses",
         include_str!("../../migrations/postgres/0005_skill_misses.sql"),
+    ),
+    (
+        6,
+        "journal_pruning",
+        include_str!("../../migrations/postgres/0006_journal_pruning.sql"),
     ),
 ];
 

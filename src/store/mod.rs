@@ -27,6 +27,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::Transaction;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use sqlx::sqlite::{
@@ -40,8 +41,8 @@ pub use error::{Backend, StoreError};
 pub use types::{
     CallOutcome, CurrentVersion, EpisodeEvent, EpisodeRecord, EpisodeSource, EpisodeStatus,
     EvalRunRecord, Expect, Lease, ListFilter, NewEpisode, NewVersion, OutboxEntry, OutboxOp,
-    Provenance, Skill, SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus, VersionId,
-    VersionRecord, content_hash,
+    Provenance, PrunedJournals, Skill, SkillId, SkillRecord, SkillRef, SkillStats, SkillStatus,
+    VersionId, VersionRecord, content_hash,
 };
 
 /// Result of store operations.
@@ -390,6 +391,11 @@ operations! {
         /// [`StoreError::Conflict`] when it is already finished, [`StoreError::Invalid`]
         /// for a status that is not final (`running`, `interrupted`).
         fn finish_episode(episode: &str, status: EpisodeStatus, outcome: &serde_json::Value) -> ();
+        /// Delete the journals of the episodes that finished before `finished_before` and
+        /// admitted nothing (`failed`, `solved_with_existing`); their rows stay, marked with
+        /// the time ([`EpisodeRecord::journal_pruned_at`]). An admission's journal (the
+        /// evidence behind a skill) and an open episode's (what a resume replays) are kept.
+        fn prune_journals(finished_before: DateTime<Utc>) -> PrunedJournals;
         /// Mark an open episode `interrupted`: a run of it stopped before it finished; it
         /// stays open for the next run to resume. [`StoreError::Conflict`] once finished.
         fn interrupt_episode(episode: &str) -> ();

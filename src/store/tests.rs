@@ -1194,6 +1194,87 @@ async fn outbox_drainers_take_turns(fx: &Fixture) {
     store.close().await;
 }
 
+/// Pruning deletes the journals of finished episodes that admitted nothing and finished
+/// before the cutoff, marks their rows, keeps everything else, and does it once.
+async fn journal_pruning(fx: &Fixture) {
+    let store = fx.open().await;
+    let mut episodes = Vec::new();
+    for (name, finish) in [
+        ("failed", Some(EpisodeStatus::Failed)),
+        ("reused", Some(EpisodeStatus::SolvedWithExisting)),
+        ("admitted", Some(EpisodeStatus::Admitted)),
+        ("running", None),
+    ] {
+        let episode = store
+            .create_episode(&NewEpisode {
+                task: json!({"description": name}),
+                source: EpisodeSource::User,
+            })
+            .await
+            .unwrap();
+        for round in 1..=3 {
+            store
+                .append_event(&episode.id, "attempt", &json!({"round": round}))
+                .await
+                .unwrap();
+        }
+        if let Some(status) = finish {
+            store
+                .finish_episode(&episode.id, status, &json!({"name": name}))
+                .await
+                .unwrap();
+        }
+        episodes.push(episode.id);
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    let cutoff = chrono::Utc::now();
+    std::thread::sleep(Duration::from_millis(5));
+    // Finished after the cutoff: too recent.
+    let recent = store
+        .create_episode(&NewEpisode {
+            task: json!({"description": "recent"}),
+            source: EpisodeSource::User,
+        })
+        .await
+        .unwrap();
+    store
+        .append_event(&recent.id, "attempt", &json!({"round": 1}))
+        .await
+        .unwrap();
+    store
+        .finish_episode(&recent.id, EpisodeStatus::Failed, &json!({}))
+        .await
+        .unwrap();
+
+    let pruned = store.prune_journals(cutoff).await.unwrap();
+    assert_eq!(
+        pruned,
+        PrunedJournals {
+            episodes: 2,
+            events: 6
+        }
+    );
+    for (id, kept) in episodes.iter().zip([false, false, true, true]) {
+        let record = store.episode(id).await.unwrap();
+        let events = store.episode_events(id).await.unwrap();
+        assert_eq!(events.len(), if kept { 3 } else { 0 }, "{record:?}");
+        assert_eq!(record.journal_pruned_at.is_none(), kept, "{record:?}");
+        // The row keeps what the episode came to.
+        assert!(record.task["description"].is_string());
+    }
+    let failed = store.episode(&episodes[0]).await.unwrap();
+    assert_eq!(failed.status, EpisodeStatus::Failed);
+    assert_eq!(failed.outcome, Some(json!({"name": "failed"})));
+    assert_eq!(store.episode_events(&recent.id).await.unwrap().len(), 1);
+    // Again: nothing more to prune, and the first prune's time stays.
+    assert_eq!(
+        store.prune_journals(cutoff).await.unwrap(),
+        PrunedJournals::default()
+    );
+    assert_eq!(store.episode(&episodes[0]).await.unwrap(), failed);
+    store.close().await;
+}
+
 macro_rules! store_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1236,6 +1317,7 @@ store_suite!(
     episode_leases,
     concurrent_admissions_are_all_kept,
     outbox_drainers_take_turns,
+    journal_pruning,
 );
 
 #[tokio::test]

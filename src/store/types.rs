@@ -469,6 +469,18 @@ pub struct EpisodeRecord {
     pub owner: Option<String>,
     /// When the owner's lease runs out unless renewed (`None`: free).
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// When its journal was pruned ([`Store::prune_journals`](super::Store::prune_journals));
+    /// `None` while the journal is whole.
+    pub journal_pruned_at: Option<DateTime<Utc>>,
+}
+
+/// What [`Store::prune_journals`](super::Store::prune_journals) deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunedJournals {
+    /// Episodes whose journal went (their rows stay).
+    pub episodes: u64,
+    /// Journal events deleted.
+    pub events: u64,
 }
 
 /// A hold on the open episodes a process runs: each episode row it runs carries `owner`
