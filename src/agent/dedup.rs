@@ -58,7 +58,8 @@ impl Agent {
             && let Some(why) = self.lacks_evidence(run, round, &skill).await?
         {
             let problems = format!(
-                "this is exactly the library's {name}, and nothing shows it does this task:                  {why}. Write a function that does the task"
+                "this is exactly the library's {name}, and nothing shows it does this task: \
+                 {why}. Write a function that does the task"
             );
             self.verdict(run, round, false, &problems).await?;
             return Ok(Verdict::Retry(problems));
