@@ -1634,6 +1634,173 @@ fn cross_checks(events: &[JournalEvent]) -> Vec<(CrossCheckOutcome, Vec<Candidat
         .collect()
 }
 
+/// A library skill that passes both examples of [`same_chars_task`] but looks one way only.
+const LETTERS_WITHIN: &str = "/**\n * Whether every letter of the first word is in the second.\n * @example lettersWithin('abc', 'cabd') => true\n */\nfunction lettersWithin(a, b) {\n  return [...a].every((c) => b.includes(c));\n}";
+/// A library skill that does [`same_chars_task`] under another name.
+const SAME_LETTERS: &str = "/**\n * Whether two words are made of the same letters.\n * @example sameLetters('ab', 'ba') => true\n */\nfunction sameLetters(a, b) {\n  const x = new Set(a), y = new Set(b);\n  return x.size === y.size && [...x].every((c) => y.has(c));\n}";
+
+/// Solves [`same_chars_task`] on a library holding `stored`, the coder answering with
+/// `codes` in turn, one cross-check candidate at most.
+async fn solved_beside(
+    dir: &Path,
+    stored: &str,
+    codes: &[&str],
+) -> (Arc<Library>, Arc<ScriptedModel>, EpisodeReport) {
+    let library = library(dir).await;
+    library
+        .add(
+            SkillSource::parse(stored, None).unwrap(),
+            AddOptions::default(),
+        )
+        .await
+        .unwrap();
+    let model = Arc::new(ScriptedModel::queue(codes.iter().map(|code| reply(code))));
+    let report = agent_with(&library, &model, cross_checking(1))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    (library, model, report)
+}
+
+/// The round of each cross-check in the journal.
+fn cross_check_rounds(events: &[JournalEvent]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::CrossCheck { round, .. } => Some(*round),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_library_skill_that_passes_the_examples_but_an_independent_solution_disputes_is_not_reused()
+ {
+    // lettersWithin passes the task's two examples; the independent candidate (the set
+    // comparison) passes them too and differs on a probe: the agent writes its own skill,
+    // which the next candidate corroborates.
+    let dir = tempfile::tempdir().unwrap();
+    let (library, model, report) = solved_beside(
+        dir.path(),
+        LETTERS_WITHIN,
+        &[SAME_CHARS_SETS, SAME_CHARS_SETS, SAME_CHARS_SORTED],
+    )
+    .await;
+    assert!(
+        report
+            .retrieved
+            .contains(&"default/lettersWithin".to_string()),
+        "{report:#?}"
+    );
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.skill.as_deref(), Some("default/sameChars"));
+    assert_eq!(report.unverified, None);
+    assert_eq!(model.requests().len(), 3);
+    let events = journal(&library, &report.episode).await;
+    let checks = cross_checks(&events);
+    assert_eq!(checks.len(), 2, "{events:#?}");
+    assert_eq!(checks[0].0, CrossCheckOutcome::Unverified);
+    assert!(matches!(
+        checks[0].1[..],
+        [CandidateResult::Disagrees { .. }]
+    ));
+    assert_eq!(checks[1].0, CrossCheckOutcome::Corroborated);
+    // The first was of the library skill, before any round.
+    assert_eq!(cross_check_rounds(&events), [0, 1]);
+    assert_eq!(
+        coder_strategies(&events),
+        [
+            Some(Strategy::CrossCheck),
+            Some(Strategy::First),
+            Some(Strategy::CrossCheck)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_reply_repeating_a_disputed_library_skill_is_sent_back() {
+    // The library's sameChars looks one way only. Before round 1 it is disputed and not
+    // reused; round 1 repeats it word for word, and is disputed again and sent back; round
+    // 2 writes the set comparison, admitted as its new version.
+    let one_way = "/**\n * Whether two words use the same characters.\n * @example sameChars('abcd', 'dddabc') => true\n * @example sameChars('eabcd', 'dddabc') => false\n */\nfunction sameChars(a, b) {\n  return [...a].every((c) => b.includes(c));\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (library, _model, report) = solved_beside(
+        dir.path(),
+        one_way,
+        &[
+            SAME_CHARS_SETS,
+            one_way,
+            SAME_CHARS_SORTED,
+            SAME_CHARS_SETS,
+            SAME_CHARS_SORTED,
+        ],
+    )
+    .await;
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.version, Some(2));
+    let events = journal(&library, &report.episode).await;
+    assert_eq!(cross_check_rounds(&events), [0, 1, 2], "{events:#?}");
+    let verdicts: Vec<(bool, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::Verdict {
+                passed, problems, ..
+            } => Some((*passed, problems.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(!verdicts[0].0, "{verdicts:?}");
+    assert!(
+        verdicts[0].1.contains(
+            "this is exactly the library's default/sameChars, and it may not do this task"
+        ),
+        "{verdicts:?}"
+    );
+    let stored = library.get("sameChars").await.unwrap().skill;
+    assert!(stored.version.code.contains("new Set(a)"));
+}
+
+#[tokio::test]
+async fn a_library_skill_that_an_independent_solution_agrees_with_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, model, report) =
+        solved_beside(dir.path(), SAME_LETTERS, &[SAME_CHARS_SORTED]).await;
+    assert_eq!(
+        report.status,
+        EpisodeStatus::SolvedWithExisting,
+        "{report:#?}"
+    );
+    assert_eq!(report.skill.as_deref(), Some("default/sameLetters"));
+    assert_eq!(report.unverified, None);
+    assert_eq!(model.requests().len(), 1, "the candidate only");
+    let events = journal(&library, &report.episode).await;
+    let checks = cross_checks(&events);
+    assert_eq!(checks.len(), 1, "{events:#?}");
+    assert_eq!(checks[0].0, CrossCheckOutcome::Corroborated);
+    assert_eq!(cross_check_rounds(&events), [0]);
+}
+
+#[tokio::test]
+async fn a_library_skill_that_nothing_corroborates_is_reused_unverified() {
+    // The one candidate fails the examples itself: no evidence either way.
+    let fails = "/**\n * Whether two words use the same characters.\n */\nfunction sameChars(a, b) {\n  return a === b;\n}";
+    let dir = tempfile::tempdir().unwrap();
+    let (library, _model, report) = solved_beside(dir.path(), SAME_LETTERS, &[fails]).await;
+    assert_eq!(
+        report.status,
+        EpisodeStatus::SolvedWithExisting,
+        "{report:#?}"
+    );
+    assert_eq!(report.skill.as_deref(), Some("default/sameLetters"));
+    let why = report.unverified.as_deref().expect("reused unverified");
+    assert!(
+        why.contains("only the examples speak for sameLetters"),
+        "{why}"
+    );
+    let events = journal(&library, &report.episode).await;
+    assert_eq!(cross_checks(&events)[0].0, CrossCheckOutcome::Inconclusive);
+}
+
 #[tokio::test]
 async fn candidates_that_pass_the_examples_but_disagree_on_a_probe_leave_the_skill_unverified() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,6 +25,10 @@
 //!   code, the model failed, or no probe could be made): the skill is admitted unverified
 //!   too. Nothing speaks against it, but nothing beyond a few examples speaks for it.
 //!
+//! A library skill that passes such a check is cross-checked the same way before it is
+//! reused as the answer: a disagreement means it is not reused (it may do something else
+//! that the examples do not tell apart), no evidence means it is reused unverified.
+//!
 //! Tasks with a strong check (an assertion such as a suite's own tests, or an environment's
 //! check) and environments whose skills act are never cross-checked: re-running an acting
 //! skill outside its world proves nothing.
@@ -44,9 +48,8 @@ use super::evidence::fingerprint;
 use super::journal::JournalEvent;
 use super::timing::Phase;
 use crate::compose::Bundle;
-use crate::library::Prepared;
 use crate::sandbox::{Call, Capabilities, FailureKind, Limits};
-use crate::skill::TestCase;
+use crate::skill::{SkillSource, TestCase};
 
 /// How the agent cross-checks a skill whose task's check is only examples. Plain data.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,11 +137,15 @@ pub enum CrossCheckOutcome {
     Inconclusive,
 }
 
-/// What the episode does with the skill after a cross-check.
+/// What a cross-check found out about the skill.
 pub(super) enum Corroboration {
-    /// Admit it as it is: corroborated, or not cross-checked at all (a strong check).
+    /// Nothing against it: corroborated, or not cross-checked at all (a strong check).
     Keep,
-    /// Admit it marked unverified, for this reason.
+    /// An independent solution that passes the same check behaves otherwise, as this says.
+    /// An attempt is admitted marked unverified; a library skill is not reused.
+    Disputed(String),
+    /// No evidence either way, for this reason: an attempt is admitted, a library skill
+    /// reused, marked unverified.
     Unverified(String),
 }
 
@@ -195,14 +202,16 @@ fn same_value(a: &Value, b: &Value) -> bool {
 }
 
 impl Agent {
-    /// Cross-checks `prepared`, which passed the run's task check, when that check is only
-    /// examples (see the module's documentation); journals a [`JournalEvent::CrossCheck`]
-    /// unless nothing was done.
+    /// Cross-checks the skill `source` (bundled as `bundle`), which passed the run's task
+    /// check, when that check is only examples (see the module's documentation): the
+    /// attempt of `round`, or with `round` 0 a library skill considered for reuse before
+    /// the first round. Journals a [`JournalEvent::CrossCheck`] unless nothing was done.
     pub(super) async fn cross_check(
         &self,
         run: &mut Run,
         round: u32,
-        prepared: &Prepared,
+        source: &SkillSource,
+        bundle: &Bundle,
     ) -> Result<Corroboration, AgentError> {
         let config = &self.config.cross_check;
         if config.candidates == 0
@@ -211,21 +220,31 @@ impl Agent {
         {
             return Ok(Corroboration::Keep);
         }
-        let name = prepared.source.name.clone();
-        let seeds: Vec<&str> = run
-            .task
-            .tests
-            .iter()
-            .chain(&prepared.source.tests)
-            .filter_map(|test| match test {
-                TestCase::Example { call, .. } => Some(call.as_str()),
-                TestCase::Assert { .. } => None,
-            })
-            .collect();
+        let name = source.name.clone();
+        // The task's examples call the task's function, the skill's own call the skill (a
+        // library skill considered for reuse may have another name).
+        let task_function = run.task.name.clone().unwrap_or_else(|| name.clone());
+        let examples = |tests: &[TestCase]| -> Vec<String> {
+            tests
+                .iter()
+                .filter_map(|test| match test {
+                    TestCase::Example { call, .. } => Some(call.clone()),
+                    TestCase::Assert { .. } => None,
+                })
+                .collect()
+        };
+        let mut seeds = vec![(task_function, examples(&run.task.tests))];
+        match seeds.iter_mut().find(|(function, _)| *function == name) {
+            Some((_, calls)) => calls.extend(examples(&source.tests)),
+            None => seeds.push((name.clone(), examples(&source.tests))),
+        }
         let limits = self.probe_limits();
         let probes = {
             let _validation = run.clock.time(Phase::Validation);
-            let captured = self.capture_arguments(&name, &seeds, &limits).await?;
+            let mut captured = Vec::new();
+            for (function, calls) in &seeds {
+                captured.extend(self.capture_arguments(function, calls, &limits).await?);
+            }
             probe_inputs(&captured, config.probes)
         };
         let mut event = CrossCheckEvent {
@@ -242,9 +261,7 @@ impl Agent {
                  solution, so only the examples speak for it"
             )));
         }
-        let ours = self
-            .behaviours(&prepared.bundle, &probes, &limits, run)
-            .await?;
+        let ours = self.behaviours(bundle, &probes, &limits, run).await?;
         let briefs: Vec<SkillBrief> = Vec::new();
         let mut strategy = Strategy::CrossCheck;
         for _ in 0..config.candidates {
@@ -275,7 +292,7 @@ impl Agent {
                 + u64::from(attempt.exchange.completion_tokens);
             self.exchange_with(run, &attempt.exchange, Some(round), Some(strategy))
                 .await?;
-            let source = match attempt.result {
+            let candidate = match attempt.result {
                 Ok(extracted) => extracted.skill,
                 Err(e) => {
                     event.candidates.push(CandidateResult::Unusable {
@@ -284,16 +301,14 @@ impl Agent {
                     continue;
                 }
             };
-            if fingerprint(&source) == fingerprint(&prepared.source)
-                || source.code == prepared.source.code
-            {
+            if fingerprint(&candidate) == fingerprint(source) || candidate.code == source.code {
                 event.candidates.push(CandidateResult::SameCode);
                 strategy = Strategy::CrossCheckAnew;
                 continue;
             }
-            let bundle = {
+            let candidate_bundle = {
                 let _validation = run.clock.time(Phase::Validation);
-                match self.library.bundle(&source, &run.namespace).await {
+                match self.library.bundle(&candidate, &run.namespace).await {
                     Ok(bundle) => bundle,
                     Err(e) => {
                         event.candidates.push(CandidateResult::Unusable {
@@ -305,7 +320,7 @@ impl Agent {
             };
             let check = {
                 let _validation = run.clock.time(Phase::Validation);
-                self.check(&bundle, &run.task).await?
+                self.check(&candidate_bundle, &run.task).await?
             };
             if !check_passed(&check) {
                 event.candidates.push(CandidateResult::FailsCheck {
@@ -313,7 +328,9 @@ impl Agent {
                 });
                 continue;
             }
-            let theirs = self.behaviours(&bundle, &probes, &limits, run).await?;
+            let theirs = self
+                .behaviours(&candidate_bundle, &probes, &limits, run)
+                .await?;
             let differing: Vec<usize> = (0..probes.len())
                 .filter(|&i| ours[i].differs(&theirs[i]))
                 .collect();
@@ -344,20 +361,19 @@ impl Agent {
                 )),
                 _ => None,
             });
-        let outcome = match why {
-            Some(_) => CrossCheckOutcome::Unverified,
-            None => CrossCheckOutcome::Inconclusive,
+        let (outcome, corroboration) = match why {
+            Some(why) => (CrossCheckOutcome::Unverified, Corroboration::Disputed(why)),
+            None => (
+                CrossCheckOutcome::Inconclusive,
+                Corroboration::Unverified(format!(
+                    "no independent solution with code of its own passed the task's check ({} \
+                     asked), so only the examples speak for {name}",
+                    event.candidates.len()
+                )),
+            ),
         };
-        let why = why.unwrap_or_else(|| {
-            format!(
-                "no independent solution with code of its own passed the task's check ({} asked), \
-                 so only the examples speak for {name}",
-                event.candidates.len()
-            )
-        });
         self.log_cross_check(run, event, outcome).await?;
-        tracing::info!("{name} is admitted unverified: {why}");
-        Ok(Corroboration::Unverified(why))
+        Ok(corroboration)
     }
 
     async fn log_cross_check(
@@ -391,7 +407,7 @@ impl Agent {
     async fn capture_arguments(
         &self,
         name: &str,
-        calls: &[&str],
+        calls: &[String],
         limits: &Limits,
     ) -> Result<Vec<Vec<Value>>, AgentError> {
         if calls.is_empty() {

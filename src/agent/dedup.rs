@@ -13,13 +13,17 @@
 //!
 //! For a task with no programmatic check, either kind of duplicate is reused only with the
 //! evidence `evidence.rs` asks for (a matching description and the critic's yes on the
-//! skill's own code and name); a near duplicate without it does not stop the new skill.
+//! skill's own code and name); a near duplicate without it does not stop the new skill. For
+//! a task whose check is only examples, an exact duplicate is cross-checked as an attempt
+//! would be (`cross_check.rs`): an independent solution that disagrees sends it back, and
+//! with no evidence either way it is reused unverified.
 //!
-//! Stats: a task check of an existing skill counts as a call of it, passed or failed; so does
-//! a near duplicate that is taken. A candidate that fails another skill's tests is not
+//! Stats: a task check of an existing skill counts as a call of it, a success or a miss (not
+//! this task's answer); a near duplicate that is taken counts as a success. A candidate that fails another skill's tests is not
 //! counted as a failure: those tests are not its specification.
 
 use super::AgentError;
+use super::cross_check::Corroboration;
 use super::environment::check_passed;
 use super::episode::{Agent, Run, Verdict, qualified};
 use super::prompts::report_summary;
@@ -42,15 +46,16 @@ impl Agent {
             return self.refuse_inactive(run, round, &skill).await;
         }
         let name = qualified(&skill);
-        let check = {
+        let source = parse_stored(&skill)?;
+        let (bundle, check) = {
             let _validation = run.clock.time(super::timing::Phase::Validation);
             let bundle = self
                 .library
-                .bundle(&parse_stored(&skill)?, &skill.record.namespace)
+                .bundle(&source, &skill.record.namespace)
                 .await?;
             let check = self.check(&bundle, &run.task).await?;
             self.library.record_trial(skill.record.id, &check).await?;
-            check
+            (bundle, check)
         };
         // Issue 12: a task without a check passes any skill; reuse needs evidence.
         if check_passed(&check)
@@ -65,6 +70,20 @@ impl Agent {
             return Ok(Verdict::Retry(problems));
         }
         if check_passed(&check) {
+            // Issue 12: a check of a few examples is weak evidence, as for an admission.
+            run.unverified = None;
+            match self.cross_check(run, round, &source, &bundle).await? {
+                Corroboration::Keep => {}
+                Corroboration::Unverified(why) => run.unverified = Some(why),
+                Corroboration::Disputed(why) => {
+                    let problems = format!(
+                        "this is exactly the library's {name}, and it may not do this task: \
+                         {why}. Write a function that does the task"
+                    );
+                    self.verdict(run, round, false, &problems).await?;
+                    return Ok(Verdict::Retry(problems));
+                }
+            }
             self.verdict(run, round, true, &format!("identical to {name}"))
                 .await?;
             return Ok(Verdict::Existing(Box::new(skill)));

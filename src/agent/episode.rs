@@ -135,9 +135,10 @@ pub struct EpisodeReport {
     pub problems: Option<String>,
     /// Whether this run continued an episode found unfinished.
     pub resumed: bool,
-    /// Why the admitted skill is marked unchecked although the task had a check of examples:
-    /// an independent candidate that passes the same check behaved otherwise, or none could be
-    /// had to corroborate it (`cross_check.rs`).
+    /// Why the admitted or reused skill is unverified although the task had a check of
+    /// examples: an independent candidate that passes the same check behaved otherwise (an
+    /// admitted skill), or none could be had to corroborate it (`cross_check.rs`). An
+    /// admitted one is marked unchecked in the library.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unverified: Option<String>,
     /// Where the time went.
@@ -686,27 +687,44 @@ impl Agent {
             .await
     }
 
-    /// A retrieved skill that already passes the task's check, if the task has one. Each
-    /// check that runs counts as a call of the skill: a success, or a miss when it is not
-    /// this task's answer ([`Library::record_trial`]).
+    /// A retrieved skill that already passes the task's check, if the task has one, and,
+    /// when that check is only examples, agrees with an independent solution on probe
+    /// inputs ([`Agent::cross_check`], journalled as round 0): a few examples can be passed
+    /// by a skill that does something else. Each check that runs counts as a call of the
+    /// skill: a success, or a miss when it is not this task's answer
+    /// ([`Library::record_trial`]).
     async fn existing_solution(&self, run: &mut Run) -> Result<Option<Skill>, AgentError> {
         if run.task.tests.is_empty() {
             return Ok(None);
         }
-        let _validation = run.clock.time(Phase::Validation);
-        for skill in &run.retrieved {
-            let source = parse_stored(skill)?;
-            let bundle = match self.library.bundle(&source, &run.namespace).await {
-                Ok(bundle) => bundle,
-                Err(e) => {
-                    tracing::debug!("cannot bundle {}: {e}", source.name);
-                    continue;
-                }
+        for skill in run.retrieved.clone() {
+            let source = parse_stored(&skill)?;
+            let (bundle, check) = {
+                let _validation = run.clock.time(Phase::Validation);
+                let bundle = match self.library.bundle(&source, &run.namespace).await {
+                    Ok(bundle) => bundle,
+                    Err(e) => {
+                        tracing::debug!("cannot bundle {}: {e}", source.name);
+                        continue;
+                    }
+                };
+                let check = self.check(&bundle, &run.task).await?;
+                self.library.record_trial(skill.record.id, &check).await?;
+                (bundle, check)
             };
-            let check = self.check(&bundle, &run.task).await?;
-            self.library.record_trial(skill.record.id, &check).await?;
-            if check_passed(&check) {
-                return Ok(Some(skill.clone()));
+            if !check_passed(&check) {
+                continue;
+            }
+            match self.cross_check(run, 0, &source, &bundle).await? {
+                Corroboration::Keep => return Ok(Some(skill)),
+                Corroboration::Unverified(why) => {
+                    tracing::info!("{} is reused unverified: {why}", qualified(&skill));
+                    run.unverified = Some(why);
+                    return Ok(Some(skill));
+                }
+                Corroboration::Disputed(why) => {
+                    tracing::info!("not reusing {}: {why}", qualified(&skill));
+                }
             }
         }
         Ok(None)
@@ -819,9 +837,16 @@ impl Agent {
         // must agree with the skill for it to count as verified.
         let mut prepared = prepared;
         run.unverified = None;
-        if let Corroboration::Unverified(why) = self.cross_check(run, round, &prepared).await? {
-            prepared.provenance.unchecked = true;
-            run.unverified = Some(why);
+        match self
+            .cross_check(run, round, &prepared.source, &prepared.bundle)
+            .await?
+        {
+            Corroboration::Keep => {}
+            Corroboration::Disputed(why) | Corroboration::Unverified(why) => {
+                tracing::info!("{} is admitted unverified: {why}", prepared.source.name);
+                prepared.provenance.unchecked = true;
+                run.unverified = Some(why);
+            }
         }
         let mut duplicate = {
             let _validation = run.clock.time(Phase::Validation);
@@ -974,16 +999,13 @@ impl Agent {
         .record();
         tx.append_event(&run.id, &kind, &payload).await?;
         drop(store_timer);
-        let report = EpisodeReport {
-            unverified: run.unverified.clone(),
-            ..self.report(
-                &run,
-                EpisodeStatus::Admitted,
-                Some((skill, added.version.version)),
-                added.calls.clone(),
-                None,
-            )
-        };
+        let report = self.report(
+            &run,
+            EpisodeStatus::Admitted,
+            Some((skill, added.version.version)),
+            added.calls.clone(),
+            None,
+        );
         tx.finish_episode(&run.id, EpisodeStatus::Admitted, &serde_json::json!(report))
             .await?;
         tx.commit().await?;
@@ -1061,6 +1083,8 @@ impl Agent {
         problems: Option<String>,
     ) -> EpisodeReport {
         let (skill, version) = skill.unzip();
+        // A cross-check's doubt is about the skill the episode ends with.
+        let unverified = skill.as_ref().and(run.unverified.clone());
         EpisodeReport {
             episode: run.id.clone(),
             status,
@@ -1072,7 +1096,7 @@ impl Agent {
             rounds: run.rounds,
             problems,
             resumed: run.resumed,
-            unverified: None,
+            unverified,
             timing: run.clock.timing(),
         }
     }

@@ -110,11 +110,13 @@ pub enum JournalEvent {
         /// The earlier round it repeats.
         of_round: u32,
     },
-    /// A skill that passed a check of examples only was cross-checked against independent
-    /// candidates on probe inputs (`cross_check.rs`); their model calls are journalled before
-    /// it as `llm_call`s of the round with the `cross_check` strategy.
+    /// A skill that passed a check of examples only (an attempt, or a library skill about to
+    /// be reused) was cross-checked against independent candidates on probe inputs
+    /// (`cross_check.rs`); their model calls are journalled before it as `llm_call`s of the
+    /// round with the `cross_check` strategy.
     CrossCheck {
-        /// The round whose skill was cross-checked.
+        /// The round whose skill was cross-checked; 0 for a library skill considered for
+        /// reuse before the first round.
         round: u32,
         /// Probe inputs run.
         probes: usize,

@@ -264,7 +264,8 @@ async fn looped(
                 .await?;
             (
                 passes_suite(env, library.sandbox(), &bundle, problem)?,
-                skill.version.provenance.unchecked,
+                // Admitted unchecked, or reused with nothing to corroborate it.
+                skill.version.provenance.unchecked || report.unverified.is_some(),
             )
         }
         None => (false, false),
