@@ -634,14 +634,9 @@ async fn a_daemon_prunes_old_journals_of_episodes_that_admitted_nothing() {
         ("Triple a number", "triple", "triple(2) => 7"),
         ("Double a number", "double", "double(4) => 8"),
     ] {
-        let (status, submitted) = daemon
-            .post(
-                "/v1/episodes",
-                json!({"task": task, "name": name, "examples": [example]}),
-            )
+        let episode = daemon
+            .submit_when_free(&json!({"task": task, "name": name, "examples": [example]}))
             .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{submitted:#}");
-        let episode = submitted["episode"].as_str().unwrap().to_string();
         let events = daemon.follow(&episode).await;
         episodes.push((episode, events.last().unwrap().1["status"].clone()));
     }
