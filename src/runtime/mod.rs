@@ -774,7 +774,7 @@ impl Runtime {
         }
         let episode = lock(current).take();
         if let Some(id) = episode {
-            let store = self.inner.library.store();
+            let store = self.store();
             match store.release_episode(&id, self.instance_id()).await {
                 Ok(true) => tracing::info!("episode {id} stopped; a resume finishes it"),
                 // It finished as the stop came (or another process runs it).
@@ -788,11 +788,14 @@ impl Runtime {
         Err(RuntimeError::Stopped)
     }
 
+    /// The SQL store of the library.
+    fn store(&self) -> &crate::store::Store {
+        self.inner.library.store()
+    }
+
     /// The latest episodes, newest first.
     pub async fn episodes(&self, limit: i64) -> Result<Vec<EpisodeRecord>, RuntimeError> {
         Ok(self
-            .inner
-            .library
             .store()
             .list_episodes(limit)
             .await
@@ -801,7 +804,8 @@ impl Runtime {
 
     /// Deletes the journals of the episodes that finished more than `older_than` ago and
     /// admitted nothing; their rows (task, status, outcome) stay, marked as pruned. The
-    /// journals of admissions and of open episodes are kept ([`Store::prune_journals`](crate::store::Store::prune_journals)).
+    /// journals of admissions and of open episodes are kept
+    /// ([`Store::prune_journals`](crate::store::Store::prune_journals)).
     pub async fn prune_journals(
         &self,
         older_than: Duration,
@@ -815,8 +819,6 @@ impl Runtime {
                 ))
             })?;
         Ok(self
-            .inner
-            .library
             .store()
             .prune_journals(cutoff)
             .await
@@ -825,20 +827,12 @@ impl Runtime {
 
     /// One episode's record.
     pub async fn episode(&self, id: &str) -> Result<EpisodeRecord, RuntimeError> {
-        Ok(self
-            .inner
-            .library
-            .store()
-            .episode(id)
-            .await
-            .map_err(LibraryError::from)?)
+        Ok(self.store().episode(id).await.map_err(LibraryError::from)?)
     }
 
     /// One episode's journal, in order (append-only: poll it to follow a running episode).
     pub async fn episode_events(&self, id: &str) -> Result<Vec<EpisodeEvent>, RuntimeError> {
         Ok(self
-            .inner
-            .library
             .store()
             .episode_events(id)
             .await
@@ -946,7 +940,7 @@ impl Runtime {
     /// Closes the store's connections (the library's lock is released when the last
     /// clone of the runtime is dropped).
     pub async fn close(&self) {
-        self.inner.library.store().close().await;
+        self.store().close().await;
     }
 }
 
