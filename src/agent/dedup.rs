@@ -19,8 +19,9 @@
 //! with no evidence either way it is reused unverified.
 //!
 //! Stats: a task check of an existing skill counts as a call of it, a success or a miss (not
-//! this task's answer); a near duplicate that is taken counts as a success. A candidate that fails another skill's tests is not
-//! counted as a failure: those tests are not its specification.
+//! this task's answer); a near duplicate that is taken counts as a success. A candidate that
+//! fails another skill's tests is not counted as a failure: those tests are not its
+//! specification.
 
 use super::AgentError;
 use super::cross_check::Corroboration;

@@ -79,8 +79,8 @@ const VERSION_COLUMNS: &str = "v.id AS v_id, v.skill_id AS v_skill_id, v.version
      v.runnable, v.provenance, v.created_at AS v_created_at";
 const STATS_COLUMNS: &str =
     "calls, successes, failures, misses, total_latency_ms, last_verified_at, last_used_at";
-const EPISODE_COLUMNS: &str = "id, task, source, status, started_at, finished_at, outcome, owner, lease_expires_at, \
-     journal_pruned_at";
+const EPISODE_COLUMNS: &str = "id, task, source, status, started_at, finished_at, outcome, \
+     owner, lease_expires_at, journal_pruned_at";
 const EVAL_RUN_COLUMNS: &str = "id, source, started_at, finished_at, report";
 const EVENT_COLUMNS: &str = "id, episode_id, seq, kind, payload, created_at";
 /// The statuses of an episode that is not finished, as SQL literals.
@@ -1179,12 +1179,13 @@ impl Conn<'_> {
         finished_before: DateTime<Utc>,
     ) -> Result<PrunedJournals> {
         let prunable = format!(
-            "SELECT id FROM episodes WHERE status IN ({PRUNABLE_STATUSES}) \
-             AND finished_at < $1 AND journal_pruned_at IS NULL"
+            "status IN ({PRUNABLE_STATUSES}) AND finished_at < $1 AND journal_pruned_at IS NULL"
         );
-        let events = format!("DELETE FROM episode_events WHERE episode_id IN ({prunable})");
-        let episodes =
-            format!("UPDATE episodes SET journal_pruned_at = $2 WHERE id IN ({prunable})");
+        let events = format!(
+            "DELETE FROM episode_events \
+             WHERE episode_id IN (SELECT id FROM episodes WHERE {prunable})"
+        );
+        let episodes = format!("UPDATE episodes SET journal_pruned_at = $2 WHERE {prunable}");
         let (events, episodes) = on_conn!(self, |c| {
             let events = sqlx::query(&events)
                 .bind(finished_before)
