@@ -516,6 +516,42 @@ async fn bench_baseline_reports_tests_no_answer_passes_and_counts_no_admission_o
     assert_eq!(report["arms"][0]["wrong_admissions"], 0);
 }
 
+/// The model alone is asked exactly what the loop asks first; seeded (`--sampling-seed`),
+/// each arm's libraries apart, the two requests carry the same seed, so the loop's first
+/// reply is the model's answer and the arms differ only by what the loop adds.
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_baseline_asks_the_model_alone_what_the_loop_asks_first_with_the_same_seed() {
+    let model = common::fake_model::FakeModel::start(complete).await;
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), 1);
+    let mut args = vec![
+        "bench",
+        "baseline",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--arms",
+        "model,loop",
+        "--cross-check",
+        "0",
+        "--max-rounds",
+        "1",
+        "--sampling-seed",
+        "3",
+        "--json",
+    ];
+    args.extend(model.args());
+    let out = skillforge(&dir.path().join("data"), &args).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report = json_of(&out);
+    for arm in report["arms"].as_array().unwrap() {
+        assert_eq!(arm["passed"], 1, "{arm}");
+    }
+    let bodies = model.bodies.lock().unwrap().clone();
+    let (alone, loop_first) = (&bodies[0], &bodies[1]);
+    assert!(alone["seed"].is_u64(), "{alone}");
+    assert_eq!(alone, loop_first);
+}
+
 /// The tiny suite's eval arguments with the model at `url`.
 fn eval_args<'a>(suite: &'a str, url: &'a str) -> [&'a str; 11] {
     [

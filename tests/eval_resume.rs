@@ -48,6 +48,7 @@ fn setup(model: Arc<ScriptedModel>, workdir: &Path) -> EvalSetup {
         },
         workdir: workdir.to_path_buf(),
         observer: None,
+        sampling_seed: None,
     }
 }
 
@@ -115,4 +116,37 @@ async fn an_episode_finished_after_the_last_save_is_taken_from_its_library() {
     assert!(!taken.resumed, "it had finished: nothing was resumed");
     assert_eq!(with.library_size, 1);
     assert_eq!(report.arm(ArmKind::WithoutLibrary).outcomes.len(), 1);
+}
+
+/// A seeded evaluation seeds each arm's libraries apart: the first task's prompt, the same
+/// in both arms (both libraries empty), carries the same seed in both, so the arms get the
+/// same reply where the library changes nothing; the report keeps the seed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seeded_evaluation_gives_both_arms_the_same_seed_for_the_same_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let double = task(
+        "Double a number.",
+        "double",
+        "double(2)\n * 4",
+        "assert.deepStrictEqual(candidate(-3), -6);",
+    );
+    let reply = format!("```javascript\n{DOUBLE}\n```");
+    let model = Arc::new(ScriptedModel::queue([reply.clone(), reply]));
+    let seeded = EvalSetup {
+        sampling_seed: Some(5),
+        ..setup(model.clone(), dir.path())
+    };
+    let mut evaluation = Evaluation::start(seeded, "tiny".into(), 1).await.unwrap();
+    evaluation
+        .run(ArmKind::WithoutLibrary, &double)
+        .await
+        .unwrap();
+    evaluation.run(ArmKind::WithLibrary, &double).await.unwrap();
+    let report = evaluation.finish().await;
+    assert_eq!(report.sampling_seed, Some(5));
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].messages, requests[1].messages);
+    assert!(requests[0].seed.is_some());
+    assert_eq!(requests[0].seed, requests[1].seed);
 }

@@ -65,6 +65,7 @@ async fn only_the_arm_with_a_library_composes_the_deeper_goal() {
         },
         workdir: workdir.path().to_path_buf(),
         observer: None,
+        sampling_seed: None,
     };
     let tasks = [
         goal(&env, "oak planks").await,

@@ -181,7 +181,8 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
                 .with_temperature(0.0)
                 .with_max_tokens(64)
                 .with_stop(vec!["```\n".into()])
-                .with_json_object(),
+                .with_json_object()
+                .with_seed(4_000_000_000),
         )
         .await
         .unwrap();
@@ -213,6 +214,7 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
             first.body["response_format"],
             json!({"type": "json_object"})
         );
+        assert_eq!(first.body["seed"], 4_000_000_000u32);
         assert_eq!(first.body["stream"], false);
         let second = &received[1];
         assert_eq!(
@@ -224,6 +226,7 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
         assert_eq!(second.body["max_tokens"], 99);
         assert!(second.body.get("stop").is_none());
         assert!(second.body.get("response_format").is_none());
+        assert!(second.body.get("seed").is_none());
     });
 }
 

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use skillforge::llm::{ChatRequest, LanguageModel, LlmConfig, LocalServerConfig, Message};
 
+/// The sampling seed of the tests' local model.
+const SAMPLING_SEED: u32 = 1;
+
 /// Whether the local model is installed; if not, says so on stderr past the test harness's output
 /// capture, or fails when `SKILLFORGE_REQUIRE_LOCAL_LLM=1`.
 fn installed(config: &LocalServerConfig) -> bool {
@@ -27,10 +30,14 @@ fn installed(config: &LocalServerConfig) -> bool {
     false
 }
 
-/// The offline default model, started on loopback; `None` (after saying why) when it is not
-/// installed.
+/// The offline default model, started on loopback with a fixed sampling seed (a test's
+/// replies are the same in every run, so a failure is reproduced by running it again);
+/// `None` (after saying why) when it is not installed.
 async fn local_model() -> Option<Arc<dyn LanguageModel>> {
-    let config = LlmConfig::default();
+    let config = LlmConfig {
+        sampling_seed: Some(SAMPLING_SEED),
+        ..LlmConfig::default()
+    };
     if !installed(&config.local_server_config()) {
         return None;
     }
@@ -533,6 +540,42 @@ async fn local_model_gets_a_doctest_prompts_examples_as_its_check() {
     if report.status == EpisodeStatus::Admitted {
         assert_eq!(report.skill.as_deref(), Some("default/lastWord"));
     }
+}
+
+/// Sampling seeded from a base seed (`--sampling-seed`) on the real local server: a request
+/// sent again with the same base seed gets the same reply, even at a high temperature and
+/// with the prompt now in the server's cache; the same request repeated within one seeded
+/// run is sampled anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_local_model_repeats_a_reply_for_the_same_seed() {
+    use skillforge::llm::SeededModel;
+
+    let Some(model) = local_model().await else {
+        return;
+    };
+    let request = ChatRequest::new(vec![Message::user(
+        "Invent a name for a JavaScript library and say what it does in one sentence.",
+    )])
+    .with_temperature(1.0)
+    .with_max_tokens(48);
+    let run = SeededModel::new(model.clone(), 7);
+    let rerun = SeededModel::new(model.clone(), 7);
+    let other_seed = SeededModel::new(model, 8);
+    let mut replies = Vec::new();
+    for model in [&run, &run, &rerun, &other_seed] {
+        let reply = model.complete(request.clone()).await;
+        replies.push(reply.expect("the local model answers").text);
+    }
+    let [first, repeated, again, other] = &replies[..] else {
+        unreachable!()
+    };
+    eprintln!("seed 7: {first:?}\nrepeated: {repeated:?}\nrerun: {again:?}\nseed 8: {other:?}");
+    assert_eq!(first, again, "the same seed and request, another reply");
+    assert_ne!(
+        first, repeated,
+        "a repeat within a run was not sampled anew"
+    );
+    assert_ne!(first, other, "another seed, the same reply");
 }
 
 /// A function stub (a code prompt as a user pastes it) on the real local model: it is asked

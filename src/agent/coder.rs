@@ -270,17 +270,17 @@ impl Strategy {
     }
 }
 
-/// [`write_skill`] asked the way `strategy` says: a [`Strategy::FreshStart`] or
-/// [`Strategy::CrossCheckAnew`] ignores `feedback`, and a [`Strategy::Rewrite`] takes only
-/// its problems (the earlier code is not shown again).
-pub async fn write_skill_with(
+/// The coder's request asked the way `strategy` says, fitted to the model's context: a
+/// [`Strategy::FreshStart`] or [`Strategy::CrossCheckAnew`] ignores `feedback`, and a
+/// [`Strategy::Rewrite`] takes only its problems (the earlier code is not shown again).
+pub async fn coder_request(
     model: &dyn LanguageModel,
     env: &dyn Environment,
     task: &Task,
     retrieved: &[SkillBrief],
     feedback: Option<&Feedback>,
     strategy: Strategy,
-) -> Result<Attempt, AgentError> {
+) -> Result<ChatRequest, AgentError> {
     let messages = match strategy {
         Strategy::FreshStart { repeated_round } => {
             let note = render(
@@ -306,9 +306,21 @@ pub async fn write_skill_with(
         }
         _ => fitted_coder_messages(model, env, task, retrieved, feedback, None).await?,
     };
-    let request = ChatRequest::new(messages)
+    Ok(ChatRequest::new(messages)
         .with_temperature(strategy.temperature())
-        .with_max_tokens(MAX_TOKENS);
+        .with_max_tokens(MAX_TOKENS))
+}
+
+/// [`write_skill`] asked the way `strategy` says (the request of [`coder_request`]).
+pub async fn write_skill_with(
+    model: &dyn LanguageModel,
+    env: &dyn Environment,
+    task: &Task,
+    retrieved: &[SkillBrief],
+    feedback: Option<&Feedback>,
+    strategy: Strategy,
+) -> Result<Attempt, AgentError> {
+    let request = coder_request(model, env, task, retrieved, feedback, strategy).await?;
     let exchange = Exchange::run(model, Purpose::Coder, request).await?;
     let library: Vec<&str> = retrieved.iter().map(|brief| brief.name.as_str()).collect();
     let result = skill_from_reply(&exchange.reply, task, &library).map_err(|error| {

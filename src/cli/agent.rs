@@ -58,6 +58,11 @@ pub struct AgentArgs {
     /// What kind of programming tasks the curriculum proposes.
     #[arg(long, default_value = "string, number and collection utilities")]
     pub domain: String,
+    /// Seed the model's sampling: a run repeated with the same seed gets the same replies
+    /// from a server that honours seeds (the local model does); unset, every run differs.
+    #[arg(long, env = "SKILLFORGE_SAMPLING_SEED", value_name = "N")]
+    #[serde(default)]
+    pub sampling_seed: Option<u32>,
 }
 
 /// The environment skills act on; `solve` and `run` take it.
@@ -102,6 +107,7 @@ impl AgentArgs {
             model: self.llm_model.clone(),
             api_key_env: self.llm_api_key_env.clone(),
             context_tokens: self.llm_context_tokens,
+            sampling_seed: self.sampling_seed,
             local: LocalConfig {
                 model: self.local_model,
                 ..LocalConfig::default()

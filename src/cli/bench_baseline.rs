@@ -2,7 +2,8 @@
 //! HumanEval-JS format (JSON lines: `task_id`, `entry_point`, `prompt`, `tests`), three arms
 //! with the same model:
 //!
-//! - **model alone**: one request to complete the prompt, no loop, no library;
+//! - **model alone**: the loop's first request, answered once: no check, no refinement, no
+//!   library;
 //! - **loop, no library**: `solve` with the prompt as the task and `--name ENTRY`, each
 //!   problem in a fresh empty library;
 //! - **loop + library**: the same in one library (the starter skills, plus whatever earlier
@@ -28,11 +29,13 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
-use skillforge::agent::{CodeEnvironment, CrossCheckOutcome, JournalEvent, Task};
+use skillforge::agent::{
+    CodeEnvironment, CrossCheckOutcome, JournalEvent, Strategy, Task, coder_request,
+};
 use skillforge::compose::Bundle;
 use skillforge::eval::{Problem, passes, read_suite};
 use skillforge::library::{LibraryConfig, parse_stored};
-use skillforge::llm::{ChatRequest, LanguageModel, Message};
+use skillforge::llm::{ChatRequest, LanguageModel, SeededModel};
 use skillforge::runtime::Runtime;
 use skillforge::sandbox::{HostFunctions, Sandbox};
 use skillforge::store::EpisodeStatus;
@@ -207,7 +210,10 @@ fn direct_code(problem: &Problem, reply: &str) -> String {
     }
 }
 
-/// The model alone: one completion of the prompt.
+/// The model alone: the request the loop starts with (the coder's first round for the
+/// prompt as the task, with no library), answered once, with no check or refinement. Asked
+/// the same way, the two arms differ only by what the loop adds; seeded alike
+/// (`--sampling-seed`), the loop's first reply is this one.
 async fn direct(
     model: &dyn LanguageModel,
     env: &CodeEnvironment,
@@ -215,15 +221,7 @@ async fn direct(
     problem: &Problem,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let request = ChatRequest::new(vec![
-        Message::system(
-            "Complete the JavaScript function. Answer with the whole function in one \
-             ```javascript code block.",
-        ),
-        Message::user(problem.prompt.clone()),
-    ])
-    .with_temperature(0.2)
-    .with_max_tokens(768);
+    let request = first_request(model, env, problem).await?;
     let reply = model.complete(request).await.context("asking the model")?;
     let bundle = direct_bundle(problem, &reply.text);
     Ok(Outcome {
@@ -243,6 +241,17 @@ async fn direct(
 /// The model's direct answer to `problem` as a bundle of its own: no library, no capabilities.
 fn direct_bundle(problem: &Problem, reply: &str) -> Bundle {
     Bundle::standalone(&problem.entry_point, direct_code(problem, reply))
+}
+
+/// The coder's first request for `problem` in an empty library, as the loop sends it.
+async fn first_request(
+    model: &dyn LanguageModel,
+    env: &CodeEnvironment,
+    problem: &Problem,
+) -> anyhow::Result<ChatRequest> {
+    let task = Task::from_text(problem.prompt.clone(), Some(&problem.entry_point))
+        .with_context(|| format!("{}: the prompt is not a task", problem.task_id))?;
+    Ok(coder_request(model, env, &task, &[], None, Strategy::First).await?)
 }
 
 /// One episode of the loop on `library`, judged by the suite's tests.
@@ -324,7 +333,14 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
         eprintln!("libraries kept in {}", dir.display());
     }
     let (arms, unsatisfiable) = super::runtime()?.block_on(async {
-        let model = args.agent.model().await?;
+        // Each arm's libraries seed the model apart, as in `eval`.
+        let unseeded = AgentArgs {
+            sampling_seed: None,
+            ..args.agent.clone()
+        };
+        let model = unseeded.model().await?;
+        let seeded = || SeededModel::over(model.clone(), args.agent.sampling_seed);
+        let direct_model = seeded();
         let embedder = skillforge::runtime::default_embedder().await?;
         let sandbox = skillforge::runtime::default_sandbox(HostFunctions::empty())?;
         let env = Arc::new(CodeEnvironment::new(args.agent.domain.clone()));
@@ -333,7 +349,7 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
             Runtime::builder()
                 .data_dir(library)
                 .load_starter(starter)
-                .model(model.clone())
+                .model(seeded())
                 .embedder(embedder.clone())
                 .sandbox(sandbox.clone())
                 .environment(env.clone())
@@ -370,7 +386,9 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
             }
             for (kind, arm) in &mut arms {
                 let mut outcome = match kind {
-                    ArmKind::Model => direct(model.as_ref(), &env, &sandbox, problem).await?,
+                    ArmKind::Model => {
+                        direct(direct_model.as_ref(), &env, &sandbox, problem).await?
+                    }
                     ArmKind::Loop => {
                         let fresh_dir = dir.join(format!("loop-{}", args.skip + i));
                         let fresh = open(fresh_dir.clone(), false).await.with_context(|| {

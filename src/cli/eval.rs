@@ -243,7 +243,12 @@ pub fn run(data: &DataArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
 /// go and who watches them).
 async fn setup(args: &RunEvalArgs) -> anyhow::Result<(EvalSetup, Vec<EvalTask>, String)> {
     let (env, capabilities, tasks, source) = tasks_of(args).await?;
-    let model = args.agent.model().await?;
+    // Each arm's libraries seed the model apart (`EvalSetup::sampling_seed`).
+    let unseeded = AgentArgs {
+        sampling_seed: None,
+        ..args.agent.clone()
+    };
+    let model = unseeded.model().await?;
     let embedder = skillforge::runtime::default_embedder().await?;
     let sandbox = skillforge::runtime::default_sandbox(env.host_functions())?;
     let setup = EvalSetup {
@@ -255,6 +260,7 @@ async fn setup(args: &RunEvalArgs) -> anyhow::Result<(EvalSetup, Vec<EvalTask>, 
         config: args.agent.agent_config(),
         workdir: PathBuf::new(),
         observer: None,
+        sampling_seed: args.agent.sampling_seed,
     };
     Ok((setup, tasks, source))
 }
@@ -276,6 +282,7 @@ async fn evaluate(
         setup.model.model_id().to_string(),
         tasks.len(),
         setup.config.max_rounds,
+        setup.sampling_seed,
     );
     let id = store
         .create_eval_run(&source, &empty.to_json())
@@ -583,8 +590,12 @@ fn round_observer(bar: indicatif::ProgressBar) -> Observer {
 
 /// The per-arm table.
 fn print_table(id: &str, report: &EvalReport) {
+    let seeded = report
+        .sampling_seed
+        .map(|seed| format!(", sampling seed {seed}"))
+        .unwrap_or_default();
     println!(
-        "eval run {id}: {} ({} tasks, model {}, at most {} rounds)",
+        "eval run {id}: {} ({} tasks, model {}, at most {} rounds{seeded})",
         report.source, report.planned_tasks, report.model, report.max_rounds
     );
     let columns: Vec<_> = report.arms.iter().map(|a| cells(&a.summary())).collect();

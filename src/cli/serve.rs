@@ -151,6 +151,7 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut agent = args.agent.clone();
     agent.llm_url = agent.llm_url.or(file.llm.url.clone());
     agent.llm_model = agent.llm_model.or(file.llm.model.clone());
+    agent.sampling_seed = agent.sampling_seed.or(file.llm.sampling_seed);
     let listen = match args.listen.or(file.listen) {
         Some(addr) => addr,
         None => daemon::DEFAULT_LISTEN.parse()?,

@@ -127,7 +127,7 @@ impl EpisodesSection {
     }
 }
 
-/// `[llm]`: as `--llm-url`, `--llm-model`.
+/// `[llm]`: as `--llm-url`, `--llm-model`, `--sampling-seed`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmSection {
@@ -135,6 +135,8 @@ pub struct LlmSection {
     pub url: Option<String>,
     /// Model name.
     pub model: Option<String>,
+    /// Seed of the model's sampling (the same requests, the same replies).
+    pub sampling_seed: Option<u32>,
 }
 
 /// What the operator allows a namespace: quotas (unset: unlimited) and the capabilities its

@@ -210,18 +210,29 @@ pub struct EvalReport {
     pub planned_tasks: usize,
     /// Most coder rounds per episode, the same in both arms.
     pub max_rounds: u32,
+    /// The model's sampling seed (`--sampling-seed`), if the run was seeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_seed: Option<u32>,
     /// Both arms, without the library first.
     pub arms: Vec<Arm>,
 }
 
 impl EvalReport {
-    /// A run of `planned_tasks` tasks of `source` by `model` with nothing measured yet.
-    pub fn new(source: String, model: String, planned_tasks: usize, max_rounds: u32) -> EvalReport {
+    /// A run of `planned_tasks` tasks of `source` by `model`, seeded with `sampling_seed` if
+    /// any, with nothing measured yet.
+    pub fn new(
+        source: String,
+        model: String,
+        planned_tasks: usize,
+        max_rounds: u32,
+        sampling_seed: Option<u32>,
+    ) -> EvalReport {
         EvalReport {
             source,
             model,
             planned_tasks,
             max_rounds,
+            sampling_seed,
             arms: ArmKind::BOTH.into_iter().map(Arm::new).collect(),
         }
     }

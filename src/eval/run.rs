@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::agent::{Agent, AgentConfig, AgentError, Environment, EpisodeReport, Observer, Task};
 use crate::embed::Embedder;
 use crate::library::{Library, LibraryConfig, LibraryError, parse_stored};
-use crate::llm::LanguageModel;
+use crate::llm::{LanguageModel, SeededModel};
 use crate::sandbox::{Capabilities, Sandbox, SandboxError};
 use crate::store::{EpisodeRecord, EpisodeStatus, ListFilter, StoreError};
 
@@ -110,6 +110,10 @@ pub struct EvalSetup {
     pub workdir: PathBuf,
     /// Told of the agent's progress, in both arms.
     pub observer: Option<Observer>,
+    /// Seeds the model's sampling anew for each library ([`SeededModel`]): a request both
+    /// arms send gets the same reply in both, so that they differ by what the library
+    /// changes rather than by chance where their prompts agree; unset, the server draws.
+    pub sampling_seed: Option<u32>,
 }
 
 /// An eval in progress: both arms and what they measured so far.
@@ -132,6 +136,7 @@ impl Evaluation {
             setup.model.model_id().to_string(),
             planned_tasks,
             setup.config.max_rounds,
+            setup.sampling_seed,
         );
         Evaluation::resume(setup, report).await
     }
@@ -208,7 +213,7 @@ async fn agent(setup: &EvalSetup, dir: PathBuf) -> Result<Agent, EvalError> {
     library.forgo_starter().await?;
     let agent = Agent::new(
         Arc::new(library),
-        setup.model.clone(),
+        SeededModel::over(setup.model.clone(), setup.sampling_seed),
         setup.env.clone(),
         setup.config.clone(),
     );

@@ -12,6 +12,7 @@ use super::local::{
 };
 use super::openai::{OpenAiClient, OpenAiConfig};
 use super::retry::RetryPolicy;
+use super::seeded::SeededModel;
 use super::tokens::DEFAULT_CONTEXT_TOKENS;
 use super::types::LanguageModel;
 
@@ -45,6 +46,10 @@ pub struct LlmConfig {
     /// The endpoint model's context window in tokens (prompts are fitted to it); the local
     /// model's is `local.n_ctx`.
     pub context_tokens: u32,
+    /// The sampling seed: set, every request carries a seed derived from it and from the
+    /// request ([`SeededModel`]), so that a run repeated with the same seed gets the same
+    /// replies from a server that honours it (llama.cpp's does); unset, the server draws.
+    pub sampling_seed: Option<u32>,
     /// How to run the local model.
     pub local: LocalConfig,
 }
@@ -64,6 +69,7 @@ impl Default for LlmConfig {
             backoff_max_ms: 30_000,
             max_retry_after_ms: 120_000,
             context_tokens: DEFAULT_CONTEXT_TOKENS,
+            sampling_seed: None,
             local: LocalConfig::default(),
         }
     }
@@ -150,8 +156,16 @@ impl LlmConfig {
     }
 
     /// Builds the model: an [`OpenAiClient`] for the configured endpoint, or, with none, a
-    /// [`LocalModel`] whose server runs until the returned model is dropped.
+    /// [`LocalModel`] whose server runs until the returned model is dropped; with a `sampling_seed`,
+    /// behind a [`SeededModel`].
     pub async fn build(&self) -> Result<Arc<dyn LanguageModel>, LlmError> {
+        let model = self.build_unseeded().await?;
+        Ok(SeededModel::over(model, self.sampling_seed))
+    }
+
+    /// [`LlmConfig::build`] without the seed, for a caller that seeds parts of its work
+    /// apart (the arms of an evaluation).
+    pub async fn build_unseeded(&self) -> Result<Arc<dyn LanguageModel>, LlmError> {
         match self.endpoint() {
             Some(base_url) => {
                 let model = self.model.as_deref().map(str::trim).filter(|m| !m.is_empty()).ok_or_else(|| {

@@ -16,6 +16,7 @@ mod local;
 mod openai;
 mod retry;
 mod scripted;
+mod seeded;
 mod tokens;
 mod types;
 mod usage;
@@ -29,6 +30,7 @@ pub use local::{
 pub use openai::{DEFAULT_MAX_RESPONSE_BYTES, OpenAiClient, OpenAiConfig};
 pub use retry::RetryPolicy;
 pub use scripted::{ScriptedModel, ScriptedReply};
+pub use seeded::SeededModel;
 pub use tokens::{DEFAULT_CONTEXT_TOKENS, LlamaCppTokenizer, estimate_prompt_tokens};
 pub use types::{
     ChatRequest, ChatResponse, FinishReason, JsonSchemaFormat, LanguageModel, Message,

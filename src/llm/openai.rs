@@ -258,6 +258,7 @@ impl LanguageModel for OpenAiClient {
             max_tokens: req.max_tokens.unwrap_or(self.config.max_tokens),
             stop: &req.stop,
             response_format: req.response_format.as_ref(),
+            seed: req.seed,
             stream: false,
         };
         let policy = &self.config.retry;
@@ -453,6 +454,8 @@ struct WireRequest<'a> {
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<&'a ResponseFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u32>,
     stream: bool,
 }
 

@@ -74,6 +74,10 @@ pub struct ChatRequest {
     /// leniently: an endpoint may ignore the constraint.
     #[serde(default)]
     pub response_format: Option<ResponseFormat>,
+    /// The sampling seed; `None` lets the server draw one (see [`SeededModel`](super::SeededModel)
+    /// for runs that repeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u32>,
 }
 
 /// A constraint on a reply's shape, serialised as OpenAI's `response_format`.
@@ -119,6 +123,12 @@ impl ChatRequest {
     /// Sets the upper bound on generated tokens.
     pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
         self.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Sets the sampling seed.
+    pub fn with_seed(mut self, seed: u32) -> Self {
+        self.seed = Some(seed);
         self
     }
 

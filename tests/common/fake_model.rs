@@ -2,8 +2,8 @@
 //! each request with what a test's reply function makes of the prompt, after a delay the
 //! test can change while it runs, or holds requests unanswered until the test lets them go.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -28,6 +28,8 @@ pub struct FakeModel {
     /// Requests from this one on (counting from 0) wait unanswered while it stays at most
     /// their number (`usize::MAX`, the default: none waits).
     pub hold_from: Arc<AtomicUsize>,
+    /// Every request's body, in the order received.
+    pub bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 #[derive(Clone)]
@@ -36,16 +38,22 @@ struct ServerState {
     requests: Arc<AtomicUsize>,
     delay_ms: Arc<AtomicU64>,
     hold_from: Arc<AtomicUsize>,
+    bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 async fn complete(State(state): State<ServerState>, body: String) -> axum::Json<Value> {
-    let number = state.requests.fetch_add(1, Ordering::SeqCst);
+    let request: Value = serde_json::from_str(&body).unwrap();
+    let number = {
+        // Counted and recorded together, so the bodies are in the order of the numbers.
+        let mut bodies = state.bodies.lock().unwrap();
+        bodies.push(request.clone());
+        state.requests.fetch_add(1, Ordering::SeqCst)
+    };
     while number >= state.hold_from.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let delay = state.delay_ms.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(delay)).await;
-    let request: Value = serde_json::from_str(&body).unwrap();
     let content = (state.reply)(&request["messages"].to_string());
     axum::Json(completion(&content))
 }
@@ -73,6 +81,7 @@ impl FakeModel {
             requests: Arc::new(AtomicUsize::new(0)),
             delay_ms: Arc::new(AtomicU64::new(0)),
             hold_from: Arc::new(AtomicUsize::new(usize::MAX)),
+            bodies: Arc::default(),
         };
         let app = Router::new()
             .route("/v1/chat/completions", post(complete))
@@ -85,6 +94,7 @@ impl FakeModel {
             requests: state.requests,
             delay_ms: state.delay_ms,
             hold_from: state.hold_from,
+            bodies: state.bodies,
         }
     }
 

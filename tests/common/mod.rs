@@ -112,12 +112,16 @@ function craftCraftingTable() {
   return host.call("craft", { item: "crafting table", count: 1, ingredients: [{ item: "oak planks", count: 4 }] }).state.inventory;
 }"#;
 
-/// The offline default model (`scripts/setup llm`), started on loopback; `None` after saying
-/// why on stderr when it is not installed, or a panic when `SKILLFORGE_REQUIRE_LOCAL_LLM=1`
-/// (as `scripts/test` sets it) demands it.
+/// The offline default model (`scripts/setup llm`), started on loopback with a fixed
+/// sampling seed (a test's replies are the same in every run, so a failure is reproduced by
+/// running it again); `None` after saying why on stderr when it is not installed, or a panic
+/// when `SKILLFORGE_REQUIRE_LOCAL_LLM=1` (as `scripts/test` sets it) demands it.
 pub async fn local_model() -> Option<Arc<dyn skillforge::llm::LanguageModel>> {
     use std::io::Write;
-    let config = skillforge::llm::LlmConfig::default();
+    let config = skillforge::llm::LlmConfig {
+        sampling_seed: Some(1),
+        ..skillforge::llm::LlmConfig::default()
+    };
     if let Err(error) = config.local_server_config().check_installed() {
         if std::env::var("SKILLFORGE_REQUIRE_LOCAL_LLM").is_ok_and(|v| v == "1") {
             panic!("SKILLFORGE_REQUIRE_LOCAL_LLM=1 but {error}");
