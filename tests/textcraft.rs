@@ -182,6 +182,35 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
         assert!(report.all_passed(), "{function}: {report:#?}");
     }
 
+    // The sign's example, which calls craftOakPlanks, is shown to a coder whose library
+    // lists functions, and left out when it lists none (copied, it calls what is not there).
+    let listed = env.describe_for(&["craftCrimsonPlanks"]);
+    assert_eq!(listed, shown);
+    let none_listed = env.describe_for(&[]);
+    assert!(
+        none_listed.contains("function craftOakPlanks()")
+            && !none_listed.contains("function craftOakSign()"),
+        "{none_listed}"
+    );
+    // The coder's prompt is made that way.
+    let task = env.task(goal("oak planks")).unwrap();
+    let brief = skillforge::agent::SkillBrief {
+        name: "craftCrimsonPlanks".into(),
+        signature: "craftCrimsonPlanks()".into(),
+        description: "Crafts crimson planks.".into(),
+        code: String::new(),
+    };
+    for (retrieved, shows_sign) in [(vec![], false), (vec![brief], true)] {
+        let prompt = skillforge::agent::coder_messages(&env, &task, &retrieved, None).unwrap();
+        let system = &prompt[0].content;
+        assert!(system.contains("function craftOakPlanks()"), "{system}");
+        assert_eq!(
+            system.contains("function craftOakSign()"),
+            shows_sign,
+            "{system}"
+        );
+    }
+
     // Their goals are never a task chosen by depth (oak sign is one of depth 2: seeds 388
     // and 762 chose it before it was left out; oak planks one of depth 1, chosen by 29 and
     // 35) or by seed alone.

@@ -65,19 +65,21 @@ pub fn coder_messages(
 ) -> Result<Vec<Message>, AgentError> {
     // An environment whose skills act is described; a pure-function one needs no words.
     let acts = !env.host_functions().list().is_empty();
+    let library: Vec<&str> = retrieved.iter().map(|brief| brief.name.as_str()).collect();
+    let described = env.describe_for(&library);
     let mut messages = match task.stub() {
         Some(stub) => vec![
             Message::system(render(
                 "coder_complete.md",
                 &serde_json::json!({
                     "skills": retrieved,
-                    "environment": acts.then(|| env.describe()),
+                    "environment": acts.then_some(&described),
                     "write_examples": if task.tests.is_empty() { task.name.as_deref() } else { None },
                 }),
             )?),
             Message::user(stub.text.to_string()),
         ],
-        None => general_messages(env, task, retrieved, acts)?,
+        None => general_messages(&described, task, retrieved, acts)?,
     };
     if let Some(feedback) = feedback {
         messages.push(Message::assistant(feedback.previous_reply.clone()));
@@ -89,9 +91,10 @@ pub fn coder_messages(
     Ok(messages)
 }
 
-/// The general coder prompt's system and user messages (see [`coder_messages`]).
+/// The general coder prompt's system and user messages (see [`coder_messages`]), the
+/// environment `described`.
 fn general_messages(
-    env: &dyn Environment,
+    described: &str,
     task: &Task,
     retrieved: &[SkillBrief],
     acts: bool,
@@ -99,7 +102,7 @@ fn general_messages(
     let system = render(
         "coder_system.md",
         &serde_json::json!({
-            "environment": env.describe(),
+            "environment": described,
             "worked_example": worked_example(task, acts),
         }),
     )?;

@@ -20,6 +20,15 @@ pub trait Environment: Send + Sync {
     /// Text for the model: what the environment is, its API and its rules.
     fn describe(&self) -> String;
 
+    /// [`Environment::describe`] for a coder shown the library functions `library` (none:
+    /// empty): an environment may leave out what only fits another case, such as a worked
+    /// example that calls a library function when the library lists none. The default is
+    /// [`Environment::describe`].
+    fn describe_for(&self, library: &[&str]) -> String {
+        let _ = library;
+        self.describe()
+    }
+
     /// The host functions its skills may call through `host.call`.
     fn host_functions(&self) -> HostFunctions;
 

@@ -13,7 +13,7 @@ use crate::envproto::{
 use crate::sandbox::{
     Call, Capabilities, Failure, FailureKind, HostFunctions, Limits, Sandbox, SandboxError,
 };
-use crate::skill::TestCase;
+use crate::skill::{SkillSource, TestCase};
 use crate::validate::{TestOutcome, TestReport};
 
 use super::environment::{Environment, bind_task_name};
@@ -192,14 +192,11 @@ impl ExternalEnvironment {
     }
 }
 
-impl Environment for ExternalEnvironment {
-    fn name(&self) -> &str {
-        &self.description().name
-    }
-
-    /// The environment's own text, then its actions: how to call them, their arguments'
-    /// schemas, and how skills are checked.
-    fn describe(&self) -> String {
+impl ExternalEnvironment {
+    /// The environment's own text, then its actions (how to call them, their arguments'
+    /// schemas), how skills are checked, and its worked examples; an example that calls
+    /// another example's function only with `composing_examples`.
+    fn described(&self, composing_examples: bool) -> String {
         let description = self.description();
         let actions: String = description
             .actions
@@ -224,9 +221,8 @@ impl Environment for ExternalEnvironment {
             examples = if description.examples.is_empty() {
                 String::new()
             } else {
-                let blocks: Vec<String> = description
-                    .examples
-                    .iter()
+                let blocks: Vec<String> = shown_examples(&description.examples, composing_examples)
+                    .into_iter()
                     .map(|code| format!("```javascript\n{}\n```", code.trim()))
                     .collect();
                 format!(
@@ -235,6 +231,50 @@ impl Environment for ExternalEnvironment {
                 )
             },
         )
+    }
+}
+
+/// The `examples` to show: all, or without those that call a function another example
+/// declares (one that does not parse as a skill is shown).
+fn shown_examples(examples: &[String], composing: bool) -> Vec<&String> {
+    if composing {
+        return examples.iter().collect();
+    }
+    let parsed: Vec<Option<SkillSource>> = examples
+        .iter()
+        .map(|code| SkillSource::parse(code, None).ok())
+        .collect();
+    let names: Vec<&str> = parsed.iter().flatten().map(|s| s.name.as_str()).collect();
+    examples
+        .iter()
+        .zip(&parsed)
+        .filter(|(_, skill)| {
+            skill.as_ref().is_none_or(|skill| {
+                !names
+                    .iter()
+                    .any(|&name| name != skill.name && skill.references.contains(name))
+            })
+        })
+        .map(|(code, _)| code)
+        .collect()
+}
+
+impl Environment for ExternalEnvironment {
+    fn name(&self) -> &str {
+        &self.description().name
+    }
+
+    /// The environment's own text, its actions, how skills are checked, and its worked
+    /// examples (all of them).
+    fn describe(&self) -> String {
+        self.described(true)
+    }
+
+    /// [`ExternalEnvironment::describe`] without the examples that call another example's
+    /// function when `library` lists no function to call: such an example is copied, the
+    /// call to a function that does not exist included (docs/benchmarks.md).
+    fn describe_for(&self, library: &[&str]) -> String {
+        self.described(!library.is_empty())
     }
 
     fn host_functions(&self) -> HostFunctions {
