@@ -215,6 +215,8 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
             json!({"type": "json_object"})
         );
         assert_eq!(first.body["seed"], 4_000_000_000u32);
+        // Not a llama.cpp server as far as the client knows: no field of its own.
+        assert!(first.body.get("cache_prompt").is_none());
         assert_eq!(first.body["stream"], false);
         let second = &received[1];
         assert_eq!(
@@ -227,6 +229,26 @@ async fn success_parses_the_reply_and_sends_an_openai_request() {
         assert!(second.body.get("stop").is_none());
         assert!(second.body.get("response_format").is_none());
         assert!(second.body.get("seed").is_none());
+    });
+}
+
+/// A client for llama.cpp's server sends a seeded request past its prompt cache (with it,
+/// the reply to a seed depends on what the cache held); an unseeded one as usual.
+#[tokio::test]
+async fn a_seeded_request_to_llama_cpp_skips_its_prompt_cache() {
+    let server = TestServer::start(vec![Canned::ok("a", 1, 1), Canned::ok("b", 1, 1)]).await;
+    let client = OpenAiClient::new(OpenAiConfig {
+        uncached_seeds: true,
+        ..OpenAiConfig::new(&server.base_url, "m")
+    })
+    .unwrap();
+    client.complete(ask("seeded").with_seed(9)).await.unwrap();
+    client.complete(ask("not seeded")).await.unwrap();
+    server.with_received(|received| {
+        assert_eq!(received[0].body["seed"], 9);
+        assert_eq!(received[0].body["cache_prompt"], false);
+        assert!(received[1].body.get("seed").is_none());
+        assert!(received[1].body.get("cache_prompt").is_none());
     });
 }
 

@@ -544,8 +544,9 @@ async fn local_model_gets_a_doctest_prompts_examples_as_its_check() {
 
 /// Sampling seeded from a base seed (`--sampling-seed`) on the real local server: a request
 /// sent again with the same base seed gets the same reply, even at a high temperature and
-/// with the prompt now in the server's cache; the same request repeated within one seeded
-/// run is sampled anew.
+/// with the prompt now in the server's cache (a prompt this long is answered otherwise
+/// from the cache, so seeded requests skip it); the same request repeated within one
+/// seeded run is sampled anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeded_local_model_repeats_a_reply_for_the_same_seed() {
     use skillforge::llm::SeededModel;
@@ -553,11 +554,20 @@ async fn a_seeded_local_model_repeats_a_reply_for_the_same_seed() {
     let Some(model) = local_model().await else {
         return;
     };
-    let request = ChatRequest::new(vec![Message::user(
-        "Invent a name for a JavaScript library and say what it does in one sentence.",
-    )])
+    let stub = "/**\n * Given list of integers, return list in strange order.\n * Strange sorting, \
+                is when you start with the minimum value,\n * then maximum of the remaining \
+                integers, then minimum and so on.\n *\n * Examples:\n * strange_sort_list([1, \
+                2, 3, 4]) == [1, 4, 2, 3]\n * strange_sort_list([5, 5, 5, 5]) == [5, 5, 5, 5]\n \
+                * strange_sort_list([]) == []\n */\nfunction strange_sort_list(lst) {";
+    let request = ChatRequest::new(vec![
+        Message::system(
+            "Complete the JavaScript function below so that it does what its comment says.\n\
+             Answer with the whole function, its comment included, in one ```javascript code block.",
+        ),
+        Message::user(stub),
+    ])
     .with_temperature(1.0)
-    .with_max_tokens(48);
+    .with_max_tokens(120);
     let run = SeededModel::new(model.clone(), 7);
     let rerun = SeededModel::new(model.clone(), 7);
     let other_seed = SeededModel::new(model, 8);

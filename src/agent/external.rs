@@ -190,9 +190,7 @@ impl ExternalEnvironment {
             wall_ms: outcome.stats.wall_ms,
         })
     }
-}
 
-impl ExternalEnvironment {
     /// The environment's own text, then its actions (how to call them, their arguments'
     /// schemas), how skills are checked, and its worked examples; an example that calls
     /// another example's function only with `composing_examples`.

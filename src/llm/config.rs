@@ -136,6 +136,7 @@ impl LlmConfig {
             retry: self.retry_policy(),
             max_response_bytes: super::openai::DEFAULT_MAX_RESPONSE_BYTES,
             context_tokens: self.context_tokens,
+            uncached_seeds: false,
         }
         .with_api_key_from_env(&self.api_key_env)
     }
@@ -188,6 +189,7 @@ impl LlmConfig {
                 // The local server needs no key; never hand it one meant for a provider.
                 let client = OpenAiClient::new(OpenAiConfig {
                     api_key: None,
+                    uncached_seeds: true,
                     ..self.openai_config(server.base_url(), server.model_id())
                 })?;
                 Ok(Arc::new(LocalModel::new(server, client)?))

@@ -384,9 +384,13 @@ impl LocalModelServer {
             .join("\n")
     }
 
-    /// A client configuration for this server with default options.
+    /// A client configuration for this server with default options (seeded requests sent
+    /// past its prompt cache: [`OpenAiConfig::uncached_seeds`]).
     pub fn openai_config(&self) -> OpenAiConfig {
-        OpenAiConfig::new(self.base_url.clone(), self.model_id.clone())
+        OpenAiConfig {
+            uncached_seeds: true,
+            ..OpenAiConfig::new(self.base_url.clone(), self.model_id.clone())
+        }
     }
 
     /// Stops the server and waits for it to exit.

@@ -44,6 +44,11 @@ pub struct OpenAiConfig {
     /// The model's context window in tokens (the endpoint has no tokenizer to ask, so prompts
     /// are counted by [`estimate_prompt_tokens`](super::estimate_prompt_tokens)).
     pub context_tokens: u32,
+    /// The server is llama.cpp's: a request with a seed also asks it not to reuse its prompt
+    /// cache (`cache_prompt: false`), since with a long prompt its reply to the same seed
+    /// depends on what the cache held (tests/llm_local_smoke.rs). Other servers may refuse
+    /// the field, so it is off but for the local model.
+    pub uncached_seeds: bool,
 }
 
 /// The default [`OpenAiConfig::max_response_bytes`]: 4 MiB, far more than any reply of
@@ -66,6 +71,7 @@ impl OpenAiConfig {
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             context_tokens: DEFAULT_CONTEXT_TOKENS,
+            uncached_seeds: false,
         }
     }
 
@@ -89,6 +95,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("context_tokens", &self.context_tokens)
+            .field("uncached_seeds", &self.uncached_seeds)
             .finish()
     }
 }
@@ -259,6 +266,8 @@ impl LanguageModel for OpenAiClient {
             stop: &req.stop,
             response_format: req.response_format.as_ref(),
             seed: req.seed,
+            // llama.cpp's reply to a seeded request depends on what its prompt cache held.
+            cache_prompt: (self.config.uncached_seeds && req.seed.is_some()).then_some(false),
             stream: false,
         };
         let policy = &self.config.retry;
@@ -456,6 +465,8 @@ struct WireRequest<'a> {
     response_format: Option<&'a ResponseFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_prompt: Option<bool>,
     stream: bool,
 }
 
