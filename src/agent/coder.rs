@@ -66,20 +66,21 @@ pub fn coder_messages(
     // An environment whose skills act is described; a pure-function one needs no words.
     let acts = !env.host_functions().list().is_empty();
     let library: Vec<&str> = retrieved.iter().map(|brief| brief.name.as_str()).collect();
-    let described = env.describe_for(&library);
+    // Described only where shown: a stub in a pure-function environment needs no words.
+    let described = || env.describe_for(&library);
     let mut messages = match task.stub() {
         Some(stub) => vec![
             Message::system(render(
                 "coder_complete.md",
                 &serde_json::json!({
                     "skills": retrieved,
-                    "environment": acts.then_some(&described),
+                    "environment": acts.then(described),
                     "write_examples": if task.tests.is_empty() { task.name.as_deref() } else { None },
                 }),
             )?),
             Message::user(stub.text.to_string()),
         ],
-        None => general_messages(&described, task, retrieved, acts)?,
+        None => general_messages(&described(), task, retrieved, acts)?,
     };
     if let Some(feedback) = feedback {
         messages.push(Message::assistant(feedback.previous_reply.clone()));
