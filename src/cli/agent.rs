@@ -79,12 +79,14 @@ pub struct EnvArgs {
 }
 
 impl AgentArgs {
-    /// The model these options name (starting the local one if no endpoint is given).
-    pub async fn model(&self) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    /// The model these options name (starting the local one if no endpoint is given),
+    /// without `--sampling-seed`: the commands that start it (`eval`, `bench baseline`)
+    /// seed each library apart.
+    pub async fn unseeded_model(&self) -> anyhow::Result<Arc<dyn LanguageModel>> {
         let spinner = self.model_spinner();
         let model = self
             .llm_config()
-            .build()
+            .build_unseeded()
             .await
             .context("setting up the language model")?;
         spinner.finish_and_clear();

@@ -334,11 +334,7 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
     }
     let (arms, unsatisfiable) = super::runtime()?.block_on(async {
         // Each arm's libraries seed the model apart, as in `eval`.
-        let unseeded = AgentArgs {
-            sampling_seed: None,
-            ..args.agent.clone()
-        };
-        let model = unseeded.model().await?;
+        let model = args.agent.unseeded_model().await?;
         let seeded = || SeededModel::over(model.clone(), args.agent.sampling_seed);
         let direct_model = seeded();
         let embedder = skillforge::runtime::default_embedder().await?;

@@ -244,11 +244,7 @@ pub fn run(data: &DataArgs, args: EvalArgs) -> anyhow::Result<ExitCode> {
 async fn setup(args: &RunEvalArgs) -> anyhow::Result<(EvalSetup, Vec<EvalTask>, String)> {
     let (env, capabilities, tasks, source) = tasks_of(args).await?;
     // Each arm's libraries seed the model apart (`EvalSetup::sampling_seed`).
-    let unseeded = AgentArgs {
-        sampling_seed: None,
-        ..args.agent.clone()
-    };
-    let model = unseeded.model().await?;
+    let model = args.agent.unseeded_model().await?;
     let embedder = skillforge::runtime::default_embedder().await?;
     let sandbox = skillforge::runtime::default_sandbox(env.host_functions())?;
     let setup = EvalSetup {

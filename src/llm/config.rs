@@ -157,8 +157,8 @@ impl LlmConfig {
     }
 
     /// Builds the model: an [`OpenAiClient`] for the configured endpoint, or, with none, a
-    /// [`LocalModel`] whose server runs until the returned model is dropped; with a `sampling_seed`,
-    /// behind a [`SeededModel`].
+    /// [`LocalModel`] whose server runs until the returned model is dropped; with a
+    /// `sampling_seed`, behind a [`SeededModel`].
     pub async fn build(&self) -> Result<Arc<dyn LanguageModel>, LlmError> {
         let model = self.build_unseeded().await?;
         Ok(SeededModel::over(model, self.sampling_seed))
