@@ -87,7 +87,7 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     assert!(failure.message.contains("\"oak planks\": 4"), "{failure:?}");
 
     // A recipe the game refuses throws ActionFailed with the game's message and what the
-    // skill carried then.
+    // skill carried then ...
     let wrong = common::skill(&TABLE.replace("count: 4 }] }", "count: 3 }] }"));
     let wrong = skillforge::compose::bundle(
         &wrong,
@@ -105,7 +105,14 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     assert!(
         failure
             .message
-            .contains("; the inventory holds {\"oak planks\": 4})"),
+            .contains("; the inventory holds {\"oak planks\": 4}; "),
+        "{failure:?}"
+    );
+    // ... and the task's command for the item, which the refused craft did not follow.
+    assert!(
+        failure.message.ends_with(
+            "; the task's command for crafting table: `craft 1 crafting table using 4 planks`)"
+        ),
         "{failure:?}"
     );
 

@@ -160,6 +160,7 @@ class Adapter:
         self.fresh()
         self.goal = None
         self.reached = False
+        self.commands = []
 
     def fresh(self):
         """A new game. Each reset takes one: the package's CraftingTree.create_recipe_set
@@ -203,6 +204,7 @@ class Adapter:
                 return self.reset({"seed": seed + 1, "options": options})
         self.goal = self.env.goal
         self.reached = False
+        self.commands = [line for line in observation.splitlines() if line.startswith("craft ")]
         name = item_id_to_str(self.goal)
         return {
             "observation": observation,
@@ -274,14 +276,28 @@ class Adapter:
             raise Refused("unknown action {!r}: use get, craft or inventory".format(action), "TypeError")
         observation, reward, done, _, _ = self.env.step(command)
         if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
-            # What the skill carried when the game refused: "not enough items" names none.
+            # What the skill carried when the game refused ("not enough items" names none),
+            # and, for a craft, the task's commands that make the item: a refused recipe is
+            # most often one copied from another item's command.
             raise Refused(
-                "{} (for `{}`; the inventory holds {})".format(
-                    observation, command, json.dumps(self.state()["inventory"])
+                "{} (for `{}`; the inventory holds {}{})".format(
+                    observation,
+                    command,
+                    json.dumps(self.state()["inventory"]),
+                    self.commands_making(item(args)) if action == "craft" else "",
                 )
             )
         self.reached = self.reached or reward >= 1
         return {"observation": observation, "reward": reward, "done": bool(done), "state": self.state()}
+
+    def commands_making(self, wanted):
+        """The task's crafting commands whose result is `wanted`, said as a clause."""
+        making = [
+            c for c in self.commands if (m := re.match(r"craft \d+ (.+?) using ", c)) and m.group(1) == wanted.lower()
+        ]
+        if not making:
+            return "; no crafting command of the task makes {}".format(wanted)
+        return "; the task's command for {}: {}".format(wanted, ", ".join("`{}`".format(c) for c in making))
 
     def check(self, _request):
         if self.goal is None:

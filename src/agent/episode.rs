@@ -41,6 +41,7 @@ use super::external::WORLD_AT_START;
 use super::extract::{ExtractError, Extracted};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
 use super::prompts::report_summary;
+use super::relevance;
 use super::task::Task;
 use super::timing::{Clock, Phase, Timing};
 use super::{AgentError, Exchange, Purpose};
@@ -77,7 +78,8 @@ pub struct AgentConfig {
     /// is never reused for a task that has no programmatic check (see `evidence.rs`).
     pub reuse_similarity: f32,
     /// Cosine similarity of a retrieved skill's description to the task's from which the
-    /// coder is shown the skill; a skill the task names is always shown. Below it a skill is
+    /// coder is shown the skill, if the task's text also mentions the words of the skill's
+    /// name (`relevance.rs`); a skill the task names is always shown. Other skills are
     /// still tried against the task's check, but kept out of the prompt, where an unrelated
     /// skill distracts a small model (see `docs/benchmarks.md`).
     pub show_similarity: f32,
@@ -631,7 +633,8 @@ impl Agent {
     }
 
     /// Searches the library for the task, decides which hits the coder is shown (those the
-    /// task names or whose description is close to the task's), and journals both.
+    /// task names, or whose description is close to the task's and whose subject the task
+    /// mentions: `relevance.rs`), and journals both.
     async fn retrieve(&self, run: &mut Run) -> Result<(), AgentError> {
         let filter = SearchFilter {
             namespace: Some(run.namespace.clone()),
@@ -668,8 +671,13 @@ impl Agent {
         let mut skills = Vec::with_capacity(hits.len());
         for (hit, vector) in hits.into_iter().zip(&vectors) {
             let similarity: f32 = task_vector.iter().zip(vector).map(|(a, b)| a * b).sum();
-            let shown = similarity >= self.config.show_similarity
-                || names(&run.task.description, &hit.skill.record.name);
+            let shown = relevance::shown(
+                &run.task.description,
+                run.task.name.as_deref(),
+                &hit.skill.record.name,
+                similarity,
+                self.config.show_similarity,
+            );
             skills.push(RetrievedSkill {
                 name: qualified(&hit.skill),
                 score: hit.score,
@@ -1185,17 +1193,6 @@ fn is_rejection(e: &LibraryError) -> bool {
 
 pub(super) fn qualified(skill: &Skill) -> String {
     skill.record.qualified_name()
-}
-
-/// Whether `text` names `name` as a whole identifier (`tokenize(text)` names `tokenize`,
-/// `detokenize` does not).
-fn names(text: &str, name: &str) -> bool {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-    text.match_indices(name).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + name.len()..].chars().next();
-        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
-    })
 }
 
 /// Longest function body (JSDoc header removed) shown to the coder; longer skills are shown

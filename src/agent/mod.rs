@@ -25,6 +25,7 @@ mod journal;
 mod json;
 mod lease;
 mod prompts;
+mod relevance;
 mod resume;
 mod task;
 mod timing;

@@ -1,0 +1,174 @@
+//! Which retrieved skills the coder is shown. A skill is shown when the task names it, or
+//! when its description is close to the task's *and* the task's text mentions what the skill
+//! is about beyond what the task itself is: the words of the skill's name that the task's
+//! name does not have. Similarity alone cannot tell apart the tasks of an environment whose
+//! task texts share most of their words (every TextCraft task is "Craft X in TextCraft" with
+//! a list of crafting commands), and an unrelated skill in the prompt misleads a small model
+//! (see `docs/benchmarks.md`).
+
+use crate::index::identifier_words;
+
+/// Words of a skill's name that say how, not what (`get`, `compute`, `craft`, ...): they are
+/// left out of what a task's text must mention.
+const GENERIC_WORDS: &[&str] = &[
+    "the",
+    "and",
+    "for",
+    "from",
+    "into",
+    "with",
+    "all",
+    "get",
+    "set",
+    "has",
+    "make",
+    "compute",
+    "calc",
+    "calculate",
+    "find",
+    "build",
+    "create",
+    "craft",
+    "count",
+    "to",
+    "of",
+    "by",
+    "is",
+    "in",
+    "on",
+    "as",
+    "at",
+];
+
+/// Whether the coder is shown a retrieved skill named `skill_name` for a task whose text is
+/// `task_text` and whose function name is `task_name`, given the cosine `similarity` of their
+/// descriptions and the `threshold` it must reach.
+pub(super) fn shown(
+    task_text: &str,
+    task_name: Option<&str>,
+    skill_name: &str,
+    similarity: f32,
+    threshold: f32,
+) -> bool {
+    names(task_text, skill_name)
+        || (similarity >= threshold && mentions_its_subject(task_text, task_name, skill_name))
+}
+
+/// Whether `text` names `name` as a whole identifier (`tokenize(text)` names `tokenize`,
+/// `detokenize` does not).
+pub(super) fn names(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// Whether every word of the skill's name that is neither generic nor a word of the task's
+/// name appears in the task's text (a plural, or a word sharing its first five letters,
+/// counts: `palindrome` is mentioned by `palindromic`). `craftCrimsonPlanks` is about
+/// "crimson planks": a task whose commands use crimson planks mentions it, one about iron
+/// ingots does not. A skill whose name adds nothing to the task's is mentioned.
+fn mentions_its_subject(task_text: &str, task_name: Option<&str>, skill_name: &str) -> bool {
+    let task_name_words = task_name.map(words).unwrap_or_default();
+    let text_words = words(task_text);
+    words(skill_name)
+        .into_iter()
+        .filter(|w| !GENERIC_WORDS.contains(&w.as_str()) && !task_name_words.contains(w))
+        .all(|w| text_words.iter().any(|t| same_word(&w, t)))
+}
+
+/// The lowercase words of a text, identifiers split (`word_counts(text)`: word, counts, text).
+fn words(text: &str) -> Vec<String> {
+    identifier_words(text)
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether two lowercase words are one: equal, one the other's plural, or sharing their
+/// first five letters.
+fn same_word(a: &str, b: &str) -> bool {
+    const STEM: usize = 5;
+    let plural = |one: &str, many: &str| {
+        many.strip_prefix(one)
+            .is_some_and(|rest| rest == "s" || rest == "es")
+    };
+    a == b
+        || plural(a, b)
+        || plural(b, a)
+        || (a.len() >= STEM && b.len() >= STEM && a.as_bytes()[..STEM] == b.as_bytes()[..STEM])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IRON_INGOT: &str = "Craft iron ingot in TextCraft.\nCrafting commands:\n\
+        craft 1 iron ingot using 9 iron nugget\ncraft 1 chain using 1 iron ingot, 2 iron nugget";
+    const CRIMSON_TRAPDOOR: &str = "Craft crimson trapdoor in TextCraft.\nCrafting commands:\n\
+        craft 2 crimson trapdoor using 6 crimson planks\ncraft 4 crimson planks using 1 crimson stems";
+
+    #[test]
+    fn a_similar_skill_about_something_the_task_never_mentions_is_not_shown() {
+        let iron = Some("craftIronIngot");
+        assert!(!shown(IRON_INGOT, iron, "craftCrimsonPlanks", 0.9, 0.5));
+        let trapdoor = Some("craftCrimsonTrapdoor");
+        assert!(shown(
+            CRIMSON_TRAPDOOR,
+            trapdoor,
+            "craftCrimsonPlanks",
+            0.51,
+            0.5
+        ));
+        assert!(!shown(
+            CRIMSON_TRAPDOOR,
+            trapdoor,
+            "craftOakPlanks",
+            0.9,
+            0.5
+        ));
+    }
+
+    #[test]
+    fn the_similarity_threshold_still_holds_unless_the_task_names_the_skill() {
+        let trapdoor = Some("craftCrimsonTrapdoor");
+        assert!(!shown(
+            CRIMSON_TRAPDOOR,
+            trapdoor,
+            "craftCrimsonPlanks",
+            0.49,
+            0.5
+        ));
+        let variance = "The mean (as mean(xs) computes it) of the squared differences.";
+        assert!(shown(variance, Some("variance"), "mean", 0.1, 0.5));
+    }
+
+    #[test]
+    fn words_match_across_identifiers_plurals_and_stems() {
+        let text = "Count the distinct palindromic substrings of each word; sum their digits.";
+        assert!(shown(text, None, "isPalindrome", 0.6, 0.5));
+        assert!(shown(text, None, "sum_of_digit", 0.6, 0.5));
+        assert!(shown(text, Some("countWords"), "wordCounts", 0.6, 0.5));
+        assert!(!shown(text, None, "sortByLength", 0.6, 0.5));
+    }
+
+    #[test]
+    fn a_skill_whose_name_adds_nothing_to_the_tasks_is_shown_by_similarity() {
+        assert!(shown(
+            "Craft it.",
+            Some("craftCrimsonPlanks"),
+            "crimsonPlanks",
+            0.6,
+            0.5
+        ));
+        assert!(shown("anything", Some("f"), "getAll", 0.6, 0.5));
+    }
+
+    #[test]
+    fn a_name_is_a_whole_identifier() {
+        assert!(names("tokenize(text) returns", "tokenize"));
+        assert!(!names("detokenize(text) returns", "tokenize"));
+    }
+}
