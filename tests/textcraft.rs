@@ -115,6 +115,19 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         ),
         "{failure:?}"
     );
+    // A get of an item that is crafted says which of the task's commands make it.
+    let fetch_planks = common::skill(
+        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { item: \"oak planks\", count: 4 });\n  return host.call(\"craft\", { item: \"crafting table\", count: 1, ingredients: [{ item: \"oak planks\", count: 4 }] });\n}",
+    );
+    let bundle = skillforge::compose::bundle(&fetch_planks, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &bundle, &task).unwrap();
+    let failure = report.tests[0].failure.as_ref().unwrap();
+    assert!(
+        failure.message.ends_with(
+            "; oak planks is crafted, not fetched: `craft 4 oak planks using 1 oak logs`)"
+        ),
+        "{failure:?}"
+    );
 
     // An action's result passed as an ingredient (what the 1.5B model wrote) is named as
     // such, with the shape an ingredient has.

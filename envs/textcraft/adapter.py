@@ -277,27 +277,31 @@ class Adapter:
         observation, reward, done, _, _ = self.env.step(command)
         if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
             # What the skill carried when the game refused ("not enough items" names none),
-            # and, for a craft, the task's commands that make the item: a refused recipe is
-            # most often one copied from another item's command.
+            # and the task's commands that make the item: a refused recipe is most often one
+            # copied from another item's command, a refused get one of an item to craft.
             raise Refused(
                 "{} (for `{}`; the inventory holds {}{})".format(
                     observation,
                     command,
                     json.dumps(self.state()["inventory"]),
-                    self.commands_making(item(args)) if action == "craft" else "",
+                    self.commands_making(item(args), action) if action != "inventory" else "",
                 )
             )
         self.reached = self.reached or reward >= 1
         return {"observation": observation, "reward": reward, "done": bool(done), "state": self.state()}
 
-    def commands_making(self, wanted):
-        """The task's crafting commands whose result is `wanted`, said as a clause."""
+    def commands_making(self, wanted, action):
+        """The task's crafting commands whose result is `wanted`, said as a clause after a
+        refused `action` (a refused get of an item no command makes says nothing more)."""
         making = [
             c for c in self.commands if (m := re.match(r"craft \d+ (.+?) using ", c)) and m.group(1) == wanted.lower()
         ]
+        commands = ", ".join("`{}`".format(c) for c in making)
+        if action == "get":
+            return "; {} is crafted, not fetched: {}".format(wanted, commands) if making else ""
         if not making:
             return "; no crafting command of the task makes {}".format(wanted)
-        return "; the task's command for {}: {}".format(wanted, ", ".join("`{}`".format(c) for c in making))
+        return "; the task's command for {}: {}".format(wanted, commands)
 
     def check(self, _request):
         if self.goal is None:
