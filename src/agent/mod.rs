@@ -3,7 +3,8 @@
 //! curriculum, the coder and the critic (each one LLM call, journalled as an [`Exchange`]),
 //! and [`extract`], which turns a model's messy reply into a [`SkillSource`] or an error the
 //! model can act on. Every step is journalled as a typed [`JournalEvent`] (`journal.rs`),
-//! which resume reads back (`resume.rs`); the duplicate policy is `dedup.rs`, the
+//! which resume reads back (`resume.rs`); which retrieved skills the coder is shown is
+//! `relevance.rs`, the duplicate policy `dedup.rs`, the
 //! cross-check of checks made only of examples `cross_check.rs`, the time accounting
 //! `timing.rs`, the leases of the episodes an agent drives `lease.rs`.
 //!
