@@ -1881,6 +1881,41 @@ async fn candidates_that_pass_the_examples_but_disagree_on_a_probe_leave_the_ski
     assert!(!second.messages[1].content.contains("includes(c)"));
 }
 
+/// With a cross-check model set, the candidates come from it and the coder's model is asked
+/// only for the rounds: a second model need not share the coder's misreading.
+#[tokio::test]
+async fn cross_check_candidates_come_from_the_cross_check_model_when_one_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let coder = Arc::new(ScriptedModel::queue([reply(SAME_CHARS_ONE_WAY)]).with_model_id("small"));
+    let checker = Arc::new(ScriptedModel::queue([reply(SAME_CHARS_SETS)]).with_model_id("large"));
+    let report = agent_with(&library, &coder, cross_checking(2))
+        .with_cross_check_model(Some(checker.clone()))
+        .solve(same_chars_task())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert!(report.unverified.is_some(), "the second model disagreed");
+    assert_eq!((coder.requests().len(), checker.requests().len()), (1, 1));
+    let events = journal(&library, &report.episode).await;
+    let models: Vec<(String, Option<Strategy>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::LlmCall {
+                exchange, strategy, ..
+            } => Some((exchange.model.clone(), *strategy)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        models,
+        [
+            ("small".to_string(), Some(Strategy::First)),
+            ("large".to_string(), Some(Strategy::CrossCheck))
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_dissent_ends_the_cross_check_and_the_skill_stays_unverified_without_a_vote() {
     // The wrong one-way skill, then two candidates that agree with each other against it.

@@ -32,6 +32,7 @@ fn task(what: &str, name: &str, example: &str, tests: &str) -> EvalTask {
 fn setup(model: Arc<ScriptedModel>, workdir: &Path) -> EvalSetup {
     EvalSetup {
         model,
+        cross_check_model: None,
         env: Arc::new(CodeEnvironment::new("numbers")),
         embedder: common::embedder(),
         sandbox: common::sandbox(),

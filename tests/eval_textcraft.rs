@@ -55,6 +55,7 @@ async fn only_the_arm_with_a_library_composes_the_deeper_goal() {
     let workdir = tempfile::tempdir().unwrap();
     let setup = EvalSetup {
         model,
+        cross_check_model: None,
         env: env.clone(),
         embedder: common::embedder(),
         sandbox: Arc::new(Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap()),

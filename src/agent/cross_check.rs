@@ -11,6 +11,10 @@
 //! doubled, cut; numbers 0, ±1, negated, off by one, large; arrays emptied, cut to one,
 //! reversed, sorted, doubled; arguments swapped or taken from another example).
 //!
+//! The candidates come from the coder's model, or from a second model when one is given
+//! ([`Agent::with_cross_check_model`]): two samples of one small model often share a
+//! misreading of the task, and then agree on a wrong skill.
+//!
 //! - The first candidate that behaves the same on every probe **corroborates** the skill: it
 //!   is admitted as before. A candidate with the skill's own code is no evidence (the model
 //!   repeating itself, mistakes included): the next is asked for a different implementation
@@ -268,7 +272,10 @@ impl Agent {
             let written = {
                 let _llm = run.clock.time(Phase::Llm);
                 write_skill_with(
-                    self.model.as_ref(),
+                    self.cross_check_model
+                        .as_ref()
+                        .unwrap_or(&self.model)
+                        .as_ref(),
                     self.env.as_ref(),
                     &run.task,
                     &briefs,

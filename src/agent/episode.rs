@@ -188,6 +188,8 @@ pub struct Agent {
     pub(super) model: Arc<dyn LanguageModel>,
     pub(super) env: Arc<dyn Environment>,
     pub(super) config: AgentConfig,
+    /// The model asked for cross-check candidates, when not `model` (`cross_check.rs`).
+    pub(super) cross_check_model: Option<Arc<dyn LanguageModel>>,
     observer: Option<Observer>,
     /// The lease this agent holds on the episodes it drives (`lease.rs`).
     pub(super) lease: Option<super::EpisodeLease>,
@@ -276,9 +278,18 @@ impl Agent {
             model,
             env,
             config,
+            cross_check_model: None,
             observer: None,
             lease: None,
         }
+    }
+
+    /// Asks `model` instead of the coder's model for the independent candidates that
+    /// cross-check a skill (`cross_check.rs`): samples of one model can share a mistake, a
+    /// second model's are less likely to share it. `None` keeps the coder's model.
+    pub fn with_cross_check_model(mut self, model: Option<Arc<dyn LanguageModel>>) -> Agent {
+        self.cross_check_model = model;
+        self
     }
 
     /// Reports progress to `observer`.

@@ -50,6 +50,12 @@ pub struct AgentArgs {
     /// is only examples (0: admit on the examples alone).
     #[arg(long, default_value_t = AgentConfig::default().cross_check.candidates, value_name = "N")]
     pub cross_check: u32,
+    /// Ask another model for the cross-check candidates: a model name at --llm-url, or
+    /// without it a local model (e.g. qwen2.5-coder-1.5b beside the default 0.5B). Samples
+    /// of one small model often share a mistake and then agree on a wrong skill.
+    #[arg(long, env = "SKILLFORGE_CROSS_CHECK_MODEL", value_name = "NAME")]
+    #[serde(default)]
+    pub cross_check_model: Option<String>,
     /// How a round after a failed one asks again: `revise` shows the model its previous
     /// code and what went wrong; `rewrite` asks for the task again with what went wrong but
     /// not the code (a small model shown its code tends to return it unchanged).
@@ -93,6 +99,24 @@ impl AgentArgs {
         Ok(model)
     }
 
+    /// The cross-check model these options name (`--cross-check-model`), started, without
+    /// the seed (as [`AgentArgs::unseeded_model`]); `None` when the coder's model is asked.
+    pub async fn unseeded_cross_check_model(
+        &self,
+    ) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
+        if self.llm_config().cross_check_config()?.is_none() {
+            return Ok(None);
+        }
+        let spinner = self.model_spinner();
+        let model = self
+            .llm_config()
+            .build_cross_check_unseeded()
+            .await
+            .context("setting up the cross-check model")?;
+        spinner.finish_and_clear();
+        Ok(model)
+    }
+
     /// A spinner for the time the model takes to start.
     fn model_spinner(&self) -> indicatif::ProgressBar {
         spinner(if self.llm_config().endpoint().is_none() {
@@ -110,6 +134,7 @@ impl AgentArgs {
             api_key_env: self.llm_api_key_env.clone(),
             context_tokens: self.llm_context_tokens,
             sampling_seed: self.sampling_seed,
+            cross_check_model: self.cross_check_model.clone(),
             local: LocalConfig {
                 model: self.local_model,
                 ..LocalConfig::default()

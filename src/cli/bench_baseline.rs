@@ -335,6 +335,7 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let (arms, unsatisfiable) = super::runtime()?.block_on(async {
         // Each arm's libraries seed the model apart, as in `eval`.
         let model = args.agent.unseeded_model().await?;
+        let cross_check_model = args.agent.unseeded_cross_check_model().await?;
         let seeded = || SeededModel::over(model.clone(), args.agent.sampling_seed);
         let direct_model = seeded();
         let embedder = skillforge::runtime::default_embedder().await?;
@@ -342,15 +343,20 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
         let env = Arc::new(CodeEnvironment::new(args.agent.domain.clone()));
         // Every arm's runtime shares the model, the embedder and the sandbox.
         let open = |library: PathBuf, starter: bool| {
-            Runtime::builder()
+            let builder = Runtime::builder()
                 .data_dir(library)
                 .load_starter(starter)
                 .model(seeded())
                 .embedder(embedder.clone())
                 .sandbox(sandbox.clone())
                 .environment(env.clone())
-                .agent_config(args.agent.agent_config())
-                .build()
+                .agent_config(args.agent.agent_config());
+            match &cross_check_model {
+                Some(model) => builder
+                    .cross_check_model(SeededModel::over(model.clone(), args.agent.sampling_seed)),
+                None => builder,
+            }
+            .build()
         };
         let shared_dir = dir.join("library");
         let shared = open(shared_dir.clone(), true)

@@ -245,10 +245,12 @@ async fn setup(args: &RunEvalArgs) -> anyhow::Result<(EvalSetup, Vec<EvalTask>, 
     let (env, capabilities, tasks, source) = tasks_of(args).await?;
     // Each arm's libraries seed the model apart (`EvalSetup::sampling_seed`).
     let model = args.agent.unseeded_model().await?;
+    let cross_check_model = args.agent.unseeded_cross_check_model().await?;
     let embedder = skillforge::runtime::default_embedder().await?;
     let sandbox = skillforge::runtime::default_sandbox(env.host_functions())?;
     let setup = EvalSetup {
         model,
+        cross_check_model,
         env,
         embedder,
         sandbox,

@@ -152,6 +152,9 @@ pub fn serve(data: &DataArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     agent.llm_url = agent.llm_url.or(file.llm.url.clone());
     agent.llm_model = agent.llm_model.or(file.llm.model.clone());
     agent.sampling_seed = agent.sampling_seed.or(file.llm.sampling_seed);
+    agent.cross_check_model = agent
+        .cross_check_model
+        .or(file.llm.cross_check_model.clone());
     let listen = match args.listen.or(file.listen) {
         Some(addr) => addr,
         None => daemon::DEFAULT_LISTEN.parse()?,

@@ -127,7 +127,7 @@ impl EpisodesSection {
     }
 }
 
-/// `[llm]`: as `--llm-url`, `--llm-model`, `--sampling-seed`.
+/// `[llm]`: as `--llm-url`, `--llm-model`, `--sampling-seed`, `--cross-check-model`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmSection {
@@ -137,6 +137,8 @@ pub struct LlmSection {
     pub model: Option<String>,
     /// Seed of the model's sampling (the same requests, the same replies).
     pub sampling_seed: Option<u32>,
+    /// Another model for the cross-check candidates (as `--cross-check-model`).
+    pub cross_check_model: Option<String>,
 }
 
 /// What the operator allows a namespace: quotas (unset: unlimited) and the capabilities its

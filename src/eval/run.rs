@@ -95,6 +95,9 @@ impl EvalTask {
 pub struct EvalSetup {
     /// The model.
     pub model: Arc<dyn LanguageModel>,
+    /// The model asked for cross-check candidates, when not `model`
+    /// ([`Agent::with_cross_check_model`]).
+    pub cross_check_model: Option<Arc<dyn LanguageModel>>,
     /// The environment (the suite's `code` environment, or an external one).
     pub env: Arc<dyn Environment>,
     /// The embedder of both arms' libraries.
@@ -216,6 +219,12 @@ async fn agent(setup: &EvalSetup, dir: PathBuf) -> Result<Agent, EvalError> {
         SeededModel::over(setup.model.clone(), setup.sampling_seed),
         setup.env.clone(),
         setup.config.clone(),
+    )
+    .with_cross_check_model(
+        setup
+            .cross_check_model
+            .as_ref()
+            .map(|model| SeededModel::over(model.clone(), setup.sampling_seed)),
     );
     Ok(match &setup.observer {
         Some(observer) => agent.with_observer(observer.clone()),

@@ -50,6 +50,10 @@ pub struct LlmConfig {
     /// request ([`SeededModel`]), so that a run repeated with the same seed gets the same
     /// replies from a server that honours it (llama.cpp's does); unset, the server draws.
     pub sampling_seed: Option<u32>,
+    /// The model asked for the candidates that cross-check a skill, when not the coder's:
+    /// a model name at `base_url`, or without one a local model's (`qwen2.5-coder-1.5b`).
+    /// Samples of one small model often share a mistake; a second model's less often.
+    pub cross_check_model: Option<String>,
     /// How to run the local model.
     pub local: LocalConfig,
 }
@@ -70,6 +74,7 @@ impl Default for LlmConfig {
             max_retry_after_ms: 120_000,
             context_tokens: DEFAULT_CONTEXT_TOKENS,
             sampling_seed: None,
+            cross_check_model: None,
             local: LocalConfig::default(),
         }
     }
@@ -164,6 +169,55 @@ impl LlmConfig {
         Ok(SeededModel::over(model, self.sampling_seed))
     }
 
+    /// The cross-check model ([`LlmConfig::cross_check_model`]), seeded like
+    /// [`LlmConfig::build`]; `None` when none is set apart from the coder's.
+    pub async fn build_cross_check(&self) -> Result<Option<Arc<dyn LanguageModel>>, LlmError> {
+        match self.cross_check_config()? {
+            Some(config) => Ok(Some(config.build().await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`LlmConfig::build_cross_check`] without the seed (see [`LlmConfig::build_unseeded`]).
+    pub async fn build_cross_check_unseeded(
+        &self,
+    ) -> Result<Option<Arc<dyn LanguageModel>>, LlmError> {
+        match self.cross_check_config()? {
+            Some(config) => Ok(Some(config.build_unseeded().await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// This configuration with the cross-check model in the coder's place, or `None` when
+    /// no other model is set for cross-checks.
+    pub fn cross_check_config(&self) -> Result<Option<LlmConfig>, LlmError> {
+        let Some(name) = self
+            .cross_check_model
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        else {
+            return Ok(None);
+        };
+        let mut config = LlmConfig {
+            cross_check_model: None,
+            ..self.clone()
+        };
+        if self.endpoint().is_some() {
+            if self.model.as_deref().map(str::trim) == Some(name) {
+                return Ok(None);
+            }
+            config.model = Some(name.to_string());
+        } else {
+            let choice: LocalModelChoice = name.parse()?;
+            if choice == self.local.model {
+                return Ok(None);
+            }
+            config.local.model = choice;
+        }
+        Ok(Some(config))
+    }
+
     /// [`LlmConfig::build`] without the seed, for a caller that seeds parts of its work
     /// apart (the arms of an evaluation).
     pub async fn build_unseeded(&self) -> Result<Arc<dyn LanguageModel>, LlmError> {
@@ -201,6 +255,44 @@ impl LlmConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cross_check_model_takes_the_coders_place_at_its_endpoint_or_locally() {
+        let none = LlmConfig::default();
+        assert_eq!(none.cross_check_config().unwrap(), None);
+        let local = LlmConfig {
+            cross_check_model: Some("qwen2.5-coder-1.5b".into()),
+            sampling_seed: Some(3),
+            ..LlmConfig::default()
+        };
+        let config = local.cross_check_config().unwrap().unwrap();
+        assert_eq!(config.local.model, LocalModelChoice::QwenCoder15B);
+        assert_eq!(
+            (config.sampling_seed, config.cross_check_model),
+            (Some(3), None)
+        );
+        // The coder's own model is no second opinion: nothing apart is started.
+        let same = LlmConfig {
+            cross_check_model: Some("qwen2.5-coder-0.5b".into()),
+            ..LlmConfig::default()
+        };
+        assert_eq!(same.cross_check_config().unwrap(), None);
+        let unknown = LlmConfig {
+            cross_check_model: Some("gpt-7".into()),
+            ..LlmConfig::default()
+        };
+        let error = unknown.cross_check_config().unwrap_err().to_string();
+        assert!(error.contains("gpt-7"), "{error}");
+        let endpoint = LlmConfig {
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            model: Some("small".into()),
+            cross_check_model: Some("large".into()),
+            ..LlmConfig::default()
+        };
+        let config = endpoint.cross_check_config().unwrap().unwrap();
+        assert_eq!(config.model.as_deref(), Some("large"));
+        assert_eq!(config.endpoint(), Some("http://127.0.0.1:9/v1"));
+    }
 
     #[test]
     fn config_deserialises_with_defaults_and_rejects_unknown_fields() {

@@ -140,6 +140,7 @@ pub struct RuntimeBuilder {
     library: LibraryConfig,
     llm: LlmConfig,
     model: Option<Arc<dyn LanguageModel>>,
+    cross_check_model: Option<Arc<dyn LanguageModel>>,
     embedder: Option<Arc<dyn Embedder>>,
     index: Option<Arc<dyn VectorIndex>>,
     sandbox: Option<Arc<Sandbox>>,
@@ -156,6 +157,7 @@ impl RuntimeBuilder {
             library: LibraryConfig::new(LibraryConfig::default_data_dir()),
             llm: LlmConfig::default(),
             model: None,
+            cross_check_model: None,
             embedder: None,
             index: None,
             sandbox: None,
@@ -295,6 +297,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// A model for the cross-check candidates instead of the configuration's
+    /// [`LlmConfig::cross_check_model`] (see [`Agent::with_cross_check_model`]).
+    pub fn cross_check_model(mut self, model: Arc<dyn LanguageModel>) -> Self {
+        self.cross_check_model = Some(model);
+        self
+    }
+
     /// An embedder instead of the default ONNX model.
     pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
         self.embedder = Some(embedder);
@@ -384,6 +393,7 @@ impl RuntimeBuilder {
             None => Library::open(&config, embedder, sandbox).await?,
         };
         let model = tokio::sync::OnceCell::new_with(self.model);
+        let cross_check_model = tokio::sync::OnceCell::new_with(self.cross_check_model.map(Some));
         let lease = EpisodeLease {
             lease: Lease {
                 owner: new_instance_id(),
@@ -399,6 +409,7 @@ impl RuntimeBuilder {
                 environment,
                 llm: self.llm,
                 model,
+                cross_check_model,
                 agent: self.agent,
                 observers: self.observers,
                 gate: Arc::new(RwLock::new(())),
@@ -420,6 +431,7 @@ struct Inner {
     environment: Arc<dyn Environment>,
     llm: LlmConfig,
     model: tokio::sync::OnceCell<Arc<dyn LanguageModel>>,
+    cross_check_model: tokio::sync::OnceCell<Option<Arc<dyn LanguageModel>>>,
     agent: AgentConfig,
     observers: Vec<Observer>,
     /// The lease this runtime's episodes carry.
@@ -538,6 +550,17 @@ impl Runtime {
             .map_err(RuntimeError::Model)
     }
 
+    /// The model asked for cross-check candidates when it is not the coder's, built on the
+    /// first call ([`LlmConfig::cross_check_model`]); `None` when the coder's model is asked.
+    pub async fn cross_check_model(&self) -> Result<Option<Arc<dyn LanguageModel>>, RuntimeError> {
+        self.inner
+            .cross_check_model
+            .get_or_try_init(|| self.inner.llm.build_cross_check())
+            .await
+            .cloned()
+            .map_err(RuntimeError::Model)
+    }
+
     /// An agent over this runtime's library, model and environment, reporting to the
     /// builder's observers and `observer`. What it runs is outside the runtime's gate and
     /// stop (see [`Runtime::solve`] and [`Runtime::shutdown`]): prefer those.
@@ -548,6 +571,7 @@ impl Runtime {
             Arc::clone(&self.inner.environment),
             self.inner.agent.clone(),
         )
+        .with_cross_check_model(self.cross_check_model().await?)
         .with_lease(self.inner.lease.clone());
         let mut observers = self.inner.observers.clone();
         observers.extend(observer);
