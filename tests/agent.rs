@@ -1500,13 +1500,25 @@ async fn the_admitted_skill_has_the_name_the_user_gave_or_the_episode_says_why_n
 
 const WORDS: &str = "/**\n * Splits a text into its words.\n * @example words(\"a b\") => [\"a\", \"b\"]\n */\nfunction words(text) {\n  return text.split(/\\s+/).filter((w) => w.length > 0);\n}";
 
-/// The retrieval event's (skill, shown) pairs of an episode.
+/// A new library in `dir` holding the skills of `codes`.
+async fn library_holding(dir: &Path, codes: &[&str]) -> Arc<Library> {
+    let library = library(dir).await;
+    for code in codes {
+        let source = SkillSource::parse(code, None).unwrap();
+        library.add(source, AddOptions::default()).await.unwrap();
+    }
+    library
+}
+
+/// The retrieval event's (skill, shown) pairs of an episode, sorted.
 async fn shown_in_retrieval(library: &Library, episode: &str) -> Vec<(String, bool)> {
     let events = journal(library, episode).await;
     let Some(JournalEvent::Retrieval { skills, .. }) = events.first() else {
         panic!("the journal starts with the retrieval: {events:#?}")
     };
-    skills.iter().map(|s| (s.name.clone(), s.shown)).collect()
+    let mut shown: Vec<_> = skills.iter().map(|s| (s.name.clone(), s.shown)).collect();
+    shown.sort();
+    shown
 }
 
 /// Retrieved skills unrelated to the task stay out of the coder's prompt (where they distract
@@ -1514,11 +1526,7 @@ async fn shown_in_retrieval(library: &Library, episode: &str) -> Vec<(String, bo
 #[tokio::test]
 async fn the_coder_is_shown_only_retrieved_skills_that_the_task_names_or_resembles() {
     let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
-    for code in [DOUBLE, WORDS] {
-        let source = SkillSource::parse(code, None).unwrap();
-        library.add(source, AddOptions::default()).await.unwrap();
-    }
+    let library = library_holding(dir.path(), &[DOUBLE, WORDS]).await;
     let reverse = "/**\n * Reverses a list.\n * @example reverseItems([1, 2]) => [2, 1]\n */\nfunction reverseItems(xs) {\n  return xs.slice().reverse();\n}";
     let count = "/**\n * Counts the words of a text.\n * @example countWords(\"a b c\") => 3\n */\nfunction countWords(text) {\n  return words(text).length;\n}";
     let model = Arc::new(ScriptedModel::queue([reply(reverse), reply(count)]));
@@ -1535,8 +1543,7 @@ async fn the_coder_is_shown_only_retrieved_skills_that_the_task_names_or_resembl
     assert_eq!(unrelated.status, EpisodeStatus::Admitted, "{unrelated:#?}");
     // Both skills were retrieved (the library holds only these two) and tried against the
     // task's check, but neither was shown to the coder.
-    let mut retrieved = shown_in_retrieval(&library, &unrelated.episode).await;
-    retrieved.sort();
+    let retrieved = shown_in_retrieval(&library, &unrelated.episode).await;
     assert_eq!(
         retrieved,
         [
@@ -1575,11 +1582,7 @@ async fn the_coder_is_shown_only_retrieved_skills_that_the_task_names_or_resembl
 #[tokio::test]
 async fn a_similar_skill_is_shown_only_when_the_task_mentions_its_subject() {
     let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
-    for code in [DOUBLE, WORDS] {
-        let source = SkillSource::parse(code, None).unwrap();
-        library.add(source, AddOptions::default()).await.unwrap();
-    }
+    let library = library_holding(dir.path(), &[DOUBLE, WORDS]).await;
     let count = "/**\n * Counts the words of a text.\n * @example countWords(\"a b c\") => 3\n */\nfunction countWords(text) {\n  return text.split(/\\s+/).filter((w) => w.length > 0).length;\n}";
     let model = Arc::new(ScriptedModel::queue([reply(count)]));
     // Every hit is similar enough: only the words of the names decide.
@@ -1599,8 +1602,7 @@ async fn a_similar_skill_is_shown_only_when_the_task_mentions_its_subject() {
         .await
         .unwrap();
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
-    let mut shown = shown_in_retrieval(&library, &report.episode).await;
-    shown.sort();
+    let shown = shown_in_retrieval(&library, &report.episode).await;
     assert_eq!(
         shown,
         [

@@ -115,13 +115,17 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         ),
         "{failure:?}"
     );
+    // The failure of the task's check by a skill that calls no other.
+    let failure_of = |skill| {
+        let bundle = skillforge::compose::bundle(skill, |_| None, 16).unwrap();
+        let report = env.check(&sandbox, &bundle, &task).unwrap();
+        report.tests[0].failure.clone().unwrap()
+    };
     // A get of an item that is crafted says which of the task's commands make it.
     let fetch_planks = common::skill(
         "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { item: \"oak planks\", count: 4 });\n  return host.call(\"craft\", { item: \"crafting table\", count: 1, ingredients: [{ item: \"oak planks\", count: 4 }] });\n}",
     );
-    let bundle = skillforge::compose::bundle(&fetch_planks, |_| None, 16).unwrap();
-    let report = env.check(&sandbox, &bundle, &task).unwrap();
-    let failure = report.tests[0].failure.as_ref().unwrap();
+    let failure = failure_of(&fetch_planks);
     assert!(
         failure.message.ends_with(
             "; oak planks is crafted, not fetched: `craft 4 oak planks using 1 oak logs`)"
@@ -134,9 +138,7 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     let result_as_ingredient = common::skill(
         "/**\n * Crafts oak planks.\n * @capability get\n * @capability craft\n * @example craftOakPlanks() => null\n */\nfunction craftOakPlanks() {\n  const logs = host.call(\"get\", { item: \"oak logs\", count: 1 });\n  return host.call(\"craft\", { item: \"oak planks\", count: 4, ingredients: [logs] });\n}",
     );
-    let bundle = skillforge::compose::bundle(&result_as_ingredient, |_| None, 16).unwrap();
-    let report = env.check(&sandbox, &bundle, &task).unwrap();
-    let failure = report.tests[0].failure.as_ref().unwrap();
+    let failure = failure_of(&result_as_ingredient);
     assert_eq!(failure.name.as_deref(), Some("TypeError"), "{failure:?}");
     assert!(
         failure

@@ -89,14 +89,9 @@ impl AgentArgs {
     /// without `--sampling-seed`: the commands that start it (`eval`, `bench baseline`)
     /// seed each library apart.
     pub async fn unseeded_model(&self) -> anyhow::Result<Arc<dyn LanguageModel>> {
-        let spinner = self.model_spinner();
-        let model = self
-            .llm_config()
-            .build_unseeded()
+        let config = self.llm_config();
+        self.starting("the language model", config.build_unseeded())
             .await
-            .context("setting up the language model")?;
-        spinner.finish_and_clear();
-        Ok(model)
     }
 
     /// The cross-check model these options name (`--cross-check-model`), started, without
@@ -104,26 +99,31 @@ impl AgentArgs {
     pub async fn unseeded_cross_check_model(
         &self,
     ) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
-        if self.llm_config().cross_check_config()?.is_none() {
+        let config = self.llm_config();
+        if config.cross_check_config()?.is_none() {
             return Ok(None);
         }
-        let spinner = self.model_spinner();
-        let model = self
-            .llm_config()
-            .build_cross_check_unseeded()
+        self.starting("the cross-check model", config.build_cross_check_unseeded())
             .await
-            .context("setting up the cross-check model")?;
-        spinner.finish_and_clear();
-        Ok(model)
     }
 
-    /// A spinner for the time the model takes to start.
-    fn model_spinner(&self) -> indicatif::ProgressBar {
-        spinner(if self.llm_config().endpoint().is_none() {
+    /// Awaits `build`, a model (`what`) being set up, under a spinner.
+    async fn starting<T, E>(
+        &self,
+        what: &str,
+        build: impl std::future::Future<Output = Result<T, E>>,
+    ) -> anyhow::Result<T>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let spinner = spinner(if self.llm_config().endpoint().is_none() {
             "starting the local model".into()
         } else {
             "connecting to the model".into()
-        })
+        });
+        let model = build.await.with_context(|| format!("setting up {what}"))?;
+        spinner.finish_and_clear();
+        Ok(model)
     }
 
     /// The model configuration these options name.
@@ -167,12 +167,9 @@ impl AgentArgs {
             .agent_config(self.agent_config())
             .environment_spec(env.spec(&self.domain));
         let runtime = data.build(builder).await?;
-        let spinner = self.model_spinner();
-        runtime
-            .model()
-            .await
-            .context("setting up the language model")?;
-        spinner.finish_and_clear();
+        self.starting("the language model", runtime.model()).await?;
+        self.starting("the cross-check model", runtime.cross_check_model())
+            .await?;
         Ok(runtime)
     }
 }
