@@ -108,10 +108,10 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
             .contains("; the inventory holds {\"oak planks\": 4}; "),
         "{failure:?}"
     );
-    // ... and the task's command for the item, which the refused craft did not follow.
+    // ... and the game's command for the item, which the refused craft did not follow.
     assert!(
         failure.message.ends_with(
-            "; the task's command for crafting table: `craft 1 crafting table using 4 planks`)"
+            "; the crafting commands for crafting table: `craft 1 crafting table using 4 planks`)"
         ),
         "{failure:?}"
     );
@@ -121,7 +121,7 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         let report = env.check(&sandbox, &bundle, &task).unwrap();
         report.tests[0].failure.clone().unwrap()
     };
-    // A get of an item that is crafted says which of the task's commands make it.
+    // A get of an item that is crafted says which commands make it.
     let fetch_planks = common::skill(
         "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { item: \"oak planks\", count: 4 });\n  return host.call(\"craft\", { item: \"crafting table\", count: 1, ingredients: [{ item: \"oak planks\", count: 4 }] });\n}",
     );

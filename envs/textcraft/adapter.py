@@ -160,7 +160,6 @@ class Adapter:
         self.fresh()
         self.goal = None
         self.reached = False
-        self.commands = []
 
     def fresh(self):
         """A new game. Each reset takes one: the package's CraftingTree.create_recipe_set
@@ -204,7 +203,6 @@ class Adapter:
                 return self.reset({"seed": seed + 1, "options": options})
         self.goal = self.env.goal
         self.reached = False
-        self.commands = [line for line in observation.splitlines() if line.startswith("craft ")]
         name = item_id_to_str(self.goal)
         return {
             "observation": observation,
@@ -277,8 +275,8 @@ class Adapter:
         observation, reward, done, _, _ = self.env.step(command)
         if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
             # What the skill carried when the game refused ("not enough items" names none),
-            # and the task's commands that make the item: a refused recipe is most often one
-            # copied from another item's command, a refused get one of an item to craft.
+            # and the commands that make the item: a refused recipe is most often one copied
+            # from another item's command, a refused get one of an item to craft.
             raise Refused(
                 "{} (for `{}`; the inventory holds {}{})".format(
                     observation,
@@ -291,17 +289,21 @@ class Adapter:
         return {"observation": observation, "reward": reward, "done": bool(done), "state": self.state()}
 
     def commands_making(self, wanted, action):
-        """The task's crafting commands whose result is `wanted`, said as a clause after a
-        refused `action` (a refused get of an item no command makes says nothing more)."""
-        making = [
-            c for c in self.commands if (m := re.match(r"craft \d+ (.+?) using ", c)) and m.group(1) == wanted.lower()
-        ]
-        commands = ", ".join("`{}`".format(c) for c in making)
+        """The game's crafting commands whose result is `wanted`, said as a clause after a
+        refused `action` (a refused get of an item nothing makes says nothing more). The
+        game's, not the task's listing: a skill's own tests run in another world than its
+        task's, and a command crafts in any world."""
+        name = wanted.strip().lower()
+        recipes = self.tree.itemid_recipes.get("minecraft:" + name.replace(" ", "_")) or []
+        # The package's own reset appends other items' recipes to these lists (0.0.3): keep
+        # those whose result is the item.
+        made = [r.recipe_str for r in recipes if (m := re.match(r"craft \d+ (.+?) using ", r.recipe_str)) and m.group(1) == name]
+        commands = ", ".join("`{}`".format(c) for c in dict.fromkeys(made))
         if action == "get":
-            return "; {} is crafted, not fetched: {}".format(wanted, commands) if making else ""
-        if not making:
-            return "; no crafting command of the task makes {}".format(wanted)
-        return "; the task's command for {}: {}".format(wanted, commands)
+            return "; {} is crafted, not fetched: {}".format(wanted, commands) if commands else ""
+        if not commands:
+            return "; no crafting command makes {}".format(wanted)
+        return "; the crafting commands for {}: {}".format(wanted, commands)
 
     def check(self, _request):
         if self.goal is None:
