@@ -1576,47 +1576,6 @@ async fn the_coder_is_shown_only_retrieved_skills_that_the_task_names_or_resembl
     assert!(prompt.contains("function words(text)"), "{prompt}");
 }
 
-/// However similar its description, a retrieved skill whose name is about something the
-/// task's text never mentions stays out of the prompt (TextCraft's tasks all resemble each
-/// other); one whose subject the text mentions is shown.
-#[tokio::test]
-async fn a_similar_skill_is_shown_only_when_the_task_mentions_its_subject() {
-    let dir = tempfile::tempdir().unwrap();
-    let library = library_holding(dir.path(), &[DOUBLE, WORDS]).await;
-    let count = "/**\n * Counts the words of a text.\n * @example countWords(\"a b c\") => 3\n */\nfunction countWords(text) {\n  return text.split(/\\s+/).filter((w) => w.length > 0).length;\n}";
-    let model = Arc::new(ScriptedModel::queue([reply(count)]));
-    // Every hit is similar enough: only the words of the names decide.
-    let config = AgentConfig {
-        critic: false,
-        cross_check: CrossCheck::off(),
-        show_similarity: -1.0,
-        ..AgentConfig::default()
-    };
-    let agent = agent_with(&library, &model, config);
-    let report = agent
-        .solve(
-            Task::from_user("Count the words of a text")
-                .with_name("countWords")
-                .with_example("countWords(\"to be or not\")", "4"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
-    let shown = shown_in_retrieval(&library, &report.episode).await;
-    assert_eq!(
-        shown,
-        [
-            ("default/double".to_string(), false),
-            ("default/words".to_string(), true)
-        ]
-    );
-    let prompt = &model.requests()[0].messages[1].content;
-    assert!(
-        prompt.contains("function words(text)") && !prompt.contains("double"),
-        "{prompt}"
-    );
-}
-
 // ---- Issue 12: a check of a few examples is cross-checked before a skill counts as
 // verified ----
 

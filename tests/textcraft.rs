@@ -447,3 +447,48 @@ async fn the_local_model_plays_one_textcraft_episode_to_its_end() {
         );
     }
 }
+
+/// In an environment's tasks every learned skill looks similar to every task (one template):
+/// a skill is listed to the coder only when the task's text mentions what it is about.
+#[tokio::test]
+async fn a_learned_skill_is_listed_only_for_tasks_that_mention_what_it_makes() {
+    let Some(env) = textcraft() else { return };
+    let env = Arc::new(env);
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_in(&env, dir.path()).await;
+    let red_dye = "/**\n * Crafts red dye from a poppy.\n * @capability get\n * @capability craft\n * @example craftRedDye() => null\n */\nfunction craftRedDye() {\n  host.call(\"get\", { item: \"poppy\", count: 1 });\n  host.call(\"craft\", { item: \"red dye\", count: 1, ingredients: [{ item: \"poppy\", count: 1 }] });\n  return null;\n}";
+    let model = Arc::new(ScriptedModel::queue([
+        reply(PLANKS),
+        reply(red_dye),
+        reply(TABLE),
+    ]));
+    // However low the similarity, only the words of the skill's name decide.
+    let config = AgentConfig {
+        show_similarity: -1.0,
+        critic: false,
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(library.clone(), model.clone(), env.clone(), config);
+    let task = |item: &'static str| {
+        let env = env.clone();
+        async move {
+            tokio::task::spawn_blocking(move || env.task(goal(item)))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    for item in ["oak planks", "red dye", "crafting table"] {
+        let report = agent.solve(task(item).await).await.unwrap();
+        assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    }
+    let listed = |request: usize| {
+        model.requests()[request]
+            .messages
+            .iter()
+            .any(|m| m.content.contains("\n- craftOakPlanks("))
+    };
+    // Red dye's commands never mention oak planks; the crafting table's list them.
+    assert!(!listed(1), "{:#?}", model.requests()[1]);
+    assert!(listed(2), "{:#?}", model.requests()[2]);
+}

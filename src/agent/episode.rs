@@ -78,8 +78,8 @@ pub struct AgentConfig {
     /// is never reused for a task that has no programmatic check (see `evidence.rs`).
     pub reuse_similarity: f32,
     /// Cosine similarity of a retrieved skill's description to the task's from which the
-    /// coder is shown the skill, if the task's text also mentions the words of the skill's
-    /// name (`relevance.rs`); a skill the task names is always shown. Other skills are
+    /// coder is shown the skill (if an environment posed the task, its text must also mention
+    /// the words of the skill's name: `relevance.rs`); a skill the task names is always shown. Other skills are
     /// still tried against the task's check, but kept out of the prompt, where an unrelated
     /// skill distracts a small model (see `docs/benchmarks.md`).
     pub show_similarity: f32,
@@ -644,8 +644,8 @@ impl Agent {
     }
 
     /// Searches the library for the task, decides which hits the coder is shown (those the
-    /// task names, or whose description is close to the task's and whose subject the task
-    /// mentions: `relevance.rs`), and journals both.
+    /// task names, or whose description is close to the task's and, in a task an
+    /// environment posed, whose subject the task mentions: `relevance.rs`), and journals both.
     async fn retrieve(&self, run: &mut Run) -> Result<(), AgentError> {
         let filter = SearchFilter {
             namespace: Some(run.namespace.clone()),
@@ -682,9 +682,13 @@ impl Agent {
         let mut skills = Vec::with_capacity(hits.len());
         for (hit, vector) in hits.into_iter().zip(&vectors) {
             let similarity: f32 = task_vector.iter().zip(vector).map(|(a, b)| a * b).sum();
+            let task = relevance::TaskText {
+                text: &run.task.description,
+                name: run.task.name.as_deref(),
+                posed_by_environment: run.task.world.is_some(),
+            };
             let shown = relevance::shown(
-                &run.task.description,
-                run.task.name.as_deref(),
+                task,
                 &hit.skill.record.name,
                 similarity,
                 self.config.show_similarity,

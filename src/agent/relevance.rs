@@ -1,10 +1,12 @@
 //! Which retrieved skills the coder is shown. A skill is shown when the task names it, or
-//! when its description is close to the task's *and* the task's text mentions what the skill
-//! is about beyond what the task itself is: the words of the skill's name that the task's
-//! name does not have. Similarity alone cannot tell apart the tasks of an environment whose
-//! task texts share most of their words (every TextCraft task is "Craft X in TextCraft" with
-//! a list of crafting commands), and an unrelated skill in the prompt misleads a small model
-//! (see `docs/benchmarks.md`).
+//! when its description is close to the task's. For a task an environment posed, closeness is
+//! not enough: its text is the environment's template filled in (every TextCraft task is
+//! "Craft X in TextCraft" with a list of crafting commands), so every skill learned there is
+//! close to every task, and an unrelated skill in the prompt misleads a small model (see
+//! `docs/benchmarks.md`). Such a task's text must also mention what the skill is about
+//! beyond what the task itself is: the words of the skill's name that the task's name does
+//! not have. A user's or the curriculum's task is judged by closeness alone, since a skill can
+//! serve a task that never says its name ("multiply by four" and `double`).
 
 use crate::index::identifier_words;
 
@@ -40,18 +42,24 @@ const GENERIC_WORDS: &[&str] = &[
     "at",
 ];
 
-/// Whether the coder is shown a retrieved skill named `skill_name` for a task whose text is
-/// `task_text` and whose function name is `task_name`, given the cosine `similarity` of their
-/// descriptions and the `threshold` it must reach.
-pub(super) fn shown(
-    task_text: &str,
-    task_name: Option<&str>,
-    skill_name: &str,
-    similarity: f32,
-    threshold: f32,
-) -> bool {
-    names(task_text, skill_name)
-        || (similarity >= threshold && mentions_its_subject(task_text, task_name, skill_name))
+/// The task a retrieved skill is judged against.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TaskText<'a> {
+    /// The task's text.
+    pub text: &'a str,
+    /// The function name the task asks for.
+    pub name: Option<&'a str>,
+    /// Whether an environment posed it from its template (see the module's comment).
+    pub posed_by_environment: bool,
+}
+
+/// Whether the coder is shown a retrieved skill named `skill_name` for `task`, given the
+/// cosine `similarity` of their descriptions and the `threshold` it must reach.
+pub(super) fn shown(task: TaskText<'_>, skill_name: &str, similarity: f32, threshold: f32) -> bool {
+    names(task.text, skill_name)
+        || (similarity >= threshold
+            && (!task.posed_by_environment
+                || mentions_its_subject(task.text, task.name, skill_name)))
 }
 
 /// Whether `text` names `name` as a whole identifier (`tokenize(text)` names `tokenize`,
@@ -110,60 +118,56 @@ mod tests {
     const CRIMSON_TRAPDOOR: &str = "Craft crimson trapdoor in TextCraft.\nCrafting commands:\n\
         craft 2 crimson trapdoor using 6 crimson planks\ncraft 4 crimson planks using 1 crimson stems";
 
-    #[test]
-    fn a_similar_skill_about_something_the_task_never_mentions_is_not_shown() {
-        let iron = Some("craftIronIngot");
-        assert!(!shown(IRON_INGOT, iron, "craftCrimsonPlanks", 0.9, 0.5));
-        let trapdoor = Some("craftCrimsonTrapdoor");
-        assert!(shown(
-            CRIMSON_TRAPDOOR,
-            trapdoor,
-            "craftCrimsonPlanks",
-            0.51,
-            0.5
-        ));
-        assert!(!shown(
-            CRIMSON_TRAPDOOR,
-            trapdoor,
-            "craftOakPlanks",
-            0.9,
-            0.5
-        ));
+    fn posed<'a>(text: &'a str, name: &'a str) -> TaskText<'a> {
+        TaskText {
+            text,
+            name: Some(name),
+            posed_by_environment: true,
+        }
+    }
+
+    fn users(text: &str) -> TaskText<'_> {
+        TaskText {
+            text,
+            name: None,
+            posed_by_environment: false,
+        }
     }
 
     #[test]
-    fn the_similarity_threshold_still_holds_unless_the_task_names_the_skill() {
-        let trapdoor = Some("craftCrimsonTrapdoor");
-        assert!(!shown(
-            CRIMSON_TRAPDOOR,
-            trapdoor,
-            "craftCrimsonPlanks",
-            0.49,
-            0.5
-        ));
-        let variance = "The mean (as mean(xs) computes it) of the squared differences.";
-        assert!(shown(variance, Some("variance"), "mean", 0.1, 0.5));
+    fn in_an_environments_task_a_similar_skill_about_something_it_never_mentions_is_not_shown() {
+        let iron = posed(IRON_INGOT, "craftIronIngot");
+        assert!(!shown(iron, "craftCrimsonPlanks", 0.9, 0.5));
+        let trapdoor = posed(CRIMSON_TRAPDOOR, "craftCrimsonTrapdoor");
+        assert!(shown(trapdoor, "craftCrimsonPlanks", 0.51, 0.5));
+        assert!(!shown(trapdoor, "craftOakPlanks", 0.9, 0.5));
+        assert!(!shown(trapdoor, "craftCrimsonPlanks", 0.49, 0.5));
+    }
+
+    #[test]
+    fn a_users_task_is_judged_by_similarity_unless_it_names_the_skill() {
+        let quadruple = users("Multiply a number by four");
+        assert!(shown(quadruple, "double", 0.6, 0.5));
+        assert!(!shown(quadruple, "double", 0.4, 0.5));
+        let variance = users("The mean (as mean(xs) computes it) of the squared differences.");
+        assert!(shown(variance, "mean", 0.1, 0.5));
     }
 
     #[test]
     fn words_match_across_identifiers_plurals_and_stems() {
         let text = "Count the distinct palindromic substrings of each word; sum their digits.";
-        assert!(shown(text, None, "isPalindrome", 0.6, 0.5));
-        assert!(shown(text, None, "sum_of_digit", 0.6, 0.5));
-        assert!(shown(text, Some("countWords"), "wordCounts", 0.6, 0.5));
-        assert!(!shown(text, None, "sortByLength", 0.6, 0.5));
+        let task = |name| posed(text, name);
+        assert!(shown(task("f"), "isPalindrome", 0.6, 0.5));
+        assert!(shown(task("f"), "sum_of_digit", 0.6, 0.5));
+        assert!(shown(task("countWords"), "wordCounts", 0.6, 0.5));
+        assert!(!shown(task("f"), "sortByLength", 0.6, 0.5));
     }
 
     #[test]
     fn a_skill_whose_name_adds_nothing_to_the_tasks_is_shown_by_similarity() {
-        assert!(shown(
-            "Craft it.",
-            Some("craftCrimsonPlanks"),
-            "crimsonPlanks",
-            0.6,
-            0.5
-        ));
-        assert!(shown("anything", Some("f"), "getAll", 0.6, 0.5));
+        let task = posed("Craft it.", "craftCrimsonPlanks");
+        assert!(shown(task, "crimsonPlanks", 0.6, 0.5));
+        assert!(shown(posed("anything", "f"), "getAll", 0.6, 0.5));
     }
 
     #[test]
