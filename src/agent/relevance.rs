@@ -64,7 +64,7 @@ pub(super) fn shown(task: TaskText<'_>, skill_name: &str, similarity: f32, thres
 
 /// Whether `text` names `name` as a whole identifier (`tokenize(text)` names `tokenize`,
 /// `detokenize` does not).
-pub(super) fn names(text: &str, name: &str) -> bool {
+fn names(text: &str, name: &str) -> bool {
     let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
     text.match_indices(name).any(|(at, _)| {
         let before = text[..at].chars().next_back();
