@@ -292,6 +292,15 @@ async fn library_in(env: &ExternalEnvironment, dir: &std::path::Path) -> Arc<Lib
     )
 }
 
+/// The task `env` poses for the goal `item` (the environment answers on a blocking thread).
+async fn posed(env: &Arc<ExternalEnvironment>, item: &'static str) -> Task {
+    let env = env.clone();
+    tokio::task::spawn_blocking(move || env.task(goal(item)))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
     let Some(env) = textcraft() else { return };
@@ -315,25 +324,14 @@ async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
         AgentConfig::default(),
     );
 
-    let planks_task = {
-        let env = env.clone();
-        tokio::task::spawn_blocking(move || env.task(goal("oak planks")))
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let first = agent.solve(planks_task).await.unwrap();
+    let first = agent.solve(posed(&env, "oak planks").await).await.unwrap();
     assert_eq!(first.status, EpisodeStatus::Admitted, "{first:#?}");
     assert_eq!(first.skill.as_deref(), Some("default/craftOakPlanks"));
 
-    let table_task: Task = {
-        let env = env.clone();
-        tokio::task::spawn_blocking(move || env.task(goal("crafting table")))
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let second = agent.solve(table_task).await.unwrap();
+    let second = agent
+        .solve(posed(&env, "crafting table").await)
+        .await
+        .unwrap();
     assert_eq!(second.status, EpisodeStatus::Admitted, "{second:#?}");
     assert_eq!(second.skill.as_deref(), Some("default/craftCraftingTable"));
     assert_eq!(second.calls, ["craftOakPlanks"]);
@@ -396,14 +394,10 @@ async fn the_local_model_plays_one_textcraft_episode_to_its_end() {
         ..AgentConfig::default()
     };
     let agent = Agent::new(library.clone(), model, env.clone(), agent_config);
-    let task = {
-        let env = env.clone();
-        tokio::task::spawn_blocking(move || env.task(goal("oak planks")))
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let report = agent.solve(task).await.expect("the episode ends");
+    let report = agent
+        .solve(posed(&env, "oak planks").await)
+        .await
+        .expect("the episode ends");
     eprintln!(
         "TextCraft with the local model: {:?} after {} round(s), skill {:?}",
         report.status, report.rounds, report.skill
@@ -469,17 +463,8 @@ async fn a_learned_skill_is_listed_only_for_tasks_that_mention_what_it_makes() {
         ..AgentConfig::default()
     };
     let agent = Agent::new(library.clone(), model.clone(), env.clone(), config);
-    let task = |item: &'static str| {
-        let env = env.clone();
-        async move {
-            tokio::task::spawn_blocking(move || env.task(goal(item)))
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
     for item in ["oak planks", "red dye", "crafting table"] {
-        let report = agent.solve(task(item).await).await.unwrap();
+        let report = agent.solve(posed(&env, item).await).await.unwrap();
         assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
     }
     let listed = |request: usize| {
