@@ -149,6 +149,56 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
 }
 
 #[test]
+fn a_skill_acts_with_the_commands_of_the_task_as_written() {
+    let Some(env) = textcraft() else { return };
+    let task = env.task(goal("crafting table")).unwrap();
+    let sandbox = Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap();
+    // The coder is shown both forms of an action's arguments.
+    let shown = env.describe();
+    assert!(
+        shown.contains("`host.call(\"craft\", {command: string} or {item: string, count: integer, ingredients: [{item: string, count: integer}, ...]})`"),
+        "{shown}"
+    );
+    let check = |body: &str| {
+        let skill = common::skill(&format!(
+            "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {{\n{body}\n}}"
+        ));
+        let bundle = skillforge::compose::bundle(&skill, |_| None, 16).unwrap();
+        env.check(&sandbox, &bundle, &task).unwrap().tests.remove(0)
+    };
+    // The game's own commands, as the task lists them (a family's member named).
+    let outcome = check(
+        "  host.call(\"get\", { command: \"get 1 oak logs\" });\n  host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });",
+    );
+    assert!(outcome.passed, "{outcome:#?}");
+    // The listed command copied with its family ingredient: refused, saying which member
+    // to name (the one carried).
+    let failure = check(
+        "  host.call(\"get\", { command: \"get 1 oak logs\" });\n  host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 planks\" });",
+    )
+    .failure
+    .unwrap();
+    assert_eq!(failure.name.as_deref(), Some("ActionFailed"), "{failure:?}");
+    assert!(
+        failure
+            .message
+            .ends_with("; planks is a family: name the member you carry, e.g. `4 oak planks`)"),
+        "{failure:?}"
+    );
+    // A text that is no command: refused with the shape one has.
+    let failure = check("  return host.call(\"craft\", { command: \"craft 1 crafting table\" });")
+        .failure
+        .unwrap();
+    assert_eq!(failure.name.as_deref(), Some("TypeError"), "{failure:?}");
+    assert!(
+        failure.message.contains(
+            "craft needs command: a text like \"craft 4 oak planks using 1 oak logs\" (a command of the task's list); got \"craft 1 crafting table\""
+        ),
+        "{failure:?}"
+    );
+}
+
+#[test]
 fn goals_deepen_with_the_depth_option_and_each_seed_picks_one() {
     let Some(env) = textcraft() else { return };
     let depth_of = |depth: u64, seed: u64| {
@@ -175,7 +225,7 @@ fn goals_deepen_with_the_depth_option_and_each_seed_picks_one() {
 fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_posed() {
     let Some(env) = textcraft() else { return };
     let examples = env.description().examples.clone();
-    assert_eq!(examples.len(), 2);
+    assert_eq!(examples.len(), 3);
     let shown = env.describe();
     assert!(
         shown.contains("as examples:\n```javascript\n/**"),
@@ -183,11 +233,19 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
     );
     let sandbox = Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap();
     let planks = common::skill(&examples[0]);
-    let sign = common::skill(&examples[1]);
-    // The sign calls the planks' skill, as a skill calls what its task's library lists.
-    assert!(sign.references.contains("craftOakPlanks"), "{sign:?}");
+    let slab = common::skill(&examples[1]);
+    let sign = common::skill(&examples[2]);
+    // The slab and the sign call the planks' skill, as a skill calls what its task's
+    // library lists.
+    for composing in [&slab, &sign] {
+        assert!(
+            composing.references.contains("craftOakPlanks"),
+            "{composing:?}"
+        );
+    }
     for (example, goal_name, function) in [
         (&planks, "oak planks", "craftOakPlanks"),
+        (&slab, "oak slab", "craftOakSlab"),
         (&sign, "oak sign", "craftOakSign"),
     ] {
         assert!(shown.contains(&format!("function {function}()")), "{shown}");
@@ -204,13 +262,14 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
         assert!(report.all_passed(), "{function}: {report:#?}");
     }
 
-    // The sign's example, which calls craftOakPlanks, is shown to a coder whose library
-    // lists functions, and left out when it lists none (copied, it calls what is not there).
+    // The examples that call craftOakPlanks are shown to a coder whose library lists
+    // functions, and left out when it lists none (copied, they call what is not there).
     let listed = env.describe_for(&["craftCrimsonPlanks"]);
     assert_eq!(listed, shown);
     let none_listed = env.describe_for(&[]);
     assert!(
         none_listed.contains("function craftOakPlanks()")
+            && !none_listed.contains("function craftOakSlab()")
             && !none_listed.contains("function craftOakSign()"),
         "{none_listed}"
     );
@@ -234,14 +293,23 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
     }
 
     // Their goals are never a task chosen by depth (oak sign is one of depth 2: seeds 388
-    // and 762 chose it before it was left out; oak planks one of depth 1, chosen by 29 and
-    // 35) or by seed alone.
-    for (seed, depth) in [(0, 1), (29, 1), (35, 1), (0, 2), (388, 2), (762, 2)] {
+    // and 762 chose it before it was left out, 76 and 96 oak slab; oak planks one of depth
+    // 1, chosen by 29 and 35) or by seed alone.
+    for (seed, depth) in [
+        (0, 1),
+        (29, 1),
+        (35, 1),
+        (0, 2),
+        (388, 2),
+        (762, 2),
+        (76, 2),
+        (96, 2),
+    ] {
         for options in [json!({ "depth": depth }), json!(null)] {
             let task = env.task(ResetParams { seed, options }).unwrap();
             let name = task.name.unwrap();
             assert!(
-                !["craftOakSign", "craftOakPlanks"].contains(&name.as_str()),
+                !["craftOakSign", "craftOakSlab", "craftOakPlanks"].contains(&name.as_str()),
                 "seed {seed}: {name}"
             );
         }
@@ -351,7 +419,7 @@ async fn a_skill_admitted_in_one_episode_is_called_by_a_later_one() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(
-        prompt.contains("host.call(\"craft\", {item: string, count: integer, ingredients: [{item: string, count: integer}, ...]})"),
+        prompt.contains("host.call(\"craft\", {command: string} or {item: string, count: integer, ingredients: [{item: string, count: integer}, ...]})"),
         "{prompt}"
     );
     assert!(

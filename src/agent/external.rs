@@ -339,37 +339,63 @@ impl Environment for ExternalEnvironment {
 }
 
 /// A JSON schema as the shape of a value a model writes: `{item: string, count: integer}`,
-/// arrays as `[shape]`, optional properties marked `?`. A small model shown the schema
-/// itself copies its `type`/`properties` keys into the arguments.
+/// arrays as `[shape]`, optional properties marked `?`, an object whose `anyOf` lists
+/// which properties each form requires as its forms joined by `or` (`{command: string} or
+/// {item: string}`). A small model shown the schema itself copies its `type`/`properties`
+/// keys into the arguments.
 fn schema_shape(schema: &serde_json::Value) -> String {
     match schema["type"].as_str() {
         Some("object") => {
-            let required: Vec<&str> = schema["required"]
+            let forms: Vec<Vec<&str>> = schema["anyOf"]
                 .as_array()
-                .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                .map(|forms| forms.iter().map(|form| names(&form["required"])).collect())
                 .unwrap_or_default();
-            let fields: Vec<String> = schema["properties"]
-                .as_object()
-                .map(|properties| {
-                    properties
-                        .iter()
-                        .map(|(name, property)| {
-                            let optional = if required.contains(&name.as_str()) {
-                                ""
-                            } else {
-                                "?"
-                            };
-                            format!("{name}{optional}: {}", schema_shape(property))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!("{{{}}}", fields.join(", "))
+            if forms.is_empty() {
+                object_shape(schema, None)
+            } else {
+                let shapes: Vec<String> = forms
+                    .iter()
+                    .map(|required| object_shape(schema, Some(required)))
+                    .collect();
+                shapes.join(" or ")
+            }
         }
         Some("array") => format!("[{}, ...]", schema_shape(&schema["items"])),
         Some(other) => other.to_string(),
         None => "any".to_string(),
     }
+}
+
+/// An object schema's properties as `{name: shape, optional?: shape}`; with `only`, just the
+/// properties it names, all required (one form of an `anyOf`).
+fn object_shape(schema: &serde_json::Value, only: Option<&[&str]>) -> String {
+    let required = names(&schema["required"]);
+    let fields: Vec<String> = schema["properties"]
+        .as_object()
+        .map(|properties| {
+            properties
+                .iter()
+                .filter(|(name, _)| only.is_none_or(|only| only.contains(&name.as_str())))
+                .map(|(name, property)| {
+                    let optional = if only.is_some() || required.contains(&name.as_str()) {
+                        ""
+                    } else {
+                        "?"
+                    };
+                    format!("{name}{optional}: {}", schema_shape(property))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("{{{}}}", fields.join(", "))
+}
+
+/// The strings of a JSON array (a schema's `required`), none if it is not one.
+fn names(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -394,5 +420,17 @@ mod tests {
             "{}"
         );
         assert_eq!(schema_shape(&json!({})), "any");
+    }
+
+    #[test]
+    fn a_schema_of_several_forms_reads_as_each_form() {
+        let schema = json!({"type": "object",
+            "properties": {"command": {"type": "string"}, "item": {"type": "string"},
+                "count": {"type": "integer"}},
+            "anyOf": [{"required": ["command"]}, {"required": ["item", "count"]}]});
+        assert_eq!(
+            schema_shape(&schema),
+            "{command: string} or {item: string, count: integer}"
+        );
     }
 }

@@ -15,6 +15,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The local model's threads of runs recorded before `--local-threads` existed.
+fn default_local_threads() -> u32 {
+    LocalConfig::default().n_threads
+}
+
 /// The model and how the agent works; shared by `solve`, `run` and `bench episode`, and
 /// stored with an eval run (serde) for `eval resume`.
 #[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
@@ -30,6 +35,11 @@ pub struct AgentArgs {
     /// stronger qwen2.5-coder-1.5b (install it with the same variable: `scripts/setup llm`).
     #[arg(long, env = "SKILLFORGE_LOCAL_MODEL", default_value_t = LocalModelChoice::default(), value_name = "NAME")]
     pub local_model: LocalModelChoice,
+    /// CPU threads of the offline local model (1 leaves a core to a second model or job
+    /// beside it on a small machine; more is faster when it runs alone).
+    #[arg(long, env = "SKILLFORGE_LOCAL_THREADS", default_value_t = LocalConfig::default().n_threads, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[serde(default = "default_local_threads")]
+    pub local_threads: u32,
     /// The context window of the model at --llm-url, in tokens (prompts are fitted to it; the
     /// local model's is 4096).
     #[arg(long, env = "SKILLFORGE_LLM_CONTEXT_TOKENS", default_value_t = LlmConfig::default().context_tokens, value_name = "N")]
@@ -137,6 +147,7 @@ impl AgentArgs {
             cross_check_model: self.cross_check_model.clone(),
             local: LocalConfig {
                 model: self.local_model,
+                n_threads: self.local_threads,
                 ..LocalConfig::default()
             },
             ..LlmConfig::default()
