@@ -40,7 +40,7 @@ TEXT = (
 # single craft from a base item; the others need it, and call the first example's skill
 # for it, as a skill calls what the library of its task lists, instead of crafting it anew
 # (one with that ingredient alone, one with another made by a command of the list).
-# Both act with the commands of their task's list, copied as written: a small model copies
+# All act with the commands of their task's list, copied as written: a small model copies
 # an example's lines with its own items put in, and a goal's command kept in a constant
 # copied from the task's list reaches the final craft whatever else it copies.
 EXAMPLE_GOALS = ("minecraft:oak_planks", "minecraft:oak_slab", "minecraft:oak_sign")
@@ -341,11 +341,11 @@ class Adapter:
             tag = "minecraft:" + name.strip().replace(" ", "_")
             if not self.tree.is_tag(tag):
                 continue
-            carried = [item_id_to_str(m) for m in sorted(self.tree.get_items_with_tags(tag)) if m in self.env.inventory]
-            members = carried or [item_id_to_str(m) for m in sorted(self.tree.get_items_with_tags(tag))[:3]]
+            members = sorted(self.tree.get_items_with_tags(tag))
+            carried = [m for m in members if m in self.env.inventory]
             said.append(
                 "; {} is a family: name the member {}, e.g. `{} {}`".format(
-                    name, "you carry" if carried else "you make", number, members[0]
+                    name, "you carry" if carried else "you make", number, item_id_to_str((carried or members)[0])
                 )
             )
         return "".join(said)
