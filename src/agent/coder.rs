@@ -76,6 +76,7 @@ pub fn coder_messages(
                     "skills": retrieved,
                     "environment": acts.then(described),
                     "write_examples": if task.tests.is_empty() { task.name.as_deref() } else { None },
+                    "bare": comment_is_kept(task),
                 }),
             )?),
             Message::user(stub.text.to_string()),
@@ -86,10 +87,23 @@ pub fn coder_messages(
         messages.push(Message::assistant(feedback.previous_reply.clone()));
         messages.push(Message::user(render(
             "refine.md",
-            &serde_json::json!({ "problems": feedback.problems, "stub": task.stub().is_some() }),
+            &serde_json::json!({
+                "problems": feedback.problems,
+                "stub": task.stub().is_some(),
+                "bare": comment_is_kept(task),
+            }),
         )?));
     }
     Ok(messages)
+}
+
+/// Whether the coder is asked for `task`'s function without its comment: a stub with a
+/// comment and a check keeps the stub's comment ([`skill_from_reply`]), so repeating it
+/// would only cost tokens (most of a small model's reply to a TextCraft task was the
+/// comment with the task's crafting commands, copied back). A stub without a check is
+/// answered with the comment, where its `@example` lines go.
+fn comment_is_kept(task: &Task) -> bool {
+    task.stub().is_some_and(|stub| stub.doc.is_some()) && !task.tests.is_empty()
 }
 
 /// The general coder prompt's system and user messages (see [`coder_messages`]), the
@@ -310,9 +324,45 @@ pub async fn coder_request(
         }
         _ => fitted_coder_messages(model, env, task, retrieved, feedback, None).await?,
     };
-    Ok(ChatRequest::new(messages)
+    let request = ChatRequest::new(messages)
         .with_temperature(strategy.temperature())
-        .with_max_tokens(MAX_TOKENS))
+        .with_max_tokens(MAX_TOKENS);
+    Ok(match prefill(model, task) {
+        Some(prefix) => {
+            let mut request = request.with_stop(vec![CLOSING_FENCE.to_string()]);
+            request.messages.push(Message::assistant(prefix));
+            request
+        }
+        None => request,
+    })
+}
+
+/// What ends a prefilled reply: the code block's closing fence (left out of the reply).
+const CLOSING_FENCE: &str = "\n```";
+
+/// The start of the reply written for the model when it continues a prefill and the stub's
+/// comment is kept ([`comment_is_kept`]): the code block and the stub's declaration, so that
+/// the model writes the body alone. A small model asked not to repeat the comment still
+/// does (the 1.5B model: 500 tokens a TextCraft reply, four fifths of them the comment).
+fn prefill(model: &dyn LanguageModel, task: &Task) -> Option<String> {
+    let stub = task
+        .stub()
+        .filter(|_| model.continues_prefill() && comment_is_kept(task))?;
+    Some(format!("```javascript\n{}\n", stub.declaration()))
+}
+
+/// The reply to a prefilled request as a whole code block: the prefix where an endpoint left
+/// it out, and the closing fence the stop sequence cut.
+fn completed_reply(reply: &str, prefix: &str, finish: &FinishReason) -> String {
+    let mut whole = if reply.starts_with(prefix) {
+        reply.to_string()
+    } else {
+        format!("{prefix}{reply}")
+    };
+    if *finish == FinishReason::Stop && !whole[prefix.len()..].contains("```") {
+        whole.push_str(CLOSING_FENCE);
+    }
+    whole
 }
 
 /// [`write_skill`] asked the way `strategy` says (the request of [`coder_request`]).
@@ -325,7 +375,10 @@ pub async fn write_skill_with(
     strategy: Strategy,
 ) -> Result<Attempt, AgentError> {
     let request = coder_request(model, env, task, retrieved, feedback, strategy).await?;
-    let exchange = Exchange::run(model, Purpose::Coder, request).await?;
+    let mut exchange = Exchange::run(model, Purpose::Coder, request).await?;
+    if let Some(prefix) = prefill(model, task) {
+        exchange.reply = completed_reply(&exchange.reply, &prefix, &exchange.finish_reason);
+    }
     let library: Vec<&str> = retrieved.iter().map(|brief| brief.name.as_str()).collect();
     let result = skill_from_reply(&exchange.reply, task, &library).map_err(|error| {
         match (&exchange.finish_reason, error) {
@@ -485,7 +538,80 @@ mod tests {
         };
         let messages = coder_messages(&env, &task, &[], Some(&feedback)).unwrap();
         let refine = &messages.last().unwrap().content;
-        assert!(refine.contains("its comment included"), "{refine}");
+        assert!(
+            refine.contains("(its comment stays as written)"),
+            "{refine}"
+        );
+        assert!(
+            system.contains("its comment stays as written above, so do not repeat it"),
+            "{system}"
+        );
+    }
+
+    /// A model that continues a prefill is given the code block and the stub's declaration,
+    /// and writes the body alone; the reply is completed to the whole block, and the skill
+    /// keeps the stub's comment. A model that does not continue one is asked as before.
+    #[tokio::test]
+    async fn a_model_that_continues_a_prefill_writes_the_body_alone() {
+        let stub =
+            "/**\n * Add one to a number.\n * >>> add_one(1)\n * 2\n */\nfunction add_one(x) {\n";
+        let task = Task::from_text(stub, Some("add_one")).unwrap();
+        let env = CodeEnvironment::new("numbers");
+        let model = ScriptedModel::queue(["  return x + 1;\n}"]).continuing_prefill();
+        let attempt = write_skill(&model, &env, &task, &[], None).await.unwrap();
+        let request = &model.requests()[0];
+        let last = request.messages.last().unwrap();
+        assert_eq!(last.role, crate::llm::Role::Assistant);
+        assert_eq!(last.content, "```javascript\nfunction add_one(x) {\n");
+        assert_eq!(request.stop, vec!["\n```".to_string()]);
+        assert_eq!(
+            attempt.exchange.reply,
+            "```javascript\nfunction add_one(x) {\n  return x + 1;\n}\n```"
+        );
+        let skill = attempt.result.unwrap().skill;
+        assert_eq!(
+            skill.description.lines().next(),
+            Some("Add one to a number.")
+        );
+        assert_eq!(skill.tests, task.tests);
+        // A reply cut by the token limit keeps its open block, so it reads as cut off.
+        assert_eq!(
+            completed_reply(
+                "```javascript\nf() {",
+                "```javascript\n",
+                &FinishReason::Length
+            ),
+            "```javascript\nf() {"
+        );
+        // An endpoint that returns only the continuation gets the prefix put back.
+        assert_eq!(
+            completed_reply("}", "```javascript\nf() {\n", &FinishReason::Stop),
+            "```javascript\nf() {\n}\n```"
+        );
+
+        let plain =
+            ScriptedModel::queue(["```javascript\nfunction add_one(x) {\n  return x + 1;\n}\n```"]);
+        write_skill(&plain, &env, &task, &[], None).await.unwrap();
+        let request = &plain.requests()[0];
+        assert_eq!(
+            request.messages.last().unwrap().role,
+            crate::llm::Role::User
+        );
+        assert!(request.stop.is_empty());
+        // A stub without a check is answered with its comment (its examples go there).
+        let unchecked = Task::from_text(
+            "/**\n * Add one.\n */\nfunction add_one(x) {\n",
+            Some("add_one"),
+        )
+        .unwrap();
+        let model = ScriptedModel::queue(["```javascript\n/**\n * Add one.\n * @example add_one(1) => 2\n */\nfunction add_one(x) {\n  return x + 1;\n}\n```"]).continuing_prefill();
+        write_skill(&model, &env, &unchecked, &[], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            model.requests()[0].messages.last().unwrap().role,
+            crate::llm::Role::User
+        );
     }
 
     /// A stub whose comment shows no example gives the task no check: the completion asks
@@ -503,7 +629,8 @@ mod tests {
         let attempt = write_skill(&model, &env, &task, &[], None).await.unwrap();
         let system = &model.requests()[0].messages[0].content;
         assert!(
-            system.contains("`@example add_one(ARGUMENTS) => RESULT`"),
+            system.contains("`@example add_one(ARGUMENTS) => RESULT`")
+                && system.contains("Answer with the whole function, its comment included"),
             "{system}"
         );
         assert_eq!(attempt.result.unwrap().skill.tests.len(), 1);

@@ -46,7 +46,7 @@ pub use extract::{ExtractError, Extracted, extract, extract_with_check};
 pub use journal::{AttemptOutcome, FailedTest, JournalEvent, RetrievedSkill};
 pub use lease::EpisodeLease;
 pub use prompts::report_summary;
-pub use task::{Stub, Task, TaskError};
+pub use task::{Stub, Task, TaskError, headline};
 pub use timing::Timing;
 
 use std::fmt;

@@ -145,13 +145,41 @@ pub fn report_summary(report: &TestReport) -> String {
             },
         );
         text.push_str(&format!("\n- {} failed: {why}", test.name));
+        if let Some(name) = test
+            .failure
+            .as_ref()
+            .and_then(|f| undefined_name(&f.message))
+        {
+            text.push_str(&format!(
+                " (no function of the library and no global of the sandbox is named `{name}`: \
+                 define it in your reply, or do its work inline)"
+            ));
+        }
     }
     text
+}
+
+/// The name a ReferenceError's `message` says is not defined (`craftBlueDye is not defined`,
+/// quoted or not): a small model calls helpers and library skills it made up.
+fn undefined_name(message: &str) -> Option<&str> {
+    let before = message.strip_suffix(" is not defined")?;
+    let name = before
+        .rsplit([' ', ':'])
+        .next()?
+        .trim_matches(['\'', '"', '`']);
+    let identifier = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    identifier.then_some(name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::{Failure, FailureKind};
+    use crate::validate::TestOutcome;
     use serde_json::json;
 
     #[test]
@@ -168,7 +196,7 @@ mod tests {
         assert!(error.to_string().contains("refine.md"), "{error}");
         let text = render(
             "refine.md",
-            &json!({"problems": "3 of 4 tests failed", "stub": false}),
+            &json!({"problems": "3 of 4 tests failed", "stub": false, "bare": false}),
         )
         .unwrap();
         assert!(
@@ -265,8 +293,6 @@ mod tests {
 
     #[test]
     fn summarises_reports_for_the_model() {
-        use crate::sandbox::{Failure, FailureKind};
-        use crate::validate::TestOutcome;
         let outcome = |name: &str, failure: Option<Failure>| TestOutcome {
             name: name.into(),
             passed: failure.is_none(),
@@ -291,6 +317,42 @@ mod tests {
         assert_eq!(
             report_summary(&report),
             "1 of 3 tests passed\n- f(1) => 2 failed: AssertionError: expected 2, got 3\n- loops failed: timeout: ran past 2s"
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_not_defined_is_said_to_be_no_skill() {
+        assert_eq!(
+            undefined_name("craftBlueDye is not defined"),
+            Some("craftBlueDye")
+        );
+        assert_eq!(
+            undefined_name("'ActionFailed' is not defined"),
+            Some("ActionFailed")
+        );
+        assert_eq!(undefined_name("x.y is not defined"), None);
+        assert_eq!(undefined_name("expected 2, got 3"), None);
+        let mut failure = Failure::new(FailureKind::JsError, "craftBlueDye is not defined");
+        failure.name = Some("ReferenceError".into());
+        let report = TestReport {
+            skill: "craftPurpleDye".into(),
+            tests: vec![TestOutcome {
+                name: "task".into(),
+                passed: false,
+                failure: Some(failure),
+                logs: vec![],
+                wall_ms: 1.0,
+            }],
+            call_graph: vec![],
+        };
+        assert!(
+            report_summary(&report).ends_with(
+                "ReferenceError: craftBlueDye is not defined (no function of the library and no \
+                 global of the sandbox is named `craftBlueDye`: define it in your reply, or do \
+                 its work inline)"
+            ),
+            "{}",
+            report_summary(&report)
         );
     }
 }

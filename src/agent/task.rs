@@ -44,6 +44,33 @@ pub struct Stub<'a> {
     pub doc: Option<&'a str>,
 }
 
+/// The first line of a task's `description` that says something, for one-line listings: a
+/// stub's text starts with `/**`, its first comment line being the task
+/// (`Craft pink dye in TextCraft.`).
+pub fn headline(description: &str) -> &str {
+    description
+        .lines()
+        .map(|line| {
+            let line = line.trim();
+            let line = line.strip_suffix("*/").unwrap_or(line);
+            line.strip_prefix("/**")
+                .or_else(|| line.strip_prefix('*'))
+                .unwrap_or(line)
+                .trim()
+        })
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
+}
+
+impl<'a> Stub<'a> {
+    /// The declaration that opens the function's body: the text's last line,
+    /// `function name(args) {`.
+    pub fn declaration(&self) -> &'a str {
+        let start = self.text.rfind('\n').map_or(0, |i| i + 1);
+        self.text[start..].trim()
+    }
+}
+
 /// Why a task could not be built. The message is written to be shown to the model that
 /// proposed the task.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -291,6 +318,19 @@ mod tests {
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_headline_is_the_first_line_that_says_something() {
+        assert_eq!(
+            headline(
+                "/**\n * Craft pink dye in TextCraft.\n *\n * Goal: ...\n */\nfunction craftPinkDye() {"
+            ),
+            "Craft pink dye in TextCraft."
+        );
+        assert_eq!(headline("\nReverse a string.\nMore."), "Reverse a string.");
+        assert_eq!(headline("/** Add one. */\nfunction f(x) {"), "Add one.");
+        assert_eq!(headline(""), "");
     }
 
     #[test]

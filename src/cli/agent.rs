@@ -4,7 +4,7 @@ use super::skills::{DataArgs, spinner};
 use super::{EXIT_OK, exit_skill_failure, runtime};
 use anyhow::Context;
 use serde_json::json;
-use skillforge::agent::{AgentConfig, CrossCheck, EpisodeReport, Progress, Refinement};
+use skillforge::agent::{AgentConfig, CrossCheck, EpisodeReport, Progress, Refinement, headline};
 use skillforge::envproto::ResetParams;
 use skillforge::library::OpenMode;
 use skillforge::llm::{LanguageModel, LlmConfig, LocalConfig, LocalModelChoice};
@@ -404,7 +404,7 @@ pub fn episodes(data: &DataArgs, command: EpisodesCommand) -> anyhow::Result<Exi
                             e.id,
                             e.status.as_str(),
                             e.started_at.format("%Y-%m-%d %H:%M:%S"),
-                            e.task["description"].as_str().unwrap_or_default()
+                            headline(e.task["description"].as_str().unwrap_or_default())
                         );
                     }
                 }
@@ -513,7 +513,8 @@ fn progress_observer(
         let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
         match progress {
             Progress::Episode { task, resumed, .. } => {
-                s.task = format!("{}{task}", if *resumed { "(resumed) " } else { "" });
+                let resumed = if *resumed { "(resumed) " } else { "" };
+                s.task = format!("{resumed}{}", headline(task));
                 s.round.clear();
             }
             Progress::Round { round, max } => s.round = format!("round {round}/{max}"),
@@ -532,7 +533,7 @@ fn progress_observer(
                     Some((false, _)) => bar.println(format!(
                         "{:<21} {}{}",
                         report.status.as_str(),
-                        report.task.description,
+                        headline(&report.task.description),
                         report
                             .skill
                             .as_ref()

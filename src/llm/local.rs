@@ -496,4 +496,9 @@ impl LanguageModel for LocalModel {
     async fn count_tokens(&self, messages: &[Message]) -> Result<u32, LlmError> {
         self.tokenizer.count(messages).await
     }
+
+    /// llama.cpp's server continues a final assistant message and returns it with the rest.
+    fn continues_prefill(&self) -> bool {
+        true
+    }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::error::LlmError;
 use super::tokens::estimate_prompt_tokens;
-use super::types::{ChatRequest, ChatResponse, FinishReason, LanguageModel};
+use super::types::{ChatRequest, ChatResponse, FinishReason, LanguageModel, Role};
 use super::usage::UsageCounter;
 
 /// One scripted reply. Token counts default to an estimate of one token per 4 characters.
@@ -91,6 +91,7 @@ pub struct ScriptedModel {
     model_id: String,
     usage: Arc<UsageCounter>,
     context_tokens: u32,
+    continues_prefill: bool,
 }
 
 impl ScriptedModel {
@@ -122,7 +123,15 @@ impl ScriptedModel {
             model_id: "scripted".to_string(),
             usage: Arc::new(UsageCounter::new()),
             context_tokens: u32::MAX,
+            continues_prefill: false,
         }
+    }
+
+    /// Continues a chat that ends in an assistant message as llama.cpp's server does: the
+    /// scripted reply is what the model adds, returned after that message's text.
+    pub fn continuing_prefill(mut self) -> Self {
+        self.continues_prefill = true;
+        self
     }
 
     /// Sets the context window (default: unlimited): a request whose estimated prompt tokens
@@ -197,6 +206,12 @@ impl LanguageModel for ScriptedModel {
             });
         }
         let text = request_text(&req);
+        let prefill = match req.messages.last() {
+            Some(last) if self.continues_prefill && last.role == Role::Assistant => {
+                last.content.clone()
+            }
+            _ => String::new(),
+        };
         let mut state = self.lock();
         state.requests.push(req);
         let served = state.served;
@@ -232,7 +247,7 @@ impl LanguageModel for ScriptedModel {
         self.usage
             .record_success(prompt_tokens, completion_tokens, Duration::ZERO, 1);
         Ok(ChatResponse {
-            text: reply.text,
+            text: prefill + &reply.text,
             prompt_tokens,
             completion_tokens,
             latency: Duration::ZERO,
@@ -252,6 +267,10 @@ impl LanguageModel for ScriptedModel {
 
     fn context_tokens(&self) -> u32 {
         self.context_tokens
+    }
+
+    fn continues_prefill(&self) -> bool {
+        self.continues_prefill
     }
 }
 

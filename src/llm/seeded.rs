@@ -97,6 +97,10 @@ impl LanguageModel for SeededModel {
         self.inner.context_tokens()
     }
 
+    fn continues_prefill(&self) -> bool {
+        self.inner.continues_prefill()
+    }
+
     async fn count_tokens(&self, messages: &[Message]) -> Result<u32, LlmError> {
         self.inner.count_tokens(messages).await
     }

@@ -228,4 +228,11 @@ pub trait LanguageModel: Send + Sync {
     async fn count_tokens(&self, messages: &[Message]) -> Result<u32, LlmError> {
         Ok(estimate_prompt_tokens(messages))
     }
+
+    /// Whether a chat ending in an assistant message is continued from it (a prefill), the
+    /// reply being that message's text followed by what the model adds, as llama.cpp's server
+    /// does. The default is no: an endpoint that is not known to continue would answer anew.
+    fn continues_prefill(&self) -> bool {
+        false
+    }
 }
