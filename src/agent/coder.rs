@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::llm::{ChatRequest, FinishReason, LanguageModel, Message};
+use crate::llm::{ChatRequest, FinishReason, LanguageModel, Message, Role};
 use crate::skill::TestCase;
 
 use super::budget::{first_fitting, prompt_budget, truncate};
@@ -375,8 +375,14 @@ pub async fn write_skill_with(
     strategy: Strategy,
 ) -> Result<Attempt, AgentError> {
     let request = coder_request(model, env, task, retrieved, feedback, strategy).await?;
+    // The prefill the request ends with, if any (`prefill`): the reply is completed from it.
+    let prefix = request
+        .messages
+        .last()
+        .filter(|last| last.role == Role::Assistant)
+        .map(|last| last.content.clone());
     let mut exchange = Exchange::run(model, Purpose::Coder, request).await?;
-    if let Some(prefix) = prefill(model, task) {
+    if let Some(prefix) = prefix {
         exchange.reply = completed_reply(&exchange.reply, &prefix, &exchange.finish_reason);
     }
     let library: Vec<&str> = retrieved.iter().map(|brief| brief.name.as_str()).collect();
