@@ -147,16 +147,45 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         "{failure:?}"
     );
 
-    // A field left out (the 1.5B model's `{item: "red dye"}`, repeated round after round
-    // while the error named no form) is refused with the action's two forms.
+    // A get without its count fetches one (the 1.5B model's `{item: "oak logs"}`).
     let without_count = common::skill(
-        "/**\n * Crafts oak planks.\n * @capability get\n * @capability craft\n * @example craftOakPlanks() => null\n */\nfunction craftOakPlanks() {\n  host.call(\"get\", { item: \"oak logs\" });\n  return host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n}",
+        "/**\n * Crafts oak planks.\n * @capability get\n * @capability craft\n * @example craftOakPlanks() => null\n */\nfunction craftOakPlanks() {\n  host.call(\"get\", { item: \"oak logs\" });\n  host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });\n}",
     );
-    let failure = failure_of(&without_count);
+    let bundle = skillforge::compose::bundle(&without_count, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &bundle, &task).unwrap();
+    assert!(report.all_passed(), "{report:#?}");
+    // A field left out of a craft is refused with the action's two forms.
+    let without_ingredients = common::skill(
+        "/**\n * Crafts oak planks.\n * @capability get\n * @capability craft\n * @example craftOakPlanks() => null\n */\nfunction craftOakPlanks() {\n  host.call(\"get\", { item: \"oak logs\", count: 1 });\n  return host.call(\"craft\", { item: \"oak planks\", count: 4 });\n}",
+    );
+    let failure = failure_of(&without_ingredients);
     assert_eq!(failure.name.as_deref(), Some("TypeError"), "{failure:?}");
-    assert_eq!(
-        failure.message,
-        "count must be a positive integer; get takes {command: \"get 1 oak logs\"} or {item: \"oak logs\", count: 1}"
+    assert!(
+        failure.message.starts_with(
+            "craft needs ingredients: [{item, count}, ...]; craft takes {command: \"craft 4 oak planks using 1 oak logs\"}"
+        ),
+        "{failure:?}"
+    );
+    // A get of a family, copied from a recipe that lists it ("get 4 planks"), names a
+    // member the task's list makes and how it is made.
+    let fetch_family = common::skill(
+        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { command: \"get 4 planks\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 planks\" });\n}",
+    );
+    let failure = failure_of(&fetch_family);
+    let (_, said) = failure
+        .message
+        .split_once("; planks is a family, not an item: name a member, e.g. ")
+        .unwrap_or_else(|| panic!("{failure:?}"));
+    let (member, command) = said.split_once(", crafted: `").unwrap();
+    let command = command.strip_suffix("`)").unwrap();
+    assert!(
+        command.starts_with("craft 4 ") && command.contains(&format!(" {member} using ")),
+        "{failure:?}"
+    );
+    assert!(
+        task.description.contains(command),
+        "{command}: {}",
+        task.description
     );
 }
 
@@ -169,6 +198,12 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
     let shown = env.describe();
     assert!(
         shown.contains("`host.call(\"craft\", {command: string} or {item: string, count: integer, ingredients: [{item: string, count: integer}, ...]})`"),
+        "{shown}"
+    );
+    // A get's count is optional (one when left out).
+    assert!(
+        shown
+            .contains("`host.call(\"get\", {command: string} or {item: string, count?: integer})`"),
         "{shown}"
     );
     let check = |body: &str| {

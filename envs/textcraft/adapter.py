@@ -144,11 +144,13 @@ INGREDIENTS = {
 ACTIONS = [
     {
         "name": "get",
-        "description": "Fetches a base item: {command: \"get 1 oak logs\"}, or as fields {item: \"oak logs\", count: 1}.",
+        "description": "Fetches a base item: {command: \"get 1 oak logs\"}, or as fields {item: \"oak logs\", count: 1} (count 1 when left out).",
         "schema": {
             "type": "object",
             "properties": {"command": {"type": "string"}, "item": ITEM, "count": COUNT},
-            "anyOf": [{"required": ["command"]}, {"required": ["item", "count"]}],
+            # count is optional in the fields form (one when left out): a form's own
+            # properties say so.
+            "anyOf": [{"required": ["command"]}, {"required": ["item"], "properties": {"count": COUNT}}],
         },
     },
     {
@@ -190,6 +192,7 @@ class Adapter:
         self.fresh()
         self.goal = None
         self.reached = False
+        self.listing = []
 
     def fresh(self):
         """A new game. Each reset takes one: the package's CraftingTree.create_recipe_set
@@ -233,6 +236,7 @@ class Adapter:
                 return self.reset({"seed": seed + 1, "options": options})
         self.goal = self.env.goal
         self.reached = False
+        self.listing = [line for line in observation.splitlines() if line.startswith("craft ")]
         name = item_id_to_str(self.goal)
         return {
             "observation": observation,
@@ -314,7 +318,7 @@ class Adapter:
                     command,
                     json.dumps(self.state()["inventory"]),
                     self.commands_making(wanted, action) if action != "inventory" else "",
-                    self.families_named(command),
+                    self.family_fetched(wanted) if action == "get" else self.families_named(command),
                 )
             )
         self.reached = self.reached or reward >= 1
@@ -329,7 +333,7 @@ class Adapter:
         recipes = self.tree.itemid_recipes.get("minecraft:" + name.replace(" ", "_")) or []
         # The package's own reset appends other items' recipes to these lists (0.0.3): keep
         # those whose result is the item.
-        made = [r.recipe_str for r in recipes if (m := re.match(r"craft \d+ (.+?) using ", r.recipe_str)) and m.group(1) == name]
+        made = [r.recipe_str for r in recipes if makes(r.recipe_str, name)]
         commands = ", ".join("`{}`".format(c) for c in dict.fromkeys(made))
         if action == "get":
             return "; {} is crafted, not fetched: {}".format(wanted, commands) if commands else ""
@@ -344,17 +348,38 @@ class Adapter:
         said = []
         for part in using.split(", ") if using else []:
             number, _, name = part.partition(" ")
-            tag = "minecraft:" + name.strip().replace(" ", "_")
-            if not self.tree.is_tag(tag):
-                continue
-            members = sorted(self.tree.get_items_with_tags(tag))
-            carried = [m for m in members if m in self.env.inventory]
-            said.append(
-                "; {} is a family: name the member {}, e.g. `{} {}`".format(
-                    name, "you carry" if carried else "you make", number, item_id_to_str((carried or members)[0])
+            member, carried = self.member(name)
+            if member:
+                said.append(
+                    "; {} is a family: name the member {}, e.g. `{} {}`".format(
+                        name, "you carry" if carried else "you make", number, item_id_to_str(member)
+                    )
                 )
-            )
         return "".join(said)
+
+    def family_fetched(self, name):
+        """For a refused get of a family ("get 2 planks", copied from a recipe that lists
+        the family), how its members are had: a member is named, and made the way the
+        game makes it."""
+        member, _ = self.member(name)
+        if not member:
+            return ""
+        said = item_id_to_str(member)
+        made = [r.recipe_str for r in self.tree.itemid_recipes.get(member) or [] if makes(r.recipe_str, said)]
+        how = "crafted: `{}`".format(made[0]) if made else "fetched: `get 1 {}`".format(said)
+        return "; {} is a family, not an item: name a member, e.g. {}, {}".format(name.strip(), said, how)
+
+    def member(self, name):
+        """The member to name for a family ("planks"), or None if `name` is no family:
+        one the skill carries, else one the task's listing makes, else the first; and
+        whether it is carried."""
+        tag = "minecraft:" + name.strip().replace(" ", "_")
+        if not self.tree.is_tag(tag):
+            return None, False
+        members = sorted(self.tree.get_items_with_tags(tag))
+        carried = [m for m in members if m in self.env.inventory]
+        listed = [m for m in members if any(makes(c, item_id_to_str(m)) for c in self.listing)]
+        return (carried or listed or members)[0], bool(carried)
 
     def check(self, _request):
         if self.goal is None:
@@ -381,7 +406,7 @@ COMMAND_SHAPES = {
 
 
 FORMS = {
-    "get": '{command: "get 1 oak logs"} or {item: "oak logs", count: 1}',
+    "get": '{command: "get 1 oak logs"} or {item: "oak logs", count: 1} (count 1 when left out)',
     "craft": (
         '{command: "craft 4 oak planks using 1 oak logs"} (a command of the task\'s list) or '
         '{item: "oak planks", count: 4, ingredients: [{item: "oak logs", count: 1}]}'
@@ -389,10 +414,17 @@ FORMS = {
 }
 
 
+def makes(command, item):
+    """Whether a crafting command's result is `item` ("oak planks")."""
+    matched = re.match(r"craft \d+ (.+?) using ", command)
+    return bool(matched) and matched.group(1) == item
+
+
 def fields_command(action, args):
     """The game's command a `get` or `craft` given as fields makes, and the item it names."""
     if action == "get":
-        return "get {} {}".format(count(args), item(args)), item(args)
+        # A fetch of one is the usual: `{item: "red dye"}` is one red dye.
+        return "get {} {}".format(count(args, default=1), item(args)), item(args)
     ingredients = args.get("ingredients")
     if not isinstance(ingredients, list) or not ingredients:
         raise Refused("craft needs ingredients: [{item, count}, ...]", "TypeError")
@@ -442,8 +474,8 @@ def item(args):
     return value.strip()
 
 
-def count(args):
-    value = args.get("count")
+def count(args, default=None):
+    value = args.get("count", default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise Refused("count must be a positive integer", "TypeError")
     return value

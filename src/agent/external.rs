@@ -340,44 +340,41 @@ impl Environment for ExternalEnvironment {
 
 /// A JSON schema as the shape of a value a model writes: `{item: string, count: integer}`,
 /// arrays as `[shape]`, optional properties marked `?`, an object whose `anyOf` lists
-/// which properties each form requires as its forms joined by `or` (`{command: string} or
-/// {item: string}`). A small model shown the schema itself copies its `type`/`properties`
-/// keys into the arguments.
+/// which properties each form requires (and, in the form's own `properties`, which it takes
+/// optionally) as its forms joined by `or` (`{command: string} or {item: string, count?:
+/// integer}`). A small model shown the schema itself copies its `type`/`properties` keys
+/// into the arguments.
 fn schema_shape(schema: &serde_json::Value) -> String {
     match schema["type"].as_str() {
-        Some("object") => {
-            let forms: Vec<Vec<&str>> = schema["anyOf"]
-                .as_array()
-                .map(|forms| forms.iter().map(|form| names(&form["required"])).collect())
-                .unwrap_or_default();
-            if forms.is_empty() {
-                object_shape(schema, None)
-            } else {
-                let shapes: Vec<String> = forms
-                    .iter()
-                    .map(|required| object_shape(schema, Some(required)))
-                    .collect();
-                shapes.join(" or ")
-            }
-        }
+        Some("object") => match schema["anyOf"].as_array() {
+            Some(forms) if !forms.is_empty() => forms
+                .iter()
+                .map(|form| object_shape(schema, Some(form)))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            _ => object_shape(schema, None),
+        },
         Some("array") => format!("[{}, ...]", schema_shape(&schema["items"])),
         Some(other) => other.to_string(),
         None => "any".to_string(),
     }
 }
 
-/// An object schema's properties as `{name: shape, optional?: shape}`; with `only`, just the
-/// properties it names, all required (one form of an `anyOf`).
-fn object_shape(schema: &serde_json::Value, only: Option<&[&str]>) -> String {
-    let required = names(&schema["required"]);
+/// An object schema's properties as `{name: shape, optional?: shape}`; with `form` (one
+/// form of an `anyOf`), just the properties the form requires or lists among its own.
+fn object_shape(schema: &serde_json::Value, form: Option<&serde_json::Value>) -> String {
+    let required = names(&form.unwrap_or(schema)["required"]);
+    let taken = |name: &str| {
+        form.is_none_or(|form| required.contains(&name) || form["properties"].get(name).is_some())
+    };
     let fields: Vec<String> = schema["properties"]
         .as_object()
         .map(|properties| {
             properties
                 .iter()
-                .filter(|(name, _)| only.is_none_or(|only| only.contains(&name.as_str())))
+                .filter(|(name, _)| taken(name))
                 .map(|(name, property)| {
-                    let optional = if only.is_some() || required.contains(&name.as_str()) {
+                    let optional = if required.contains(&name.as_str()) {
                         ""
                     } else {
                         "?"
@@ -431,6 +428,16 @@ mod tests {
         assert_eq!(
             schema_shape(&schema),
             "{command: string} or {item: string, count: integer}"
+        );
+        // A form's own `properties` name what it takes optionally.
+        let schema = json!({"type": "object",
+            "properties": {"command": {"type": "string"}, "item": {"type": "string"},
+                "count": {"type": "integer"}},
+            "anyOf": [{"required": ["command"]},
+                {"required": ["item"], "properties": {"count": {}}}]});
+        assert_eq!(
+            schema_shape(&schema),
+            "{command: string} or {item: string, count?: integer}"
         );
     }
 }
