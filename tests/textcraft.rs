@@ -232,6 +232,19 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
             .ends_with("; planks is a family: name the member you carry, e.g. `4 oak planks`)"),
         "{failure:?}"
     );
+    // A craft short of an ingredient says which (the 0.5B model fetched "oak log" for a
+    // command using "oak logs").
+    let failure = check(
+        "  host.call(\"get\", { command: \"get 1 oak log\" });\n  return host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });",
+    )
+    .failure
+    .unwrap();
+    assert!(
+        failure
+            .message
+            .contains("; the inventory holds {\"oak log\": 1}; short of 1 oak logs (0 carried); "),
+        "{failure:?}"
+    );
     // A text that is no command: refused with the shape one has.
     let failure = check("  return host.call(\"craft\", { command: \"craft 1 crafting table\" });")
         .failure

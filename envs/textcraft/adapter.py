@@ -308,15 +308,17 @@ class Adapter:
             raise Refused("unknown action {!r}: use get, craft or inventory".format(action), "TypeError")
         observation, reward, done, _, _ = self.env.step(command)
         if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
-            # What the skill carried when the game refused ("not enough items" names none),
-            # the commands that make the item, and how to name a family's member: a refused
-            # recipe is most often one copied from another item's command or a family
-            # ingredient copied as listed, a refused get one of an item to craft.
+            # What the skill carried when the game refused and what it lacked ("not enough
+            # items" names none), the commands that make the item, and how to name a
+            # family's member: a refused recipe is most often one copied from another item's
+            # command or a family ingredient copied as listed, a refused get one of an item
+            # to craft.
             raise Refused(
-                "{} (for `{}`; the inventory holds {}{}{})".format(
+                "{} (for `{}`; the inventory holds {}{}{}{})".format(
                     observation,
                     command,
                     json.dumps(self.state()["inventory"]),
+                    self.shortfall(command) if observation.startswith("Could not find enough") else "",
                     self.commands_making(wanted, action) if action != "inventory" else "",
                     self.family_fetched(wanted) if action == "get" else self.families_named(command),
                 )
@@ -340,6 +342,22 @@ class Adapter:
         if not commands:
             return "; no crafting command makes {}".format(wanted)
         return "; the crafting commands for {}: {}".format(wanted, commands)
+
+    def shortfall(self, command):
+        """The ingredients of a refused craft that the inventory holds too few of (a family
+        left to `families_named`): the 0.5B model fetched "crimson stem" for a command
+        using "crimson stems" and read "not enough items" as naming nothing."""
+        using = command.partition(" using ")[2]
+        short = []
+        for part in using.split(", ") if using else []:
+            number, _, name = part.partition(" ")
+            item_id = "minecraft:" + name.strip().replace(" ", "_")
+            if not number.isdigit() or self.tree.is_tag(item_id):
+                continue
+            carried = self.env.inventory.get(item_id, 0)
+            if carried < int(number):
+                short.append("{} {} ({} carried)".format(number, name.strip(), carried))
+        return "; short of {}".format(", ".join(short)) if short else ""
 
     def families_named(self, command):
         """For a craft whose ingredients name a family ("planks", as the crafting commands
