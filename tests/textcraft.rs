@@ -218,6 +218,12 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
         "  host.call(\"get\", { command: \"get 1 oak logs\" });\n  host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });",
     );
     assert!(outcome.passed, "{outcome:#?}");
+    // The verb and the counts left out, as the game reads them (one fetched; what the
+    // recipe makes crafted): the 1.5B model wrote "craft iron block using 9 iron ingot".
+    let outcome = check(
+        "  host.call(\"get\", { command: \"oak logs\" });\n  host.call(\"craft\", { command: \"oak planks using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft crafting table using 4 oak planks\" });",
+    );
+    assert!(outcome.passed, "{outcome:#?}");
     // The listed command copied with its family ingredient: refused, saying which member
     // to name (the one carried).
     let failure = check(

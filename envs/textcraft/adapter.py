@@ -414,10 +414,13 @@ class Adapter:
         }
 
 
+# A command's verb may be left out (the action names it), and so may the count of a get (one)
+# or of a craft's result (the game's own reading: it crafts what the recipe makes). The
+# 1.5B model wrote "craft iron block using 9 iron ingot" and "8 black terracotta using ...".
 COMMAND_SHAPES = {
-    "get": (re.compile(r"get ([1-9][0-9]*) (\S.*)"), "\"get 1 oak logs\""),
+    "get": (re.compile(r"(?:get )?(?:([1-9][0-9]*) )?(\S.*)"), "\"get 1 oak logs\""),
     "craft": (
-        re.compile(r"craft ([1-9][0-9]*) (\S.*?) using [1-9][0-9]* \S.*"),
+        re.compile(r"(?:craft )?(?:([1-9][0-9]*) )?(\S.*?) using ([1-9][0-9]* \S.*)"),
         "\"craft 4 oak planks using 1 oak logs\" (a command of the task's list)",
     ),
 }
@@ -465,7 +468,11 @@ def command_text(action, value):
             ),
             "TypeError",
         )
-    return text, matched.group(2)
+    number, item = matched.group(1), matched.group(2)
+    if action == "get":
+        return "get {} {}".format(number or 1, item), item
+    made = "{} {}".format(number, item) if number else item
+    return "craft {} using {}".format(made, matched.group(3)), item
 
 
 def ingredient(value, index):
