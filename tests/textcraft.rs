@@ -133,6 +133,19 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         "{failure:?}"
     );
 
+    // A name no item has ("iron ingots" for iron ingot, as the 1.5B model wrote) names the
+    // item meant and how it is made.
+    let misnamed = common::skill(
+        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { command: \"get 4 oak plank\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });\n}",
+    );
+    let failure = failure_of(&misnamed);
+    assert!(
+        failure.message.ends_with(
+            "; no item is called oak plank: oak planks?; oak planks is crafted, not fetched: `craft 4 oak planks using 1 oak logs`)"
+        ),
+        "{failure:?}"
+    );
+
     // An action's result passed as an ingredient (what the 1.5B model wrote) is named as
     // such, with the shape an ingredient has.
     let result_as_ingredient = common::skill(

