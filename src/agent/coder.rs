@@ -103,8 +103,7 @@ pub fn coder_messages(
 /// a TextCraft task was the task's crafting commands, copied back), so repeating it would
 /// only cost tokens. A pure function's comment is its specification, and a small model
 /// that writes it out before the body does better: on the dev suite the 0.5B model alone
-/// passed 34 of 76 asked for the body and more asked for the whole function
-/// (docs/benchmarks.md). A stub without a check is answered with the comment, where its
+/// passed 34 of 76 asked for the body, 44 asked for the whole function (docs/benchmarks.md). A stub without a check is answered with the comment, where its
 /// `@example` lines go.
 fn comment_is_kept(env: &dyn Environment, task: &Task) -> bool {
     !env.host_functions().list().is_empty()
