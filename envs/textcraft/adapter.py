@@ -360,10 +360,8 @@ class Adapter:
         """The ingredients of a refused craft that the inventory holds too few of (a family
         left to `families_named`): the 0.5B model fetched "crimson stem" for a command
         using "crimson stems" and read "not enough items" as naming nothing."""
-        using = command.partition(" using ")[2]
         short = []
-        for part in using.split(", ") if using else []:
-            number, _, name = part.partition(" ")
+        for number, name in ingredients_of(command):
             item_id = "minecraft:" + name.strip().replace(" ", "_")
             if not number.isdigit() or self.tree.is_tag(item_id):
                 continue
@@ -375,10 +373,8 @@ class Adapter:
     def families_named(self, command):
         """For a craft whose ingredients name a family ("planks", as the crafting commands
         list it), how to name a member instead: the game takes only members."""
-        using = command.partition(" using ")[2]
         said = []
-        for part in using.split(", ") if using else []:
-            number, _, name = part.partition(" ")
+        for number, name in ingredients_of(command):
             member, carried = self.member(name)
             if member:
                 said.append(
@@ -446,6 +442,12 @@ FORMS = {
         '{item: "oak planks", count: 4, ingredients: [{item: "oak logs", count: 1}]}'
     ),
 }
+
+
+def ingredients_of(command):
+    """The (count, name) pairs after a craft command's "using", as written ("2 planks")."""
+    using = command.partition(" using ")[2]
+    return [part.partition(" ")[::2] for part in using.split(", ")] if using else []
 
 
 def makes(command, item):
