@@ -29,6 +29,13 @@ fn textcraft() -> Option<ExternalEnvironment> {
     }
 }
 
+/// A skill for the crafting table whose function's body is `body`.
+fn crafting_table_skill(body: &str) -> skillforge::skill::SkillSource {
+    common::skill(&format!(
+        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {{\n{body}\n}}"
+    ))
+}
+
 fn goal(item: &str) -> ResetParams {
     ResetParams {
         seed: 7,
@@ -122,8 +129,8 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         report.tests[0].failure.clone().unwrap()
     };
     // A get of an item that is crafted says which commands make it.
-    let fetch_planks = common::skill(
-        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { item: \"oak planks\", count: 4 });\n  return host.call(\"craft\", { item: \"crafting table\", count: 1, ingredients: [{ item: \"oak planks\", count: 4 }] });\n}",
+    let fetch_planks = crafting_table_skill(
+        "  host.call(\"get\", { item: \"oak planks\", count: 4 });\n  return host.call(\"craft\", { item: \"crafting table\", count: 1, ingredients: [{ item: \"oak planks\", count: 4 }] });",
     );
     let failure = failure_of(&fetch_planks);
     assert!(
@@ -135,8 +142,8 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
 
     // A name no item has ("iron ingots" for iron ingot, as the 1.5B model wrote) names the
     // item meant and how it is made.
-    let misnamed = common::skill(
-        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { command: \"get 4 oak plank\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });\n}",
+    let misnamed = crafting_table_skill(
+        "  host.call(\"get\", { command: \"get 4 oak plank\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });",
     );
     let failure = failure_of(&misnamed);
     assert!(
@@ -181,8 +188,8 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     );
     // A get of a family, copied from a recipe that lists it ("get 4 planks"), names a
     // member the task's list makes and how it is made.
-    let fetch_family = common::skill(
-        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  host.call(\"get\", { command: \"get 4 planks\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 planks\" });\n}",
+    let fetch_family = crafting_table_skill(
+        "  host.call(\"get\", { command: \"get 4 planks\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 planks\" });",
     );
     let failure = failure_of(&fetch_family);
     let (_, said) = failure
@@ -220,9 +227,7 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
         "{shown}"
     );
     let check = |body: &str| {
-        let skill = common::skill(&format!(
-            "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {{\n{body}\n}}"
-        ));
+        let skill = crafting_table_skill(body);
         let bundle = skillforge::compose::bundle(&skill, |_| None, 16).unwrap();
         env.check(&sandbox, &bundle, &task).unwrap().tests.remove(0)
     };
