@@ -216,7 +216,7 @@ class Adapter:
         options = request.get("options") or {}
         self.fresh()
         if options.get("goal"):
-            goal = "minecraft:" + str(options["goal"]).strip().replace(" ", "_")
+            goal = item_id(str(options["goal"]))
             if goal not in self.tree.itemid_recipes:
                 raise Refused("no recipe makes {}".format(options["goal"]), "InvalidGoal")
             observation = self.pose(goal, seed)
@@ -332,23 +332,25 @@ class Adapter:
         refused `action` (a refused get of an item nothing makes says nothing more). The
         game's, not the task's listing: a skill's own tests run in another world than its
         task's, and a command crafts in any world."""
-        name = wanted.strip().lower()
-        recipes = self.tree.itemid_recipes.get("minecraft:" + name.replace(" ", "_")) or []
-        # The package's own reset appends other items' recipes to these lists (0.0.3): keep
-        # those whose result is the item.
-        made = [r.recipe_str for r in recipes if makes(r.recipe_str, name)]
-        commands = ", ".join("`{}`".format(c) for c in dict.fromkeys(made))
+        commands = ", ".join("`{}`".format(c) for c in self.commands_for(wanted.strip().lower()))
         if action == "get":
             return "; {} is crafted, not fetched: {}".format(wanted, commands) if commands else ""
         if not commands:
             return "; no crafting command makes {}".format(wanted)
         return "; the crafting commands for {}: {}".format(wanted, commands)
 
+    def commands_for(self, name):
+        """The game's crafting commands whose result is the item `name` ("oak planks"),
+        each once. The package's own reset appends other items' recipes to an item's list
+        (0.0.3): those are left out."""
+        recipes = self.tree.itemid_recipes.get(item_id(name)) or []
+        return list(dict.fromkeys(r.recipe_str for r in recipes if makes(r.recipe_str, name)))
+
     def unknown_named(self, wanted, action):
         """What to say of the item a refused get or craft names: the commands that make
         it, or for a name no item has ("iron ingots") the item meant, and its commands."""
-        item_id = "minecraft:" + wanted.strip().lower().replace(" ", "_")
-        if self.tree.is_valid_item(item_id) or self.tree.is_tag(item_id):
+        named = item_id(wanted.lower())
+        if self.tree.is_valid_item(named) or self.tree.is_tag(named):
             return self.commands_making(wanted, action)
         names = sorted(item_id_to_str(i) for i in self.tree.itemid_set)
         meant = difflib.get_close_matches(wanted.strip().lower(), names, n=1, cutoff=0.85)
@@ -362,10 +364,10 @@ class Adapter:
         using "crimson stems" and read "not enough items" as naming nothing."""
         short = []
         for number, name in ingredients_of(command):
-            item_id = "minecraft:" + name.strip().replace(" ", "_")
-            if not number.isdigit() or self.tree.is_tag(item_id):
+            ingredient_id = item_id(name)
+            if not number.isdigit() or self.tree.is_tag(ingredient_id):
                 continue
-            carried = self.env.inventory.get(item_id, 0)
+            carried = self.env.inventory.get(ingredient_id, 0)
             if carried < int(number):
                 short.append("{} {} ({} carried)".format(number, name.strip(), carried))
         return "; short of {}".format(", ".join(short)) if short else ""
@@ -392,7 +394,7 @@ class Adapter:
         if not member:
             return ""
         said = item_id_to_str(member)
-        made = [r.recipe_str for r in self.tree.itemid_recipes.get(member) or [] if makes(r.recipe_str, said)]
+        made = self.commands_for(said)
         how = "crafted: `{}`".format(made[0]) if made else "fetched: `get 1 {}`".format(said)
         return "; {} is a family, not an item: name a member, e.g. {}, {}".format(name.strip(), said, how)
 
@@ -400,7 +402,7 @@ class Adapter:
         """The member to name for a family ("planks"), or None if `name` is no family:
         one the skill carries, else one the task's listing makes, else the first; and
         whether it is carried."""
-        tag = "minecraft:" + name.strip().replace(" ", "_")
+        tag = item_id(name)
         if not self.tree.is_tag(tag):
             return None, False
         members = sorted(self.tree.get_items_with_tags(tag))
@@ -442,6 +444,11 @@ FORMS = {
         '{item: "oak planks", count: 4, ingredients: [{item: "oak logs", count: 1}]}'
     ),
 }
+
+
+def item_id(name):
+    """The game's id of an item named in words ("oak planks" is "minecraft:oak_planks")."""
+    return "minecraft:" + name.strip().replace(" ", "_")
 
 
 def ingredients_of(command):
