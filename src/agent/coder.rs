@@ -64,7 +64,7 @@ pub fn coder_messages(
     feedback: Option<&Feedback>,
 ) -> Result<Vec<Message>, AgentError> {
     // An environment whose skills act is described; a pure-function one needs no words.
-    let acts = !env.host_functions().list().is_empty();
+    let acts = env.acts();
     let library: Vec<&str> = retrieved.iter().map(|brief| brief.name.as_str()).collect();
     // Described only where shown: a stub in a pure-function environment needs no words.
     let described = || env.describe_for(&library);
@@ -103,12 +103,11 @@ pub fn coder_messages(
 /// a TextCraft task was the task's crafting commands, copied back), so repeating it would
 /// only cost tokens. A pure function's comment is its specification, and a small model
 /// that writes it out before the body does better: on the dev suite the 0.5B model alone
-/// passed 34 of 76 asked for the body, 44 asked for the whole function (docs/benchmarks.md). A stub without a check is answered with the comment, where its
+/// passed 34 of 76 asked for the body, 44 asked for the whole function
+/// (docs/benchmarks.md). A stub without a check is answered with the comment, where its
 /// `@example` lines go.
 fn comment_is_kept(env: &dyn Environment, task: &Task) -> bool {
-    !env.host_functions().list().is_empty()
-        && task.stub().is_some_and(|stub| stub.doc.is_some())
-        && !task.tests.is_empty()
+    env.acts() && task.stub().is_some_and(|stub| stub.doc.is_some()) && !task.tests.is_empty()
 }
 
 /// The general coder prompt's system and user messages (see [`coder_messages`]), the

@@ -218,10 +218,7 @@ impl Agent {
         bundle: &Bundle,
     ) -> Result<Corroboration, AgentError> {
         let config = &self.config.cross_check;
-        if config.candidates == 0
-            || !run.task.check_is_examples()
-            || !self.env.host_functions().list().is_empty()
-        {
+        if config.candidates == 0 || !run.task.check_is_examples() || self.env.acts() {
             return Ok(Corroboration::Keep);
         }
         let name = source.name.clone();

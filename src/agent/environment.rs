@@ -32,6 +32,12 @@ pub trait Environment: Send + Sync {
     /// The host functions its skills may call through `host.call`.
     fn host_functions(&self) -> HostFunctions;
 
+    /// Whether its skills act on a world (it offers host functions), rather than being
+    /// pure functions.
+    fn acts(&self) -> bool {
+        !self.host_functions().list().is_empty()
+    }
+
     /// Warm-up tasks, each with a check, easiest first: what the agent works on when the
     /// curriculum's model proposes nothing usable (small models often cannot).
     fn seed_tasks(&self) -> Vec<Task> {
