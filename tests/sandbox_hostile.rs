@@ -212,6 +212,33 @@ fn host_call_flood_is_bounded() {
 }
 
 #[test]
+fn a_loop_stopped_at_the_host_call_limit_says_what_it_kept_calling() {
+    let caps = Capabilities::none().grant("test.echo");
+    // A loop waiting for an answer its call never gives.
+    let source = r#"function main() {
+        while (host.call("test.echo", ["more"])[0] !== "enough") { host.call("test.echo", [1]); }
+    }"#;
+    let outcome = run_with(
+        source,
+        "main",
+        &[],
+        &caps,
+        &Limits {
+            host_calls: 100,
+            ..Limits::default()
+        },
+    );
+    assert_kind(&outcome, FailureKind::CpuLimit);
+    let message = &outcome.failure().unwrap().message;
+    assert!(
+        message.contains(r#"the calls made most: `test.echo ["more"]` 50 times"#),
+        "{message}"
+    );
+    assert!(message.contains(r#"`test.echo [1]` 50 times"#), "{message}");
+    assert!(message.contains("last answered"), "{message}");
+}
+
+#[test]
 fn a_slow_host_call_cannot_outlive_the_deadline() {
     let caps = Capabilities::none().grant("test.sleep");
     let source = r#"function main() { host.call("test.sleep", [5000]); return "late"; }"#;

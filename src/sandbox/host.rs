@@ -6,6 +6,7 @@ use super::outcome::{Failure, FailureKind, LogLine, LogStream, Outcome, RunStats
 use super::{Call, SandboxError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wasmtime::{
     Caller, Engine, Extern, InstancePre, Linker, Module, ResourceLimiter, Store, Trap,
@@ -49,8 +50,8 @@ enum HostStop {
     Timeout(Duration),
     #[error("output limit of {0} bytes exceeded")]
     Output(usize),
-    #[error("host-call limit of {0} calls exceeded")]
-    HostCalls(u32),
+    #[error("host-call limit of {0} calls exceeded{1}")]
+    HostCalls(u32, String),
     #[error("guest protocol violation: {0}")]
     Protocol(String),
 }
@@ -64,12 +65,61 @@ pub(super) struct HostState {
     result: Option<Vec<u8>>,
     host_calls: u32,
     max_host_calls: u32,
+    call_tally: CallTally,
     capabilities: super::Capabilities,
     host_functions: HostFunctions,
     /// What host functions keep for this call; dropped with the store when the call ends.
     scope: CallScope,
     deadline: Instant,
     wall_clock: Duration,
+}
+
+/// The host calls of one sandbox call, counted by name and arguments, so that a call stopped
+/// at the host-call limit can say what it kept asking for (a loop waiting for something its
+/// calls never bring about).
+#[derive(Default)]
+struct CallTally(HashMap<String, (u32, String)>);
+
+impl CallTally {
+    /// How much of a call, and of its answer, the tally keeps.
+    const SHOWN_BYTES: usize = 160;
+
+    fn record(&mut self, name: &str, args: &[u8], reply: &Value) {
+        let call = clipped(format!("{name} {}", String::from_utf8_lossy(args)));
+        let (count, answer) = self.0.entry(call).or_default();
+        *count += 1;
+        *answer = clipped(reply.to_string());
+    }
+
+    /// The two calls made most often, with their counts and last answers (empty when none
+    /// was made).
+    fn most_repeated(&self) -> String {
+        let mut calls: Vec<_> = self.0.iter().collect();
+        calls.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
+        let shown: Vec<String> = calls
+            .iter()
+            .take(2)
+            .map(|(call, (count, answer))| {
+                format!("`{call}` {count} times (last answered {answer})")
+            })
+            .collect();
+        if shown.is_empty() {
+            String::new()
+        } else {
+            format!("; the calls made most: {}", shown.join(", "))
+        }
+    }
+}
+
+/// `text` cut to [`CallTally::SHOWN_BYTES`] at a character boundary, marked when cut.
+fn clipped(text: String) -> String {
+    if text.len() <= CallTally::SHOWN_BYTES {
+        return text;
+    }
+    format!(
+        "{}...",
+        &text[..text.floor_char_boundary(CallTally::SHOWN_BYTES)]
+    )
 }
 
 /// Denies memory growth past the call's limit and remembers that it did.
@@ -193,6 +243,7 @@ fn new_store(
         result: None,
         host_calls: 0,
         max_host_calls: limits.host_calls,
+        call_tally: CallTally::default(),
         capabilities: capabilities.clone(),
         host_functions: host_functions.clone(),
         scope: CallScope::default(),
@@ -412,7 +463,7 @@ fn classify_trap(err: &wasmtime::Error, state: &HostState, guest_stderr: &str) -
         let kind = match stop {
             HostStop::Timeout(_) => FailureKind::Timeout,
             HostStop::Output(_) => FailureKind::OutputLimit,
-            HostStop::HostCalls(_) => FailureKind::CpuLimit,
+            HostStop::HostCalls(..) => FailureKind::CpuLimit,
             HostStop::Protocol(_) => FailureKind::JsError,
         };
         return Failure::new(kind, stop.to_string());
@@ -520,7 +571,8 @@ async fn host_call(
         let state = caller.data_mut();
         state.host_calls += 1;
         if state.host_calls > state.max_host_calls {
-            return Err(HostStop::HostCalls(state.max_host_calls).into());
+            let repeated = state.call_tally.most_repeated();
+            return Err(HostStop::HostCalls(state.max_host_calls, repeated).into());
         }
     }
     let fuel = caller.get_fuel()?;
@@ -534,7 +586,8 @@ async fn host_call(
         .map_err(|_| HostStop::Protocol("host call name is not UTF-8".into()))?;
     let args_bytes = read_guest(&mut caller, args_ptr, args_len)?;
     let reply = answer_host_call(caller.data(), &name, &args_bytes);
-    let state = caller.data();
+    let state = caller.data_mut();
+    state.call_tally.record(&name, &args_bytes, &reply);
     if Instant::now() >= state.deadline {
         return Err(HostStop::Timeout(state.wall_clock).into());
     }
