@@ -2,8 +2,8 @@
 //! HumanEval-JS format (JSON lines: `task_id`, `entry_point`, `prompt`, `tests`), three arms
 //! with the same model:
 //!
-//! - **model alone**: the loop's first request, answered once: no check, no refinement, no
-//!   library;
+//! - **model alone**: the loop's first request, answered once and read as the loop reads a
+//!   reply: no check, no refinement, no library;
 //! - **loop, no library**: `solve` with the prompt as the task and `--name ENTRY`, each
 //!   problem in a fresh empty library;
 //! - **loop + library**: the same in one library (the starter skills, plus whatever earlier
@@ -31,6 +31,7 @@ use serde::Serialize;
 use serde_json::json;
 use skillforge::agent::{
     CodeEnvironment, CrossCheckOutcome, JournalEvent, Strategy, Task, coder_request,
+    skill_from_reply,
 };
 use skillforge::compose::Bundle;
 use skillforge::eval::{Problem, passes, read_suite};
@@ -212,8 +213,8 @@ fn direct_code(problem: &Problem, reply: &str) -> String {
 
 /// The model alone: the request the loop starts with (the coder's first round for the
 /// prompt as the task, with no library), answered once, with no check or refinement. Asked
-/// the same way, the two arms differ only by what the loop adds; seeded alike
-/// (`--sampling-seed`), the loop's first reply is this one.
+/// the same way and read the same way, the two arms differ only by what the loop adds;
+/// seeded alike (`--sampling-seed`), the loop's first reply is this one.
 async fn direct(
     model: &dyn LanguageModel,
     env: &CodeEnvironment,
@@ -221,9 +222,10 @@ async fn direct(
     problem: &Problem,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let request = first_request(model, env, problem).await?;
+    let task = problem_task(problem)?;
+    let request = coder_request(model, env, &task, &[], None, Strategy::First).await?;
     let reply = model.complete(request).await.context("asking the model")?;
-    let bundle = direct_bundle(problem, &reply.text);
+    let bundle = direct_bundle(problem, &task, &reply.text);
     Ok(Outcome {
         task_id: problem.task_id.clone(),
         passed: passes_suite(env, sandbox, &bundle, problem)?,
@@ -238,20 +240,20 @@ async fn direct(
     })
 }
 
-/// The model's direct answer to `problem` as a bundle of its own: no library, no capabilities.
-fn direct_bundle(problem: &Problem, reply: &str) -> Bundle {
-    Bundle::standalone(&problem.entry_point, direct_code(problem, reply))
+/// The model's direct answer to `problem` as a bundle of its own (no library, no
+/// capabilities): the code the loop's reply reader takes from it ([`skill_from_reply`]), so
+/// the loop wins nothing by reading replies better; else the plain reading of
+/// [`direct_code`].
+fn direct_bundle(problem: &Problem, task: &Task, reply: &str) -> Bundle {
+    let code = skill_from_reply(reply, task, &[])
+        .map_or_else(|_| direct_code(problem, reply), |read| read.skill.code);
+    Bundle::standalone(&problem.entry_point, code)
 }
 
-/// The coder's first request for `problem` in an empty library, as the loop sends it.
-async fn first_request(
-    model: &dyn LanguageModel,
-    env: &CodeEnvironment,
-    problem: &Problem,
-) -> anyhow::Result<ChatRequest> {
-    let task = Task::from_text(problem.prompt.clone(), Some(&problem.entry_point))
-        .with_context(|| format!("{}: the prompt is not a task", problem.task_id))?;
-    Ok(coder_request(model, env, &task, &[], None, Strategy::First).await?)
+/// The task `solve` is given for `problem`: its prompt, named after its entry point.
+fn problem_task(problem: &Problem) -> anyhow::Result<Task> {
+    Task::from_text(problem.prompt.clone(), Some(&problem.entry_point))
+        .with_context(|| format!("{}: the prompt is not a task", problem.task_id))
 }
 
 /// One episode of the loop on `library`, judged by the suite's tests.
@@ -261,9 +263,7 @@ async fn looped(
     problem: &Problem,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let task = Task::from_text(problem.prompt.clone(), Some(&problem.entry_point))
-        .with_context(|| format!("{}: the prompt is not a task", problem.task_id))?;
-    let report = runtime.solve(task).await?;
+    let report = runtime.solve(problem_task(problem)?).await?;
     let library = runtime.library();
     let (passed, unverified) = match &report.skill {
         Some(name) => {
@@ -520,8 +520,15 @@ mod tests {
         let sandbox = Sandbox::new(SandboxConfig::default(), HostFunctions::empty()).unwrap();
         let env = CodeEnvironment::new("numbers");
         let problem = problem();
+        let task = problem_task(&problem).unwrap();
         let judge = |reply: &str| {
-            passes_suite(&env, &sandbox, &direct_bundle(&problem, reply), &problem).unwrap()
+            passes_suite(
+                &env,
+                &sandbox,
+                &direct_bundle(&problem, &task, reply),
+                &problem,
+            )
+            .unwrap()
         };
         // A whole function in a block, a body completing the prompt, and wrong code.
         assert!(judge(
@@ -531,5 +538,9 @@ mod tests {
         assert!(!judge("```js\nfunction add_one(x) { return x + 2; }\n```"));
         // A right answer for the first test only fails the suite.
         assert!(!judge("```js\nfunction add_one(x) { return 2; }\n```"));
+        // Read as the loop reads it: the function under another name, and a call after it.
+        assert!(judge(
+            "```js\nfunction addOne(x) {\n  return x + 1;\n}\nconsole.log(addOne(1));\n```"
+        ));
     }
 }
