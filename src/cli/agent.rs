@@ -286,8 +286,8 @@ fn days(text: &str) -> Result<Duration, String> {
     let days: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number of days"))?;
-    Duration::try_from_secs_f64(days * 86_400.0)
-        .map_err(|_| format!("{text} days is not a duration: give zero or more days"))
+    skillforge::daemon::retention::days(days)
+        .ok_or_else(|| format!("{text} days is not a duration: give zero or more days"))
 }
 
 /// Runs `solve`.

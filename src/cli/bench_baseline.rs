@@ -36,7 +36,7 @@ use skillforge::agent::{
 use skillforge::compose::Bundle;
 use skillforge::eval::{Problem, passes, read_suite};
 use skillforge::library::{LibraryConfig, parse_stored};
-use skillforge::llm::{ChatRequest, LanguageModel, SeededModel};
+use skillforge::llm::{LanguageModel, SeededModel};
 use skillforge::runtime::Runtime;
 use skillforge::sandbox::{HostFunctions, Sandbox};
 use skillforge::store::EpisodeStatus;

@@ -119,7 +119,7 @@ impl EpisodesSection {
     pub fn journal_retention(&self) -> Result<Option<Duration>, String> {
         self.keep_journals_days
             .map(|days| {
-                Duration::try_from_secs_f64(days * 86_400.0).map_err(|_| {
+                super::retention::days(days).ok_or_else(|| {
                     format!("[episodes] keep_journals_days = {days} is not zero or more days")
                 })
             })

@@ -10,6 +10,12 @@ use crate::runtime::Runtime;
 /// How often the daemon prunes.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// `days` days as a duration (`keep_journals_days`, `episodes prune --older-than-days`);
+/// `None` for a negative, infinite or NaN number.
+pub fn days(days: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(days * 86_400.0).ok()
+}
+
 /// Prunes the journals of episodes that finished more than `keep` ago and admitted nothing,
 /// now and every `period`, until `stopping`. A failed prune is logged and tried again at the
 /// next period: the journals it would delete are still there, nothing is lost.
