@@ -119,6 +119,9 @@ struct Outcome {
     library: Option<PathBuf>,
     /// What the loop ended with (`None` for the model alone).
     status: Option<EpisodeStatus>,
+    /// The coder rounds the loop's episode used, the one it ended in included (`None` for
+    /// the model alone).
+    rounds: Option<u32>,
     tokens: u64,
     wall_ms: f64,
 }
@@ -159,6 +162,21 @@ impl Arm {
             .iter()
             .filter(|o| o.wrong_admission && !o.unverified)
             .count()
+    }
+
+    /// How many problems the arm passed within each number of rounds, 1 to the most an
+    /// episode used (empty for the model alone): what each further round of refinement won.
+    fn passed_by_round(&self) -> Vec<usize> {
+        let passed_in: Vec<u32> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.passed)
+            .filter_map(|o| o.rounds)
+            .collect();
+        let most = self.outcomes.iter().filter_map(|o| o.rounds).max();
+        (1..=most.unwrap_or(0))
+            .map(|round| passed_in.iter().filter(|&&r| r <= round).count())
+            .collect()
     }
 
     /// (skills ended with that are marked unverified, how many of them are wrong).
@@ -235,6 +253,7 @@ async fn direct(
         episode: None,
         library: None,
         status: None,
+        rounds: None,
         tokens: u64::from(reply.prompt_tokens + reply.completion_tokens),
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
     })
@@ -298,6 +317,7 @@ async fn looped(
         episode: Some(report.episode.clone()),
         library: None,
         status: Some(report.status),
+        rounds: Some(report.rounds),
         tokens: report.timing.prompt_tokens + report.timing.completion_tokens,
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
     })
@@ -438,6 +458,7 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
                        "seconds_per_solved": arm.cost_per_solved().map(|c| c.1),
                        "wrong_admissions": arm.wrong_admissions(),
                        "unverified": arm.unverified().0, "wrong_unverified": arm.unverified().1,
+                       "passed_by_round": arm.passed_by_round(),
                        "outcomes": arm.outcomes})
             })
             .collect();
@@ -471,6 +492,17 @@ pub fn run(data: &DataArgs, args: BaselineArgs) -> anyhow::Result<ExitCode> {
             arm.wrong_admissions(),
             format!("{unverified} ({wrong_unverified})")
         );
+    }
+    for arm in &arms {
+        let by_round = arm.passed_by_round();
+        if !by_round.is_empty() {
+            let counts: Vec<String> = by_round
+                .iter()
+                .enumerate()
+                .map(|(i, passed)| format!("{}: {passed}", i + 1))
+                .collect();
+            println!("{} passed within N rounds: {}", arm.name, counts.join(", "));
+        }
     }
     for problem in &unsatisfiable {
         println!(
@@ -542,5 +574,37 @@ mod tests {
         assert!(judge(
             "```js\nfunction addOne(x) {\n  return x + 1;\n}\nconsole.log(addOne(1));\n```"
         ));
+    }
+
+    #[test]
+    fn passes_are_counted_by_the_round_they_came_in() {
+        let outcome = |passed: bool, rounds: Option<u32>| Outcome {
+            task_id: "T/1".into(),
+            passed,
+            wrong_admission: false,
+            unverified: false,
+            cross_check: None,
+            episode: None,
+            library: None,
+            status: None,
+            rounds,
+            tokens: 0,
+            wall_ms: 0.0,
+        };
+        let looped = Arm {
+            name: "loop, no library",
+            outcomes: vec![
+                outcome(true, Some(1)),
+                outcome(true, Some(3)),
+                outcome(false, Some(4)),
+                outcome(true, Some(1)),
+            ],
+        };
+        assert_eq!(looped.passed_by_round(), vec![2, 2, 3, 3]);
+        let alone = Arm {
+            name: "model alone",
+            outcomes: vec![outcome(true, None)],
+        };
+        assert!(alone.passed_by_round().is_empty());
     }
 }
