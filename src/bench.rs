@@ -23,6 +23,10 @@ pub const FIFTY_LINES: &str = include_str!("bench_fifty_lines.js");
 /// A skill making `n` host calls (`bench.echo`), or `n` plain loop iterations when `n` is
 /// negative: the difference is the host-call round trip.
 pub const HOST_CALLS: &str = r#"
+/**
+ * Sums `n` echoed numbers, each a host call.
+ * @capability bench.echo
+ */
 function hostCalls(n) {
   let total = 0;
   if (n < 0) { for (let i = 0; i < -n; i++) total += [i][0]; return total; }
@@ -100,10 +104,14 @@ fn bench_host_functions() -> HostFunctions {
     ))
 }
 
-fn prepare(code: &str) -> (SkillSource, compose::Bundle) {
-    let skill = SkillSource::parse(code, None).expect("benchmark skills parse");
-    let bundle = compose::bundle(&skill, |_| None, 8).expect("benchmark skills bundle");
-    (skill, bundle)
+/// A benchmark skill parsed and bundled; a skill that does not is the benchmark's own bug,
+/// reported as an error rather than a panic.
+fn prepare(code: &str) -> Result<(SkillSource, compose::Bundle), SandboxError> {
+    let skill = SkillSource::parse(code, None)
+        .map_err(|e| SandboxError::Host(format!("benchmark skill does not parse: {e}")))?;
+    let bundle = compose::bundle(&skill, |_| None, 8)
+        .map_err(|e| SandboxError::Host(format!("benchmark skill does not bundle: {e}")))?;
+    Ok((skill, bundle))
 }
 
 /// Runs `entry(args)` of `code` `iterations` times and returns the latencies.
@@ -113,7 +121,7 @@ pub fn time_calls(
     args: &[Value],
     iterations: usize,
 ) -> Result<Vec<Duration>, SandboxError> {
-    let (skill, bundle) = prepare(code);
+    let (skill, bundle) = prepare(code)?;
     let limits = Limits::default();
     let caps = Capabilities::none().grant("bench.echo");
     let mut samples = Vec::with_capacity(iterations);
@@ -143,7 +151,7 @@ pub fn sandbox() -> Result<Sandbox, SandboxError> {
 
 /// Validations per second: `skills` copies of the 50-line skill with its 3 tests.
 pub fn validations_per_sec(sandbox: &Sandbox, skills: usize) -> Result<(f64, f64), SandboxError> {
-    let (skill, bundle) = prepare(FIFTY_LINES);
+    let (skill, bundle) = prepare(FIFTY_LINES)?;
     let limits = Limits::default();
     let jobs: Vec<Job<'_>> = (0..skills)
         .map(|_| Job {
@@ -248,7 +256,7 @@ fn node_baseline(iterations: usize) -> std::io::Result<NodeReport> {
         .collect::<std::io::Result<Vec<_>>>()?;
 
     // Validations: one process per test, as many processes at once as cores.
-    let (skill, _) = prepare(FIFTY_LINES);
+    let (skill, _) = prepare(FIFTY_LINES).map_err(std::io::Error::other)?;
     let prelude = validate::ASSERT_PRELUDE;
     let skills = 20;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -289,4 +297,25 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("skillforge-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_runs() {
+        let sandbox = sandbox().unwrap();
+        for (code, arg) in [
+            (TRIVIAL, json!(1)),
+            (FIFTY_LINES, json!(FIFTY_LINE_INPUT)),
+            (HOST_CALLS, json!(3)),
+            (HOST_CALLS, json!(-3)),
+        ] {
+            let samples = time_calls(&sandbox, code, &[arg], 2).unwrap();
+            assert_eq!(samples.len(), 2);
+        }
+        let (validations, test_calls) = validations_per_sec(&sandbox, 2).unwrap();
+        assert!(validations > 0.0 && test_calls >= validations);
+    }
 }
