@@ -231,10 +231,10 @@ fn a_loop_stopped_at_the_host_call_limit_says_what_it_kept_calling() {
     assert_kind(&outcome, FailureKind::CpuLimit);
     let message = &outcome.failure().unwrap().message;
     assert!(
-        message.contains(r#"the calls made most: `test.echo ["more"]` 50 times"#),
+        message.contains(r#"of its last 50 calls, the most made: `test.echo ["more"]` 25 times"#),
         "{message}"
     );
-    assert!(message.contains(r#"`test.echo [1]` 50 times"#), "{message}");
+    assert!(message.contains(r#"`test.echo [1]` 25 times"#), "{message}");
     assert!(message.contains("last answered"), "{message}");
 }
 

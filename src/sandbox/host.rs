@@ -7,6 +7,7 @@ use super::{Call, SandboxError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 use wasmtime::{
     Caller, Engine, Extern, InstancePre, Linker, Module, ResourceLimiter, Store, Trap,
@@ -74,52 +75,92 @@ pub(super) struct HostState {
     wall_clock: Duration,
 }
 
-/// The host calls of one sandbox call, counted by name and arguments, so that a call stopped
-/// at the host-call limit can say what it kept asking for (a loop waiting for something its
-/// calls never bring about).
+/// The host calls of the second half of a sandbox call's allowance, counted by name and
+/// arguments, so that a call stopped at the host-call limit can say what it kept asking for
+/// (a loop waiting for something its calls never bring about). A call that stays within half
+/// its allowance, as every working skill does, never pays for the counting.
 #[derive(Default)]
-struct CallTally(HashMap<String, (u32, String)>);
+struct CallTally {
+    /// Keyed by a hash of the name and arguments: a call's text is made once, when first
+    /// seen, and its last answer's first bytes are kept in a buffer reused from call to call.
+    calls: HashMap<u64, TalliedCall>,
+    /// Calls counted.
+    counted: u32,
+}
+
+/// One distinct call in a [`CallTally`].
+struct TalliedCall {
+    /// `name args`, cut to [`CallTally::SHOWN_BYTES`].
+    call: String,
+    count: u32,
+    /// The first [`CallTally::SHOWN_BYTES`] bytes of its last answer (JSON).
+    answer: Vec<u8>,
+    /// The last answer was longer.
+    answer_cut: bool,
+}
 
 impl CallTally {
     /// How much of a call, and of its answer, the tally keeps.
     const SHOWN_BYTES: usize = 160;
 
-    fn record(&mut self, name: &str, args: &[u8], reply: &Value) {
-        let call = clipped(format!("{name} {}", String::from_utf8_lossy(args)));
-        let (count, answer) = self.0.entry(call).or_default();
-        *count += 1;
-        *answer = clipped(reply.to_string());
+    fn record(&mut self, name: &str, args: &[u8], answer: &[u8]) {
+        let mut hasher = DefaultHasher::new();
+        name.hash(&mut hasher);
+        args.hash(&mut hasher);
+        self.counted += 1;
+        let tallied = self.calls.entry(hasher.finish()).or_insert_with(|| {
+            let call = format!("{name} {}", String::from_utf8_lossy(args));
+            let call = if call.len() > Self::SHOWN_BYTES {
+                format!(
+                    "{}...",
+                    &call[..call.floor_char_boundary(Self::SHOWN_BYTES)]
+                )
+            } else {
+                call
+            };
+            TalliedCall {
+                call,
+                count: 0,
+                answer: Vec::new(),
+                answer_cut: false,
+            }
+        });
+        tallied.count += 1;
+        tallied.answer.clear();
+        tallied
+            .answer
+            .extend_from_slice(&answer[..answer.len().min(Self::SHOWN_BYTES)]);
+        tallied.answer_cut = answer.len() > Self::SHOWN_BYTES;
     }
 
-    /// The two calls made most often, with their counts and last answers (empty when none
-    /// was made).
+    /// The two calls counted most often, with their counts and last answers (empty when none
+    /// was counted).
     fn most_repeated(&self) -> String {
-        let mut calls: Vec<_> = self.0.iter().collect();
-        calls.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
+        let mut calls: Vec<&TalliedCall> = self.calls.values().collect();
+        calls.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.call.cmp(&b.call)));
         let shown: Vec<String> = calls
             .iter()
             .take(2)
-            .map(|(call, (count, answer))| {
-                format!("`{call}` {count} times (last answered {answer})")
+            .map(|tallied| {
+                format!(
+                    "`{}` {} times (last answered {}{})",
+                    tallied.call,
+                    tallied.count,
+                    String::from_utf8_lossy(&tallied.answer),
+                    if tallied.answer_cut { "..." } else { "" }
+                )
             })
             .collect();
         if shown.is_empty() {
             String::new()
         } else {
-            format!("; the calls made most: {}", shown.join(", "))
+            format!(
+                "; of its last {} calls, the most made: {}",
+                self.counted,
+                shown.join(", ")
+            )
         }
     }
-}
-
-/// `text` cut to [`CallTally::SHOWN_BYTES`] at a character boundary, marked when cut.
-fn clipped(text: String) -> String {
-    if text.len() <= CallTally::SHOWN_BYTES {
-        return text;
-    }
-    format!(
-        "{}...",
-        &text[..text.floor_char_boundary(CallTally::SHOWN_BYTES)]
-    )
 }
 
 /// Denies memory growth past the call's limit and remembers that it did.
@@ -586,13 +627,16 @@ async fn host_call(
         .map_err(|_| HostStop::Protocol("host call name is not UTF-8".into()))?;
     let args_bytes = read_guest(&mut caller, args_ptr, args_len)?;
     let reply = answer_host_call(caller.data(), &name, &args_bytes);
-    let state = caller.data_mut();
-    state.call_tally.record(&name, &args_bytes, &reply);
+    let state = caller.data();
     if Instant::now() >= state.deadline {
         return Err(HostStop::Timeout(state.wall_clock).into());
     }
 
     let reply = serde_json::to_vec(&reply)?;
+    let state = caller.data_mut();
+    if state.host_calls > state.max_host_calls / 2 {
+        state.call_tally.record(&name, &args_bytes, &reply);
+    }
     let alloc = caller
         .get_export("sf_alloc")
         .and_then(Extern::into_func)
