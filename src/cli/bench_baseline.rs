@@ -126,6 +126,25 @@ struct Outcome {
     wall_ms: f64,
 }
 
+impl Outcome {
+    /// The model alone's outcome: an answer judged, no episode behind it.
+    fn direct(task_id: String, passed: bool, tokens: u64, wall_ms: f64) -> Outcome {
+        Outcome {
+            task_id,
+            passed,
+            wrong_admission: false,
+            unverified: false,
+            cross_check: None,
+            episode: None,
+            library: None,
+            status: None,
+            rounds: None,
+            tokens,
+            wall_ms,
+        }
+    }
+}
+
 /// A problem whose tests no answer passes.
 #[derive(Debug, Clone, Serialize)]
 struct Unsatisfiable {
@@ -244,19 +263,12 @@ async fn direct(
     let request = coder_request(model, env, &task, &[], None, Strategy::First).await?;
     let reply = model.complete(request).await.context("asking the model")?;
     let bundle = direct_bundle(problem, &task, &reply.text);
-    Ok(Outcome {
-        task_id: problem.task_id.clone(),
-        passed: passes_suite(env, sandbox, &bundle, problem)?,
-        wrong_admission: false,
-        unverified: false,
-        cross_check: None,
-        episode: None,
-        library: None,
-        status: None,
-        rounds: None,
-        tokens: u64::from(reply.prompt_tokens + reply.completion_tokens),
-        wall_ms: started.elapsed().as_secs_f64() * 1e3,
-    })
+    Ok(Outcome::direct(
+        problem.task_id.clone(),
+        passes_suite(env, sandbox, &bundle, problem)?,
+        u64::from(reply.prompt_tokens + reply.completion_tokens),
+        started.elapsed().as_secs_f64() * 1e3,
+    ))
 }
 
 /// The model's direct answer to `problem` as a bundle of its own (no library, no
@@ -579,17 +591,8 @@ mod tests {
     #[test]
     fn passes_are_counted_by_the_round_they_came_in() {
         let outcome = |passed: bool, rounds: Option<u32>| Outcome {
-            task_id: "T/1".into(),
-            passed,
-            wrong_admission: false,
-            unverified: false,
-            cross_check: None,
-            episode: None,
-            library: None,
-            status: None,
             rounds,
-            tokens: 0,
-            wall_ms: 0.0,
+            ..Outcome::direct("T/1".into(), passed, 0, 0.0)
         };
         let looped = Arm {
             name: "loop, no library",
