@@ -256,6 +256,26 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
     assert_eq!(outcomes[2]["status"], "solved_with_existing");
     assert_eq!(outcomes[2]["skill"], "default/double");
 
+    // Stderr is no terminal here: each task an arm finishes is a line instead of a bar.
+    let progress: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|line| line.starts_with('['))
+        .map(|line| line.split(" (").next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        progress,
+        [
+            "[1/6] without library: Tiny/0: solved",
+            "[2/6] with library: Tiny/0: solved",
+            "[3/6] without library: Tiny/1: not solved",
+            "[4/6] with library: Tiny/1: solved",
+            "[5/6] without library: Tiny/2: solved",
+            "[6/6] with library: Tiny/2: solved",
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The plot is a PNG of the promised size.
     let png = std::fs::read(&plot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");

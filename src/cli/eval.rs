@@ -13,8 +13,8 @@ use serde_json::json;
 use skillforge::agent::{CodeEnvironment, Environment, ExternalEnvironment, Observer, Progress};
 use skillforge::envproto::{ResetParams, textcraft};
 use skillforge::eval::{
-    ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, library_dir, read_suite,
-    write_plot,
+    ArmKind, ArmSummary, EvalReport, EvalSetup, EvalTask, Evaluation, TaskOutcome, library_dir,
+    read_suite, write_plot,
 };
 use skillforge::library::OpenMode;
 use skillforge::sandbox::Capabilities;
@@ -501,6 +501,9 @@ async fn drive(
                 )
             })?;
             bar.inc(1);
+            if bar.is_hidden() {
+                log_outcome(&bar, kind, evaluation.report().arm(kind).outcomes.last());
+            }
             record.save(evaluation.report(), false, None).await?;
         }
     }
@@ -521,6 +524,28 @@ async fn drive(
         print_libraries(&stored);
     }
     Ok(EXIT_OK)
+}
+
+/// One line on stderr for a task an arm finished, where the progress bar is not drawn (stderr
+/// is no terminal: a daemon's log, `nohup`, CI), so that a run of hours still shows progress.
+fn log_outcome(bar: &indicatif::ProgressBar, kind: ArmKind, outcome: Option<&TaskOutcome>) {
+    let Some(outcome) = outcome else { return };
+    eprintln!(
+        "[{}/{}] {}: {}: {} ({}, {} rounds, {} tokens, {:.0} s)",
+        bar.position(),
+        bar.length().unwrap_or_default(),
+        kind.label(),
+        outcome.task_id,
+        if outcome.solved {
+            "solved"
+        } else {
+            "not solved"
+        },
+        outcome.status.as_str(),
+        outcome.rounds,
+        outcome.tokens,
+        outcome.wall_ms / 1000.0,
+    );
 }
 
 /// The report as stored: its figures, and where the arms' libraries are kept (`null` when
