@@ -193,6 +193,28 @@ fn huge_return_value_hits_the_output_limit() {
 }
 
 #[test]
+fn a_result_nested_too_deeply_says_so_and_a_deep_one_is_read() {
+    let nested = |depth: u32| {
+        format!(
+            "function main() {{ let a = []; let c = a; for (let i = 1; i < {depth}; i++) {{ \
+             const n = []; c.push(n); c = n; }} return a; }}"
+        )
+    };
+    let outcome = run(&nested(1_000), &Limits::default());
+    assert_kind(&outcome, FailureKind::JsError);
+    let failure = outcome.failure().unwrap();
+    assert!(
+        failure.message.contains("nests arrays or objects deeper"),
+        "{failure:?}"
+    );
+    let mut expected = json!([]);
+    for _ in 1..100 {
+        expected = json!([expected]);
+    }
+    assert_eq!(run(&nested(100), &Limits::default()).result, Ok(expected));
+}
+
+#[test]
 fn host_call_flood_is_bounded() {
     let caps = Capabilities::none().grant("test.echo");
     let source =

@@ -459,10 +459,14 @@ fn classify(
         ));
     };
     let parsed: GuestResult = serde_json::from_slice(bytes).map_err(|e| {
-        Failure::new(
-            FailureKind::JsError,
-            format!("the guest emitted an unreadable result: {e}"),
-        )
+        // serde_json stops at 128 levels of nesting; its error names no depth.
+        let why = if e.to_string().starts_with("recursion limit exceeded") {
+            "the result nests arrays or objects deeper than the host reads (about 127 levels)"
+                .to_string()
+        } else {
+            format!("the guest emitted an unreadable result: {e}")
+        };
+        Failure::new(FailureKind::JsError, why)
     })?;
     if parsed.ok {
         return Ok(parsed.value);
