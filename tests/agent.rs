@@ -988,6 +988,32 @@ async fn a_wrong_model_test_is_questioned_then_dropped_when_the_task_check_passe
 }
 
 #[tokio::test]
+async fn a_call_of_a_name_nothing_defines_is_said_to_be_no_skill_when_the_tests_refuse_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    // Its own tests and the task's check fail alike: the refusal's one line, then the hint.
+    let undefined = DOUBLE.replace("x * 2", "twice(x)");
+    let model = Arc::new(ScriptedModel::queue([reply(&undefined), reply(DOUBLE)]));
+    let task = Task::from_user("Double a number")
+        .with_name("double")
+        .with_example("double(21)", "42");
+    let report = agent_with(&library, &model, config(false, 2))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let told = model.requests()[1].messages.last().unwrap().content.clone();
+    assert!(
+        told.contains("twice is not defined")
+            && told.contains(
+                "`twice` is no function of the library and no global of the sandbox: define it \
+                 in your reply, or do its work inline."
+            ),
+        "{told}"
+    );
+}
+
+#[tokio::test]
 async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_the_code() {
     let dir = tempfile::tempdir().unwrap();
     let library = library(dir.path()).await;

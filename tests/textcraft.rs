@@ -152,15 +152,33 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         "{failure:?}"
     );
 
-    // A name no item has ("iron ingots" for iron ingot, as the 1.5B model wrote) names the
-    // item meant and how it is made.
+    // A name no item has (a typo) names the item meant and how it is made.
     let misnamed = crafting_table_skill(
-        "  host.call(\"get\", { command: \"get 4 oak plank\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });",
+        "  host.call(\"get\", { command: \"get 4 oak plnks\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });",
     );
     let failure = failure_of(&misnamed);
     assert!(
         failure.message.ends_with(
-            "; no item is called oak plank: oak planks?; oak planks is crafted, not fetched: `craft 4 oak planks using 1 oak logs`)"
+            "; no item is called oak plnks: oak planks?; oak planks is crafted, not fetched: `craft 4 oak planks using 1 oak logs`)"
+        ),
+        "{failure:?}"
+    );
+    // The other number of an item's name is read as the item, in a get and in each name of
+    // a craft ("get 9 gold nuggets", "birch plank": a sixth of both models' refused rounds).
+    let other_number = crafting_table_skill(
+        "  host.call(\"get\", { command: \"get 1 oak logs\" });\n  host.call(\"craft\", { command: \"craft 4 oak plank using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting tables using 4 oak plank\" });",
+    );
+    let bundle = skillforge::compose::bundle(&other_number, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &bundle, &task).unwrap();
+    assert!(report.all_passed(), "{report:#?}");
+    // ... and a get of the item meant, when that item is crafted, says so.
+    let fetch_plural = crafting_table_skill(
+        "  host.call(\"get\", { command: \"get 4 oak plank\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });",
+    );
+    let failure = failure_of(&fetch_plural);
+    assert!(
+        failure.message.ends_with(
+            "(for `get 4 oak planks`; the inventory holds {}; oak planks is crafted, not fetched: `craft 4 oak planks using 1 oak logs`)"
         ),
         "{failure:?}"
     );

@@ -324,6 +324,8 @@ class Adapter:
             command = "inventory"
         else:
             raise Refused("unknown action {!r}: use get, craft or inventory".format(action), "TypeError")
+        if action != "inventory":
+            command, wanted = self.in_known_names(command), self.known_name(wanted)
         observation, reward, done, _, _ = self.env.step(command)
         if not observation.startswith(("Got ", "Crafted ", "Inventory:")):
             # What the skill carried when the game refused and what it lacked ("not enough
@@ -343,6 +345,38 @@ class Adapter:
             )
         self.reached = self.reached or reward >= 1
         return {"observation": observation, "reward": reward, "done": bool(done), "state": self.state()}
+
+    def known_name(self, name):
+        """The item or family a name means: itself, or, where nothing is called that, its
+        singular or plural when the game has exactly that one ("gold nuggets" is gold nugget,
+        "birch plank" birch planks). Both models wrote the other number of an item a sixth
+        of their refused rounds, and kept it when the refusal named the item meant."""
+        name = name.strip()
+        if self.known(name):
+            return name
+        variants = [name[:-1]] if name.endswith("s") else []
+        variants += [name[:-2]] if name.endswith("es") else []
+        variants.append(name + "s")
+        meant = [v for v in variants if self.known(v)]
+        return meant[0] if len(meant) == 1 else name
+
+    def known(self, name):
+        """Whether the game has an item or a family called `name`."""
+        named = item_id(name.lower())
+        return self.tree.is_valid_item(named) or self.tree.is_tag(named)
+
+    def in_known_names(self, command):
+        """A get or craft command with each item it names as the game names it (see
+        `known_name`); counts and everything else as written."""
+        if command.startswith("get "):
+            _, number, name = command.split(" ", 2)
+            return "get {} {}".format(number, self.known_name(name))
+        made, _, using = command[len("craft "):].partition(" using ")
+        number, _, name = made.partition(" ")
+        made = "{} {}".format(number, self.known_name(name)) if number.isdigit() else self.known_name(made)
+        parts = [part.partition(" ")[::2] for part in using.split(", ")]
+        using = ", ".join("{} {}".format(n, self.known_name(i)) if n.isdigit() else self.known_name(n + " " + i) for n, i in parts)
+        return "craft {} using {}".format(made, using)
 
     def commands_making(self, wanted, action):
         """The game's crafting commands whose result is `wanted`, said as a clause after a
@@ -366,8 +400,7 @@ class Adapter:
     def unknown_named(self, wanted, action):
         """What to say of the item a refused get or craft names: the commands that make
         it, or for a name no item has ("iron ingots") the item meant, and its commands."""
-        named = item_id(wanted.lower())
-        if self.tree.is_valid_item(named) or self.tree.is_tag(named):
+        if self.known(wanted):
             return self.commands_making(wanted, action)
         names = sorted(item_id_to_str(i) for i in self.tree.itemid_set)
         meant = difflib.get_close_matches(wanted.strip().lower(), names, n=1, cutoff=0.85)

@@ -40,7 +40,7 @@ use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
 use super::external::WORLD_AT_START;
 use super::extract::{ExtractError, Extracted};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
-use super::prompts::report_summary;
+use super::prompts::{report_summary, undefined_names};
 use super::relevance;
 use super::task::Task;
 use super::timing::{Clock, Phase, Timing};
@@ -904,7 +904,8 @@ impl Agent {
             | LibraryError::DependentRegression { report, .. } => Some(report.as_ref().clone()),
             _ => None,
         };
-        let problems = e.to_string();
+        let said = tests.as_ref().map(undefined_names).unwrap_or_default();
+        let problems = e.to_string() + &said;
         let event = JournalEvent::SandboxRun {
             round,
             rejected: Some(problems.clone()),

@@ -150,13 +150,38 @@ pub fn report_summary(report: &TestReport) -> String {
             .as_ref()
             .and_then(|f| undefined_name(&f.message))
         {
-            text.push_str(&format!(
-                " (no function of the library and no global of the sandbox is named `{name}`: \
-                 define it in your reply, or do its work inline)"
-            ));
+            text.push_str(&format!(" ({})", no_such_name(name)));
         }
     }
     text
+}
+
+/// What to tell the model of the names its failing tests found undefined, one sentence
+/// each, for a report said in fewer words than [`report_summary`] (a refusal's one line):
+/// empty when none was. The 1.5B model called a worked example's `craftOakPlanks` three
+/// rounds running on a bare "is not defined".
+pub(crate) fn undefined_names(report: &TestReport) -> String {
+    let names: Vec<&str> = report
+        .tests
+        .iter()
+        .filter(|t| !t.passed)
+        .filter_map(|t| undefined_name(&t.failure.as_ref()?.message))
+        .collect();
+    let mut said = String::new();
+    for (i, name) in names.iter().enumerate() {
+        if !names[..i].contains(name) {
+            said.push_str(&format!("\n{}.", no_such_name(name)));
+        }
+    }
+    said
+}
+
+/// Said of a name a skill called that nothing defines.
+fn no_such_name(name: &str) -> String {
+    format!(
+        "`{name}` is no function of the library and no global of the sandbox: define it in \
+         your reply, or do its work inline"
+    )
 }
 
 /// The name a ReferenceError's `message` says is not defined (`craftBlueDye is not defined`,
@@ -347,12 +372,22 @@ mod tests {
         };
         assert!(
             report_summary(&report).ends_with(
-                "ReferenceError: craftBlueDye is not defined (no function of the library and no \
-                 global of the sandbox is named `craftBlueDye`: define it in your reply, or do \
-                 its work inline)"
+                "ReferenceError: craftBlueDye is not defined (`craftBlueDye` is no function of the \
+                 library and no global of the sandbox: define it in your reply, or do its work \
+                 inline)"
             ),
             "{}",
             report_summary(&report)
         );
+        // Said once of a name two tests found undefined, after a one-line refusal.
+        let mut twice = report.clone();
+        twice.tests.push(twice.tests[0].clone());
+        assert_eq!(
+            undefined_names(&twice),
+            "\n`craftBlueDye` is no function of the library and no global of the sandbox: \
+             define it in your reply, or do its work inline."
+        );
+        twice.tests.iter_mut().for_each(|t| t.passed = true);
+        assert_eq!(undefined_names(&twice), "");
     }
 }
