@@ -276,6 +276,12 @@ async fn eval_runs_both_arms_reports_reuse_and_composition_and_stores_the_run() 
         String::from_utf8_lossy(&out.stderr)
     );
 
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Tiny/0: solved (admitted, 1 round, "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The plot is a PNG of the promised size.
     let png = std::fs::read(&plot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");

@@ -531,7 +531,7 @@ async fn drive(
 fn log_outcome(bar: &indicatif::ProgressBar, kind: ArmKind, outcome: Option<&TaskOutcome>) {
     let Some(outcome) = outcome else { return };
     eprintln!(
-        "[{}/{}] {}: {}: {} ({}, {} rounds, {} tokens, {:.0} s)",
+        "[{}/{}] {}: {}: {} ({}, {} round{}, {} tokens, {:.0} s)",
         bar.position(),
         bar.length().unwrap_or_default(),
         kind.label(),
@@ -543,6 +543,7 @@ fn log_outcome(bar: &indicatif::ProgressBar, kind: ArmKind, outcome: Option<&Tas
         },
         outcome.status.as_str(),
         outcome.rounds,
+        if outcome.rounds == 1 { "" } else { "s" },
         outcome.tokens,
         outcome.wall_ms / 1000.0,
     );
