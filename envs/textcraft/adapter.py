@@ -371,11 +371,13 @@ class Adapter:
         if command.startswith("get "):
             _, number, name = command.split(" ", 2)
             return "get {} {}".format(number, self.known_name(name))
-        made, _, using = command[len("craft "):].partition(" using ")
+        made = command[len("craft "):].partition(" using ")[0]
         number, _, name = made.partition(" ")
         made = "{} {}".format(number, self.known_name(name)) if number.isdigit() else self.known_name(made)
-        parts = [part.partition(" ")[::2] for part in using.split(", ")]
-        using = ", ".join("{} {}".format(n, self.known_name(i)) if n.isdigit() else self.known_name(n + " " + i) for n, i in parts)
+        using = ", ".join(
+            "{} {}".format(n, self.known_name(i)) if n.isdigit() else self.known_name(n + " " + i)
+            for n, i in ingredients_of(command)
+        )
         return "craft {} using {}".format(made, using)
 
     def commands_making(self, wanted, action):
