@@ -164,7 +164,7 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         "{failure:?}"
     );
     // The other number of an item's name is read as the item, in a get and in each name of
-    // a craft ("get 9 gold nuggets", "birch plank": a sixth of both models' refused rounds).
+    // a craft ("get 9 gold nuggets", "birch plank": 13 of a 1.5B run's 78 refused rounds).
     let other_number = crafting_table_skill(
         "  host.call(\"get\", { command: \"get 1 oak logs\" });\n  host.call(\"craft\", { command: \"craft 4 oak plank using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting tables using 4 oak plank\" });",
     );

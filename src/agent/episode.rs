@@ -780,11 +780,10 @@ impl Agent {
             // Issue 12: the task's check, not the model's tests, is the authority.
             Err(LibraryError::TestsFailed { name, report }) if !run.task.tests.is_empty() => {
                 drop(validation);
-                let rejected = LibraryError::TestsFailed {
+                let rejected = refusal(&LibraryError::TestsFailed {
                     name,
                     report: report.clone(),
-                }
-                .to_string();
+                });
                 let reduced = match self
                     .overrule_tests(run, round, source, rejected, *report)
                     .await?
@@ -904,8 +903,7 @@ impl Agent {
             | LibraryError::DependentRegression { report, .. } => Some(report.as_ref().clone()),
             _ => None,
         };
-        let said = tests.as_ref().map(undefined_names).unwrap_or_default();
-        let problems = e.to_string() + &said;
+        let problems = refusal(&e);
         let event = JournalEvent::SandboxRun {
             round,
             rejected: Some(problems.clone()),
@@ -1190,6 +1188,18 @@ impl Agent {
 /// The time a report's tests ran.
 fn test_time(report: &TestReport) -> std::time::Duration {
     std::time::Duration::from_secs_f64(report.tests.iter().map(|t| t.wall_ms).sum::<f64>() / 1e3)
+}
+
+/// A refusal of the library as the model reads it: its one line, then a sentence for each
+/// name its failing tests found undefined ([`undefined_names`]).
+fn refusal(e: &LibraryError) -> String {
+    match e {
+        LibraryError::TestsFailed { report, .. }
+        | LibraryError::DependentRegression { report, .. } => {
+            e.to_string() + &undefined_names(report)
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// Whether a library error rejects the skill (feedback for the coder) rather than failing.

@@ -26,7 +26,7 @@ use super::critic::{critique, foreign_names};
 use super::environment::check_passed;
 use super::episode::{Agent, Run, Verdict};
 use super::journal::{FailedTest, JournalEvent};
-use super::prompts::{report_summary, undefined_names};
+use super::prompts::report_summary;
 use super::task::Task;
 use super::timing::Phase;
 use crate::library::parse_stored;
@@ -66,7 +66,6 @@ impl Agent {
                     .map_or_else(|| "failed".to_string(), |f| f.message.clone()),
             })
             .collect();
-        let said = undefined_names(&report);
         let event = JournalEvent::SandboxRun {
             round,
             rejected: Some(rejected.clone()),
@@ -76,9 +75,8 @@ impl Agent {
         };
         self.log(run, event).await?;
         let Some(check) = check.filter(check_passed) else {
-            let problems = rejected + &said;
-            self.verdict(run, round, false, &problems).await?;
-            return Ok(Err(Verdict::Retry(problems)));
+            self.verdict(run, round, false, &rejected).await?;
+            return Ok(Err(Verdict::Retry(rejected)));
         };
         let new: Vec<FailedTest> = failing
             .iter()
