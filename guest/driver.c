@@ -443,10 +443,11 @@ static JSValue js_host_call(JSContext *c, JSValueConst this_val,
     reply[reply_len] = '\0'; /* the byte sf_alloc reserved */
     JSValue msg = JS_ParseJSON(c, reply, reply_len, "<host reply>");
     free(reply);
-    if (JS_IsException(msg)) {
-        JS_FreeValue(c, JS_GetException(c));
-        return JS_ThrowInternalError(c, "host.call: the host's reply is not JSON");
-    }
+    /* The host's reply is JSON (serde_json wrote it): a parse that fails ran out of stack
+       or memory, or was interrupted at a limit. That error is the one to throw; said to be
+       a bad reply, a runaway recursion read as a host bug to the skill's author. */
+    if (JS_IsException(msg))
+        return msg;
     JSValue ok = JS_GetPropertyStr(c, msg, "ok");
     JSValue ret;
     if (JS_IsBool(ok) && JS_ToBool(c, ok))

@@ -640,3 +640,25 @@ fn bad_limits_are_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("memory_bytes"), "{err}");
 }
+
+#[test]
+fn recursion_that_overflows_while_a_host_reply_is_read_is_a_stack_overflow() {
+    let caps = Capabilities::none().grant("test.echo");
+    // Each level reads a nested reply: the stack runs out while the guest parses one.
+    let source = r#"function main() {
+        const nested = JSON.parse("[".repeat(40) + "]".repeat(40));
+        function r(n) { host.call("test.echo", nested); return r(n + 1) + 1; }
+        return r(0);
+    }"#;
+    let outcome = run_with(
+        source,
+        "main",
+        &[],
+        &caps,
+        &Limits {
+            host_calls: 100_000,
+            ..Limits::default()
+        },
+    );
+    assert_kind(&outcome, FailureKind::StackOverflow);
+}
