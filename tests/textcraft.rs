@@ -133,6 +133,15 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     let counted = skillforge::compose::bundle(&counted, |_| None, 16).unwrap();
     let report = env.check(&sandbox, &counted, &task).unwrap();
     assert!(report.all_passed(), "{report:#?}");
+    // A family the commands name counts the members carried: a loop on `planks` (the
+    // listing's `4 planks`) ends once oak planks are crafted; at 0 it ran to the host-call
+    // limit.
+    let by_family = common::skill(
+        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @capability inventory\n * @example craftCraftingTable() => null\n */\nfunction craftCraftingTable() {\n  let crafts = 0;\n  while (host.call(\"inventory\", {}).state.inventory[\"planks\"] < 4) {\n    host.call(\"get\", { command: \"get 1 oak logs\" });\n    host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n    crafts++;\n  }\n  if (crafts !== 1) throw new Error(`crafted planks ${crafts} times`);\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 oak planks\" });\n}",
+    );
+    let by_family = skillforge::compose::bundle(&by_family, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &by_family, &task).unwrap();
+    assert!(report.all_passed(), "{report:#?}");
 
     // The failure of the task's check by a skill that calls no other.
     let failure_of = |skill| {

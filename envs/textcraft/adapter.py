@@ -34,7 +34,7 @@ TEXT = (
     "an ingredient that is a family (\"planks\", \"logs\") name the member you carry: "
     "\"craft 4 stick using 2 planks\" is crafted as \"craft 4 stick using 2 oak planks\". Every "
     "action returns {observation, reward, done, state}, state being {inventory: {item: count}, "
-    "goal}, the inventory counting every item the task's commands name (0 if none is carried); a refused action throws an Error named ActionFailed with the game's message (let "
+    "goal}, the inventory counting every item the task's commands name (0 if none is carried; a family, the members carried); a refused action throws an Error named ActionFailed with the game's message (let "
     "it propagate; no global ActionFailed exists). The task is done "
     "when the goal item has been crafted."
 )
@@ -210,19 +210,30 @@ class Adapter:
 
     def state(self):
         """The state an action returns: the inventory with a count for every item the task's
-        commands name, 0 for those not carried (a family such as "planks" is no item), so
-        that `inventory["white carpet"] < 8` holds before the first craft: the models read
-        an absent item's count, undefined, and a loop on it never ran."""
-        inventory = {name: 0 for name in self.listed_items()}
-        inventory.update(self.carried())
+        commands name, 0 for those not carried, so that `inventory["white carpet"] < 8` holds
+        before the first craft (the models read an absent item's count, undefined, and a loop
+        on it never ran); a family the commands name ("6 planks") counts the members carried,
+        so that a loop crafting birch planks until `inventory["planks"] >= 6` ends (at 0 it
+        ran to the host-call limit, 2 of 24 refused rounds of a 1.5B run)."""
+        carried = self.carried()
+        inventory = {}
+        for name in self.listed_names():
+            tag = item_id(name)
+            if self.tree.is_tag(tag):
+                members = self.tree.get_items_with_tags(tag)
+                inventory[name] = sum(n for m, n in self.env.inventory.items() if m in members)
+            else:
+                inventory[name] = 0
+        inventory.update(carried)
         return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
 
-    def listed_items(self):
-        """The items the task's crafting commands make or use, in the order they are named."""
+    def listed_names(self):
+        """The items and families the task's crafting commands make or use, in the order they
+        are named."""
         named = []
         for command in self.listing:
             names = [result_of(command) or ""] + [name for _, name in ingredients_of(command)]
-            named.extend(n.strip() for n in names if n and self.tree.is_valid_item(item_id(n)))
+            named.extend(n.strip() for n in names if n and self.known(n.strip()))
         return list(dict.fromkeys(named))
 
     def describe(self, _request):
