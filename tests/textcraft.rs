@@ -668,3 +668,21 @@ async fn a_learned_skill_is_listed_only_for_tasks_that_mention_what_it_makes() {
     assert!(!listed(1), "{:#?}", model.requests()[1]);
     assert!(listed(2), "{:#?}", model.requests()[2]);
 }
+
+#[tokio::test]
+async fn a_skills_own_tests_act_in_a_world_where_every_item_is_counted() {
+    let Some(env) = textcraft() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_in(&env, dir.path()).await;
+    // The 1.5B model's golden chestplate, its counts read with no default: right in its
+    // task's world, whose commands name gold ingot, and refused in another task's world,
+    // where `undefined < 8` crafted no ingot. Its own test acts in the open world.
+    let chestplate = common::skill(
+        "/**\n * Crafts a golden chestplate.\n * @capability get\n * @capability craft\n * @capability inventory\n * @test crafts it: return craftGoldenChestplate();\n */\nfunction craftGoldenChestplate() {\n  const inventory = () => host.call(\"inventory\", {}).state.inventory;\n  while (inventory()[\"gold ingot\"] < 8) {\n    host.call(\"get\", { command: \"get 9 gold nuggets\" });\n    host.call(\"craft\", { command: \"craft 1 gold ingot using 9 gold nugget\" });\n  }\n  const made = host.call(\"craft\", { command: \"craft 1 golden chestplate using 8 gold ingot\" });\n  if (inventory()[\"golden chestplate\"] !== 1 || made.done) throw new Error(JSON.stringify(made));\n  return made.observation;\n}",
+    );
+    let added = library
+        .add(chestplate, skillforge::library::AddOptions::default())
+        .await
+        .unwrap();
+    assert!(added.report.all_passed(), "{:#?}", added.report);
+}

