@@ -75,6 +75,21 @@ fn run(source: &str, limits: &Limits) -> Outcome {
     run_with(source, "main", &[], &Capabilities::none(), limits)
 }
 
+/// Runs `source`'s `main` granted `test.echo`, with at most `host_calls` host calls.
+fn run_echoing(source: &str, host_calls: u32) -> Outcome {
+    let limits = Limits {
+        host_calls,
+        ..Limits::default()
+    };
+    run_with(
+        source,
+        "main",
+        &[],
+        &Capabilities::none().grant("test.echo"),
+        &limits,
+    )
+}
+
 /// Wall clock short, fuel effectively unlimited: only the deadline can stop the code.
 fn deadline_only(ms: u64) -> Limits {
     Limits {
@@ -216,40 +231,20 @@ fn a_result_nested_too_deeply_says_so_and_a_deep_one_is_read() {
 
 #[test]
 fn host_call_flood_is_bounded() {
-    let caps = Capabilities::none().grant("test.echo");
     let source =
         r#"function main() { let n = 0; while (true) { host.call("test.echo", [n]); n++; } }"#;
-    let outcome = run_with(
-        source,
-        "main",
-        &[],
-        &caps,
-        &Limits {
-            host_calls: 500,
-            ..Limits::default()
-        },
-    );
+    let outcome = run_echoing(source, 500);
     assert_kind(&outcome, FailureKind::CpuLimit);
     assert_eq!(outcome.stats.host_calls, 501);
 }
 
 #[test]
 fn a_loop_stopped_at_the_host_call_limit_says_what_it_kept_calling() {
-    let caps = Capabilities::none().grant("test.echo");
     // A loop waiting for an answer its call never gives.
     let source = r#"function main() {
         while (host.call("test.echo", ["more"])[0] !== "enough") { host.call("test.echo", [1]); }
     }"#;
-    let outcome = run_with(
-        source,
-        "main",
-        &[],
-        &caps,
-        &Limits {
-            host_calls: 100,
-            ..Limits::default()
-        },
-    );
+    let outcome = run_echoing(source, 100);
     assert_kind(&outcome, FailureKind::CpuLimit);
     let message = &outcome.failure().unwrap().message;
     assert!(
@@ -643,22 +638,12 @@ fn bad_limits_are_a_clear_error() {
 
 #[test]
 fn recursion_that_overflows_while_a_host_reply_is_read_is_a_stack_overflow() {
-    let caps = Capabilities::none().grant("test.echo");
     // Each level reads a nested reply: the stack runs out while the guest parses one.
     let source = r#"function main() {
         const nested = JSON.parse("[".repeat(40) + "]".repeat(40));
         function r(n) { host.call("test.echo", nested); return r(n + 1) + 1; }
         return r(0);
     }"#;
-    let outcome = run_with(
-        source,
-        "main",
-        &[],
-        &caps,
-        &Limits {
-            host_calls: 100_000,
-            ..Limits::default()
-        },
-    );
+    let outcome = run_echoing(source, 100_000);
     assert_kind(&outcome, FailureKind::StackOverflow);
 }
