@@ -47,10 +47,7 @@ TEXT = (
 # for it, as a skill calls what the library of its task lists, instead of crafting it anew
 # (one with that ingredient alone, one with another made by a command of the list), until
 # the inventory holds what the next command uses: the count is read off the command, never
-# worked out from what a call makes (a small model counts calls wrongly). The count is read
-# from the inventory action in the loop's condition itself: a local helper for it
-# (`carried(item)`) was left out of the copy, its calls kept, in 5 of 9 composing tasks'
-# first rounds of a 1.5B run.
+# worked out from what a call makes (a small model counts calls wrongly).
 # The two that call it list it in their comment, as the coder's stub lists its library
 # (agent::coder::with_library_listed), so that the name called is read off that listing.
 # All act with the commands of their task's list, copied as written: a small model copies
@@ -99,9 +96,11 @@ OAK_SLAB = """/**
 function craftOakSlab() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 6 oak slab using 3 oak planks";
+  // How many of an item the inventory holds:
+  const carried = (item) => host.call("inventory", {}).state.inventory[item] || 0;
   // Its ingredients: 3 oak planks. Only the functions the library lists exist.
   // oak planks: the library lists craftOakPlanks(): call it until we carry the 3.
-  while (host.call("inventory", {}).state.inventory["oak planks"] < 3) craftOakPlanks();
+  while (carried("oak planks") < 3) craftOakPlanks();
   return host.call("craft", { command: goal });
 }"""
 OAK_SIGN = """/**
@@ -127,14 +126,16 @@ OAK_SIGN = """/**
 function craftOakSign() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 3 oak sign using 6 oak planks, 1 stick";
+  // How many of an item the inventory holds:
+  const carried = (item) => host.call("inventory", {}).state.inventory[item] || 0;
   // Its ingredients: 6 oak planks, 1 stick. Only the functions the library lists exist.
   // stick: the library lists none; the list has a command for it, "craft 4 stick using
   // 2 planks", the planks being oak planks. Its 2 oak planks: the library lists
   // craftOakPlanks(): call it until we carry them.
-  while (host.call("inventory", {}).state.inventory["oak planks"] < 2) craftOakPlanks();
+  while (carried("oak planks") < 2) craftOakPlanks();
   host.call("craft", { command: "craft 4 stick using 2 oak planks" });
   // The goal's 6 oak planks, the same way:
-  while (host.call("inventory", {}).state.inventory["oak planks"] < 6) craftOakPlanks();
+  while (carried("oak planks") < 6) craftOakPlanks();
   return host.call("craft", { command: goal });
 }"""
 
