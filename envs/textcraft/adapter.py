@@ -48,8 +48,6 @@ TEXT = (
 # (one with that ingredient alone, one with another made by a command of the list), until
 # the inventory holds what the next command uses: the count is read off the command, never
 # worked out from what a call makes (a small model counts calls wrongly).
-# The two that call it list it in their comment, as the coder's stub lists its library
-# (agent::coder::with_library_listed), so that the name called is read off that listing.
 # All act with the commands of their task's list, copied as written: a small model copies
 # an example's lines with its own items put in, and a goal's command kept in a constant
 # copied from the task's list reaches the final craft whatever else it copies.
@@ -86,9 +84,6 @@ OAK_SLAB = """/**
  * craft 1 crafting table using 4 planks
  *
  * Goal: craft oak slab.
- *
- * Library functions, to call where they help (never redefine them):
- * - craftOakPlanks(): Craft oak planks in TextCraft.
  * @capability get
  * @capability craft
  * @capability inventory
@@ -116,9 +111,6 @@ OAK_SIGN = """/**
  * craft 3 oak fence using 2 stick, 4 oak planks
  *
  * Goal: craft oak sign.
- *
- * Library functions, to call where they help (never redefine them):
- * - craftOakPlanks(): Craft oak planks in TextCraft.
  * @capability get
  * @capability craft
  * @capability inventory

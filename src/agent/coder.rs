@@ -57,9 +57,6 @@ pub struct Attempt {
 /// it was given (listing them beat showing their code above the stub: docs/benchmarks.md). A small code model answers a stub the way it was trained to; the skill
 /// format and worked example of the general prompt cost it more than half its right
 /// answers (docs/benchmarks.md). Its comment becomes the skill's, its examples the tests.
-/// In an environment whose skills act, the retrieved skills are listed in the stub's
-/// comment instead ([`with_library_listed`]), where the environment's worked examples
-/// list theirs.
 pub fn coder_messages(
     env: &dyn Environment,
     task: &Task,
@@ -76,17 +73,13 @@ pub fn coder_messages(
             Message::system(render(
                 "coder_complete.md",
                 &serde_json::json!({
-                    "skills": if acts { &[][..] } else { retrieved },
+                    "skills": retrieved,
                     "environment": acts.then(described),
                     "write_examples": if task.tests.is_empty() { task.name.as_deref() } else { None },
                     "bare": comment_is_kept(env, task),
                 }),
             )?),
-            Message::user(if acts {
-                with_library_listed(stub.text, retrieved)
-            } else {
-                stub.text.to_string()
-            }),
+            Message::user(stub.text.to_string()),
         ],
         None => general_messages(&described(), task, retrieved, acts)?,
     };
@@ -102,46 +95,6 @@ pub fn coder_messages(
         )?));
     }
     Ok(messages)
-}
-
-/// The heading of a library listing in a stub's comment (see [`with_library_listed`]).
-pub const LIBRARY_HEADING: &str =
-    "Library functions, to call where they help (never redefine them):";
-
-/// A stub's `text` with the `retrieved` skills listed in its comment, before its first tag
-/// line (`@capability`), under [`LIBRARY_HEADING`]: a small model copies a worked
-/// example's lines, and an example whose comment lists its library the same way shows
-/// where the name it calls comes from. Listed above the stub instead, the 1.5B model
-/// called the examples' `craftOakPlanks()` in tasks whose library had
-/// `craftBirchPlanks()` (docs/benchmarks.md). `text` as it is when nothing is retrieved
-/// or it has no comment.
-fn with_library_listed(text: &str, retrieved: &[SkillBrief]) -> String {
-    let Some(open) = text.rfind("/**") else {
-        return text.to_string();
-    };
-    let Some(close) = text[open..].find("*/").map(|i| open + i) else {
-        return text.to_string();
-    };
-    if retrieved.is_empty() {
-        return text.to_string();
-    }
-    // Before the first tag line, else before the line that closes the comment.
-    let comment = &text[open..close];
-    let at = comment
-        .match_indices("\n")
-        .map(|(i, _)| open + i + 1)
-        .find(|&line| text[line..].trim_start().starts_with("* @"))
-        .unwrap_or_else(|| text[..close].rfind('\n').map_or(close, |i| i + 1));
-    let mut listed = format!(" *\n * {LIBRARY_HEADING}\n");
-    for skill in retrieved {
-        let description = skill.description.lines().next().unwrap_or_default();
-        listed.push_str(&format!(
-            " * - {}: {}\n",
-            skill.signature,
-            description.replace("*/", "* /")
-        ));
-    }
-    format!("{}{listed}{}", &text[..at], &text[at..])
 }
 
 /// Whether the coder is asked for `task`'s function without its comment: in an environment
@@ -521,32 +474,6 @@ mod tests {
             description: "Splits text into words.".into(),
             code: "function words(text) { return text.split(/\\s+/); }".into(),
         }
-    }
-
-    #[test]
-    fn a_stubs_library_is_listed_in_its_comment_before_its_tags() {
-        let stub = "/**\n * Craft birch button in TextCraft.\n *\n * Goal: craft birch button.\n * @capability get\n * @capability craft\n */\nfunction craftBirchButton() {";
-        let planks = SkillBrief {
-            name: "craftBirchPlanks".into(),
-            signature: "craftBirchPlanks()".into(),
-            description: "Craft birch planks in TextCraft.\nWhat the environment shows */".into(),
-            code: String::new(),
-        };
-        assert_eq!(
-            with_library_listed(stub, std::slice::from_ref(&planks)),
-            format!(
-                "/**\n * Craft birch button in TextCraft.\n *\n * Goal: craft birch button.\n *\n * {LIBRARY_HEADING}\n * - craftBirchPlanks(): Craft birch planks in TextCraft.\n * @capability get\n * @capability craft\n */\nfunction craftBirchButton() {{"
-            )
-        );
-        // Without tags, before the comment's end; with nothing retrieved, as it was.
-        let untagged = "/**\n * Craft birch button.\n */\nfunction craftBirchButton() {";
-        assert_eq!(
-            with_library_listed(untagged, std::slice::from_ref(&planks)),
-            format!(
-                "/**\n * Craft birch button.\n *\n * {LIBRARY_HEADING}\n * - craftBirchPlanks(): Craft birch planks in TextCraft.\n */\nfunction craftBirchButton() {{"
-            )
-        );
-        assert_eq!(with_library_listed(stub, &[]), stub);
     }
 
     #[tokio::test]

@@ -32,8 +32,8 @@ mod task;
 mod timing;
 
 pub use coder::{
-    Attempt, Feedback, LIBRARY_HEADING, Refinement, SkillBrief, Strategy, coder_messages,
-    coder_request, fitted_coder_messages, skill_from_reply, write_skill, write_skill_with,
+    Attempt, Feedback, Refinement, SkillBrief, Strategy, coder_messages, coder_request,
+    fitted_coder_messages, skill_from_reply, write_skill, write_skill_with,
 };
 pub use critic::{Critique, Critiqued, critique};
 pub use cross_check::{CandidateResult, CrossCheck, CrossCheckOutcome, Disagreement};
