@@ -50,7 +50,8 @@ impl std::fmt::Debug for EnvActions {
 struct Shared {
     process: EnvProcess,
     description: Description,
-    default_reset: ResetParams,
+    /// The world a sandbox call that does not reset itself acts in.
+    test_world: ResetParams,
     busy: Mutex<bool>,
     freed: Condvar,
 }
@@ -76,12 +77,12 @@ impl EnvActions {
                 )));
             }
         }
-        let default_reset = description.test_world.clone().unwrap_or(default_reset);
+        let test_world = description.test_world.clone().unwrap_or(default_reset);
         Ok(EnvActions {
             shared: Arc::new(Shared {
                 process,
                 description,
-                default_reset,
+                test_world,
                 busy: Mutex::new(false),
                 freed: Condvar::new(),
             }),
@@ -235,7 +236,7 @@ impl World {
         Ok(reply)
     }
 
-    /// Sends a request in this world, reset with the default parameters first if needed.
+    /// Sends a request in this world, reset to the test world first if needed.
     fn request<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         request: &Request,
@@ -245,7 +246,7 @@ impl World {
         let generation = match generation {
             Some(generation) => generation,
             None => {
-                let params = self.lease.shared.default_reset.clone();
+                let params = self.lease.shared.test_world.clone();
                 self.reset(&params, deadline)?;
                 self.generation
                     .lock()
