@@ -348,7 +348,7 @@ fn goals_deepen_with_the_depth_option_and_each_seed_picks_one() {
 fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_posed() {
     let Some(env) = textcraft() else { return };
     let examples = env.description().examples.clone();
-    assert_eq!(examples.len(), 2);
+    assert_eq!(examples.len(), 3);
     let shown = env.describe();
     assert!(
         shown.contains("as examples:\n```javascript\n/**"),
@@ -357,11 +357,19 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
     let sandbox = Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap();
     let planks = common::skill(&examples[0]);
     let slab = common::skill(&examples[1]);
-    // The slab calls the planks' skill, as a skill calls what its task's library lists.
-    assert!(slab.references.contains("craftOakPlanks"), "{slab:?}");
+    let sign = common::skill(&examples[2]);
+    // The slab and the sign call the planks' skill, as a skill calls what its task's
+    // library lists.
+    for composing in [&slab, &sign] {
+        assert!(
+            composing.references.contains("craftOakPlanks"),
+            "{composing:?}"
+        );
+    }
     for (example, goal_name, function) in [
         (&planks, "oak planks", "craftOakPlanks"),
         (&slab, "oak slab", "craftOakSlab"),
+        (&sign, "oak sign", "craftOakSign"),
     ] {
         assert!(shown.contains(&format!("function {function}()")), "{shown}");
         // It does what it says in the real game.
@@ -377,14 +385,15 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
         assert!(report.all_passed(), "{function}: {report:#?}");
     }
 
-    // The example that calls craftOakPlanks is shown to a coder whose library lists
+    // The examples that call craftOakPlanks are shown to a coder whose library lists
     // functions, and left out when it lists none (copied, they call what is not there).
     let listed = env.describe_for(&["craftCrimsonPlanks"]);
     assert_eq!(listed, shown);
     let none_listed = env.describe_for(&[]);
     assert!(
         none_listed.contains("function craftOakPlanks()")
-            && !none_listed.contains("function craftOakSlab()"),
+            && !none_listed.contains("function craftOakSlab()")
+            && !none_listed.contains("function craftOakSign()"),
         "{none_listed}"
     );
     // The coder's prompt is made that way.
@@ -395,26 +404,35 @@ fn the_worked_examples_are_shown_to_the_coder_reach_their_goals_and_are_never_po
         description: "Crafts crimson planks.".into(),
         code: String::new(),
     };
-    for (retrieved, shows_slab) in [(vec![], false), (vec![brief], true)] {
+    for (retrieved, shows_sign) in [(vec![], false), (vec![brief], true)] {
         let prompt = skillforge::agent::coder_messages(&env, &task, &retrieved, None).unwrap();
         let system = &prompt[0].content;
         assert!(system.contains("function craftOakPlanks()"), "{system}");
         assert_eq!(
-            system.contains("function craftOakSlab()"),
-            shows_slab,
+            system.contains("function craftOakSign()"),
+            shows_sign,
             "{system}"
         );
     }
 
-    // Their goals are never a task chosen by depth (oak slab is one of depth 2: seeds 76
-    // and 96 chose it before it was left out; oak planks one of depth 1, chosen by 29 and
-    // 35) or by seed alone.
-    for (seed, depth) in [(0, 1), (29, 1), (35, 1), (0, 2), (76, 2), (96, 2)] {
+    // Their goals are never a task chosen by depth (oak sign is one of depth 2: seeds 388
+    // and 762 chose it before it was left out, 76 and 96 oak slab; oak planks one of depth
+    // 1, chosen by 29 and 35) or by seed alone.
+    for (seed, depth) in [
+        (0, 1),
+        (29, 1),
+        (35, 1),
+        (0, 2),
+        (388, 2),
+        (762, 2),
+        (76, 2),
+        (96, 2),
+    ] {
         for options in [json!({ "depth": depth }), json!(null)] {
             let task = env.task(ResetParams { seed, options }).unwrap();
             let name = task.name.unwrap();
             assert!(
-                !["craftOakSlab", "craftOakPlanks"].contains(&name.as_str()),
+                !["craftOakSign", "craftOakSlab", "craftOakPlanks"].contains(&name.as_str()),
                 "seed {seed}: {name}"
             );
         }

@@ -43,17 +43,15 @@ TEXT = (
 
 # Worked examples for the model (describe's `examples`): skills for goals that reset never
 # poses by depth or seed (EXAMPLE_GOALS), their crafting commands abridged. One goal is a
-# single craft from a base item; the other needs it, and calls the first example's skill
-# for it, as a skill calls what the library of its task lists, instead of crafting it anew,
-# until the inventory holds what the next command uses: the count is read off the command,
-# never worked out from what a call makes (a small model counts calls wrongly).
-# Both act with the commands of their task's list, copied as written: a small model copies
+# single craft from a base item; the others need it, and call the first example's skill
+# for it, as a skill calls what the library of its task lists, instead of crafting it anew
+# (one with that ingredient alone, one with another made by a command of the list), until
+# the inventory holds what the next command uses: the count is read off the command, never
+# worked out from what a call makes (a small model counts calls wrongly).
+# All act with the commands of their task's list, copied as written: a small model copies
 # an example's lines with its own items put in, and a goal's command kept in a constant
-# copied from the task's list reaches the final craft whatever else it copies. A third,
-# oak sign (planks from the library, then a stick by its command), was left out: the 1.5B
-# model copied its stick lines and its craftOakPlanks() into goals they did not fit (9 of
-# 24 refused rounds at 57462da), and both goals it composed followed the slab's shape.
-EXAMPLE_GOALS = ("minecraft:oak_planks", "minecraft:oak_slab")
+# copied from the task's list reaches the final craft whatever else it copies.
+EXAMPLE_GOALS = ("minecraft:oak_planks", "minecraft:oak_slab", "minecraft:oak_sign")
 OAK_PLANKS = """/**
  * Craft oak planks in TextCraft.
  *
@@ -100,6 +98,39 @@ function craftOakSlab() {
   while (carried("oak planks") < 3) craftOakPlanks();
   return host.call("craft", { command: goal });
 }"""
+OAK_SIGN = """/**
+ * Craft oak sign in TextCraft.
+ *
+ * What the environment shows at the start:
+ * Crafting commands:
+ * craft 4 birch planks using 1 birch logs
+ * craft 3 oak sign using 6 oak planks, 1 stick
+ * craft 1 crafting table using 4 planks
+ * craft 4 stick using 2 planks
+ * craft 4 oak planks using 1 oak logs
+ * craft 3 oak fence using 2 stick, 4 oak planks
+ *
+ * Goal: craft oak sign.
+ * @capability get
+ * @capability craft
+ * @capability inventory
+ */
+function craftOakSign() {
+  // The goal's crafting command, copied from the task's list:
+  const goal = "craft 3 oak sign using 6 oak planks, 1 stick";
+  // How many of an item the inventory holds:
+  const carried = (item) => host.call("inventory", {}).state.inventory[item] || 0;
+  // Its ingredients: 6 oak planks, 1 stick. Only the functions the library lists exist.
+  // stick: the library lists none; the list has a command for it, "craft 4 stick using
+  // 2 planks", the planks being oak planks. Its 2 oak planks: the library lists
+  // craftOakPlanks(): call it until we carry them.
+  while (carried("oak planks") < 2) craftOakPlanks();
+  host.call("craft", { command: "craft 4 stick using 2 oak planks" });
+  // The goal's 6 oak planks, the same way:
+  while (carried("oak planks") < 6) craftOakPlanks();
+  return host.call("craft", { command: goal });
+}"""
+
 ITEM = {"type": "string", "description": "an item's name in words, e.g. \"oak planks\""}
 COUNT = {"type": "integer", "minimum": 1}
 INGREDIENTS = {
@@ -212,7 +243,7 @@ class Adapter:
             "name": "textcraft",
             "text": TEXT,
             "actions": ACTIONS,
-            "examples": [OAK_PLANKS, OAK_SLAB],
+            "examples": [OAK_PLANKS, OAK_SLAB, OAK_SIGN],
             # A skill's own tests act in the open world: in a task's world its commands name
             # only that task's items, and the 1.5B model's right golden chestplate (`while
             # (inventory["gold ingot"] < 8)`, no default) failed its tests in another task's.
