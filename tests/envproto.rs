@@ -171,6 +171,15 @@ fn restarts_in_a_row_are_bounded() {
 }
 
 #[test]
+fn a_helper_with_a_reserved_name_is_an_unusable_description() {
+    let error = ExternalEnvironment::start(faulty("badhelper")).unwrap_err();
+    assert!(
+        matches!(&error, EnvError::Description(why) if why.contains("\"host\"") && why.contains("reserved")),
+        "{error:?}"
+    );
+}
+
+#[test]
 fn a_program_that_cannot_start_is_a_spawn_error() {
     let process = EnvProcess::new(ProcessConfig::new(
         format!("{ROOT}/tests/envs/no-such-program"),
@@ -190,6 +199,8 @@ fn bundle(code: &str) -> skillforge::compose::Bundle {
 }
 
 const REACH: &str = "/**\n * Brings the counter to its target.\n * @capability read\n * @capability add\n * @test reachTarget();\n */\nfunction reachTarget() {\n  const { state } = host.call('read', {});\n  let left = state.target - state.value;\n  while (left !== 0) {\n    const n = Math.max(-10, Math.min(10, left));\n    host.call('add', { n });\n    left -= n;\n  }\n}";
+
+const REACH_WITH_HELPER: &str = "/**\n * Brings the counter to its target with the environment's helper.\n * @capability read\n * @capability add\n */\nfunction reachTarget() {\n  while (remaining() !== 0) host.call('add', { n: Math.max(-10, Math.min(10, remaining())) });\n}";
 
 const ADD_ONE: &str = "/**\n * Adds one.\n * @capability add\n * @test addOne();\n */\nfunction addOne() {\n  return host.call('add', { n: 1 }).state.value;\n}";
 
@@ -230,6 +241,15 @@ fn the_agents_environment_checks_a_task_through_the_skills_host_calls() {
     let sandbox = sandbox_for(&env);
 
     let report = env.check(&sandbox, &bundle(REACH), &task).unwrap();
+    assert!(report.all_passed(), "{report:?}");
+    // The adapter's helper is shown to the coder and is a global of the skill's calls.
+    assert!(
+        described.contains("- `remaining()`: how far the counter is from its target"),
+        "{described}"
+    );
+    let report = env
+        .check(&sandbox, &bundle(REACH_WITH_HELPER), &task)
+        .unwrap();
     assert!(report.all_passed(), "{report:?}");
     // A skill that runs but does not reach the goal fails the environment's check, and the
     // task's name reaches it.

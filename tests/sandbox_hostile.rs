@@ -647,3 +647,56 @@ fn recursion_that_overflows_while_a_host_reply_is_read_is_a_stack_overflow() {
     let outcome = run_echoing(source, 100_000);
     assert_kind(&outcome, FailureKind::StackOverflow);
 }
+
+#[test]
+fn a_helper_is_a_global_with_no_rights_of_its_own_and_a_programs_own_definition_wins() {
+    let functions = HostFunctions::empty()
+        .with(HostFunction::new(
+            "test.echo",
+            "returns its arguments",
+            |_, args| Ok(args),
+        ))
+        .with_helper(
+            "echoed",
+            "function (x) { return host.call(\"test.echo\", [x])[0]; }",
+        );
+    let sandbox = Sandbox::new(SandboxConfig::default(), functions).expect("sandbox starts");
+    let run = |source: &str, caps: &Capabilities| {
+        sandbox
+            .run(Call {
+                source,
+                entry: "main",
+                args: &[],
+                capabilities: caps,
+                limits: &Limits::default(),
+            })
+            .expect("the host side never fails")
+    };
+    let granted = Capabilities::none().grant("test.echo");
+    // Called like any global, through the host function it wraps.
+    let outcome = run("function main() { return echoed(7) + 1; }", &granted);
+    assert_eq!(outcome.result, Ok(json!(8)));
+    // Its host call needs the program's grant, as the program's own would.
+    let outcome = run(
+        "function main() { return echoed(7); }",
+        &Capabilities::none(),
+    );
+    assert_kind(&outcome, FailureKind::CapabilityDenied);
+    // A program that defines the name keeps its own, however it defines it.
+    for own in [
+        "function echoed(x) { return 'own ' + x; }",
+        "const echoed = (x) => 'own ' + x;",
+        "let echoed = (x) => 'own ' + x;",
+        "var echoed = (x) => 'own ' + x;",
+    ] {
+        let outcome = run(
+            &format!("{own}\nfunction main() {{ return echoed(7); }}"),
+            &granted,
+        );
+        assert_eq!(outcome.result, Ok(json!("own 7")), "{own}");
+    }
+    // The program's line numbers stay its own: the helpers come after it.
+    let outcome = run("function main() {\n  throw new Error('here');\n}", &granted);
+    let stack = outcome.failure().unwrap().stack.clone().unwrap_or_default();
+    assert!(stack.contains("skill.js:2"), "{stack}");
+}

@@ -91,10 +91,9 @@ OAK_SLAB = """/**
 function craftOakSlab() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 6 oak slab using 3 oak planks";
-  // How many of an item the inventory holds:
-  const carried = (item) => host.call("inventory", {}).state.inventory[item] || 0;
   // Its ingredients: 3 oak planks. Only the functions the library lists exist.
-  // oak planks: the library lists craftOakPlanks(): call it until we carry the 3.
+  // oak planks: the library lists craftOakPlanks(): call it until we carry the 3
+  // (carried(item), the environment's helper, is how many of item the inventory holds).
   while (carried("oak planks") < 3) craftOakPlanks();
   return host.call("craft", { command: goal });
 }"""
@@ -118,18 +117,29 @@ OAK_SIGN = """/**
 function craftOakSign() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 3 oak sign using 6 oak planks, 1 stick";
-  // How many of an item the inventory holds:
-  const carried = (item) => host.call("inventory", {}).state.inventory[item] || 0;
   // Its ingredients: 6 oak planks, 1 stick. Only the functions the library lists exist.
   // stick: the library lists none; the list has a command for it, "craft 4 stick using
   // 2 planks", the planks being oak planks. Its 2 oak planks: the library lists
-  // craftOakPlanks(): call it until we carry them.
+  // craftOakPlanks(): call it until we carry them (carried(item): the helper).
   while (carried("oak planks") < 2) craftOakPlanks();
   host.call("craft", { command: "craft 4 stick using 2 oak planks" });
   // The goal's 6 oak planks, the same way:
   while (carried("oak planks") < 6) craftOakPlanks();
   return host.call("craft", { command: goal });
 }"""
+
+# Helpers (describe's `helpers`): global functions of every skill, over the actions. The
+# examples count an item with `carried(item)`; as a local helper of theirs, the 1.5B model
+# copied its calls without its definition (5 of 24 refused rounds, docs/benchmarks.md).
+HELPERS = [
+    {
+        "name": "carried",
+        "params": ["item"],
+        "description": "how many of `item` the inventory holds, 0 if none (calls "
+        "`host.call(\"inventory\", {})`: declare `@capability inventory`)",
+        "source": 'function (item) { return host.call("inventory", {}).state.inventory[item] || 0; }',
+    }
+]
 
 ITEM = {"type": "string", "description": "an item's name in words, e.g. \"oak planks\""}
 COUNT = {"type": "integer", "minimum": 1}
@@ -244,6 +254,7 @@ class Adapter:
             "text": TEXT,
             "actions": ACTIONS,
             "examples": [OAK_PLANKS, OAK_SLAB, OAK_SIGN],
+            "helpers": HELPERS,
             # A skill's own tests act in the open world: in a task's world its commands name
             # only that task's items, and the 1.5B model's right golden chestplate (`while
             # (inventory["gold ingot"] < 8)`, no default) failed its tests in another task's.

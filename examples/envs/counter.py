@@ -28,6 +28,17 @@ ACTIONS = [
 ]
 
 
+# Helpers (optional): JavaScript functions every skill may call as globals, over the actions.
+HELPERS = [
+    {
+        "name": "remaining",
+        "params": [],
+        "description": "how far the counter is from its target (uses `read`)",
+        "source": 'function () { const { state } = host.call("read", {}); return state.target - state.value; }',
+    }
+]
+
+
 class Refused(Exception):
     """An action the world refuses: an "ok": false reply, and the world goes on."""
 
@@ -43,7 +54,12 @@ class Counter:
         """The reply's fields for one request (without "id" and "ok")."""
         op = request.get("op")
         if op == "describe":
-            return {"name": "counter", "text": "A counter to bring to a target.", "actions": ACTIONS}
+            return {
+                "name": "counter",
+                "text": "A counter to bring to a target.",
+                "actions": ACTIONS,
+                "helpers": HELPERS,
+            }
         if op == "reset":
             self.value, self.target = 0, 3 + int(request.get("seed") or 0) % 5
             return {

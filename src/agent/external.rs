@@ -192,7 +192,7 @@ impl ExternalEnvironment {
     }
 
     /// The environment's own text, then its actions (how to call them, their arguments'
-    /// schemas), how skills are checked, and its worked examples; an example that calls
+    /// schemas), its helpers, how skills are checked, and its worked examples; an example that calls
     /// another example's function only with `composing_examples`.
     fn described(&self, composing_examples: bool) -> String {
         let description = self.description();
@@ -208,10 +208,30 @@ impl ExternalEnvironment {
                 )
             })
             .collect();
+        let helpers: String = description
+            .helpers
+            .iter()
+            .map(|h| {
+                format!(
+                    "- `{}({})`: {}\n",
+                    h.name,
+                    h.params.join(", "),
+                    h.description
+                )
+            })
+            .collect();
+        let helpers = if helpers.is_empty() {
+            helpers
+        } else {
+            format!(
+                "Helper functions of the environment, global in every skill (not to be defined \
+                 again; they act through the host functions above, so declare those):\n{helpers}"
+            )
+        };
         format!(
             "{text}\n\nA skill acts only through these host functions; each returns the action's \
              result at once (no await needed) or throws. Declare every one a skill calls with a \
-             `@capability NAME` line in its JSDoc.\n{actions}\
+             `@capability NAME` line in its JSDoc.\n{actions}{helpers}\
              A skill may call other skills of the library to reuse what they do. Its own @test \
              lines run each in a fresh world; the task's check resets the task's world, calls \
              the skill, then asks the environment whether the task is done.{examples}",

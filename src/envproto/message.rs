@@ -56,6 +56,27 @@ pub struct Description {
     /// this world should let any skill act (TextCraft's lists every recipe of the game).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_world: Option<ResetParams>,
+    /// JavaScript helpers every skill of the environment may call as global functions: glue
+    /// over the actions (e.g. TextCraft's `carried(item)`, a count read off `inventory`), as
+    /// Voyager's control primitives are. Optional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub helpers: Vec<HelperSpec>,
+}
+
+/// One JavaScript helper: a global function of every skill's sandbox call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelperSpec {
+    /// Its name, a JavaScript identifier (`carried`).
+    pub name: String,
+    /// Its parameters' names, for the model (`["item"]`).
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// What it returns or does.
+    #[serde(default)]
+    pub description: String,
+    /// Its definition, a JavaScript function expression (`function (item) { ... }`); it acts
+    /// through `host.call`, so a skill that calls it declares the actions it uses.
+    pub source: String,
 }
 
 /// One action: it becomes the host function of the same name.

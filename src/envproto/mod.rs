@@ -13,7 +13,8 @@ pub mod textcraft;
 mod world;
 
 pub use message::{
-    ActionSpec, CheckReply, Description, Refusal, Request, ResetParams, ResetReply, Step, TaskSpec,
+    ActionSpec, CheckReply, Description, HelperSpec, Refusal, Request, ResetParams, ResetReply,
+    Step, TaskSpec,
 };
 pub use process::{EnvProcess, ProcessConfig};
 pub use world::{CHECK, EnvActions, RESET};

@@ -12,6 +12,8 @@ use crate::sandbox::{
     CallScope, Capabilities, HostCallContext, HostError, HostFunction, HostFunctions,
 };
 
+use crate::skill::RESERVED_NAMES;
+
 use super::message::{CheckReply, Description, Request, ResetParams, ResetReply, Step};
 use super::{EnvError, EnvProcess};
 
@@ -58,7 +60,8 @@ struct Shared {
 
 impl EnvActions {
     /// Asks `process` to describe itself and checks the description: action names are
-    /// unique, not empty and not the world controls. A world a skill's own tests act in
+    /// unique, not empty and not the world controls; helper names are identifiers, unique
+    /// and not reserved ([`RESERVED_NAMES`]). A world a skill's own tests act in
     /// starts with the description's `test_world`, or `default_reset` if it names none.
     pub fn new(process: EnvProcess, default_reset: ResetParams) -> Result<EnvActions, EnvError> {
         let (description, _) = process.request::<Description>(&Request::Describe, None, None)?;
@@ -74,6 +77,24 @@ impl EnvActions {
                 return Err(EnvError::Description(format!(
                     "action {:?} is listed twice",
                     action.name
+                )));
+            }
+        }
+        let mut helpers = HashSet::new();
+        for helper in &description.helpers {
+            if !crate::sandbox::is_identifier(&helper.name)
+                || RESERVED_NAMES.contains(&helper.name.as_str())
+            {
+                return Err(EnvError::Description(format!(
+                    "helper name {:?} is not a JavaScript identifier, or is reserved ({})",
+                    helper.name,
+                    RESERVED_NAMES.join(", ")
+                )));
+            }
+            if !helpers.insert(helper.name.as_str()) {
+                return Err(EnvError::Description(format!(
+                    "helper {:?} is listed twice",
+                    helper.name
                 )));
             }
         }
@@ -109,9 +130,13 @@ impl EnvActions {
             .collect()
     }
 
-    /// One host function per action (named after it), plus [`RESET`] and [`CHECK`].
+    /// One host function per action (named after it), plus [`RESET`] and [`CHECK`], and the
+    /// description's helpers.
     pub fn host_functions(&self) -> HostFunctions {
         let mut functions = HostFunctions::empty();
+        for helper in &self.shared.description.helpers {
+            functions = functions.with_helper(&helper.name, &helper.source);
+        }
         for action in &self.shared.description.actions {
             let shared = Arc::clone(&self.shared);
             let name = action.name.clone();

@@ -191,9 +191,14 @@ impl fmt::Debug for HostFunction {
     }
 }
 
-/// The host functions a sandbox offers, by name.
+/// The host functions a sandbox offers, by name, and the JavaScript helpers over them.
 #[derive(Debug, Clone, Default)]
-pub struct HostFunctions(Arc<HashMap<String, HostFunction>>);
+pub struct HostFunctions {
+    functions: Arc<HashMap<String, HostFunction>>,
+    /// The helpers' definitions as every call's program ends with them
+    /// ([`HostFunctions::with_helper`]); empty when there are none.
+    helpers: Arc<String>,
+}
 
 impl HostFunctions {
     /// No host functions.
@@ -203,18 +208,38 @@ impl HostFunctions {
 
     /// Adds (or replaces) a function.
     pub fn with(mut self, function: HostFunction) -> Self {
-        Arc::make_mut(&mut self.0).insert(function.name.clone(), function);
+        Arc::make_mut(&mut self.functions).insert(function.name.clone(), function);
         self
+    }
+
+    /// Adds a JavaScript helper: a global function `name` that every call's program may
+    /// call, defined by `function` (a function expression, e.g. `function (item) { return
+    /// host.call("inventory", {}).state.inventory[item] || 0; }`), glue over the host
+    /// functions that needs no `host.call` in the skill. A helper has no rights of its own:
+    /// its host calls need the call's grants like any other. A program that defines the
+    /// name itself (a function, `var`, `let` or `const` at its top level) keeps its own:
+    /// the helpers are assigned after the program's text, only to names still unset.
+    /// `name` must be a JavaScript identifier (checked by the caller, e.g. `envproto`).
+    pub fn with_helper(mut self, name: &str, function: &str) -> Self {
+        Arc::make_mut(&mut self.helpers).push_str(&format!(
+            "\n;if (typeof globalThis[{name:?}] === \"undefined\") globalThis[{name:?}] = ({function}\n);"
+        ));
+        self
+    }
+
+    /// What ends every call's program: the helpers' definitions (empty without helpers).
+    pub(crate) fn helpers_source(&self) -> &str {
+        &self.helpers
     }
 
     /// Looks a function up by name.
     pub fn get(&self, name: &str) -> Option<&HostFunction> {
-        self.0.get(name)
+        self.functions.get(name)
     }
 
     /// All functions, sorted by name.
     pub fn list(&self) -> Vec<&HostFunction> {
-        let mut all: Vec<_> = self.0.values().collect();
+        let mut all: Vec<_> = self.functions.values().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }

@@ -364,10 +364,13 @@ pub(super) fn run(
         max_stack_bytes: call.limits.js_stack_bytes,
     };
     // Compact JSON holds no raw newline, so the first one ends the header.
-    let mut input = Vec::with_capacity(call.source.len() + 256);
+    let helpers = ctx.host_functions.helpers_source();
+    let mut input = Vec::with_capacity(call.source.len() + helpers.len() + 256);
     serde_json::to_writer(&mut input, &header).map_err(|e| SandboxError::Host(e.to_string()))?;
     input.push(b'\n');
     input.extend_from_slice(call.source.as_bytes());
+    // After the program, so that its line numbers stay its own and its definitions win.
+    input.extend_from_slice(helpers.as_bytes());
     let stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
     let mut store = new_store(
         engine,

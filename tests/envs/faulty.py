@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The example counter environment, misbehaving on the action `misbehave` as argv[1] says:
 crash (exits), hang (never answers), garbage (a line that is not JSON), oversized (a 2 MB line);
-or dead (exits at once, every time). The process after a restart behaves again until its own
+or dead (exits at once, every time); or badhelper (describes a helper named `host`). The process after a restart behaves again until its own
 `misbehave`."""
 
 import os
@@ -34,6 +34,8 @@ def handle(request):
     reply = world.handle(request)
     if request.get("op") == "describe":
         reply["actions"] = reply["actions"] + [{"name": "misbehave", "description": "Misbehaves."}]
+        if MODE == "badhelper":
+            reply["helpers"] = [{"name": "host", "source": "function () { return 0; }"}]
     return reply
 
 
