@@ -1013,6 +1013,35 @@ async fn a_call_of_a_name_nothing_defines_is_said_to_be_no_skill_when_the_tests_
     );
 }
 
+/// A name the model made up that shares what it is about with a retrieved skill's name
+/// (`doubleNumber`, `double`) is answered with that skill.
+#[tokio::test]
+async fn a_made_up_name_close_to_a_library_skills_is_answered_with_that_skill() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_holding(dir.path(), &[DOUBLE]).await;
+    let made_up = QUADRUPLE.replace("double(double(x))", "doubleNumber(doubleNumber(x))");
+    let model = Arc::new(ScriptedModel::queue([reply(&made_up), reply(QUADRUPLE)]));
+    let task = Task::from_user("Multiply a number by four")
+        .with_name("quadruple")
+        .with_example("quadruple(3)", "12");
+    let report = agent_with(&library, &model, config(false, 2))
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    let told = model.requests()[1].messages.last().unwrap().content.clone();
+    assert!(
+        told.contains("doubleNumber is not defined")
+            && told.contains(
+                "The library function whose name is closest to `doubleNumber` is `double("
+            )
+            && told.contains("Doubles a number. Call it if it does what you need."),
+        "{told}"
+    );
+    let stored = library.get("quadruple").await.unwrap().skill;
+    assert!(stored.version.code.contains("double(double(x))"));
+}
+
 #[tokio::test]
 async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_the_code() {
     let dir = tempfile::tempdir().unwrap();

@@ -40,7 +40,7 @@ use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
 use super::external::WORLD_AT_START;
 use super::extract::{ExtractError, Extracted};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
-use super::prompts::{report_summary, undefined_names};
+use super::prompts::{closest_library_functions, report_summary, undefined_names};
 use super::relevance;
 use super::task::Task;
 use super::timing::{Clock, Phase, Timing};
@@ -780,10 +780,13 @@ impl Agent {
             // Issue 12: the task's check, not the model's tests, is the authority.
             Err(LibraryError::TestsFailed { name, report }) if !run.task.tests.is_empty() => {
                 drop(validation);
-                let rejected = refusal(&LibraryError::TestsFailed {
-                    name,
-                    report: report.clone(),
-                });
+                let rejected = refusal(
+                    &LibraryError::TestsFailed {
+                        name,
+                        report: report.clone(),
+                    },
+                    &run.retrieved,
+                );
                 let reduced = match self
                     .overrule_tests(run, round, source, rejected, *report)
                     .await?
@@ -840,8 +843,9 @@ impl Agent {
         self.log(run, event).await?;
         if !check_passed(&check) {
             let problems = format!(
-                "the skill's own tests pass, but the task's check fails:\n{}",
-                report_summary(&check)
+                "the skill's own tests pass, but the task's check fails:\n{}{}",
+                report_summary(&check),
+                closest_library(&check, &run.retrieved)
             );
             self.verdict(run, round, false, &problems).await?;
             return Ok(Verdict::Retry(problems));
@@ -903,7 +907,7 @@ impl Agent {
             | LibraryError::DependentRegression { report, .. } => Some(report.as_ref().clone()),
             _ => None,
         };
-        let problems = refusal(&e);
+        let problems = refusal(&e, &run.retrieved);
         let event = JournalEvent::SandboxRun {
             round,
             rejected: Some(problems.clone()),
@@ -1191,15 +1195,22 @@ fn test_time(report: &TestReport) -> std::time::Duration {
 }
 
 /// A refusal of the library as the model reads it: its one line, then a sentence for each
-/// name its failing tests found undefined ([`undefined_names`]).
-fn refusal(e: &LibraryError) -> String {
+/// name its failing tests found undefined ([`undefined_names`]) and one for each such name
+/// close to a retrieved skill's ([`closest_library_functions`]).
+fn refusal(e: &LibraryError, retrieved: &[Skill]) -> String {
     match e {
         LibraryError::TestsFailed { report, .. }
         | LibraryError::DependentRegression { report, .. } => {
-            e.to_string() + &undefined_names(report)
+            e.to_string() + &undefined_names(report) + &closest_library(report, retrieved)
         }
         _ => e.to_string(),
     }
+}
+
+/// [`closest_library_functions`] among the `retrieved` skills, as the coder is shown them.
+fn closest_library(report: &TestReport, retrieved: &[Skill]) -> String {
+    let briefs: Vec<SkillBrief> = retrieved.iter().map(brief).collect();
+    closest_library_functions(report, &briefs)
 }
 
 /// Whether a library error rejects the skill (feedback for the coder) rather than failing.

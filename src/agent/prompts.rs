@@ -15,10 +15,13 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use crate::library::first_sentence;
 use crate::validate::TestReport;
 
 use super::AgentError;
+use super::coder::SkillBrief;
 use super::extract::function_shapes;
+use super::relevance;
 use super::task::Task;
 
 /// (file name, text) of every prompt.
@@ -161,19 +164,50 @@ pub fn report_summary(report: &TestReport) -> String {
 /// empty when none was. The 1.5B model called a worked example's `craftOakPlanks` three
 /// rounds running on a bare "is not defined".
 pub(crate) fn undefined_names(report: &TestReport) -> String {
-    let names: Vec<&str> = report
+    undefined_in(report)
+        .iter()
+        .map(|name| format!("\n{}.", no_such_name(name)))
+        .collect()
+}
+
+/// For each name the failing tests of `report` found undefined whose words a library
+/// function's name among `library` shares ([`relevance::closest_name`]), a sentence naming
+/// that function and what it does: empty when none does. The 1.5B model called a worked
+/// example's `craftOakPlanks()` in round after round with `craftBirchPlanks()` listed.
+pub(crate) fn closest_library_functions(report: &TestReport, library: &[SkillBrief]) -> String {
+    let names: Vec<&str> = library.iter().map(|s| s.name.as_str()).collect();
+    let mut said = String::new();
+    for name in undefined_in(report) {
+        let Some(closest) = relevance::closest_name(name, &names) else {
+            continue;
+        };
+        let Some(skill) = library.iter().find(|s| s.name == closest) else {
+            continue;
+        };
+        said.push_str(&format!(
+            "\nThe library function whose name is closest to `{name}` is `{}`: {} Call it if it \
+             does what you need.",
+            skill.signature,
+            first_sentence(&skill.description).trim_end()
+        ));
+    }
+    said
+}
+
+/// The names the failing tests of `report` found undefined, each once.
+fn undefined_in(report: &TestReport) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in report
         .tests
         .iter()
         .filter(|t| !t.passed)
         .filter_map(|t| undefined_name(&t.failure.as_ref()?.message))
-        .collect();
-    let mut said = String::new();
-    for (i, name) in names.iter().enumerate() {
-        if !names[..i].contains(name) {
-            said.push_str(&format!("\n{}.", no_such_name(name)));
+    {
+        if !names.contains(&name) {
+            names.push(name);
         }
     }
-    said
+    names
 }
 
 /// Said of a name a skill called that nothing defines.
@@ -389,5 +423,57 @@ mod tests {
         );
         twice.tests.iter_mut().for_each(|t| t.passed = true);
         assert_eq!(undefined_names(&twice), "");
+    }
+
+    #[test]
+    fn an_undefined_name_close_to_a_library_functions_is_told_that_function() {
+        let brief = |name: &str, description: &str| SkillBrief {
+            name: name.into(),
+            signature: format!("{name}(count)"),
+            description: description.into(),
+            code: String::new(),
+        };
+        let library = [
+            brief("craftGoldIngot", "Crafts gold ingots from nuggets."),
+            brief(
+                "craftBirchPlanks",
+                "Crafts birch planks from birch logs. Needs a log per 4 planks.",
+            ),
+        ];
+        let failing = |messages: &[&str]| TestReport {
+            skill: "craftBirchButton".into(),
+            tests: messages
+                .iter()
+                .map(|m| TestOutcome {
+                    name: "task".into(),
+                    passed: false,
+                    failure: Some(Failure::new(FailureKind::JsError, *m)),
+                    logs: vec![],
+                    wall_ms: 1.0,
+                })
+                .collect(),
+            call_graph: vec![],
+        };
+        assert_eq!(
+            closest_library_functions(
+                &failing(&[
+                    "craftOakPlanks is not defined",
+                    "craftOakPlanks is not defined"
+                ]),
+                &library
+            ),
+            "\nThe library function whose name is closest to `craftOakPlanks` is \
+             `craftBirchPlanks(count)`: Crafts birch planks from birch logs. Call it if it does \
+             what you need."
+        );
+        // A name that shares only `craft` with the library's, or no undefined name: nothing.
+        assert_eq!(
+            closest_library_functions(&failing(&["craftStick is not defined"]), &library),
+            ""
+        );
+        assert_eq!(
+            closest_library_functions(&failing(&["expected 2, got 3"]), &library),
+            ""
+        );
     }
 }

@@ -87,6 +87,34 @@ fn mentions_its_subject(task_text: &str, task_name: Option<&str>, skill_name: &s
         .all(|w| text_words.iter().any(|t| same_word(&w, t)))
 }
 
+/// The name in `library` (in its order, retrieval's) that shares the most words saying what
+/// (not `craft`, `get`, ...) with `name`, a name the model called that nothing defines:
+/// `craftOakPlanks` is closest to `craftBirchPlanks`, `craftStick` to neither that nor
+/// `craftGoldIngot`. `None` when no name shares such a word.
+pub(super) fn closest_name<'a>(name: &str, library: &[&'a str]) -> Option<&'a str> {
+    let subject = |name: &str| -> Vec<String> {
+        words(name)
+            .into_iter()
+            .filter(|w| !GENERIC_WORDS.contains(&w.as_str()))
+            .collect()
+    };
+    let wanted = subject(name);
+    let mut closest = None;
+    let mut most_shared = 0;
+    for &candidate in library {
+        let theirs = subject(candidate);
+        let shared = wanted
+            .iter()
+            .filter(|w| theirs.iter().any(|t| same_word(w, t)))
+            .count();
+        if shared > most_shared {
+            closest = Some(candidate);
+            most_shared = shared;
+        }
+    }
+    closest
+}
+
 /// The lowercase words of a text, identifiers split (`word_counts(text)`: word, counts, text).
 fn words(text: &str) -> Vec<String> {
     identifier_words(text)
@@ -168,6 +196,25 @@ mod tests {
         let task = posed("Craft it.", "craftCrimsonPlanks");
         assert!(shown(task, "crimsonPlanks", 0.6, 0.5));
         assert!(shown(posed("anything", "f"), "getAll", 0.6, 0.5));
+    }
+
+    #[test]
+    fn the_closest_name_shares_what_the_name_is_about() {
+        let library = ["craftGoldIngot", "craftBirchPlanks", "craftAcaciaPlanks"];
+        assert_eq!(
+            closest_name("craftOakPlanks", &library),
+            Some("craftBirchPlanks")
+        );
+        assert_eq!(closest_name("getPlank", &library), Some("craftBirchPlanks"));
+        assert_eq!(closest_name("craftStick", &library), None);
+        assert_eq!(
+            closest_name("doubleNumber", &["tokenize", "double"]),
+            Some("double")
+        );
+        assert_eq!(
+            closest_name("tokenizeWords", &["double", "tokenize"]),
+            Some("tokenize")
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub use agent_skills::{
 pub use error::{LibraryError, Result};
 pub use import::{ImportReport, ImportedSkill, SkippedFile, VoyagerReport, starter_skills};
 pub use lock::{DataDirLock, LOCK_FILE, LockHolder};
-pub use recipe::{DenseText, LexicalText, Recipe, ViewTexts, code_words, name_words};
+pub use recipe::{
+    DenseText, LexicalText, Recipe, ViewTexts, code_words, first_sentence, name_words,
+};
 
 /// The namespace of skills that declare none.
 pub const DEFAULT_NAMESPACE: &str = "default";
