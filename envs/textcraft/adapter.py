@@ -309,7 +309,60 @@ class Adapter:
             "task": {"description": "Craft {} in TextCraft.".format(name), "name": camel(name)},
             "state": dict(self.state(), depth=self.tree.get_min_depth(self.goal)),
             "subgoals": [{"goal": item_id_to_str(i)} for i in self.subgoals(self.goal)],
+            "name_hints": self.name_hints(),
         }
+
+    def name_hints(self):
+        """What to say of a function named after an item or family of the task's commands
+        (`craftIronNugget`, as tasks are named) when a skill calls it and nothing defines it:
+        how that item is had here. A family is no item, an item a listed command makes is
+        crafted with that command, and one no recipe makes is fetched. Of a 1.5B run's 24
+        refused rounds, 15 called such a name (`craftIronNugget`, `craftGreenDye`,
+        `craftPlanks`, `craftStick`; docs/benchmarks.md)."""
+        hints = {}
+        goal = item_id_to_str(self.goal)
+        for name in self.named:
+            if name == goal:
+                continue
+            member, _ = self.member(name)
+            made = [c for c in self.listing if makes(c, name)]
+            if member:
+                said = item_id_to_str(member)
+                hint = (
+                    "{0} is a family, not an item: nothing makes \"{0}\" as such. A command's "
+                    "\"2 {0}\" is crafted with a member you carry put in (\"2 {1}\"), {2}"
+                ).format(name, said, self.how_had(said))
+            elif made:
+                hint = (
+                    "{} is made with the task's command `{}`: run that command with "
+                    "host.call(\"craft\", ...) once you carry its ingredients, or call a library "
+                    "function the prompt lists that makes {}."
+                ).format(name, made[0], name)
+            elif not self.tree.itemid_recipes.get(item_id(name)):
+                # The count the goal's own command uses, else another command's.
+                ordered = sorted(self.listing, key=lambda c: not makes(c, goal))
+                uses = [n for c in ordered for n, i in ingredients_of(c) if i.strip() == name and n.isdigit()]
+                hint = (
+                    "{0} is a base item (no recipe makes it): fetch it inline, e.g. "
+                    "`host.call(\"get\", {{ command: \"get {1} {0}\" }})` for the {1} a command uses."
+                ).format(name, uses[0] if uses else 1)
+                hints["get" + camel(name)[len("craft"):]] = hint
+            else:
+                made = self.commands_for(name)
+                hint = "{} is crafted, with the game's command `{}`: run it with host.call(\"craft\", ...).".format(
+                    name, made[0]
+                )
+            hints[camel(name)] = hint
+        return hints
+
+    def how_had(self, item):
+        """How a family's member `item` is had, said after its name: made by a listed
+        command, fetched, or made by the game's command."""
+        listed = [c for c in self.listing if makes(c, item)]
+        made = listed or self.commands_for(item)
+        if made:
+            return "{} being made with `{}` (or by a library function the prompt lists).".format(item, made[0])
+        return "{0} being a base item, fetched: `get 1 {0}`.".format(item)
 
     def subgoals(self, goal):
         """The crafted items one of the goal's shallowest recipe chains needs, each after
@@ -360,7 +413,13 @@ class Adapter:
         if not isinstance(args, dict):
             raise Refused("arguments must be an object", "TypeError")
         if action in ("get", "craft") and "command" in args:
-            command, wanted = command_text(action, args["command"])
+            try:
+                command, wanted = command_text(action, args["command"])
+            except Refused as e:
+                # The 1.5B model crafted an item by name ("craft soul torch", "craft 4
+                # string") in 4 of a run's 55 refused rounds: what makes what it named.
+                said = self.commands_named_by(args["command"]) if action == "craft" else ""
+                raise Refused(str(e) + said, e.name) from None
         elif action in ("get", "craft"):
             try:
                 command, wanted = fields_command(action, args)
@@ -393,6 +452,15 @@ class Adapter:
             )
         self.reached = self.reached or reward >= 1
         return {"observation": observation, "reward": reward, "done": bool(done), "state": self.state()}
+
+    def commands_named_by(self, value):
+        """For a craft command without its ingredients ("craft 1 soul torch"), the crafting
+        commands that make the item it names; empty when it names none."""
+        if not isinstance(value, str):
+            return ""
+        matched = re.fullmatch(r"(?:craft )?(?:[1-9][0-9]* )?(.+)", " ".join(value.split()))
+        name = self.known_name(matched.group(1)) if matched else ""
+        return self.commands_making(name, "craft") if name and self.known(name) else ""
 
     def known_name(self, name):
         """The item or family a name means: itself, or, where nothing is called that, its

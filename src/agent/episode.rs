@@ -40,7 +40,7 @@ use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
 use super::external::WORLD_AT_START;
 use super::extract::{ExtractError, Extracted};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
-use super::prompts::{closest_library_functions, report_summary, undefined_names};
+use super::prompts::{report_summary, undefined_names, undefined_names_explained};
 use super::relevance;
 use super::task::Task;
 use super::timing::{Clock, Phase, Timing};
@@ -785,6 +785,7 @@ impl Agent {
                         name,
                         report: report.clone(),
                     },
+                    &run.task,
                     &run.retrieved,
                 );
                 let reduced = match self
@@ -845,7 +846,7 @@ impl Agent {
             let problems = format!(
                 "the skill's own tests pass, but the task's check fails:\n{}{}",
                 report_summary(&check),
-                closest_library(&check, &run.retrieved)
+                explained(&check, &run.task, &run.retrieved)
             );
             self.verdict(run, round, false, &problems).await?;
             return Ok(Verdict::Retry(problems));
@@ -907,7 +908,7 @@ impl Agent {
             | LibraryError::DependentRegression { report, .. } => Some(report.as_ref().clone()),
             _ => None,
         };
-        let problems = refusal(&e, &run.retrieved);
+        let problems = refusal(&e, &run.task, &run.retrieved);
         let event = JournalEvent::SandboxRun {
             round,
             rejected: Some(problems.clone()),
@@ -1195,22 +1196,23 @@ fn test_time(report: &TestReport) -> std::time::Duration {
 }
 
 /// A refusal of the library as the model reads it: its one line, then a sentence for each
-/// name its failing tests found undefined ([`undefined_names`]) and one for each such name
-/// close to a retrieved skill's ([`closest_library_functions`]).
-fn refusal(e: &LibraryError, retrieved: &[Skill]) -> String {
+/// name its failing tests found undefined ([`undefined_names`]) and what the task's
+/// environment or the retrieved library has to say of it ([`explained`]).
+fn refusal(e: &LibraryError, task: &Task, retrieved: &[Skill]) -> String {
     match e {
         LibraryError::TestsFailed { report, .. }
         | LibraryError::DependentRegression { report, .. } => {
-            e.to_string() + &undefined_names(report) + &closest_library(report, retrieved)
+            e.to_string() + &undefined_names(report) + &explained(report, task, retrieved)
         }
         _ => e.to_string(),
     }
 }
 
-/// [`closest_library_functions`] among the `retrieved` skills, as the coder is shown them.
-fn closest_library(report: &TestReport, retrieved: &[Skill]) -> String {
+/// [`undefined_names_explained`] with the task's name hints and the `retrieved` skills, as
+/// the coder is shown them.
+fn explained(report: &TestReport, task: &Task, retrieved: &[Skill]) -> String {
     let briefs: Vec<SkillBrief> = retrieved.iter().map(brief).collect();
-    closest_library_functions(report, &briefs)
+    undefined_names_explained(report, &task.name_hints, &briefs)
 }
 
 /// Whether a library error rejects the skill (feedback for the coder) rather than failing.

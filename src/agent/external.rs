@@ -100,6 +100,7 @@ impl ExternalEnvironment {
             task.name = Some(name);
         }
         task.world = Some(world);
+        task.name_hints = reply.name_hints;
         Ok(task)
     }
 

@@ -8,6 +8,7 @@
 //! ([`worked_example`]), and a reply that reproduces any of them is refused
 //! ([`copied_worked_example`]).
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use minijinja::syntax::SyntaxConfig;
@@ -170,14 +171,23 @@ pub(crate) fn undefined_names(report: &TestReport) -> String {
         .collect()
 }
 
-/// For each name the failing tests of `report` found undefined whose words a library
-/// function's name among `library` shares ([`relevance::closest_name`]), a sentence naming
-/// that function and what it does: empty when none does. The 1.5B model called a worked
-/// example's `craftOakPlanks()` in round after round with `craftBirchPlanks()` listed.
-pub(crate) fn closest_library_functions(report: &TestReport, library: &[SkillBrief]) -> String {
+/// For each name the failing tests of `report` found undefined, what the environment says
+/// of it (the task's `hints`, e.g. that `craftIronNugget` names a base item to fetch), then
+/// the library function among `library` whose name shares its words
+/// ([`relevance::closest_name`]) and what that does: empty when neither applies. The 1.5B
+/// model called a worked example's `craftOakPlanks()` in round after round with
+/// `craftBirchPlanks()` listed, and `craftIronNugget()` for an item no recipe makes.
+pub(crate) fn undefined_names_explained(
+    report: &TestReport,
+    hints: &BTreeMap<String, String>,
+    library: &[SkillBrief],
+) -> String {
     let names: Vec<&str> = library.iter().map(|s| s.name.as_str()).collect();
     let mut said = String::new();
     for name in undefined_in(report) {
+        if let Some(hint) = hints.get(name) {
+            said.push_str(&format!("\n{}", hint.trim()));
+        }
         let Some(closest) = relevance::closest_name(name, &names) else {
             continue;
         };
@@ -426,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn an_undefined_name_close_to_a_library_functions_is_told_that_function() {
+    fn an_undefined_name_is_told_what_the_environment_says_or_the_closest_library_function() {
         let brief = |name: &str, description: &str| SkillBrief {
             name: name.into(),
             signature: format!("{name}(count)"),
@@ -440,6 +450,7 @@ mod tests {
                 "Crafts birch planks from birch logs. Needs a log per 4 planks.",
             ),
         ];
+        let none = BTreeMap::new();
         let failing = |messages: &[&str]| TestReport {
             skill: "craftBirchButton".into(),
             tests: messages
@@ -455,11 +466,12 @@ mod tests {
             call_graph: vec![],
         };
         assert_eq!(
-            closest_library_functions(
+            undefined_names_explained(
                 &failing(&[
                     "craftOakPlanks is not defined",
                     "craftOakPlanks is not defined"
                 ]),
+                &none,
                 &library
             ),
             "\nThe library function whose name is closest to `craftOakPlanks` is \
@@ -468,12 +480,41 @@ mod tests {
         );
         // A name that shares only `craft` with the library's, or no undefined name: nothing.
         assert_eq!(
-            closest_library_functions(&failing(&["craftStick is not defined"]), &library),
+            undefined_names_explained(&failing(&["craftStick is not defined"]), &none, &library),
             ""
         );
         assert_eq!(
-            closest_library_functions(&failing(&["expected 2, got 3"]), &library),
+            undefined_names_explained(&failing(&["expected 2, got 3"]), &none, &library),
             ""
+        );
+        // What the environment says of a name comes first, then the closest library
+        // function; a name it says nothing of gets the library's alone.
+        let hints = BTreeMap::from([
+            (
+                "craftGoldNugget".to_string(),
+                "gold nugget is a base item: fetch it with get. ".to_string(),
+            ),
+            (
+                "craftOakPlanks".to_string(),
+                "oak planks are crafted from oak logs.".to_string(),
+            ),
+        ]);
+        assert_eq!(
+            undefined_names_explained(
+                &failing(&[
+                    "craftGoldNugget is not defined",
+                    "craftOakPlanks is not defined",
+                    "craftStick is not defined"
+                ]),
+                &hints,
+                &library
+            ),
+            "\ngold nugget is a base item: fetch it with get.\nThe library function whose name is \
+             closest to `craftGoldNugget` is `craftGoldIngot(count)`: Crafts gold ingots from \
+             nuggets. Call it if it does what you need.\noak planks are crafted from oak logs.\n\
+             The library function whose name is closest to `craftOakPlanks` is \
+             `craftBirchPlanks(count)`: Crafts birch planks from birch logs. Call it if it does \
+             what you need."
         );
     }
 }

@@ -1,6 +1,6 @@
 //! A task: a goal in words, an optional suggested function name, and the programmatic check.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -33,6 +33,11 @@ pub struct Task {
     /// ([`ExternalEnvironment`](super::ExternalEnvironment)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<ResetParams>,
+    /// What the environment that posed the task says of function names a skill may call
+    /// that nothing defines (its reset's `name_hints`): told to the coder when a run finds
+    /// one undefined.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub name_hints: BTreeMap<String, String>,
 }
 
 /// A task whose text is a function stub to complete (see [`Task::stub`]).
@@ -103,6 +108,7 @@ impl Task {
             namespace: None,
             skipped_examples: Vec::new(),
             world: None,
+            name_hints: BTreeMap::new(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! The protocol's messages: one JSON object a line each way (see `docs/environments.md`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -107,6 +109,12 @@ pub struct ResetReply {
     /// pose first. Optional.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subgoals: Vec<Value>,
+    /// What to tell a skill's author who calls one of these function names and nothing
+    /// defines it: name → a sentence (for TextCraft, `craftIronNugget` → iron nugget is a
+    /// base item, fetched with `get`). The runtime says it when a run of the task's check
+    /// finds the name undefined. Optional.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub name_hints: BTreeMap<String, String>,
 }
 
 /// The task a reset poses.
