@@ -436,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn an_undefined_name_is_told_what_the_environment_says_or_the_closest_library_function() {
+    fn an_undefined_name_is_told_what_the_environment_says_and_the_closest_library_function() {
         let brief = |name: &str, description: &str| SkillBrief {
             name: name.into(),
             signature: format!("{name}(count)"),

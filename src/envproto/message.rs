@@ -111,8 +111,8 @@ pub struct ResetReply {
     pub subgoals: Vec<Value>,
     /// What to tell a skill's author who calls one of these function names and nothing
     /// defines it: name → a sentence (for TextCraft, `craftIronNugget` → iron nugget is a
-    /// base item, fetched with `get`). The runtime says it when a run of the task's check
-    /// finds the name undefined. Optional.
+    /// base item, fetched with `get`). The runtime says it when a run of the skill's tests or
+    /// the task's check finds the name undefined. Optional.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub name_hints: BTreeMap<String, String>,
 }
