@@ -760,3 +760,87 @@ async fn a_call_of_a_made_up_function_for_a_base_item_is_answered_with_how_the_e
         "{told}"
     );
 }
+
+/// A skill for the crafting table that calls `craftAcaciaPlanks()`, which it does not define.
+const TABLE_FROM_A_CALLEE: &str = "/**\n * Crafts a crafting table from acacia planks.\n * @capability get\n * @capability craft\n * @capability inventory\n */\nfunction craftCraftingTable() {\n  while (carried(\"acacia planks\") < 4) craftAcaciaPlanks();\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 acacia planks\" });\n}";
+
+#[tokio::test]
+async fn a_function_the_code_calls_and_nothing_defines_is_learned_in_an_episode_of_its_own() {
+    let Some(env) = textcraft() else { return };
+    let env = Arc::new(env);
+    let task = posed(&env, "crafting table").await;
+    assert_eq!(
+        task.name_worlds["craftAcaciaPlanks"].options,
+        json!({"goal": "acacia planks"})
+    );
+    assert!(
+        !task.name_worlds.contains_key("craftPlanks"),
+        "a family is no goal: {:?}",
+        task.name_worlds
+    );
+    assert!(!task.name_worlds.contains_key("craftCraftingTable"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_in(&env, dir.path()).await;
+    let acacia_planks = "/**\n * Crafts acacia planks from acacia logs.\n * @capability get\n * @capability craft\n */\nfunction craftAcaciaPlanks() {\n  host.call(\"get\", { command: \"get 1 acacia logs\" });\n  return host.call(\"craft\", { command: \"craft 4 acacia planks using 1 acacia logs\" });\n}";
+    let model = Arc::new(ScriptedModel::queue([
+        reply(TABLE_FROM_A_CALLEE),
+        reply(acacia_planks),
+    ]));
+    let config = AgentConfig {
+        learn_callees: true,
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(library.clone(), model.clone(), env.clone(), config);
+    let report = agent.solve(task.clone()).await.unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.calls, ["craftAcaciaPlanks"]);
+    assert_eq!(report.learned, ["default/craftAcaciaPlanks"]);
+    assert_eq!(
+        report.rounds, 1,
+        "the round's code ran with what was learned"
+    );
+    // The second model call was the learning episode's, asked for acacia planks; its
+    // usage is part of the task's.
+    let asked = model.requests()[1].messages.last().unwrap().content.clone();
+    assert!(
+        asked.contains("Craft acacia planks in TextCraft."),
+        "{asked}"
+    );
+    assert_eq!(report.timing.llm_calls, 2);
+    // That episode is in the store, tied to the task's, and the task's journal names it.
+    let store = library.store();
+    let episodes = store.list_episodes(10).await.unwrap();
+    let learning = episodes
+        .iter()
+        .find(|e| e.id != report.episode)
+        .expect("the learning episode");
+    assert_eq!(learning.status, EpisodeStatus::Admitted);
+    assert_eq!(learning.task["learned_for"], json!(report.episode));
+    let events = store.episode_events(&report.episode).await.unwrap();
+    let callee = events
+        .iter()
+        .find(|e| e.kind == "callee")
+        .expect("a callee event");
+    assert_eq!(callee.payload["name"], "craftAcaciaPlanks");
+    assert_eq!(callee.payload["episode"], json!(learning.id));
+
+    // Off (the default), the same code is refused for the name nothing defines.
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_in(&env, dir.path()).await;
+    let model = Arc::new(ScriptedModel::queue([reply(TABLE_FROM_A_CALLEE)]));
+    let config = AgentConfig {
+        max_rounds: 1,
+        repeat_allowance: 0,
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(library.clone(), model, env.clone(), config);
+    let report = agent.solve(task).await.unwrap();
+    assert_eq!(report.status, EpisodeStatus::Failed);
+    let problems = report.problems.unwrap();
+    assert!(
+        problems.contains("craftAcaciaPlanks is not defined"),
+        "{problems}"
+    );
+    assert!(report.learned.is_empty());
+}

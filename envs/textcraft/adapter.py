@@ -310,6 +310,7 @@ class Adapter:
             "state": dict(self.state(), depth=self.tree.get_min_depth(self.goal)),
             "subgoals": [{"goal": item_id_to_str(i)} for i in self.subgoals(self.goal)],
             "name_hints": self.name_hints(),
+            "name_worlds": self.name_worlds(),
         }
 
     def name_hints(self):
@@ -354,6 +355,22 @@ class Adapter:
                 )
             hints[camel(name)] = hint
         return hints
+
+    def name_worlds(self):
+        """For a function named after an item of the task's commands that a recipe makes
+        (`craftOakPlanks`, as tasks are named), the reset options posing that item as the goal:
+        a skill that calls such a function while nothing defines it gets it learned first, in
+        an episode of that world. A family and a base item have none (nothing crafts them).
+        The 1.5B model called the examples' `craftOakPlanks()` in 4 of a run's 7 failed goals,
+        told each time how oak planks are made (docs/benchmarks.md)."""
+        goal = item_id_to_str(self.goal)
+        worlds = {}
+        for name in self.named:
+            member, _ = self.member(name)
+            if name == goal or member or not self.tree.itemid_recipes.get(item_id(name)):
+                continue
+            worlds[camel(name)] = {"goal": name}
+        return worlds
 
     def how_had(self, item):
         """How a family's member `item` is had, said after its name: made by a listed

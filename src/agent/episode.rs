@@ -94,6 +94,13 @@ pub struct AgentConfig {
     pub cross_check: CrossCheck,
     /// How a round after a failed one asks again: showing the previous code or not.
     pub refinement: Refinement,
+    /// Learn a function a round's code calls that nothing defines, when the task's
+    /// environment poses it as a task of its own ([`Task::name_worlds`]): in an episode of
+    /// that world, before the code is checked, which then runs with it from the library
+    /// (as-needed decomposition, as in ADaPT). Off by default: with the 1.5B model on
+    /// TextCraft it learned the worked example's `craftOakPlanks()`, which later skills then
+    /// called where they needed other planks (7 goals against 8 without; docs/benchmarks.md).
+    pub learn_callees: bool,
 }
 
 impl Default for AgentConfig {
@@ -110,6 +117,7 @@ impl Default for AgentConfig {
             repeat_allowance: 2,
             cross_check: CrossCheck::default(),
             refinement: Refinement::default(),
+            learn_callees: false,
         }
     }
 }
@@ -143,7 +151,11 @@ pub struct EpisodeReport {
     /// admitted one is marked unchecked in the library.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unverified: Option<String>,
-    /// Where the time went.
+    /// Skills admitted in episodes of their own (`namespace/name`), each for a function this
+    /// episode's code called before anything defined it (see [`AgentConfig::learn_callees`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<String>,
+    /// Where the time went (a learned function's episode included).
     pub timing: Timing,
 }
 
@@ -226,6 +238,10 @@ pub(super) struct Run {
     pub repeats: u32,
     /// Why the skill about to be admitted is unverified, when a cross-check said so.
     pub unverified: Option<String>,
+    /// Functions an episode of their own was started to learn ([`Agent::learn_callees`]).
+    pub callees: Vec<String>,
+    /// The skills those episodes admitted (`namespace/name`).
+    pub learned: Vec<String>,
 }
 
 impl Run {
@@ -247,6 +263,8 @@ impl Run {
             repeated: None,
             repeats: 0,
             unverified: None,
+            callees: Vec::new(),
+            learned: Vec::new(),
         }
     }
 
@@ -306,6 +324,15 @@ impl Agent {
     pub(super) fn notify(&self, progress: Progress) {
         if let Some(observer) = &self.observer {
             observer(&progress);
+        }
+    }
+
+    /// [`Agent::notify`] of a step of `run`'s own: an episode that learns a function for
+    /// another is part of that one's progress, not an episode of its own to observers
+    /// (its model calls are still reported).
+    fn notify_step(&self, run: &Run, progress: Progress) {
+        if run.task.learned_for.is_none() {
+            self.notify(progress);
         }
     }
 
@@ -450,11 +477,14 @@ impl Agent {
         mut run: Run,
         position: Position,
     ) -> Result<EpisodeReport, AgentError> {
-        self.notify(Progress::Episode {
-            id: run.id.clone(),
-            task: run.task.description.clone(),
-            resumed: run.resumed,
-        });
+        self.notify_step(
+            &run,
+            Progress::Episode {
+                id: run.id.clone(),
+                task: run.task.description.clone(),
+                resumed: run.resumed,
+            },
+        );
         match &position.retrieved {
             None => {
                 self.retrieve(&mut run).await?;
@@ -477,6 +507,7 @@ impl Agent {
         run.questioned = position.questioned;
         run.repeated = position.repeated;
         run.repeats = position.repeats;
+        run.callees = position.callees;
         for (round, skill, code) in &position.attempts {
             if let Ok(source) = SkillSource::parse(code, Some(skill)) {
                 run.fingerprints.push((*round, fingerprint(&source)));
@@ -518,10 +549,13 @@ impl Agent {
             }
             run.rounds += 1;
             let round = run.rounds;
-            self.notify(Progress::Round {
-                round,
-                max: run.round_limit(&self.config),
-            });
+            self.notify_step(
+                &run,
+                Progress::Round {
+                    round,
+                    max: run.round_limit(&self.config),
+                },
+            );
             let briefs: Vec<SkillBrief> = run.shown.iter().map(brief).collect();
             let strategy = match (run.repeated.take(), &feedback) {
                 (Some(repeated_round), _) => Strategy::FreshStart { repeated_round },
@@ -760,6 +794,7 @@ impl Agent {
         round: u32,
         source: &SkillSource,
     ) -> Result<Verdict, AgentError> {
+        self.learn_callees(run, round, source).await?;
         let options = AddOptions {
             namespace: Some(run.namespace.clone()),
             provenance: Provenance {
@@ -894,6 +929,80 @@ impl Agent {
         }
         self.verdict(run, round, true, "").await?;
         Ok(Verdict::Pass(Box::new(prepared)))
+    }
+
+    /// Learns each function `source` calls that nothing defines (not the file, not the
+    /// library) and that the task's environment poses as a task of its own
+    /// ([`Task::name_worlds`]), in an episode of that world, so that `source` is checked
+    /// with it ([`AgentConfig::learn_callees`]). Once per function and episode; an episode
+    /// learning a function learns none of its own this way. A world the environment cannot
+    /// pose, or whose function is named otherwise, is logged and skipped; the check then
+    /// reports the name undefined as it would have.
+    async fn learn_callees(
+        &self,
+        run: &mut Run,
+        round: u32,
+        source: &SkillSource,
+    ) -> Result<(), AgentError> {
+        if !self.config.learn_callees || run.task.learned_for.is_some() {
+            return Ok(());
+        }
+        for name in &source.references {
+            let Some(world) = run.task.name_worlds.get(name) else {
+                continue;
+            };
+            if run.callees.contains(name)
+                || self
+                    .library
+                    .get(&format!("{}/{name}", run.namespace))
+                    .await
+                    .is_ok()
+            {
+                continue;
+            }
+            run.callees.push(name.clone());
+            let env = Arc::clone(&self.env);
+            let world = world.clone();
+            let posed = tokio::task::spawn_blocking(move || env.pose(world))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            let mut task = match posed {
+                Some(Ok(task)) if task.name.as_deref() == Some(name.as_str()) => task,
+                Some(Ok(task)) => {
+                    tracing::warn!(
+                        "the world posed to learn {name} names {:?} instead",
+                        task.name
+                    );
+                    continue;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!("cannot pose the world to learn {name}: {e}");
+                    continue;
+                }
+                None => continue,
+            };
+            task.namespace = run.task.namespace.clone();
+            task.learned_for = Some(run.id.clone());
+            let callee = self.start(task, EpisodeSource::Curriculum, &[]).await?;
+            let episode = callee.id.clone();
+            tracing::info!("learning {name}, which round {round} calls, in episode {episode}");
+            let event = JournalEvent::Callee {
+                round,
+                name: name.clone(),
+                episode,
+            };
+            self.log(run, event).await?;
+            let report = Box::pin(self.drive_or_interrupt(callee, Position::default())).await?;
+            run.clock.add(&report.timing);
+            if report.status == EpisodeStatus::Admitted
+                && let Some(skill) = report.skill
+            {
+                // Later rounds' prompts list it with the library functions shown.
+                run.shown.push(self.library.get(&skill).await?.skill);
+                run.learned.push(skill);
+            }
+        }
+        Ok(())
     }
 
     /// Journals a skill the library refused and sends its problems back to the coder.
@@ -1045,7 +1154,7 @@ impl Agent {
             timing: run.clock.timing(),
             ..report
         };
-        self.notify(Progress::Finished(Box::new(report.clone())));
+        self.notify_step(&run, Progress::Finished(Box::new(report.clone())));
         Ok(report)
     }
 
@@ -1097,7 +1206,7 @@ impl Agent {
         tx.finish_episode(&run.id, ending.status, &serde_json::json!(report))
             .await?;
         tx.commit().await?;
-        self.notify(Progress::Finished(Box::new(report.clone())));
+        self.notify_step(&run, Progress::Finished(Box::new(report.clone())));
         Ok(report)
     }
 
@@ -1124,6 +1233,7 @@ impl Agent {
             problems,
             resumed: run.resumed,
             unverified,
+            learned: run.learned.clone(),
             timing: run.clock.timing(),
         }
     }

@@ -99,8 +99,19 @@ impl ExternalEnvironment {
             });
             task.name = Some(name);
         }
-        task.world = Some(world);
         task.name_hints = reply.name_hints;
+        task.name_worlds = reply
+            .name_worlds
+            .into_iter()
+            .map(|(name, options)| {
+                let world = ResetParams {
+                    seed: world.seed,
+                    options,
+                };
+                (name, world)
+            })
+            .collect();
+        task.world = Some(world);
         Ok(task)
     }
 

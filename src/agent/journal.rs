@@ -128,6 +128,17 @@ pub enum JournalEvent {
         /// inconclusive.
         outcome: CrossCheckOutcome,
     },
+    /// A function the round's code calls and nothing defines, which the task's environment
+    /// poses as a task of its own, is learned in episode `episode` (journalled before that
+    /// episode runs; its outcome is that episode's).
+    Callee {
+        /// The round whose code calls it.
+        round: u32,
+        /// The function.
+        name: String,
+        /// The episode that learns it.
+        episode: String,
+    },
     /// An existing skill solves the task (written in the transaction that ends the episode).
     Reuse {
         /// The skill, `namespace/name`.
@@ -288,6 +299,8 @@ pub(super) struct Position {
     pub repeated: Option<u32>,
     /// How many rounds repeated an earlier one.
     pub repeats: u32,
+    /// Functions an episode of their own was started to learn ([`JournalEvent::Callee`]).
+    pub callees: Vec<String>,
 }
 
 impl Position {
@@ -330,6 +343,7 @@ impl Position {
                         .questioned
                         .extend(tests.into_iter().map(|t| t.name));
                 }
+                JournalEvent::Callee { name, .. } => position.callees.push(name),
                 JournalEvent::Repeated { of_round, .. } => {
                     position.repeated = Some(of_round);
                     position.repeats += 1;

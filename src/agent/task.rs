@@ -38,6 +38,15 @@ pub struct Task {
     /// one undefined.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub name_hints: BTreeMap<String, String>,
+    /// Worlds of the environment that posed the task, each posing a task of its own for a
+    /// function name a skill may call (its reset's `name_worlds`): such a function that
+    /// nothing defines is learned in an episode of its world before the skill is checked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub name_worlds: BTreeMap<String, ResetParams>,
+    /// For a task posed to learn a function another episode's skill called before anything
+    /// defined it: that episode's id. Such an episode learns no function of its own this way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_for: Option<String>,
 }
 
 /// A task whose text is a function stub to complete (see [`Task::stub`]).
@@ -109,6 +118,8 @@ impl Task {
             skipped_examples: Vec::new(),
             world: None,
             name_hints: BTreeMap::new(),
+            name_worlds: BTreeMap::new(),
+            learned_for: None,
         }
     }
 

@@ -92,6 +92,26 @@ impl Clock {
             .fetch_add(u64::from(exchange.completion_tokens), Ordering::Relaxed);
     }
 
+    /// Adds the model usage and phase times of `other`, a run within this one's wall time
+    /// (an episode learning a function for this one), so that this run's timing covers it.
+    pub fn add(&self, other: &Timing) {
+        let micros = |ms: f64| (ms * 1e3) as u64;
+        for (phase, ms) in [
+            (Phase::Llm, other.llm_ms),
+            (Phase::Retrieval, other.retrieval_ms),
+            (Phase::Validation, other.validation_ms),
+            (Phase::Store, other.store_ms),
+        ] {
+            self.phases[phase as usize].fetch_add(micros(ms), Ordering::Relaxed);
+        }
+        self.llm_calls
+            .fetch_add(u64::from(other.llm_calls), Ordering::Relaxed);
+        self.prompt_tokens
+            .fetch_add(other.prompt_tokens, Ordering::Relaxed);
+        self.completion_tokens
+            .fetch_add(other.completion_tokens, Ordering::Relaxed);
+    }
+
     /// The time and usage so far.
     pub fn timing(&self) -> Timing {
         let ms = |phase: Phase| self.phases[phase as usize].load(Ordering::Relaxed) as f64 / 1e3;

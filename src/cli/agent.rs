@@ -56,6 +56,10 @@ pub struct AgentArgs {
     /// Skip the critic.
     #[arg(long)]
     pub no_critic: bool,
+    /// Learn a function a skill calls that nothing defines in an episode of its own, when
+    /// the environment poses it as a task (its reset's `name_worlds`).
+    #[arg(long)]
+    pub learn_callees: bool,
     /// Independent candidates asked for, at most, to cross-check a skill whose task's check
     /// is only examples (0: admit on the examples alone).
     #[arg(long, default_value_t = AgentConfig::default().cross_check.candidates, value_name = "N")]
@@ -160,6 +164,7 @@ impl AgentArgs {
             max_rounds: self.max_rounds,
             retrieve: self.retrieve,
             critic: !self.no_critic,
+            learn_callees: self.learn_callees,
             cross_check: CrossCheck {
                 candidates: self.cross_check,
                 ..CrossCheck::default()

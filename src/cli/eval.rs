@@ -638,7 +638,7 @@ fn print_table(id: &str, report: &EvalReport) {
 }
 
 /// An arm's figures as the table's rows: (what, value).
-fn cells(s: &ArmSummary) -> [(&'static str, String); 8] {
+fn cells(s: &ArmSummary) -> [(&'static str, String); 9] {
     let or_dash = |v: Option<f64>, precision: usize| {
         v.map_or("-".to_string(), |v| format!("{v:.precision$}"))
     };
@@ -655,6 +655,7 @@ fn cells(s: &ArmSummary) -> [(&'static str, String); 8] {
             "composition (admitted calling others)",
             format!("{}/{}{rate}", s.composed, s.admitted),
         ),
+        ("admitted learning a called function", s.learned.to_string()),
         (
             "retrieved skills called",
             format!("{}/{}", s.retrieved_called, s.retrieved),

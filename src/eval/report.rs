@@ -45,6 +45,10 @@ pub struct TaskOutcome {
     pub skill: Option<String>,
     /// The library skills that skill calls.
     pub calls: Vec<String>,
+    /// Skills admitted in episodes of their own, each for a function the task's code called
+    /// before anything defined it (`namespace/name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<String>,
     /// The skills retrieved for the coder (`namespace/name`).
     pub retrieved: Vec<String>,
     /// How many of the retrieved skills the final code calls (or is, when one is reused).
@@ -79,6 +83,7 @@ impl TaskOutcome {
             status: report.status,
             skill: report.skill.clone(),
             calls,
+            learned: report.learned.clone(),
             retrieved: report.retrieved.clone(),
             retrieved_called,
             rounds: report.rounds,
@@ -121,8 +126,13 @@ pub struct ArmSummary {
     pub refinement_rounds: u32,
     /// Tasks solved with a skill already in the library.
     pub reused: usize,
-    /// Skills admitted.
+    /// Skills admitted: the tasks' own, and those learned for a function a task's code
+    /// called (`learned`).
     pub admitted: usize,
+    /// Skills admitted in episodes learning a function a task's code called before
+    /// anything defined it.
+    #[serde(default)]
+    pub learned: usize,
     /// Admitted skills that call other skills.
     pub composed: usize,
     /// `composed / admitted`.
@@ -166,7 +176,8 @@ impl Arm {
         let tokens: u64 = self.outcomes.iter().map(|o| o.tokens).sum();
         let seconds: f64 = self.outcomes.iter().map(|o| o.wall_ms).sum::<f64>() / 1e3;
         let per_solved = |total: f64| (solved > 0).then(|| total / solved as f64);
-        let admitted = count(TaskOutcome::admitted);
+        let learned: usize = self.outcomes.iter().map(|o| o.learned.len()).sum();
+        let admitted = count(TaskOutcome::admitted) + learned;
         let composed = count(TaskOutcome::composed);
         let cumulative_solved = self
             .outcomes
@@ -189,6 +200,7 @@ impl Arm {
                 .sum(),
             reused: count(TaskOutcome::reused),
             admitted,
+            learned,
             composed,
             composition_rate: (admitted > 0).then(|| composed as f64 / admitted as f64),
             retrieved: self.outcomes.iter().map(|o| o.retrieved.len()).sum(),
@@ -269,5 +281,41 @@ impl EvalReport {
     /// A report read back from [`EvalReport::to_json`] (summaries are recomputed).
     pub fn from_json(value: &serde_json::Value) -> Result<EvalReport, serde_json::Error> {
         serde_json::from_value(value.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outcome(status: &str, calls: &[&str], learned: &[&str]) -> TaskOutcome {
+        serde_json::from_value(json!({
+            "task_id": "t", "solved": status == "admitted", "status": status, "skill": null,
+            "calls": calls, "learned": learned, "retrieved": [], "retrieved_called": 0,
+            "rounds": 1, "tokens": 100, "wall_ms": 1000.0,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_skill_learned_for_a_called_function_counts_among_the_admitted() {
+        let mut arm = Arm::new(ArmKind::WithLibrary);
+        arm.outcomes = vec![
+            outcome("admitted", &["craftOakPlanks"], &["default/craftOakPlanks"]),
+            outcome("admitted", &[], &[]),
+            outcome("failed", &[], &["default/craftStick"]),
+        ];
+        let summary = arm.summary();
+        assert_eq!(
+            (
+                summary.solved,
+                summary.admitted,
+                summary.learned,
+                summary.composed
+            ),
+            (2, 4, 2, 1)
+        );
+        assert_eq!(summary.composition_rate, Some(0.25));
     }
 }

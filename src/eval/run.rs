@@ -280,6 +280,8 @@ async fn unrecorded(
     let episodes = agent.library().store().list_episodes(i64::MAX).await?;
     let mut left: Vec<EpisodeRecord> = episodes
         .into_iter()
+        // An episode that learned a function for another is that one's.
+        .filter(|e| e.task.get("learned_for").is_none())
         .filter(|e| !recorded.iter().any(|o| o.episode.as_ref() == Some(&e.id)))
         .collect();
     let resume_error = |reason: String| EvalError::Resume {
@@ -359,6 +361,7 @@ async fn continued(
                 problems: Some(outcome.to_string()),
                 resumed: true,
                 unverified: None,
+                learned: Vec::new(),
                 timing: Default::default(),
             },
             0.0,
