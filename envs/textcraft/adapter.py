@@ -359,8 +359,8 @@ class Adapter:
     def name_worlds(self):
         """For a function named after an item of the task's commands that a recipe makes
         (`craftOakPlanks`, as tasks are named), the reset options posing that item as the goal:
-        a skill that calls such a function while nothing defines it gets it learned first, in
-        an episode of that world. A family and a base item have none (nothing crafts them).
+        with the runtime's `--learn-callees`, a skill that calls such a function while nothing
+        defines it gets it learned first, in an episode of that world. A family and a base item have none (nothing crafts them).
         The 1.5B model called the examples' `craftOakPlanks()` in 4 of a run's 7 failed goals,
         told each time how oak planks are made (docs/benchmarks.md)."""
         goal = item_id_to_str(self.goal)

@@ -39,8 +39,9 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub name_hints: BTreeMap<String, String>,
     /// Worlds of the environment that posed the task, each posing a task of its own for a
-    /// function name a skill may call (its reset's `name_worlds`): such a function that
-    /// nothing defines is learned in an episode of its world before the skill is checked.
+    /// function name a skill may call (its reset's `name_worlds`): with the agent's
+    /// `learn_callees` on, such a function that nothing defines is learned in an episode of
+    /// its world before the skill is checked.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub name_worlds: BTreeMap<String, ResetParams>,
     /// For a task posed to learn a function another episode's skill called before anything

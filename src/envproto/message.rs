@@ -117,9 +117,9 @@ pub struct ResetReply {
     pub name_hints: BTreeMap<String, String>,
     /// Function names a skill may call that the environment can pose as tasks of their own:
     /// name → the `options` of a reset (with this world's seed) whose task names a function
-    /// of that name (for TextCraft, `craftOakPlanks` → `{"goal": "oak planks"}`). When a
-    /// skill calls one that nothing defines, the runtime learns it first in an episode of
-    /// that world, then checks the skill with it. Optional.
+    /// of that name (for TextCraft, `craftOakPlanks` → `{"goal": "oak planks"}`). With
+    /// `learn_callees` on (off by default), a skill that calls one that nothing defines gets
+    /// it learned first in an episode of that world, then is checked with it. Optional.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub name_worlds: BTreeMap<String, Value>,
 }
