@@ -281,18 +281,24 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
         "  host.call(\"get\", { command: \"oak logs\" });\n  host.call(\"craft\", { command: \"oak planks using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft crafting table using 4 oak planks\" });",
     );
     assert!(outcome.passed, "{outcome:#?}");
-    // The listed command copied with its family ingredient: refused, saying which member
-    // to name (the one carried).
-    let failure = check(
+    // The listed command copied with its family ingredient crafts with the member carried,
+    // as Minecraft's crafting grid takes any planks (the game itself wants the member named).
+    let outcome = check(
         "  host.call(\"get\", { command: \"get 1 oak logs\" });\n  host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 planks\" });",
+    );
+    assert!(outcome.passed, "{outcome:#?}");
+    // Too few of every member: refused, saying that the count is of one member and how one
+    // is had (4 birch planks are not 8).
+    let failure = check(
+        "  host.call(\"get\", { command: \"get 2 oak logs\" });\n  host.call(\"get\", { command: \"get 1 birch logs\" });\n  host.call(\"craft\", { command: \"craft 4 birch planks using 1 birch logs\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 8 planks\" });",
     )
     .failure
     .unwrap();
     assert_eq!(failure.name.as_deref(), Some("ActionFailed"), "{failure:?}");
     assert!(
-        failure
-            .message
-            .ends_with("; planks is a family: name the member you carry, e.g. `4 oak planks`)"),
+        failure.message.ends_with(
+            "; planks is a family: the craft takes 8 of one member you carry, and you carry fewer of each: e.g. 8 birch planks, birch planks being made with `craft 4 birch planks using 1 birch logs` (or by a library function the prompt lists).)"
+        ),
         "{failure:?}"
     );
     // A craft short of an ingredient says which (the 0.5B model fetched "oak log" for a
