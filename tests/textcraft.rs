@@ -226,17 +226,23 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         "{failure:?}"
     );
     // A get of a family, copied from a recipe that lists it ("get 4 planks"), names a
-    // member the task's list makes and how it is made.
+    // member the task's list makes and what to run to carry that many of it ...
     let fetch_family = crafting_table_skill(
         "  host.call(\"get\", { command: \"get 4 planks\" });\n  return host.call(\"craft\", { command: \"craft 1 crafting table using 4 planks\" });",
     );
     let failure = failure_of(&fetch_family);
     let (_, said) = failure
         .message
-        .split_once("; planks is a family, not an item: name a member, e.g. ")
+        .split_once("; planks is a family, not an item: name a member: make 4 ")
         .unwrap_or_else(|| panic!("{failure:?}"));
-    let (member, command) = said.split_once(", crafted: `").unwrap();
-    let command = command.strip_suffix("`)").unwrap();
+    let (member, said) = said.split_once(" first, e.g. `").unwrap();
+    let (suggested, _) = said
+        .split_once("` (or with a library function the prompt lists that makes ")
+        .unwrap_or_else(|| panic!("{failure:?}"));
+    let (_, command) = suggested
+        .split_once("host.call(\"craft\", { command: \"")
+        .unwrap_or_else(|| panic!("{failure:?}"));
+    let (command, _) = command.split_once('"').unwrap();
     assert!(
         command.starts_with("craft 4 ") && command.contains(&format!(" {member} using ")),
         "{failure:?}"
@@ -246,6 +252,13 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
         "{command}: {}",
         task.description
     );
+    // ... code that, put in place of the get, makes the listed command craft.
+    let suggestion_followed = common::skill(&format!(
+        "/**\n * Crafts a crafting table.\n * @capability get\n * @capability craft\n * @capability inventory\n */\nfunction craftCraftingTable() {{\n  {suggested}\n  return host.call(\"craft\", {{ command: \"craft 1 crafting table using 4 planks\" }});\n}}"
+    ));
+    let bundle = skillforge::compose::bundle(&suggestion_followed, |_| None, 16).unwrap();
+    let report = env.check(&sandbox, &bundle, &task).unwrap();
+    assert!(report.all_passed(), "{suggested}: {report:#?}");
 }
 
 #[test]
@@ -297,7 +310,7 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
     assert_eq!(failure.name.as_deref(), Some("ActionFailed"), "{failure:?}");
     assert!(
         failure.message.ends_with(
-            "; planks is a family: the craft takes 8 of one member you carry, and you carry fewer of each: e.g. 8 birch planks, birch planks being made with `craft 4 birch planks using 1 birch logs` (or by a library function the prompt lists).)"
+            "; planks is a family: the craft takes 8 of one member you carry, and you carry fewer of each: make 8 birch planks first, e.g. `while (carried(\"birch planks\") < 8) { host.call(\"get\", { command: \"get 1 birch logs\" }); host.call(\"craft\", { command: \"craft 4 birch planks using 1 birch logs\" }); }` (or with a library function the prompt lists that makes birch planks).)"
         ),
         "{failure:?}"
     );

@@ -330,10 +330,11 @@ class Adapter:
             made = [c for c in self.listing if makes(c, name)]
             if member:
                 said = item_id_to_str(member)
+                number = self.count_used(name, goal)
                 hint = (
                     "{0} is a family, not an item: nothing makes \"{0}\" as such. A command's "
-                    "\"2 {0}\" takes 2 of one member you carry (\"2 {1}\"), {2}"
-                ).format(name, said, self.how_had(said))
+                    "\"{1} {0}\" takes {1} of one member you carry: {2}"
+                ).format(name, number, self.how_to_carry(said, number))
             elif made:
                 hint = (
                     "{} is made with the task's command `{}`: run that command with "
@@ -341,13 +342,10 @@ class Adapter:
                     "function the prompt lists that makes {}."
                 ).format(name, made[0], name)
             elif not self.tree.itemid_recipes.get(item_id(name)):
-                # The count the goal's own command uses, else another command's.
-                ordered = sorted(self.listing, key=lambda c: not makes(c, goal))
-                uses = [n for c in ordered for n, i in ingredients_of(c) if i.strip() == name and n.isdigit()]
                 hint = (
                     "{0} is a base item (no recipe makes it): fetch it inline, e.g. "
                     "`host.call(\"get\", {{ command: \"get {1} {0}\" }})` for the {1} a command uses."
-                ).format(name, uses[0] if uses else 1)
+                ).format(name, self.count_used(name, goal))
                 hints["get" + camel(name)[len("craft"):]] = hint
             else:
                 made = self.commands_for(name)
@@ -373,14 +371,32 @@ class Adapter:
             worlds[camel(name)] = {"goal": name}
         return worlds
 
-    def how_had(self, item):
-        """How a family's member `item` is had, said after its name: made by a listed
-        command, fetched, or made by the game's command."""
-        listed = [c for c in self.listing if makes(c, item)]
-        made = listed or self.commands_for(item)
-        if made:
-            return "{} being made with `{}` (or by a library function the prompt lists).".format(item, made[0])
-        return "{0} being a base item, fetched: `get 1 {0}`.".format(item)
+    def count_used(self, name, goal):
+        """How many of `name` a command uses: the goal's own command's count, else the
+        first other command's, else 1."""
+        ordered = sorted(self.listing, key=lambda c: not makes(c, goal))
+        uses = [n for c in ordered for n, i in ingredients_of(c) if i.strip() == name and n.isdigit()]
+        return int(uses[0]) if uses else 1
+
+    def how_to_carry(self, item, number):
+        """How to come to carry `number` of a family's member `item`, as a sentence: a loop
+        of the actions that make it where its command's ingredients are all base items (the
+        1.5B model, told the member's command, fetched the family instead or called a
+        function nothing defines, in every round of the stick and shield goals:
+        docs/benchmarks.md), else its command; a base member is fetched."""
+        made = [c for c in self.listing if makes(c, item)] or self.commands_for(item)
+        if not made:
+            return "e.g. {1} {0}, {0} being a base item, fetched: `get {1} {0}`.".format(item, number)
+        ingredients = ingredients_of(made[0])
+        if any(not n.isdigit() or self.commands_for(i.strip()) or self.tree.is_tag(item_id(i)) for n, i in ingredients):
+            return "e.g. {1} {0}, {0} being made with `{2}` (or by a library function the prompt lists).".format(
+                item, number, made[0]
+            )
+        steps = ["host.call(\"get\", {{ command: \"get {} {}\" }});".format(n, i.strip()) for n, i in ingredients]
+        steps.append("host.call(\"craft\", {{ command: \"{}\" }});".format(made[0]))
+        return "make {1} {0} first, e.g. `while (carried(\"{0}\") < {1}) {{ {2} }}` (or with a library function the prompt lists that makes {0}).".format(
+            item, number, " ".join(steps)
+        )
 
     def subgoals(self, goal):
         """The crafted items one of the goal's shallowest recipe chains needs, each after
@@ -467,7 +483,7 @@ class Adapter:
                     json.dumps(self.carried()),
                     self.shortfall(command) if observation.startswith("Could not find enough") else "",
                     self.unknown_named(wanted, action) if action != "inventory" else "",
-                    self.family_fetched(wanted) if action == "get" else self.families_named(command),
+                    self.family_fetched(wanted, int(command.split(" ", 2)[1])) if action == "get" else self.families_named(command),
                 )
             )
         self.reached = self.reached or reward >= 1
@@ -590,23 +606,19 @@ class Adapter:
             if member:
                 said.append(
                     "; {0} is a family: the craft takes {1} of one member you carry, and you carry "
-                    "fewer of each: e.g. {1} {2}, {3}".format(
-                        name, number, item_id_to_str(member), self.how_had(item_id_to_str(member))
-                    )
+                    "fewer of each: {2}".format(name, number, self.how_to_carry(item_id_to_str(member), int(number)))
                 )
         return "".join(said)
 
-    def family_fetched(self, name):
-        """For a refused get of a family ("get 2 planks", copied from a recipe that lists
-        the family), how its members are had: a member is named, and made the way the
-        game makes it."""
+    def family_fetched(self, name, number):
+        """For a refused get of `number` of a family ("get 2 planks", copied from a recipe
+        that lists the family), how its members are had: a member is named, and how to come
+        to carry that many of it."""
         member, _ = self.member(name)
         if not member:
             return ""
         said = item_id_to_str(member)
-        made = self.commands_for(said)
-        how = "crafted: `{}`".format(made[0]) if made else "fetched: `get 1 {}`".format(said)
-        return "; {} is a family, not an item: name a member, e.g. {}, {}".format(name.strip(), said, how)
+        return "; {} is a family, not an item: name a member: {}".format(name.strip(), self.how_to_carry(said, number))
 
     def member(self, name):
         """The member to name for a family ("planks"), or None if `name` is no family:
