@@ -124,6 +124,8 @@
 #[macro_use]
 mod named;
 
+mod blocking;
+
 pub mod agent;
 pub mod bench;
 pub mod compose;

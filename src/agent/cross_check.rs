@@ -426,7 +426,7 @@ impl Agent {
         program.push_str("  return __seen;\n}\n");
         let sandbox = Arc::clone(self.library.sandbox());
         let limits = limits.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = crate::blocking::run(move || {
             sandbox.run(Call {
                 source: &program,
                 entry: "__capture",
@@ -435,8 +435,7 @@ impl Agent {
                 limits: &limits,
             })
         })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        .await?;
         Ok(match outcome.result {
             Ok(Value::Array(lists)) => lists
                 .into_iter()
@@ -460,7 +459,7 @@ impl Agent {
         let _validation = run.clock.time(Phase::Validation);
         let sandbox = Arc::clone(self.library.sandbox());
         let (bundle, probes, limits) = (bundle.clone(), probes.to_vec(), limits.clone());
-        let outcomes = tokio::task::spawn_blocking(move || {
+        let outcomes = crate::blocking::run(move || {
             let calls: Vec<Call<'_>> = probes
                 .iter()
                 .map(|args| Call {
@@ -474,8 +473,7 @@ impl Agent {
             let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
             sandbox.run_many(&calls, parallelism)
         })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        .await;
         outcomes
             .into_iter()
             .map(|outcome| {

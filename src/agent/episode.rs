@@ -401,9 +401,8 @@ impl Agent {
             .map(|t| Task::from_user(t.as_str()).key())
             .collect();
         let env = Arc::clone(&self.env);
-        tokio::task::spawn_blocking(move || env.seed_tasks())
+        crate::blocking::run(move || env.seed_tasks())
             .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
             .into_iter()
             .find(|task| !tried.contains(&task.key()))
     }
@@ -963,9 +962,7 @@ impl Agent {
             run.callees.push(name.clone());
             let env = Arc::clone(&self.env);
             let world = world.clone();
-            let posed = tokio::task::spawn_blocking(move || env.pose(world))
-                .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            let posed = crate::blocking::run(move || env.pose(world)).await;
             let mut task = match posed {
                 Some(Ok(task)) if task.name.as_deref() == Some(name.as_str()) => task,
                 Some(Ok(task)) => {
@@ -1105,9 +1102,7 @@ impl Agent {
         let env = Arc::clone(&self.env);
         let sandbox = Arc::clone(self.library.sandbox());
         let (bundle, task) = (bundle.clone(), task.clone());
-        let report = tokio::task::spawn_blocking(move || env.check(&sandbox, &bundle, &task))
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        let report = crate::blocking::run(move || env.check(&sandbox, &bundle, &task)).await?;
         Ok(report)
     }
 

@@ -439,11 +439,9 @@ impl Library {
             .map_err(|e| beside(e.into()))?;
         let dir = config.data_dir.join("index");
         let timeout = config.lock_timeout;
-        let index =
-            tokio::task::spawn_blocking(move || EdgeIndex::open_snapshot(&dir, spec, timeout))
-                .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-                .map_err(|e| beside(e.into()))?;
+        let index = crate::blocking::run(move || EdgeIndex::open_snapshot(&dir, spec, timeout))
+            .await
+            .map_err(|e| beside(e.into()))?;
         Ok(Library {
             store,
             index: Arc::new(index),
@@ -778,12 +776,11 @@ impl Library {
     /// Embeds texts on a blocking thread.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
         let embedder = Arc::clone(&self.embedder);
-        let vectors = tokio::task::spawn_blocking(move || {
+        let vectors = crate::blocking::run(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             embedder.embed(&refs)
         })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        .await?;
         Ok(vectors)
     }
 
@@ -791,7 +788,7 @@ impl Library {
     pub async fn run_tests(&self, jobs: Vec<(Bundle, SkillSource)>) -> Result<Vec<TestReport>> {
         let sandbox = Arc::clone(&self.sandbox);
         let limits = self.limits.clone();
-        let reports = tokio::task::spawn_blocking(move || {
+        let reports = crate::blocking::run(move || {
             let jobs: Vec<Job<'_>> = jobs
                 .iter()
                 .map(|(bundle, source)| Job {
@@ -802,8 +799,7 @@ impl Library {
                 .collect();
             validate::run_many(&sandbox, &jobs)
         })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        .await?;
         Ok(reports)
     }
 
@@ -1023,7 +1019,7 @@ pub fn server_collection(base: &str, spec: &IndexSpec) -> String {
 async fn acquire_lock(config: &LibraryConfig) -> Result<DataDirLock> {
     let dir = config.data_dir.clone();
     let timeout = config.lock_timeout;
-    tokio::task::spawn_blocking(move || {
+    crate::blocking::run(move || {
         DataDirLock::acquire(&dir, timeout, |holder| {
             let holder = holder.map_or_else(
                 || "another process".to_string(),
@@ -1038,15 +1034,12 @@ async fn acquire_lock(config: &LibraryConfig) -> Result<DataDirLock> {
         })
     })
     .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// Takes the data directory's lock if it is free, without waiting.
 async fn try_lock(config: &LibraryConfig) -> Result<Result<DataDirLock, Option<LockHolder>>> {
     let dir = config.data_dir.clone();
-    tokio::task::spawn_blocking(move || DataDirLock::try_acquire(&dir))
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    crate::blocking::run(move || DataDirLock::try_acquire(&dir)).await
 }
 
 /// Opens the configured index; the flag says it must be (re)built from the store.
