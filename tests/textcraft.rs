@@ -71,6 +71,17 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     }
     // The same seed and options pose the same world.
     assert_eq!(env.task(goal("crafting table")).unwrap(), task);
+    // A goal that a recipe's family ingredient takes says so, for the prompts that will list
+    // its skill; one no family takes says nothing of families.
+    let member = env.task(goal("acacia planks")).unwrap();
+    assert!(
+        member.description.starts_with(
+            "Craft acacia planks in TextCraft. A member of the planks family: a command's \"N planks\" takes N acacia planks."
+        ),
+        "{}",
+        member.description
+    );
+    assert!(!task.description.contains("family"), "{}", task.description);
 
     let sandbox = Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap();
     let planks = common::skill(PLANKS);

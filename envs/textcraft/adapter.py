@@ -49,6 +49,8 @@ TEXT = (
 # (one with that ingredient alone, one with another made by a command of the list), until
 # the inventory holds what the next command uses: the count is read off the command, never
 # worked out from what a call makes (a small model counts calls wrongly).
+# The first says that a family is no base item: its rule (no command makes it: fetch it)
+# was what the 1.5B model applied to "planks" in every round of the stick and shield goals.
 # All act with the commands of their task's list, copied as written: a small model copies
 # an example's lines with its own items put in, and a goal's command kept in a constant
 # copied from the task's list reaches the final craft whatever else it copies.
@@ -71,7 +73,8 @@ function craftOakPlanks() {
   // The goal's crafting command, copied from the task's list:
   const goal = "craft 4 oak planks using 1 oak logs";
   // Its ingredients: 1 oak logs. The list has no command "craft N oak logs using ...":
-  // oak logs are a base item, fetched with get.
+  // oak logs are a base item, fetched with get. (A family is no base item, though no
+  // command makes "planks": "4 planks" is 4 of one member, such as 4 oak planks.)
   host.call("get", { command: "get 1 oak logs" });
   return host.call("craft", { command: goal });
 }"""
@@ -307,12 +310,35 @@ class Adapter:
         name = item_id_to_str(self.goal)
         return {
             "observation": observation,
-            "task": {"description": "Craft {} in TextCraft.".format(name), "name": camel(name)},
+            "task": {"description": self.goal_description(name), "name": camel(name)},
             "state": dict(self.state(), depth=self.tree.get_min_depth(self.goal)),
             "subgoals": [{"goal": item_id_to_str(i)} for i in self.subgoals(self.goal)],
             "name_hints": self.name_hints(),
             "name_worlds": self.name_worlds(),
         }
+
+    def goal_description(self, name):
+        """The task's text for the goal `name`: what to craft, and each family a recipe takes
+        as an ingredient ("planks") that the goal is a member of. The skill's description is
+        how a later task's prompt lists it: the 1.5B model's shield called the library's
+        `craftIronIngot()` for its "1 iron ingot" and not `craftAcaciaPlanks()` for its "6
+        planks" (docs/benchmarks.md)."""
+        said = ["Craft {} in TextCraft.".format(name)]
+        goal = item_id(name)
+        ingredient_families = {
+            i.item_tag.name
+            for recipes in self.tree.itemid_recipes.values()
+            for r in recipes
+            for i in r.input_items
+            if self.tree.is_tag(i.item_tag.name)
+        }
+        for family in sorted(ingredient_families):
+            if goal in set(self.tree.get_items_with_tags(family)):
+                family = item_id_to_str(family)
+                said.append(
+                    "A member of the {0} family: a command's \"N {0}\" takes N {1}.".format(family, name)
+                )
+        return " ".join(said)
 
     def name_hints(self):
         """What to say of a function named after an item or family of the task's commands
