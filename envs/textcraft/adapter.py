@@ -352,7 +352,7 @@ class Adapter:
         for name in self.named:
             if name == goal:
                 continue
-            member, _ = self.member(name)
+            member = self.member(name)
             made = [c for c in self.listing if makes(c, name)]
             if member:
                 said = item_id_to_str(member)
@@ -391,7 +391,7 @@ class Adapter:
         goal = item_id_to_str(self.goal)
         worlds = {}
         for name in self.named:
-            member, _ = self.member(name)
+            member = self.member(name)
             if name == goal or member or not self.tree.itemid_recipes.get(item_id(name)):
                 continue
             worlds[camel(name)] = {"goal": name}
@@ -574,7 +574,7 @@ class Adapter:
                 members = self.tree.get_items_with_tags(tag)
                 held = [(n, m) for m, n in self.env.inventory.items() if m in members and n >= int(number)]
                 if held:
-                    name = item_id_to_str(max(held, key=lambda h: (h[0], h[1]))[1])
+                    name = item_id_to_str(max(held)[1])
             using.append("{} {}".format(number, name))
         return "craft {} using {}".format(made, ", ".join(using))
 
@@ -628,7 +628,7 @@ class Adapter:
         one member, and how a member is had."""
         said = []
         for number, name in ingredients_of(command):
-            member, _ = self.member(name)
+            member = self.member(name)
             if member:
                 said.append(
                     "; {0} is a family: the craft takes {1} of one member you carry, and you carry "
@@ -640,7 +640,7 @@ class Adapter:
         """For a refused get of `number` of a family ("get 2 planks", copied from a recipe
         that lists the family), how its members are had: a member is named, and how to come
         to carry that many of it."""
-        member, _ = self.member(name)
+        member = self.member(name)
         if not member:
             return ""
         said = item_id_to_str(member)
@@ -648,15 +648,14 @@ class Adapter:
 
     def member(self, name):
         """The member to name for a family ("planks"), or None if `name` is no family:
-        one the skill carries, else one the task's listing makes, else the first; and
-        whether it is carried."""
+        one the skill carries, else one the task's listing makes, else the first."""
         tag = item_id(name)
         if not self.tree.is_tag(tag):
-            return None, False
+            return None
         members = sorted(self.tree.get_items_with_tags(tag))
         carried = [m for m in members if m in self.env.inventory]
         listed = [m for m in members if any(makes(c, item_id_to_str(m)) for c in self.listing)]
-        return (carried or listed or members)[0], bool(carried)
+        return (carried or listed or members)[0]
 
     def check(self, _request):
         if self.open:
