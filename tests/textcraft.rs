@@ -272,6 +272,41 @@ fn a_hand_written_skill_reaches_the_goal_through_host_calls() {
     assert!(report.all_passed(), "{suggested}: {report:#?}");
 }
 
+/// A craft short of an ingredient another command makes says what to run to carry enough
+/// of it, and that code, put before the craft, reaches the goal.
+#[test]
+fn a_craft_short_of_a_crafted_ingredient_says_how_to_make_it() {
+    let Some(env) = textcraft() else { return };
+    let task = env.task(goal("iron block")).unwrap();
+    let sandbox = Sandbox::new(SandboxConfig::default(), env.host_functions()).unwrap();
+    let iron_block_skill = |body: &str| {
+        common::skill(&format!(
+            "/**\n * Crafts an iron block.\n * @capability get\n * @capability craft\n * @capability inventory\n */\nfunction craftIronBlock() {{\n{body}\n  return host.call(\"craft\", {{ command: \"craft 1 iron block using 9 iron ingot\" }});\n}}"
+        ))
+    };
+    let check = |skill: skillforge::skill::SkillSource| {
+        let bundle = skillforge::compose::bundle(&skill, |_| None, 16).unwrap();
+        env.check(&sandbox, &bundle, &task).unwrap()
+    };
+    let report = check(iron_block_skill(""));
+    let failure = report.tests[0].failure.clone().unwrap();
+    let (_, said) = failure
+        .message
+        .split_once(
+            "; short of 9 iron ingot (0 carried); for iron ingot: make 9 iron ingot first, e.g. `",
+        )
+        .unwrap_or_else(|| panic!("{failure:?}"));
+    let (suggested, _) = said
+        .split_once("` (or with a library function the prompt lists that makes iron ingot)")
+        .unwrap_or_else(|| panic!("{failure:?}"));
+    assert!(
+        suggested.contains("craft 1 iron ingot using 9 iron nugget"),
+        "{suggested}"
+    );
+    let report = check(iron_block_skill(&format!("  {suggested}")));
+    assert!(report.all_passed(), "{suggested}: {report:#?}");
+}
+
 #[test]
 fn a_skill_acts_with_the_commands_of_the_task_as_written() {
     let Some(env) = textcraft() else { return };
@@ -325,8 +360,8 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
         ),
         "{failure:?}"
     );
-    // A craft short of an ingredient says which (the 0.5B model fetched "oak log" for a
-    // command using "oak logs").
+    // A craft short of an ingredient says which, and how it is had (the 0.5B model fetched
+    // "oak log" for a command using "oak logs").
     let failure = check(
         "  host.call(\"get\", { command: \"get 1 oak log\" });\n  return host.call(\"craft\", { command: \"craft 4 oak planks using 1 oak logs\" });",
     )
@@ -335,7 +370,7 @@ fn a_skill_acts_with_the_commands_of_the_task_as_written() {
     assert!(
         failure
             .message
-            .contains("; the inventory holds {\"oak log\": 1}; short of 1 oak logs (0 carried); "),
+            .contains("; the inventory holds {\"oak log\": 1}; short of 1 oak logs (0 carried); for oak logs: e.g. 1 oak logs, oak logs being a base item, fetched: `get 1 oak logs`; "),
         "{failure:?}"
     );
     // A text that is no command: refused with the shape one has.

@@ -405,8 +405,8 @@ class Adapter:
         return int(uses[0]) if uses else 1
 
     def how_to_carry(self, item, number):
-        """How to come to carry `number` of a family's member `item`, as a sentence: a loop
-        of the actions that make it where its command's ingredients are all base items (the
+        """How to come to carry `number` of `item` (a family's member, or an ingredient a
+        craft was short of), as a sentence: a loop of the actions that make it where its command's ingredients are all base items (the
         1.5B model, told the member's command, fetched the family instead or called a
         function nothing defines, in every round of the stick and shield goals:
         docs/benchmarks.md), else its command; a base member is fetched."""
@@ -610,9 +610,11 @@ class Adapter:
 
     def shortfall(self, command):
         """The ingredients of a refused craft that the inventory holds too few of (a family
-        left to `families_named`): the 0.5B model fetched "crimson stem" for a command
-        using "crimson stems" and read "not enough items" as naming nothing."""
-        short = []
+        left to `families_named`), and how each is had (`how_to_carry`): the 0.5B model
+        fetched "crimson stem" for a command using "crimson stems" and read "not enough
+        items" as naming nothing; the 1.5B model, told a shield's craft was short of 1 iron
+        ingot, sent the same code again (docs/benchmarks.md)."""
+        short, how = [], []
         for number, name in ingredients_of(command):
             ingredient_id = item_id(name)
             if not number.isdigit() or self.tree.is_tag(ingredient_id):
@@ -620,7 +622,8 @@ class Adapter:
             carried = self.env.inventory.get(ingredient_id, 0)
             if carried < int(number):
                 short.append("{} {} ({} carried)".format(number, name.strip(), carried))
-        return "; short of {}".format(", ".join(short)) if short else ""
+                how.append("; for {}: {}".format(name.strip(), self.how_to_carry(name.strip(), int(number)).rstrip(".")))
+        return "; short of {}{}".format(", ".join(short), "".join(how)) if short else ""
 
     def families_named(self, command):
         """For a craft whose ingredients still name a family ("planks", as the crafting
