@@ -406,10 +406,11 @@ class Adapter:
 
     def how_to_carry(self, item, number):
         """How to come to carry `number` of `item` (a family's member, or an ingredient a
-        craft was short of), as a sentence: a loop of the actions that make it where its command's ingredients are all base items (the
-        1.5B model, told the member's command, fetched the family instead or called a
-        function nothing defines, in every round of the stick and shield goals:
-        docs/benchmarks.md), else its command; a base member is fetched."""
+        craft was short of), as a sentence: a loop of the actions that make it where its
+        command's ingredients are all base items (the 1.5B model, told the member's
+        command, fetched the family instead or called a function nothing defines, in every
+        round of the stick and shield goals: docs/benchmarks.md), else its command; a base
+        item is fetched."""
         made = [c for c in self.listing if makes(c, item)] or self.commands_for(item)
         if not made:
             return "e.g. {1} {0}, {0} being a base item, fetched: `get {1} {0}`.".format(item, number)
