@@ -1014,12 +1014,13 @@ async fn a_call_of_a_name_nothing_defines_is_said_to_be_no_skill_when_the_tests_
 }
 
 /// A name the model made up that shares what it is about with a retrieved skill's name
-/// (`doubleNumber`, `double`) is answered with that skill.
+/// (`doubleNumber`, `double`) is answered with that skill, and tried in its place: here the
+/// code is wrong besides, so the repair fails too and the coder hears of both.
 #[tokio::test]
 async fn a_made_up_name_close_to_a_library_skills_is_answered_with_that_skill() {
     let dir = tempfile::tempdir().unwrap();
     let library = library_holding(dir.path(), &[DOUBLE]).await;
-    let made_up = QUADRUPLE.replace("double(double(x))", "doubleNumber(doubleNumber(x))");
+    let made_up = QUADRUPLE.replace("double(double(x))", "doubleNumber(doubleNumber(x)) + 1");
     let model = Arc::new(ScriptedModel::queue([reply(&made_up), reply(QUADRUPLE)]));
     let task = Task::from_user("Multiply a number by four")
         .with_name("quadruple")
@@ -1035,11 +1036,68 @@ async fn a_made_up_name_close_to_a_library_skills_is_answered_with_that_skill() 
             && told.contains(
                 "The library function whose name is closest to `doubleNumber` is `double("
             )
-            && told.contains("Doubles a number. Call it if it does what you need."),
+            && told.contains("Doubles a number. Call it if it does what you need.")
+            && told.contains(
+                "Your code was also run with `double` called where it called `doubleNumber`, \
+                 and it failed: skill 'quadruple' failed"
+            ),
         "{told}"
     );
+    assert_eq!(report.rounds, 2);
     let stored = library.get("quadruple").await.unwrap().skill;
     assert!(stored.version.code.contains("double(double(x))"));
+    assert!(!stored.version.code.contains("+ 1"));
+}
+
+/// A round refused only for calling a made-up name close to a retrieved skill's is judged
+/// again with that skill called in its place, and admitted when the check passes; without a
+/// check, or with the repair off, it is not.
+#[tokio::test]
+async fn a_made_up_name_close_to_a_library_skills_is_repaired_when_the_check_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_holding(dir.path(), &[DOUBLE]).await;
+    let made_up = QUADRUPLE.replace("double(double(x))", "doubleNumber(doubleNumber(x))");
+    let model = Arc::new(ScriptedModel::queue([reply(&made_up)]));
+    let task = Task::from_user("Multiply a number by four")
+        .with_name("quadruple")
+        .with_example("quadruple(3)", "12");
+    let report = agent_with(&library, &model, config(false, 2))
+        .solve(task.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!((report.rounds, model.requests().len()), (1, 1));
+    assert_eq!(report.calls, ["double"]);
+    let stored = library.get("quadruple").await.unwrap().skill;
+    assert!(stored.version.code.contains("return double(double(x));"));
+    let events = journal(&library, &report.episode).await;
+    let attempts: Vec<&Vec<String>> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::Attempt {
+                round: 1,
+                outcome: AttemptOutcome::Code { notes, .. },
+            } => Some(notes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts.len(), 2, "{events:#?}");
+    assert_eq!(
+        attempts[1],
+        &["repaired: `double` called where it called `doubleNumber`"]
+    );
+
+    // With the repair off, the same round is refused and the next one asked for.
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_holding(dir.path(), &[DOUBLE]).await;
+    let model = Arc::new(ScriptedModel::queue([reply(&made_up), reply(QUADRUPLE)]));
+    let off = AgentConfig {
+        repair: false,
+        ..config(false, 2)
+    };
+    let report = agent_with(&library, &model, off).solve(task).await.unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!((report.rounds, model.requests().len()), (2, 2));
 }
 
 #[tokio::test]

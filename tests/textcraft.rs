@@ -909,3 +909,69 @@ async fn a_function_the_code_calls_and_nothing_defines_is_learned_in_an_episode_
     );
     assert!(report.learned.is_empty());
 }
+
+/// Birch planks, as a library skill the coder is shown.
+const BIRCH_PLANKS: &str = "/**\n * Crafts birch planks from birch logs it fetches.\n * @capability get\n * @capability craft\n */\nfunction craftBirchPlanks() {\n  host.call(\"get\", { command: \"get 1 birch logs\" });\n  return host.call(\"craft\", { command: \"craft 4 birch planks using 1 birch logs\" });\n}";
+
+/// A birch button whose comment names the library's `craftBirchPlanks()` and whose code calls
+/// the worked example's `craftOakPlanks()`, as the 1.5B model wrote it round after round.
+const BUTTON_CALLING_OAK: &str = "/**\n * Crafts a birch button from birch planks.\n * @capability get\n * @capability craft\n * @capability inventory\n */\nfunction craftBirchButton() {\n  // birch planks: the library lists craftBirchPlanks(): call it until we carry them\n  while (carried(\"birch planks\") < 1) craftOakPlanks();\n  return host.call(\"craft\", { command: \"craft 1 birch button using 1 birch planks\" });\n}";
+
+#[tokio::test]
+async fn a_call_of_the_wrong_library_name_is_repaired_and_the_game_decides() {
+    let Some(env) = textcraft() else { return };
+    let env = Arc::new(env);
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_in(&env, dir.path()).await;
+    let model = Arc::new(ScriptedModel::queue([
+        reply(BIRCH_PLANKS),
+        reply(BUTTON_CALLING_OAK),
+    ]));
+    let agent = Agent::new(
+        library.clone(),
+        model.clone(),
+        env.clone(),
+        AgentConfig::default(),
+    );
+    let planks = agent
+        .solve(posed(&env, "birch planks").await)
+        .await
+        .unwrap();
+    assert_eq!(planks.status, EpisodeStatus::Admitted, "{planks:#?}");
+
+    let button = agent
+        .solve(posed(&env, "birch button").await)
+        .await
+        .unwrap();
+    assert_eq!(button.status, EpisodeStatus::Admitted, "{button:#?}");
+    assert_eq!(button.rounds, 1, "admitted without another model call");
+    assert_eq!(model.requests().len(), 2);
+    assert_eq!(button.calls, ["craftBirchPlanks"]);
+    let stored = library.get("craftBirchButton").await.unwrap().skill;
+    assert!(
+        stored
+            .version
+            .code
+            .contains("while (carried(\"birch planks\") < 1) craftBirchPlanks();"),
+        "{}",
+        stored.version.code
+    );
+    // The journal keeps the round's code as written, then the repair, noted as such.
+    let events = library
+        .store()
+        .episode_events(&button.episode)
+        .await
+        .unwrap();
+    let attempts: Vec<_> = events.iter().filter(|e| e.kind == "attempt").collect();
+    assert_eq!(attempts.len(), 2, "{events:#?}");
+    assert!(
+        attempts[0].payload["code"]
+            .as_str()
+            .unwrap()
+            .contains("craftOakPlanks();")
+    );
+    assert_eq!(
+        attempts[1].payload["notes"],
+        json!(["repaired: `craftBirchPlanks` called where it called `craftOakPlanks`"])
+    );
+}

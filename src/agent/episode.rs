@@ -40,7 +40,9 @@ use super::evidence::{critic_says_no, fingerprint, reply_fingerprint};
 use super::external::WORLD_AT_START;
 use super::extract::{ExtractError, Extracted};
 use super::journal::{AttemptOutcome, JournalEvent, Pending, Position, RetrievedSkill};
-use super::prompts::{report_summary, undefined_names, undefined_names_explained};
+use super::prompts::{
+    only_undefined_names, report_summary, undefined_names, undefined_names_explained,
+};
 use super::relevance;
 use super::task::Task;
 use super::timing::{Clock, Phase, Timing};
@@ -101,6 +103,10 @@ pub struct AgentConfig {
     /// TextCraft it learned the worked example's `craftOakPlanks()`, which later skills then
     /// called where they needed other planks (7 goals against 8 without; docs/benchmarks.md).
     pub learn_callees: bool,
+    /// Judge a round's code once more when it was refused only for calling names nothing
+    /// defines, each renamed to the retrieved skill whose name is closest, for a task with a
+    /// check (`repair.rs`).
+    pub repair: bool,
 }
 
 impl Default for AgentConfig {
@@ -118,6 +124,7 @@ impl Default for AgentConfig {
             cross_check: CrossCheck::default(),
             refinement: Refinement::default(),
             learn_callees: false,
+            repair: true,
         }
     }
 }
@@ -242,6 +249,9 @@ pub(super) struct Run {
     pub callees: Vec<String>,
     /// The skills those episodes admitted (`namespace/name`).
     pub learned: Vec<String>,
+    /// The names the last refused attempt's tests found undefined, when that was all that
+    /// failed: what a repair may rename (`repair.rs`).
+    pub undefined: Vec<String>,
 }
 
 impl Run {
@@ -265,6 +275,7 @@ impl Run {
             unverified: None,
             callees: Vec::new(),
             learned: Vec::new(),
+            undefined: Vec::new(),
         }
     }
 
@@ -651,7 +662,7 @@ impl Agent {
         {
             return Ok(verdict);
         }
-        self.evaluate(run, round, &extracted.skill).await
+        self.evaluate_or_repair(run, round, &extracted.skill).await
     }
 
     /// Judges a journalled attempt again, for the function its round chose (not whichever
@@ -666,7 +677,7 @@ impl Agent {
         match SkillSource::parse(code, Some(skill)) {
             Ok(source) => match self.repeated(run, round, fingerprint(&source), "").await? {
                 Some(verdict) => Ok(verdict),
-                None => self.evaluate(run, round, &source).await,
+                None => self.evaluate_or_repair(run, round, &source).await,
             },
             Err(e) => {
                 let problems = e.to_string();
@@ -787,7 +798,7 @@ impl Agent {
     }
 
     /// Validates one attempt: the library's checks, the task's, the critic's, and dedup.
-    async fn evaluate(
+    pub(super) async fn evaluate(
         &self,
         run: &mut Run,
         round: u32,
@@ -877,6 +888,7 @@ impl Agent {
         };
         self.log(run, event).await?;
         if !check_passed(&check) {
+            run.undefined = only_undefined_names(&check);
             let problems = format!(
                 "the skill's own tests pass, but the task's check fails:\n{}{}",
                 report_summary(&check),
@@ -1014,6 +1026,9 @@ impl Agent {
             | LibraryError::DependentRegression { report, .. } => Some(report.as_ref().clone()),
             _ => None,
         };
+        if let Some(report) = &tests {
+            run.undefined = only_undefined_names(report);
+        }
         let problems = refusal(&e, &run.task, &run.retrieved);
         let event = JournalEvent::SandboxRun {
             round,

@@ -26,7 +26,7 @@ use super::critic::{critique, foreign_names};
 use super::environment::check_passed;
 use super::episode::{Agent, Run, Verdict};
 use super::journal::{FailedTest, JournalEvent};
-use super::prompts::report_summary;
+use super::prompts::{only_undefined_names, report_summary};
 use super::task::Task;
 use super::timing::Phase;
 use crate::library::parse_stored;
@@ -66,6 +66,7 @@ impl Agent {
                     .map_or_else(|| "failed".to_string(), |f| f.message.clone()),
             })
             .collect();
+        let undefined = only_undefined_names(&report);
         let event = JournalEvent::SandboxRun {
             round,
             rejected: Some(rejected.clone()),
@@ -75,6 +76,7 @@ impl Agent {
         };
         self.log(run, event).await?;
         let Some(check) = check.filter(check_passed) else {
+            run.undefined = undefined;
             self.verdict(run, round, false, &rejected).await?;
             return Ok(Err(Verdict::Retry(rejected)));
         };

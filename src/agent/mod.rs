@@ -4,7 +4,8 @@
 //! and [`extract`], which turns a model's messy reply into a [`SkillSource`] or an error the
 //! model can act on. Every step is journalled as a typed [`JournalEvent`] (`journal.rs`),
 //! which resume reads back (`resume.rs`); which retrieved skills the coder is shown is
-//! `relevance.rs`, the duplicate policy `dedup.rs`, the
+//! `relevance.rs`, the duplicate policy `dedup.rs`, the repair of a call to a name nothing
+//! defines `repair.rs`, the
 //! cross-check of checks made only of examples `cross_check.rs`, the time accounting
 //! `timing.rs`, the leases of the episodes an agent drives `lease.rs`.
 //!
@@ -27,6 +28,7 @@ mod json;
 mod lease;
 mod prompts;
 mod relevance;
+mod repair;
 mod resume;
 mod task;
 mod timing;

@@ -204,6 +204,21 @@ pub(crate) fn undefined_names_explained(
     said
 }
 
+/// The names the failing tests of `report` found undefined, when that is all that failed
+/// (every failing test stopped on such a name): empty otherwise.
+pub(crate) fn only_undefined_names(report: &TestReport) -> Vec<String> {
+    let failing = || report.tests.iter().filter(|t| !t.passed);
+    let all_undefined = failing().all(|t| {
+        t.failure
+            .as_ref()
+            .is_some_and(|f| undefined_name(&f.message).is_some())
+    });
+    if !all_undefined {
+        return Vec::new();
+    }
+    undefined_in(report).into_iter().map(String::from).collect()
+}
+
 /// The names the failing tests of `report` found undefined, each once.
 fn undefined_in(report: &TestReport) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
@@ -486,6 +501,22 @@ mod tests {
         assert_eq!(
             undefined_names_explained(&failing(&["expected 2, got 3"]), &none, &library),
             ""
+        );
+        // The names a repair may rename: only when an undefined name is all that failed.
+        assert_eq!(
+            only_undefined_names(&failing(&[
+                "ReferenceError: craftOakPlanks is not defined",
+                "craftStick is not defined",
+                "craftOakPlanks is not defined"
+            ])),
+            ["craftOakPlanks", "craftStick"]
+        );
+        assert!(
+            only_undefined_names(&failing(&[
+                "craftOakPlanks is not defined",
+                "expected 2, got 3"
+            ]))
+            .is_empty()
         );
         // What the environment says of a name comes first, then the closest library
         // function; a name it says nothing of gets the library's alone.

@@ -60,6 +60,11 @@ pub struct AgentArgs {
     /// the environment poses it as a task (its reset's `name_worlds`).
     #[arg(long)]
     pub learn_callees: bool,
+    /// Do not judge a round's code again with a name nothing defines replaced by the closest
+    /// retrieved skill's, when such names were all that failed (docs/benchmarks.md).
+    #[arg(long)]
+    #[serde(default)]
+    pub no_repair: bool,
     /// Independent candidates asked for, at most, to cross-check a skill whose task's check
     /// is only examples (0: admit on the examples alone).
     #[arg(long, default_value_t = AgentConfig::default().cross_check.candidates, value_name = "N")]
@@ -165,6 +170,7 @@ impl AgentArgs {
             retrieve: self.retrieve,
             critic: !self.no_critic,
             learn_callees: self.learn_callees,
+            repair: !self.no_repair,
             cross_check: CrossCheck {
                 candidates: self.cross_check,
                 ..CrossCheck::default()

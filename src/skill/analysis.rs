@@ -9,7 +9,7 @@ use oxc_ast::ast::{
 use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
 use oxc_span::{GetSpan, SourceType, Span};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the parser learned about a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,17 +59,7 @@ impl Analysis {
     /// Parses `code` as a script and analyses it.
     pub fn of(code: &str) -> Result<Analysis, SkillError> {
         let allocator = Allocator::default();
-        let parsed = Parser::new(&allocator, code, SourceType::cjs()).parse();
-        if let Some(diagnostic) = parsed.diagnostics.first() {
-            let offset = diagnostic.labels.first().map_or(0, |l| l.offset() as usize);
-            let (line, column) = line_column(code, offset);
-            return Err(SkillError::Syntax {
-                line,
-                column,
-                message: diagnostic.message.to_string(),
-            });
-        }
-        let program = &parsed.program;
+        let program = &parse(&allocator, code)?;
         let mut analysis = Analysis::default();
         for statement in &program.body {
             analysis.add_top_level(program, statement, code);
@@ -177,6 +167,47 @@ impl Analysis {
     }
 }
 
+/// `code` with every free reference to a name among `renames`' keys (a name the file binds
+/// nowhere, as [`Analysis::references`] counts them) replaced by its value. Strings,
+/// comments, property names and bound names are left as they are.
+pub fn rename_free_references(
+    code: &str,
+    renames: &BTreeMap<String, String>,
+) -> Result<String, SkillError> {
+    let allocator = Allocator::default();
+    let program = parse(&allocator, code)?;
+    let mut names = Names::default();
+    names.visit_program(&program);
+    let mut spans: Vec<(Span, &str)> = names
+        .reference_spans
+        .iter()
+        .map(|span| (*span, span.source_text(code)))
+        .filter(|(_, name)| !names.bound.contains(*name))
+        .filter_map(|(span, name)| Some((span, renames.get(name)?.as_str())))
+        .collect();
+    spans.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut renamed = code.to_string();
+    for (span, to) in spans {
+        renamed.replace_range(span.start as usize..span.end as usize, to);
+    }
+    Ok(renamed)
+}
+
+/// Parses `code` as a script; its first syntax error, located, if it has one.
+fn parse<'a>(allocator: &'a Allocator, code: &'a str) -> Result<Program<'a>, SkillError> {
+    let parsed = Parser::new(allocator, code, SourceType::cjs()).parse();
+    if let Some(diagnostic) = parsed.diagnostics.first() {
+        let offset = diagnostic.labels.first().map_or(0, |l| l.offset() as usize);
+        let (line, column) = line_column(code, offset);
+        return Err(SkillError::Syntax {
+            line,
+            column,
+            message: diagnostic.message.to_string(),
+        });
+    }
+    Ok(parsed.program)
+}
+
 fn params_text(params: &FormalParameters<'_>, code: &str) -> Vec<String> {
     let mut texts: Vec<String> = params
         .items
@@ -224,6 +255,8 @@ pub(crate) fn line_column(code: &str, offset: usize) -> (usize, usize) {
 #[derive(Default)]
 struct Names {
     referenced: BTreeSet<String>,
+    /// Where each reference is, for [`rename_free_references`].
+    reference_spans: Vec<Span>,
     bound: BTreeSet<String>,
     host_calls: BTreeSet<String>,
     /// `host.call("name", ...)` calls seen, and references to `host` in all: any reference
@@ -245,6 +278,7 @@ impl<'a> Visit<'a> for Names {
             self.host_references += 1;
         }
         self.referenced.insert(it.name.as_str().to_string());
+        self.reference_spans.push(it.span);
     }
 
     fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
@@ -302,6 +336,36 @@ async function main(xs, ...rest) {
         assert_eq!(a.entry(None), Entry::OnlyRoot("main"));
         assert_eq!(a.entry(Some("double")), Entry::Preferred("double"));
         assert_eq!(a.entry(Some("absent")), Entry::OnlyRoot("main"));
+    }
+
+    #[test]
+    fn renames_only_the_free_references_to_a_name() {
+        let code = r#"
+// craftOakPlanks() makes oak planks
+function craftBirchButton(craftStick) {
+  const name = "craftOakPlanks";
+  while (carried("birch planks") < 1) craftOakPlanks();
+  const o = { craftOakPlanks: 1 };
+  return [craftOakPlanks, o.craftOakPlanks, craftStick, name];
+}
+"#;
+        let renames = BTreeMap::from([
+            ("craftOakPlanks".to_string(), "craftBirchPlanks".to_string()),
+            ("craftStick".to_string(), "craftSticks".to_string()),
+        ]);
+        let renamed = rename_free_references(code, &renames).unwrap();
+        assert_eq!(
+            renamed,
+            code.replace("< 1) craftOakPlanks();", "< 1) craftBirchPlanks();")
+                .replace("[craftOakPlanks,", "[craftBirchPlanks,")
+        );
+        let after = Analysis::of(&renamed).unwrap();
+        assert!(after.references.contains("craftBirchPlanks"));
+        assert!(!after.references.contains("craftOakPlanks"));
+        assert!(matches!(
+            rename_free_references("function (", &renames),
+            Err(SkillError::Syntax { .. })
+        ));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use jsdoc::{Param, TestCase};
 
 use crate::sandbox::Capabilities;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The environment a skill runs in when it declares none: pure computation.
 pub const DEFAULT_ENVIRONMENT: &str = "code";
@@ -216,6 +216,17 @@ impl SkillSource {
     /// True when the skill can run in this runtime (its environment is `code`).
     pub fn is_runnable_here(&self) -> bool {
         self.environment == DEFAULT_ENVIRONMENT
+    }
+
+    /// The same skill with each free name among `renames`' keys that its code calls or
+    /// reads renamed to the key's value ([`analysis::rename_free_references`]); its tests,
+    /// in the JSDoc, are left as they are.
+    pub fn with_references_renamed(
+        &self,
+        renames: &BTreeMap<String, String>,
+    ) -> Result<SkillSource, SkillError> {
+        let code = analysis::rename_free_references(&self.code, renames)?;
+        SkillSource::parse(&code, Some(&self.name))
     }
 }
 
