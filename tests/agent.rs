@@ -1043,7 +1043,7 @@ async fn a_made_up_name_close_to_a_library_skills_is_answered_with_that_skill() 
             ),
         "{told}"
     );
-    assert_eq!(report.rounds, 2);
+    assert_eq!((report.rounds, report.repaired.as_deref()), (2, None));
     let stored = library.get("quadruple").await.unwrap().skill;
     assert!(stored.version.code.contains("double(double(x))"));
     assert!(!stored.version.code.contains("+ 1"));
@@ -1068,6 +1068,10 @@ async fn a_made_up_name_close_to_a_library_skills_is_repaired_when_the_check_pas
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
     assert_eq!((report.rounds, model.requests().len()), (1, 1));
     assert_eq!(report.calls, ["double"]);
+    assert_eq!(
+        report.repaired.as_deref(),
+        Some("`double` called where it called `doubleNumber`")
+    );
     let stored = library.get("quadruple").await.unwrap().skill;
     assert!(stored.version.code.contains("return double(double(x));"));
     let events = journal(&library, &report.episode).await;
@@ -1098,6 +1102,55 @@ async fn a_made_up_name_close_to_a_library_skills_is_repaired_when_the_check_pas
     let report = agent_with(&library, &model, off).solve(task).await.unwrap();
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
     assert_eq!((report.rounds, model.requests().len()), (2, 2));
+    assert_eq!(report.repaired, None, "the model's own second round");
+}
+
+/// A process killed after a repair passed, before the admission committed: resume admits
+/// the repaired code, still reported as the runtime's, without asking the model.
+#[tokio::test]
+async fn a_repair_cut_short_by_a_kill_is_admitted_on_resume_as_a_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library_holding(dir.path(), &[DOUBLE]).await;
+    let store = library.store();
+    let task = Task::from_user("Multiply a number by four")
+        .with_name("quadruple")
+        .with_example("quadruple(3)", "12");
+    let episode = start_episode(store, &task).await;
+    let made_up = QUADRUPLE.replace("double(double(x))", "doubleNumber(doubleNumber(x))");
+    let note = "repaired: `double` called where it called `doubleNumber`";
+    let journal = [
+        JournalEvent::Retrieval {
+            query: task.description.clone(),
+            skills: Vec::new(),
+        },
+        coder_call(1, &reply(&made_up)),
+        attempt(1, "quadruple", &made_up),
+        JournalEvent::Verdict {
+            round: 1,
+            passed: false,
+            problems: "doubleNumber is not defined".into(),
+        },
+        JournalEvent::Attempt {
+            round: 1,
+            outcome: AttemptOutcome::Code {
+                skill: "quadruple".into(),
+                code: QUADRUPLE.into(),
+                notes: vec![note.into()],
+            },
+        },
+    ];
+    append(store, &episode, &journal).await;
+    let silent = Arc::new(ScriptedModel::queue(Vec::<String>::new()));
+    let reports = agent_with(&library, &silent, config(false, 2))
+        .resume_unfinished()
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert!(silent.requests().is_empty());
+    assert_eq!(report.repaired.as_deref(), note.strip_prefix("repaired: "));
+    assert_eq!(report.calls, ["double"]);
 }
 
 #[tokio::test]

@@ -913,9 +913,10 @@ async fn a_function_the_code_calls_and_nothing_defines_is_learned_in_an_episode_
 /// Birch planks, as a library skill the coder is shown.
 const BIRCH_PLANKS: &str = "/**\n * Crafts birch planks from birch logs it fetches.\n * @capability get\n * @capability craft\n */\nfunction craftBirchPlanks() {\n  host.call(\"get\", { command: \"get 1 birch logs\" });\n  return host.call(\"craft\", { command: \"craft 4 birch planks using 1 birch logs\" });\n}";
 
-/// A birch button whose comment names the library's `craftBirchPlanks()` and whose code calls
-/// the worked example's `craftOakPlanks()`, as the 1.5B model wrote it round after round.
-const BUTTON_CALLING_OAK: &str = "/**\n * Crafts a birch button from birch planks.\n * @capability get\n * @capability craft\n * @capability inventory\n */\nfunction craftBirchButton() {\n  // birch planks: the library lists craftBirchPlanks(): call it until we carry them\n  while (carried(\"birch planks\") < 1) craftOakPlanks();\n  return host.call(\"craft\", { command: \"craft 1 birch button using 1 birch planks\" });\n}";
+/// A birch button whose comment names the library's `craftBirchPlanks()` and whose code
+/// counts and calls the worked example's oak planks, as the 1.5B model wrote it (seed 10's
+/// round 1).
+const BUTTON_CALLING_OAK: &str = "/**\n * Crafts a birch button from birch planks.\n * @capability get\n * @capability craft\n * @capability inventory\n */\nfunction craftBirchButton() {\n  // birch planks: the library lists craftBirchPlanks(): call it until we carry them\n  while (carried(\"oak planks\") < 1) craftOakPlanks();\n  return host.call(\"craft\", { command: \"craft 1 birch button using 1 birch planks\" });\n}";
 
 #[tokio::test]
 async fn a_call_of_the_wrong_library_name_is_repaired_and_the_game_decides() {
@@ -947,6 +948,13 @@ async fn a_call_of_the_wrong_library_name_is_repaired_and_the_game_decides() {
     assert_eq!(button.rounds, 1, "admitted without another model call");
     assert_eq!(model.requests().len(), 2);
     assert_eq!(button.calls, ["craftBirchPlanks"]);
+    assert_eq!(
+        button.repaired.as_deref(),
+        Some(
+            "`craftBirchPlanks` called where it called `craftOakPlanks`, \"birch planks\" where \
+             it said \"oak planks\""
+        )
+    );
     let stored = library.get("craftBirchButton").await.unwrap().skill;
     assert!(
         stored
@@ -972,6 +980,6 @@ async fn a_call_of_the_wrong_library_name_is_repaired_and_the_game_decides() {
     );
     assert_eq!(
         attempts[1].payload["notes"],
-        json!(["repaired: `craftBirchPlanks` called where it called `craftOakPlanks`"])
+        json!([format!("repaired: {}", button.repaired.unwrap())])
     );
 }

@@ -44,6 +44,7 @@ use super::prompts::{
     only_undefined_names, report_summary, undefined_names, undefined_names_explained,
 };
 use super::relevance;
+use super::repair::repaired_in;
 use super::task::Task;
 use super::timing::{Clock, Phase, Timing};
 use super::{AgentError, Exchange, Purpose};
@@ -162,6 +163,12 @@ pub struct EpisodeReport {
     /// episode's code called before anything defined it (see [`AgentConfig::learn_callees`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub learned: Vec<String>,
+    /// What the runtime renamed in the code the episode ended with: its round's code was
+    /// refused for calling names nothing defines, and passed with the closest retrieved
+    /// skills' names in their place (`repair.rs`), e.g. "`craftBirchPlanks` called where it
+    /// called `craftOakPlanks`".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired: Option<String>,
     /// Where the time went (a learned function's episode included).
     pub timing: Timing,
 }
@@ -252,6 +259,8 @@ pub(super) struct Run {
     /// The names the last refused attempt's tests found undefined, when that was all that
     /// failed: what a repair may rename (`repair.rs`).
     pub undefined: Vec<String>,
+    /// What a repair renamed in the code of the attempt that passed (`repair.rs`).
+    pub repaired: Option<String>,
 }
 
 impl Run {
@@ -276,6 +285,7 @@ impl Run {
             callees: Vec::new(),
             learned: Vec::new(),
             undefined: Vec::new(),
+            repaired: None,
         }
     }
 
@@ -537,10 +547,19 @@ impl Agent {
                     reply,
                 ))
             }
-            Some(Pending::Attempt { round, skill, code }) => Some((
-                self.retake_attempt(&mut run, round, &skill, &code).await?,
+            Some(Pending::Attempt {
+                round,
+                skill,
                 code,
-            )),
+                notes,
+            }) => {
+                let verdict = self.retake_attempt(&mut run, round, &skill, &code).await?;
+                // A repair that passed before the crash is still the runtime's code.
+                if !matches!(verdict, Verdict::Retry(_)) {
+                    run.repaired = repaired_in(&notes);
+                }
+                Some((verdict, code))
+            }
         };
         loop {
             match judged.take() {
@@ -1231,6 +1250,7 @@ impl Agent {
         let (skill, version) = skill.unzip();
         // A cross-check's doubt is about the skill the episode ends with.
         let unverified = skill.as_ref().and(run.unverified.clone());
+        let repaired = skill.as_ref().and(run.repaired.clone());
         EpisodeReport {
             episode: run.id.clone(),
             status,
@@ -1244,6 +1264,7 @@ impl Agent {
             resumed: run.resumed,
             unverified,
             learned: run.learned.clone(),
+            repaired,
             timing: run.clock.timing(),
         }
     }

@@ -277,6 +277,8 @@ pub(super) enum Pending {
         skill: String,
         /// Its code.
         code: String,
+        /// What extraction (or a repair) changed.
+        notes: Vec<String>,
     },
 }
 
@@ -331,9 +333,14 @@ impl Position {
                 JournalEvent::Attempt { round, outcome } => {
                     position.rounds_done = position.rounds_done.max(round);
                     position.pending = match outcome {
-                        AttemptOutcome::Code { skill, code, .. } => {
+                        AttemptOutcome::Code { skill, code, notes } => {
                             position.attempts.push((round, skill.clone(), code.clone()));
-                            Some(Pending::Attempt { round, skill, code })
+                            Some(Pending::Attempt {
+                                round,
+                                skill,
+                                code,
+                                notes,
+                            })
                         }
                         AttemptOutcome::Error { .. } => None,
                     };
@@ -473,6 +480,7 @@ mod tests {
             round: 2,
             skill: "g".into(),
             code: "function g() {}".into(),
+            notes: Vec::new(),
         });
         assert_eq!(Position::of(&journal[..6]).unwrap().pending, pending);
         assert_eq!(Position::of(&journal).unwrap().pending, pending);
@@ -528,6 +536,7 @@ mod tests {
                 round: 1,
                 skill: "f".into(),
                 code: "function f() {}".into(),
+                notes: Vec::new(),
             })
         );
         assert_eq!(JournalEvent::from_stored(&journal[3]).unwrap(), cross_check);

@@ -92,12 +92,6 @@ fn mentions_its_subject(task_text: &str, task_name: Option<&str>, skill_name: &s
 /// `craftOakPlanks` is closest to `craftBirchPlanks`, `craftStick` to neither that nor
 /// `craftGoldIngot`. `None` when no name shares such a word.
 pub(super) fn closest_name<'a>(name: &str, library: &[&'a str]) -> Option<&'a str> {
-    let subject = |name: &str| -> Vec<String> {
-        words(name)
-            .into_iter()
-            .filter(|w| !GENERIC_WORDS.contains(&w.as_str()))
-            .collect()
-    };
     let wanted = subject(name);
     let mut closest = None;
     let mut most_shared = 0;
@@ -113,6 +107,20 @@ pub(super) fn closest_name<'a>(name: &str, library: &[&'a str]) -> Option<&'a st
         }
     }
     closest
+}
+
+/// What a name is about, as a phrase: its words that say what, lowercase, in order
+/// (`craftOakPlanks`: "oak planks"; `craft` and the like left out).
+pub(super) fn subject_phrase(name: &str) -> String {
+    subject(name).join(" ")
+}
+
+/// The lowercase words of a name that say what (not `craft`, `get`, ...).
+fn subject(name: &str) -> Vec<String> {
+    words(name)
+        .into_iter()
+        .filter(|w| !GENERIC_WORDS.contains(&w.as_str()))
+        .collect()
 }
 
 /// The lowercase words of a text, identifiers split (`word_counts(text)`: word, counts, text).
@@ -207,6 +215,8 @@ mod tests {
         );
         assert_eq!(closest_name("getPlank", &library), Some("craftBirchPlanks"));
         assert_eq!(closest_name("craftStick", &library), None);
+        assert_eq!(subject_phrase("craftOakPlanks"), "oak planks");
+        assert_eq!(subject_phrase("getIronIngot"), "iron ingot");
         assert_eq!(
             closest_name("doubleNumber", &["tokenize", "double"]),
             Some("double")

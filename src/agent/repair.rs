@@ -23,6 +23,9 @@ use super::journal::{AttemptOutcome, JournalEvent};
 use super::relevance;
 use crate::skill::SkillSource;
 
+/// How the note of a repaired attempt starts; what was renamed follows.
+const REPAIRED: &str = "repaired: ";
+
 /// Longest part of a failed repair's refusal the coder is told, in characters.
 const MAX_REPAIR_PROBLEM: usize = 300;
 
@@ -48,8 +51,12 @@ impl Agent {
         if renames.is_empty() {
             return Ok(Verdict::Retry(problems));
         }
-        let repaired = match source.with_references_renamed(&renames) {
-            Ok(repaired) => repaired,
+        let mut strings = subjects_renamed(&renames);
+        let repaired = match source.with_references_renamed(&renames, &strings) {
+            Ok((repaired, replaced)) => {
+                strings.retain(|from, _| replaced.contains(from));
+                repaired
+            }
             Err(e) => {
                 tracing::warn!("the repair of round {round}'s code does not parse: {e}");
                 return Ok(Verdict::Retry(problems));
@@ -58,25 +65,40 @@ impl Agent {
         let outcome = AttemptOutcome::Code {
             skill: repaired.name.clone(),
             code: repaired.code.clone(),
-            notes: vec![format!("repaired: {}", said(&renames))],
+            notes: vec![format!("{REPAIRED}{}", said(&renames, &strings))],
         };
         self.log(run, JournalEvent::Attempt { round, outcome })
             .await?;
         run.fingerprints.push((round, fingerprint(&repaired)));
-        tracing::info!("repairing round {round}'s code: {}", said(&renames));
+        tracing::info!(
+            "repairing round {round}'s code: {}",
+            said(&renames, &strings)
+        );
         match self.evaluate(run, round, &repaired).await? {
             Verdict::Retry(after) => {
                 let problems = format!(
                     "{problems}\nYour code was also run with {}, and it failed: {}",
-                    said(&renames),
+                    said(&renames, &strings),
                     shortened(&after)
                 );
                 self.verdict(run, round, false, &problems).await?;
                 Ok(Verdict::Retry(problems))
             }
-            passed => Ok(passed),
+            passed => {
+                run.repaired = Some(said(&renames, &strings));
+                Ok(passed)
+            }
         }
     }
+}
+
+/// What a repair renamed, from the notes of the attempt it journalled; `None` for an
+/// attempt of the model's own.
+pub(super) fn repaired_in(notes: &[String]) -> Option<String> {
+    notes
+        .iter()
+        .find_map(|note| note.strip_prefix(REPAIRED))
+        .map(String::from)
 }
 
 /// Each of the `undefined` names with the retrieved skill's name closest to it, for those
@@ -96,13 +118,33 @@ fn closest_retrieved(undefined: &[String], run: &Run) -> BTreeMap<String, String
         .collect()
 }
 
-/// The renames as the coder and the journal read them.
-fn said(renames: &BTreeMap<String, String>) -> String {
+/// For each rename, what the name it replaces is about to what the new one is about, when
+/// they differ (`craftOakPlanks` to `craftBirchPlanks`: "oak planks" to "birch planks"): the
+/// code's strings that say the one are made to say the other, since a call of the wrong
+/// function comes with the wrong item in the code around it
+/// (`while (carried("oak planks") < 1) craftOakPlanks();`).
+fn subjects_renamed(renames: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     renames
         .iter()
-        .map(|(from, to)| format!("`{to}` called where it called `{from}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|(from, to)| {
+            (
+                relevance::subject_phrase(from),
+                relevance::subject_phrase(to),
+            )
+        })
+        .filter(|(from, to)| !from.is_empty() && !to.is_empty() && from != to)
+        .collect()
+}
+
+/// The renames as the coder and the journal read them.
+fn said(renames: &BTreeMap<String, String>, strings: &BTreeMap<String, String>) -> String {
+    let names = renames
+        .iter()
+        .map(|(from, to)| format!("`{to}` called where it called `{from}`"));
+    let strings = strings
+        .iter()
+        .map(|(from, to)| format!("\"{to}\" where it said \"{from}\""));
+    names.chain(strings).collect::<Vec<_>>().join(", ")
 }
 
 /// The first line of a refusal, at most [`MAX_REPAIR_PROBLEM`] characters of it.
@@ -121,10 +163,14 @@ mod tests {
     #[test]
     fn a_failed_repair_is_told_in_one_short_line() {
         let renames = BTreeMap::from([("craftOakPlanks".into(), "craftBirchPlanks".into())]);
+        let strings = subjects_renamed(&renames);
         assert_eq!(
-            said(&renames),
-            "`craftBirchPlanks` called where it called `craftOakPlanks`"
+            said(&renames, &strings),
+            "`craftBirchPlanks` called where it called `craftOakPlanks`, \"birch planks\" \
+             where it said \"oak planks\""
         );
+        let same = BTreeMap::from([("getDouble".into(), "double".into())]);
+        assert!(subjects_renamed(&same).is_empty());
         assert_eq!(shortened("first\nsecond"), "first");
         let long = "é".repeat(MAX_REPAIR_PROBLEM + 5);
         assert_eq!(

@@ -606,6 +606,9 @@ fn print_report(report: &EpisodeReport, as_json: bool) -> anyhow::Result<()> {
     if let Some(why) = &report.unverified {
         println!("admitted unverified: {why}");
     }
+    if let Some(renamed) = &report.repaired {
+        println!("repaired by the runtime: {renamed}");
+    }
     let t = &report.timing;
     println!(
         "{} rounds, {} model calls, {} tokens, {:.1} s in the model, {:.0} ms elsewhere",

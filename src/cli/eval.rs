@@ -638,7 +638,7 @@ fn print_table(id: &str, report: &EvalReport) {
 }
 
 /// An arm's figures as the table's rows: (what, value).
-fn cells(s: &ArmSummary) -> [(&'static str, String); 9] {
+fn cells(s: &ArmSummary) -> [(&'static str, String); 10] {
     let or_dash = |v: Option<f64>, precision: usize| {
         v.map_or("-".to_string(), |v| format!("{v:.precision$}"))
     };
@@ -656,6 +656,7 @@ fn cells(s: &ArmSummary) -> [(&'static str, String); 9] {
             format!("{}/{}{rate}", s.composed, s.admitted),
         ),
         ("admitted learning a called function", s.learned.to_string()),
+        ("solved with a repaired call", s.repaired.to_string()),
         (
             "retrieved skills called",
             format!("{}/{}", s.retrieved_called, s.retrieved),

@@ -49,6 +49,10 @@ pub struct TaskOutcome {
     /// before anything defined it (`namespace/name`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub learned: Vec<String>,
+    /// What the runtime renamed in the code the episode ended with, when the model's own
+    /// called names nothing defines ([`EpisodeReport::repaired`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired: Option<String>,
     /// The skills retrieved for the coder (`namespace/name`).
     pub retrieved: Vec<String>,
     /// How many of the retrieved skills the final code calls (or is, when one is reused).
@@ -84,6 +88,7 @@ impl TaskOutcome {
             skill: report.skill.clone(),
             calls,
             learned: report.learned.clone(),
+            repaired: report.repaired.clone(),
             retrieved: report.retrieved.clone(),
             retrieved_called,
             rounds: report.rounds,
@@ -137,6 +142,10 @@ pub struct ArmSummary {
     pub composed: usize,
     /// `composed / admitted`.
     pub composition_rate: Option<f64>,
+    /// Tasks solved with code the runtime repaired: the model's called names nothing
+    /// defines, and the closest retrieved skills' names in their place passed the check.
+    #[serde(default)]
+    pub repaired: usize,
     /// Skills retrieved for the coder, over all tasks.
     pub retrieved: usize,
     /// Retrieved skills the final code calls or is (reused), over all tasks.
@@ -203,6 +212,7 @@ impl Arm {
             learned,
             composed,
             composition_rate: (admitted > 0).then(|| composed as f64 / admitted as f64),
+            repaired: count(|o| o.solved && o.repaired.is_some()),
             retrieved: self.outcomes.iter().map(|o| o.retrieved.len()).sum(),
             retrieved_called: self.outcomes.iter().map(|o| o.retrieved_called).sum(),
             library_size: self.library_size,
@@ -317,5 +327,13 @@ mod tests {
             (2, 4, 2, 1)
         );
         assert_eq!(summary.composition_rate, Some(0.25));
+        assert_eq!(summary.repaired, 0);
+        arm.outcomes[0].repaired = Some("`a` called where it called `b`".into());
+        arm.outcomes[2].repaired = Some("`a` called where it called `b`".into());
+        assert_eq!(
+            arm.summary().repaired,
+            1,
+            "a failed task counts for nothing"
+        );
     }
 }

@@ -362,6 +362,7 @@ async fn continued(
                 resumed: true,
                 unverified: None,
                 learned: Vec::new(),
+                repaired: None,
                 timing: Default::default(),
             },
             0.0,

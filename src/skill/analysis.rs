@@ -4,7 +4,7 @@ use super::SkillError;
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
     Argument, BindingIdentifier, CallExpression, Expression, FormalParameters, IdentifierReference,
-    Program, Statement,
+    Program, Statement, StringLiteral,
 };
 use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
@@ -168,29 +168,43 @@ impl Analysis {
 }
 
 /// `code` with every free reference to a name among `renames`' keys (a name the file binds
-/// nowhere, as [`Analysis::references`] counts them) replaced by its value. Strings,
-/// comments, property names and bound names are left as they are.
+/// nowhere, as [`Analysis::references`] counts them) replaced by its value, and every string
+/// literal whose whole value is among `strings`' keys replaced by its value (in the same
+/// quotes). Comments, property names, bound names and other strings are left as they are.
+/// Also returns the keys of `strings` that were found and replaced.
 pub fn rename_free_references(
     code: &str,
     renames: &BTreeMap<String, String>,
-) -> Result<String, SkillError> {
+    strings: &BTreeMap<String, String>,
+) -> Result<(String, BTreeSet<String>), SkillError> {
     let allocator = Allocator::default();
     let program = parse(&allocator, code)?;
     let mut names = Names::default();
     names.visit_program(&program);
-    let mut spans: Vec<(Span, &str)> = names
+    let mut edits: Vec<(Span, String)> = names
         .reference_spans
         .iter()
         .map(|span| (*span, span.source_text(code)))
         .filter(|(_, name)| !names.bound.contains(*name))
-        .filter_map(|(span, name)| Some((span, renames.get(name)?.as_str())))
+        .filter_map(|(span, name)| Some((span, renames.get(name)?.clone())))
         .collect();
-    spans.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
-    let mut renamed = code.to_string();
-    for (span, to) in spans {
-        renamed.replace_range(span.start as usize..span.end as usize, to);
+    let mut literals = StringLiterals::default();
+    literals.visit_program(&program);
+    let mut replaced = BTreeSet::new();
+    for (span, value) in &literals.0 {
+        let Some(to) = strings.get(value) else {
+            continue;
+        };
+        let quote = &span.source_text(code)[..1];
+        edits.push((*span, format!("{quote}{to}{quote}")));
+        replaced.insert(value.clone());
     }
-    Ok(renamed)
+    edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut renamed = code.to_string();
+    for (span, to) in edits {
+        renamed.replace_range(span.start as usize..span.end as usize, &to);
+    }
+    Ok((renamed, replaced))
 }
 
 /// Parses `code` as a script; its first syntax error, located, if it has one.
@@ -247,6 +261,16 @@ pub(crate) fn line_column(code: &str, offset: usize) -> (usize, usize) {
         .map_or(before.len(), |nl| before.len() - nl - 1)
         + 1;
     (line, column)
+}
+
+/// Every string literal of a file: its span and its value.
+#[derive(Default)]
+struct StringLiterals(Vec<(Span, String)>);
+
+impl<'a> Visit<'a> for StringLiterals {
+    fn visit_string_literal(&mut self, it: &StringLiteral<'a>) {
+        self.0.push((it.span, it.value.as_str().to_string()));
+    }
 }
 
 /// Collects referenced and bound names. A name bound anywhere in the file is treated as
@@ -339,13 +363,14 @@ async function main(xs, ...rest) {
     }
 
     #[test]
-    fn renames_only_the_free_references_to_a_name() {
+    fn renames_only_the_free_references_to_a_name_and_the_strings_that_are_a_phrase() {
         let code = r#"
 // craftOakPlanks() makes oak planks
 function craftBirchButton(craftStick) {
   const name = "craftOakPlanks";
-  while (carried("birch planks") < 1) craftOakPlanks();
-  const o = { craftOakPlanks: 1 };
+  while (carried('oak planks') < 1) craftOakPlanks();
+  host.call("craft", { command: "craft 4 oak planks using 1 oak logs" });
+  const o = { craftOakPlanks: 1, "oak planks": `oak planks` };
   return [craftOakPlanks, o.craftOakPlanks, craftStick, name];
 }
 "#;
@@ -353,17 +378,23 @@ function craftBirchButton(craftStick) {
             ("craftOakPlanks".to_string(), "craftBirchPlanks".to_string()),
             ("craftStick".to_string(), "craftSticks".to_string()),
         ]);
-        let renamed = rename_free_references(code, &renames).unwrap();
+        let strings = BTreeMap::from([("oak planks".to_string(), "birch planks".to_string())]);
+        let (renamed, replaced) = rename_free_references(code, &renames, &strings).unwrap();
+        assert_eq!(replaced, BTreeSet::from(["oak planks".to_string()]));
         assert_eq!(
             renamed,
-            code.replace("< 1) craftOakPlanks();", "< 1) craftBirchPlanks();")
-                .replace("[craftOakPlanks,", "[craftBirchPlanks,")
+            code.replace(
+                "while (carried('oak planks') < 1) craftOakPlanks();",
+                "while (carried('birch planks') < 1) craftBirchPlanks();"
+            )
+            .replace("[craftOakPlanks,", "[craftBirchPlanks,")
+            .replace("1, \"oak planks\":", "1, \"birch planks\":")
         );
         let after = Analysis::of(&renamed).unwrap();
         assert!(after.references.contains("craftBirchPlanks"));
         assert!(!after.references.contains("craftOakPlanks"));
         assert!(matches!(
-            rename_free_references("function (", &renames),
+            rename_free_references("function (", &renames, &strings),
             Err(SkillError::Syntax { .. })
         ));
     }

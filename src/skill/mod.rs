@@ -219,14 +219,16 @@ impl SkillSource {
     }
 
     /// The same skill with each free name among `renames`' keys that its code calls or
-    /// reads renamed to the key's value ([`analysis::rename_free_references`]); its tests,
-    /// in the JSDoc, are left as they are.
+    /// reads renamed to the key's value, and each string literal that is one of `strings`'
+    /// keys replaced by its value ([`analysis::rename_free_references`]), with the keys of
+    /// `strings` it had; its tests, in the JSDoc, are left as they are.
     pub fn with_references_renamed(
         &self,
         renames: &BTreeMap<String, String>,
-    ) -> Result<SkillSource, SkillError> {
-        let code = analysis::rename_free_references(&self.code, renames)?;
-        SkillSource::parse(&code, Some(&self.name))
+        strings: &BTreeMap<String, String>,
+    ) -> Result<(SkillSource, BTreeSet<String>), SkillError> {
+        let (code, replaced) = analysis::rename_free_references(&self.code, renames, strings)?;
+        Ok((SkillSource::parse(&code, Some(&self.name))?, replaced))
     }
 }
 
