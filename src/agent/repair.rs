@@ -6,7 +6,10 @@
 //! round after round (docs/benchmarks.md). When a round's code is refused only for such calls
 //! (every failing test stopped on a name nothing defines) and a retrieved skill's name is the
 //! closest to the undefined one ([`relevance::closest_name`], the function the refusal
-//! names), the round's code is judged once more with that name in its place. The repaired
+//! names), the round's code is judged once more with that name in its place, and with each
+//! string that says exactly what the old name is about (`"oak planks"` beside
+//! `craftOakPlanks()`) saying what the new one is about: a wrong call comes with the wrong
+//! item around it. The repaired
 //! code is journalled as a second attempt of the same round, with a note of what was renamed,
 //! so that resume takes it up as any attempt.
 //!

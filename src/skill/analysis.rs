@@ -172,7 +172,7 @@ impl Analysis {
 /// literal whose whole value is among `strings`' keys replaced by its value (in the same
 /// quotes). Comments, property names, bound names and other strings are left as they are.
 /// Also returns the keys of `strings` that were found and replaced.
-pub fn rename_free_references(
+pub(crate) fn rename_free_references(
     code: &str,
     renames: &BTreeMap<String, String>,
     strings: &BTreeMap<String, String>,

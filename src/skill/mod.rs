@@ -220,8 +220,8 @@ impl SkillSource {
 
     /// The same skill with each free name among `renames`' keys that its code calls or
     /// reads renamed to the key's value, and each string literal that is one of `strings`'
-    /// keys replaced by its value ([`analysis::rename_free_references`]), with the keys of
-    /// `strings` it had; its tests, in the JSDoc, are left as they are.
+    /// keys replaced by its value, with the keys of `strings` it had. Comments, property
+    /// names, bound names and the tests in the JSDoc are left as they are.
     pub fn with_references_renamed(
         &self,
         renames: &BTreeMap<String, String>,
