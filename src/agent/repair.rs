@@ -9,9 +9,8 @@
 //! names), the round's code is judged once more with that name in its place, and with each
 //! string that says exactly what the old name is about (`"oak planks"` beside
 //! `craftOakPlanks()`) saying what the new one is about: a wrong call comes with the wrong
-//! item around it. The repaired
-//! code is journalled as a second attempt of the same round, with a note of what was renamed,
-//! so that resume takes it up as any attempt.
+//! item around it. The repaired code is journalled as a second attempt of the same round,
+//! with a note of what was renamed, so that resume takes it up as any attempt.
 //!
 //! Only for a task with a check: the check, not the guess, decides whether the repaired code
 //! does the task. A repair that fails leaves the round refused, and the coder hears the
