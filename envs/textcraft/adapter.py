@@ -617,13 +617,14 @@ class Adapter:
         ingot, sent the same code again (docs/benchmarks.md)."""
         short, how = [], []
         for number, name in ingredients_of(command):
+            name = name.strip()
             ingredient_id = item_id(name)
             if not number.isdigit() or self.tree.is_tag(ingredient_id):
                 continue
             carried = self.env.inventory.get(ingredient_id, 0)
             if carried < int(number):
-                short.append("{} {} ({} carried)".format(number, name.strip(), carried))
-                how.append("; for {}: {}".format(name.strip(), self.how_to_carry(name.strip(), int(number)).rstrip(".")))
+                short.append("{} {} ({} carried)".format(number, name, carried))
+                how.append("; for {}: {}".format(name, self.how_to_carry(name, int(number)).rstrip(".")))
         return "; short of {}{}".format(", ".join(short), "".join(how)) if short else ""
 
     def families_named(self, command):
