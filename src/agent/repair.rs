@@ -64,30 +64,27 @@ impl Agent {
                 return Ok(Verdict::Retry(problems));
             }
         };
+        let renamed = said(&renames, &strings);
         let outcome = AttemptOutcome::Code {
             skill: repaired.name.clone(),
             code: repaired.code.clone(),
-            notes: vec![format!("{REPAIRED}{}", said(&renames, &strings))],
+            notes: vec![format!("{REPAIRED}{renamed}")],
         };
         self.log(run, JournalEvent::Attempt { round, outcome })
             .await?;
         run.fingerprints.push((round, fingerprint(&repaired)));
-        tracing::info!(
-            "repairing round {round}'s code: {}",
-            said(&renames, &strings)
-        );
+        tracing::info!("repairing round {round}'s code: {renamed}");
         match self.evaluate(run, round, &repaired).await? {
             Verdict::Retry(after) => {
                 let problems = format!(
-                    "{problems}\nYour code was also run with {}, and it failed: {}",
-                    said(&renames, &strings),
+                    "{problems}\nYour code was also run with {renamed}, and it failed: {}",
                     shortened(&after)
                 );
                 self.verdict(run, round, false, &problems).await?;
                 Ok(Verdict::Retry(problems))
             }
             passed => {
-                run.repaired = Some(said(&renames, &strings));
+                run.repaired = Some(renamed);
                 Ok(passed)
             }
         }
