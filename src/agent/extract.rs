@@ -44,7 +44,9 @@ use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
 use oxc_span::{GetSpan, SourceType, Span};
 
-use crate::skill::{Analysis, Entry, SkillError, SkillSource, TestCase, line_column};
+use crate::skill::{
+    Analysis, Entry, SkillError, SkillSource, TestCase, first_syntax_error, line_column,
+};
 
 /// A skill taken from a reply, with what was fixed on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -750,13 +752,11 @@ impl<'a> Visit<'a> for References {
 fn clean(code: &str, notes: &mut Vec<String>) -> Result<String, ExtractError> {
     let allocator = Allocator::default();
     let parsed = Parser::new(&allocator, code, SourceType::unambiguous()).parse();
-    if let Some(diagnostic) = parsed.diagnostics.first() {
-        let offset = diagnostic.labels.first().map_or(0, |l| l.offset() as usize);
-        let (line, column) = line_column(code, offset);
+    if let Some((line, column, message)) = first_syntax_error(code, &parsed) {
         return Err(ExtractError::Syntax {
             line,
             column,
-            message: diagnostic.message.to_string(),
+            message,
         });
     }
     let program = &parsed.program;

@@ -7,7 +7,7 @@ use oxc_ast::ast::{
     Program, Statement, StringLiteral,
 };
 use oxc_ast_visit::{Visit, walk};
-use oxc_parser::Parser;
+use oxc_parser::{Parser, ParserReturn};
 use oxc_span::{GetSpan, SourceType, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -210,16 +210,26 @@ pub(crate) fn rename_free_references(
 /// Parses `code` as a script; its first syntax error, located, if it has one.
 fn parse<'a>(allocator: &'a Allocator, code: &'a str) -> Result<Program<'a>, SkillError> {
     let parsed = Parser::new(allocator, code, SourceType::cjs()).parse();
-    if let Some(diagnostic) = parsed.diagnostics.first() {
-        let offset = diagnostic.labels.first().map_or(0, |l| l.offset() as usize);
-        let (line, column) = line_column(code, offset);
+    if let Some((line, column, message)) = first_syntax_error(code, &parsed) {
         return Err(SkillError::Syntax {
             line,
             column,
-            message: diagnostic.message.to_string(),
+            message,
         });
     }
     Ok(parsed.program)
+}
+
+/// Where a parse of `code` first went wrong and what the parser said: 1-based line and
+/// column, and the message. None when it parsed cleanly.
+pub(crate) fn first_syntax_error(
+    code: &str,
+    parsed: &ParserReturn<'_>,
+) -> Option<(usize, usize, String)> {
+    let diagnostic = parsed.diagnostics.first()?;
+    let offset = diagnostic.labels.first().map_or(0, |l| l.offset() as usize);
+    let (line, column) = line_column(code, offset);
+    Some((line, column, diagnostic.message.to_string()))
 }
 
 fn params_text(params: &FormalParameters<'_>, code: &str) -> Vec<String> {

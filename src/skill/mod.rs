@@ -24,8 +24,8 @@
 mod analysis;
 mod jsdoc;
 
-pub(crate) use analysis::line_column;
 pub use analysis::{Analysis, Entry};
+pub(crate) use analysis::{first_syntax_error, line_column};
 pub use jsdoc::{Param, TestCase};
 
 use crate::sandbox::Capabilities;
