@@ -1204,6 +1204,40 @@ async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_
 }
 
 #[tokio::test]
+async fn a_resample_refinement_asks_exactly_as_the_first_round_at_a_higher_temperature() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = library(dir.path()).await;
+    let wrong = DOUBLE.replace("x * 2", "x + 2");
+    let model = Arc::new(ScriptedModel::queue([reply(&wrong), reply(DOUBLE)]));
+    let task = Task::from_user("Double a number")
+        .with_name("double")
+        .with_example("double(21)", "42");
+    let config = AgentConfig {
+        refinement: Refinement::Resample,
+        ..config(false, 2)
+    };
+    let report = agent_with(&library, &model, config)
+        .solve(task)
+        .await
+        .unwrap();
+    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.rounds, 2, "{report:#?}");
+    let events = journal(&library, &report.episode).await;
+    assert_eq!(
+        coder_strategies(&events),
+        [Some(Strategy::First), Some(Strategy::Resample)]
+    );
+    let requests = model.requests();
+    let (first, resample) = (&requests[0], &requests[1]);
+    assert_eq!(
+        resample.messages, first.messages,
+        "the first request again, with nothing of the failed round"
+    );
+    assert_eq!(first.temperature, Some(0.2));
+    assert_eq!(resample.temperature, Some(0.8));
+}
+
+#[tokio::test]
 async fn an_unchanged_refinement_is_not_run_and_the_next_round_starts_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let library = library(dir.path()).await;

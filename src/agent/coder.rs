@@ -220,6 +220,9 @@ pub enum Strategy {
     /// A refinement without the previous code ([`Refinement::Rewrite`]): the task again
     /// with what went wrong, at a higher temperature.
     Rewrite,
+    /// Another sample, not a repair ([`Refinement::Resample`]): the first round's request
+    /// again, word for word, at a higher temperature.
+    Resample,
     /// The previous reply repeated an earlier round's code unchanged: the task again without
     /// any earlier code, a request for a different implementation, the highest temperature.
     FreshStart {
@@ -249,17 +252,22 @@ pub enum Refinement {
     /// about half the tokens per solved problem (docs/benchmarks.md).
     #[default]
     Rewrite,
+    /// Ask for the task again exactly as the first round did, at a higher temperature
+    /// ([`Strategy::Resample`]): what went wrong is not shown, and the check alone picks
+    /// among the samples.
+    Resample,
 }
 
 impl Refinement {
     /// Every way there is.
-    pub const ALL: [Self; 2] = [Self::Revise, Self::Rewrite];
+    pub const ALL: [Self; 3] = [Self::Revise, Self::Rewrite, Self::Resample];
 
     /// The name it is chosen by (`--refinement`).
     pub fn name(self) -> &'static str {
         match self {
             Refinement::Revise => "revise",
             Refinement::Rewrite => "rewrite",
+            Refinement::Resample => "resample",
         }
     }
 
@@ -268,6 +276,7 @@ impl Refinement {
         match self {
             Refinement::Revise => Strategy::Refine,
             Refinement::Rewrite => Strategy::Rewrite,
+            Refinement::Resample => Strategy::Resample,
         }
     }
 }
@@ -286,7 +295,7 @@ impl Strategy {
         match self {
             Strategy::First => 0.2,
             Strategy::Refine => 0.7,
-            Strategy::CrossCheck | Strategy::Rewrite => 0.8,
+            Strategy::CrossCheck | Strategy::Rewrite | Strategy::Resample => 0.8,
             Strategy::FreshStart { .. } | Strategy::CrossCheckAnew => 1.0,
         }
     }
@@ -325,6 +334,9 @@ pub async fn coder_request(
                 }),
             )?;
             fitted_coder_messages(model, env, task, retrieved, None, Some(&note)).await?
+        }
+        Strategy::Resample => {
+            fitted_coder_messages(model, env, task, retrieved, None, None).await?
         }
         _ => fitted_coder_messages(model, env, task, retrieved, feedback, None).await?,
     };

@@ -95,7 +95,8 @@ pub struct AgentConfig {
     /// candidates before it counts as verified (`cross_check.rs`; [`CrossCheck::off`] to
     /// admit on the examples alone).
     pub cross_check: CrossCheck,
-    /// How a round after a failed one asks again: showing the previous code or not.
+    /// How a round after a failed one asks again: with the previous code and its problems,
+    /// with the problems alone, or as the first round did.
     pub refinement: Refinement,
     /// Learn a function a round's code calls that nothing defines, when the task's
     /// environment poses it as a task of its own ([`Task::name_worlds`]): in an episode of

@@ -36,7 +36,8 @@ pub struct AgentArgs {
     #[arg(long, env = "SKILLFORGE_LOCAL_MODEL", default_value_t = LocalModelChoice::default(), value_name = "NAME")]
     pub local_model: LocalModelChoice,
     /// CPU threads of the offline local model (1 leaves a core to a second model or job
-    /// beside it on a small machine; more is faster when it runs alone).
+    /// beside it on a small machine; more is faster when it runs alone). A seeded run's
+    /// replies depend on it: runs compared reply for reply need the same count.
     #[arg(long, env = "SKILLFORGE_LOCAL_THREADS", default_value_t = LocalConfig::default().n_threads, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     #[serde(default = "default_local_threads")]
     pub local_threads: u32,
@@ -77,7 +78,8 @@ pub struct AgentArgs {
     pub cross_check_model: Option<String>,
     /// How a round after a failed one asks again: `revise` shows the model its previous
     /// code and what went wrong; `rewrite` asks for the task again with what went wrong but
-    /// not the code (a small model shown its code tends to return it unchanged).
+    /// not the code (a small model shown its code tends to return it unchanged); `resample`
+    /// asks exactly as the first round did, at a higher temperature, and lets the check pick.
     #[arg(long, default_value_t = AgentConfig::default().refinement, value_name = "HOW")]
     pub refinement: Refinement,
     /// What kind of programming tasks the curriculum proposes.
