@@ -1153,8 +1153,11 @@ async fn a_repair_cut_short_by_a_kill_is_admitted_on_resume_as_a_repair() {
     assert_eq!(report.calls, ["double"]);
 }
 
-#[tokio::test]
-async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_the_code() {
+/// `double` solved with `refinement` after a wrong first round (`x + 2`): the journalled
+/// strategies of its coder calls and the model's two requests.
+async fn solved_after_a_wrong_round(
+    refinement: Refinement,
+) -> (Vec<Option<Strategy>>, ChatRequest, ChatRequest) {
     let dir = tempfile::tempdir().unwrap();
     let library = library(dir.path()).await;
     let wrong = DOUBLE.replace("x * 2", "x + 2");
@@ -1163,7 +1166,7 @@ async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_
         .with_name("double")
         .with_example("double(21)", "42");
     let config = AgentConfig {
-        refinement: Refinement::Rewrite,
+        refinement,
         ..config(false, 2)
     };
     let report = agent_with(&library, &model, config)
@@ -1171,13 +1174,18 @@ async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_
         .await
         .unwrap();
     assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
+    assert_eq!(report.rounds, 2, "{report:#?}");
     let events = journal(&library, &report.episode).await;
-    assert_eq!(
-        coder_strategies(&events),
-        [Some(Strategy::First), Some(Strategy::Rewrite)]
-    );
-    let requests = model.requests();
-    let (first, rewrite) = (&requests[0], &requests[1]);
+    let mut requests = model.requests().into_iter();
+    let (first, second) = (requests.next().unwrap(), requests.next().unwrap());
+    assert!(requests.next().is_none(), "two coder calls, no cross-check");
+    (coder_strategies(&events), first, second)
+}
+
+#[tokio::test]
+async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_the_code() {
+    let (strategies, first, rewrite) = solved_after_a_wrong_round(Refinement::Rewrite).await;
+    assert_eq!(strategies, [Some(Strategy::First), Some(Strategy::Rewrite)]);
     assert_eq!(
         rewrite.messages.len(),
         first.messages.len(),
@@ -1205,30 +1213,11 @@ async fn a_rewrite_refinement_asks_for_the_task_again_with_the_problems_but_not_
 
 #[tokio::test]
 async fn a_resample_refinement_asks_exactly_as_the_first_round_at_a_higher_temperature() {
-    let dir = tempfile::tempdir().unwrap();
-    let library = library(dir.path()).await;
-    let wrong = DOUBLE.replace("x * 2", "x + 2");
-    let model = Arc::new(ScriptedModel::queue([reply(&wrong), reply(DOUBLE)]));
-    let task = Task::from_user("Double a number")
-        .with_name("double")
-        .with_example("double(21)", "42");
-    let config = AgentConfig {
-        refinement: Refinement::Resample,
-        ..config(false, 2)
-    };
-    let report = agent_with(&library, &model, config)
-        .solve(task)
-        .await
-        .unwrap();
-    assert_eq!(report.status, EpisodeStatus::Admitted, "{report:#?}");
-    assert_eq!(report.rounds, 2, "{report:#?}");
-    let events = journal(&library, &report.episode).await;
+    let (strategies, first, resample) = solved_after_a_wrong_round(Refinement::Resample).await;
     assert_eq!(
-        coder_strategies(&events),
+        strategies,
         [Some(Strategy::First), Some(Strategy::Resample)]
     );
-    let requests = model.requests();
-    let (first, resample) = (&requests[0], &requests[1]);
     assert_eq!(
         resample.messages, first.messages,
         "the first request again, with nothing of the failed round"
