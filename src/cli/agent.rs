@@ -79,7 +79,8 @@ pub struct AgentArgs {
     /// How a round after a failed one asks again: `revise` shows the model its previous
     /// code and what went wrong; `rewrite` asks for the task again with what went wrong but
     /// not the code (a small model shown its code tends to return it unchanged); `resample`
-    /// asks exactly as the first round did, at a higher temperature, and lets the check pick.
+    /// asks exactly as the first round did, at a higher temperature, and lets the check pick
+    /// (for pure functions: it drops what an environment said went wrong).
     #[arg(long, default_value_t = AgentConfig::default().refinement, value_name = "HOW")]
     pub refinement: Refinement,
     /// What kind of programming tasks the curriculum proposes.
