@@ -73,8 +73,8 @@ impl EnvironmentSpec {
                 )
             }
         };
-        let env = tokio::task::spawn_blocking(move || ExternalEnvironment::start(config))
-            .await??
+        let env = crate::blocking::run(move || ExternalEnvironment::start(config))
+            .await?
             .with_seed_worlds(worlds);
         let capabilities = env.capabilities();
         Ok((Arc::new(env), capabilities))

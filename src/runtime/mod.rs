@@ -112,8 +112,8 @@ fn new_instance_id() -> String {
 /// Loads the default embedding model (all-MiniLM-L6-v2 from the asset cache,
 /// [`OnnxEmbedder::from_env`]) on a blocking thread.
 pub async fn default_embedder() -> Result<Arc<OnnxEmbedder>, RuntimeError> {
-    let embedder = tokio::task::spawn_blocking(OnnxEmbedder::from_env)
-        .await?
+    let embedder = crate::blocking::run(OnnxEmbedder::from_env)
+        .await
         .map_err(RuntimeError::Embedder)?;
     Ok(Arc::new(embedder))
 }
@@ -515,7 +515,7 @@ impl Runtime {
     /// error for an environment without worlds (`code`).
     pub async fn pose(&self, world: ResetParams) -> Result<Task, RuntimeError> {
         let environment = Arc::clone(&self.inner.environment);
-        tokio::task::spawn_blocking(move || {
+        crate::blocking::run(move || {
             let name = environment.name().to_string();
             environment.pose(world).ok_or_else(|| {
                 RuntimeError::BadRequest(format!(
@@ -524,8 +524,7 @@ impl Runtime {
                 ))
             })
         })
-        .await
-        .map_err(|e| RuntimeError::Background(e.to_string()))??
+        .await?
         .map_err(|e| RuntimeError::Environment(e.to_string()))
     }
 
@@ -948,7 +947,7 @@ impl Runtime {
         };
         let sandbox = Arc::clone(library.sandbox());
         let entry = source.name;
-        let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = crate::blocking::run(move || {
             sandbox.run(Call {
                 source: &bundle.source,
                 entry: &entry,
@@ -957,7 +956,7 @@ impl Runtime {
                 limits: &limits,
             })
         })
-        .await??;
+        .await?;
         Ok(SkillRun::Ran(outcome))
     }
 
