@@ -35,6 +35,12 @@
 //! are skipped. Without a given name, the task's name is the one name the examples call,
 //! else the one function the text declares.
 //!
+//! **Formulas.** A text may write a formula under the function's own name (`tri(1) = 3`,
+//! `tri(n) = 1 + n / 2`) and then ask for something else of that name (the list of the first
+//! n + 1 values: `tri(3) = [1, 3, 2, 8]`). When it writes the function applied to one of its
+//! parameters and its examples give arrays and single values both, the examples of another
+//! kind than the last one's are values of the formula, skipped with that reason.
+//!
 //! Nothing here fails: an example line that cannot be used is returned in
 //! [`TextExamples::skipped`] with the reason, for the user to see.
 
@@ -175,6 +181,8 @@ pub fn examples_in(text: &str, name: Option<&str>) -> TextExamples {
         name: name.clone(),
         ..TextExamples::default()
     };
+    // Whether the text writes the function as a formula of a parameter (`tri(n) = 1 + n / 2`).
+    let mut formula = false;
     for candidate in candidates {
         let skip = |reason: String| SkippedExample {
             line: candidate.line,
@@ -200,6 +208,7 @@ pub fn examples_in(text: &str, name: Option<&str>) -> TextExamples {
                 .push(skip(format!("it calls {callee}, not {entry}")));
             continue;
         }
+        formula |= is_formula(entry, params, &candidate);
         match example(entry, params, &candidate) {
             Ok(example) => {
                 let repeat = found
@@ -214,7 +223,67 @@ pub fn examples_in(text: &str, name: Option<&str>) -> TextExamples {
         }
     }
     one_element_tuples(&mut found.examples);
+    if formula {
+        formula_values(&mut found, &lines);
+    }
     found
+}
+
+/// Whether `candidate` writes the task's function `entry` applied to one of its parameters
+/// (`tri(n) = 1 + n / 2, if n is even`): the text defines a formula of that name, not an
+/// example. Not in a doctest session, whose names are its own variables.
+fn is_formula(entry: &str, params: &[String], candidate: &Candidate) -> bool {
+    candidate.callee.as_deref() == Some(entry)
+        && !candidate.text.trim_start().starts_with(">>>")
+        && javascript(&format!("{entry}({})", candidate.args))
+            .is_ok_and(|(_, refs)| params.iter().any(|p| refs.contains(p)))
+}
+
+/// What kind of value an expected value is, for [`formula_values`]; `None` for `null` and
+/// `undefined`, which a function of either kind may return.
+fn value_kind(expected: &str) -> Option<&'static str> {
+    match expected.trim_start().chars().next()? {
+        _ if matches!(expected.trim(), "null" | "undefined") => None,
+        '[' => Some("an array"),
+        '{' => Some("an object"),
+        _ => Some("a single value"),
+    }
+}
+
+/// Values of a formula the text defines under the function's own name, taken out of the
+/// check. HumanEval's `tri` writes the Tribonacci numbers as `tri(1) = 3` and
+/// `tri(2) = 1 + (2 / 2) = 2` beside `tri(n) = 1 + n / 2`, but the function returns the list
+/// of the first n + 1 of them (`tri(3) = [1, 3, 2, 8]`): no function passes both. When the
+/// text writes such a formula ([`is_formula`]) and its examples give values of different
+/// kinds (arrays and single values), the function's kind is that of the last example (a
+/// text defines before it shows what to return), and the examples of another kind are
+/// skipped, saying why (`lines` are the text's, for what they say). Without a formula, mixed kinds stay: a function may return a list
+/// in one case and a count in another.
+fn formula_values(found: &mut TextExamples, lines: &[&str]) {
+    let Some(kind) = found
+        .examples
+        .iter()
+        .rev()
+        .find_map(|e| value_kind(&e.expected))
+    else {
+        return;
+    };
+    let (kept, other): (Vec<TextExample>, Vec<TextExample>) = std::mem::take(&mut found.examples)
+        .into_iter()
+        .partition(|e| value_kind(&e.expected).is_none_or(|k| k == kind));
+    found.examples = kept;
+    for example in other {
+        found.skipped.push(SkippedExample {
+            line: example.line,
+            text: lines[example.line - 1].to_string(),
+            reason: format!(
+                "a value of the formula the text defines under this name: the last example \
+                 returns {kind}, this one {}",
+                value_kind(&example.expected).unwrap_or("nothing")
+            ),
+        });
+    }
+    found.skipped.sort_by_key(|s| s.line);
 }
 
 /// `("Venus")` among results such as `("Saturn", "Uranus")` is a tuple of one, the way the
@@ -989,6 +1058,54 @@ mod tests {
             [
                 pair("reverse_delete(\"abcde\", \"ae\")", "['bcd',false]"),
                 pair("reverse_delete(\"abcdef\", \"b\")", "['acdef',false]"),
+            ]
+        );
+    }
+
+    #[test]
+    fn values_of_a_formula_under_the_functions_name_are_not_its_examples() {
+        // HumanEval_js/130's text, abridged: the Tribonacci numbers under the function's
+        // name, then what the function returns. Its tests expect tri(1) to be [1, 3].
+        let text = "/**\n * Tribonacci sequence is defined by the recurrence:\n * tri(1) = 3\n * tri(n) = 1 + n / 2, if n is even.\n * For example:\n * tri(2) = 1 + (2 / 2) = 2\n * tri(4) = 3\n * Return a list of the first n + 1 numbers.\n * Examples:\n * tri(3) = [1, 3, 2, 8]\n */\nfunction tri(n) {\n";
+        let found = examples_in(text, Some("tri"));
+        assert_eq!(pairs(&found), [pair("tri(3)", "[1, 3, 2, 8]")]);
+        let formula: Vec<(usize, &str)> = found
+            .skipped
+            .iter()
+            .filter(|s| s.reason.contains("a value of the formula"))
+            .map(|s| (s.line, s.text.as_str()))
+            .collect();
+        assert_eq!(
+            formula,
+            [
+                (3, "tri(1) = 3"),
+                (6, "tri(2) = 1 + (2 / 2) = 2"),
+                (7, "tri(4) = 3")
+            ]
+        );
+        assert!(found.skipped.windows(2).all(|w| w[0].line <= w[1].line));
+
+        // A formula whose values are what the function returns keeps them (HumanEval's fib4).
+        let text = " * fib4(0) -> 0\n * fib4(2) -> 2\n * fib4(n) -> fib4(n-1) + fib4(n-2) + fib4(n-3) + fib4(n-4).\n * >>> fib4(5)\n * 4\nfunction fib4(n) {\n";
+        let found = examples_in(text, Some("fib4"));
+        assert_eq!(
+            pairs(&found),
+            [
+                pair("fib4(0)", "0"),
+                pair("fib4(2)", "2"),
+                pair("fib4(5)", "4")
+            ]
+        );
+
+        // Without a formula, a list in one case and a count in another both stay
+        // (HumanEval's split_words).
+        let text = " * split_words(\"Hello world!\") ➞ [\"Hello\", \"world!\"]\n * split_words(\"abcdef\") == 3\nfunction split_words(txt) {\n";
+        let found = examples_in(text, Some("split_words"));
+        assert_eq!(
+            pairs(&found),
+            [
+                pair("split_words(\"Hello world!\")", "[\"Hello\", \"world!\"]"),
+                pair("split_words(\"abcdef\")", "3"),
             ]
         );
     }
