@@ -242,8 +242,11 @@ fn is_formula(entry: &str, params: &[String], candidate: &Candidate) -> bool {
 /// What kind of value an expected value is, for [`formula_values`]; `None` for `null` and
 /// `undefined`, which a function of either kind may return.
 fn value_kind(expected: &str) -> Option<&'static str> {
-    match expected.trim_start().chars().next()? {
-        _ if matches!(expected.trim(), "null" | "undefined") => None,
+    let expected = expected.trim();
+    if matches!(expected, "null" | "undefined") {
+        return None;
+    }
+    match expected.chars().next()? {
         '[' => Some("an array"),
         '{' => Some("an object"),
         _ => Some("a single value"),
@@ -257,8 +260,8 @@ fn value_kind(expected: &str) -> Option<&'static str> {
 /// text writes such a formula ([`is_formula`]) and its examples give values of different
 /// kinds (arrays and single values), the function's kind is that of the last example (a
 /// text defines before it shows what to return), and the examples of another kind are
-/// skipped, saying why (`lines` are the text's, for what they say). Without a formula, mixed kinds stay: a function may return a list
-/// in one case and a count in another.
+/// skipped, each with its line of `lines` and the reason. Without a formula, mixed kinds
+/// stay: a function may return a list in one case and a count in another.
 fn formula_values(found: &mut TextExamples, lines: &[&str]) {
     let Some(kind) = found
         .examples
